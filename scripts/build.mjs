@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// Bundles each task into dist/tasks/<Task>V1/ (index.js + task.json + icon.png, no node_modules),
+// and a twin into dist/l0/ that leaves task-lib external so MockTestRunner can substitute it.
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { syncMessages } from './sync-messages.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const tasks = readdirSync(join(root, 'tasks')).filter((name) => /V\d+$/.test(name));
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minifySyntax: true,
+  minifyWhitespace: true,
+  keepNames: true,
+  legalComments: 'none',
+  // Some dependencies are ESM and call createRequire(import.meta.url); give the CJS bundle one.
+  banner: { js: "const __bundleImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  define: { 'import.meta.url': '__bundleImportMetaUrl' },
+  logLevel: 'warning',
+  // task-lib loads task.json by path at run time: expected, not a missing module.
+  logOverride: { 'unsupported-require-call': 'silent' },
+};
+
+syncMessages(root, tasks);
+rmSync(join(root, 'dist', 'tasks'), { recursive: true, force: true });
+rmSync(join(root, 'dist', 'l0'), { recursive: true, force: true });
+for (const task of tasks) {
+  const source = join(root, 'tasks', task);
+  const out = join(root, 'dist', 'tasks', task);
+  mkdirSync(out, { recursive: true });
+  await build({ ...common, entryPoints: [join(source, 'index.ts')], outfile: join(out, 'index.js') });
+  for (const file of ['task.json', 'icon.png']) {
+    if (existsSync(join(source, file))) copyFileSync(join(source, file), join(out, file));
+  }
+  const l0 = join(root, 'dist', 'l0', task);
+  mkdirSync(l0, { recursive: true });
+  await build({ ...common, entryPoints: [join(source, 'index.ts')], outfile: join(l0, 'index.js'), external: ['azure-pipelines-task-lib', 'azure-pipelines-task-lib/*'] });
+  copyFileSync(join(source, 'task.json'), join(l0, 'task.json'));
+}
+console.log(`build: bundled ${tasks.join(', ')} into dist/tasks/`);

