@@ -1,0 +1,44 @@
+/**
+ * FetchLatestModel@1: find the newest approved model version in a model store, download it in
+ * parallel, verify it, and output its path, version and digest. Thin by design: read inputs, call
+ * the core once, publish outputs. Errors are reported by runTask.
+ */
+import { fetchLatestModel, formatBytes, type FetchedModel } from '../common/model/fetch';
+import { openModelStore } from '../common/model/openStore';
+import { runTask, type Agent } from '../common/pipeline/agent';
+import { readFetchInputs } from '../common/pipeline/fetchInputs';
+import { transferProgress } from '../common/pipeline/progress';
+import { markdownSummary } from '../common/pipeline/summary';
+import { format } from '../common/messages';
+
+export async function run(): Promise<void> {
+  await runTask(__dirname, async (agent) => {
+    const inputs = readFetchInputs(agent);
+    const store = await openModelStore(inputs.access);
+    const model = await fetchLatestModel(store, inputs.fetch, { log: agent.log, progress: transferProgress(agent) });
+    publish(agent, model);
+    return format('FetchSucceeded', model.name, model.version, model.digest);
+  });
+}
+
+function publish(agent: Agent, model: FetchedModel): void {
+  agent.setOutput('modelPath', model.path);
+  agent.setOutput('modelName', model.name);
+  agent.setOutput('modelVersion', model.version);
+  agent.setOutput('modelDigest', model.digest);
+  agent.setOutput('modelUri', model.uri);
+  agent.setOutput('modelSize', String(model.size));
+  agent.setOutput('modelFiles', String(model.files));
+  agent.uploadSummary(format('SummaryTitleFetch'), markdownSummary(format('SummaryTitleFetch'), [
+    ['Model', model.name],
+    ['Version', model.version],
+    ['Digest', model.digest],
+    ['Source', model.uri],
+    ['Files', `${model.files} (${formatBytes(model.size)})`],
+    ['Path', model.path],
+    ['Verified', model.verified ? 'published digest checked' : 'size only (no published digest)'],
+    ['Cache', model.fromCache ? 'hit' : 'miss'],
+  ]));
+}
+
+void run();

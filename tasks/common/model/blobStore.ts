@@ -1,0 +1,156 @@
+import type { Readable } from 'node:stream';
+import type { TokenCredential } from '@azure/core-auth';
+import { AnonymousCredential, BlobServiceClient, ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
+import { InputError, RemoteError, TaskError, isTransient } from '../errors';
+import type { ModelStore, StoredObject } from './store';
+import { withoutQuery } from './uri';
+
+/** How to reach a container, one case per `connectionType`. */
+export type BlobAccess =
+  | { readonly kind: 'connectionString'; readonly connectionString: string; readonly container: string }
+  | { readonly kind: 'sasUrl'; readonly sasUrl: string; readonly container?: string }
+  | { readonly kind: 'tokenCredential'; readonly blobEndpoint: string; readonly credential: TokenCredential; readonly container: string; readonly credentialInput: string };
+
+export interface BlobStoreSettings {
+  readonly retries: number;
+  readonly retryDelayMs: number;
+}
+
+/** Opens a container as a ModelStore. Validates the access locally first, so typos fail fast. */
+export function openBlobStore(access: BlobAccess, settings: BlobStoreSettings): ModelStore {
+  const options: StoragePipelineOptions = {
+    retryOptions: { maxTries: settings.retries + 1, retryDelayInMs: settings.retryDelayMs, maxRetryDelayInMs: 30_000 },
+    userAgentOptions: { userAgentPrefix: 'FetchLatestModel/1' },
+  };
+  const { container, credentialInput } = containerFor(access, options);
+  return new BlobModelStore(container, credentialInput);
+}
+
+function containerFor(access: BlobAccess, options: StoragePipelineOptions): { container: ContainerClient; credentialInput: string } {
+  switch (access.kind) {
+    case 'connectionString': {
+      let service: BlobServiceClient;
+      try {
+        service = BlobServiceClient.fromConnectionString(access.connectionString, options);
+      } catch {
+        throw new InputError('connectionString', 'ConnectionStringInvalid', ['connectionString']);
+      }
+      return { container: service.getContainerClient(access.container), credentialInput: 'connectionString' };
+    }
+    case 'sasUrl':
+      return { container: containerFromSasUrl(access.sasUrl, access.container, options), credentialInput: 'sasUrl' };
+    case 'tokenCredential':
+      return {
+        container: new BlobServiceClient(access.blobEndpoint, access.credential, options).getContainerClient(access.container),
+        credentialInput: access.credentialInput,
+      };
+  }
+}
+
+function containerFromSasUrl(sasUrl: string, container: string | undefined, options: StoragePipelineOptions): ContainerClient {
+  let url: URL;
+  try {
+    url = new URL(sasUrl);
+  } catch {
+    throw new InputError('sasUrl', 'SasUrlInvalid', ['sasUrl', 'it is not a URL']);
+  }
+  if (!/^https?:$/.test(url.protocol)) throw new InputError('sasUrl', 'SasUrlInvalid', ['sasUrl', `the scheme is ${url.protocol} (use https)`]);
+  if (!url.searchParams.get('sig')) throw new InputError('sasUrl', 'SasUrlInvalid', ['sasUrl', 'it has no SAS token (no sig= parameter)']);
+  const expiry = url.searchParams.get('se');
+  if (expiry && Date.parse(expiry) < Date.now()) throw new InputError('sasUrl', 'SasUrlExpired', ['sasUrl', expiry]);
+  const named = containerNamedBy(url);
+  if (named && container && named !== container) throw new InputError('container', 'SasContainerMismatch', [container, named]);
+  if (named) return new ContainerClient(sasUrl, new AnonymousCredential(), options);
+  if (!container) throw new InputError('container', 'InputRequired', ['container', 'the SAS URL names no container']);
+  return new BlobServiceClient(sasUrl, undefined, options).getContainerClient(container);
+}
+
+/** Path-style (Azurite, IP hosts) URLs carry the account first: /account/container. */
+function containerNamedBy(url: URL): string | undefined {
+  const segments = url.pathname.split('/').filter(Boolean);
+  const pathStyle = /^(\d+\.){3}\d+$|^localhost$|^\[/.test(url.hostname);
+  return segments[pathStyle ? 1 : 0];
+}
+
+class BlobModelStore implements ModelStore {
+  readonly location: string;
+  constructor(
+    private readonly container: ContainerClient,
+    private readonly credentialInput: string,
+  ) {
+    this.location = withoutQuery(container.url);
+  }
+
+  async *list(prefix: string, signal: AbortSignal): AsyncIterable<StoredObject> {
+    try {
+      for await (const item of this.container.listBlobsFlat({ prefix, includeMetadata: true, abortSignal: signal })) {
+        const metadata = lowerCaseKeys(item.metadata);
+        if (metadata.hdi_isfolder === 'true') continue; // folder markers of accounts with a hierarchical namespace
+        yield Object.freeze({
+          name: item.name,
+          size: item.properties.contentLength ?? 0,
+          etag: item.properties.etag ?? '',
+          lastModified: item.properties.lastModified,
+          contentMd5: item.properties.contentMD5 ? Buffer.from(item.properties.contentMD5).toString('base64') : undefined,
+          sha256Metadata: metadata.sha256,
+        });
+      }
+    } catch (error) {
+      throw this.explain(error, 'list');
+    }
+  }
+
+  async *findByTags(query: string, prefix: string, signal: AbortSignal): AsyncIterable<string> {
+    try {
+      for await (const item of this.container.findBlobsByTags(query, { abortSignal: signal })) {
+        if (item.name.startsWith(prefix)) yield item.name;
+      }
+    } catch (error) {
+      throw this.explain(error, 'findByTags');
+    }
+  }
+
+  async readRange(object: StoredObject, offset: number, count: number, signal: AbortSignal): Promise<Readable> {
+    try {
+      const response = await this.container.getBlobClient(object.name).download(offset, count, {
+        abortSignal: signal,
+        conditions: { ifMatch: object.etag },
+        maxRetryRequests: 0, // resuming is ours: the downloader knows which bytes it already wrote
+      });
+      return response.readableStreamBody as Readable;
+    } catch (error) {
+      throw this.explain(error, object.name);
+    }
+  }
+
+  uriOf(name: string): string {
+    return withoutQuery(this.container.getBlobClient(name).url);
+  }
+
+  /** Turns a storage error into one that says what to do; transient errors pass through for retry. */
+  private explain(error: unknown, what: string): unknown {
+    if (isTransient(error) && !(error as { statusCode?: number }).statusCode) return error;
+    const status = (error as { statusCode?: number }).statusCode;
+    const code = (error as { code?: string }).code ?? '';
+    const detail = firstLine(error);
+    if (code === 'ContainerNotFound') return new InputError('container', 'ContainerNotFound', [this.location]);
+    if (code === 'ConditionNotMet' || status === 412) return new TaskError('BlobChanged', [what]);
+    if (code === 'BlobNotFound') return new TaskError('BlobChanged', [what]);
+    if (status === 403 && /^Authorization(PermissionMismatch|Failure|ResourceTypeMismatch|ServiceMismatch)/.test(code)) {
+      return new InputError(this.credentialInput, 'StoragePermissionDenied', [this.location, this.credentialInput, code]);
+    }
+    if (status === 403 || status === 401) return new InputError(this.credentialInput, 'StorageAuthenticationFailed', [this.location, this.credentialInput, detail]);
+    if (error instanceof TaskError) return error;
+    if (code === 'ENOTFOUND' || code === 'ECONNREFUSED') return new RemoteError('StorageUnreachable', [this.location, code]);
+    return new RemoteError('StorageRequestFailed', [what, this.location, status ?? code, detail], { cause: error });
+  }
+}
+
+function lowerCaseKeys(record: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(record ?? {}).map(([key, value]) => [key.toLowerCase(), value]));
+}
+
+/** Storage error messages carry RequestId and Time lines; the first line is the useful one. */
+function firstLine(error: unknown): string {
+  return withoutQuery(String((error as Error)?.message ?? error).split('\n')[0]).slice(0, 300);
+}

@@ -1,0 +1,228 @@
+import { createHash, type Hash } from 'node:crypto';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { isTransient, RemoteError, TaskError } from '../errors';
+import type { Log, Progress } from '../log';
+import type { ModelStore, StoredObject } from './store';
+
+export interface DownloadSettings {
+  readonly concurrency: number;
+  readonly blockSize: number;
+  readonly retries: number;
+  /** Compute MD5 too, for objects whose store reports Content-MD5. */
+  readonly md5: boolean;
+  /** A range that sends nothing for this long is dropped and resumed. */
+  readonly idleTimeoutMs: number;
+  /** First retry delay; doubles per attempt. */
+  readonly retryDelayMs: number;
+}
+
+export interface DownloadTarget {
+  readonly object: StoredObject;
+  readonly path: string;
+}
+
+export interface DownloadedFile {
+  readonly path: string;
+  readonly size: number;
+  readonly sha256: string;
+  /** Base64, like Content-MD5; only when asked for and the store knows the object's MD5. */
+  readonly md5?: string;
+}
+
+/** A byte range of one file. Chunks of blocks ahead of the hash frontier wait in memory. */
+interface Block {
+  readonly file: FileState;
+  readonly index: number;
+  readonly start: number;
+  readonly size: number;
+  received: number;
+  done: boolean;
+  pending: Buffer[];
+}
+
+interface FileState {
+  readonly target: DownloadTarget;
+  readonly blocks: Block[];
+  readonly sha256: Hash;
+  readonly md5?: Hash;
+  handle?: Promise<FileHandle>;
+  finishing?: Promise<void>;
+  /** Index of the first block not yet fully hashed: hashing runs strictly in file order. */
+  frontier: number;
+  finished?: DownloadedFile;
+}
+
+/**
+ * Downloads files with parallel ranged requests straight to disk, hashing while the bytes arrive
+ * (in order, so no second pass), resuming a range where a dropped connection left it.
+ */
+export async function downloadFiles(
+  store: ModelStore,
+  targets: readonly DownloadTarget[],
+  settings: DownloadSettings,
+  context: { readonly signal: AbortSignal; readonly log: Log; readonly progress: Progress },
+): Promise<DownloadedFile[]> {
+  const files = targets.map((target) => planFile(target, settings));
+  const queue = files.flatMap((file) => file.blocks);
+  const budget = new MemoryBudget(settings.concurrency * settings.blockSize);
+  const failure = new AbortController();
+  const signal = AbortSignal.any([context.signal, failure.signal]);
+  let next = 0;
+
+  const worker = async () => {
+    while (next < queue.length && !signal.aborted) {
+      const block = queue[next++];
+      await budget.reserve(block.size, signal);
+      await fetchBlock(store, block, settings, signal, context);
+      completeBlock(block, budget);
+      if (block.file.frontier === block.file.blocks.length) await finishFile(block.file);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(settings.concurrency, Math.max(queue.length, 1)) }, () => worker().catch((error) => {
+      failure.abort(error);
+      throw error;
+    })));
+    for (const file of files) await finishFile(file);
+    return files.map((file) => file.finished!);
+  } catch (error) {
+    throw signal.aborted && context.signal.aborted ? new TaskError('DownloadTimedOut', [String(context.signal.reason?.message ?? context.signal.reason)]) : error;
+  } finally {
+    await Promise.allSettled(files.map(async (file) => (await file.handle)?.close()));
+  }
+}
+
+function planFile(target: DownloadTarget, settings: DownloadSettings): FileState {
+  const file: FileState = {
+    target,
+    blocks: [],
+    sha256: createHash('sha256'),
+    md5: settings.md5 && target.object.contentMd5 ? createHash('md5') : undefined,
+    frontier: 0,
+  };
+  for (let start = 0, index = 0; start < target.object.size; start += settings.blockSize, index++) {
+    const size = Math.min(settings.blockSize, target.object.size - start);
+    file.blocks.push({ file, index, start, size, received: 0, done: false, pending: [] });
+  }
+  return file;
+}
+
+function handleOf(file: FileState): Promise<FileHandle> {
+  file.handle ??= mkdir(dirname(file.target.path), { recursive: true }).then(() => open(file.target.path, 'w'));
+  return file.handle;
+}
+
+/** Closes a fully hashed file once, however many workers see it complete. */
+function finishFile(file: FileState): Promise<void> {
+  file.finishing ??= (async () => {
+    const digests = { sha256: file.sha256.digest('hex'), md5: file.md5?.digest('base64') };
+    const handle = await handleOf(file);
+    file.handle = undefined;
+    await handle.close();
+    file.finished = { path: file.target.path, size: file.target.object.size, ...digests };
+  })();
+  return file.finishing;
+}
+
+/** Fetches one block, resuming after the last byte written when a connection drops. */
+async function fetchBlock(
+  store: ModelStore,
+  block: Block,
+  settings: DownloadSettings,
+  signal: AbortSignal,
+  context: { readonly log: Log; readonly progress: Progress },
+): Promise<void> {
+  const handle = await handleOf(block.file);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await streamRange(store, block, handle, settings.idleTimeoutMs, signal, context.progress);
+      return;
+    } catch (error) {
+      if (signal.aborted || !isTransient(error)) throw error;
+      if (attempt >= settings.retries) throw new RemoteError('DownloadFailed', [block.file.target.object.name, attempt + 1, (error as Error).message], { cause: error });
+      const delay = Math.min(settings.retryDelayMs * 2 ** attempt, 30_000) * (0.75 + Math.random() / 2);
+      context.log.debug(`range ${block.start + block.received}-${block.start + block.size - 1} of ${block.file.target.object.name} failed (${(error as Error).message}); resuming in ${Math.round(delay)} ms`);
+      context.log.info('DownloadResuming', block.file.target.object.name, attempt + 1, settings.retries);
+      await sleep(delay, signal);
+    }
+  }
+}
+
+async function streamRange(store: ModelStore, block: Block, handle: FileHandle, idleTimeoutMs: number, signal: AbortSignal, progress: Progress): Promise<void> {
+  const object = block.file.target.object;
+  const stream = await store.readRange(object, block.start + block.received, block.size - block.received, signal);
+  const idle = setTimeout(() => stream.destroy(Object.assign(new Error(`no data for ${idleTimeoutMs} ms`), { code: 'ETIMEDOUT' })), idleTimeoutMs);
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      idle.refresh();
+      const length = Math.min(chunk.length, block.size - block.received);
+      await handle.write(chunk, 0, length, block.start + block.received);
+      block.received += length;
+      acceptChunk(block, length === chunk.length ? chunk : chunk.subarray(0, length));
+      progress.advance(length);
+    }
+  } finally {
+    clearTimeout(idle);
+  }
+  if (block.received !== block.size) {
+    throw Object.assign(new Error(`range ended early at ${block.start + block.received} of ${object.name}`), { code: 'ECONNRESET' });
+  }
+}
+
+function acceptChunk(block: Block, chunk: Buffer): void {
+  if (block.index === block.file.frontier) hashChunk(block.file, chunk);
+  else block.pending.push(chunk);
+}
+
+function hashChunk(file: FileState, chunk: Buffer): void {
+  file.sha256.update(chunk);
+  file.md5?.update(chunk);
+}
+
+/** Marks a block done and moves the file's hash frontier over every block that is now contiguous. */
+function completeBlock(block: Block, budget: MemoryBudget): void {
+  block.done = true;
+  const file = block.file;
+  while (file.frontier < file.blocks.length) {
+    const head = file.blocks[file.frontier];
+    for (const chunk of head.pending) hashChunk(file, chunk);
+    head.pending = [];
+    if (!head.done) break;
+    budget.release(head.size);
+    file.frontier += 1;
+  }
+}
+
+/** Bounds the bytes held for out-of-order blocks, so memory stays flat whatever the model size. */
+class MemoryBudget {
+  private used = 0;
+  private waiters: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+
+  async reserve(bytes: number, signal: AbortSignal): Promise<void> {
+    while (this.used > 0 && this.used + bytes > this.limit) {
+      signal.throwIfAborted();
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+    this.used += bytes;
+  }
+
+  release(bytes: number): void {
+    this.used -= bytes;
+    this.waiters.splice(0).forEach((wake) => wake());
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}

@@ -1,0 +1,144 @@
+import { join } from 'node:path';
+import type { Log, Progress } from '../log';
+import { ModelCache, type CachedFile } from './cache';
+import { modelDigest } from './digest';
+import { downloadFiles, type DownloadSettings } from './download';
+import { createStaging, discardStaging, promoteStaging } from './install';
+import { baseName, groupByVersion, type ModelCandidate } from './layout';
+import { assertDistinctPaths, safeRelativePath } from './paths';
+import { selectModel, type SelectionRule } from './select';
+import type { ModelStore, StoredObject } from './store';
+import { nameWithoutVersion } from './version';
+import { verifyDownload } from './verify';
+
+export interface FetchOptions {
+  readonly prefix: string;
+  readonly rule: SelectionRule;
+  readonly destination: string;
+  readonly verifyIntegrity: boolean;
+  readonly cacheDirectory?: string;
+  readonly download: Omit<DownloadSettings, 'md5'>;
+  readonly timeoutMs: number;
+}
+
+export interface FetchedModel {
+  readonly path: string;
+  readonly name: string;
+  readonly version: string;
+  readonly digest: string;
+  readonly uri: string;
+  readonly size: number;
+  readonly files: number;
+  readonly layout: 'folder' | 'file';
+  readonly source: string;
+  readonly fromCache: boolean;
+  /** Whether a digest published with the model (Content-MD5 or sha256 metadata) was checked. */
+  readonly verified: boolean;
+}
+
+export interface FetchContext {
+  readonly log: Log;
+  readonly progress: Progress;
+}
+
+interface ModelFileToFetch {
+  readonly object: StoredObject;
+  readonly relativePath: string;
+}
+
+/** Finds the version the rule asks for and installs exactly its files, verified, at the destination. */
+export async function fetchLatestModel(store: ModelStore, options: FetchOptions, context: FetchContext): Promise<FetchedModel> {
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  const chosen = await chooseModel(store, options, signal, context.log);
+  const files = chosen.files.map((file) => ({ object: file.object, relativePath: safeRelativePath(file.relativePath, file.object.name) }));
+  assertDistinctPaths(files.map((file) => file.relativePath));
+  const uri = store.uriOf(chosen.name);
+  context.log.info('ModelSelected', chosen.version.raw, uri, files.length, formatBytes(chosen.size));
+
+  const staging = await createStaging(options.destination);
+  try {
+    const cache = options.cacheDirectory ? new ModelCache(options.cacheDirectory, context.log) : undefined;
+    const wanted = files.map((file) => ({ relativePath: file.relativePath, etag: file.object.etag, size: file.object.size }));
+    const cached = await cache?.lookup(uri, wanted);
+    let stored: readonly CachedFile[];
+    if (cache && cached) {
+      context.log.info('CacheHit', options.cacheDirectory);
+      await cache.restore(uri, cached, staging);
+      stored = cached;
+    } else {
+      stored = await downloadVerified(store, files, staging, options, signal, context);
+      await cache?.save(uri, stored, staging);
+    }
+    await promoteStaging(staging, options.destination);
+    return Object.freeze({
+      path: options.destination,
+      name: modelNameOf(chosen, options.prefix, store.location),
+      version: chosen.version.raw,
+      digest: modelDigest(stored, chosen.layout),
+      uri,
+      size: chosen.size,
+      files: files.length,
+      layout: chosen.layout,
+      source: store.location,
+      fromCache: cached !== undefined,
+      verified: options.verifyIntegrity && files.some((file) => file.object.contentMd5 || file.object.sha256Metadata),
+    });
+  } catch (error) {
+    await discardStaging(staging);
+    throw error;
+  }
+}
+
+async function chooseModel(store: ModelStore, options: FetchOptions, signal: AbortSignal, log: Log): Promise<ModelCandidate> {
+  const objects: StoredObject[] = [];
+  for await (const object of store.list(options.prefix, signal)) objects.push(object);
+  const listing = groupByVersion(options.prefix, objects);
+  log.debug(`found ${listing.candidates.length} versions and ${listing.ignored.length} unversioned names under '${options.prefix}'`);
+  let tagMatches: Set<string> | undefined;
+  if (options.rule.kind === 'tagQuery') {
+    tagMatches = new Set<string>();
+    for await (const name of store.findByTags(options.rule.query, options.prefix, signal)) tagMatches.add(name);
+  }
+  return selectModel(listing.candidates, options.rule, { location: store.location, prefix: options.prefix, tagMatches, ignored: listing.ignored });
+}
+
+async function downloadVerified(
+  store: ModelStore,
+  files: readonly ModelFileToFetch[],
+  staging: string,
+  options: FetchOptions,
+  signal: AbortSignal,
+  context: FetchContext,
+): Promise<CachedFile[]> {
+  const total = files.reduce((sum, file) => sum + file.object.size, 0);
+  context.progress.start(`Downloading ${files.length === 1 ? baseName(files[0].object.name) : `${files.length} files`}`, total);
+  const targets = files.map((file) => ({ object: file.object, path: join(staging, file.relativePath) }));
+  const settings = { ...options.download, md5: options.verifyIntegrity };
+  const downloaded = await downloadFiles(store, targets, settings, { signal, log: context.log, progress: context.progress });
+  context.progress.finish();
+  return files.map((file, index) => {
+    verifyDownload(file.object, downloaded[index], options.verifyIntegrity);
+    return { relativePath: file.relativePath, etag: file.object.etag, size: file.object.size, sha256: downloaded[index].sha256 };
+  });
+}
+
+/** "churn/" -> "churn"; "churn/model-1.4.0.onnx" -> "model"; falls back to the container's name. */
+function modelNameOf(chosen: ModelCandidate, prefix: string, location: string): string {
+  if (chosen.layout === 'file') {
+    const fromFile = nameWithoutVersion(baseName(chosen.name), chosen.version);
+    if (fromFile) return fromFile;
+  }
+  const fromPrefix = prefix.split('/').filter(Boolean).pop()?.replace(/[-_@]$/, '');
+  return fromPrefix || baseName(location);
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}

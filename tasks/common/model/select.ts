@@ -1,0 +1,68 @@
+import { InputError, TaskError } from '../errors';
+import type { ModelCandidate } from './layout';
+import { compareVersions, sameVersionText } from './version';
+
+/** What "latest" means, as chosen by the `selection` input. */
+export type SelectionRule =
+  | { readonly kind: 'highestVersion' }
+  | { readonly kind: 'newest' }
+  | { readonly kind: 'tagQuery'; readonly query: string }
+  | { readonly kind: 'pinned'; readonly version: string };
+
+export interface SelectionContext {
+  readonly location: string;
+  readonly prefix: string;
+  /** For tagQuery: the names whose tags matched. */
+  readonly tagMatches?: ReadonlySet<string>;
+  /** Names that carry no version, for the error message when nothing matches. */
+  readonly ignored: readonly string[];
+}
+
+const LISTED = 20;
+
+/** Picks the model version a rule asks for. Pure: the listing and tag matches come in. */
+export function selectModel(candidates: readonly ModelCandidate[], rule: SelectionRule, context: SelectionContext): ModelCandidate {
+  const eligible = candidates.filter((candidate) => isEligible(candidate, rule, context));
+  if (eligible.length === 0) throw nothingFound(candidates, rule, context);
+  const order = rule.kind === 'newest' ? byNewestThenVersion : byVersion;
+  const sorted = [...eligible].sort(order).reverse();
+  if (sorted.length > 1 && order(sorted[0], sorted[1]) === 0 && rule.kind !== 'newest') {
+    throw new TaskError('AmbiguousVersion', [sorted[0].version.raw, sorted[0].name, sorted[1].name]);
+  }
+  return sorted[0];
+}
+
+function isEligible(candidate: ModelCandidate, rule: SelectionRule, context: SelectionContext): boolean {
+  switch (rule.kind) {
+    case 'pinned':
+      return sameVersionText(candidate.version.raw, rule.version);
+    case 'tagQuery':
+      return candidate.files.some((file) => context.tagMatches?.has(file.object.name));
+    default:
+      return true;
+  }
+}
+
+function byVersion(a: ModelCandidate, b: ModelCandidate): number {
+  return compareVersions(a.version, b.version);
+}
+
+/** Azurite and some stores have one-second resolution: break ties by version, never by chance. */
+function byNewestThenVersion(a: ModelCandidate, b: ModelCandidate): number {
+  return Math.sign(a.lastModified.getTime() - b.lastModified.getTime()) || byVersion(a, b);
+}
+
+function nothingFound(candidates: readonly ModelCandidate[], rule: SelectionRule, context: SelectionContext): TaskError {
+  const where = `${context.location}/${context.prefix}`;
+  const versions = [...candidates].sort(byVersion).reverse().map((candidate) => candidate.version.raw);
+  const found = versions.length > 0 ? versions.slice(0, LISTED).join(', ') + (versions.length > LISTED ? ', ...' : '') : 'no versions';
+  const unversioned = context.ignored.length > 0 ? context.ignored.slice(0, LISTED).join(', ') + (context.ignored.length > LISTED ? ', ...' : '') : 'none';
+  switch (rule.kind) {
+    case 'pinned':
+      return new InputError('version', 'PinnedVersionNotFound', [rule.version, where, found]);
+    case 'tagQuery':
+      return new TaskError('NoVersionMatchesTags', [where, rule.query, found]);
+    default:
+      return new TaskError('NoVersionFound', [where, rule.kind, unversioned]);
+  }
+}

@@ -1,0 +1,31 @@
+import type { Readable } from 'node:stream';
+
+/** One stored object as a listing reports it. */
+export interface StoredObject {
+  /** The full name in the store, e.g. "churn/1.4.0/weights.bin". */
+  readonly name: string;
+  readonly size: number;
+  /** Changes whenever the content changes; used for resume (If-Match) and the cache. */
+  readonly etag: string;
+  readonly lastModified: Date;
+  /** Base64 MD5 of the whole object, when the store knows it. */
+  readonly contentMd5?: string;
+  /** The `sha256` metadata entry as published (hex, "sha256:hex" or base64), when present. */
+  readonly sha256Metadata?: string;
+}
+
+/**
+ * What Fetch Latest Model needs from a model store. Blob Storage implements it first; S3, pipeline
+ * artifacts and Azure ML plug in here without touching selection, download or verification.
+ */
+export interface ModelStore {
+  /** Human-readable location without credentials, e.g. "https://acct.blob.core.windows.net/models". */
+  readonly location: string;
+  list(prefix: string, signal: AbortSignal): AsyncIterable<StoredObject>;
+  /** Names under the prefix whose tags match a (validated) query. */
+  findByTags(query: string, prefix: string, signal: AbortSignal): AsyncIterable<string>;
+  /** Streams bytes [offset, offset + count) of an object, failing if its ETag is no longer etag. */
+  readRange(object: StoredObject, offset: number, count: number, signal: AbortSignal): Promise<Readable>;
+  /** The object's URI without any query string or credential. */
+  uriOf(name: string): string;
+}

@@ -1,0 +1,121 @@
+/**
+ * The one place that imports azure-pipelines-task-lib. Everything else in the repository sees the
+ * agent through the small Agent interface below, so the core runs unchanged from a task, a test or
+ * the demo.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Writable } from 'node:stream';
+import * as tl from 'azure-pipelines-task-lib/task';
+import { TaskError } from '../errors';
+import type { Log } from '../log';
+import type { MessageKey } from '../messages';
+import { secretPartsOf } from './secrets';
+
+export interface InputReader {
+  /** The trimmed input, or undefined when empty. */
+  input(name: string): string | undefined;
+}
+
+export interface Endpoint {
+  readonly id: string;
+  readonly url: string | undefined;
+  readonly scheme: string | undefined;
+  /** An authorization parameter, read without echoing it and registered as a secret. */
+  authParameter(key: string): string | undefined;
+  data(key: string): string | undefined;
+}
+
+export interface Agent extends InputReader {
+  readonly log: Log;
+  /** A secret input: never echoed by task-lib's debug output, registered (with its parts) as a secret. */
+  secretInput(name: string): string | undefined;
+  variable(name: string): string | undefined;
+  endpoint(id: string): Endpoint | undefined;
+  setSecret(value: string): void;
+  setOutput(name: string, value: string): void;
+  setProgress(percent: number, label: string): void;
+  uploadSummary(title: string, markdown: string): void;
+}
+
+/** task-lib echoes input and endpoint values into debug output; read secrets with that muted. */
+function quietly<T>(read: () => T): T {
+  tl.setStdStream(new Writable({ write: (_chunk, _encoding, done) => done() }));
+  try {
+    return read();
+  } finally {
+    tl.setStdStream(process.stdout);
+  }
+}
+
+function registerSecret(value: string | undefined): void {
+  for (const part of secretPartsOf(value)) tl.setSecret(part);
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+function endpointOf(id: string): Endpoint | undefined {
+  const url = tl.getEndpointUrl(id, true);
+  const scheme = tl.getEndpointAuthorizationScheme(id, true);
+  if (url === undefined && scheme === undefined) return undefined;
+  return {
+    id,
+    url,
+    scheme,
+    authParameter(key) {
+      const value = quietly(() => tl.getEndpointAuthorizationParameter(id, key, true));
+      registerSecret(value);
+      return nonEmpty(value);
+    },
+    data: (key) => nonEmpty(tl.getEndpointDataParameter(id, key, true)),
+  };
+}
+
+const taskLibLog: Log = {
+  info: (key: MessageKey, ...args: unknown[]) => console.log(tl.loc(key, ...args)),
+  warn: (key: MessageKey, ...args: unknown[]) => tl.warning(tl.loc(key, ...args)),
+  debug: (text: string) => tl.debug(text),
+};
+
+export function taskLibAgent(taskDirectory: string): Agent {
+  tl.setResourcePath(path.join(taskDirectory, 'task.json'));
+  return {
+    log: taskLibLog,
+    input: (name) => nonEmpty(tl.getInput(name, false)),
+    secretInput(name) {
+      const value = quietly(() => tl.getInput(name, false));
+      registerSecret(value);
+      return nonEmpty(value);
+    },
+    variable: (name) => nonEmpty(tl.getVariable(name)),
+    endpoint: endpointOf,
+    setSecret: registerSecret,
+    setOutput(name, value) {
+      tl.setVariable(name, value, false, true);
+      console.log(tl.loc('OutputVariable', name, value));
+    },
+    setProgress: (percent, label) => tl.setProgress(Math.floor(percent), label),
+    uploadSummary(title, markdown) {
+      const folder = tl.getVariable('Agent.TempDirectory') ?? os.tmpdir();
+      const file = path.join(folder, `${title.replace(/[^A-Za-z0-9]+/g, '-')}-${process.pid}.md`);
+      fs.writeFileSync(file, markdown);
+      tl.addAttachment('Distributedtask.Core.Summary', title, file);
+    },
+  };
+}
+
+/** Runs a task body and sets the task result. The only place that catches and reports errors. */
+export async function runTask(taskDirectory: string, body: (agent: Agent) => Promise<string>): Promise<void> {
+  const agent = taskLibAgent(taskDirectory);
+  try {
+    tl.setResult(tl.TaskResult.Succeeded, await body(agent));
+  } catch (error) {
+    if (error instanceof Error && error.stack) tl.debug(error.stack);
+    const message = error instanceof TaskError ? tl.loc(error.key, ...error.args) : String((error as Error)?.message ?? error);
+    tl.setResult(tl.TaskResult.Failed, message);
+  }
+}
