@@ -1,0 +1,57 @@
+import type { Agent, Endpoint } from '../../tasks/common/pipeline/agent';
+import { format, type MessageKey } from '../../tasks/common/messages';
+
+/** An in-memory Agent: inputs and variables from maps, and a record of everything the task said. */
+export interface RecordingAgent extends Agent {
+  readonly lines: string[];
+  readonly outputs: Record<string, string>;
+  readonly secrets: string[];
+  readonly progress: number[];
+  readonly summaries: { title: string; markdown: string }[];
+}
+
+export function fakeAgent(
+  inputs: Record<string, string>,
+  options: { variables?: Record<string, string>; endpoints?: Record<string, Partial<Omit<Endpoint, 'authParameter' | 'data'>> & { auth?: Record<string, string>; data?: Record<string, string> }> } = {},
+): RecordingAgent {
+  const lines: string[] = [];
+  const secrets: string[] = [];
+  const value = (text: string | undefined) => (text?.trim() ? text.trim() : undefined);
+  const agent: RecordingAgent = {
+    lines,
+    outputs: {},
+    secrets,
+    progress: [],
+    summaries: [],
+    log: {
+      info: (key: MessageKey, ...args: unknown[]) => lines.push(format(key, ...args)),
+      warn: (key: MessageKey, ...args: unknown[]) => lines.push(`WARNING ${format(key, ...args)}`),
+      debug: (text: string) => lines.push(`DEBUG ${text}`),
+    },
+    input: (name) => value(inputs[name]),
+    secretInput(name) {
+      const secret = value(inputs[name]);
+      if (secret) secrets.push(secret);
+      return secret;
+    },
+    variable: (name) => value(options.variables?.[name]),
+    endpoint(id) {
+      const endpoint = options.endpoints?.[id];
+      if (!endpoint) return undefined;
+      return {
+        id,
+        url: endpoint.url,
+        scheme: endpoint.scheme,
+        authParameter: (key) => value(endpoint.auth?.[key.toLowerCase()] ?? endpoint.auth?.[key]),
+        data: (key) => value(endpoint.data?.[key.toLowerCase()] ?? endpoint.data?.[key]),
+      };
+    },
+    setSecret: (secret) => secrets.push(secret),
+    setOutput(name, output) {
+      agent.outputs[name] = output;
+    },
+    setProgress: (percent) => agent.progress.push(percent),
+    uploadSummary: (title, markdown) => agent.summaries.push({ title, markdown }),
+  };
+  return agent;
+}

@@ -1,0 +1,77 @@
+import { strict as assert } from 'node:assert';
+import * as path from 'node:path';
+import { InputError } from '../../tasks/common/errors';
+import { readFetchInputs } from '../../tasks/common/pipeline/fetchInputs';
+import { fakeAgent } from '../support/fakeAgent';
+
+const base = { connectionType: 'connectionString', connectionString: 'UseDevelopmentStorage=true', container: 'models', destination: '/tmp/model' };
+
+function inputError(inputs: Record<string, string>): InputError {
+  try {
+    readFetchInputs(fakeAgent(inputs, { variables: { 'Agent.TempDirectory': '/agent/tmp' } }));
+  } catch (error) {
+    assert.ok(error instanceof InputError, `expected an InputError, got ${error}`);
+    return error;
+  }
+  assert.fail('expected the inputs to be rejected');
+}
+
+describe('FetchLatestModel inputs', () => {
+  it('applies the documented defaults', () => {
+    const inputs = readFetchInputs(fakeAgent({ connectionType: 'connectionString', connectionString: 'x', container: 'models' }, { variables: { 'Agent.TempDirectory': '/agent/tmp' } }));
+    assert.equal(inputs.fetch.destination, path.join('/agent/tmp', 'model'));
+    assert.deepEqual(inputs.fetch.rule, { kind: 'highestVersion' });
+    assert.equal(inputs.fetch.verifyIntegrity, true);
+    assert.equal(inputs.fetch.download.concurrency, 8);
+    assert.equal(inputs.fetch.download.blockSize, 16 * 1024 * 1024);
+    assert.equal(inputs.fetch.download.retries, 5);
+    assert.equal(inputs.fetch.timeoutMs, 3_600_000);
+    assert.equal(inputs.fetch.cacheDirectory, undefined);
+    assert.ok(Object.isFrozen(inputs) && Object.isFrozen(inputs.fetch));
+  });
+
+  it('registers the connection string as a secret as it reads it', () => {
+    const agent = fakeAgent(base);
+    readFetchInputs(agent);
+    assert.deepEqual(agent.secrets, ['UseDevelopmentStorage=true']);
+  });
+
+  it('accepts pickList values in any case, as the agent does', () => {
+    const inputs = readFetchInputs(fakeAgent({ ...base, selection: 'PINNED', version: 'v2' }));
+    assert.deepEqual(inputs.fetch.rule, { kind: 'pinned', version: 'v2' });
+  });
+
+  const cases: [string, Record<string, string>, string, RegExp][] = [
+    ['unknown connection type', { ...base, connectionType: 'accountKey' }, 'connectionType', /'accountKey'.*azureResourceManager, connectionString, sasUrl/],
+    ['missing connection string', { ...base, connectionString: ' ' }, 'connectionString', /required when connectionType is 'connectionString'/],
+    ['missing SAS URL', { ...base, connectionType: 'sasUrl', connectionString: '' }, 'sasUrl', /required/],
+    ['missing service connection', { ...base, connectionType: 'azureResourceManager' }, 'azureSubscription', /required/],
+    ['missing container', { ...base, container: '' }, 'container', /required/],
+    ['container with capitals', { ...base, container: 'My_Models' }, 'container', /'My_Models'.*lower-case/],
+    ['container with double hyphen', { ...base, container: 'my--models' }, 'container', /single hyphens/],
+    ['unknown selection', { ...base, selection: 'latest' }, 'selection', /'latest'.*highestVersion, newest, tagQuery, pinned/],
+    ['pinned without version', { ...base, selection: 'pinned' }, 'version', /required when selection is 'pinned'/],
+    ['tag query without quotes', { ...base, selection: 'tagQuery', tagQuery: "stage = 'production'" }, 'tagQuery', /double quotes/],
+    ['tag query with OR', { ...base, selection: 'tagQuery', tagQuery: `"a" = '1' OR "b" = '2'` }, 'tagQuery', /OR is not supported/],
+    ['tag query value without quotes', { ...base, selection: 'tagQuery', tagQuery: `"stage" = production` }, 'tagQuery', /expected "tag" operator 'value'/],
+    ['concurrency not a number', { ...base, concurrency: 'eight' }, 'concurrency', /'eight'.*whole number from 1 to 64/],
+    ['concurrency zero', { ...base, concurrency: '0' }, 'concurrency', /0.*from 1 to 64/],
+    ['block size too large', { ...base, blockSizeMiB: '1024' }, 'blockSizeMiB', /1024.*from 1 to 256/],
+    ['negative retries', { ...base, retries: '-1' }, 'retries', /-1.*from 0 to 20/],
+    ['timeout too small', { ...base, timeoutSeconds: '5' }, 'timeoutSeconds', /5.*from 10 to 86400/],
+    ['verifyIntegrity not boolean', { ...base, verifyIntegrity: 'yes' }, 'verifyIntegrity', /'yes'.*true or false/],
+  ];
+  for (const [title, inputs, input, message] of cases) {
+    it(`rejects ${title}, naming input '${input}'`, () => {
+      const error = inputError(inputs);
+      assert.equal(error.input, input);
+      assert.match(error.message, message);
+      assert.match(error.message, new RegExp(`'${input}'`));
+    });
+  }
+
+  it('accepts a valid tag query with AND and @container', () => {
+    const inputs = readFetchInputs(fakeAgent({ ...base, selection: 'tagQuery', tagQuery: `@container = 'models' AND "stage" = 'production' and "score" >= '0.9'` }));
+    assert.equal(inputs.fetch.rule.kind, 'tagQuery');
+  });
+});

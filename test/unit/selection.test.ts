@@ -1,0 +1,107 @@
+import { strict as assert } from 'node:assert';
+import { InputError, TaskError } from '../../tasks/common/errors';
+import { groupByVersion } from '../../tasks/common/model/layout';
+import { selectModel, type SelectionRule } from '../../tasks/common/model/select';
+import type { StoredObject } from '../../tasks/common/model/store';
+
+function blob(name: string, minutesAgo = 0, size = 10): StoredObject {
+  return { name, size, etag: `"${name}"`, lastModified: new Date(Date.UTC(2026, 10, 20, 12, 0) - minutesAgo * 60_000) };
+}
+
+const context = (extra: Partial<Parameters<typeof selectModel>[2]> = {}) => ({ location: 'https://acct/models', prefix: 'churn/', ignored: [], ...extra });
+
+function pick(objects: StoredObject[], rule: SelectionRule, tagMatches?: Set<string>) {
+  const listing = groupByVersion('churn/', objects);
+  return selectModel(listing.candidates, rule, context({ tagMatches, ignored: listing.ignored }));
+}
+
+describe('model layout', () => {
+  it('groups folder versions with nested paths, and single-blob versions', () => {
+    const listing = groupByVersion('churn/', [
+      blob('churn/1.0.0/model.onnx'),
+      blob('churn/1.0.0/tokenizer/vocab.txt'),
+      blob('churn/model-2.0.0.bin'),
+      blob('churn/README.md'),
+      blob('churn/archive/old.bin'),
+    ]);
+    const byName = Object.fromEntries(listing.candidates.map((c) => [c.name, c]));
+    assert.deepEqual(Object.keys(byName).sort(), ['churn/1.0.0/', 'churn/model-2.0.0.bin']);
+    assert.deepEqual(byName['churn/1.0.0/'].files.map((f) => f.relativePath), ['model.onnx', 'tokenizer/vocab.txt']);
+    assert.equal(byName['churn/1.0.0/'].layout, 'folder');
+    assert.equal(byName['churn/1.0.0/'].size, 20);
+    assert.deepEqual(byName['churn/model-2.0.0.bin'].files.map((f) => f.relativePath), ['model-2.0.0.bin']);
+    assert.deepEqual([...listing.ignored].sort(), ['churn/README.md', 'churn/archive/old.bin']);
+  });
+
+  it('accepts a prefix without the trailing slash', () => {
+    const listing = groupByVersion('churn', [blob('churn/1.2.0/model.onnx')]);
+    assert.equal(listing.candidates[0].name, 'churn/1.2.0/');
+    assert.equal(listing.candidates[0].files[0].relativePath, 'model.onnx');
+  });
+});
+
+describe('selection rules', () => {
+  const objects = [
+    blob('churn/1.9.3/model.onnx', 1),
+    blob('churn/1.10.0/model.onnx', 30),
+    blob('churn/1.11.0-rc.1/model.onnx', 0),
+    blob('churn/v0.9.0/model.onnx', 60),
+  ];
+
+  it('highestVersion compares numerically and ranks pre-releases below releases', () => {
+    assert.equal(pick(objects.filter((o) => !o.name.includes('rc')), { kind: 'highestVersion' }).version.raw, '1.10.0');
+    assert.equal(pick(objects, { kind: 'highestVersion' }).version.raw, '1.11.0-rc.1');
+  });
+
+  it('newest uses the last-modified time, ties broken by version', () => {
+    assert.equal(pick(objects, { kind: 'newest' }).version.raw, '1.11.0-rc.1');
+    const tied = [blob('churn/1.0.0/a.bin', 5), blob('churn/2.0.0/a.bin', 5)];
+    assert.equal(pick(tied, { kind: 'newest' }).version.raw, '2.0.0');
+  });
+
+  it('a folder takes the time of its newest blob', () => {
+    const folders = [blob('churn/1.0.0/a.bin', 50), blob('churn/1.0.0/b.bin', 1), blob('churn/2.0.0/a.bin', 10)];
+    assert.equal(pick(folders, { kind: 'newest' }).version.raw, '1.0.0');
+  });
+
+  it('tagQuery takes the highest version that has a matching blob', () => {
+    const matches = new Set(['churn/1.9.3/model.onnx', 'churn/v0.9.0/model.onnx']);
+    assert.equal(pick(objects, { kind: 'tagQuery', query: `"stage" = 'production'` }, matches).version.raw, '1.9.3');
+  });
+
+  it('pinned finds the named version with or without a leading v', () => {
+    assert.equal(pick(objects, { kind: 'pinned', version: '0.9.0' }).name, 'churn/v0.9.0/');
+  });
+
+  it('a missing pinned version fails on the version input and lists what exists', () => {
+    assert.throws(() => pick(objects, { kind: 'pinned', version: '3.0.0' }), (error: unknown) => {
+      assert.ok(error instanceof InputError);
+      assert.equal(error.input, 'version');
+      assert.match(error.message, /'3\.0\.0'/);
+      assert.match(error.message, /1\.11\.0-rc\.1, 1\.10\.0, 1\.9\.3, v0\.9\.0/);
+      return true;
+    });
+  });
+
+  it('no versioned names fails with the rule and the names it saw', () => {
+    assert.throws(() => pick([blob('churn/notes.txt')], { kind: 'highestVersion' }), (error: unknown) => {
+      assert.ok(error instanceof TaskError);
+      assert.equal(error.key, 'NoVersionFound');
+      assert.match(error.message, /highestVersion/);
+      assert.match(error.message, /churn\/notes\.txt/);
+      return true;
+    });
+  });
+
+  it('no tag match fails naming the query', () => {
+    assert.throws(() => pick(objects, { kind: 'tagQuery', query: `"stage" = 'gold'` }, new Set()), /"stage" = 'gold'/);
+  });
+
+  it('the same version published twice is an error, not a coin toss', () => {
+    assert.throws(() => pick([blob('churn/1.0.0/a.bin'), blob('churn/model-1.0.0.bin')], { kind: 'highestVersion' }), (error: unknown) => {
+      assert.ok(error instanceof TaskError);
+      assert.equal(error.key, 'AmbiguousVersion');
+      return true;
+    });
+  });
+});
