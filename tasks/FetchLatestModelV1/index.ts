@@ -9,7 +9,6 @@ import { runTask, type Agent } from '../common/pipeline/agent';
 import { readFetchInputs } from '../common/pipeline/fetchInputs';
 import { transferProgress } from '../common/pipeline/progress';
 import { markdownSummary } from '../common/pipeline/summary';
-import { format } from '../common/messages';
 
 export async function run(): Promise<void> {
   await runTask(__dirname, async (agent) => {
@@ -17,7 +16,7 @@ export async function run(): Promise<void> {
     const store = await openModelStore(inputs.access);
     const model = await fetchLatestModel(store, inputs.fetch, { log: agent.log, progress: transferProgress(agent) });
     publish(agent, model);
-    return format('FetchSucceeded', model.name, model.version, model.digest);
+    return agent.loc('FetchSucceeded', model.name, model.version, model.digest);
   });
 }
 
@@ -29,7 +28,8 @@ function publish(agent: Agent, model: FetchedModel): void {
   agent.setOutput('modelUri', model.uri);
   agent.setOutput('modelSize', String(model.size));
   agent.setOutput('modelFiles', String(model.files));
-  agent.uploadSummary(format('SummaryTitleFetch'), markdownSummary(format('SummaryTitleFetch'), [
+  const title = agent.loc('SummaryTitleFetch');
+  agent.uploadSummary(title, markdownSummary(title, [
     ['Model', model.name],
     ['Version', model.version],
     ['Digest', model.digest],

@@ -23,18 +23,25 @@ export function fakeAgent(
     secrets,
     progress: [],
     summaries: [],
+    loc: (key: MessageKey, ...args: unknown[]) => format(key, ...args),
     log: {
       info: (key: MessageKey, ...args: unknown[]) => lines.push(format(key, ...args)),
       warn: (key: MessageKey, ...args: unknown[]) => lines.push(`WARNING ${format(key, ...args)}`),
       debug: (text: string) => lines.push(`DEBUG ${text}`),
     },
     input: (name) => value(inputs[name]),
+    pathInput: (name) => value(inputs[name]),
     secretInput(name) {
       const secret = value(inputs[name]);
       if (secret) secrets.push(secret);
       return secret;
     },
     variable: (name) => value(options.variables?.[name]),
+    secretVariable(name) {
+      const secret = value(options.variables?.[name]);
+      if (secret) secrets.push(secret);
+      return secret;
+    },
     endpoint(id) {
       const endpoint = options.endpoints?.[id];
       if (!endpoint) return undefined;

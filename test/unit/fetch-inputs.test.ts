@@ -70,6 +70,15 @@ describe('FetchLatestModel inputs', () => {
     });
   }
 
+  for (const [title, destination] of [['the sources folder', '/agent/_work/1/s'], ['a folder that holds the sources', '/agent/_work/1'], ['the file system root', '/']]) {
+    it(`refuses to replace ${title} with the model`, () => {
+      assert.throws(
+        () => readFetchInputs(fakeAgent({ ...base, destination }, { variables: { 'Build.SourcesDirectory': '/agent/_work/1/s', 'Agent.TempDirectory': '/agent/_work/_temp' } })),
+        (error: unknown) => error instanceof InputError && error.input === 'destination' && /replaced as a whole/.test(error.message),
+      );
+    });
+  }
+
   it('accepts a valid tag query with AND and @container', () => {
     const inputs = readFetchInputs(fakeAgent({ ...base, selection: 'tagQuery', tagQuery: `@container = 'models' AND "stage" = 'production' and "score" >= '0.9'` }));
     assert.equal(inputs.fetch.rule.kind, 'tagQuery');

@@ -153,22 +153,37 @@ async function streamRange(store: ModelStore, block: Block, handle: FileHandle, 
   const object = block.file.target.object;
   const stream = await store.readRange(object, block.start + block.received, block.size - block.received, signal);
   const idle = setTimeout(() => stream.destroy(Object.assign(new Error(`no data for ${idleTimeoutMs} ms`), { code: 'ETIMEDOUT' })), idleTimeoutMs);
+  // Socket chunks are small (16-64 KiB); writing them in batches keeps file system calls few.
+  let batch: Buffer[] = [];
+  let batched = 0;
+  const flush = async () => {
+    if (batched === 0) return;
+    await handle.writev(batch, block.start + block.received);
+    block.received += batched;
+    for (const chunk of batch) acceptChunk(block, chunk);
+    progress.advance(batched);
+    batch = [];
+    batched = 0;
+  };
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       idle.refresh();
-      const length = Math.min(chunk.length, block.size - block.received);
-      await handle.write(chunk, 0, length, block.start + block.received);
-      block.received += length;
-      acceptChunk(block, length === chunk.length ? chunk : chunk.subarray(0, length));
-      progress.advance(length);
+      const room = block.size - block.received - batched;
+      batch.push(chunk.length <= room ? chunk : chunk.subarray(0, room));
+      batched += Math.min(chunk.length, room);
+      if (batched >= WRITE_BATCH_BYTES) await flush();
     }
   } finally {
     clearTimeout(idle);
+    // Bytes that arrived before a dropped connection are kept: the retry resumes after them.
+    await flush();
   }
   if (block.received !== block.size) {
     throw Object.assign(new Error(`range ended early at ${block.start + block.received} of ${object.name}`), { code: 'ECONNRESET' });
   }
 }
+
+const WRITE_BATCH_BYTES = 1024 * 1024;
 
 function acceptChunk(block: Block, chunk: Buffer): void {
   if (block.index === block.file.frontier) hashChunk(block.file, chunk);

@@ -16,6 +16,11 @@ import { secretPartsOf } from './secrets';
 export interface InputReader {
   /** The trimmed input, or undefined when empty. */
   input(name: string): string | undefined;
+  /**
+   * A filePath input, or undefined when the user left it empty: the agent fills an empty filePath
+   * with the sources folder, which must never be mistaken for a choice.
+   */
+  pathInput(name: string): string | undefined;
 }
 
 export interface Endpoint {
@@ -29,9 +34,13 @@ export interface Endpoint {
 
 export interface Agent extends InputReader {
   readonly log: Log;
+  /** A catalog message in the agent's language. */
+  loc(key: MessageKey, ...args: unknown[]): string;
   /** A secret input: never echoed by task-lib's debug output, registered (with its parts) as a secret. */
   secretInput(name: string): string | undefined;
   variable(name: string): string | undefined;
+  /** A variable that holds a credential: read without echo and registered as a secret. */
+  secretVariable(name: string): string | undefined;
   endpoint(id: string): Endpoint | undefined;
   setSecret(value: string): void;
   setOutput(name: string, value: string): void;
@@ -85,13 +94,20 @@ export function taskLibAgent(taskDirectory: string): Agent {
   tl.setResourcePath(path.join(taskDirectory, 'task.json'));
   return {
     log: taskLibLog,
+    loc: (key, ...args) => tl.loc(key, ...args),
     input: (name) => nonEmpty(tl.getInput(name, false)),
+    pathInput: (name) => (tl.filePathSupplied(name) ? nonEmpty(tl.getPathInput(name, false)) : undefined),
     secretInput(name) {
       const value = quietly(() => tl.getInput(name, false));
       registerSecret(value);
       return nonEmpty(value);
     },
     variable: (name) => nonEmpty(tl.getVariable(name)),
+    secretVariable(name) {
+      const value = quietly(() => tl.getVariable(name));
+      registerSecret(value);
+      return nonEmpty(value);
+    },
     endpoint: endpointOf,
     setSecret: registerSecret,
     setOutput(name, value) {

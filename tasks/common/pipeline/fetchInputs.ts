@@ -26,9 +26,9 @@ export function readFetchInputs(agent: Agent): FetchTaskInputs {
     fetch: Object.freeze({
       prefix: (agent.input('modelPrefix') ?? '').replace(/^\/+/, ''),
       rule: readRule(agent),
-      destination: path.resolve(agent.input('destination') ?? path.join(requiredVariable(agent, 'Agent.TempDirectory'), 'model')),
+      destination: destinationInput(agent),
       verifyIntegrity: boolInput(agent, 'verifyIntegrity', true),
-      cacheDirectory: optionalPath(agent.input('cacheDirectory')),
+      cacheDirectory: optionalPath(agent.pathInput('cacheDirectory')),
       download: Object.freeze({
         concurrency: intInput(agent, 'concurrency', { min: 1, max: 64, fallback: 8 }),
         blockSize: intInput(agent, 'blockSizeMiB', { min: 1, max: 256, fallback: 16 }) * MiB,
@@ -100,10 +100,24 @@ function storageAccountInput(agent: Agent): string {
   return account;
 }
 
-function requiredVariable(agent: Agent, name: string): string {
-  const value = agent.variable(name);
-  if (value === undefined) throw new InputError('destination', 'InputRequired', ['destination', `the variable ${name} is not set`]);
-  return value;
+/** The destination is replaced as a whole, so it must not be, or contain, the agent's own folders. */
+function destinationInput(agent: Agent): string {
+  const given = agent.pathInput('destination');
+  const temp = agent.variable('Agent.TempDirectory');
+  if (given === undefined && temp === undefined) throw new InputError('destination', 'InputRequired', ['destination', 'the variable Agent.TempDirectory is not set']);
+  const destination = path.resolve(given ?? path.join(temp!, 'model'));
+  const protectedFolders = ['Build.SourcesDirectory', 'System.DefaultWorkingDirectory', 'Agent.BuildDirectory', 'Agent.WorkFolder', 'Agent.HomeDirectory', 'Agent.TempDirectory'];
+  for (const variable of protectedFolders) {
+    const folder = agent.variable(variable);
+    if (folder && isSameOrInside(path.resolve(folder), destination)) throw new InputError('destination', 'DestinationUnsafe', ['destination', destination, variable, folder]);
+  }
+  if (destination === path.parse(destination).root) throw new InputError('destination', 'DestinationUnsafe', ['destination', destination, 'the file system root', destination]);
+  return destination;
+}
+
+function isSameOrInside(child: string, parent: string): boolean {
+  const relative = path.relative(parent, child);
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
 }
 
 function optionalPath(value: string | undefined): string | undefined {
