@@ -136,7 +136,8 @@ class BlobModelStore implements ModelStore {
     if (code === 'ContainerNotFound') return new InputError('container', 'ContainerNotFound', [this.location]);
     if (code === 'ConditionNotMet' || status === 412) return new TaskError('BlobChanged', [what]);
     if (code === 'BlobNotFound') return new TaskError('BlobChanged', [what]);
-    if (status === 403 && /^Authorization(PermissionMismatch|Failure|ResourceTypeMismatch|ServiceMismatch)/.test(code)) {
+    if (code === 'AuthorizationFailure') return new InputError(this.credentialInput, 'StorageAuthorizationFailure', [this.location, this.credentialInput]);
+    if (status === 403 && /^Authorization(PermissionMismatch|ResourceTypeMismatch|ServiceMismatch)/.test(code)) {
       return new InputError(this.credentialInput, 'StoragePermissionDenied', [this.location, this.credentialInput, code]);
     }
     if (status === 403 || status === 401) return new InputError(this.credentialInput, 'StorageAuthenticationFailed', [this.location, this.credentialInput, detail]);
