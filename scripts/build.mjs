@@ -15,9 +15,8 @@ const common = {
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  minifySyntax: true,
-  minifyWhitespace: true,
-  keepNames: true,
+  // Full minification: the bundle parses in half the time, which is most of a task's cold start.
+  minify: true,
   legalComments: 'none',
   // Some dependencies are ESM and call createRequire(import.meta.url); give the CJS bundle one.
   banner: { js: "const __bundleImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },

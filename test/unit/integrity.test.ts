@@ -64,8 +64,14 @@ describe('verification', () => {
     });
   });
 
-  it('fails on a Content-MD5 mismatch', () => {
-    assert.throws(() => verifyDownload(object, { ...good, md5: 'AAAAAAAAAAAAAAAAAAAAAA==' }, true), /Content-MD5/);
+  it('fails on a Content-MD5 mismatch when no sha256 is published', () => {
+    const md5Only = { ...object, sha256Metadata: undefined };
+    assert.throws(() => verifyDownload(md5Only, { ...good, md5: 'AAAAAAAAAAAAAAAAAAAAAA==' }, true), /Content-MD5/);
+  });
+
+  it('lets a published sha256 stand in for Content-MD5 (the stronger digest is checked)', () => {
+    assert.doesNotThrow(() => verifyDownload(object, { ...good, md5: undefined }, true));
+    assert.throws(() => verifyDownload(object, { ...good, md5: undefined, sha256: sha('x') }, true), /sha256/);
   });
 
   it('skips digests when verification is off but still checks the size', () => {

@@ -1,8 +1,8 @@
-import { createHash, type Hash } from 'node:crypto';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { isTransient, RemoteError, TaskError } from '../errors';
 import type { Log, Progress } from '../log';
+import { HashingThread, inlineHasher, type FileHasher } from './hashing';
 import type { ModelStore, StoredObject } from './store';
 
 export interface DownloadSettings {
@@ -44,8 +44,7 @@ interface Block {
 interface FileState {
   readonly target: DownloadTarget;
   readonly blocks: Block[];
-  readonly sha256: Hash;
-  readonly md5?: Hash;
+  readonly hasher: FileHasher;
   handle?: Promise<FileHandle>;
   finishing?: Promise<void>;
   /** Index of the first block not yet fully hashed: hashing runs strictly in file order. */
@@ -63,7 +62,8 @@ export async function downloadFiles(
   settings: DownloadSettings,
   context: { readonly signal: AbortSignal; readonly log: Log; readonly progress: Progress },
 ): Promise<DownloadedFile[]> {
-  const files = targets.map((target) => planFile(target, settings));
+  const thread = targets.some((target) => target.object.size >= THREADED_HASH_BYTES) ? new HashingThread() : undefined;
+  const files = targets.map((target) => planFile(target, settings, thread));
   const queue = files.flatMap((file) => file.blocks);
   const budget = new MemoryBudget(settings.concurrency * settings.blockSize);
   const failure = new AbortController();
@@ -90,15 +90,20 @@ export async function downloadFiles(
     throw signal.aborted && context.signal.aborted ? new TaskError('DownloadTimedOut', [String(context.signal.reason?.message ?? context.signal.reason)]) : error;
   } finally {
     await Promise.allSettled(files.map(async (file) => (await file.handle)?.close()));
+    await thread?.close();
   }
 }
 
-function planFile(target: DownloadTarget, settings: DownloadSettings): FileState {
+/** Files this large are hashed on a second thread; small ones are not worth the messages. */
+const THREADED_HASH_BYTES = 8 * 1024 * 1024;
+
+function planFile(target: DownloadTarget, settings: DownloadSettings, thread: HashingThread | undefined): FileState {
+  // MD5 costs 2.3x SHA-256 here; a published sha256 is the stronger check, so MD5 only stands in for it.
+  const md5 = settings.md5 && target.object.contentMd5 !== undefined && target.object.sha256Metadata === undefined;
   const file: FileState = {
     target,
     blocks: [],
-    sha256: createHash('sha256'),
-    md5: settings.md5 && target.object.contentMd5 ? createHash('md5') : undefined,
+    hasher: thread && target.object.size >= THREADED_HASH_BYTES ? thread.hasher(md5) : inlineHasher(md5),
     frontier: 0,
   };
   for (let start = 0, index = 0; start < target.object.size; start += settings.blockSize, index++) {
@@ -116,7 +121,7 @@ function handleOf(file: FileState): Promise<FileHandle> {
 /** Closes a fully hashed file once, however many workers see it complete. */
 function finishFile(file: FileState): Promise<void> {
   file.finishing ??= (async () => {
-    const digests = { sha256: file.sha256.digest('hex'), md5: file.md5?.digest('base64') };
+    const digests = await file.hasher.digest();
     const handle = await handleOf(file);
     file.handle = undefined;
     await handle.close();
@@ -164,6 +169,7 @@ async function streamRange(store: ModelStore, block: Block, handle: FileHandle, 
     progress.advance(batched);
     batch = [];
     batched = 0;
+    await block.file.hasher.ready();
   };
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -191,8 +197,7 @@ function acceptChunk(block: Block, chunk: Buffer): void {
 }
 
 function hashChunk(file: FileState, chunk: Buffer): void {
-  file.sha256.update(chunk);
-  file.md5?.update(chunk);
+  file.hasher.update(chunk);
 }
 
 /** Marks a block done and moves the file's hash frontier over every block that is now contiguous. */

@@ -11,13 +11,14 @@ export function sha256FromMetadata(value: string, name: string): string {
 }
 
 /**
- * Compares what arrived with what the store promised. Sizes are always checked; Content-MD5 and
- * the sha256 metadata entry when integrity checking is on and the blob carries them.
+ * Compares what arrived with what the store promised. Sizes are always checked. With integrity
+ * checking on, the strongest published digest is checked: the sha256 metadata entry, or else the
+ * blob's Content-MD5 (the downloader computes MD5 only when no sha256 is published).
  */
 export function verifyDownload(object: StoredObject, file: DownloadedFile, checkDigests: boolean): void {
   if (file.size !== object.size) throw new IntegrityError('IntegrityMismatch', [object.name, 'size', object.size, file.size]);
   if (!checkDigests) return;
-  if (object.contentMd5 && file.md5 && object.contentMd5 !== file.md5) {
+  if (object.contentMd5 && object.sha256Metadata === undefined && object.contentMd5 !== file.md5) {
     throw new IntegrityError('IntegrityMismatch', [object.name, 'Content-MD5', object.contentMd5, file.md5]);
   }
   if (object.sha256Metadata !== undefined) {

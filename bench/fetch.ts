@@ -1,0 +1,127 @@
+/**
+ * Fetch benchmarks, side by side in one run: the whole bundled task against one curl GET and the
+ * SDK's plain sequential download() of the same blob, through a proxy that caps every connection at
+ * 40 MB/s (a link one connection cannot fill), and on plain loopback.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { blobSasUrl, startAzurite, type Azurite } from '../test/support/azurite';
+import { startTcpProxy } from '../test/support/tcpProxy';
+import { runTask, visibleOutput } from '../test/support/taskRunner';
+import { median, ratioRow, timeCommand, type Row } from './measure';
+
+const MiB = 1024 * 1024;
+const LINK_CAP = 40_000_000; // bytes per second, per connection
+const taskDir = join(__dirname, '..', 'dist', 'tasks', 'FetchLatestModelV1');
+
+interface Contenders {
+  curlMs(blob: string): Promise<number>;
+  sdkMs(blob: string): Promise<number>;
+  task(prefix: string, extra?: Record<string, string>): Promise<{ ms: number; rss: number }>;
+}
+
+export async function benchFetch(log: (line: string) => void): Promise<Row[]> {
+  const work = mkdtempSync(join(tmpdir(), 'bench-fetch-'));
+  const azurite = await startAzurite({ location: join(work, 'azurite') });
+  const proxy = await startTcpProxy({ targetPort: azurite.port, bytesPerSecondPerConnection: LINK_CAP });
+  const rows: Row[] = [];
+  try {
+    for (const size of [256, 1024]) await publishModel(azurite, work, size, log);
+    const throttled = contenders(azurite, work, proxy.port);
+    const loopback = contenders(azurite, work, azurite.port);
+    for (const size of [256, 1024]) {
+      log(`fetch ${size} MiB through the 40 MB/s-per-connection proxy: curl, SDK sequential, task`);
+      const curl = await throttled.curlMs(blobName(size));
+      const sdk = await throttled.sdkMs(blobName(size));
+      const task = await throttled.task(`m${size}/`);
+      rows.push(ratioRow(`fetch ${size} MiB @40MB/s/conn: task vs curl`, curl / task.ms, 3));
+      rows.push(ratioRow(`fetch ${size} MiB @40MB/s/conn: task vs SDK sequential`, sdk / task.ms, 3));
+      rows.push({ name: `fetch ${size} MiB: task peak RSS`, value: `${(task.rss / MiB).toFixed(0)} MB`, target: '< 300 MB', pass: task.rss < 300 * MiB });
+    }
+    log('fetch 256 MiB on plain loopback: SDK sequential vs task, alternating, median of 3');
+    const sdkRuns: number[] = [];
+    const taskRuns: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      sdkRuns.push(await loopback.sdkMs(blobName(256)));
+      taskRuns.push((await loopback.task('m256/')).ms);
+    }
+    rows.push(ratioRow('fetch 256 MiB loopback: task vs SDK sequential', median(sdkRuns) / median(taskRuns), 1));
+    log('cache hit on the 1 GiB model');
+    const cacheDirectory = join(work, 'cache');
+    await loopback.task('m1024/', { cacheDirectory });
+    const hit = await loopback.task('m1024/', { cacheDirectory });
+    rows.push({ name: 'fetch 1 GiB cache hit: whole task', value: `${(hit.ms / 1000).toFixed(2)} s`, target: '< 1 s', pass: hit.ms < 1000 });
+    rows.push(await coldStart());
+  } finally {
+    await proxy.close();
+    await azurite.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+const blobName = (size: number) => `m${size}/model-1.0.0.bin`;
+
+/** Writes random bytes to a file and uploads them as a model version with its sha256 metadata. */
+async function publishModel(azurite: Azurite, work: string, sizeMiB: number, log: (line: string) => void): Promise<void> {
+  log(`publishing a ${sizeMiB} MiB model to Azurite`);
+  const file = join(work, `source-${sizeMiB}.bin`);
+  const hash = createHash('sha256');
+  const fd = openSync(file, 'w');
+  for (let written = 0; written < sizeMiB; written += 16) {
+    const chunk = randomBytes(16 * MiB);
+    hash.update(chunk);
+    writeSync(fd, chunk);
+  }
+  closeSync(fd);
+  const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('bench');
+  await container.createIfNotExists();
+  await container.getBlockBlobClient(blobName(sizeMiB)).uploadFile(file, { blockSize: 8 * MiB, concurrency: 4, metadata: { sha256: hash.digest('hex') } });
+  rmSync(file);
+}
+
+function contenders(azurite: Azurite, work: string, port: number): Contenders {
+  const connectionString = azurite.connectionString.replace(`:${azurite.port}/`, `:${port}/`);
+  const target = join(work, 'download');
+  const clean = () => rmSync(target, { recursive: true, force: true });
+  return {
+    async curlMs(blob) {
+      const url = blobSasUrl(azurite, 'bench', blob, { permissions: 'r' }).replace(`:${azurite.port}/`, `:${port}/`);
+      const { ms } = await timeCommand('curl', ['-sS', '-f', '-o', target, url]);
+      clean();
+      return ms;
+    },
+    async sdkMs(blob) {
+      const { ms } = await timeCommand(process.execPath, [join(__dirname, 'sdkSequential.mjs'), connectionString, 'bench', blob, target]);
+      clean();
+      return ms;
+    },
+    async task(prefix, extra = {}) {
+      const rssFile = join(work, 'rss');
+      const run = await runTask({
+        taskDir,
+        inputs: { connectionType: 'connectionString', connectionString, container: 'bench', modelPrefix: prefix, destination: target, ...extra },
+        variables: { 'System.Debug': 'false' },
+        env: { NODE_OPTIONS: `--require ${join(__dirname, 'maxRss.cjs')}`, BENCH_MAX_RSS_FILE: rssFile },
+        timeoutMs: 600_000,
+      });
+      if (run.result.status !== 'Succeeded') throw new Error(`the task failed: ${visibleOutput(run).slice(-2000)}`);
+      clean();
+      return { ms: run.durationMs, rss: Number(readFileSync(rssFile, 'utf8')) };
+    },
+  };
+}
+
+/** From spawn to the task's first line of output, median of five runs that fail fast on input. */
+async function coldStart(): Promise<Row> {
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const run = await runTask({ taskDir, inputs: { connectionType: 'none' }, variables: { 'System.Debug': 'false' } });
+    times.push(run.firstLineMs ?? Number.POSITIVE_INFINITY);
+  }
+  const ms = median(times);
+  return { name: 'FetchLatestModel bundle: start to first line', value: `${ms.toFixed(0)} ms`, target: '< 300 ms', pass: ms < 300 };
+}
