@@ -1,4 +1,5 @@
-import type { Agent, Endpoint } from '../../tasks/common/pipeline/agent';
+import type { Agent } from '../../tasks/common/pipeline/agent';
+import { fakeEndpoint, type EndpointSpec } from './fakeAzureEndpoint';
 import { format, type MessageKey } from '../../tasks/common/messages';
 
 /** An in-memory Agent: inputs and variables from maps, and a record of everything the task said. */
@@ -12,7 +13,7 @@ export interface RecordingAgent extends Agent {
 
 export function fakeAgent(
   inputs: Record<string, string>,
-  options: { variables?: Record<string, string>; endpoints?: Record<string, Partial<Omit<Endpoint, 'authParameter' | 'data'>> & { auth?: Record<string, string>; data?: Record<string, string> }> } = {},
+  options: { variables?: Record<string, string>; endpoints?: Record<string, Omit<EndpointSpec, 'id'>> } = {},
 ): RecordingAgent {
   const lines: string[] = [];
   const secrets: string[] = [];
@@ -43,15 +44,8 @@ export function fakeAgent(
       return secret;
     },
     endpoint(id) {
-      const endpoint = options.endpoints?.[id];
-      if (!endpoint) return undefined;
-      return {
-        id,
-        url: endpoint.url,
-        scheme: endpoint.scheme,
-        authParameter: (key) => value(endpoint.auth?.[key.toLowerCase()] ?? endpoint.auth?.[key]),
-        data: (key) => value(endpoint.data?.[key.toLowerCase()] ?? endpoint.data?.[key]),
-      };
+      const spec = options.endpoints?.[id];
+      return spec ? fakeEndpoint({ id, ...spec }) : undefined;
     },
     setSecret: (secret) => secrets.push(secret),
     setOutput(name, output) {

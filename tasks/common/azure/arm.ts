@@ -1,0 +1,138 @@
+/**
+ * Azure Resource Manager look-ups. Requests go through @azure/core-rest-pipeline, the Azure SDK's
+ * own HTTP stack: retries with backoff on 5xx, 429 (honouring Retry-After) and dropped
+ * connections, the agent's proxy variables, and a bearer token from the service connection.
+ */
+import type { TokenCredential } from '@azure/identity';
+import {
+  type HttpClient,
+  type Pipeline,
+  type PipelineResponse,
+  bearerTokenAuthenticationPolicy,
+  createDefaultHttpClient,
+  createPipelineFromOptions,
+  createPipelineRequest,
+} from '@azure/core-rest-pipeline';
+import { InputError, RemoteError, TaskError } from '../errors';
+import type { Log } from '../log';
+
+export const storageApiVersion = '2023-05-01';
+const maxPages = 1000;
+const maxNamesListed = 20;
+
+export interface StorageAccountQuery {
+  /** Resource Manager URL ending with '/', e.g. https://management.azure.com/ */
+  readonly armUrl: string;
+  readonly subscriptionId: string;
+  readonly credential: TokenCredential;
+  readonly accountName: string;
+  /** The service connection as the user named it, for messages. */
+  readonly connectionName?: string;
+  /** Token audience; defaults to the Resource Manager origin, the audience ARM accepts. */
+  readonly audience?: string;
+  readonly retry?: { readonly maxRetries?: number; readonly retryDelayInMs?: number };
+  readonly log?: Log;
+}
+
+interface StorageAccount {
+  name?: string;
+  properties?: { primaryEndpoints?: { blob?: string } };
+}
+
+interface StorageAccountPage {
+  value?: StorageAccount[];
+  nextLink?: string;
+}
+
+function pipelineFor(query: StorageAccountQuery): Pipeline {
+  const pipeline = createPipelineFromOptions({
+    retryOptions: { maxRetries: query.retry?.maxRetries ?? 4, retryDelayInMs: query.retry?.retryDelayInMs ?? 1000 },
+    userAgentOptions: { userAgentPrefix: 'ai-model-delivery-tasks' },
+  });
+  const audience = (query.audience ?? new URL(query.armUrl).origin).replace(/\/+$/, '');
+  pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: query.credential, scopes: `${audience}/.default` }), { phase: 'Sign' });
+  return pipeline;
+}
+
+/** ARM's error body is { error: { code, message } }; fall back to the status line. */
+function armError(response: PipelineResponse): { code: string; message: string } {
+  try {
+    const body = JSON.parse(response.bodyAsText ?? '') as { error?: { code?: string; message?: string } };
+    if (body.error) return { code: body.error.code ?? String(response.status), message: body.error.message ?? '' };
+  } catch {
+    // not JSON: a proxy or gateway answered
+  }
+  return { code: `HTTP ${response.status}`, message: (response.bodyAsText ?? '').slice(0, 200) };
+}
+
+function failure(query: StorageAccountQuery, url: string, response: PipelineResponse): TaskError {
+  const { code, message } = armError(response);
+  const reason = message ? `${code}: ${message}` : code;
+  if (response.status === 403) return new RemoteError('AzureArmForbidden', [connectionLabel(query), query.subscriptionId, reason]);
+  if (response.status === 404 && /SubscriptionNotFound/i.test(code)) {
+    return new RemoteError('AzureArmSubscriptionNotFound', [query.subscriptionId, connectionLabel(query), reason]);
+  }
+  return new RemoteError('AzureArmRequestFailed', [withoutQuery(url), `HTTP ${response.status} ${reason}`]);
+}
+
+/** The query string carries only api-version and paging tokens, but URLs are logged without it. */
+function withoutQuery(url: string): string {
+  return url.split('?')[0];
+}
+
+function connectionLabel(query: StorageAccountQuery): string {
+  return query.connectionName ?? '(Azure Resource Manager)';
+}
+
+async function getPage(pipeline: Pipeline, client: HttpClient, query: StorageAccountQuery, url: string): Promise<StorageAccountPage> {
+  const request = createPipelineRequest({ url, method: 'GET', timeout: 60_000 });
+  request.headers.set('Accept', 'application/json');
+  const response = await pipeline.sendRequest(client, request);
+  if (response.status !== 200) throw failure(query, url, response);
+  try {
+    return JSON.parse(response.bodyAsText ?? '') as StorageAccountPage;
+  } catch {
+    throw new RemoteError('AzureArmRequestFailed', [withoutQuery(url), 'the response is not JSON']);
+  }
+}
+
+/** nextLink comes from the server; the bearer token must not follow it to another host. */
+function nextPageUrl(query: StorageAccountQuery, nextLink: string | undefined): string | undefined {
+  if (!nextLink) return undefined;
+  const next = new URL(nextLink, query.armUrl);
+  if (next.origin !== new URL(query.armUrl).origin) {
+    throw new RemoteError('AzureArmRequestFailed', [withoutQuery(nextLink), 'the next page is on another host']);
+  }
+  return next.href;
+}
+
+/**
+ * The blob endpoint (https://<account>.blob.core.windows.net/ in the public cloud) of the storage
+ * account named `accountName` in the subscription, found by listing the subscription's storage
+ * accounts page by page. Names are matched case-insensitively, as Azure treats them.
+ */
+export async function findStorageAccountBlobEndpoint(query: StorageAccountQuery): Promise<string> {
+  const pipeline = pipelineFor(query);
+  const client = createDefaultHttpClient();
+  const wanted = query.accountName.toLowerCase();
+  const seen: string[] = [];
+  let url: string | undefined =
+    `${query.armUrl}subscriptions/${encodeURIComponent(query.subscriptionId)}/providers/Microsoft.Storage/storageAccounts?api-version=${storageApiVersion}`;
+  for (let page = 1; url && page <= maxPages; page++) {
+    query.log?.debug(`Listing storage accounts, page ${page}: ${withoutQuery(url)}`);
+    const body = await getPage(pipeline, client, query, url);
+    for (const account of body.value ?? []) {
+      if (account.name?.toLowerCase() === wanted) return blobEndpointOf(account);
+      if (account.name) seen.push(account.name);
+    }
+    url = nextPageUrl(query, body.nextLink);
+  }
+  const listed = seen.length === 0 ? '(none)' : seen.slice(0, maxNamesListed).join(', ') + (seen.length > maxNamesListed ? `, ... (${seen.length} in all)` : '');
+  throw new InputError('storageAccount', 'AzureStorageAccountNotFound', ['storageAccount', query.accountName, query.subscriptionId, connectionLabel(query), listed]);
+}
+
+function blobEndpointOf(account: StorageAccount): string {
+  const blob = account.properties?.primaryEndpoints?.blob;
+  if (!blob) throw new RemoteError('AzureArmRequestFailed', [`storage account ${account.name}`, 'it has no blob endpoint (is it a blob-capable account kind?)']);
+  return blob.endsWith('/') ? blob : `${blob}/`;
+}

@@ -1,0 +1,80 @@
+/**
+ * Child-process script: runs the core's Azure code exactly as a task would (connection ->
+ * credential -> token, optionally -> ARM look-up) and prints one JSON line with the outcome.
+ *
+ * It is a separate process because Node trusts an extra CA (the stand-ins' HTTPS) only through
+ * NODE_EXTRA_CA_CERTS at start-up, and because msal-node reads IDENTITY_ENDPOINT from the
+ * environment. Run: node --import tsx test/support/azureTokenProbe.ts, with AZURE_PROBE set to
+ * a ProbeRequest in JSON. The output never holds a token or secret: only decoded claims.
+ */
+import { findStorageAccountBlobEndpoint } from '../../tasks/common/azure/arm';
+import { readAzureRmConnection } from '../../tasks/common/azure/connection';
+import { azureCredential } from '../../tasks/common/azure/credential';
+import { type OidcContext, requestPipelineOidcToken } from '../../tasks/common/azure/oidc';
+import { InputError, TaskError } from '../../tasks/common/errors';
+import { type EndpointSpec, fakeEndpoint } from './fakeAzureEndpoint';
+import { decodeJwt } from './jwt';
+
+export interface ProbeRequest {
+  readonly endpoint: EndpointSpec;
+  readonly input?: string;
+  /** A token for this scope is requested and its claims reported. */
+  readonly scope?: string;
+  /** Pipeline variables for workload identity federation. */
+  readonly oidc?: Omit<OidcContext, 'serviceConnectionId'>;
+  readonly oidcRetryDelayMs?: number;
+  readonly arm?: { readonly accountName: string; readonly retryDelayInMs?: number };
+}
+
+export type ProbeResult =
+  | { ok: true; scheme: string; claims?: Record<string, unknown>; blobEndpoint?: string }
+  | { ok: false; error: { name: string; key?: string; input?: string; message: string } };
+
+async function probe(request: ProbeRequest): Promise<ProbeResult> {
+  const input = request.input ?? 'azureSubscription';
+  const connection = readAzureRmConnection(fakeEndpoint(request.endpoint), input, request.endpoint.id);
+  const oidcToken = () =>
+    requestPipelineOidcToken({ ...(request.oidc ?? emptyOidc), serviceConnectionId: connection.id }, { retryDelayMs: request.oidcRetryDelayMs ?? 50 });
+  const credential = azureCredential(connection, { oidcToken });
+  const result: ProbeResult & { ok: true } = { ok: true, scheme: connection.scheme };
+  if (request.scope) {
+    const token = await credential.getToken(request.scope);
+    result.claims = token ? decodeJwt(token.token)?.payload : undefined;
+  }
+  if (request.arm) {
+    result.blobEndpoint = await findStorageAccountBlobEndpoint({
+      armUrl: connection.armUrl,
+      subscriptionId: connection.subscriptionId,
+      credential,
+      accountName: request.arm.accountName,
+      connectionName: connection.name,
+      retry: { retryDelayInMs: request.arm.retryDelayInMs ?? 20 },
+    });
+  }
+  return result;
+}
+
+const emptyOidc: Omit<OidcContext, 'serviceConnectionId'> = {
+  collectionUri: undefined, projectId: undefined, hub: undefined, planId: undefined, jobId: undefined, accessToken: undefined,
+};
+
+function failure(error: unknown): ProbeResult {
+  const e = error as Error;
+  return {
+    ok: false,
+    error: {
+      name: e?.name ?? typeof error,
+      key: error instanceof TaskError ? error.key : undefined,
+      input: error instanceof InputError ? error.input : undefined,
+      message: String(e?.message ?? error),
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const request = JSON.parse(process.env.AZURE_PROBE ?? '{}') as ProbeRequest;
+  const result = await probe(request).catch(failure);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+void main();
