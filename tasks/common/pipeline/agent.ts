@@ -27,8 +27,10 @@ export interface Endpoint {
   readonly id: string;
   readonly url: string | undefined;
   readonly scheme: string | undefined;
-  /** An authorization parameter, read without echoing it and registered as a secret. */
+  /** An authorization parameter that is not a credential (tenant id, client id, auth type), read without echo. */
   authParameter(key: string): string | undefined;
+  /** A credential (key, certificate, token): read without echo and registered as a secret before anything can print it. */
+  secretAuthParameter(key: string): string | undefined;
   data(key: string): string | undefined;
 }
 
@@ -75,7 +77,8 @@ function endpointOf(id: string): Endpoint | undefined {
     id,
     url,
     scheme,
-    authParameter(key) {
+    authParameter: (key) => nonEmpty(quietly(() => tl.getEndpointAuthorizationParameter(id, key, true))),
+    secretAuthParameter(key) {
       const value = quietly(() => tl.getEndpointAuthorizationParameter(id, key, true));
       registerSecret(value);
       return nonEmpty(value);

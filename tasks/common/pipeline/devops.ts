@@ -7,7 +7,7 @@ export type DevOpsContext = OidcContext;
 /** The job's own connection, as Microsoft's tasks read it: the SystemVssConnection endpoint first. */
 export function devOpsContextOf(agent: Agent, serviceConnectionId: string): DevOpsContext {
   const system = agent.endpoint('SystemVssConnection');
-  const accessToken = system?.authParameter('AccessToken') ?? agent.secretVariable('System.AccessToken');
+  const accessToken = system?.secretAuthParameter('AccessToken') ?? agent.secretVariable('System.AccessToken');
   return Object.freeze({
     collectionUri: system?.url ?? agent.variable('System.CollectionUri') ?? agent.variable('System.TeamFoundationCollectionUri'),
     projectId: agent.variable('System.TeamProjectId'),
