@@ -9,6 +9,7 @@ import type { SelectionRule } from '../../tasks/common/model/select';
 import { accountSasUrl, containerSasUrl, startAzurite, type Azurite } from '../support/azurite';
 import { fakeAgent } from '../support/fakeAgent';
 import { ModelPublisher, randomBytes, sha256 } from '../support/modelStore';
+import { startHttpFaultProxy } from '../support/httpFaultProxy';
 import { startTcpProxy } from '../support/tcpProxy';
 
 const MiB = 1024 * 1024;
@@ -166,6 +167,29 @@ describe('fetchLatestModel against Azurite', function () {
       assert.ok(proxy.cuts >= 2, `the proxy cut connections several times (${proxy.cuts})`);
       assert.ok(agent.lines.filter((line) => /resuming where it stopped/.test(line)).length >= 1);
       assertHolds(model.path, { 'model.bin': weights, 'tokenizer/vocab/words.txt': files['churn/1.10.0/tokenizer/vocab/words.txt'] });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('retries ranged reads the service answers with 500 and 503, and the bytes are right', async () => {
+    const proxy = await startHttpFaultProxy({ targetPort: azurite.port, fault: (request, faults) => (request.headers['x-ms-range'] || request.headers.range) && faults < 4 ? (faults % 2 ? 500 : 503) : undefined });
+    try {
+      const viaProxy = azurite.connectionString.replace(`:${azurite.port}/`, `:${proxy.port}/`);
+      const { model } = await fetch({ rule: { kind: 'pinned', version: '1.10.0' } }, { kind: 'connectionString', connectionString: viaProxy, container: 'models' });
+      assert.equal(proxy.faults, 4);
+      assertHolds(model.path, { 'model.bin': weights, 'tokenizer/vocab/words.txt': files['churn/1.10.0/tokenizer/vocab/words.txt'] });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('gives up after the retries on a service that keeps failing, naming the status, with nothing written', async () => {
+    const proxy = await startHttpFaultProxy({ targetPort: azurite.port, fault: (request) => (request.headers['x-ms-range'] || request.headers.range ? 503 : undefined) });
+    try {
+      const viaProxy = azurite.connectionString.replace(`:${azurite.port}/`, `:${proxy.port}/`);
+      await assert.rejects(fetch({ rule: { kind: 'pinned', version: '1.10.0' } }, { kind: 'connectionString', connectionString: viaProxy, container: 'models' }), /503/);
+      assertNothingLeft();
     } finally {
       await proxy.close();
     }
