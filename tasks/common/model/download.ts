@@ -2,6 +2,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { isTransient, RemoteError, TaskError } from '../errors';
 import type { Log, Progress } from '../log';
+import { ConcurrencyGovernor, waitFor } from './governor';
 import { HashingThread, inlineHasher, type FileHasher } from './hashing';
 import type { ModelStore, StoredObject } from './store';
 
@@ -65,31 +66,44 @@ export async function downloadFiles(
   const thread = targets.some((target) => target.object.size >= THREADED_HASH_BYTES) ? new HashingThread() : undefined;
   const files = targets.map((target) => planFile(target, settings, thread));
   const queue = files.flatMap((file) => file.blocks);
-  const budget = new MemoryBudget(settings.concurrency * settings.blockSize);
+  const budget = new BlockBudget(settings.concurrency);
+  const governor = new ConcurrencyGovernor(settings.concurrency);
   const failure = new AbortController();
   const signal = AbortSignal.any([context.signal, failure.signal]);
   let next = 0;
 
-  const worker = async () => {
+  const meter = { ...context.progress, advance: (bytes: number) => (governor.received(bytes), context.progress.advance(bytes)) };
+  const worker = async (index: number) => {
     while (next < queue.length && !signal.aborted) {
+      await governor.admit(index, signal);
+      // Reserve before taking a block, so blocks are always held in file order and the hash
+      // frontier's block is never the one left waiting for room.
+      await budget.reserve(signal);
+      if (next >= queue.length || signal.aborted) {
+        budget.release();
+        governor.stop(); // nothing left to take: let workers the governor held back finish too
+        break;
+      }
       const block = queue[next++];
-      await budget.reserve(block.size, signal);
-      await fetchBlock(store, block, settings, signal, context);
+      await fetchBlock(store, block, settings, signal, { log: context.log, progress: meter });
       completeBlock(block, budget);
       if (block.file.frontier === block.file.blocks.length) await finishFile(block.file);
     }
+    governor.stop();
   };
   try {
-    await Promise.all(Array.from({ length: Math.min(settings.concurrency, Math.max(queue.length, 1)) }, () => worker().catch((error) => {
+    await Promise.all(Array.from({ length: Math.min(settings.concurrency, Math.max(queue.length, 1)) }, (_, index) => worker(index).catch((error) => {
       failure.abort(error);
       throw error;
     })));
     for (const file of files) await finishFile(file);
+    context.log.debug(`downloaded with up to ${governor.allowed} parallel ranged requests`);
     return files.map((file) => file.finished!);
   } catch (error) {
     throw signal.aborted && context.signal.aborted ? new TaskError('DownloadTimedOut', [String(context.signal.reason?.message ?? context.signal.reason)]) : error;
   } finally {
     await Promise.allSettled(files.map(async (file) => (await file.handle)?.close()));
+    governor.stop();
     await thread?.close();
   }
 }
@@ -201,7 +215,7 @@ function hashChunk(file: FileState, chunk: Buffer): void {
 }
 
 /** Marks a block done and moves the file's hash frontier over every block that is now contiguous. */
-function completeBlock(block: Block, budget: MemoryBudget): void {
+function completeBlock(block: Block, budget: BlockBudget): void {
   block.done = true;
   const file = block.file;
   while (file.frontier < file.blocks.length) {
@@ -209,40 +223,43 @@ function completeBlock(block: Block, budget: MemoryBudget): void {
     for (const chunk of head.pending) hashChunk(file, chunk);
     head.pending = [];
     if (!head.done) break;
-    budget.release(head.size);
+    budget.release();
     file.frontier += 1;
   }
 }
 
-/** Bounds the bytes held for out-of-order blocks, so memory stays flat whatever the model size. */
-class MemoryBudget {
+/**
+ * Bounds the blocks taken but not yet hashed (in flight, or done and waiting for an earlier block),
+ * so memory stays at most about concurrency x block size whatever the model size.
+ */
+class BlockBudget {
   private used = 0;
   private waiters: (() => void)[] = [];
   constructor(private readonly limit: number) {}
 
-  async reserve(bytes: number, signal: AbortSignal): Promise<void> {
-    while (this.used > 0 && this.used + bytes > this.limit) {
-      signal.throwIfAborted();
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        signal.addEventListener('abort', () => resolve(), { once: true });
-      });
+  async reserve(signal: AbortSignal): Promise<void> {
+    while (this.used >= this.limit && !signal.aborted) {
+      await waitFor(this.waiters, signal);
     }
-    this.used += bytes;
+    this.used += 1;
   }
 
-  release(bytes: number): void {
-    this.used -= bytes;
+  release(): void {
+    this.used -= 1;
     this.waiters.splice(0).forEach((wake) => wake());
   }
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const abort = () => {
       clearTimeout(timer);
       reject(signal.reason);
-    }, { once: true });
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', abort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', abort, { once: true });
   });
 }
