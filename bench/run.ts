@@ -4,10 +4,11 @@
  */
 import { benchFetch } from './fetch';
 import { printTable, type Row } from './measure';
+import { benchPackage } from './package';
 
 async function main(): Promise<void> {
   const log = (line: string) => console.log(`bench: ${line}`);
-  const rows: Row[] = [...(await benchFetch(log))];
+  const rows: Row[] = [...(await benchFetch(log)), await benchPackage()];
   printTable('Benchmarks (ratios measured side by side in this run)', rows);
   const missed = rows.filter((row) => !row.pass);
   if (missed.length > 0) {
