@@ -4,6 +4,7 @@ import { IntegrityError, TaskError } from '../../tasks/common/errors';
 import { digestListing, modelDigest } from '../../tasks/common/model/digest';
 import { assertDistinctPaths, safeRelativePath } from '../../tasks/common/model/paths';
 import { sha256FromMetadata, verifyDownload } from '../../tasks/common/model/verify';
+import { withoutQuery } from '../../tasks/common/redact';
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -85,5 +86,12 @@ describe('verification', () => {
     assert.equal(sha256FromMetadata(`sha256:${hex}`, 'x'), hex);
     assert.equal(sha256FromMetadata(Buffer.from(hex, 'hex').toString('base64'), 'x'), hex);
     assert.throws(() => sha256FromMetadata('not-a-digest', 'x'), /not a sha256/);
+  });
+});
+
+describe('redaction', () => {
+  it('drops the query string (where a SAS lives) from every URL in a text', () => {
+    const text = 'GET https://acct.blob.core.windows.net/models/m.bin?sv=2024&sig=abc%2Bdef failed; see http://127.0.0.1:1/x?sig=zzz#frag too';
+    assert.equal(withoutQuery(text), 'GET https://acct.blob.core.windows.net/models/m.bin failed; see http://127.0.0.1:1/x too');
   });
 });

@@ -3,7 +3,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { AnonymousCredential, BlobServiceClient, ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
 import { InputError, RemoteError, TaskError, isTransient } from '../errors';
 import type { ModelStore, StoredObject } from './store';
-import { withoutQuery } from './uri';
+import { withoutQuery } from '../redact';
 
 /** How to reach a container, one case per `connectionType`. */
 export type BlobAccess =

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { TaskError } from '../errors';
+import { withoutQuery } from '../redact';
 import type { Log } from '../log';
 import type { MessageKey } from '../messages';
 import { secretPartsOf } from './secrets';
@@ -133,8 +134,9 @@ export async function runTask(taskDirectory: string, body: (agent: Agent) => Pro
   try {
     tl.setResult(tl.TaskResult.Succeeded, await body(agent));
   } catch (error) {
-    if (error instanceof Error && error.stack) tl.debug(error.stack);
+    if (error instanceof Error && error.stack) tl.debug(withoutQuery(error.stack));
     const message = error instanceof TaskError ? tl.loc(error.key, ...error.args) : String((error as Error)?.message ?? error);
-    tl.setResult(tl.TaskResult.Failed, message);
+    // Last line of defence: an unexpected error may quote a URL, and a SAS lives in its query.
+    tl.setResult(tl.TaskResult.Failed, withoutQuery(message));
   }
 }
