@@ -3,7 +3,8 @@
  * parallel, verify it, and output its path, version and digest. Thin by design: read inputs, call
  * the core once, publish outputs. Errors are reported by runTask.
  */
-import { fetchLatestModel, formatBytes, type FetchedModel } from '../common/model/fetch';
+import { formatBytes } from '../common/bytes';
+import { fetchLatestModel, type FetchedModel } from '../common/model/fetch';
 import { openModelStore } from '../common/model/openStore';
 import { runTask, type Agent } from '../common/pipeline/agent';
 import { readFetchInputs } from '../common/pipeline/fetchInputs';

@@ -228,6 +228,11 @@ describe('fetchLatestModel against Azurite', function () {
       assert.throws(() => openBlobStore({ kind: 'connectionString', connectionString: 'AccountName=x;Secret=hunter2', container: 'models' }, { retries: 0, retryDelayMs: 1 }), (error: unknown) => error instanceof InputError && error.input === 'connectionString' && !error.message.includes('hunter2'));
     });
 
+    it('the overall timeout fails with a message naming timeoutSeconds, and nothing is written', async () => {
+      await assert.rejects(fetch({ timeoutMs: 1 }), (error: unknown) => error instanceof TaskError && error.key === 'DownloadTimedOut' && /0\.001 seconds \(input 'timeoutSeconds'\)/.test(error.message));
+      assertNothingLeft();
+    });
+
     it('a destination that is a file is refused', async () => {
       const file = join(work, 'model');
       writeFileSync(file, 'x');

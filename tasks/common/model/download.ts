@@ -1,6 +1,6 @@
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { isTransient, RemoteError, TaskError } from '../errors';
+import { isTransient, RemoteError } from '../errors';
 import type { Log, Progress } from '../log';
 import { ConcurrencyGovernor, waitFor } from './governor';
 import { HashingThread, inlineHasher, type FileHasher } from './hashing';
@@ -81,7 +81,6 @@ export async function downloadFiles(
       await budget.reserve(signal);
       if (next >= queue.length || signal.aborted) {
         budget.release();
-        governor.stop(); // nothing left to take: let workers the governor held back finish too
         break;
       }
       const block = queue[next++];
@@ -89,7 +88,7 @@ export async function downloadFiles(
       completeBlock(block, budget);
       if (block.file.frontier === block.file.blocks.length) await finishFile(block.file);
     }
-    governor.stop();
+    governor.stop(); // nothing left to take: let the workers the governor held back finish too
   };
   try {
     await Promise.all(Array.from({ length: Math.min(settings.concurrency, Math.max(queue.length, 1)) }, (_, index) => worker(index).catch((error) => {
@@ -99,8 +98,6 @@ export async function downloadFiles(
     for (const file of files) await finishFile(file);
     context.log.debug(`downloaded with up to ${governor.allowed} parallel ranged requests`);
     return files.map((file) => file.finished!);
-  } catch (error) {
-    throw signal.aborted && context.signal.aborted ? new TaskError('DownloadTimedOut', [String(context.signal.reason?.message ?? context.signal.reason)]) : error;
   } finally {
     await Promise.allSettled(files.map(async (file) => (await file.handle)?.close()));
     governor.stop();

@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import { formatBytes } from '../bytes';
+import { TaskError } from '../errors';
 import type { Log, Progress } from '../log';
 import { ModelCache, type CachedFile } from './cache';
 import { modelDigest } from './digest';
@@ -49,6 +51,16 @@ interface ModelFileToFetch {
 /** Finds the version the rule asks for and installs exactly its files, verified, at the destination. */
 export async function fetchLatestModel(store: ModelStore, options: FetchOptions, context: FetchContext): Promise<FetchedModel> {
   const signal = AbortSignal.timeout(options.timeoutMs);
+  try {
+    return await fetchWithin(store, options, context, signal);
+  } catch (error) {
+    // One place for the overall timeout, whichever step (listing, download, install) it cut short.
+    if (signal.aborted) throw new TaskError('DownloadTimedOut', [options.timeoutMs / 1000], { cause: error });
+    throw error;
+  }
+}
+
+async function fetchWithin(store: ModelStore, options: FetchOptions, context: FetchContext, signal: AbortSignal): Promise<FetchedModel> {
   const chosen = await chooseModel(store, options, signal, context.log);
   const files = chosen.files.map((file) => ({ object: file.object, relativePath: safeRelativePath(file.relativePath, file.object.name) }));
   assertDistinctPaths(files.map((file) => file.relativePath));
@@ -130,15 +142,4 @@ function modelNameOf(chosen: ModelCandidate, prefix: string, location: string): 
   }
   const fromPrefix = prefix.split('/').filter(Boolean).pop()?.replace(/[-_@]$/, '');
   return fromPrefix || baseName(location);
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }

@@ -1,5 +1,5 @@
 import type { Progress } from '../log';
-import { formatBytes } from '../model/fetch';
+import { formatBytes } from '../bytes';
 import type { Agent } from './agent';
 
 /**
