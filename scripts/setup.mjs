@@ -46,7 +46,16 @@ function ensureNode24() {
 
 /** Debian packages the tests and benchmarks use. Installed when we are root, named otherwise. */
 function ensureDebianPackages() {
-  const wanted = { curl: 'curl', openssl: 'openssl' };
+  // command -> Debian package. The registry, skopeo, umoci and buildah are the real components the
+  // Bake tests and benchmarks check images with.
+  const wanted = {
+    curl: 'curl',
+    openssl: 'openssl',
+    'docker-registry': 'docker-registry',
+    skopeo: 'skopeo',
+    umoci: 'umoci',
+    buildah: 'buildah',
+  };
   const missing = Object.entries(wanted).filter(([command]) => !has(command)).map(([, pkg]) => pkg);
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0 || !has('apt-get')) {
