@@ -19,3 +19,4 @@ render() {
 
 render images/src/extension-icon.svg 128 images/extension-icon.png
 render images/src/fetch-latest-model-icon.svg 32 tasks/FetchLatestModelV1/icon.png
+render images/src/bake-model-into-image-icon.svg 32 tasks/BakeModelIntoImageV1/icon.png

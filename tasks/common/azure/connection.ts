@@ -129,13 +129,21 @@ function freeze(fields: Omit<AzureRmConnection, 'clientSecret' | 'certificatePem
  * The Azure Resource Manager connection that input `inputName` names. `endpointIdForMessages` is
  * what the user typed (a name or an id), so messages point at something they recognize.
  */
-export function readAzureRmConnection(endpoint: Endpoint | undefined, inputName: string, endpointIdForMessages: string): AzureRmConnection {
+export function readAzureRmConnection(
+  endpoint: Endpoint | undefined,
+  inputName: string,
+  endpointIdForMessages: string,
+  // A Docker Registry connection to ACR authenticates like AzureRM but needs no subscription.
+  options: { requireSubscription: boolean } = { requireSubscription: true },
+): AzureRmConnection {
   if (!endpoint) throw new InputError(inputName, 'EndpointMissing', [inputName, endpointIdForMessages]);
   const context: Context = { endpoint, input: inputName, name: endpointIdForMessages };
   const scheme = schemeOf(context);
   const tenantId = required(context, endpoint.authParameter('tenantid'), 'AzureRmTenantMissing');
   const credentials = credentialsOf(context, scheme);
-  const subscriptionId = required(context, endpoint.data('subscriptionId'), 'AzureRmSubscriptionMissing');
+  const subscriptionId = options.requireSubscription
+    ? required(context, endpoint.data('subscriptionId'), 'AzureRmSubscriptionMissing')
+    : (endpoint.data('subscriptionId') ?? '');
   // MSAL-era tasks read activeDirectoryAuthority; older ones environmentAuthorityUrl. Both name the same host.
   const authority = endpoint.data('activeDirectoryAuthority') ?? endpoint.data('environmentAuthorityUrl');
   const audience = endpoint.data('activeDirectoryServiceEndpointResourceId');

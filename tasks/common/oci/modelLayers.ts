@@ -1,0 +1,126 @@
+/**
+ * Turns the model's entries into layers. Files of 64 MiB or more get a layer each and the rest share
+ * one, so an unchanged weights file has the same layer digest in every model version and the
+ * registry never receives it twice.
+ */
+import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { Readable, Writable, pipeline as pipelineCallback } from 'node:stream';
+import { createGzip } from 'node:zlib';
+import { compareBytes } from '../model/layout';
+import type { Layer } from './layer';
+import { MediaType } from './mediaTypes';
+import type { ModelEntry } from './modelFiles';
+import { openSegments, segmentsSize, tarSegments, type Segment, type TarEntry } from './tar';
+
+export const OWN_LAYER_THRESHOLD = 64 * 1024 * 1024;
+
+export type Compression = 'none' | 'gzip';
+
+export interface LayerPlan {
+  /** Tar entries in archive order: parent directories first, then sorted paths. */
+  readonly entries: readonly TarEntry[];
+  /** What the history entry says this layer holds. */
+  readonly description: string;
+}
+
+/** "/opt/ml/model" -> ["opt/", "opt/ml/", "opt/ml/model/"]. */
+function ancestorDirectories(imagePath: string): string[] {
+  const parts = imagePath.split('/').filter(Boolean);
+  return parts.map((_, index) => `${parts.slice(0, index + 1).join('/')}/`);
+}
+
+function directoryEntry(path: string): TarEntry {
+  return { path, type: 'directory', mode: 0o755, size: 0 };
+}
+
+function tarEntryOf(entry: ModelEntry, root: string): TarEntry {
+  const path = `${root}${entry.relativePath}`;
+  switch (entry.type) {
+    case 'directory':
+      return directoryEntry(`${path}/`);
+    case 'symlink':
+      return { path, type: 'symlink', mode: 0o777, size: 0, linkTarget: entry.linkTarget };
+    case 'file':
+      return { path, type: 'file', mode: entry.executable ? 0o755 : 0o644, size: entry.size, source: entry.source };
+  }
+}
+
+/** Every directory a layer needs, explicitly, so the layer unpacks the same on any runtime. */
+function withParents(entries: readonly TarEntry[]): TarEntry[] {
+  const directories = new Set<string>();
+  for (const entry of entries) {
+    for (const directory of ancestorDirectories(entry.path).slice(0, -1)) directories.add(directory);
+    if (entry.type === 'directory') directories.add(entry.path);
+  }
+  const others = entries.filter((entry) => entry.type !== 'directory');
+  return [...[...directories].map(directoryEntry), ...others].sort((a, b) => compareBytes(a.path, b.path));
+}
+
+/** Pure: which entries go into which layer, for a model installed at modelDirectory. */
+export function planModelLayers(model: readonly ModelEntry[], modelDirectory: string, threshold = OWN_LAYER_THRESHOLD): LayerPlan[] {
+  const root = ancestorDirectories(modelDirectory).at(-1) ?? '';
+  const entries = model.map((entry) => tarEntryOf(entry, root));
+  const large = entries.filter((entry) => entry.type === 'file' && entry.size >= threshold);
+  const shared = entries.filter((entry) => !large.includes(entry));
+  const plans: LayerPlan[] = [];
+  const sharedFiles = shared.filter((entry) => entry.type === 'file').length;
+  if (shared.length > 0 || large.length === 0) {
+    plans.push({ entries: withParents([directoryEntry(root), ...shared]), description: `model files (${sharedFiles} small files)` });
+  }
+  for (const entry of large.sort((a, b) => compareBytes(a.path, b.path))) {
+    plans.push({ entries: withParents([entry]), description: `model file /${entry.path}` });
+  }
+  return plans;
+}
+
+async function digestOf(source: Readable): Promise<{ digest: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  await pipeline(source, new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      done();
+    },
+  }));
+  return { digest: `sha256:${hash.digest('hex')}`, size };
+}
+
+async function* skipBytes(chunks: AsyncIterable<Buffer>, count: number): AsyncGenerator<Buffer> {
+  let skip = count;
+  for await (const chunk of chunks) {
+    if (skip >= chunk.length) {
+      skip -= chunk.length;
+      continue;
+    }
+    yield chunk.subarray(skip);
+    skip = 0;
+  }
+}
+
+function gzipped(segments: readonly Segment[], offset: number): Readable {
+  const gzip = createGzip();
+  // pipeline (not pipe) so a file that fails to read fails the compressed stream too.
+  pipelineCallback(openSegments(segments), gzip, (error) => error && gzip.destroy(error));
+  // gzip output is deterministic, so a resumed upload recompresses and skips what was sent.
+  return offset === 0 ? gzip : Readable.from(skipBytes(gzip, offset));
+}
+
+/** Builds one layer: reads the files once to learn its digests, then serves its bytes on demand. */
+export async function buildModelLayer(plan: LayerPlan, options: { mtime: number; compression: Compression }): Promise<Layer> {
+  const segments = tarSegments(plan.entries, options.mtime);
+  if (options.compression === 'none') {
+    const { digest } = await digestOf(openSegments(segments));
+    const size = segmentsSize(segments);
+    return Object.freeze({ mediaType: MediaType.ociLayer, digest, diffId: digest, size, open: (offset = 0) => openSegments(segments, offset) });
+  }
+  const [uncompressed, compressed] = await Promise.all([digestOf(openSegments(segments)), digestOf(gzipped(segments, 0))]);
+  return Object.freeze({
+    mediaType: MediaType.ociLayerGzip,
+    digest: compressed.digest,
+    diffId: uncompressed.digest,
+    size: compressed.size,
+    open: (offset = 0) => gzipped(segments, offset),
+  });
+}

@@ -1,0 +1,45 @@
+/**
+ * How to authenticate to the target registry, as plain data read from the Docker Registry service
+ * connection, and the step that turns it into a credential. Only an ACR connection needs Azure:
+ * its Entra ID token is what ACR exchanges for registry tokens.
+ */
+import type { AzureRmConnection } from '../../azure/connection';
+import { azureCredential } from '../../azure/credential';
+import { requestPipelineOidcToken, type OidcContext } from '../../azure/oidc';
+import { RemoteError } from '../../errors';
+import type { RegistryCredential } from './auth';
+
+export type RegistryAccess =
+  | { readonly kind: 'anonymous' }
+  | { readonly kind: 'basic'; readonly registry: string; readonly username: string; readonly password: string }
+  | { readonly kind: 'azure'; readonly registry: string; readonly connection: AzureRmConnection; readonly devOps: OidcContext };
+
+/** The registry host a service connection is for, when it names one. */
+export function registryOf(access: RegistryAccess): string | undefined {
+  return access.kind === 'anonymous' ? undefined : access.registry;
+}
+
+export function registryCredential(access: RegistryAccess): RegistryCredential {
+  switch (access.kind) {
+    case 'anonymous':
+      return { kind: 'anonymous' };
+    case 'basic':
+      return { kind: 'basic', username: access.username, password: access.password };
+    case 'azure': {
+      const { connection } = access;
+      const credential = azureCredential(connection, { oidcToken: () => requestPipelineOidcToken(access.devOps) });
+      // ACR's exchange accepts a token for Azure Resource Manager, the audience every Azure identity can get.
+      const audience = connection.resourceManagerAudience ?? connection.armUrl;
+      const scope = `${audience.replace(/\/?$/, '/')}.default`;
+      return {
+        kind: 'entra',
+        tenantId: connection.tenantId,
+        entraToken: async () => {
+          const token = await credential.getToken(scope);
+          if (!token) throw new RemoteError('AzureTokenFailed', [connection.name, 'no token was returned']);
+          return token.token;
+        },
+      };
+    }
+  }
+}

@@ -1,0 +1,137 @@
+import { InputError } from '../errors';
+import type { BakeOptions, RegistrySettings } from '../oci/bake';
+import type { DockerBuildOptions } from '../oci/dockerBuild';
+import type { PipelineRun } from '../oci/modelImage';
+import { isValidDigest, isValidTag, parseReference, parseRepository, ReferenceError, type ImageReference } from '../oci/reference';
+import { registryCredential, registryOf, type RegistryAccess } from '../oci/registry/access';
+import type { Agent } from './agent';
+import { boolInput, intInput, pickInput, requiredInput } from './inputs';
+import { readRegistryConnection } from './registryConnection';
+
+export type BakeTaskInputs =
+  | { readonly mode: 'appendLayer'; readonly options: BakeOptions }
+  | { readonly mode: 'dockerBuild'; readonly options: DockerBuildOptions };
+
+const MiB = 1024 * 1024;
+
+function reference(input: string, text: string, parse: (text: string) => ImageReference): ImageReference {
+  try {
+    return parse(text);
+  } catch (error) {
+    if (error instanceof ReferenceError) throw new InputError(input, 'InputInvalid', [input, text, `${error.message}. Expected e.g. myacr.azurecr.io/churn-app:1.0`]);
+    throw error;
+  }
+}
+
+/** One item per line (commas also separate, as in Microsoft's Docker task); blanks ignored. */
+export function listInput(agent: Agent, name: string): string[] {
+  return (agent.input(name) ?? '').split(/[\n,]/).map((line) => line.trim()).filter(Boolean);
+}
+
+function tagsInput(agent: Agent): string[] {
+  const tags = [...new Set(listInput(agent, 'tags'))];
+  const bad = tags.find((tag) => !isValidTag(tag));
+  if (bad !== undefined) throw new InputError('tags', 'InputInvalid', ['tags', bad, "a tag has letters, digits, '_', '.' and '-', up to 128 characters, and does not start with '.' or '-'"]);
+  return tags;
+}
+
+function keyValues(agent: Agent, name: string): Record<string, string> {
+  const pairs: Record<string, string> = {};
+  for (const line of listInput(agent, name)) {
+    const match = /^([^=\s]+)=(.*)$/.exec(line);
+    if (!match) throw new InputError(name, 'InputInvalid', [name, line, 'expected one KEY=VALUE per line']);
+    pairs[match[1]] = match[2];
+  }
+  return pairs;
+}
+
+function modelDirectoryInput(agent: Agent): string {
+  const value = agent.input('modelDirectory') ?? '/models';
+  const segments = value.split('/').slice(1);
+  const valid = value.startsWith('/') && !/[\\\u0000]/.test(value) && segments.some(Boolean) && !segments.some((part) => part === '.' || part === '..');
+  if (!valid) throw new InputError('modelDirectory', 'InputInvalid', ['modelDirectory', value, "use an absolute path inside the image below '/', such as /models, without '.' or '..'"]);
+  return `/${segments.filter(Boolean).join('/')}`;
+}
+
+function modelDigestInput(agent: Agent): string | undefined {
+  const value = agent.input('modelDigest');
+  if (value !== undefined && !isValidDigest(value)) throw new InputError('modelDigest', 'InputInvalid', ['modelDigest', value, 'expected sha256: and 64 lower-case hex characters, as Fetch Latest Model outputs']);
+  return value;
+}
+
+function modelVersionInput(agent: Agent): string | undefined {
+  const value = agent.input('modelVersion');
+  if (value !== undefined && !/^[\x21-\x7e]{1,128}$/.test(value)) throw new InputError('modelVersion', 'InputInvalid', ['modelVersion', value, 'expected up to 128 printable characters without spaces']);
+  return value;
+}
+
+function sourceDateEpoch(agent: Agent): number {
+  const text = agent.variable('SOURCE_DATE_EPOCH');
+  if (text === undefined) return 0;
+  if (!/^\d{1,11}$/.test(text)) throw new InputError('SOURCE_DATE_EPOCH', 'InputInvalid', ['SOURCE_DATE_EPOCH', text, 'expected whole seconds since 1970-01-01 UTC']);
+  return Number(text);
+}
+
+function pipelineRun(agent: Agent): PipelineRun {
+  const collection = agent.variable('System.CollectionUri');
+  const project = agent.variable('System.TeamProject');
+  const buildId = agent.variable('Build.BuildId');
+  const runUrl = collection && project && buildId ? `${collection.replace(/\/?$/, '/')}${encodeURIComponent(project)}/_build/results?buildId=${buildId}` : undefined;
+  return { sourceUrl: agent.variable('Build.Repository.Uri'), revision: agent.variable('Build.SourceVersion'), runUrl, pipelineName: agent.variable('Build.DefinitionName') };
+}
+
+function registrySettings(agent: Agent, access: RegistryAccess): RegistrySettings {
+  return {
+    credential: registryCredential(access),
+    insecure: boolInput(agent, 'allowInsecureRegistry', false),
+    retries: intInput(agent, 'retries', { min: 0, max: 20, fallback: 5 }),
+    retryDelayMs: 500,
+    idleTimeoutMs: 120_000,
+    chunkSize: intInput(agent, 'chunkSizeMiB', { min: 1, max: 1024, fallback: 64 }) * MiB,
+    concurrency: 4,
+  };
+}
+
+/** The target must be the registry the service connection is for, or its credentials go nowhere. */
+function checkRegistry(access: RegistryAccess, target: ImageReference, input: string, text: string): void {
+  const registry = registryOf(access);
+  if (registry !== undefined && registry !== target.registry) {
+    throw new InputError(input, 'InputInvalid', [input, text, `it is in registry ${target.registry}, but input 'containerRegistry' is a connection for ${registry}`]);
+  }
+}
+
+/** Reads and validates every input of BakeModelIntoImage@1 into one frozen object, before any work. */
+export function readBakeInputs(agent: Agent): BakeTaskInputs {
+  const mode = pickInput(agent, 'mode', ['appendLayer', 'dockerBuild'] as const, 'appendLayer');
+  const access = readRegistryConnection(agent, 'containerRegistry');
+  const modelPath = agent.pathInput('modelPath');
+  if (modelPath === undefined) throw new InputError('modelPath', 'InputMissing', ['modelPath', 'the model file or folder to bake, typically $(fetch.modelPath)']);
+  const imageText = agent.input('image');
+  const common = {
+    tags: tagsInput(agent),
+    modelPath,
+    bake: {
+      modelDirectory: modelDirectoryInput(agent),
+      modelVersion: modelVersionInput(agent),
+      modelDigest: modelDigestInput(agent),
+      setModelEnv: boolInput(agent, 'setModelEnv', true),
+      labels: keyValues(agent, 'labels'),
+      ...(boolInput(agent, 'addPipelineData', true) ? { pipelineRun: pipelineRun(agent) } : {}),
+      created: new Date(sourceDateEpoch(agent) * 1000).toISOString().replace('.000Z', 'Z'),
+    },
+    registry: registrySettings(agent, access),
+  };
+  if (mode === 'dockerBuild') {
+    const target = reference('image', requiredInput(agent, 'image', "mode is 'dockerBuild'"), parseRepository);
+    checkRegistry(access, target, 'image', imageText!);
+    return Object.freeze({ mode, options: Object.freeze({ ...common, target, access, dockerfile: agent.pathInput('dockerfile'), buildContext: agent.pathInput('buildContext'), buildArguments: keyValues(agent, 'buildArguments') }) });
+  }
+  const baseText = requiredInput(agent, 'baseImage', "mode is 'appendLayer'");
+  const baseImage = reference('baseImage', baseText, parseReference);
+  const target = imageText === undefined ? { registry: baseImage.registry, repository: baseImage.repository } : reference('image', imageText, parseRepository);
+  checkRegistry(access, target, imageText === undefined ? 'baseImage' : 'image', imageText ?? baseText);
+  return Object.freeze({
+    mode,
+    options: Object.freeze({ ...common, baseImage, target, compression: pickInput(agent, 'compression', ['none', 'gzip'] as const, 'none'), mtime: sourceDateEpoch(agent) }),
+  });
+}

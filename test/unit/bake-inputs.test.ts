@@ -1,0 +1,125 @@
+import { strict as assert } from 'node:assert';
+import { InputError } from '../../tasks/common/errors';
+import { readBakeInputs } from '../../tasks/common/pipeline/bakeInputs';
+import { fakeAgent } from '../support/fakeAgent';
+
+const base = { baseImage: 'myacr.azurecr.io/churn-app:41', modelPath: '/agent/tmp/model', tags: '42' };
+const registryEndpoint = { scheme: 'UsernamePassword', auth: { registry: 'https://myacr.azurecr.io', username: 'pusher', password: 'p4ss-w0rd' }, data: { registrytype: 'Others' } };
+const acrEndpoint = {
+  scheme: 'ServicePrincipal',
+  auth: { loginServer: 'myacr.azurecr.io', serviceprincipalid: 'c1', serviceprincipalkey: 'spn-secret', tenantId: 't1' },
+  data: { registrytype: 'ACR' },
+};
+
+/** An agent whose endpoints remember which parameters were read as secrets (registered before use). */
+function recordingAgent(inputs: Record<string, string>) {
+  const agent = fakeAgent(inputs, { endpoints: { reg: registryEndpoint, acr: acrEndpoint } });
+  const secretReads: string[] = [];
+  const endpoint = agent.endpoint;
+  agent.endpoint = (id) => {
+    const found = endpoint(id) as (ReturnType<typeof endpoint> & { secretReads: string[] }) | undefined;
+    if (!found) return undefined;
+    return { ...found, secretAuthParameter: (key: string) => (secretReads.push(key), found.secretAuthParameter(key)) };
+  };
+  return { agent, secretReads };
+}
+
+function read(inputs: Record<string, string>, variables: Record<string, string> = {}) {
+  return readBakeInputs(fakeAgent(inputs, { variables, endpoints: { reg: registryEndpoint, acr: acrEndpoint } }));
+}
+
+function inputError(inputs: Record<string, string>, variables: Record<string, string> = {}): InputError {
+  try {
+    read(inputs, variables);
+  } catch (error) {
+    assert.ok(error instanceof InputError, `expected an InputError, got ${error}`);
+    return error;
+  }
+  assert.fail('expected the inputs to be rejected');
+}
+
+describe('BakeModelIntoImage inputs', () => {
+  it('applies the documented defaults', () => {
+    const inputs = read(base);
+    assert.equal(inputs.mode, 'appendLayer');
+    if (inputs.mode !== 'appendLayer') return;
+    const { options } = inputs;
+    assert.deepEqual({ ...options.target }, { registry: 'myacr.azurecr.io', repository: 'churn-app' });
+    assert.deepEqual(options.tags, ['42']);
+    assert.equal(options.bake.modelDirectory, '/models');
+    assert.equal(options.bake.setModelEnv, true);
+    assert.equal(options.compression, 'none');
+    assert.equal(options.mtime, 0);
+    assert.equal(options.bake.created, '1970-01-01T00:00:00Z');
+    assert.equal(options.registry.credential.kind, 'anonymous');
+    assert.equal(options.registry.insecure, false);
+    assert.equal(options.registry.concurrency, 4);
+    assert.ok(Object.isFrozen(inputs) && Object.isFrozen(options));
+  });
+
+  it('takes SOURCE_DATE_EPOCH for created and file times', () => {
+    const inputs = read(base, { SOURCE_DATE_EPOCH: '1700000000' });
+    assert.equal(inputs.mode === 'appendLayer' && inputs.options.mtime, 1_700_000_000);
+    assert.equal(inputs.options.bake.created, '2023-11-14T22:13:20Z');
+  });
+
+  it('records the pipeline run, and nothing when addPipelineData is off', () => {
+    const variables = { 'System.CollectionUri': 'https://dev.azure.com/org/', 'System.TeamProject': 'Churn App', 'Build.BuildId': '7', 'Build.SourceVersion': 'abc' };
+    assert.equal(read(base, variables).options.bake.pipelineRun?.runUrl, 'https://dev.azure.com/org/Churn%20App/_build/results?buildId=7');
+    assert.equal(read({ ...base, addPipelineData: 'false' }, variables).options.bake.pipelineRun, undefined);
+  });
+
+  it('splits tags on lines and commas and drops duplicates', () => {
+    assert.deepEqual(read({ ...base, tags: '42\nlatest, 42\n\n' }).options.tags, ['42', 'latest']);
+  });
+
+  it('reads a username/password connection and registers the password as a secret', () => {
+    const { agent, secretReads } = recordingAgent({ ...base, containerRegistry: 'reg' });
+    const inputs = readBakeInputs(agent);
+    assert.deepEqual(inputs.options.registry.credential, { kind: 'basic', username: 'pusher', password: 'p4ss-w0rd' });
+    assert.deepEqual(secretReads, ['password']);
+  });
+
+  it('reads an ACR connection as an Entra identity for the login server', () => {
+    const { agent, secretReads } = recordingAgent({ ...base, containerRegistry: 'acr' });
+    const inputs = readBakeInputs(agent);
+    assert.equal(inputs.options.registry.credential.kind, 'entra');
+    assert.deepEqual(secretReads, ['serviceprincipalkey']);
+  });
+
+  const cases: [string, Record<string, string>, string, RegExp][] = [
+    ['unknown mode', { ...base, mode: 'kaniko' }, 'mode', /'kaniko'.*appendLayer, dockerBuild/],
+    ['missing base image', { ...base, baseImage: '' }, 'baseImage', /required when mode is 'appendLayer'/],
+    ['malformed base image', { ...base, baseImage: 'myacr.azurecr.io/Churn App' }, 'baseImage', /no spaces/],
+    ['base image with upper case', { ...base, baseImage: 'myacr.azurecr.io/ChurnApp:1' }, 'baseImage', /'ChurnApp' is not valid/],
+    ['bad digest', { ...base, baseImage: 'myacr.azurecr.io/app@sha256:abc' }, 'baseImage', /not a sha256 digest/],
+    ['target with a tag', { ...base, image: 'myacr.azurecr.io/app:1' }, 'image', /without a tag or digest/],
+    ['invalid tag', { ...base, tags: 'ok\n-bad' }, 'tags', /'-bad'.*does not start with/],
+    ['tag too long', { ...base, tags: 'x'.repeat(129) }, 'tags', /up to 128/],
+    ['missing model path', { ...base, modelPath: '' }, 'modelPath', /required.*\$\(fetch.modelPath\)/],
+    ['relative model directory', { ...base, modelDirectory: 'models' }, 'modelDirectory', /absolute path/],
+    ['model directory with ..', { ...base, modelDirectory: '/models/../etc' }, 'modelDirectory', /without '.' or '..'/],
+    ['model directory /', { ...base, modelDirectory: '/' }, 'modelDirectory', /below '\/'/],
+    ['model digest not sha256', { ...base, modelDigest: 'md5:abc' }, 'modelDigest', /sha256:/],
+    ['model version with spaces', { ...base, modelVersion: '1.0 beta' }, 'modelVersion', /without spaces/],
+    ['label without =', { ...base, labels: 'team' }, 'labels', /KEY=VALUE/],
+    ['unknown compression', { ...base, compression: 'zstd' }, 'compression', /'zstd'.*none, gzip/],
+    ['retries not a number', { ...base, retries: 'many' }, 'retries', /not a whole number/],
+    ['service connection not visible', { ...base, containerRegistry: 'missing' }, 'containerRegistry', /cannot see/],
+    ['target in another registry than the connection', { ...base, containerRegistry: 'reg', image: 'other.io/app' }, 'image', /registry other.io.*myacr.azurecr.io/],
+    ['dockerBuild without image', { ...base, mode: 'dockerBuild', dockerfile: '/src/Dockerfile' }, 'image', /required when mode is 'dockerBuild'/],
+    ['bad SOURCE_DATE_EPOCH', base, 'SOURCE_DATE_EPOCH', /whole seconds/],
+  ];
+  for (const [title, inputs, input, message] of cases) {
+    it(`rejects ${title}, naming input ${input}`, () => {
+      const error = inputError(inputs, title === 'bad SOURCE_DATE_EPOCH' ? { SOURCE_DATE_EPOCH: 'yesterday' } : {});
+      assert.equal(error.input, input);
+      assert.match(error.message, message);
+    });
+  }
+
+  it('rejects a connection with no password, naming the connection and the parameter', () => {
+    const agent = fakeAgent({ ...base, containerRegistry: 'reg' }, { endpoints: { reg: { ...registryEndpoint, auth: { registry: 'https://myacr.azurecr.io', username: 'u' } } } });
+    assert.throws(() => readBakeInputs(agent), /'reg' has no 'password'/);
+  });
+});
