@@ -9,12 +9,14 @@
 import * as net from 'node:net';
 
 export interface CutPlan {
-  /** Downstream bytes (HTTP headers included) a connection forwards before it is cut. */
+  /** Bytes (HTTP headers included) a connection forwards in `direction` before it is cut. */
   afterBytes: number | ((connection: number) => number);
   /** Cuts in total across all connections; later connections are left alone. Default: no limit. */
   maxCuts?: number;
   /** Which connections (numbered from 1 in accept order) may be cut. Default: every one. */
   onlyConnections?: (connection: number) => boolean;
+  /** Which way the bytes are counted and cut: 'downstream' (a download, the default) or 'upstream' (an upload). */
+  direction?: 'downstream' | 'upstream';
   /** 'reset' sends a TCP RST both ways (ECONNRESET); 'close' ends cleanly after the bytes (premature EOF). */
   mode?: 'reset' | 'close';
 }
@@ -188,10 +190,9 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
     const plan = currentPlan;
     const downRate = options.bytesPerSecondPerConnection;
     const upRate = options.upstreamBytesPerSecondPerConnection;
-    const stopDown = pump(target, client, {
-      bucket: downRate ? new TokenBucket(downRate) : undefined,
+    const upstreamCut = plan?.direction === 'upstream';
+    const cutting = {
       cutAt: cutPointFor(plan, connection),
-      onBytes: (n) => (stats.down += n),
       // Checked at the cut, not at accept, so concurrent connections never exceed maxCuts.
       claimCut: () => {
         if (stats.cuts >= (plan?.maxCuts ?? Infinity)) return false;
@@ -199,12 +200,17 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
         return true;
       },
       cut: () => cutPair(client, target, plan?.mode ?? 'reset'),
+    };
+    const uncut = { claimCut: () => false, cut: () => undefined };
+    const stopDown = pump(target, client, {
+      bucket: downRate ? new TokenBucket(downRate) : undefined,
+      onBytes: (n) => (stats.down += n),
+      ...(upstreamCut ? uncut : cutting),
     });
     const stopUp = pump(client, target, {
       bucket: upRate ? new TokenBucket(upRate) : undefined,
       onBytes: (n) => (stats.up += n),
-      claimCut: () => false,
-      cut: () => undefined,
+      ...(upstreamCut ? cutting : uncut),
     });
     return () => {
       stopDown();

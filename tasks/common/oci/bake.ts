@@ -72,8 +72,10 @@ function clientFor(registry: string, scopes: string[], settings: RegistrySetting
 
 /** Transport failures that outlived their retries become one message naming the registry. */
 function explained(error: unknown, registry: string): unknown {
-  if (error instanceof HttpError) return new RemoteError('RegistryRequestFailed', [registry, error.message]);
-  return error;
+  if (!(error instanceof HttpError)) return error;
+  if (error.code && /^(EPROTO|ERR_SSL_WRONG_VERSION_NUMBER)$/.test(error.code)) return new RemoteError('RegistryNotTls', [registry]);
+  if (error.code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(error.code)) return new RemoteError('RegistryCertificateUntrusted', [registry, error.message]);
+  return new RemoteError('RegistryRequestFailed', [registry, error.message]);
 }
 
 export async function bakeModel(options: BakeOptions, context: BakeContext): Promise<BakeResult> {

@@ -57,6 +57,11 @@ export class Authenticator {
     return undefined;
   }
 
+  /** Whether the registry is answered with Basic credentials (so a 401 means they are wrong). */
+  usesBasic(): boolean {
+    return this.header?.startsWith('Basic ') ?? false;
+  }
+
   /** The Authorization header to send, if one is known yet. */
   current(): string | undefined {
     return this.header;

@@ -102,6 +102,7 @@ export class RegistryClient {
   private async failure(method: string, url: URL, response: HttpResponse): Promise<Error> {
     const detail = summarize(await response.text().catch(() => ''));
     const where = `${method} ${url.host}${url.pathname}`;
+    if (response.status === 401 && this.auth.usesBasic()) return new RemoteError('RegistryCredentialsRejected', [this.registry, where, 401, detail]);
     if (response.status === 401) return new RemoteError('RegistryUnauthorized', [this.registry, where, detail]);
     if (response.status === 403) return new RemoteError('RegistryForbidden', [this.registry, where, detail]);
     return new HttpError(`${where} answered HTTP ${response.status}: ${detail}`, response.status);

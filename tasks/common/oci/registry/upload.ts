@@ -42,7 +42,10 @@ async function committedBytes(client: RegistryClient, session: URL): Promise<num
   await response.discard();
   if (response.status !== 204) return undefined;
   const range = response.header('range')?.match(/^(?:bytes=)?0-(\d+)$/);
-  return range ? Number(range[1]) + 1 : 0;
+  // distribution reports an empty upload as "0-0", the same as one byte: take it as empty. If
+  // the registry did hold a byte, the next PATCH gets 416 and the blob starts over.
+  const last = range ? Number(range[1]) : 0;
+  return last === 0 ? 0 : last + 1;
 }
 
 /** Uploads a blob and returns the bytes sent (including any resent after a failure). */

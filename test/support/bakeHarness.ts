@@ -1,0 +1,91 @@
+/**
+ * Shared set-up for Bake tests: a model folder on disk, BakeOptions for a test registry, and a
+ * recording context. Keeps each test about what it checks.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { BakeContext, BakeOptions } from '../../tasks/common/oci/bake';
+import { parseReference, parseRepository } from '../../tasks/common/oci/reference';
+import type { RegistryCredential } from '../../tasks/common/oci/registry/auth';
+import type { Log, Progress } from '../../tasks/common/log';
+import { format, type MessageKey } from '../../tasks/common/messages';
+import type { TestRegistry } from './registry/registry';
+
+export const MiB = 1024 * 1024;
+
+/** A model folder: a large weights file (own layer), a config and a nested small file. */
+export function writeModel(root: string, options: { weightsBytes?: number; version?: string; seed?: number } = {}): string {
+  const folder = fs.mkdtempSync(path.join(root, 'model-'));
+  fs.mkdirSync(path.join(folder, 'tokenizer'));
+  fs.writeFileSync(path.join(folder, 'config.json'), JSON.stringify({ version: options.version ?? '1.0.0' }));
+  fs.writeFileSync(path.join(folder, 'tokenizer', 'vocab.txt'), 'hello\nworld\n');
+  fs.writeFileSync(path.join(folder, 'weights.bin'), seeded(options.weightsBytes ?? 70 * MiB, options.seed ?? 1));
+  return folder;
+}
+
+/** Deterministic incompressible-looking bytes, so two calls with one seed give one file. */
+export function seeded(size: number, seed: number): Buffer {
+  const out = Buffer.alloc(size);
+  // xorshift32: fast, and the same bytes for the same seed on every machine.
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i + 4 <= size; i += 4) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out.writeUInt32LE(x >>> 0, i);
+  }
+  return out;
+}
+
+export function tempRoot(prefix = 'bake-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function credentialFor(registry: TestRegistry): RegistryCredential {
+  return registry.username ? { kind: 'basic', username: registry.username, password: registry.password! } : { kind: 'anonymous' };
+}
+
+export function bakeOptions(registry: TestRegistry, overrides: Omit<Partial<BakeOptions>, 'target' | 'baseImage'> & { base: string; target: string; host?: string }): BakeOptions {
+  const host = overrides.host ?? registry.host;
+  const { base, target, host: _host, ...rest } = overrides;
+  return {
+    baseImage: parseReference(`${host}/${base}`),
+    target: parseRepository(`${host}/${target}`),
+    tags: ['v1'],
+    modelPath: '',
+    bake: { modelDirectory: '/models', modelVersion: '1.0.0', modelDigest: `sha256:${'a'.repeat(64)}`, setModelEnv: true, labels: {}, created: '1970-01-01T00:00:00Z' },
+    compression: 'none',
+    mtime: 0,
+    registry: {
+      credential: credentialFor(registry),
+      insecure: !registry.tls,
+      retries: 4,
+      retryDelayMs: 50,
+      idleTimeoutMs: 30_000,
+      chunkSize: 16 * MiB,
+      concurrency: 4,
+      ...(registry.caPem ? { ca: registry.caPem } : {}),
+    },
+    ...rest,
+  };
+}
+
+export interface RecordingContext extends BakeContext {
+  readonly lines: string[];
+  readonly secrets: string[];
+  readonly progressBytes: () => number;
+}
+
+export function recordingContext(): RecordingContext {
+  const lines: string[] = [];
+  const secrets: string[] = [];
+  let bytes = 0;
+  const log: Log = {
+    info: (key: MessageKey, ...args: unknown[]) => lines.push(format(key, ...args)),
+    warn: (key: MessageKey, ...args: unknown[]) => lines.push(`WARNING ${format(key, ...args)}`),
+    debug: (text: string) => lines.push(`DEBUG ${text}`),
+  };
+  const progress: Progress = { start() {}, advance: (count) => void (bytes += count), finish() {} };
+  return { log, progress, onSecret: (value) => secrets.push(value), lines, secrets, progressBytes: () => bytes };
+}
