@@ -7,11 +7,12 @@ import { startAzurite, type Azurite } from '../support/azurite';
 import { ModelPublisher, randomBytes, sha256 } from '../support/modelStore';
 import { handlerNodes } from '../support/node24';
 
-const scenario = join(__dirname, 'fetchScenario.js');
+const scenario = join(__dirname, 'taskScenario.js');
 const taskJson = join(__dirname, '..', '..', 'dist', 'l0', 'FetchLatestModelV1', 'task.json');
 
 /** Runs the task through task-lib's MockTestRunner with the given inputs on the given Node. */
 async function runL0(inputs: Record<string, string>, nodePath: string): Promise<MockTestRunner> {
+  process.env.L0_TASK = 'FetchLatestModelV1';
   process.env.L0_INPUTS = JSON.stringify(inputs);
   try {
     const runner = new MockTestRunner(scenario, taskJson);
@@ -22,6 +23,7 @@ async function runL0(inputs: Record<string, string>, nodePath: string): Promise<
     return runner;
   } finally {
     delete process.env.L0_INPUTS;
+    delete process.env.L0_TASK;
   }
 }
 

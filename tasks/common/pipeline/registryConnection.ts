@@ -36,7 +36,8 @@ export function readRegistryConnection(agent: Agent, input: string): RegistryAcc
   if (!endpoint) throw new InputError(input, 'EndpointMissing', [input, id]);
   if (isAzure(endpoint)) {
     const loginServer = requiredParameter(input, id, endpoint.authParameter('loginServer') ?? endpoint.url, 'loginServer');
-    const connection = readAzureRmConnection(endpoint, input, id, { requireSubscription: false });
+    // The connection's URL is the registry, not Resource Manager: keep it out of the Azure settings.
+    const connection = readAzureRmConnection({ ...endpoint, url: undefined }, input, id, { requireSubscription: false });
     return { kind: 'azure', registry: registryHost(loginServer), connection, devOps: devOpsContextOf(agent, endpoint.id) };
   }
   const registryUrl = requiredParameter(input, id, endpoint.authParameter('registry') ?? endpoint.url, 'registry');

@@ -3,7 +3,7 @@
  * connection, and the step that turns it into a credential. Only an ACR connection needs Azure:
  * its Entra ID token is what ACR exchanges for registry tokens.
  */
-import type { AzureRmConnection } from '../../azure/connection';
+import { defaultArmUrl, type AzureRmConnection } from '../../azure/connection';
 import { azureCredential } from '../../azure/credential';
 import { requestPipelineOidcToken, type OidcContext } from '../../azure/oidc';
 import { RemoteError } from '../../errors';
@@ -29,7 +29,7 @@ export function registryCredential(access: RegistryAccess): RegistryCredential {
       const { connection } = access;
       const credential = azureCredential(connection, { oidcToken: () => requestPipelineOidcToken(access.devOps) });
       // ACR's exchange accepts a token for Azure Resource Manager, the audience every Azure identity can get.
-      const audience = connection.resourceManagerAudience ?? connection.armUrl;
+      const audience = connection.resourceManagerAudience ?? defaultArmUrl;
       const scope = `${audience.replace(/\/?$/, '/')}.default`;
       return {
         kind: 'entra',
