@@ -66,6 +66,15 @@ async function writeAuthFile(folder: string, registry: string, login: { username
   return file;
 }
 
+/** buildah trusts the CAs in a --cert-dir; Node's NODE_EXTRA_CA_CERTS means nothing to it. */
+async function writeCertDir(work: string, ca: string | undefined): Promise<string | undefined> {
+  if (!ca) return undefined;
+  const folder = path.join(work, 'certs');
+  await fs.mkdir(folder);
+  await fs.writeFile(path.join(folder, 'ca.crt'), ca);
+  return folder;
+}
+
 function buildArgs(options: DockerBuildOptions, stagedName: string): string[] {
   const { bake } = options;
   const args: Record<string, string | undefined> = { MODEL_DIR: stagedName, MODEL_PATH: bake.modelDirectory, MODEL_VERSION: bake.modelVersion, MODEL_DIGEST: bake.modelDigest, ...options.buildArguments };
@@ -76,26 +85,57 @@ function buildArgs(options: DockerBuildOptions, stagedName: string): string[] {
   ];
 }
 
-async function buildAndPush(engine: Engine, options: DockerBuildOptions, context: BakeContext, work: string, contextDir: string, dockerfile: string, stagedName: string, authFile: string): Promise<string> {
-  const target = repositoryName(options.target);
-  const tags = options.tags.length > 0 ? options.tags : ['latest'];
-  const insecure = options.registry.insecure ? ['--tls-verify=false'] : [];
-  const storage = engine === 'buildah' ? ['--storage-driver', 'vfs'] : [];
-  const build = engine === 'docker'
-    ? ['build', '-f', dockerfile, '-t', `${target}:${tags[0]}`, ...buildArgs(options, stagedName), contextDir]
-    : [...storage, 'bud', '--isolation', 'chroot', '--layers=false', '-f', dockerfile, '-t', `${target}:${tags[0]}`, ...buildArgs(options, stagedName), contextDir];
-  const built = await run(engine, build, context);
-  if (built.code !== 0) throw new TaskError('BuildFailed', [engine, built.code, built.output.split('\n').filter(Boolean).slice(-5).join(' | ')]);
-  const digestFile = path.join(work, 'digest');
-  for (const tag of tags) {
-    const args = engine === 'docker'
-      ? ['--config', path.dirname(authFile), 'push', `${target}:${tag}`]
-      : [...storage, 'push', ...insecure, '--authfile', authFile, '--digestfile', digestFile, `${target}:${tags[0]}`, `docker://${target}:${tag}`];
-    const pushed = await run(engine, args, context);
-    if (pushed.code !== 0) throw new TaskError('PushFailed', [engine, `${target}:${tag}`, pushed.output.split('\n').filter(Boolean).slice(-5).join(' | ')]);
-    if (engine === 'docker') await fs.writeFile(digestFile, /sha256:[a-f0-9]{64}/.exec(pushed.output)?.[0] ?? '');
+interface Plan {
+  readonly image: string;
+  readonly tags: readonly string[];
+  readonly dockerfile: string;
+  readonly contextDir: string;
+  readonly buildArgs: readonly string[];
+  /** The registry login: a folder holding config.json (docker --config) with the same file for buildah --authfile. */
+  readonly authFile: string;
+  readonly digestFile: string;
+  readonly insecure: boolean;
+  /** A folder holding ca.crt when the registry's CA was given (buildah --cert-dir). */
+  readonly certDir?: string;
+}
+
+/** The command lines of each engine: build once, then push every tag; the digest lands in digestFile. */
+function engineCommands(engine: Engine, plan: Plan): { build: string[]; push: (tag: string) => string[][] } {
+  const first = `${plan.image}:${plan.tags[0]}`;
+  if (engine === 'docker') {
+    const login = ['--config', path.dirname(plan.authFile)];
+    return {
+      build: [...login, 'build', '-f', plan.dockerfile, '-t', first, ...plan.buildArgs, plan.contextDir],
+      push: (tag) => [...(tag === plan.tags[0] ? [] : [[...login, 'tag', first, `${plan.image}:${tag}`]]), [...login, 'push', `${plan.image}:${tag}`]],
+    };
   }
-  return (await fs.readFile(digestFile, 'utf8')).trim();
+  // vfs storage and chroot isolation: buildah runs as a plain process, no daemon or overlay needed.
+  const common = ['--storage-driver', 'vfs'];
+  const tls = plan.insecure ? ['--tls-verify=false'] : plan.certDir ? ['--cert-dir', plan.certDir] : [];
+  return {
+    build: [...common, 'bud', '--authfile', plan.authFile, ...tls, '--isolation', 'chroot', '--layers=false', '-f', plan.dockerfile, '-t', first, ...plan.buildArgs, plan.contextDir],
+    push: (tag) => [[...common, 'push', '--authfile', plan.authFile, ...tls, '--digestfile', plan.digestFile, first, `docker://${plan.image}:${tag}`]],
+  };
+}
+
+function lastLines(output: string): string {
+  return output.split('\n').filter(Boolean).slice(-5).join(' | ');
+}
+
+async function buildAndPush(engine: Engine, plan: Plan, context: BakeContext): Promise<string> {
+  const commands = engineCommands(engine, plan);
+  const built = await run(engine, commands.build, context);
+  if (built.code !== 0) throw new TaskError('BuildFailed', [engine, built.code, lastLines(built.output)]);
+  for (const tag of plan.tags) {
+    for (const command of commands.push(tag)) {
+      const pushed = await run(engine, command, context);
+      if (pushed.code !== 0) throw new TaskError('PushFailed', [engine, `${plan.image}:${tag}`, lastLines(pushed.output)]);
+      // docker prints "<tag>: digest: sha256:... size: N"; buildah wrote --digestfile itself.
+      const printed = engine === 'docker' ? /digest: (sha256:[a-f0-9]{64})/.exec(pushed.output)?.[1] : undefined;
+      if (printed) await fs.writeFile(plan.digestFile, printed);
+    }
+  }
+  return (await fs.readFile(plan.digestFile, 'utf8')).trim();
 }
 
 export async function dockerBuild(options: DockerBuildOptions, context: BakeContext): Promise<BakeResult> {
@@ -113,7 +153,17 @@ export async function dockerBuild(options: DockerBuildOptions, context: BakeCont
     const login = options.access.kind === 'anonymous' ? undefined : await client.loginCredentials();
     const authFile = await writeAuthFile(work, options.target.registry, login);
     await stageModel(entries, path.join(contextDir, stagedName));
-    const digest = await buildAndPush(engine, options, context, work, contextDir, dockerfile, stagedName, authFile);
+    const digest = await buildAndPush(engine, {
+      image: repositoryName(options.target),
+      tags: options.tags.length > 0 ? options.tags : ['latest'],
+      dockerfile,
+      contextDir,
+      buildArgs: buildArgs(options, stagedName),
+      authFile,
+      digestFile: path.join(work, 'digest'),
+      insecure: options.registry.insecure,
+      certDir: await writeCertDir(work, options.registry.ca),
+    }, context);
     const manifest = JSON.parse((await client.getManifest(options.target.repository, digest)).bytes.toString('utf8')) as { layers?: { digest: string }[] };
     return {
       imageRef: `${repositoryName(options.target)}@${digest}`,
