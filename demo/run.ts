@@ -3,16 +3,43 @@
  *
  * A data scientist publishes three versions of a small model to blob storage (Azurite), each with
  * a sha256 metadata entry and a `stage` index tag; then the bundled Fetch Latest Model task runs
- * exactly as the Azure Pipelines agent runs it and fetches the newest *approved* version.
+ * exactly as the Azure Pipelines agent runs it and fetches the newest *approved* version. The
+ * bundled Bake Model Into Image task then adds that model to the app image on a real registry
+ * (the CNCF distribution registry), chaining Fetch's output variables, with no Docker engine.
+ * A new approved version follows, and only the model layer moves.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAzurite } from '../test/support/azurite';
+import { pushBaseImage } from '../test/support/registry/baseImages';
+import { skopeoInspect } from '../test/support/registry/imageTools';
+import { startRegistry, type TestRegistry } from '../test/support/registry/registry';
 import { ModelPublisher } from '../test/support/modelStore';
 import { runTask, visibleOutput, type TaskRun } from '../test/support/taskRunner';
 
 const taskDir = join(__dirname, '..', 'dist', 'tasks', 'FetchLatestModelV1');
+const bakeDir = join(__dirname, '..', 'dist', 'tasks', 'BakeModelIntoImageV1');
+const quiet = { 'System.Debug': 'false' };
+
+/** Bake the fetched model into the app image, with Fetch's outputs as Bake's inputs (as in YAML). */
+async function bake(registry: TestRegistry, fetched: TaskRun, tag: string): Promise<TaskRun> {
+  const run = await runTask({
+    taskDir: bakeDir,
+    inputs: {
+      baseImage: `${registry.host}/churn-app:app-1`,
+      image: `${registry.host}/churn-app`,
+      tags: tag,
+      modelPath: fetched.outputs.modelPath,
+      modelVersion: fetched.outputs.modelVersion,
+      modelDigest: fetched.outputs.modelDigest,
+      allowInsecureRegistry: 'true',
+    },
+    variables: { ...quiet, 'Build.BuildId': tag, 'System.CollectionUri': 'https://dev.azure.com/contoso/', 'System.TeamProject': 'churn' },
+  });
+  show(`BakeModelIntoImage@1 (model ${fetched.outputs.modelVersion})`, run);
+  return run;
+}
 
 /** A tiny churn model: logistic-regression weights the sample app can score with. */
 function churnModel(version: string, weights: number[]): Buffer {
@@ -55,20 +82,48 @@ async function main(): Promise<void> {
       destination,
       cacheDirectory: join(work, 'agent', '_tool', 'model-cache'),
     };
-    const first = await runTask({ taskDir, inputs, variables: { 'System.Debug': 'false' } });
+    const first = await runTask({ taskDir, inputs, variables: quiet });
     show('FetchLatestModel@1 (newest approved)', first);
-    const again = await runTask({ taskDir, inputs, variables: { 'System.Debug': 'false' } });
+    const again = await runTask({ taskDir, inputs, variables: quiet });
     show('FetchLatestModel@1 again (cache)', again);
-    const candidate = await runTask({ taskDir, inputs: { ...inputs, selection: 'highestVersion', destination: `${destination}-candidate` }, variables: { 'System.Debug': 'false' } });
+    const candidate = await runTask({ taskDir, inputs: { ...inputs, selection: 'highestVersion', destination: `${destination}-candidate` }, variables: quiet });
     show('FetchLatestModel@1 (highest version, any stage)', candidate);
 
     console.log('\nOutput variables a later step reads as $(fetch.<name>):');
     for (const [name, value] of Object.entries(first.outputs)) console.log(`  ${name.padEnd(13)} ${value}`);
     console.log(`\nThe model folder holds: ${readdirSync(destination).join(', ')}`);
     console.log(`model.json says version ${JSON.parse(readFileSync(join(destination, 'model.json'), 'utf8')).version}`);
-    console.log(`\nReport: approved model ${first.outputs.modelName} ${first.outputs.modelVersion} (${first.outputs.modelDigest}); ` +
-      `candidate ${candidate.outputs.modelVersion}; fetch ${(first.durationMs / 1000).toFixed(2)} s, cached re-run ${(again.durationMs / 1000).toFixed(2)} s.`);
-    console.log('Bake Model Into Image and Deploy AI App To AKS join this demo as they land.');
+
+    const registry = await startRegistry({ auth: 'none' });
+    try {
+      console.log(`\nContainer registry (CNCF distribution) at ${registry.host}; the app team pushed churn-app:app-1`);
+      await pushBaseImage(registry, 'churn-app', 'app-1', 'oci');
+      const baked = await bake(registry, first, '101');
+      const inspected = await skopeoInspect(registry, 'churn-app:101');
+      console.log('\nWhat skopeo sees in the baked image (anyone can tell which model it holds):');
+      for (const line of (inspected.Env ?? []).filter((entry) => entry.startsWith('MODEL_'))) console.log(`  env   ${line}`);
+      for (const [key, value] of Object.entries(inspected.Labels ?? {}).filter(([key]) => key.startsWith('ai.model') || key.startsWith('dev.azure'))) console.log(`  label ${key}=${value}`);
+
+      console.log('\nThe data scientist approves churn 1.3.0; the next commit fetches and bakes again:');
+      await publisher.publish('churn/1.3.0/model.json', churnModel('1.3.0', [0.95, 0.12, 0.4]), { tags: { stage: 'production' } });
+      await publisher.publish('churn/1.3.0/README.md', Buffer.from('Churn model 1.3.0, stage production\n'), { tags: { stage: 'production' } });
+      const next = await runTask({ taskDir, inputs, variables: quiet });
+      show('FetchLatestModel@1 (newest approved)', next);
+      const rebaked = await bake(registry, next, '102');
+      // The next commit with no new model: same inputs, so the same digest and nothing to upload.
+      const rebakeSame = await bake(registry, next, '102');
+
+      console.log(`\nReport: approved model ${first.outputs.modelName} ${first.outputs.modelVersion} (${first.outputs.modelDigest}); ` +
+        `candidate ${candidate.outputs.modelVersion}; fetch ${(first.durationMs / 1000).toFixed(2)} s, cached re-run ${(again.durationMs / 1000).toFixed(2)} s.`);
+      console.log(`Baked ${baked.outputs.imageRef}: uploaded ${baked.outputs.bytesUploaded} bytes, reused ${baked.outputs.bytesReused} bytes of the app image.`);
+      console.log(`Model ${next.outputs.modelVersion} baked as ${rebaked.outputs.imageRef}: uploaded ${rebaked.outputs.bytesUploaded} bytes (the new model layer, config and manifest).`);
+      const same = rebakeSame.outputs.imageDigest === rebaked.outputs.imageDigest;
+      console.log(`Re-baking model ${next.outputs.modelVersion} with the same inputs gave ${same ? 'the identical digest' : 'A DIFFERENT DIGEST'}; it uploaded ${rebakeSame.outputs.bytesUploaded} bytes (manifest only).`);
+      if (!same) throw new Error('re-baking the same inputs changed the digest');
+      console.log('Deploy AI App To AKS joins this demo as it lands.');
+    } finally {
+      await registry.stop();
+    }
   } finally {
     await azurite.stop();
     rmSync(work, { recursive: true, force: true });
