@@ -301,6 +301,8 @@ export function checkExtension(root = defaultRoot, tasks = loadTasks(root)) {
     return [`${file} cannot be read as JSON: ${error.message}`];
   }
   const problems = [];
+  // tfx refuses these at package time; catching them here makes the unit tests say so first.
+  if ((manifest.description ?? '').length >= 200) problems.push(`"description" has ${manifest.description.length} characters; the Marketplace allows fewer than 200`);
   const contributions = taskContributions(manifest);
   const expected = tasks.map((task) => packagedTaskPath(task.folder));
   const named = contributions.map((contribution) => contribution.name);
