@@ -1,0 +1,115 @@
+/**
+ * Puts the deployed image into user manifests. A container is replaced when its image has the same
+ * repository as the new image (tag and digest ignored, Docker Hub short names expanded), or, when
+ * the user names containers, exactly those. Pure: new documents and a report come back.
+ */
+import { parseReference, repositoryName } from '../oci/reference';
+import { annotationsFor, type Container, KubeManifestError, type KubeObject, type ModelAnnotations, type PodTemplate } from './types';
+
+export interface SubstituteOptions {
+  /** The reference to deploy, ideally repo@sha256:... */
+  readonly image: string;
+  /** Container names to replace; when empty, every container whose repository matches. */
+  readonly containers?: readonly string[];
+  /** Added to the pod templates where an image was replaced. */
+  readonly annotations?: ModelAnnotations;
+}
+
+export interface Replacement {
+  readonly kind: string;
+  readonly name: string;
+  readonly container: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+export interface SubstituteResult {
+  readonly documents: readonly KubeObject[];
+  readonly replacements: readonly Replacement[];
+}
+
+interface SeenContainer {
+  readonly kind: string;
+  readonly name: string;
+  readonly container: string;
+  readonly image: string;
+}
+
+/** registry/repository, or undefined for an image text that is not a valid reference. */
+export function repositoryOf(image: string): string | undefined {
+  try {
+    return repositoryName(parseReference(image));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where each workload kind keeps its pod template; kinds not listed hold no containers. */
+function podTemplateOf(object: Record<string, unknown>): PodTemplate | undefined {
+  const spec = object.spec as Record<string, unknown> | undefined;
+  switch (object.kind) {
+    case 'Pod': return object as PodTemplate;
+    case 'Deployment': case 'StatefulSet': case 'DaemonSet': case 'ReplicaSet': case 'Job': case 'ReplicationController':
+      return spec?.template as PodTemplate | undefined;
+    case 'CronJob': return ((spec?.jobTemplate as Record<string, unknown> | undefined)?.spec as Record<string, unknown> | undefined)?.template as PodTemplate | undefined;
+    default: return undefined;
+  }
+}
+
+export function substituteImage(documents: readonly KubeObject[], options: SubstituteOptions): SubstituteResult {
+  const matches = containerMatcher(options);
+  const copies = documents.map((document) => structuredClone(document) as KubeObject);
+  const seen: SeenContainer[] = [];
+  const replacements: Replacement[] = [];
+  for (const copy of copies) {
+    const template = podTemplateOf(copy as Record<string, unknown>);
+    if (!template) continue;
+    const before = replacements.length;
+    for (const container of containersOf(template)) {
+      const entry = { kind: copy.kind, name: copy.metadata?.name ?? '(unnamed)', container: container.name ?? '(unnamed)', image: container.image ?? '' };
+      seen.push(entry);
+      if (!matches(entry)) continue;
+      (container as { image?: string }).image = options.image;
+      replacements.push({ kind: entry.kind, name: entry.name, container: entry.container, from: entry.image, to: options.image });
+    }
+    // Only templates that changed get annotations, so unrelated workloads do not restart.
+    if (replacements.length > before) annotate(template, annotationsFor(options.annotations ?? {}));
+  }
+  checkAllMatched(options, seen, replacements);
+  return { documents: copies, replacements };
+}
+
+function containersOf(template: PodTemplate): Container[] {
+  return [...(template.spec?.initContainers ?? []), ...(template.spec?.containers ?? [])];
+}
+
+function containerMatcher(options: SubstituteOptions): (entry: SeenContainer) => boolean {
+  const names = (options.containers ?? []).map((name) => name.trim()).filter(Boolean);
+  if (names.length > 0) return (entry) => names.includes(entry.container);
+  const target = repositoryOf(options.image);
+  if (target === undefined) throw new KubeManifestError(`The image '${options.image}' is not a valid image reference, so it cannot be matched to containers.`);
+  return (entry) => repositoryOf(entry.image) === target;
+}
+
+/** Writes into a copy made by substituteImage, never into the caller's documents. */
+function annotate(template: PodTemplate, annotations: Record<string, string>): void {
+  if (Object.keys(annotations).length === 0) return;
+  const metadata = ((template as { metadata?: object }).metadata ??= {}) as { annotations?: Record<string, string> };
+  metadata.annotations = { ...(metadata.annotations ?? {}), ...annotations };
+}
+
+function describeSeen(seen: readonly SeenContainer[]): string {
+  if (seen.length === 0) return 'no workload with containers (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob or Pod) was found';
+  return seen.map((entry) => `${entry.image || '(no image)'} (${entry.kind}/${entry.name}, container ${entry.container})`).join('; ');
+}
+
+function checkAllMatched(options: SubstituteOptions, seen: readonly SeenContainer[], replacements: readonly Replacement[]): void {
+  const names = (options.containers ?? []).map((name) => name.trim()).filter(Boolean);
+  const missing = names.filter((name) => !replacements.some((replacement) => replacement.container === name));
+  if (missing.length > 0) {
+    throw new KubeManifestError(`The manifests have no container named ${missing.map((name) => `'${name}'`).join(', ')}. Containers seen: ${describeSeen(seen)}. Fix the 'containers' input or leave it empty to match by repository.`);
+  }
+  if (replacements.length === 0) {
+    throw new KubeManifestError(`No container in the manifests uses repository '${repositoryOf(options.image)}' of image '${options.image}'. Images seen: ${describeSeen(seen)}. Use that repository in the manifests, or name the containers to replace in the 'containers' input.`);
+  }
+}
