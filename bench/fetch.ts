@@ -65,10 +65,8 @@ export async function benchFetch(log: (line: string) => void): Promise<Row[]> {
 
 const blobName = (size: number) => `m${size}/model-1.0.0.bin`;
 
-/** Writes random bytes to a file and uploads them as a model version with its sha256 metadata. */
-async function publishModel(azurite: Azurite, work: string, sizeMiB: number, log: (line: string) => void): Promise<void> {
-  log(`publishing a ${sizeMiB} MiB model to Azurite`);
-  const file = join(work, `source-${sizeMiB}.bin`);
+/** Writes `sizeMiB` random bytes to a file and returns its sha256 hex. */
+export function writeRandomFile(file: string, sizeMiB: number): string {
   const hash = createHash('sha256');
   const fd = openSync(file, 'w');
   for (let written = 0; written < sizeMiB; written += 16) {
@@ -77,9 +75,17 @@ async function publishModel(azurite: Azurite, work: string, sizeMiB: number, log
     writeSync(fd, chunk);
   }
   closeSync(fd);
+  return hash.digest('hex');
+}
+
+/** Uploads random bytes as a model version with its sha256 metadata. */
+async function publishModel(azurite: Azurite, work: string, sizeMiB: number, log: (line: string) => void): Promise<void> {
+  log(`publishing a ${sizeMiB} MiB model to Azurite`);
+  const file = join(work, `source-${sizeMiB}.bin`);
+  const sha256 = writeRandomFile(file, sizeMiB);
   const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('bench');
   await container.createIfNotExists();
-  await container.getBlockBlobClient(blobName(sizeMiB)).uploadFile(file, { blockSize: 8 * MiB, concurrency: 4, metadata: { sha256: hash.digest('hex') } });
+  await container.getBlockBlobClient(blobName(sizeMiB)).uploadFile(file, { blockSize: 8 * MiB, concurrency: 4, metadata: { sha256 } });
   rmSync(file);
 }
 

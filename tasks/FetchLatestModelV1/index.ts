@@ -14,10 +14,15 @@ import { markdownSummary } from '../common/pipeline/summary';
 export async function run(): Promise<void> {
   await runTask(__dirname, async (agent) => {
     const inputs = readFetchInputs(agent);
-    const store = await openModelStore(inputs.access);
-    const model = await fetchLatestModel(store, inputs.fetch, { log: agent.log, progress: transferProgress(agent) });
-    publish(agent, model);
-    return agent.loc('FetchSucceeded', model.name, model.version, model.digest);
+    const context = { log: agent.log, progress: transferProgress(agent), registerSecret: agent.setSecret };
+    const store = await openModelStore(inputs.access, context);
+    try {
+      const model = await fetchLatestModel(store, inputs.fetch, context);
+      publish(agent, model);
+      return agent.loc('FetchSucceeded', model.name, model.version, model.digest);
+    } finally {
+      await store.close?.();
+    }
   });
 }
 

@@ -1,13 +1,13 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError, IntegrityError, TaskError } from '../../tasks/common/errors';
 import { openBlobStore, type BlobAccess } from '../../tasks/common/model/blobStore';
 import { fetchLatestModel, type FetchOptions } from '../../tasks/common/model/fetch';
-import type { SelectionRule } from '../../tasks/common/model/select';
 import { accountSasUrl, containerSasUrl, startAzurite, type Azurite } from '../support/azurite';
 import { fakeAgent } from '../support/fakeAgent';
+import { assertHolds, digestListing, filesUnder, publishTestModels, quietProgress, SELECTION_CASES, testFetchOptions } from '../support/fetchHarness';
 import { ModelPublisher, randomBytes, sha256 } from '../support/modelStore';
 import { startHttpFaultProxy } from '../support/httpFaultProxy';
 import { startTcpProxy } from '../support/tcpProxy';
@@ -29,16 +29,7 @@ describe('fetchLatestModel against Azurite', function () {
       files[name] = data;
       await publisher.publish(name, data, { tags });
     };
-    await publish('churn/1.9.3/model.bin', randomBytes(1000), { stage: 'production' });
-    await publish('churn/1.9.3/tokenizer/vocab/words.txt', Buffer.from('a\nb\n'), { stage: 'production' });
-    await publish('churn/1.10.0/model.bin', weights, { stage: 'staging' });
-    await publish('churn/1.10.0/tokenizer/vocab/words.txt', Buffer.from('a\nb\nc\n'));
-    await publish('churn/README.md', Buffer.from('not a model'));
-    await new Promise((resolve) => setTimeout(resolve, 1100)); // Azurite's lastModified has one-second resolution
-    await publish('churn/1.2.0/model.bin', randomBytes(300));
-    await publish('fraud/fraud-2.0.0.onnx', randomBytes(2 * MiB + 5));
-    await publish('fraud/fraud-2.0.0-rc.1.onnx', randomBytes(10));
-    await publish('fraud/fraud-1.0.0.onnx', randomBytes(10));
+    await publishTestModels(publish, weights);
   });
   after(async () => azurite?.stop());
   beforeEach(() => {
@@ -48,55 +39,29 @@ describe('fetchLatestModel against Azurite', function () {
 
   const connectionString = (): BlobAccess => ({ kind: 'connectionString', connectionString: azurite.connectionString, container: 'models' });
 
-  function options(overrides: Partial<FetchOptions> = {}): FetchOptions {
-    return {
-      prefix: 'churn/',
-      rule: { kind: 'highestVersion' },
-      destination: join(work, 'model'),
-      verifyIntegrity: true,
-      download: { concurrency: 4, blockSize: MiB, retries: 3, idleTimeoutMs: 10_000, retryDelayMs: 50 },
-      timeoutMs: 30_000,
-      ...overrides,
-    };
-  }
-
   async function fetch(overrides: Partial<FetchOptions> = {}, access: BlobAccess = connectionString()) {
     const agent = fakeAgent({});
     const store = openBlobStore(access, { retries: 2, retryDelayMs: 50 });
-    const model = await fetchLatestModel(store, options(overrides), { log: agent.log, progress: { start() {}, advance() {}, finish() {} } });
+    const model = await fetchLatestModel(store, testFetchOptions(work, overrides), { log: agent.log, progress: quietProgress });
     return { model, agent };
-  }
-
-  function assertHolds(folder: string, expected: Record<string, Buffer>) {
-    const found = readdirSync(folder, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(folder.length + 1)).sort();
-    assert.deepEqual(found, Object.keys(expected).sort(), 'the folder holds exactly the model files');
-    for (const [relative, data] of Object.entries(expected)) assert.ok(readFileSync(join(folder, relative)).equals(data), `${relative} is byte-identical`);
   }
 
   function assertNothingLeft() {
     assert.deepEqual(readdirSync(work), [], 'no destination and no staging folder remain');
   }
 
-  const rules: [SelectionRule, string][] = [
-    [{ kind: 'highestVersion' }, '1.10.0'],
-    [{ kind: 'newest' }, '1.2.0'],
-    [{ kind: 'tagQuery', query: `"stage" = 'production'` }, '1.9.3'],
-    [{ kind: 'pinned', version: 'v1.9.3' }, '1.9.3'],
-  ];
-  for (const [rule, version] of rules) {
+  for (const [rule, version] of SELECTION_CASES) {
     it(`${rule.kind} selects ${version} and installs exactly its files, nested paths included`, async () => {
       const { model } = await fetch({ rule });
       assert.equal(model.version, version);
-      const prefix = `churn/${version}/`;
-      const expected = Object.fromEntries(Object.entries(files).filter(([name]) => name.startsWith(prefix)).map(([name, data]) => [name.slice(prefix.length), data]));
+      const expected = filesUnder(files, `churn/${version}/`);
       assertHolds(model.path, expected);
       assert.equal(model.files, Object.keys(expected).length);
       assert.equal(model.size, Object.values(expected).reduce((sum, data) => sum + data.length, 0));
       assert.equal(model.layout, 'folder');
       assert.equal(model.name, 'churn');
       assert.ok(model.verified);
-      const listing = Object.entries(expected).sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b))).map(([path, data]) => `${sha256(data)}  ${path}\n`).join('');
-      assert.equal(model.digest, `sha256:${sha256(listing)}`);
+      assert.equal(model.digest, `sha256:${sha256(digestListing(expected))}`);
       assert.equal(model.uri, `${azurite.blobEndpoint}/models/churn/${version}/`);
     });
   }

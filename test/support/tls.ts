@@ -25,8 +25,11 @@ function openssl(args: string[], cwd: string): void {
   }
 }
 
-/** Writes ca.crt, server.crt and server.key into `dir` (created if needed) and returns their paths. */
-export function createTestCa(dir: string): TestCa {
+/**
+ * Writes ca.crt, server.crt and server.key into `dir` (created if needed) and returns their paths.
+ * `dnsNames` adds host names the server certificate also holds (e.g. a production blob host).
+ */
+export function createTestCa(dir: string, dnsNames: readonly string[] = []): TestCa {
   fs.mkdirSync(dir, { recursive: true });
   const days = ['-days', '2'];
   openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', ...days,
@@ -34,7 +37,7 @@ export function createTestCa(dir: string): TestCa {
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
   openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1'], dir);
   fs.writeFileSync(path.join(dir, 'server.ext'), [
-    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    `subjectAltName=${['IP:127.0.0.1', 'DNS:localhost', ...dnsNames.map((name) => `DNS:${name}`)].join(',')}`,
     'basicConstraints=CA:FALSE',
     'keyUsage=critical,digitalSignature,keyEncipherment',
     'extendedKeyUsage=serverAuth',

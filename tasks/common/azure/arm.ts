@@ -44,18 +44,22 @@ interface StorageAccountPage {
   nextLink?: string;
 }
 
-function pipelineFor(query: StorageAccountQuery): Pipeline {
+/** What any Resource Manager call needs: where ARM is, and who asks. */
+export type ArmTarget = Pick<StorageAccountQuery, 'armUrl' | 'credential' | 'audience' | 'retry'>;
+
+/** A pipeline with retries and a bearer token for ARM's audience; shared by every ARM client here. */
+export function armPipeline(target: ArmTarget): Pipeline {
   const pipeline = createPipelineFromOptions({
-    retryOptions: { maxRetries: query.retry?.maxRetries ?? 4, retryDelayInMs: query.retry?.retryDelayInMs ?? 1000 },
+    retryOptions: { maxRetries: target.retry?.maxRetries ?? 4, retryDelayInMs: target.retry?.retryDelayInMs ?? 1000 },
     userAgentOptions: { userAgentPrefix: 'ai-model-delivery-tasks' },
   });
-  const audience = (query.audience ?? new URL(query.armUrl).origin).replace(/\/+$/, '');
-  pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: query.credential, scopes: `${audience}/.default` }), { phase: 'Sign' });
+  const audience = (target.audience ?? new URL(target.armUrl).origin).replace(/\/+$/, '');
+  pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: target.credential, scopes: `${audience}/.default` }), { phase: 'Sign' });
   return pipeline;
 }
 
 /** ARM's error body is { error: { code, message } }; fall back to the status line. */
-function armError(response: PipelineResponse): { code: string; message: string } {
+export function armError(response: PipelineResponse): { code: string; message: string } {
   try {
     const body = JSON.parse(response.bodyAsText ?? '') as { error?: { code?: string; message?: string } };
     if (body.error) return { code: body.error.code ?? String(response.status), message: body.error.message ?? '' };
@@ -84,23 +88,28 @@ function connectionLabel(query: StorageAccountQuery): string {
   return query.connectionName ?? '(Azure Resource Manager)';
 }
 
-async function getPage(pipeline: Pipeline, client: HttpClient, query: StorageAccountQuery, url: string): Promise<StorageAccountPage> {
-  const request = createPipelineRequest({ url, method: 'GET', timeout: 60_000 });
+/** Sends one ARM request and parses its JSON answer; anything but 200 goes through `fail`. */
+export async function sendArmJson<T>(pipeline: Pipeline, client: HttpClient, url: string, method: 'GET' | 'POST', fail: (response: PipelineResponse) => TaskError): Promise<T> {
+  const request = createPipelineRequest({ url, method, timeout: 60_000 });
   request.headers.set('Accept', 'application/json');
   const response = await pipeline.sendRequest(client, request);
-  if (response.status !== 200) throw failure(query, url, response);
+  if (response.status !== 200) throw fail(response);
   try {
-    return JSON.parse(response.bodyAsText ?? '') as StorageAccountPage;
+    return JSON.parse(response.bodyAsText ?? '') as T;
   } catch {
     throw new RemoteError('AzureArmRequestFailed', [withoutQuery(url), 'the response is not JSON']);
   }
 }
 
+function getPage(pipeline: Pipeline, client: HttpClient, query: StorageAccountQuery, url: string): Promise<StorageAccountPage> {
+  return sendArmJson<StorageAccountPage>(pipeline, client, url, 'GET', (response) => failure(query, url, response));
+}
+
 /** nextLink comes from the server; the bearer token must not follow it to another host. */
-function nextPageUrl(query: StorageAccountQuery, nextLink: string | undefined): string | undefined {
+export function nextPageUrl(target: Pick<ArmTarget, 'armUrl'>, nextLink: string | undefined): string | undefined {
   if (!nextLink) return undefined;
-  const next = new URL(nextLink, query.armUrl);
-  if (next.origin !== new URL(query.armUrl).origin) {
+  const next = new URL(nextLink, target.armUrl);
+  if (next.origin !== new URL(target.armUrl).origin) {
     throw new RemoteError('AzureArmRequestFailed', [withoutQuery(nextLink), 'the next page is on another host']);
   }
   return next.href;
@@ -112,7 +121,7 @@ function nextPageUrl(query: StorageAccountQuery, nextLink: string | undefined): 
  * accounts page by page. Names are matched case-insensitively, as Azure treats them.
  */
 export async function findStorageAccountBlobEndpoint(query: StorageAccountQuery): Promise<string> {
-  const pipeline = pipelineFor(query);
+  const pipeline = armPipeline(query);
   const client = createDefaultHttpClient();
   const wanted = query.accountName.toLowerCase();
   const seen: string[] = [];

@@ -5,10 +5,13 @@ import { InputError, RemoteError, TaskError, isTransient } from '../errors';
 import type { ModelStore, StoredObject } from './store';
 import { withoutQuery } from '../redact';
 
-/** How to reach a container, one case per `connectionType`. */
+/**
+ * How to reach a container, one case per `connectionType`. `credentialInput` names the input a
+ * refused credential came through when it is not the access's own (an Azure ML datastore's key).
+ */
 export type BlobAccess =
-  | { readonly kind: 'connectionString'; readonly connectionString: string; readonly container: string }
-  | { readonly kind: 'sasUrl'; readonly sasUrl: string; readonly container?: string }
+  | { readonly kind: 'connectionString'; readonly connectionString: string; readonly container: string; readonly credentialInput?: string }
+  | { readonly kind: 'sasUrl'; readonly sasUrl: string; readonly container?: string; readonly credentialInput?: string }
   | { readonly kind: 'tokenCredential'; readonly blobEndpoint: string; readonly credential: TokenCredential; readonly container: string; readonly credentialInput: string };
 
 export interface BlobStoreSettings {
@@ -35,10 +38,10 @@ function containerFor(access: BlobAccess, options: StoragePipelineOptions): { co
       } catch {
         throw new InputError('connectionString', 'ConnectionStringInvalid', ['connectionString']);
       }
-      return { container: service.getContainerClient(access.container), credentialInput: 'connectionString' };
+      return { container: service.getContainerClient(access.container), credentialInput: access.credentialInput ?? 'connectionString' };
     }
     case 'sasUrl':
-      return { container: containerFromSasUrl(access.sasUrl, access.container, options), credentialInput: 'sasUrl' };
+      return { container: containerFromSasUrl(access.sasUrl, access.container, options), credentialInput: access.credentialInput ?? 'sasUrl' };
     case 'tokenCredential':
       return {
         container: new BlobServiceClient(access.blobEndpoint, access.credential, options).getContainerClient(access.container),

@@ -2,8 +2,12 @@ import { findStorageAccountBlobEndpoint } from '../azure/arm';
 import type { AzureRmConnection } from '../azure/connection';
 import { azureCredential } from '../azure/credential';
 import { requestPipelineOidcToken } from '../azure/oidc';
+import type { Log, Progress } from '../log';
 import type { DevOpsContext } from '../pipeline/devops';
+import type { AzureMlModel } from './azureMlStore';
 import { openBlobStore, type BlobStoreSettings } from './blobStore';
+import type { PipelineArtifactAccess } from './pipelineArtifactStore';
+import type { S3Access } from './s3Access';
 import type { ModelStore } from './store';
 
 /** Everything needed to reach the model store, as validated from the task's inputs. */
@@ -17,15 +21,36 @@ export type StoreAccess =
       readonly container: string;
       readonly devOps: DevOpsContext;
       readonly settings: BlobStoreSettings;
+    }
+  | { readonly kind: 's3'; readonly s3: S3Access }
+  | { readonly kind: 'pipelineArtifact'; readonly artifact: PipelineArtifactAccess }
+  | {
+      readonly kind: 'azureMLRegistry';
+      readonly connection: AzureRmConnection;
+      readonly model: AzureMlModel;
+      readonly devOps: DevOpsContext;
+      readonly settings: BlobStoreSettings;
     };
 
-export async function openModelStore(access: StoreAccess): Promise<ModelStore> {
+/** What opening a store may need from the caller: where to report, and how to mask a secret it learns. */
+export interface OpenContext {
+  readonly log: Log;
+  readonly progress: Progress;
+  /** Registers a credential the store obtains at run time (an Azure ML datastore key) as a secret. */
+  readonly registerSecret: (value: string) => void;
+}
+
+/**
+ * Opens the store the access names. The S3, pipeline artifact and Azure ML stores are initialized
+ * only when chosen, so a blob fetch does not pay for the AWS SDK's start-up.
+ */
+export async function openModelStore(access: StoreAccess, context: OpenContext): Promise<ModelStore> {
   switch (access.kind) {
     case 'connectionString':
     case 'sasUrl':
       return openBlobStore(access, access.settings);
     case 'azureResourceManager': {
-      const credential = azureCredential(access.connection, { oidcToken: () => requestPipelineOidcToken(access.devOps) });
+      const credential = credentialFor(access.connection, access.devOps);
       const blobEndpoint = await findStorageAccountBlobEndpoint({
         armUrl: access.connection.armUrl,
         subscriptionId: access.connection.subscriptionId,
@@ -34,5 +59,20 @@ export async function openModelStore(access: StoreAccess): Promise<ModelStore> {
       });
       return openBlobStore({ kind: 'tokenCredential', blobEndpoint, credential, container: access.container, credentialInput: 'azureSubscription' }, access.settings);
     }
+    case 's3':
+      return (await import('./s3Store')).openS3Store(access.s3);
+    case 'pipelineArtifact':
+      return (await import('./pipelineArtifactStore')).openPipelineArtifactStore(access.artifact, context);
+    case 'azureMLRegistry': {
+      const [{ MachineLearningClient }, { openAzureMlStore }] = await Promise.all([import('../azure/machineLearning'), import('./azureMlStore')]);
+      const credential = credentialFor(access.connection, access.devOps);
+      const { subscriptionId, resourceGroup, workspace } = access.model;
+      const client = new MachineLearningClient({ armUrl: access.connection.armUrl, credential, subscriptionId, resourceGroup, workspace, connectionName: access.connection.name });
+      return openAzureMlStore(access.model, { client, credential, registerSecret: context.registerSecret, blobSettings: access.settings });
+    }
   }
+}
+
+function credentialFor(connection: AzureRmConnection, devOps: DevOpsContext) {
+  return azureCredential(connection, { oidcToken: () => requestPipelineOidcToken(devOps) });
 }

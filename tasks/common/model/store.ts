@@ -15,8 +15,8 @@ export interface StoredObject {
 }
 
 /**
- * What Fetch Latest Model needs from a model store. Blob Storage implements it first; S3, pipeline
- * artifacts and Azure ML plug in here without touching selection, download or verification.
+ * What Fetch Latest Model needs from a model store: Blob Storage, S3, pipeline artifacts and Azure
+ * ML each implement it, and selection, download and verification never know which one they read.
  */
 export interface ModelStore {
   /** Human-readable location without credentials, e.g. "https://acct.blob.core.windows.net/models". */
@@ -28,4 +28,9 @@ export interface ModelStore {
   readRange(object: StoredObject, offset: number, count: number, signal: AbortSignal): Promise<Readable>;
   /** The object's URI without any query string or credential. */
   uriOf(name: string): string;
+  /**
+   * Releases what the store holds on the agent's disk. Only a store that has to stage a download
+   * before it can list (a pipeline artifact is one zip) holds anything; the task entry calls it.
+   */
+  close?(): Promise<void>;
 }

@@ -4,17 +4,30 @@ import type { Agent } from './agent';
 /** Where and as whom the job talks to Azure DevOps itself (for the workload identity OIDC token). */
 export type DevOpsContext = OidcContext;
 
-/** The job's own connection, as Microsoft's tasks read it: the SystemVssConnection endpoint first. */
-export function devOpsContextOf(agent: Agent, serviceConnectionId: string): DevOpsContext {
+/** The job's own Azure DevOps connection: collection, project and access token. */
+export interface JobConnection {
+  readonly collectionUri: string | undefined;
+  readonly projectId: string | undefined;
+  /** System.AccessToken, registered as a secret as it is read. */
+  readonly accessToken: string | undefined;
+}
+
+/** Read as Microsoft's tasks read it: the SystemVssConnection endpoint first, then the variables. */
+export function jobConnectionOf(agent: Agent): JobConnection {
   const system = agent.endpoint('SystemVssConnection');
-  const accessToken = system?.secretAuthParameter('AccessToken') ?? agent.secretVariable('System.AccessToken');
-  return Object.freeze({
+  return {
     collectionUri: system?.url ?? agent.variable('System.CollectionUri') ?? agent.variable('System.TeamFoundationCollectionUri'),
     projectId: agent.variable('System.TeamProjectId'),
+    accessToken: system?.secretAuthParameter('AccessToken') ?? agent.secretVariable('System.AccessToken'),
+  };
+}
+
+export function devOpsContextOf(agent: Agent, serviceConnectionId: string): DevOpsContext {
+  return Object.freeze({
+    ...jobConnectionOf(agent),
     hub: agent.variable('System.HostType'),
     planId: agent.variable('System.PlanId'),
     jobId: agent.variable('System.JobId'),
-    accessToken,
     serviceConnectionId,
   });
 }

@@ -1,32 +1,43 @@
 import * as path from 'node:path';
-import { readAzureRmConnection } from '../azure/connection';
 import { InputError } from '../errors';
 import type { FetchOptions } from '../model/fetch';
 import type { StoreAccess } from '../model/openStore';
 import type { SelectionRule } from '../model/select';
 import { validateTagQuery } from '../model/tagQuery';
 import type { Agent } from './agent';
-import { devOpsContextOf } from './devops';
+import { readAzureMlAccess } from './azureMlInputs';
+import { readBlobAccess } from './blobInputs';
 import { boolInput, intInput, pickInput, requiredInput } from './inputs';
+import { readPipelineArtifactAccess } from './pipelineArtifactInputs';
+import { readS3Access } from './s3Inputs';
 
 export interface FetchTaskInputs {
   readonly access: StoreAccess;
   readonly fetch: FetchOptions;
 }
 
-const CONNECTION_TYPES = ['azureResourceManager', 'connectionString', 'sasUrl'] as const;
+export const SOURCES = ['azureBlob', 's3', 'pipelineArtifact', 'azureMLRegistry'] as const;
+type Source = (typeof SOURCES)[number];
 const SELECTIONS = ['highestVersion', 'newest', 'tagQuery', 'pinned'] as const;
 const MiB = 1024 * 1024;
 
 /** Reads and validates every input of FetchLatestModel@1 into one frozen object, before any work. */
 export function readFetchInputs(agent: Agent): FetchTaskInputs {
   const retries = intInput(agent, 'retries', { min: 0, max: 20, fallback: 5 });
+  const source = pickInput(agent, 'source', SOURCES, 'azureBlob');
+  const rule = readRule(agent);
+  const prefix = modelPrefixInput(agent, source);
+  const destination = destinationInput(agent);
+  const access = readAccess(agent, source, { retries, rule, prefix, scratchFolder: agent.variable('Agent.TempDirectory') ?? path.dirname(destination) });
+  // Stores of versioned records (runs, registry versions) list one folder per version: no prefix above it.
+  const pathStore = source === 'azureBlob' || source === 's3';
   return Object.freeze({
-    access: readAccess(agent, retries),
+    access,
     fetch: Object.freeze({
-      prefix: (agent.input('modelPrefix') ?? '').replace(/^\/+/, ''),
-      rule: readRule(agent),
-      destination: destinationInput(agent),
+      prefix: pathStore ? prefix : '',
+      // A pipeline artifact store has already narrowed to one run, which is its only version.
+      rule: source === 'pipelineArtifact' ? { kind: 'highestVersion' as const } : rule,
+      destination,
       verifyIntegrity: boolInput(agent, 'verifyIntegrity', true),
       cacheDirectory: optionalPath(agent.pathInput('cacheDirectory')),
       download: Object.freeze({
@@ -41,32 +52,24 @@ export function readFetchInputs(agent: Agent): FetchTaskInputs {
   });
 }
 
-function readAccess(agent: Agent, retries: number): StoreAccess {
-  const settings = { retries, retryDelayMs: 500 };
-  const connectionType = pickInput(agent, 'connectionType', CONNECTION_TYPES, 'azureResourceManager');
-  switch (connectionType) {
-    case 'connectionString': {
-      const connectionString = agent.secretInput('connectionString');
-      if (!connectionString) throw new InputError('connectionString', 'InputRequired', ['connectionString', "connectionType is 'connectionString'"]);
-      return { kind: 'connectionString', connectionString, container: containerInput(agent, true)!, settings };
-    }
-    case 'sasUrl': {
-      const sasUrl = agent.secretInput('sasUrl');
-      if (!sasUrl) throw new InputError('sasUrl', 'InputRequired', ['sasUrl', "connectionType is 'sasUrl'"]);
-      return { kind: 'sasUrl', sasUrl, container: containerInput(agent, false), settings };
-    }
-    case 'azureResourceManager': {
-      const endpointId = requiredInput(agent, 'azureSubscription', "connectionType is 'azureResourceManager'");
-      const connection = readAzureRmConnection(agent.endpoint(endpointId), 'azureSubscription', endpointId);
-      return {
-        kind: 'azureResourceManager',
-        connection,
-        storageAccount: storageAccountInput(agent),
-        container: containerInput(agent, true)!,
-        devOps: devOpsContextOf(agent, endpointId),
-        settings,
-      };
-    }
+interface AccessContext {
+  readonly retries: number;
+  readonly rule: SelectionRule;
+  readonly prefix: string;
+  readonly scratchFolder: string;
+}
+
+function readAccess(agent: Agent, source: Source, context: AccessContext): StoreAccess {
+  const settings = { retries: context.retries, retryDelayMs: 500 };
+  switch (source) {
+    case 'azureBlob':
+      return readBlobAccess(agent, settings);
+    case 's3':
+      return readS3Access(agent, context.retries);
+    case 'pipelineArtifact':
+      return readPipelineArtifactAccess(agent, context);
+    case 'azureMLRegistry':
+      return readAzureMlAccess(agent, context.rule, settings);
   }
 }
 
@@ -82,22 +85,21 @@ function readRule(agent: Agent): SelectionRule {
   }
 }
 
-/** Azure's rules: 3-63 characters, lower-case letters, digits and single hyphens; or $root / $web. */
-function containerInput(agent: Agent, required: boolean): string | undefined {
-  const container = required ? requiredInput(agent, 'container', 'the model store is Azure Blob Storage') : agent.input('container');
-  if (container === undefined || /^\$(root|web)$/.test(container)) return container;
-  if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(container)) {
-    throw new InputError('container', 'InputInvalid', ['container', container, 'container names have 3 to 63 characters: lower-case letters, digits and single hyphens, starting and ending with a letter or digit']);
+/**
+ * A store prefix as typed, without leading slashes. Inside a pipeline artifact it names a folder,
+ * so it ends with '/' and may not climb out; an Azure ML model has no prefix and ignores it.
+ */
+function modelPrefixInput(agent: Agent, source: Source): string {
+  const prefix = (agent.input('modelPrefix') ?? '').replace(/^\/+/, '');
+  if (source === 'azureMLRegistry') {
+    if (prefix) agent.log.warn('ModelPrefixIgnored', prefix);
+    return '';
   }
-  return container;
-}
-
-function storageAccountInput(agent: Agent): string {
-  const account = requiredInput(agent, 'storageAccount', "connectionType is 'azureResourceManager'");
-  if (!/^[a-z0-9]{3,24}$/.test(account)) {
-    throw new InputError('storageAccount', 'InputInvalid', ['storageAccount', account, 'storage account names have 3 to 24 lower-case letters and digits']);
+  if (source !== 'pipelineArtifact' || prefix === '') return prefix;
+  if (prefix.split('/').some((segment) => segment === '..' || segment === '.')) {
+    throw new InputError('modelPrefix', 'InputInvalid', ['modelPrefix', prefix, "inside a pipeline artifact, use a folder path such as model/ without '.' or '..'"]);
   }
-  return account;
+  return prefix.endsWith('/') ? prefix : `${prefix}/`;
 }
 
 /** The destination is replaced as a whole, so it must not be, or contain, the agent's own folders. */

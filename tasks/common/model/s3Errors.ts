@@ -1,0 +1,75 @@
+import { InputError, RemoteError, TaskError, isTransient } from '../errors';
+import { withoutQuery } from '../redact';
+import type { S3CredentialSource } from './s3Access';
+
+export interface S3ErrorContext {
+  readonly bucket: string;
+  readonly region: string;
+  readonly endpoint: string | undefined;
+  readonly location: string;
+  readonly credentialSource: S3CredentialSource;
+}
+
+interface S3Failure {
+  readonly code: string;
+  readonly status: number | undefined;
+  readonly message: string;
+  /** S3 names the bucket's real region in this header when the request went to the wrong one. */
+  readonly bucketRegion: string | undefined;
+}
+
+function failureOf(error: unknown): S3Failure {
+  const e = error as { name?: string; Code?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number }; $response?: { headers?: Record<string, string> } };
+  return {
+    code: e.Code ?? (e.name && e.name !== 'Error' ? e.name : undefined) ?? e.code ?? '',
+    status: e.$metadata?.httpStatusCode,
+    message: withoutQuery(String(e.message ?? error).split('\n')[0]).slice(0, 300),
+    bucketRegion: e.$response?.headers?.['x-amz-bucket-region'],
+  };
+}
+
+/** The inputs that hold each part of the credential, as the user set them. */
+function credentialInputs(source: S3CredentialSource): { keyId: string; secret: string; token: string } {
+  if (source.kind === 'serviceConnection') return { keyId: source.input, secret: source.input, token: source.input };
+  return { keyId: 'awsAccessKeyId', secret: 'awsSecretAccessKey', token: 'awsSessionToken' };
+}
+
+const REGION_CODES = /^(PermanentRedirect|AuthorizationHeaderMalformed|IllegalLocationConstraintException|Redirect|301)$/;
+
+/**
+ * Turns an S3 error into one that says what to fix. Transient failures of a ranged read pass
+ * through untouched (the downloader resumes them); elsewhere the SDK has already retried them.
+ */
+export function explainS3Error(error: unknown, what: string, context: S3ErrorContext, options: { retryable?: boolean } = {}): unknown {
+  if (error instanceof TaskError) return error;
+  const failure = failureOf(error);
+  if (options.retryable && failure.status === undefined && isTransient(error)) return error;
+  const inputs = credentialInputs(context.credentialSource);
+  const where = context.endpoint ? `${context.location} at ${withoutQuery(context.endpoint)}` : `${context.location} in ${context.region}`;
+  switch (failure.code) {
+    case 'NoSuchBucket':
+      return new InputError('s3Bucket', 'S3BucketNotFound', [context.bucket, where]);
+    case 'InvalidAccessKeyId':
+      return new InputError(inputs.keyId, 'S3AccessKeyRejected', [where, inputs.keyId]);
+    case 'SignatureDoesNotMatch':
+      return new InputError(inputs.secret, 'S3SignatureRejected', [where, inputs.secret]);
+    case 'ExpiredToken':
+    case 'InvalidToken':
+    case 'TokenRefreshRequired':
+      return new InputError(inputs.token, 'S3SessionTokenRejected', [where, inputs.token, failure.code]);
+    case 'AccessDenied':
+      return new InputError(inputs.secret, 'S3AccessDenied', [where, what, inputs.secret]);
+    case 'NoSuchKey':
+    case 'PreconditionFailed':
+      return new TaskError('ObjectChanged', [`${context.location}/${what}`]);
+  }
+  if (REGION_CODES.test(failure.code) || failure.status === 301) {
+    return new InputError('s3Region', 'S3WrongRegion', [context.bucket, context.region, failure.bucketRegion ?? 'the region shown on the bucket\'s Properties tab']);
+  }
+  if (failure.status === 412) return new TaskError('ObjectChanged', [`${context.location}/${what}`]);
+  if (failure.status === 403) return new InputError(inputs.secret, 'S3AccessDenied', [where, what, inputs.secret]);
+  if (failure.status === undefined && /^(ENOTFOUND|ECONNREFUSED|EAI_AGAIN|ECONNRESET|ETIMEDOUT)$/.test(failure.code)) {
+    return new RemoteError('S3Unreachable', [where, failure.code]);
+  }
+  return new RemoteError('S3RequestFailed', [what, where, failure.status ?? failure.code, failure.message], { cause: error });
+}
