@@ -9,7 +9,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { DatastoreRecord, MachineLearningClient, ModelVersionRecord } from '../azure/machineLearning';
 import { InputError, TaskError } from '../errors';
 import { type BlobAccess, type BlobStoreSettings, openBlobStore } from './blobStore';
-import { mapBounded } from './boundedMap';
+import { mapBounded } from '../boundedMap';
 import type { SelectionRule } from './select';
 import type { ModelStore, StoredObject } from './store';
 import { matchesTagQuery } from './tagQuery';

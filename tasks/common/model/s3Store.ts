@@ -10,7 +10,7 @@ import {
   ListObjectsV2Command,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { mapBounded } from './boundedMap';
+import { mapBounded } from '../boundedMap';
 import { explainS3Error, type S3ErrorContext } from './s3Errors';
 import type { S3Access } from './s3Access';
 import type { ModelStore, StoredObject } from './store';

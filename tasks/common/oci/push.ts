@@ -3,6 +3,7 @@
  * the registry has are skipped, blobs in another repository of the same registry are mounted, and
  * only the rest is uploaded, four at a time.
  */
+import { mapBounded } from '../boundedMap';
 import type { Log, Progress } from '../log';
 import { serializeImage, serializeIndex, type Image } from './image';
 import type { Descriptor, Layer } from './layer';
@@ -31,14 +32,6 @@ export interface PushOptions {
   readonly progress: Progress;
 }
 
-async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 function uniqueLayers(images: readonly Image[]): Layer[] {
   const byDigest = new Map<string, Layer>();
   for (const image of images) for (const layer of image.layers) if (!byDigest.has(layer.digest)) byDigest.set(layer.digest, layer);
@@ -49,7 +42,7 @@ function uniqueLayers(images: readonly Image[]): Layer[] {
 async function settleExisting(client: RegistryClient, repository: string, layers: readonly Layer[], options: PushOptions) {
   const missing: { layer: Layer; session?: URL }[] = [];
   let reused = 0;
-  await eachLimited(layers, options.concurrency * 2, async (layer) => {
+  await mapBounded(layers, options.concurrency * 2, async (layer) => {
     if (await client.hasBlob(repository, layer.digest)) {
       reused += layer.size;
       return;
@@ -91,7 +84,7 @@ export async function push(client: RegistryClient, request: PushRequest, options
   const { missing, reused } = await settleExisting(client, repository, uniqueLayers(request.images), options);
   let uploaded = 0;
   options.progress.start(`Pushing to ${client.registry}/${repository}`, missing.reduce((sum, item) => sum + item.layer.size, 0));
-  await eachLimited(missing, options.concurrency, async ({ layer, session }) => {
+  await mapBounded(missing, options.concurrency, async ({ layer, session }) => {
     uploaded += await uploadBlob(client, repository, layer, { chunkSize: options.chunkSize, session, onBytes: (bytes) => options.progress.advance(bytes) });
   });
   options.progress.finish();

@@ -1,7 +1,7 @@
 /**
  * Maps items through an async function with at most `limit` calls in flight, keeping the order.
- * Listings that need one request per object (S3 HEAD and tagging, one blob listing per Azure ML
- * version) use it so a large prefix neither crawls nor floods the service.
+ * Used wherever work is one request per item (S3 HEAD and tagging, Azure ML version listings,
+ * registry blob checks and uploads) so a long list neither crawls nor floods the service.
  */
 export async function mapBounded<T, R>(items: readonly T[], limit: number, map: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
