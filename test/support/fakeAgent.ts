@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Agent } from '../../tasks/common/pipeline/agent';
 import { fakeEndpoint, type EndpointSpec } from './fakeAzureEndpoint';
 import { format, type MessageKey } from '../../tasks/common/messages';
@@ -13,7 +15,7 @@ export interface RecordingAgent extends Agent {
 
 export function fakeAgent(
   inputs: Record<string, string>,
-  options: { variables?: Record<string, string>; endpoints?: Record<string, Omit<EndpointSpec, 'id'>> } = {},
+  options: { variables?: Record<string, string>; endpoints?: Record<string, Omit<EndpointSpec, 'id'>>; root?: string } = {},
 ): RecordingAgent {
   const lines: string[] = [];
   const secrets: string[] = [];
@@ -53,6 +55,28 @@ export function fakeAgent(
     },
     setProgress: (percent) => agent.progress.push(percent),
     uploadSummary: (title, markdown) => agent.summaries.push({ title, markdown }),
+    findFiles: (patterns) => findFiles(options.root ?? process.cwd(), patterns),
   };
   return agent;
+}
+
+// task-lib's own matcher (minimatch 3, untyped here), so the fake matches as the agent does.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const minimatch: (file: string, pattern: string, options?: { dot?: boolean }) => boolean = require('minimatch');
+
+/** task-lib's findMatch, for what tests use: include patterns, then '!' exclusions, files only. */
+function findFiles(root: string, patterns: readonly string[]): string[] {
+  const absolute = (pattern: string) => (path.isAbsolute(pattern) ? pattern : path.join(root, pattern));
+  const includes = patterns.filter((pattern) => !pattern.startsWith('!')).map(absolute);
+  const excludes = patterns.filter((pattern) => pattern.startsWith('!')).map((pattern) => absolute(pattern.slice(1)));
+  const files = walk(root).concat(includes.filter((pattern) => fs.existsSync(pattern) && fs.statSync(pattern).isFile() && !pattern.startsWith(root)));
+  return [...new Set(files)].filter((file) => includes.some((pattern) => minimatch(file, pattern, { dot: true })) && !excludes.some((pattern) => minimatch(file, pattern, { dot: true }))).sort();
+}
+
+function walk(folder: string): string[] {
+  if (!fs.existsSync(folder)) return [];
+  return fs.readdirSync(folder, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(folder, entry.name);
+    return entry.isDirectory() ? walk(full) : entry.isFile() ? [full] : [];
+  });
 }

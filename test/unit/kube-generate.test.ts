@@ -56,8 +56,12 @@ describe('kube generateManifests', () => {
     assert.deepEqual(at(deployment, 'spec.template.spec.imagePullSecrets'), [{ name: 'acr-pull' }]);
   });
 
-  it('annotates the pod template with the keys Bake uses as image labels', () => {
-    assert.deepEqual(at(deployment, 'spec.template.metadata.annotations'), {
+  it('annotates the pod template with the model only, under the keys Bake uses as image labels', () => {
+    assert.deepEqual(at(deployment, 'spec.template.metadata.annotations'), { 'ai.model.version': '7', 'ai.model.digest': digest });
+  });
+
+  it('puts the pipeline run and commit on the Deployment, where a new run does not restart pods', () => {
+    assert.deepEqual(at(deployment, 'metadata.annotations'), {
       'ai.model.version': '7',
       'ai.model.digest': digest,
       'dev.azure.pipelines.run': 'https://dev.azure.com/o/p/_build/results?buildId=42',

@@ -3,7 +3,7 @@
  * plain apps/v1 and v1 objects out, ready for server-side apply.
  */
 import { InputError } from '../errors';
-import { annotationsFor, type ModelAnnotations } from './types';
+import { annotationsFor, type ModelAnnotations, templateAnnotationsFor } from './types';
 import {
   checkAzureDnsLabel, checkDns1123Label, checkDns1123Subdomain, checkEnvNames, checkHttpPath, checkImage,
   checkWholeNumber, MAX_REPLICAS,
@@ -92,6 +92,7 @@ function metadataFor(spec: AppSpec, annotations: Record<string, string>): Record
 
 function deploymentFor(spec: AppSpec): Record<string, unknown> {
   const annotations = annotationsFor(spec.annotations);
+  const templateAnnotations = templateAnnotationsFor(spec.annotations);
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -106,7 +107,7 @@ function deploymentFor(spec: AppSpec): Record<string, unknown> {
       template: {
         metadata: {
           labels: { [NAME_LABEL]: spec.appName },
-          ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
+          ...(Object.keys(templateAnnotations).length > 0 ? { annotations: templateAnnotations } : {}),
         },
         spec: podSpecFor(spec),
       },

@@ -21,7 +21,7 @@ function parseOne({ source, text }: ManifestSource): KubeObject[] {
     documents = loadAll(text);
   } catch (error) {
     if (!(error instanceof YAMLException)) throw error;
-    throw new KubeManifestError(`${source} is not valid YAML: ${error.message}`);
+    throw new KubeManifestError('ManifestInvalidYaml', [source, error.message]);
   }
   return documents.flatMap((document, index) => checkedObjects(document, `${source} document ${index + 1}`));
 }
@@ -29,11 +29,11 @@ function parseOne({ source, text }: ManifestSource): KubeObject[] {
 function checkedObjects(document: unknown, where: string): KubeObject[] {
   if (document === null || document === undefined) return [];
   if (typeof document !== 'object' || Array.isArray(document)) {
-    throw new KubeManifestError(`${where} is not a Kubernetes object (a mapping with apiVersion and kind); it is ${Array.isArray(document) ? 'a list' : `the ${typeof document} '${String(document)}'`}.`);
+    throw new KubeManifestError('ManifestNotObject', [where, Array.isArray(document) ? 'a list' : `the ${typeof document} '${String(document)}'`]);
   }
   const object = document as Record<string, unknown>;
   if (typeof object.apiVersion !== 'string' || !object.apiVersion || typeof object.kind !== 'string' || !object.kind) {
-    throw new KubeManifestError(`${where} has no apiVersion or kind. Every document needs both, for example 'apiVersion: apps/v1' and 'kind: Deployment'.`);
+    throw new KubeManifestError('ManifestNoKind', [where]);
   }
   // 'List' and typed lists such as 'DeploymentList' (what `kubectl get -o yaml` writes); a custom
   // kind that merely ends in 'List' and has no items stays an object.
@@ -42,6 +42,6 @@ function checkedObjects(document: unknown, where: string): KubeObject[] {
 }
 
 function listItems(list: Record<string, unknown>, where: string): KubeObject[] {
-  if (!Array.isArray(list.items)) throw new KubeManifestError(`${where} is a ${String(list.kind)} without an items list.`);
+  if (!Array.isArray(list.items)) throw new KubeManifestError('ManifestListWithoutItems', [where, String(list.kind)]);
   return list.items.flatMap((item, index) => checkedObjects(item, `${where} item ${index + 1}`));
 }

@@ -4,7 +4,8 @@
  * the user names containers, exactly those. Pure: new documents and a report come back.
  */
 import { parseReference, repositoryName } from '../oci/reference';
-import { annotationsFor, type Container, KubeManifestError, type KubeObject, type ModelAnnotations, type PodTemplate } from './types';
+import { checkImage } from './validate';
+import { annotationsFor, type Container, KubeManifestError, type KubeObject, type ModelAnnotations, type PodTemplate, templateAnnotationsFor } from './types';
 
 export interface SubstituteOptions {
   /** The reference to deploy, ideally repo@sha256:... */
@@ -73,7 +74,10 @@ export function substituteImage(documents: readonly KubeObject[], options: Subst
       replacements.push({ kind: entry.kind, name: entry.name, container: entry.container, from: entry.image, to: options.image });
     }
     // Only templates that changed get annotations, so unrelated workloads do not restart.
-    if (replacements.length > before) annotate(template, annotationsFor(options.annotations ?? {}));
+    if (replacements.length > before) {
+      annotate(copy, annotationsFor(options.annotations ?? {}));
+      annotate(template, templateAnnotationsFor(options.annotations ?? {}));
+    }
   }
   checkAllMatched(options, seen, replacements);
   return { documents: copies, replacements };
@@ -87,29 +91,29 @@ function containerMatcher(options: SubstituteOptions): (entry: SeenContainer) =>
   const names = (options.containers ?? []).map((name) => name.trim()).filter(Boolean);
   if (names.length > 0) return (entry) => names.includes(entry.container);
   const target = repositoryOf(options.image);
-  if (target === undefined) throw new KubeManifestError(`The image '${options.image}' is not a valid image reference, so it cannot be matched to containers.`);
+  if (target === undefined) checkImage('image', options.image);
   return (entry) => repositoryOf(entry.image) === target;
 }
 
 /** Writes into a copy made by substituteImage, never into the caller's documents. */
-function annotate(template: PodTemplate, annotations: Record<string, string>): void {
+function annotate(template: PodTemplate | KubeObject, annotations: Record<string, string>): void {
   if (Object.keys(annotations).length === 0) return;
   const metadata = ((template as { metadata?: object }).metadata ??= {}) as { annotations?: Record<string, string> };
   metadata.annotations = { ...(metadata.annotations ?? {}), ...annotations };
 }
 
 function describeSeen(seen: readonly SeenContainer[]): string {
-  if (seen.length === 0) return 'no workload with containers (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob or Pod) was found';
   return seen.map((entry) => `${entry.image || '(no image)'} (${entry.kind}/${entry.name}, container ${entry.container})`).join('; ');
 }
 
 function checkAllMatched(options: SubstituteOptions, seen: readonly SeenContainer[], replacements: readonly Replacement[]): void {
   const names = (options.containers ?? []).map((name) => name.trim()).filter(Boolean);
+  if (seen.length === 0) throw new KubeManifestError('ManifestNoWorkloads', [options.image]);
   const missing = names.filter((name) => !replacements.some((replacement) => replacement.container === name));
   if (missing.length > 0) {
-    throw new KubeManifestError(`The manifests have no container named ${missing.map((name) => `'${name}'`).join(', ')}. Containers seen: ${describeSeen(seen)}. Fix the 'containers' input or leave it empty to match by repository.`);
+    throw new KubeManifestError('ManifestContainerNotFound', [names.join(','), missing.map((name) => `'${name}'`).join(', '), describeSeen(seen)], 'containers');
   }
   if (replacements.length === 0) {
-    throw new KubeManifestError(`No container in the manifests uses repository '${repositoryOf(options.image)}' of image '${options.image}'. Images seen: ${describeSeen(seen)}. Use that repository in the manifests, or name the containers to replace in the 'containers' input.`);
+    throw new KubeManifestError('ManifestNoMatchingContainer', [repositoryOf(options.image), options.image, describeSeen(seen)]);
   }
 }

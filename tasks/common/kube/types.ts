@@ -2,6 +2,8 @@
  * The few shapes of Kubernetes objects the pure kube code reads. Plain JSON, as the API server and
  * YAML manifests give them; every field is optional because user manifests may omit anything.
  */
+import { InputError } from '../errors';
+import type { MessageKey } from '../messages';
 import { Provenance } from '../oci/modelImage';
 
 export type Labels = Readonly<Record<string, string>>;
@@ -42,8 +44,10 @@ export interface PodTemplate {
 }
 
 /** A manifest that cannot be used as written. The message names the document and what to change. */
-export class KubeManifestError extends Error {
-  override readonly name = 'KubeManifestError';
+export class KubeManifestError extends InputError {
+  constructor(key: MessageKey, args: readonly unknown[], input = 'manifests') {
+    super(input, key, args);
+  }
 }
 
 /** Annotation keys: the image labels Bake writes, reused so `kubectl describe` and the image agree. */
@@ -69,4 +73,12 @@ export function annotationsFor(model: ModelAnnotations): Record<string, string> 
     if (value) result[ANNOTATION_KEYS[field]] = value;
   }
   return result;
+}
+
+/**
+ * What goes on a pod template: the model only, which changes with the image. Run and commit go on
+ * the workload's own metadata, so re-deploying the running digest does not restart any pod.
+ */
+export function templateAnnotationsFor(model: ModelAnnotations): Record<string, string> {
+  return annotationsFor({ modelVersion: model.modelVersion, modelDigest: model.modelDigest });
 }

@@ -49,6 +49,8 @@ export interface Agent extends InputReader {
   setOutput(name: string, value: string): void;
   setProgress(percent: number, label: string): void;
   uploadSummary(title: string, markdown: string): void;
+  /** Files matching minimatch patterns (with '!' exclusions), relative ones rooted at the sources folder. */
+  findFiles(patterns: readonly string[]): string[];
 }
 
 /** task-lib echoes input and endpoint values into debug output; read secrets with that muted. */
@@ -124,6 +126,10 @@ export function taskLibAgent(taskDirectory: string): Agent {
       const file = path.join(folder, `${title.replace(/[^A-Za-z0-9]+/g, '-')}-${process.pid}.md`);
       fs.writeFileSync(file, markdown);
       tl.addAttachment('Distributedtask.Core.Summary', title, file);
+    },
+    findFiles(patterns) {
+      const root = tl.getVariable('System.DefaultWorkingDirectory') ?? process.cwd();
+      return tl.findMatch(root, [...patterns], undefined, { matchBase: false, dot: true }).filter((file) => fs.statSync(file).isFile());
     },
   };
 }

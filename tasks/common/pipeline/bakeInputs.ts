@@ -1,11 +1,11 @@
 import { InputError } from '../errors';
 import type { BakeOptions, RegistrySettings } from '../oci/bake';
 import type { DockerBuildOptions } from '../oci/dockerBuild';
-import type { PipelineRun } from '../oci/modelImage';
-import { isValidDigest, isValidTag, parseReference, parseRepository, ReferenceError, type ImageReference } from '../oci/reference';
+import { isValidTag, parseReference, parseRepository, ReferenceError, type ImageReference } from '../oci/reference';
 import { registryCredential, registryOf, type RegistryAccess } from '../oci/registry/access';
 import type { Agent } from './agent';
-import { boolInput, intInput, pickInput, requiredInput } from './inputs';
+import { devOpsRunOf as pipelineRunOf } from './devops';
+import { boolInput, intInput, keyValueInput as keyValues, listInput, modelDigestInput, modelVersionInput, pickInput, requiredInput } from './inputs';
 import { readRegistryConnection } from './registryConnection';
 
 export type BakeTaskInputs =
@@ -23,26 +23,11 @@ function reference(input: string, text: string, parse: (text: string) => ImageRe
   }
 }
 
-/** One item per line (commas also separate, as in Microsoft's Docker task); blanks ignored. */
-export function listInput(agent: Agent, name: string): string[] {
-  return (agent.input(name) ?? '').split(/[\n,]/).map((line) => line.trim()).filter(Boolean);
-}
-
 function tagsInput(agent: Agent): string[] {
   const tags = [...new Set(listInput(agent, 'tags'))];
   const bad = tags.find((tag) => !isValidTag(tag));
   if (bad !== undefined) throw new InputError('tags', 'InputInvalid', ['tags', bad, "a tag has letters, digits, '_', '.' and '-', up to 128 characters, and does not start with '.' or '-'"]);
   return tags;
-}
-
-function keyValues(agent: Agent, name: string): Record<string, string> {
-  const pairs: Record<string, string> = {};
-  for (const line of listInput(agent, name)) {
-    const match = /^([^=\s]+)=(.*)$/.exec(line);
-    if (!match) throw new InputError(name, 'InputInvalid', [name, line, 'expected one KEY=VALUE per line']);
-    pairs[match[1]] = match[2];
-  }
-  return pairs;
 }
 
 function modelDirectoryInput(agent: Agent): string {
@@ -53,31 +38,11 @@ function modelDirectoryInput(agent: Agent): string {
   return `/${segments.filter(Boolean).join('/')}`;
 }
 
-function modelDigestInput(agent: Agent): string | undefined {
-  const value = agent.input('modelDigest');
-  if (value !== undefined && !isValidDigest(value)) throw new InputError('modelDigest', 'InputInvalid', ['modelDigest', value, 'expected sha256: and 64 lower-case hex characters, as Fetch Latest Model outputs']);
-  return value;
-}
-
-function modelVersionInput(agent: Agent): string | undefined {
-  const value = agent.input('modelVersion');
-  if (value !== undefined && !/^[\x21-\x7e]{1,128}$/.test(value)) throw new InputError('modelVersion', 'InputInvalid', ['modelVersion', value, 'expected up to 128 printable characters without spaces']);
-  return value;
-}
-
 function sourceDateEpoch(agent: Agent): number {
   const text = agent.variable('SOURCE_DATE_EPOCH');
   if (text === undefined) return 0;
   if (!/^\d{1,11}$/.test(text)) throw new InputError('SOURCE_DATE_EPOCH', 'InputInvalid', ['SOURCE_DATE_EPOCH', text, 'expected whole seconds since 1970-01-01 UTC']);
   return Number(text);
-}
-
-function pipelineRun(agent: Agent): PipelineRun {
-  const collection = agent.variable('System.CollectionUri');
-  const project = agent.variable('System.TeamProject');
-  const buildId = agent.variable('Build.BuildId');
-  const runUrl = collection && project && buildId ? `${collection.replace(/\/?$/, '/')}${encodeURIComponent(project)}/_build/results?buildId=${buildId}` : undefined;
-  return { sourceUrl: agent.variable('Build.Repository.Uri'), revision: agent.variable('Build.SourceVersion'), runUrl, pipelineName: agent.variable('Build.DefinitionName') };
 }
 
 function registrySettings(agent: Agent, access: RegistryAccess): RegistrySettings {
@@ -116,7 +81,7 @@ export function readBakeInputs(agent: Agent): BakeTaskInputs {
       modelDigest: modelDigestInput(agent),
       setModelEnv: boolInput(agent, 'setModelEnv', true),
       labels: keyValues(agent, 'labels'),
-      ...(boolInput(agent, 'addPipelineData', true) ? { pipelineRun: pipelineRun(agent) } : {}),
+      ...(boolInput(agent, 'addPipelineData', true) ? { pipelineRun: pipelineRunOf(agent) } : {}),
       created: new Date(sourceDateEpoch(agent) * 1000).toISOString().replace('.000Z', 'Z'),
     },
     registry: registrySettings(agent, access),

@@ -1,4 +1,5 @@
 import type { OidcContext } from '../azure/oidc';
+import type { PipelineRun } from '../oci/modelImage';
 import type { Agent } from './agent';
 
 /** Where and as whom the job talks to Azure DevOps itself (for the workload identity OIDC token). */
@@ -30,4 +31,13 @@ export function devOpsContextOf(agent: Agent, serviceConnectionId: string): DevO
     jobId: agent.variable('System.JobId'),
     serviceConnectionId,
   });
+}
+
+/** The run that is doing this: its page, the commit and where the code lives, for provenance. */
+export function devOpsRunOf(agent: Agent): PipelineRun {
+  const collection = agent.variable('System.CollectionUri');
+  const project = agent.variable('System.TeamProject');
+  const buildId = agent.variable('Build.BuildId');
+  const runUrl = collection && project && buildId ? `${collection.replace(/\/?$/, '/')}${encodeURIComponent(project)}/_build/results?buildId=${buildId}` : undefined;
+  return { sourceUrl: agent.variable('Build.Repository.Uri'), revision: agent.variable('Build.SourceVersion'), runUrl, pipelineName: agent.variable('Build.DefinitionName') };
 }
