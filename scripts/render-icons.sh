@@ -20,3 +20,4 @@ render() {
 render images/src/extension-icon.svg 128 images/extension-icon.png
 render images/src/fetch-latest-model-icon.svg 32 tasks/FetchLatestModelV1/icon.png
 render images/src/bake-model-into-image-icon.svg 32 tasks/BakeModelIntoImageV1/icon.png
+render images/src/deploy-ai-app-to-aks-icon.svg 32 tasks/DeployAiAppToAksV1/icon.png

@@ -66,12 +66,24 @@ function ensureDebianPackages() {
   run('apt-get', ['install', '-y', '-qq', ...missing], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
 }
 
+/**
+ * kubectl checks the cluster simulator and the Deploy task. Debian's kubernetes-client is 1.20, too
+ * old for server-side apply with OpenAPI v3 validation, so it is named, not installed.
+ */
+function ensureKubectl() {
+  if (has('kubectl')) return;
+  throw new Error('kubectl is missing. Install kubectl 1.27 or newer: from the Kubernetes apt repository '
+    + '(https://pkgs.k8s.io, see https://kubernetes.io/docs/tasks/tools/install-kubectl-linux/), '
+    + 'or with `gcloud components install kubectl` / `az aks install-cli`. Debian\'s kubernetes-client (1.20) is too old.');
+}
+
 try {
   const major = Number(process.versions.node.split('.')[0]);
   if (major < 20) throw new Error(`Node ${process.versions.node} is too old; install Node 20 or newer.`);
   ensureNodeModules();
   ensureNode24();
   ensureDebianPackages();
+  ensureKubectl();
 } catch (error) {
   console.error(`setup: ${error.message}`);
   process.exit(1);

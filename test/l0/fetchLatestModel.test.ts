@@ -2,30 +2,11 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MockTestRunner } from 'azure-pipelines-task-lib/mock-test';
 import { startAzurite, type Azurite } from '../support/azurite';
 import { ModelPublisher, randomBytes, sha256 } from '../support/modelStore';
 import { handlerNodes } from '../support/node24';
+import { runL0 } from './l0Runner';
 
-const scenario = join(__dirname, 'taskScenario.js');
-const taskJson = join(__dirname, '..', '..', 'dist', 'l0', 'FetchLatestModelV1', 'task.json');
-
-/** Runs the task through task-lib's MockTestRunner with the given inputs on the given Node. */
-async function runL0(inputs: Record<string, string>, nodePath: string): Promise<MockTestRunner> {
-  process.env.L0_TASK = 'FetchLatestModelV1';
-  process.env.L0_INPUTS = JSON.stringify(inputs);
-  try {
-    const runner = new MockTestRunner(scenario, taskJson);
-    runner.nodePath = nodePath; // never download a Node
-    await runner.runAsync();
-    // MockTestRunner misreads a run that printed over 1 MiB; keep the output small and check it too.
-    assert.ok(runner.stdout.length < 1024 * 1024, 'task output stays under 1 MiB');
-    return runner;
-  } finally {
-    delete process.env.L0_INPUTS;
-    delete process.env.L0_TASK;
-  }
-}
 
 describe('FetchLatestModel L0 (MockTestRunner)', function () {
   this.timeout(60_000);
@@ -48,7 +29,7 @@ describe('FetchLatestModel L0 (MockTestRunner)', function () {
   for (const { handler, nodePath } of handlerNodes()) {
     describe(`under ${handler}`, () => {
       it('succeeds and sets every output variable', async () => {
-        const runner = await runL0({ connectionType: 'connectionString', connectionString: azurite.connectionString, container: 'models', modelPrefix: 'churn/', destination: join(work, 'model') }, nodePath);
+        const runner = await runL0('FetchLatestModelV1', { connectionType: 'connectionString', connectionString: azurite.connectionString, container: 'models', modelPrefix: 'churn/', destination: join(work, 'model') }, nodePath);
         assert.ok(runner.succeeded, runner.stdout + runner.stderr);
         const outputs = Object.fromEntries([...runner.stdout.matchAll(/##vso\[task\.setvariable variable=(\w+);isOutput=true;[^\]]*\](.*)/g)].map((m) => [m[1], m[2]]));
         assert.deepEqual(Object.keys(outputs).sort(), ['modelDigest', 'modelFiles', 'modelName', 'modelPath', 'modelSize', 'modelUri', 'modelVersion']);
@@ -61,14 +42,14 @@ describe('FetchLatestModel L0 (MockTestRunner)', function () {
       });
 
       it('fails on a missing input for the chosen connection type, naming it', async () => {
-        const runner = await runL0({ connectionType: 'sasUrl', container: 'models', destination: join(work, 'model') }, nodePath);
+        const runner = await runL0('FetchLatestModelV1', { connectionType: 'sasUrl', container: 'models', destination: join(work, 'model') }, nodePath);
         assert.ok(runner.failed);
         assert.match(runner.stdout, /##vso\[task\.complete result=Failed;\]loc_mock_InputRequired sasUrl connectionType is 'sasUrl'/);
         assert.deepEqual(readdirSync(work), []);
       });
 
       it('fails on an out-of-range advanced input before any request', async () => {
-        const runner = await runL0({ connectionType: 'connectionString', connectionString: azurite.connectionString, container: 'models', concurrency: '500', destination: join(work, 'model') }, nodePath);
+        const runner = await runL0('FetchLatestModelV1', { connectionType: 'connectionString', connectionString: azurite.connectionString, container: 'models', concurrency: '500', destination: join(work, 'model') }, nodePath);
         assert.ok(runner.failed);
         assert.match(runner.stdout, /result=Failed;\]loc_mock_InputOutOfRange concurrency 500 1 64/);
       });

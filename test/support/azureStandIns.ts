@@ -3,7 +3,6 @@
  * child process needs to reach them, and a runner for the token probe. Tests and the e2e suite
  * start one of these, use it, and close it.
  */
-import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import type { OidcContext } from '../../tasks/common/azure/oidc';
 import { type ArmStandIn, type StorageAccountSpec, startArmStandIn } from './armStandIn';
@@ -13,6 +12,7 @@ import { type EntraStandIn, startEntraStandIn } from './entraStandIn';
 import type { EndpointSpec } from './fakeAzureEndpoint';
 import { type ManagedIdentityStandIn, startManagedIdentityStandIn } from './managedIdentityStandIn';
 import { type ClientCertificate, type TestCa, createClientCertificate, createTestCa } from './tls';
+import { runProbeProcess } from './probeProcess';
 
 export const tenantId = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 export const subscriptionId = '0b1f6471-1bf0-4dda-aec3-cb9272f09590';
@@ -127,23 +127,6 @@ export interface ProbeRun {
 /** Runs test/support/azureTokenProbe.ts in a child Node with the stand-ins' environment. */
 export async function runAzureProbe(standIns: AzureStandIns, request: ProbeRequest, extraEnv: Record<string, string> = {}): Promise<ProbeRun> {
   const script = path.join(__dirname, 'azureTokenProbe.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
-    cwd: path.join(__dirname, '..', '..'),
-    env: { ...process.env, ...standIns.processEnv, ...extraEnv, AZURE_PROBE: JSON.stringify(request) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  const lastLine = stdout.trim().split('\n').pop() ?? '';
-  try {
-    return { result: JSON.parse(lastLine) as ProbeResult, output: stdout + stderr };
-  } catch {
-    throw new Error(`the token probe exited with ${code} and no result.\nstdout: ${stdout}\nstderr: ${stderr}`);
-  }
+  const { result, stdout, stderr } = await runProbeProcess<ProbeResult>(script, { ...standIns.processEnv, ...extraEnv, AZURE_PROBE: JSON.stringify(request) });
+  return { result, output: stdout + stderr };
 }

@@ -34,6 +34,8 @@ export interface RunTaskOptions {
   timeoutMs?: number;
   /** Keep the agent-like folders (temp, work) after the run; call run.cleanup() when done. */
   keepFolders?: boolean;
+  /** Each complete stdout line as it arrives, with performance.now() at its arrival (for latency benchmarks). */
+  onLine?: (line: string, atMs: number) => void;
 }
 
 export interface VsoCommand {
@@ -97,7 +99,8 @@ function defaultVariables(root: string, temp: string, work: string): Record<stri
   };
 }
 
-function endpointEnv(id: string, endpoint: EndpointSpec): Record<string, string> {
+/** The ENDPOINT_* variables the agent sets for one service connection. */
+export function endpointEnv(id: string, endpoint: EndpointSpec): Record<string, string> {
   const parameters = endpoint.parameters ?? {};
   const env: Record<string, string> = {
     [`ENDPOINT_AUTH_${id}`]: JSON.stringify({ parameters, scheme: endpoint.scheme }),
@@ -217,9 +220,15 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRun> {
   let stdout = '';
   let stderr = '';
   let firstLineMs: number | undefined;
+  let partial = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => {
+    const at = performance.now();
     stdout += text;
-    if (firstLineMs === undefined && text.includes('\n')) firstLineMs = performance.now() - started;
+    if (firstLineMs === undefined && text.includes('\n')) firstLineMs = at - started;
+    if (!options.onLine) return;
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) options.onLine(line.replace(/\r$/, ''), at);
   });
   child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
   const exitCode = await new Promise<number | null>((resolve, reject) => {

@@ -72,7 +72,7 @@ export function validateAppSpec(spec: AppSpec): void {
   checkHttpPath('readinessPath', spec.readinessPath);
   checkEnvNames('env', spec.env);
   if (spec.imagePullSecret) checkDns1123Subdomain('imagePullSecret', spec.imagePullSecret);
-  if (spec.progressDeadlineSeconds !== undefined) checkWholeNumber('progressDeadlineSeconds', spec.progressDeadlineSeconds, 30, 86400);
+  if (spec.progressDeadlineSeconds !== undefined) checkWholeNumber('progressDeadlineSeconds', spec.progressDeadlineSeconds, 5, 86400);
 }
 
 /** Validates the spec, then builds both objects. Nothing in the spec is modified. */

@@ -55,6 +55,8 @@ export interface ClusterSimulator {
   /** Direct access for assertions: a kind ("Deployment"), plural or short name; undefined when absent. */
   get(kind: string, namespace: string, name: string): unknown;
   list(kind: string, namespace?: string): unknown[];
+  /** Called synchronously on every stored change, with the stored object (read-only), e.g. to time a rollout; returns an unsubscribe. */
+  onChange(listener: (kind: string, object: unknown) => void): () => void;
   /** Every API request, in order. */
   readonly requests: RequestRecord[];
   /** Internal failures (controller exceptions, handler crashes); a healthy run leaves this empty. */
@@ -116,6 +118,7 @@ export async function startClusterSimulator(options: ClusterSimulatorOptions = {
     },
     get: (kind, namespace, name) => store.get(resourceByAnyName(kind), namespace, name),
     list: (kind, namespace) => store.list(resourceByAnyName(kind), namespace),
+    onChange: (listener) => store.subscribe((event) => listener(event.resource.kind, event.object)),
     loadBalancers: () => controllers.loadBalancers(),
     async stop() {
       timers.stop();

@@ -1,0 +1,65 @@
+/**
+ * DeployAiAppToAks@1: roll the baked image out to the cluster, watched to completion and rolled back
+ * when it fails, then report where it answers. Thin by design: read inputs, reach the cluster, call
+ * the core once, publish outputs. Errors are reported by runTask.
+ */
+import { connectCluster } from '../common/kube/cluster';
+import { deployApp, type DeployResult, RolloutFailedError } from '../common/kube/deploy';
+import { runTask, type Agent } from '../common/pipeline/agent';
+import { type DeployTaskInputs, readDeployInputs } from '../common/pipeline/deployInputs';
+import { resolveKubeconfig } from '../common/pipeline/kubeConnection';
+import { markdownSummary } from '../common/pipeline/summary';
+
+export async function run(): Promise<void> {
+  await runTask(__dirname, async (agent) => {
+    const inputs = readDeployInputs(agent);
+    const access = await resolveKubeconfig(inputs.cluster, { setSecret: (value) => agent.setSecret(value), log: agent.log });
+    const cluster = connectCluster(access.kubeconfig);
+    try {
+      const result = await deployApp(inputs.deploy, { cluster, log: agent.log });
+      publish(agent, inputs, result);
+      return agent.loc('DeploySucceeded', result.deploymentName, result.revision, result.deployedImage, result.service?.url ?? result.service?.ip ?? '-');
+    } catch (error) {
+      if (error instanceof RolloutFailedError) publishFailure(agent, inputs, error);
+      throw error;
+    }
+  });
+}
+
+function publish(agent: Agent, inputs: DeployTaskInputs, result: DeployResult): void {
+  agent.setOutput('deploymentName', result.deploymentName);
+  agent.setOutput('revision', String(result.revision));
+  agent.setOutput('deployedImage', result.deployedImage);
+  agent.setOutput('serviceIp', result.service?.ip ?? '');
+  agent.setOutput('serviceHostname', result.service?.hostname ?? '');
+  agent.setOutput('serviceUrl', result.service?.url ?? '');
+  agent.setOutput('rolledBack', 'false');
+  summarize(agent, inputs, [
+    ['Deployment', `${result.namespace}/${result.deploymentName}, revision ${result.revision}${result.unchanged ? ' (already running: nothing rolled out)' : ''}`],
+    ['Image', result.deployedImage],
+    ['Address', result.service?.url ?? result.service?.hostname ?? result.service?.ip ?? '(no Service)'],
+    ['Rolled back', 'no'],
+  ]);
+}
+
+function publishFailure(agent: Agent, inputs: DeployTaskInputs, failure: RolloutFailedError): void {
+  agent.setOutput('deploymentName', failure.deployment);
+  agent.setOutput('rolledBack', String(failure.rolledBack));
+  if (failure.rolledBack) {
+    agent.setOutput('revision', String(failure.previousRevision ?? ''));
+    agent.setOutput('deployedImage', (failure.previousImages ?? []).join(','));
+  }
+  summarize(agent, inputs, [
+    ['Deployment', `${failure.namespace}/${failure.deployment}: revision ${failure.revision} failed (${failure.detail})`],
+    ['Image', `${failure.image} (failed)`],
+    ['Rolled back', failure.rolledBack ? `yes, to revision ${failure.previousRevision}: ${(failure.previousImages ?? []).join(', ')}` : 'no'],
+  ]);
+}
+
+function summarize(agent: Agent, inputs: DeployTaskInputs, rows: [string, string][]): void {
+  const title = agent.loc('SummaryTitleDeploy');
+  const model = inputs.model.modelVersion ? `${inputs.model.modelVersion}${inputs.model.modelDigest ? ` (${inputs.model.modelDigest})` : ''}` : '(not given)';
+  agent.uploadSummary(title, markdownSummary(title, [...rows.slice(0, 2), ['Model', model], ...rows.slice(2)]));
+}
+
+void run();

@@ -1,0 +1,227 @@
+/**
+ * Deploy AI App To AKS, the core: apply the workload, watch the rollout, roll back when it fails,
+ * then report where the app answers. The task entry reads inputs into DeployOptions and publishes
+ * DeployResult (or the RolloutFailedError's fields) as outputs.
+ */
+import { TaskError } from '../errors';
+import type { Log } from '../log';
+import { kubeRead, type RetryPolicy } from './apiCall';
+import { applyObjects, applyPullSecret, ensureNamespace, type RegistryCredentials } from './apply';
+import type { Cluster } from './cluster';
+import { describeRolloutFailure } from './diagnostics';
+import { type AppSpec, generateManifests } from './generate';
+import { RolloutFailedError } from './rolloutFailedError';
+import { rollbackDeployment } from './rollback';
+import { type DeploymentLike, revisionOf, rolloutStatus } from './rolloutStatus';
+import { type RolloutOutcome, watchRollout } from './rolloutWatch';
+import { type ServiceAddress, waitForServiceAddress } from './service';
+import { smokeTest } from './smokeTest';
+import type { KubeObject, PodTemplate } from './types';
+
+export { RolloutFailedError };
+
+/** The generated workload: namespace, image and pull secret come from DeployOptions. */
+export type GeneratedApp = Omit<AppSpec, 'namespace' | 'image'>;
+
+export type Workload =
+  | { readonly kind: 'generated'; readonly app: GeneratedApp }
+  /** Already parsed and with the image substituted by the caller. */
+  | { readonly kind: 'manifests'; readonly documents: readonly KubeObject[] };
+
+export interface PullSecret extends RegistryCredentials {
+  readonly name: string;
+}
+
+export interface SmokeTestSettings {
+  readonly path: string;
+  readonly attempts: number;
+  readonly intervalMs: number;
+  readonly timeoutMs?: number;
+}
+
+export interface DeployOptions {
+  readonly namespace: string;
+  readonly createNamespace: boolean;
+  readonly image: string;
+  readonly workload: Workload;
+  readonly imagePullSecret?: PullSecret;
+  readonly rolloutTimeoutMs: number;
+  readonly rollbackOnFailure: boolean;
+  readonly loadBalancerTimeoutMs: number;
+  readonly smokeTest?: SmokeTestSettings;
+}
+
+export const DEPLOY_DEFAULTS = Object.freeze({
+  createNamespace: true,
+  rolloutTimeoutMs: 10 * 60_000,
+  rollbackOnFailure: true,
+  loadBalancerTimeoutMs: 10 * 60_000,
+});
+
+/** What callers pass: DeployOptions with the defaulted fields optional. */
+export type DeployRequest = Omit<DeployOptions, keyof typeof DEPLOY_DEFAULTS> & Partial<Pick<DeployOptions, keyof typeof DEPLOY_DEFAULTS>>;
+
+export interface DeployContext {
+  readonly cluster: Cluster;
+  readonly log: Log;
+  /** Rollout status lines as they change ("Waiting for deployment ... 1 of 2 updated replicas"). */
+  readonly progress?: (line: string) => void;
+  readonly retry?: RetryPolicy;
+}
+
+export interface DeployResult {
+  readonly deploymentName: string;
+  readonly namespace: string;
+  readonly revision: number;
+  readonly deployedImage: string;
+  readonly service?: ServiceAddress;
+  /** Always false here: a rolled-back deployment throws a RolloutFailedError carrying rolledBack. */
+  readonly rolledBack: boolean;
+  /** The apply left the Deployment's generation as it was: same template, nothing rolled out. */
+  readonly unchanged: boolean;
+  readonly timings: { readonly applyMs: number; readonly rolloutMs: number; readonly serviceMs: number };
+}
+
+export function deployOptions(request: DeployRequest): DeployOptions {
+  const given = Object.fromEntries(Object.entries(request).filter(([, value]) => value !== undefined));
+  return Object.freeze({ ...DEPLOY_DEFAULTS, ...given } as DeployOptions);
+}
+
+export async function deployApp(request: DeployRequest, context: DeployContext): Promise<DeployResult> {
+  const options = deployOptions(request);
+  const { cluster, log } = context;
+  const documents = workloadDocuments(options);
+  const deploymentIndex = theDeployment(documents);
+  const started = Date.now();
+  await ensureNamespace(cluster, options.namespace, options.createNamespace, log);
+  const secret = options.imagePullSecret;
+  if (secret) await applyPullSecret(cluster, options.namespace, secret.name, secret, log);
+  const target = documents[deploymentIndex];
+  const namespace = target.metadata?.namespace ?? options.namespace;
+  const name = target.metadata?.name ?? '';
+  const before = await kubeRead(cluster, `read deployment '${name}' in namespace '${namespace}'`,
+    () => cluster.apps.readNamespacedDeployment({ name, namespace }), { log, namespace, retry: context.retry });
+  const applied = await applyObjects(cluster, documents, { namespace: options.namespace, log, retry: context.retry });
+  const deployment = applied[deploymentIndex] as DeploymentLike;
+  const unchanged = before?.metadata?.generation !== undefined && before.metadata.generation === deployment.metadata?.generation;
+  const applyMs = Date.now() - started;
+
+  const outcome = await rollout(context, options, { namespace, name, deployment, unchanged });
+  const rolloutMs = Date.now() - started - applyMs;
+  if (outcome.kind === 'failed') throw await rolloutFailed(context, options, namespace, name, outcome);
+  const deployedImage = imageOf(outcome.deployment.spec?.template, options.image);
+
+  const service = await reach(context, options, applied, outcome.deployment, namespace);
+  return Object.freeze({
+    deploymentName: name, namespace, revision: outcome.revision, deployedImage, service, rolledBack: false, unchanged,
+    timings: Object.freeze({ applyMs, rolloutMs, serviceMs: Date.now() - started - applyMs - rolloutMs }),
+  });
+}
+
+/** The objects to apply; a pull secret is referenced from the Deployment's pods so it is used. */
+function workloadDocuments(options: DeployOptions): KubeObject[] {
+  const secret = options.imagePullSecret?.name;
+  if (options.workload.kind === 'generated') {
+    const app = options.workload.app;
+    const spec: AppSpec = { ...app, namespace: options.namespace, image: options.image, imagePullSecret: secret ?? app.imagePullSecret };
+    const { deployment, service } = generateManifests(spec);
+    return [deployment as KubeObject, service as KubeObject];
+  }
+  return options.workload.documents.map((document) => (secret && isDeployment(document) ? withPullSecret(document, secret) : document));
+}
+
+function isDeployment(object: KubeObject): boolean {
+  return object.kind === 'Deployment' && /^apps\//.test(object.apiVersion);
+}
+
+function withPullSecret(deployment: KubeObject, name: string): KubeObject {
+  const copy = structuredClone(deployment) as { spec?: { template?: { spec?: { imagePullSecrets?: { name?: string }[] } } } };
+  const pod = copy.spec?.template?.spec;
+  if (!pod) return deployment;
+  if (!(pod.imagePullSecrets ?? []).some((entry) => entry.name === name)) pod.imagePullSecrets = [...(pod.imagePullSecrets ?? []), { name }];
+  return copy as KubeObject;
+}
+
+/** Exactly one Deployment: outputs, rollback and the smoke test all speak of one app. */
+function theDeployment(documents: readonly KubeObject[]): number {
+  const indexes = documents.flatMap((document, index) => (isDeployment(document) ? [index] : []));
+  if (indexes.length !== 1) {
+    const names = indexes.map((index) => `'${documents[index].metadata?.name ?? '(unnamed)'}'`).join(', ') || 'none';
+    throw new TaskError('DeployDeploymentCount', [indexes.length, names]);
+  }
+  return indexes[0];
+}
+
+interface Applied {
+  readonly namespace: string;
+  readonly name: string;
+  readonly deployment: DeploymentLike;
+  readonly unchanged: boolean;
+}
+
+/** An unchanged, healthy Deployment needs no watch: the fast path of a re-run. */
+async function rollout(context: DeployContext, options: DeployOptions, applied: Applied): Promise<RolloutOutcome> {
+  const { deployment, unchanged, name, namespace } = applied;
+  if (unchanged && rolloutStatus(deployment).done) {
+    const revision = revisionOf(deployment) ?? 0;
+    context.log.info('DeployUnchanged', name, revision);
+    return { kind: 'complete', revision, deployment, elapsedMs: 0 };
+  }
+  context.log.info('DeployRollingOut', Math.round(options.rolloutTimeoutMs / 1000), name, options.image);
+  return watchRollout(context.cluster, {
+    namespace, name, timeoutMs: options.rolloutTimeoutMs, log: context.log,
+    onStatus: context.progress ? (status) => context.progress?.(status.message) : undefined,
+  });
+}
+
+type Failed = Extract<RolloutOutcome, { kind: 'failed' }>;
+
+async function rolloutFailed(context: DeployContext, options: DeployOptions, namespace: string, name: string, outcome: Failed): Promise<RolloutFailedError> {
+  const { cluster, log } = context;
+  // Diagnostics first: a rollback scales the failing pods away, and their events with them.
+  const diagnostics = await describeRolloutFailure(cluster, namespace, outcome.deployment)
+    .catch((error: unknown) => `(could not collect diagnostics: ${(error as Error).message})`);
+  const base = { deployment: name, namespace, image: options.image, reason: outcome.reason, detail: outcome.message, revision: outcome.revision, diagnostics };
+  if (!options.rollbackOnFailure) return new RolloutFailedError({ ...base, rolledBack: false });
+  let rollback;
+  try {
+    rollback = await rollbackDeployment(cluster, namespace, name, log);
+  } catch (error) {
+    // The rollout's failure stays the headline; the rollback's is added to it.
+    return new RolloutFailedError({ ...base, rolledBack: false, rollbackError: (error as Error).message });
+  }
+  if (!rollback) return new RolloutFailedError({ ...base, rolledBack: false, noHistory: true });
+  return new RolloutFailedError({ ...base, rolledBack: true, previousRevision: rollback.revision, previousImages: rollback.images });
+}
+
+/** The container running the deployed image, else the first: what the task reports as deployed. */
+function imageOf(template: PodTemplate | undefined, wanted: string): string {
+  const containers = template?.spec?.containers ?? [];
+  return containers.find((container) => container.image === wanted)?.image ?? containers[0]?.image ?? '';
+}
+
+function selects(service: KubeObject, labels: Readonly<Record<string, string>>): boolean {
+  const selector = (service.spec as { selector?: Record<string, string> } | undefined)?.selector ?? {};
+  const entries = Object.entries(selector);
+  return entries.length > 0 && entries.every(([key, value]) => labels[key] === value);
+}
+
+/** The applied Service selecting the Deployment's pods, its address and, when asked, a smoke test. */
+async function reach(context: DeployContext, options: DeployOptions, applied: readonly KubeObject[], deployment: DeploymentLike, namespace: string): Promise<ServiceAddress | undefined> {
+  const labels = deployment.spec?.template?.metadata?.labels ?? {};
+  const candidates = applied.filter((object) => object.kind === 'Service' && object.metadata?.namespace === namespace && selects(object, labels));
+  // A LoadBalancer is what users reach, so it wins over an internal service for the same pods.
+  const service = candidates.find((object) => (object.spec as { type?: string } | undefined)?.type === 'LoadBalancer') ?? candidates[0];
+  const deploymentName = deployment.metadata?.name ?? '';
+  if (!service) {
+    context.log.info('DeployNoService', deploymentName);
+    return undefined;
+  }
+  const name = service.metadata?.name ?? '';
+  const address = await waitForServiceAddress(context.cluster, namespace, name, { timeoutMs: options.loadBalancerTimeoutMs, log: context.log, retry: context.retry });
+  if (options.smokeTest) {
+    if (!address.url) context.log.warn('DeploySmokeTestSkipped', name, address.type);
+    else await smokeTest(`${address.url}${options.smokeTest.path}`, { ...options.smokeTest, timeoutMs: options.smokeTest.timeoutMs ?? 10_000, log: context.log });
+  }
+  return address;
+}

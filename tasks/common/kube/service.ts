@@ -1,0 +1,107 @@
+/**
+ * Where a Service can be reached. A LoadBalancer gets its address from the cloud some time after it
+ * is created (on AKS, often a minute or two), so that wait is bounded and explains itself when it
+ * runs out; ClusterIP and NodePort services have their address at once.
+ */
+import type { V1Service } from '@kubernetes/client-node';
+import { TaskError } from '../errors';
+import type { Log } from '../log';
+import { kubeCall, kubeRead, type RetryPolicy } from './apiCall';
+import type { Cluster } from './cluster';
+import { DNS_LABEL_ANNOTATION } from './generate';
+
+export interface ServiceAddress {
+  readonly type: string;
+  /** The load balancer's IP, or the cluster IP for ClusterIP and NodePort services. */
+  readonly ip?: string;
+  /** When the cloud publishes a name (ingress[0].hostname); Azure DNS labels are only logged. */
+  readonly hostname?: string;
+  /** The first service port. */
+  readonly port: number;
+  readonly nodePort?: number;
+  /** http://address[:port] for a load balancer; undefined when the agent cannot reach the service. */
+  readonly url?: string;
+}
+
+export interface WaitForAddressOptions {
+  readonly timeoutMs: number;
+  readonly log: Log;
+  /** How often the service is read while waiting; at most 250 ms so a fresh address is seen at once. */
+  readonly pollMs?: number;
+  readonly retry?: RetryPolicy;
+}
+
+const MAX_POLL_MS = 250;
+
+export async function waitForServiceAddress(cluster: Cluster, namespace: string, name: string, options: WaitForAddressOptions): Promise<ServiceAddress> {
+  const pollMs = Math.min(options.pollMs ?? MAX_POLL_MS, MAX_POLL_MS);
+  const deadline = Date.now() + options.timeoutMs;
+  let announced = false;
+  for (;;) {
+    const service = await readService(cluster, namespace, name, options);
+    const type = service.spec?.type ?? 'ClusterIP';
+    if (type !== 'LoadBalancer') return internalAddress(service, type);
+    const address = loadBalancerAddress(service);
+    if (address) return reported(service, address, options.log);
+    if (Date.now() >= deadline) throw await noAddress(cluster, namespace, name, options);
+    if (!announced) options.log.info('DeployWaitingForAddress', Math.round(options.timeoutMs / 1000), name);
+    announced = true;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(pollMs, deadline - Date.now()))));
+  }
+}
+
+async function readService(cluster: Cluster, namespace: string, name: string, options: WaitForAddressOptions): Promise<V1Service> {
+  const service = await kubeRead(cluster, `read service '${name}' in namespace '${namespace}'`,
+    () => cluster.core.readNamespacedService({ name, namespace }), { log: options.log, namespace, retry: options.retry });
+  if (!service) throw new TaskError('DeployServiceGone', [name, namespace]);
+  return service;
+}
+
+function firstPort(service: V1Service): { port: number; nodePort?: number } {
+  const port = service.spec?.ports?.[0];
+  return { port: port?.port ?? 0, nodePort: port?.nodePort };
+}
+
+function internalAddress(service: V1Service, type: string): ServiceAddress {
+  const ip = service.spec?.clusterIP && service.spec.clusterIP !== 'None' ? service.spec.clusterIP : undefined;
+  return Object.freeze({ type, ip, ...firstPort(service) });
+}
+
+function loadBalancerAddress(service: V1Service): { ip?: string; hostname?: string } | undefined {
+  const ingress = service.status?.loadBalancer?.ingress?.[0];
+  if (!ingress?.ip && !ingress?.hostname) return undefined;
+  return { ip: ingress.ip || undefined, hostname: ingress.hostname || undefined };
+}
+
+/** http://host, with the port only when it is not 80. IPv6 addresses get brackets. */
+export function serviceUrl(host: string, port: number): string {
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return `http://${shown}${port === 80 || port === 0 ? '' : `:${port}`}`;
+}
+
+function reported(service: V1Service, address: { ip?: string; hostname?: string }, log: Log): ServiceAddress {
+  const { port, nodePort } = firstPort(service);
+  const url = serviceUrl(address.hostname ?? address.ip ?? '', port);
+  const name = service.metadata?.name ?? '';
+  const dnsLabel = service.metadata?.annotations?.[DNS_LABEL_ANNOTATION];
+  // The region is not known from the cluster, so the Azure name is only announced, not reported.
+  if (dnsLabel && !address.hostname) log.info('DeployDnsLabel', name, dnsLabel, dnsLabel);
+  log.info('DeployServiceAddress', name, 'LoadBalancer', url);
+  return Object.freeze({ type: 'LoadBalancer', ...address, port, nodePort, url });
+}
+
+/** The timeout error, with the service's recent events: they say why the cloud did not provision it. */
+async function noAddress(cluster: Cluster, namespace: string, name: string, options: WaitForAddressOptions): Promise<TaskError> {
+  const seconds = Math.round(options.timeoutMs / 1000);
+  let events = '(none)';
+  try {
+    const list = await kubeCall(cluster, `list events of service '${name}'`, () => cluster.core.listNamespacedEvent({
+      namespace, fieldSelector: `involvedObject.kind=Service,involvedObject.name=${name}`,
+    }), { log: options.log, namespace, retry: options.retry });
+    const lines = list.items.slice(-5).map((event) => `${event.type ?? ''} ${event.reason ?? ''}: ${event.message ?? ''}`.trim());
+    if (lines.length > 0) events = lines.join('; ');
+  } catch (error) {
+    events = `(could not list events: ${(error as Error).message})`;
+  }
+  return new TaskError('DeployServiceNoAddress', [name, namespace, seconds, name, namespace, events]);
+}

@@ -1,0 +1,162 @@
+/**
+ * The bundled Deploy task run as the agent runs it (INPUT_*, ENDPOINT_*, ##vso commands), under both
+ * handlers, against the cluster simulator over HTTPS whose kubelet pulls from a real registry: an
+ * image the registry lacks fails as on AKS (ImagePullBackOff) and is rolled back. The real kubectl
+ * checks the result, and every secret the task used is searched for in its output.
+ *
+ * Against a real cluster: see "Running the Deploy e2e against a real cluster" in README.md.
+ */
+import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as https from 'node:https';
+import * as os from 'node:os';
+import { join } from 'node:path';
+import { type ClusterSimulator, startClusterSimulator } from '../support/cluster';
+import { handlerNodes } from '../support/node24';
+import { pushBaseImage } from '../support/registry/baseImages';
+import { skopeoInspect } from '../support/registry/imageTools';
+import { startRegistry, type TestRegistry } from '../support/registry/registry';
+import { assertNoSecrets, runTask, visibleOutput, type TaskRun } from '../support/taskRunner';
+
+const taskDir = join(__dirname, '..', '..', 'dist', 'tasks', 'DeployAiAppToAksV1');
+const KUBE_TOKEN = 'e2e-kube-token-7f3a9c';
+const pipeline = { 'Build.BuildId': '77', 'System.CollectionUri': 'https://dev.azure.com/contoso/', 'System.TeamProject': 'churn', 'Build.SourceVersion': 'c0ffee' };
+
+/** Asks the registry, as a kubelet would, whether it holds the image; only such images run. */
+function registryHolds(registry: TestRegistry, image: string): Promise<boolean> {
+  const match = /^([^/]+)\/(.+?)(?:@(sha256:[a-f0-9]{64})|:([\w.-]+))$/.exec(image);
+  if (!match || match[1] !== registry.host) return Promise.resolve(false);
+  const [, , repository, digest, tag] = match;
+  const basic = Buffer.from(`${registry.username}:${registry.password}`).toString('base64');
+  return new Promise((resolve, reject) => {
+    const request = https.request(`${registry.url}/v2/${repository}/manifests/${digest ?? tag}`, {
+      method: 'HEAD', ca: registry.caPem,
+      headers: { authorization: `Basic ${basic}`, accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json' },
+    }, (response) => {
+      response.resume();
+      resolve(response.statusCode === 200);
+    });
+    request.on('error', reject).end();
+  });
+}
+
+describe('DeployAiAppToAks e2e (the bundle as the agent runs it)', function () {
+  this.timeout(180_000);
+  let registry: TestRegistry;
+  let cluster: ClusterSimulator;
+  let home: string;
+  let goodImage: string;
+  let secondImage: string;
+
+  const kubectl = (...args: string[]) => new Promise<string>((resolve, reject) => {
+    execFile('kubectl', args, { env: { ...process.env, HOME: home, KUBECONFIG: join(home, 'kubeconfig') }, timeout: 60_000 },
+      (error, stdout, stderr) => (error ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr}`)) : resolve(stdout)));
+  });
+
+  before(async () => {
+    registry = await startRegistry({ auth: 'basic', tls: true });
+    cluster = await startClusterSimulator({
+      auth: { token: KUBE_TOKEN },
+      imageBehaviour: async (image) => ((await registryHolds(registry, image)) ? 'run' : 'pullError'),
+      podReadyDelayMs: 100, loadBalancerDelayMs: 200,
+    });
+    home = fs.mkdtempSync(join(os.tmpdir(), 'deploy-e2e-'));
+    cluster.writeKubeconfig(home);
+    for (const tag of ['1', '2']) await pushBaseImage(registry, 'churn-app', tag, tag === '1' ? 'oci' : 'docker');
+    const digestOf = async (tag: string) => (await skopeoInspect(registry, `churn-app:${tag}`)).Digest;
+    goodImage = `${registry.host}/churn-app@${await digestOf('1')}`;
+    secondImage = `${registry.host}/churn-app@${await digestOf('2')}`;
+  });
+  after(async () => {
+    await Promise.all([registry?.stop(), cluster?.stop()]);
+    if (home) fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  const endpoints = () => ({
+    aks: { url: cluster.url, scheme: 'Kubernetes', parameters: { kubeconfig: cluster.kubeconfig() }, data: { authorizationType: 'Kubeconfig' } },
+    acr: { url: `https://${registry.host}`, scheme: 'UsernamePassword', parameters: { registry: `https://${registry.host}`, username: registry.username!, password: registry.password! }, data: { registrytype: 'Others' } },
+  });
+  const deploy = (inputs: Record<string, string>, nodePath?: string) => runTask({
+    taskDir, nodePath, endpoints: endpoints(), variables: pipeline,
+    inputs: {
+      kubernetesServiceConnection: 'aks', namespace: 'churn', appName: 'churn-app', containerPort: '8080', servicePort: '8080',
+      containerRegistry: 'acr', modelVersion: '1.2.0', modelDigest: `sha256:${'d'.repeat(64)}`, rolloutTimeoutSeconds: '60', progressDeadlineSeconds: '5', ...inputs,
+    },
+  });
+  const assertNothingLeaked = (run: TaskRun) => {
+    assertNoSecrets(run, {
+      'kube token': KUBE_TOKEN, 'registry password': registry.password!,
+      'registry basic auth': Buffer.from(`${registry.username}:${registry.password}`).toString('base64'),
+      'kubeconfig CA data': Buffer.from(cluster.caPem ?? '').toString('base64').slice(0, 60),
+    });
+    assert.ok(run.secretsRegistered.includes(KUBE_TOKEN), 'the kube token is registered as a secret');
+    assert.ok(run.secretsRegistered.includes(registry.password!), 'the registry password is registered as a secret');
+  };
+
+  for (const [index, { handler, nodePath }] of handlerNodes().entries()) {
+    it(`deploys the image by digest under ${handler}: rollout watched, address and model reported`, async () => {
+      const image = index === 0 ? goodImage : secondImage;
+      const run = await deploy({ image }, nodePath);
+      assert.equal(run.result.status, 'Succeeded', visibleOutput(run));
+      assert.equal(run.outputs.deploymentName, 'churn-app');
+      assert.equal(run.outputs.deployedImage, image);
+      assert.equal(run.outputs.rolledBack, 'false');
+      assert.match(run.outputs.serviceIp, /^127\.\d+\.\d+\.\d+$/);
+      assert.equal(run.outputs.serviceUrl, `http://${run.outputs.serviceIp}:8080`);
+      const served = await (await fetch(run.outputs.serviceUrl)).json() as { image: string };
+      assert.equal(served.image, image, 'the load balancer serves the new pods');
+      const template = JSON.parse(await kubectl('get', 'deployment', 'churn-app', '-n', 'churn', '-o', 'json'));
+      assert.equal(template.spec.template.spec.containers[0].image, image);
+      assert.equal(template.spec.template.metadata.annotations['ai.model.version'], '1.2.0');
+      assert.equal(template.metadata.annotations['dev.azure.pipelines.run'], 'https://dev.azure.com/contoso/churn/_build/results?buildId=77');
+      assert.equal(run.outputs.revision, template.metadata.annotations['deployment.kubernetes.io/revision']);
+      assert.match(await kubectl('rollout', 'status', 'deployment/churn-app', '-n', 'churn', '--timeout=5s'), /successfully rolled out/);
+      const secret = JSON.parse(await kubectl('get', 'secret', 'ai-app-registry', '-n', 'churn', '-o', 'json'));
+      assert.equal(secret.type, 'kubernetes.io/dockerconfigjson');
+      const summary = run.attachments.find((attachment) => attachment.type === 'Distributedtask.Core.Summary');
+      assert.ok(summary?.content?.includes(image) && summary.content.includes('1.2.0'), 'the run summary names the image and the model');
+      assertNothingLeaked(run);
+    });
+  }
+
+  it('re-deploying the running digest is a fast no-op that still reports outputs', async () => {
+    const before = JSON.parse(await kubectl('get', 'deployment', 'churn-app', '-n', 'churn', '-o', 'json'));
+    const running = before.spec.template.spec.containers[0].image;
+    const run = await deploy({ image: running });
+    assert.equal(run.result.status, 'Succeeded', visibleOutput(run));
+    assert.equal(run.outputs.revision, before.metadata.annotations['deployment.kubernetes.io/revision']);
+    assert.equal(run.outputs.deployedImage, running);
+    assert.ok(run.outputs.serviceUrl);
+    assert.match(visibleOutput(run), /already runs this pod template/);
+    assert.equal(cluster.list('ReplicaSet', 'churn').length, before.metadata.annotations['deployment.kubernetes.io/revision'] === '1' ? 1 : 2);
+  });
+
+  it('rolls back an image the registry never received, and fails saying why', async () => {
+    const running = JSON.parse(await kubectl('get', 'deployment', 'churn-app', '-n', 'churn', '-o', 'json')).spec.template.spec.containers[0].image;
+    const missing = `${registry.host}/churn-app@sha256:${'0'.repeat(64)}`;
+    const run = await deploy({ image: missing });
+    assert.equal(run.result.status, 'Failed');
+    assert.equal(run.outputs.rolledBack, 'true');
+    assert.equal(run.outputs.deployedImage, running);
+    assert.match(run.result.message, /ImagePullBackOff|ErrImagePull/);
+    assert.match(run.result.message, /rolled back/i);
+    const now = JSON.parse(await kubectl('get', 'deployment', 'churn-app', '-n', 'churn', '-o', 'json'));
+    assert.equal(now.spec.template.spec.containers[0].image, running, 'the previous image runs again');
+    assert.match(await kubectl('rollout', 'status', 'deployment/churn-app', '-n', 'churn', '--timeout=10s'), /successfully rolled out/);
+    const served = await (await fetch(`http://${cluster.loadBalancers()[0].ip}:8080`)).json() as { image: string };
+    assert.equal(served.image, running);
+    assertNothingLeaked(run);
+  });
+
+  it('fails on a malformed kubeconfig without printing it', async () => {
+    const broken = `${cluster.kubeconfig().replace('clusters:', 'clusters: [')}\n`;
+    const run = await runTask({
+      taskDir, variables: pipeline, inputs: { kubernetesServiceConnection: 'aks', image: goodImage, appName: 'churn-app' },
+      endpoints: { aks: { url: cluster.url, scheme: 'Kubernetes', parameters: { kubeconfig: broken }, data: { authorizationType: 'Kubeconfig' } } },
+    });
+    assert.equal(run.result.status, 'Failed');
+    assert.match(run.result.message, /kubernetesServiceConnection/);
+    assertNoSecrets(run, { 'kube token': KUBE_TOKEN });
+  });
+});

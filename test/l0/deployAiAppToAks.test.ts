@@ -1,0 +1,42 @@
+import { strict as assert } from 'node:assert';
+import { type ClusterProcess, startClusterProcess } from '../support/cluster/process';
+import { handlerNodes } from '../support/node24';
+import { endpointEnv } from '../support/taskRunner';
+import { runL0 } from './l0Runner';
+
+const image = `127.0.0.1:5000/churn-app@sha256:${'e'.repeat(64)}`;
+
+describe('DeployAiAppToAks L0 (MockTestRunner)', function () {
+  this.timeout(60_000);
+  // In a process of its own: MockTestRunner blocks this one with spawnSync while the task runs.
+  let cluster: ClusterProcess;
+  let env: Record<string, string>;
+
+  before(async () => {
+    cluster = await startClusterProcess({ auth: { token: 'l0-token' }, podReadyDelayMs: 50, loadBalancerDelayMs: 50 });
+    env = endpointEnv('aks', { url: cluster.url, scheme: 'Kubernetes', parameters: { kubeconfig: cluster.kubeconfig }, data: { authorizationType: 'Kubeconfig' } });
+  });
+  after(async () => cluster?.stop());
+
+  for (const [index, { handler, nodePath }] of handlerNodes().entries()) {
+    describe(`under ${handler}`, () => {
+      it('succeeds and sets every output variable', async () => {
+        const runner = await runL0('DeployAiAppToAksV1', { kubernetesServiceConnection: 'aks', image, appName: `l0-app-${index}`, containerPort: '8080', servicePort: String(18080 + index) }, nodePath, env);
+        assert.ok(runner.succeeded, runner.stdout + runner.stderr);
+        const outputs = Object.fromEntries([...runner.stdout.matchAll(/##vso\[task\.setvariable variable=(\w+);isOutput=true;[^\]]*\](.*)/g)].map((m) => [m[1], m[2]]));
+        assert.deepEqual(Object.keys(outputs).sort(), ['deployedImage', 'deploymentName', 'revision', 'rolledBack', 'serviceHostname', 'serviceIp', 'serviceUrl']);
+        assert.deepEqual([outputs.deploymentName, outputs.deployedImage, outputs.revision, outputs.rolledBack], [`l0-app-${index}`, image, '1', 'false']);
+        assert.match(runner.stdout, /loc_mock_DeploySucceeded/, 'user-facing text goes through tl.loc');
+        assert.match(runner.stdout, /##vso\[task\.addattachment type=Distributedtask\.Core\.Summary;name=loc_mock_SummaryTitleDeploy;\]/);
+        assert.match(outputs.serviceUrl, /^http:\/\/127\.\d+\.\d+\.\d+:1808\d$/);
+      });
+
+      it('fails on an invalid namespace, naming the input, before reaching the cluster', async () => {
+        const runner = await runL0('DeployAiAppToAksV1', { kubernetesServiceConnection: 'aks', image, appName: 'l0-app', namespace: 'Prod_EU' }, nodePath, env);
+        assert.ok(runner.failed);
+        assert.match(runner.stdout, /result=Failed;\]loc_mock_InputInvalid namespace Prod_EU/);
+        assert.doesNotMatch(runner.stdout, /loc_mock_KubeConnectionUsing/, 'nothing was sent to the cluster');
+      });
+    });
+  }
+});

@@ -1,0 +1,64 @@
+/**
+ * Child-process script: reads the Deploy task's cluster inputs through a fake agent and resolves
+ * them into a kubeconfig exactly as the task does (readClusterAccess -> resolveKubeconfig), then
+ * prints one JSON line. A child because Node trusts the stand-ins' test CA only through
+ * NODE_EXTRA_CA_CERTS at start-up. The line holds the kubeconfig (the test uses it against the
+ * cluster) and everything the agent was told, so the test can check what was registered and logged.
+ *
+ * runAksProbe (below) starts it; the script itself runs only when AKS_PROBE is set.
+ */
+import { InputError, TaskError } from '../../tasks/common/errors';
+import { readClusterAccess, resolveKubeconfig } from '../../tasks/common/pipeline/kubeConnection';
+import { fakeAgent } from './fakeAgent';
+import type { EndpointSpec } from './fakeAzureEndpoint';
+import { runProbeProcess } from './probeProcess';
+
+export interface AksProbeRequest {
+  readonly inputs: Record<string, string>;
+  readonly endpoints: Record<string, Omit<EndpointSpec, 'id'>>;
+  readonly variables?: Record<string, string>;
+  readonly retryDelayInMs?: number;
+}
+
+export interface AksProbeResult {
+  readonly ok: boolean;
+  readonly kubeconfig?: string;
+  readonly describe?: string;
+  readonly secrets?: readonly string[];
+  readonly expiresOn?: string;
+  readonly error?: { readonly name: string; readonly key?: string; readonly input?: string; readonly message: string };
+  /** What the fake agent recorded: setSecret calls and log lines. */
+  readonly registered: readonly string[];
+  readonly lines: readonly string[];
+}
+
+async function probe(request: AksProbeRequest): Promise<AksProbeResult> {
+  const agent = fakeAgent(request.inputs, { variables: request.variables, endpoints: request.endpoints });
+  try {
+    const access = readClusterAccess(agent);
+    const resolved = await resolveKubeconfig(access, { setSecret: agent.setSecret, log: agent.log, retry: { retryDelayInMs: request.retryDelayInMs ?? 20 } });
+    return {
+      ok: true, kubeconfig: resolved.kubeconfig, describe: resolved.describe, secrets: resolved.secrets,
+      expiresOn: resolved.expiresOn?.toISOString(), registered: agent.secrets, lines: agent.lines,
+    };
+  } catch (error) {
+    const e = error as Error;
+    const detail = { name: e?.name ?? typeof error, key: error instanceof TaskError ? error.key : undefined, input: error instanceof InputError ? error.input : undefined, message: String(e?.message ?? error) };
+    return { ok: false, error: detail, registered: agent.secrets, lines: agent.lines };
+  }
+}
+
+export interface AksProbeRun {
+  readonly result: AksProbeResult;
+  /** stderr: nothing may be printed there, secrets least of all. */
+  readonly stderr: string;
+}
+
+export async function runAksProbe(request: AksProbeRequest, env: Readonly<Record<string, string>>): Promise<AksProbeRun> {
+  const { result, stderr } = await runProbeProcess<AksProbeResult>(__filename, { ...env, AKS_PROBE: JSON.stringify(request) });
+  return { result, stderr };
+}
+
+if (process.env.AKS_PROBE) {
+  void probe(JSON.parse(process.env.AKS_PROBE) as AksProbeRequest).then((result) => process.stdout.write(`${JSON.stringify(result)}\n`));
+}

@@ -1,0 +1,152 @@
+/**
+ * DeployAiAppToAks@1 inputs: what a pipeline author types becomes one checked value, and every
+ * unusable value fails before anything talks to the cluster, naming the input, the value and what
+ * is accepted.
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { InputError } from '../../tasks/common/errors';
+import { progressDeadlineFor, readDeployInputs } from '../../tasks/common/pipeline/deployInputs';
+import { fakeAgent } from '../support/fakeAgent';
+
+const digest = `sha256:${'ab'.repeat(32)}`;
+const image = `myacr.azurecr.io/churn-app@${digest}`;
+const kubeconfig = [
+  'apiVersion: v1', 'kind: Config',
+  'clusters: [{ name: aks, cluster: { server: "https://aks.example:443" } }]',
+  'users: [{ name: ci, user: { token: "kube-token-123" } }]',
+  'contexts: [{ name: aks, context: { cluster: aks, user: ci } }]',
+  'current-context: aks', '',
+].join('\n');
+const endpoints = {
+  k8s: { url: 'https://aks.example:443', scheme: 'Kubernetes', auth: { kubeconfig }, data: { authorizationType: 'Kubeconfig' } },
+  registry: { url: 'https://myacr.azurecr.io', scheme: 'UsernamePassword', auth: { registry: 'https://myacr.azurecr.io', username: 'puller', password: 'registry-password-1' } },
+  acrWif: {
+    url: 'https://myacr.azurecr.io', scheme: 'WorkloadIdentityFederation',
+    auth: { tenantid: '11111111-1111-1111-1111-111111111111', serviceprincipalid: '22222222-2222-2222-2222-222222222222', loginServer: 'myacr.azurecr.io' },
+    data: { registrytype: 'ACR', subscriptionId: '33333333-3333-3333-3333-333333333333' },
+  },
+};
+const variables = {
+  'System.CollectionUri': 'https://dev.azure.com/contoso/', 'System.TeamProject': 'churn', 'Build.BuildId': '42', 'Build.SourceVersion': 'abc123',
+};
+const base = { kubernetesServiceConnection: 'k8s', image, appName: 'churn-app' };
+
+function read(inputs: Record<string, string>, root?: string) {
+  return readDeployInputs(fakeAgent(inputs, { endpoints, variables, root }));
+}
+
+describe('DeployAiAppToAks inputs', () => {
+  it('generates a Deployment and Service spec from the defaults', () => {
+    const { deploy } = read(base);
+    assert.equal(deploy.namespace, 'default');
+    assert.equal(deploy.createNamespace, true);
+    assert.equal(deploy.rollbackOnFailure, true);
+    assert.equal(deploy.rolloutTimeoutMs, 600_000);
+    assert.equal(deploy.smokeTest, undefined);
+    assert.ok(deploy.workload.kind === 'generated');
+    const app = deploy.workload.app;
+    assert.deepEqual([app.replicas, app.containerPort, app.servicePort, app.serviceType, app.readinessPath], [2, 5000, 80, 'LoadBalancer', '/']);
+    assert.equal(app.progressDeadlineSeconds, 300);
+    assert.equal(app.annotations.pipelineRun, 'https://dev.azure.com/contoso/churn/_build/results?buildId=42');
+    assert.equal(app.annotations.commit, 'abc123');
+    assert.equal(deploy.imagePullSecret, undefined);
+  });
+
+  it('reads env values that hold = and commas, one per line', () => {
+    const { deploy } = read({ ...base, env: 'MODEL_PATH=/models\nALLOWED=a,b=c\n' });
+    assert.ok(deploy.workload.kind === 'generated');
+    assert.deepEqual(deploy.workload.app.env, { MODEL_PATH: '/models', ALLOWED: 'a,b=c' });
+  });
+
+  it('keeps the progress deadline inside the rollout timeout', () => {
+    assert.deepEqual([60, 120, 600, 3600].map(progressDeadlineFor), [30, 90, 300, 300]);
+    const { deploy } = read({ ...base, rolloutTimeoutSeconds: '90' });
+    assert.ok(deploy.workload.kind === 'generated');
+    assert.equal(deploy.workload.app.progressDeadlineSeconds, 60);
+  });
+
+  it('turns a user-name connection into a pull secret the pods reference', () => {
+    const { deploy } = read({ ...base, containerRegistry: 'registry', smokeTestPath: '/healthz' });
+    assert.equal(deploy.smokeTest?.path, '/healthz');
+    assert.deepEqual({ ...deploy.imagePullSecret }, { name: 'ai-app-registry', registry: 'myacr.azurecr.io', username: 'puller', password: 'registry-password-1' });
+    assert.ok(deploy.workload.kind === 'generated');
+    assert.equal(deploy.workload.app.imagePullSecret, 'ai-app-registry');
+  });
+
+  describe('with manifests', () => {
+    let root: string;
+    before(() => {
+      root = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-inputs-'));
+      fs.mkdirSync(path.join(root, 'k8s'));
+      fs.writeFileSync(path.join(root, 'k8s', 'app.yaml'), [
+        'apiVersion: apps/v1', 'kind: Deployment', 'metadata: { name: web }',
+        'spec: { template: { spec: { containers: [{ name: app, image: "myacr.azurecr.io/churn-app:dev" }, { name: proxy, image: "nginx:1.27" }] } } }',
+        '---', 'apiVersion: v1', 'kind: Service', 'metadata: { name: web }', 'spec: { ports: [{ port: 80 }] }', '',
+      ].join('\n'));
+      fs.writeFileSync(path.join(root, 'k8s', 'broken.yml'), 'kind: [unclosed\n');
+      fs.writeFileSync(path.join(root, 'k8s', 'other.yaml'), 'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: x }\nspec: { template: { spec: { containers: [{ name: c, image: "redis:7" }] } } }\n');
+    });
+    after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+    it('finds them by glob and substitutes the image by repository', () => {
+      const inputs = read({ kubernetesServiceConnection: 'k8s', image, manifests: 'k8s/*.yaml\n!k8s/other.yaml' }, root);
+      assert.ok(inputs.deploy.workload.kind === 'manifests');
+      assert.deepEqual(inputs.manifestFiles, [path.join(root, 'k8s', 'app.yaml')]);
+      const containers = (inputs.deploy.workload.documents[0] as any).spec.template.spec.containers;
+      assert.deepEqual(containers.map((container: { image: string }) => container.image), [image, 'nginx:1.27']);
+    });
+
+    const badManifests: [string, Record<string, string>, string, RegExp][] = [
+      ['invalid YAML', { manifests: 'k8s/broken.yml' }, 'manifests', /broken\.yml is not valid YAML/],
+      ['a manifest with no matching container', { manifests: 'k8s/other.yaml' }, 'manifests', /No container in the manifests uses repository 'myacr\.azurecr\.io\/churn-app'.*redis:7 \(Deployment\/x, container c\)/],
+      ['a glob that matches nothing', { manifests: 'deploy/*.yaml' }, 'manifests', /Input 'manifests' is 'deploy\/\*\.yaml': no file matches/],
+      ['containers naming a missing container', { manifests: 'k8s/app.yaml', containers: 'sidecar' }, 'containers', /no container named 'sidecar'.*container proxy/],
+    ];
+    for (const [what, inputs, input, message] of badManifests) {
+      it(`rejects ${what}`, () => assert.throws(() => read({ kubernetesServiceConnection: 'k8s', image, ...inputs }, root), (error: unknown) =>
+        error instanceof InputError && error.input === input && message.test(error.message)));
+    }
+  });
+
+  const bad: [string, Record<string, string>, string, RegExp][] = [
+    ['a missing image', { image: '' }, 'image', /Input 'image' is required/],
+    ['an image that is not a reference', { image: 'Churn App:latest' }, 'image', /Input 'image' is 'Churn App:latest'/],
+    ['an invalid namespace name', { namespace: 'Prod_EU' }, 'namespace', /Input 'namespace' is 'Prod_EU': use a DNS-1123 label/],
+    ['no appName without manifests', { appName: '' }, 'appName', /Input 'appName' is required when 'manifests' is empty/],
+    ['an appName that is no DNS label', { appName: 'Churn_App' }, 'appName', /Input 'appName' is 'Churn_App'/],
+    ['negative replicas', { replicas: '-1' }, 'replicas', /Input 'replicas' is -1, which is out of range\. Use a whole number from 0 to 1000/],
+    ['replicas that are not a number', { replicas: 'two' }, 'replicas', /Input 'replicas' is 'two', which is not a whole number/],
+    ['a container port out of range', { containerPort: '70000' }, 'containerPort', /Input 'containerPort' is 70000, which is out of range\. Use a whole number from 1 to 65535/],
+    ['a service port of 0', { servicePort: '0' }, 'servicePort', /Input 'servicePort' is 0, which is out of range/],
+    ['an unknown service type', { serviceType: 'Ingress' }, 'serviceType', /Input 'serviceType' is 'Ingress'.*LoadBalancer, ClusterIP, NodePort/],
+    ['an invalid DNS label', { dnsLabel: '1churn' }, 'dnsLabel', /Input 'dnsLabel' is '1churn'.*cloudapp\.azure\.com/],
+    ['a DNS label without a load balancer', { dnsLabel: 'churn-demo', serviceType: 'ClusterIP' }, 'dnsLabel', /needs serviceType LoadBalancer/],
+    ['a readiness path without /', { readinessPath: 'healthz' }, 'readinessPath', /Input 'readinessPath' is 'healthz'.*starts with '\/'/],
+    ['a smoke test path with a space', { smokeTestPath: '/score now' }, 'smokeTestPath', /Input 'smokeTestPath' is '\/score now'/],
+    ['an env line without =', { env: 'MODEL_PATH' }, 'env', /Input 'env' is 'MODEL_PATH': expected one KEY=VALUE per line/],
+    ['an env name with a space', { env: 'MODEL PATH=/m' }, 'env', /Input 'env'/],
+    ['a rollout timeout too small', { rolloutTimeoutSeconds: '10' }, 'rolloutTimeoutSeconds', /Input 'rolloutTimeoutSeconds' is 10, which is out of range\. Use a whole number from 60 to 86400/],
+    ['a progress deadline too small', { progressDeadlineSeconds: '1' }, 'progressDeadlineSeconds', /from 5 to 86400/],
+    ['a load balancer wait too long', { loadBalancerTimeoutSeconds: '99999' }, 'loadBalancerTimeoutSeconds', /from 10 to 3600/],
+    ['a rollback flag that is not a boolean', { rollbackOnFailure: 'maybe' }, 'rollbackOnFailure', /Input 'rollbackOnFailure'.*'maybe'/],
+    ['a model digest that is not sha256', { modelDigest: 'md5:abc' }, 'modelDigest', /Input 'modelDigest' is 'md5:abc'/],
+    ['an invalid pull secret name', { containerRegistry: 'registry', imagePullSecretName: 'ACR Pull' }, 'imagePullSecretName', /Input 'imagePullSecretName' is 'ACR Pull'/],
+    ['a federated ACR connection for a pull secret', { containerRegistry: 'acrWif' }, 'containerRegistry', /has no password a pull secret could hold.*--attach-acr/],
+    ['a registry connection that does not exist', { containerRegistry: 'nope' }, 'containerRegistry', /nope/],
+  ];
+  for (const [what, inputs, input, message] of bad) {
+    it(`rejects ${what}`, () => {
+      const agent = fakeAgent({ ...base, ...inputs }, { endpoints, variables });
+      assert.throws(() => readDeployInputs(agent), (error: unknown) => {
+        assert.ok(error instanceof InputError, `not an InputError: ${String(error)}`);
+        assert.equal(error.input, input);
+        assert.match(error.message, message);
+        for (const secret of ['kube-token-123', 'registry-password-1']) assert.ok(!error.message.includes(secret), 'a secret reached the message');
+        return true;
+      });
+    });
+  }
+});
