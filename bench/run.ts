@@ -3,6 +3,7 @@
  * absolute times drift). Exits non-zero when a target is missed, so a regression is visible.
  */
 import { benchBake } from './bake';
+import { benchDeploy } from './deploy';
 import { benchFetch } from './fetch';
 import { benchS3Fetch } from './fetchS3';
 import { printTable, type Row } from './measure';
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
   if (selected('fetch')) rows.push(...(await benchFetch(log)));
   if (selected('fetch-s3')) rows.push(...(await benchS3Fetch(log)));
   if (selected('bake')) rows.push(...(await benchBake(log)));
+  if (selected('deploy')) rows.push(...(await benchDeploy(log)));
   if (selected('package')) rows.push(await benchPackage());
   printTable('Benchmarks (ratios measured side by side in this run)', rows);
   const missed = rows.filter((row) => !row.pass);

@@ -6,7 +6,8 @@
  * exactly as the Azure Pipelines agent runs it and fetches the newest *approved* version. The
  * bundled Bake Model Into Image task then adds that model to the app image on a real registry
  * (the CNCF distribution registry), chaining Fetch's output variables, with no Docker engine.
- * A new approved version follows, and only the model layer moves.
+ * A new approved version follows, and only the model layer moves. Finally the bundled Deploy AI App
+ * To AKS task rolls both images out to a simulated AKS cluster, and a broken one is rolled back.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,14 +17,17 @@ import { pushBaseImage } from '../test/support/registry/baseImages';
 import { skopeoInspect } from '../test/support/registry/imageTools';
 import { startRegistry, type TestRegistry } from '../test/support/registry/registry';
 import { ModelPublisher } from '../test/support/modelStore';
-import { runTask, visibleOutput, type TaskRun } from '../test/support/taskRunner';
+import { runTask, visibleOutput, type TaskRun, type TaskStatus } from '../test/support/taskRunner';
+import { deployDemo } from './deploy';
 
 const taskDir = join(__dirname, '..', 'dist', 'tasks', 'FetchLatestModelV1');
 const bakeDir = join(__dirname, '..', 'dist', 'tasks', 'BakeModelIntoImageV1');
 const quiet = { 'System.Debug': 'false' };
+/** Every task run, in order, for the report's timings. */
+const steps: [string, number][] = [];
 
 /** Bake the fetched model into the app image, with Fetch's outputs as Bake's inputs (as in YAML). */
-async function bake(registry: TestRegistry, fetched: TaskRun, tag: string): Promise<TaskRun> {
+async function bake(registry: TestRegistry, fetched: TaskRun, tag: string, note = ''): Promise<TaskRun> {
   const run = await runTask({
     taskDir: bakeDir,
     inputs: {
@@ -37,7 +41,7 @@ async function bake(registry: TestRegistry, fetched: TaskRun, tag: string): Prom
     },
     variables: { ...quiet, 'Build.BuildId': tag, 'System.CollectionUri': 'https://dev.azure.com/contoso/', 'System.TeamProject': 'churn' },
   });
-  show(`BakeModelIntoImage@1 (model ${fetched.outputs.modelVersion})`, run);
+  show(`BakeModelIntoImage@1 (model ${fetched.outputs.modelVersion}${note})`, run);
   return run;
 }
 
@@ -46,15 +50,18 @@ function churnModel(version: string, weights: number[]): Buffer {
   return Buffer.from(JSON.stringify({ kind: 'logistic-regression', version, features: ['tenure', 'monthly_charges', 'support_calls'], weights, bias: -0.4 }, null, 2));
 }
 
-function show(title: string, run: TaskRun): void {
+function show(title: string, run: TaskRun, expected: TaskStatus = 'Succeeded'): void {
   console.log(`\n=== ${title}: ${run.result.status} in ${(run.durationMs / 1000).toFixed(2)} s`);
+  steps.push([title, run.durationMs]);
   for (const line of visibleOutput(run).split('\n')) {
-    if (line && !line.startsWith('##')) console.log(`  | ${line}`);
+    // A failure's diagnostics come again in its message: the caller shows that, trimmed.
+    if (line && !line.startsWith('##') && (expected === 'Succeeded' || line.length <= 300)) console.log(`  | ${line}`);
   }
-  if (run.result.status !== 'Succeeded') throw new Error(`${title} failed: ${run.result.message}`);
+  if (run.result.status !== expected) throw new Error(`${title}: expected ${expected}, got ${run.result.status}: ${run.result.message}`);
 }
 
 async function main(): Promise<void> {
+  const started = performance.now();
   const work = mkdtempSync(join(tmpdir(), 'model-delivery-demo-'));
   const azurite = await startAzurite({ location: join(work, 'azurite') });
   try {
@@ -111,7 +118,7 @@ async function main(): Promise<void> {
       show('FetchLatestModel@1 (newest approved)', next);
       const rebaked = await bake(registry, next, '102');
       // The next commit with no new model: same inputs, so the same digest and nothing to upload.
-      const rebakeSame = await bake(registry, next, '102');
+      const rebakeSame = await bake(registry, next, '102', ', same inputs again');
 
       console.log(`\nReport: approved model ${first.outputs.modelName} ${first.outputs.modelVersion} (${first.outputs.modelDigest}); ` +
         `candidate ${candidate.outputs.modelVersion}; fetch ${(first.durationMs / 1000).toFixed(2)} s, cached re-run ${(again.durationMs / 1000).toFixed(2)} s.`);
@@ -120,7 +127,11 @@ async function main(): Promise<void> {
       const same = rebakeSame.outputs.imageDigest === rebaked.outputs.imageDigest;
       console.log(`Re-baking model ${next.outputs.modelVersion} with the same inputs gave ${same ? 'the identical digest' : 'A DIFFERENT DIGEST'}; it uploaded ${rebakeSame.outputs.bytesUploaded} bytes (manifest only).`);
       if (!same) throw new Error('re-baking the same inputs changed the digest');
-      console.log('Deploy AI App To AKS joins this demo as it lands.');
+      const deployed = await deployDemo(registry, [{ fetched: first, baked }, { fetched: next, baked: rebaked }], show);
+      for (const line of deployed) console.log(line);
+      console.log('Steps, as the agent ran them:');
+      for (const [title, ms] of steps) console.log(`  ${(ms / 1000).toFixed(2).padStart(5)} s  ${title}`);
+      console.log(`The whole demo took ${((performance.now() - started) / 1000).toFixed(1)} s.`);
     } finally {
       await registry.stop();
     }
