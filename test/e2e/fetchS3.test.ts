@@ -9,6 +9,7 @@ import { assertNoSecrets, runTask, visibleOutput } from '../support/taskRunner';
 
 const taskDir = join(__dirname, '..', '..', 'dist', 'tasks', 'FetchLatestModelV1');
 const MiB = 1024 * 1024;
+const ROLE = 'arn:aws:iam::123456789012:role/model-reader';
 
 describe('FetchLatestModel e2e from S3 (the bundle as the agent runs it, against s3rver)', function () {
   this.timeout(120_000);
@@ -19,7 +20,7 @@ describe('FetchLatestModel e2e from S3 (the bundle as the agent runs it, against
   const config = Buffer.from('{"threshold":0.7}');
 
   before(async () => {
-    s3 = await startS3();
+    s3 = await startS3({ sts: { roles: [{ arn: ROLE, externalId: 'contoso-7f3a9c' }] } });
     const publisher = await new S3Publisher(s3, 'models').create();
     await publisher.publish('churn/1.9.0/weights.bin', randomBytes(100));
     await publisher.publish('churn/2.0.0/weights.bin', weights, { tags: { stage: 'production' } });
@@ -71,6 +72,36 @@ describe('FetchLatestModel e2e from S3 (the bundle as the agent runs it, against
     assert.equal(run.result.status, 'Succeeded', visibleOutput(run));
     assert.equal(run.outputs.modelVersion, '2.1.0-rc.1');
     assert.ok(run.secretsRegistered.includes(s3.secretAccessKey), 'the connection\'s secret key is registered as a secret');
+    assertNoSecrets(run, secrets());
+  });
+
+  it('fetches through an AWS service connection that assumes a role (STS at the S3-compatible endpoint), masking the temporary credentials', async () => {
+    const before = s3.stsCalls.length;
+    const role = { username: s3.accessKeyId, password: s3.secretAccessKey, assumeRoleArn: ROLE, externalId: 'contoso-7f3a9c' };
+    const run = await runTask({
+      taskDir,
+      inputs: { ...storeInputs(), awsCredentials: 'aws-role', modelPrefix: 'churn/', destination: join(work, 'model') },
+      endpoints: { 'aws-role': { scheme: 'UsernamePassword', parameters: role } },
+      variables: { 'Build.BuildId': '5150' },
+    });
+    assert.equal(run.result.status, 'Succeeded', visibleOutput(run));
+    assert.equal(run.outputs.modelVersion, '2.1.0-rc.1');
+    assert.deepEqual(s3.stsCalls.slice(before), [{ action: 'AssumeRole', status: 200 }]);
+    assert.match(run.stdout, new RegExp(`Assumed role ${ROLE} \\(session azure-pipelines-5150\\) through AWS STS at ${s3.endpoint}`));
+    const temporary = run.secretsRegistered.filter((secret) => secret.startsWith('IQoJb3JpZ2luX2VjE'));
+    assert.equal(temporary.length, 1, 'the session token STS issued is registered as a secret');
+    assertNoSecrets(run, [...Object.values(secrets()), ...run.secretsRegistered]);
+  });
+
+  it('fails an assumed role STS refuses, naming the role and the connection', async () => {
+    const run = await runTask({
+      taskDir,
+      inputs: { ...storeInputs(), awsCredentials: 'aws-role', modelPrefix: 'churn/', destination: join(work, 'model') },
+      endpoints: { 'aws-role': { scheme: 'UsernamePassword', parameters: { username: s3.accessKeyId, password: s3.secretAccessKey, assumeRoleArn: ROLE, externalId: 'wrong-id' } } },
+    });
+    assert.equal(run.result.status, 'Failed');
+    assert.match(run.result.message, new RegExp(`refused to let the credentials of service connection 'aws-role' \\(input 'awsCredentials'\\) assume role ${ROLE} \\(AccessDenied`));
+    assert.deepEqual(readdirSync(work), []);
     assertNoSecrets(run, secrets());
   });
 

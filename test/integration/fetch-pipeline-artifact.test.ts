@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunSelection } from '../../tasks/common/devops/builds';
+import { devOpsCredential } from '../../tasks/common/devops/credential';
 import { InputError, RemoteError, TaskError } from '../../tasks/common/errors';
 import { fetchLatestModel } from '../../tasks/common/model/fetch';
 import { openPipelineArtifactStore, type PipelineArtifactAccess } from '../../tasks/common/model/pipelineArtifactStore';
@@ -48,7 +49,7 @@ describe('fetchLatestModel from Azure Pipelines artifacts (Build REST stand-in)'
   afterEach(() => rmSync(work, { recursive: true, force: true }));
 
   function access(overrides: Partial<PipelineArtifactAccess> & { run?: RunSelection } = {}): PipelineArtifactAccess {
-    return { collectionUri: devops.collectionUri, project: devops.projectId, accessToken: token, pipeline: 'train-churn', artifactName: 'model', run: { kind: 'latest' }, modelPrefix: '', scratchFolder: work, retries: 3, retryDelayMs: 20, ...overrides };
+    return { collectionUri: devops.collectionUri, project: devops.projectId, credential: devOpsCredential('bearer', token), pipeline: 'train-churn', artifactName: 'model', run: { kind: 'latest' }, modelPrefix: '', scratchFolder: work, retries: 3, retryDelayMs: 20, ...overrides };
   }
 
   async function fetch(overrides: Partial<PipelineArtifactAccess> = {}) {
@@ -147,7 +148,7 @@ describe('fetchLatestModel from Azure Pipelines artifacts (Build REST stand-in)'
 
   describe('refusals', () => {
     const cases: [string, Partial<PipelineArtifactAccess>, (error: unknown) => boolean][] = [
-      ['a wrong access token', { accessToken: 'not-the-token' }, (e) => e instanceof RemoteError && e.key === 'DevOpsUnauthorized'],
+      ['a wrong access token', { credential: devOpsCredential('bearer', 'not-the-token') }, (e) => e instanceof RemoteError && e.key === 'DevOpsUnauthorized'],
       ['an unknown pipeline', { pipeline: 'train-nothing' }, (e) => e instanceof InputError && e.input === 'pipeline' && /train-nothing/.test(e.message)],
       ['a name two pipelines share', { pipeline: 'twin' }, (e) => e instanceof InputError && e.input === 'pipeline' && /\\a\\twin \(id 11\).*\\b\\twin \(id 12\)/.test(e.message)],
       ['a pinned run without the artifact', { artifactName: 'reports', run: { kind: 'pinned', runId: 101 } }, (e) => e instanceof InputError && e.input === 'artifactName' && /Its artifacts: model/.test(e.message)],

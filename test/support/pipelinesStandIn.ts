@@ -1,6 +1,7 @@
 /**
  * An Azure DevOps stand-in for what Fetch Latest Model's pipelineArtifact source calls, in the
- * documented shapes (Build REST API 7.1/7.2):
+ * documented shapes (Build REST API 7.1/7.2), for one or more organizations on one host, as
+ * dev.azure.com serves them (the answers are in pipelinesBuildService.ts):
  *
  *   OPTIONS {collection}/_apis/build                            resource locations (api version negotiation)
  *   GET     {collection}/{project}/_apis/build/definitions      ?name=&definitionIds=  -> { count, value }
@@ -10,45 +11,55 @@
  *   GET     {collection}/{project}/_apis/build/builds/{id}/artifacts[?artifactName=]  -> BuildArtifact(s)
  *   GET     {artifact host}/{org}/{project}/_apis/artifact/{id}/content?format=zip  -> the zip (resource.downloadUrl)
  *
- * Every request needs `Authorization: Bearer <System.AccessToken>` (401 otherwise), the artifact
- * host included. Enum filters are accepted by name (as documented) and by number (as
+ * Authentication follows the service: the job's organization takes only `Authorization: Bearer
+ * <System.AccessToken>`; each other organization takes only its personal access token, as Basic
+ * with any user name (the PAT is the password). Anything else gets 401, the artifact host
+ * included. Enum filters are accepted by name (as documented) and by number (as
  * azure-devops-node-api sends them). The artifact host honours Range unless told not to, and can
- * fail its next downloads with a status, to exercise retries.
+ * fail its next downloads with a status, to exercise retries. Told to, it redirects downloads to
+ * signed URLs on a third server (as http://localhost:<port>, another host name than the API's
+ * 127.0.0.1), which refuses any request that carries an Authorization header, as blob storage does
+ * with a SAS.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type RunningServer, bearerToken, sendJson, startServer } from './standInServer';
-import { type ZipInput, writeZip } from './zipWriter';
+import { BuildService, type OrganizationSpec, type RunSpec, type SharedHost, serveZip, vssError } from './pipelinesBuildService';
+import { type RunningServer, bearerToken, startServer } from './standInServer';
 
-export interface RunSpec {
-  readonly id: number;
-  readonly definitionId: number;
-  readonly buildNumber: string;
-  readonly result?: 'succeeded' | 'partiallySucceeded' | 'failed' | 'canceled';
-  readonly status?: 'completed' | 'inProgress';
-  readonly branch?: string;
-  readonly tags?: readonly string[];
-  readonly finishTime: Date;
-  /** Artifact name -> its files (as the zip holds them, under the artifact's top folder). */
-  readonly artifacts?: Readonly<Record<string, readonly ZipInput[]>>;
-}
+export type { RunSpec };
 
 export interface PipelinesStandInOptions {
+  /** The job's System.AccessToken, for the first organization. */
   readonly accessToken: string;
   readonly organization?: string;
   readonly projectName?: string;
-  readonly definitions: readonly { id: number; name: string; path?: string }[];
+  readonly definitions: OrganizationSpec['definitions'];
   readonly runs: readonly RunSpec[];
+  /** Further organizations on the same host, each reached with a personal access token. */
+  readonly otherOrganizations?: readonly (OrganizationSpec & { readonly pat: string })[];
 }
 
-export interface PipelinesStandIn {
-  /** System.CollectionUri, ending with '/'. */
+export interface OrganizationInfo {
+  /** The organization URL (a service connection's URL), ending with '/'. */
   readonly collectionUri: string;
-  /** System.TeamProjectId */
   readonly projectId: string;
   readonly projectName: string;
+}
+
+export interface RequestRecord {
+  readonly host: 'api' | 'artifacts' | 'signed';
+  readonly path: string;
+  readonly query: string;
+  readonly status: number;
+  readonly range?: string;
+  /** The Authorization scheme the request carried. */
+  readonly auth: 'bearer' | 'basic' | 'none';
+}
+
+export interface PipelinesStandIn extends OrganizationInfo {
+  /** The other organizations by name. */
+  readonly organizations: Readonly<Record<string, OrganizationInfo>>;
   /** Paths and queries of every request, artifact host included. */
-  readonly requests: readonly { host: 'api' | 'artifacts'; path: string; query: string; status: number; range?: string }[];
+  readonly requests: readonly RequestRecord[];
   /** Port of the artifact host, to put a fault proxy in front of it. */
   readonly artifactPort: number;
   /** Serve downloads from this origin instead (e.g. a proxy in front of the artifact host). */
@@ -57,192 +68,98 @@ export interface PipelinesStandIn {
   failDownloads(count: number, status: number): void;
   /** Whether the artifact host answers Range requests with 206 (default true). */
   setRangeSupport(supported: boolean): void;
+  /** Whether downloads redirect to signed URLs on another host (default false). */
+  setSignedDownloads(on: boolean): void;
   close(): Promise<void>;
 }
 
-const LOCATIONS = [
-  { id: '0cd358e1-9217-4d94-8269-1c1ee6f93dcf', resourceName: 'builds', routeTemplate: '{project}/_apis/{area}/{resource}/{buildId}', resourceVersion: 7 },
-  { id: '1db06c96-014e-44e1-ac91-90b2d4b3e984', resourceName: 'artifacts', routeTemplate: '{project}/_apis/{area}/builds/{buildId}/{resource}', resourceVersion: 5 },
-  { id: 'dbeaf647-6167-421a-bda9-c9327b25e2e6', resourceName: 'definitions', routeTemplate: '{project}/_apis/{area}/{resource}/{definitionId}', resourceVersion: 7 },
-].map((location) => ({ ...location, area: 'build', minVersion: '2.0', maxVersion: '7.2', releasedVersion: '7.1' }));
+/** Who may call an organization: the job's OAuth token (Bearer) or a PAT (Basic). */
+type Credential = { readonly kind: 'bearer' | 'pat'; readonly token: string };
 
-const STATUS: Record<string, string> = { '1': 'inProgress', '2': 'completed', '4': 'cancelling', '8': 'postponed', '32': 'notStarted' };
-const RESULT: Record<string, string> = { '2': 'succeeded', '4': 'partiallySucceeded', '8': 'failed', '32': 'canceled' };
-const ORDER: Record<string, string> = { '2': 'finishTimeAscending', '3': 'finishTimeDescending', '4': 'queueTimeDescending', '5': 'queueTimeAscending' };
-
-/** The error body Azure DevOps sends (a serialized VssServiceException). */
-function vssError(res: ServerResponse, status: number, typeKey: string, message: string): void {
-  sendJson(res, status, { $id: '1', innerException: null, message, typeName: `Microsoft.TeamFoundation.Build.WebApi.${typeKey}, Microsoft.TeamFoundation.Build2.WebApi`, typeKey, errorCode: 0, eventId: 3000 });
+/** The password of an `Authorization: Basic` header, whatever the user name. */
+function basicPassword(req: IncomingMessage): string | undefined {
+  const encoded = /^Basic\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+  if (!encoded) return undefined;
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  return decoded.includes(':') ? decoded.slice(decoded.indexOf(':') + 1) : undefined;
 }
 
-/** An enum filter given by name or by number (flags enums: any listed name). */
-function enumFilter(value: string | null, names: Record<string, string>): string | undefined {
-  if (value === null) return undefined;
-  return (names[value] ?? value).toLowerCase();
+function accepts(credential: Credential, req: IncomingMessage): boolean {
+  return credential.kind === 'bearer' ? bearerToken(req) === credential.token : basicPassword(req) === credential.token;
 }
 
-type Definition = PipelinesStandInOptions['definitions'][number];
+function authScheme(req: IncomingMessage): RequestRecord['auth'] {
+  const scheme = /^(\w+)\s/.exec(req.headers.authorization ?? '')?.[1]?.toLowerCase();
+  return scheme === 'bearer' || scheme === 'basic' ? scheme : 'none';
+}
 
-/** The Build service's state and its answers; the servers below route requests to it. */
-class BuildService {
-  readonly organization: string;
-  readonly projectName: string;
-  readonly projectId = randomUUID();
-  readonly requests: PipelinesStandIn['requests'][number][] = [];
-  readonly faults = { count: 0, status: 500 };
-  ranges = true;
-  apiOrigin = '';
-  downloadOrigin = '';
-  private readonly zips = new Map<string, Buffer>();
+type Tenant = { readonly service: BuildService; readonly credential: Credential };
 
-  constructor(private readonly options: PipelinesStandInOptions) {
-    this.organization = options.organization ?? 'contoso';
-    this.projectName = options.projectName ?? 'models';
-  }
-
-  private project() {
-    return { id: this.projectId, name: this.projectName, url: `${this.apiOrigin}/${this.organization}/_apis/projects/${this.projectId}`, state: 'wellFormed', visibility: 'private' };
-  }
-
-  private definitionJson(d: Definition) {
-    return { id: d.id, name: d.name, path: d.path ?? '\\', type: 'build', queueStatus: 'enabled', revision: 1, project: this.project(), url: `${this.apiOrigin}/${this.organization}/${this.projectId}/_apis/build/Definitions/${d.id}` };
-  }
-
-  private buildJson(run: RunSpec) {
-    const definition = this.options.definitions.find((d) => d.id === run.definitionId)!;
-    const at = (msBefore: number) => new Date(run.finishTime.getTime() - msBefore).toISOString();
-    return {
-      id: run.id, buildNumber: run.buildNumber, status: run.status ?? 'completed', result: run.result ?? 'succeeded',
-      queueTime: at(120_000), startTime: at(60_000), finishTime: at(0), url: `${this.apiOrigin}/${this.organization}/${this.projectId}/_apis/build/Builds/${run.id}`,
-      definition: this.definitionJson(definition), project: this.project(), sourceBranch: run.branch ?? 'refs/heads/main', sourceVersion: 'a1b2c3d4',
-      tags: run.tags ?? [], reason: 'manual', priority: 'normal', retainedByRelease: false,
-    };
-  }
-
-  /** A PipelineArtifact as Artifacts - Get Artifact returns it; its zip is made once and kept. */
-  private artifactJson(run: RunSpec, name: string, index: number) {
-    const files = run.artifacts![name];
-    const id = Buffer.from(`pipelineartifact://${this.organization}/projectId/${this.projectId}/buildId/${run.id}/artifactName/${name}`).toString('base64url');
-    if (!this.zips.has(id)) this.zips.set(id, writeZip(files.map((file) => ({ ...file, name: `${name}/${file.name}` }))));
-    return {
-      id: run.id * 100 + index, name, source: randomUUID(),
-      resource: {
-        type: 'PipelineArtifact', data: `${run.id}/${name}`,
-        properties: { RootId: id, artifactsize: String(files.reduce((sum, file) => sum + file.data.length, 0)), HashType: 'DEDUP1024K', DomainId: '0' },
-        url: `${this.apiOrigin}/${this.organization}/${this.projectId}/_apis/build/builds/${run.id}/artifacts?artifactName=${encodeURIComponent(name)}&api-version=7.1`,
-        downloadUrl: `${this.downloadOrigin}/${this.organization}/${this.projectId}/_apis/artifact/${id}/content?format=zip`,
-      },
-    };
-  }
-
-  private listDefinitions(url: URL, res: ServerResponse): void {
-    const name = url.searchParams.get('name');
-    const ids = url.searchParams.get('definitionIds')?.split(',').map(Number);
-    // The name filter takes * as a wildcard, as the service's does.
-    const pattern = name ? new RegExp(`^${name.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i') : undefined;
-    const found = this.options.definitions.filter((d) => (!pattern || pattern.test(d.name)) && (!ids || ids.includes(d.id)));
-    sendJson(res, 200, { count: found.length, value: found.map((d) => this.definitionJson(d)) });
-  }
-
-  private listBuilds(url: URL, res: ServerResponse): void {
-    const query = url.searchParams;
-    const definitions = query.get('definitions')?.split(',').map(Number);
-    const status = enumFilter(query.get('statusFilter'), STATUS);
-    const result = enumFilter(query.get('resultFilter'), RESULT);
-    const tags = query.get('tagFilters')?.split(',').filter(Boolean) ?? [];
-    const branch = query.get('branchName');
-    const order = enumFilter(query.get('queryOrder'), ORDER) ?? 'queuetimedescending';
-    const runs = this.options.runs
-      .filter((run) => !definitions || definitions.includes(run.definitionId))
-      .filter((run) => !status || (run.status ?? 'completed').toLowerCase() === status)
-      .filter((run) => !result || (run.result ?? 'succeeded').toLowerCase() === result)
-      .filter((run) => tags.every((tag) => run.tags?.includes(tag)))
-      .filter((run) => !branch || (run.branch ?? 'refs/heads/main') === branch)
-      .sort((a, b) => (order.endsWith('ascending') ? 1 : -1) * (a.finishTime.getTime() - b.finishTime.getTime()))
-      .slice(0, Number(query.get('$top') ?? '1000'));
-    sendJson(res, 200, { count: runs.length, value: runs.map((run) => this.buildJson(run)) });
-  }
-
-  private runResource(id: string, artifacts: boolean, url: URL, res: ServerResponse): void {
-    const run = this.options.runs.find((candidate) => candidate.id === Number(id));
-    if (!run) return vssError(res, 404, 'BuildNotFoundException', `Build ${id} was not found.`);
-    if (!artifacts) return sendJson(res, 200, this.buildJson(run));
-    const names = Object.keys(run.artifacts ?? {});
-    const wanted = url.searchParams.get('artifactName');
-    if (wanted === null) return sendJson(res, 200, { count: names.length, value: names.map((name, index) => this.artifactJson(run, name, index)) });
-    const index = names.findIndex((name) => name.toLowerCase() === wanted.toLowerCase());
-    if (index < 0) return vssError(res, 404, 'ArtifactNotFoundException', `Artifact ${wanted} was not found for build ${id}.`);
-    sendJson(res, 200, this.artifactJson(run, names[index], index));
-  }
-
-  api(req: IncomingMessage, res: ServerResponse, url: URL): void {
-    if (req.method === 'OPTIONS' && url.pathname === `/${this.organization}/_apis/build`) return sendJson(res, 200, { count: LOCATIONS.length, value: LOCATIONS });
-    const match = new RegExp(`^/${this.organization}/([^/]+)/_apis/build/(definitions|builds)(?:/(\\d+))?(/artifacts)?$`).exec(url.pathname);
-    if (req.method !== 'GET' || !match) return vssError(res, 404, 'NotFoundException', `The stand-in has no ${req.method} ${url.pathname}`);
-    const [, projectKey, collection, id, artifacts] = match;
-    const project = decodeURIComponent(projectKey);
-    if (project !== this.projectId && project.toLowerCase() !== this.projectName.toLowerCase()) {
-      return vssError(res, 404, 'ProjectDoesNotExistWithNameException', `TF200016: The following project does not exist: ${project}.`);
+/** Routes a request to the organization its path names, once that organization's credential checks out. */
+function router(tenants: ReadonlyMap<string, Tenant>, requests: RequestRecord[], host: RequestRecord['host']) {
+  return (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    res.on('finish', () => requests.push({ host, path: url.pathname, query: url.search, status: res.statusCode, range: req.headers.range, auth: authScheme(req) }));
+    const tenant = tenants.get(url.pathname.split('/')[1]?.toLowerCase() ?? '');
+    if (!tenant || !accepts(tenant.credential, req)) {
+      res.setHeader('www-authenticate', tenant?.credential.kind === 'pat' ? 'Basic realm="https://dev.azure.com/"' : 'Bearer');
+      return vssError(res, 401, 'UnauthorizedRequestException', 'TF400813: The user is not authorized to access this resource.');
     }
-    if (collection === 'definitions') return this.listDefinitions(url, res);
-    if (!id) return this.listBuilds(url, res);
-    this.runResource(id, Boolean(artifacts), url, res);
-  }
+    if (host === 'api') tenant.service.api(req, res, url);
+    else tenant.service.download(req, res, url);
+  };
+}
 
-  /** The artifact host: the zip, whole or from a Range offset, unless a fault is due. */
-  download(req: IncomingMessage, res: ServerResponse, url: URL): void {
-    const match = new RegExp(`^/${this.organization}/${this.projectId}/_apis/artifact/([^/]+)/content$`).exec(url.pathname);
-    const zip = match ? this.zips.get(match[1]) : undefined;
-    if (!zip || url.searchParams.get('format') !== 'zip') return vssError(res, 404, 'ArtifactNotFoundException', 'The artifact was not found.');
-    if (this.faults.count > 0) {
-      this.faults.count--;
-      return vssError(res, this.faults.status, 'ServiceUnavailableException', 'The service is temporarily unavailable (stand-in fault).');
+/** The signed-URL host: the signature alone authorizes; a credential sent along is refused. */
+function signedHost(shared: SharedHost, requests: RequestRecord[]) {
+  return (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    res.on('finish', () => requests.push({ host: 'signed', path: url.pathname, query: '', status: res.statusCode, range: req.headers.range, auth: authScheme(req) }));
+    const zip = shared.signed.get(url.searchParams.get('sig') ?? '');
+    if (req.headers.authorization || !zip) {
+      res.writeHead(403, { 'content-type': 'application/xml' });
+      return void res.end('<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code><Message>Server failed to authenticate the request.</Message></Error>');
     }
-    const range = this.ranges ? /^bytes=(\d+)-$/.exec(req.headers.range ?? '') : null;
-    const start = range ? Number(range[1]) : 0;
-    const headers = { 'content-type': 'application/zip', 'content-length': String(zip.length - start), 'accept-ranges': this.ranges ? 'bytes' : 'none' };
-    if (range) res.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${zip.length - 1}/${zip.length}` });
-    else res.writeHead(200, headers);
-    res.end(zip.subarray(start));
-  }
+    serveZip(req, res, zip, shared.ranges);
+  };
+}
 
-  /** Every request needs the job's token (401 as the service answers otherwise), and is recorded. */
-  guarded(host: 'api' | 'artifacts', handler: (req: IncomingMessage, res: ServerResponse, url: URL) => void) {
-    return (req: IncomingMessage, res: ServerResponse, url: URL) => {
-      res.on('finish', () => this.requests.push({ host, path: url.pathname, query: url.search, status: res.statusCode, range: req.headers.range }));
-      if (bearerToken(req) !== this.options.accessToken) {
-        res.setHeader('www-authenticate', 'Bearer');
-        return vssError(res, 401, 'UnauthorizedRequestException', 'TF400813: The user is not authorized to access this resource.');
-      }
-      handler(req, res, url);
-    };
-  }
+function infoOf(service: BuildService, apiOrigin: string): OrganizationInfo {
+  return { collectionUri: `${apiOrigin}/${service.organization}/`, projectId: service.projectId, projectName: service.projectName };
 }
 
 export async function startPipelinesStandIn(options: PipelinesStandInOptions): Promise<PipelinesStandIn> {
-  const service = new BuildService(options);
+  const shared: SharedHost = { apiOrigin: '', downloadOrigin: '', ranges: true, faults: { count: 0, status: 500 }, signed: new Map() };
+  const job = new BuildService({ ...options, organization: options.organization ?? 'contoso' }, shared);
+  const tenants = new Map<string, Tenant>([[job.organization.toLowerCase(), { service: job, credential: { kind: 'bearer', token: options.accessToken } }]]);
+  for (const other of options.otherOrganizations ?? []) {
+    tenants.set(other.organization.toLowerCase(), { service: new BuildService(other, shared), credential: { kind: 'pat', token: other.pat } });
+  }
+  const requests: RequestRecord[] = [];
   const servers: RunningServer[] = [];
   try {
-    servers.push(await startServer(service.guarded('api', (req, res, url) => service.api(req, res, url))));
-    servers.push(await startServer(service.guarded('artifacts', (req, res, url) => service.download(req, res, url))));
+    servers.push(await startServer(router(tenants, requests, 'api')));
+    servers.push(await startServer(router(tenants, requests, 'artifacts')));
+    servers.push(await startServer(signedHost(shared, requests)));
   } catch (error) {
     await Promise.all(servers.map((server) => server.close()));
     throw error;
   }
-  service.apiOrigin = servers[0].origin;
-  service.downloadOrigin = servers[1].origin;
+  shared.apiOrigin = servers[0].origin;
+  shared.downloadOrigin = servers[1].origin;
+  const others = [...tenants.values()].filter(({ service }) => service !== job).map(({ service }) => [service.organization, infoOf(service, shared.apiOrigin)]);
   return {
-    collectionUri: `${service.apiOrigin}/${service.organization}/`,
-    projectId: service.projectId,
-    projectName: service.projectName,
-    requests: service.requests,
+    ...infoOf(job, shared.apiOrigin),
+    organizations: Object.fromEntries(others),
+    requests,
     artifactPort: Number(new URL(servers[1].origin).port),
-    setDownloadOrigin: (origin) => (service.downloadOrigin = origin),
+    setDownloadOrigin: (origin) => (shared.downloadOrigin = origin),
     failDownloads(count, status) {
-      service.faults.count = count;
-      service.faults.status = status;
+      shared.faults.count = count;
+      shared.faults.status = status;
     },
-    setRangeSupport: (supported) => (service.ranges = supported),
+    setRangeSupport: (supported) => (shared.ranges = supported),
+    setSignedDownloads(on) {
+      shared.signedOrigin = on ? servers[2].origin.replace('127.0.0.1', 'localhost') : undefined;
+    },
     close: async () => {
       await Promise.all(servers.map((server) => server.close()));
     },

@@ -11,6 +11,9 @@
  *    unsigned requests get AccessDenied, as a private bucket answers. The payload hash is taken from
  *    x-amz-content-sha256 as signed; the body itself is not re-hashed.
  *  - If-Match: s3rver ignores it. The front compares it with the stored ETag and answers 412.
+ *  - STS: s3rver has none. The front answers AssumeRole (SigV4-checked with the same verifier) and
+ *    AssumeRoleWithWebIdentity for the roles in `sts` (stsFront.ts), at the same endpoint as MinIO
+ *    does; the temporary keys it issues are then accepted for S3 with their session token.
  * Gaps that stay: multipart uploads get the plain MD5 of the whole object as ETag (S3 appends
  * "-<parts>"), and there is no server-side encryption, so ETag rules for those are unit-tested.
  */
@@ -20,7 +23,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, PutObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
-import type { RequestRecord } from './s3ServerProcess';
+import type { RequestRecord, StsCallRecord } from './s3ServerProcess';
+import type { StsConfig } from './stsFront';
 
 export interface S3Server {
   /** http://127.0.0.1:<port>, for s3Endpoint (with path-style addressing). */
@@ -33,12 +37,18 @@ export interface S3Server {
   readonly requests: readonly RequestRecord[];
   /** Every request the server saw until now, once its reports have all arrived. */
   settled(): Promise<readonly RequestRecord[]>;
+  /** The STS calls answered so far (Action, status). */
+  readonly stsCalls: readonly StsCallRecord[];
+  /** The next `count` STS calls answer `status` (resolves once the server has it). */
+  failSts(count: number, status: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 export interface S3ServerOptions {
   /** Require this x-amz-security-token on every request (temporary credentials). */
   readonly sessionToken?: string;
+  /** Roles STS lets callers assume. */
+  readonly sts?: StsConfig;
 }
 
 export async function startS3(options: S3ServerOptions = {}): Promise<S3Server> {
@@ -47,19 +57,27 @@ export async function startS3(options: S3ServerOptions = {}): Promise<S3Server> 
   const secretAccessKey = randomBytes(30).toString('base64');
   const child = fork(path.join(__dirname, 's3ServerProcess.ts'), [], {
     execArgv: ['--openssl-legacy-provider', '--import', 'tsx'],
-    env: { ...process.env, S3_DIRECTORY: directory, S3_KEY_ID: accessKeyId, S3_SECRET: secretAccessKey, S3_SESSION_TOKEN: options.sessionToken ?? '' },
+    env: { ...process.env, S3_DIRECTORY: directory, S3_KEY_ID: accessKeyId, S3_SECRET: secretAccessKey, S3_SESSION_TOKEN: options.sessionToken ?? '', S3_STS: JSON.stringify(options.sts ?? { roles: [] }) },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
   const kill = () => child.kill('SIGKILL');
   process.once('exit', kill);
   const requests: RequestRecord[] = [];
+  const stsCalls: StsCallRecord[] = [];
   const pongs = new Map<number, () => void>();
-  child.on('message', (message: { request?: RequestRecord; pong?: number }) => {
+  child.on('message', (message: { request?: RequestRecord; stsCall?: StsCallRecord; pong?: number }) => {
     if (message.request) requests.push(message.request);
+    if (message.stsCall) stsCalls.push(message.stsCall);
     if (message.pong !== undefined) pongs.get(message.pong)?.();
   });
   const port = await listeningPort(child);
   let pings = 0;
+  const settled = () =>
+    new Promise<readonly RequestRecord[]>((resolve) => {
+      const ping = ++pings;
+      pongs.set(ping, () => resolve(requests));
+      child.send({ ping });
+    });
   return {
     endpoint: `http://127.0.0.1:${port}`,
     port,
@@ -67,12 +85,12 @@ export async function startS3(options: S3ServerOptions = {}): Promise<S3Server> 
     secretAccessKey,
     sessionToken: options.sessionToken,
     requests,
-    settled: () =>
-      new Promise<readonly RequestRecord[]>((resolve) => {
-        const ping = ++pings;
-        pongs.set(ping, () => resolve(requests));
-        child.send({ ping });
-      }),
+    stsCalls,
+    async failSts(count, status) {
+      child.send({ stsFaults: { count, status } });
+      await settled();
+    },
+    settled,
     stop: () =>
       new Promise<void>((resolve) => {
         process.off('exit', kill);

@@ -14,7 +14,7 @@ const azureRm: Omit<EndpointSpec, 'id'> = {
 };
 const endpoints: Record<string, Omit<EndpointSpec, 'id'>> = {
   'aws-keys': { scheme: 'UsernamePassword', auth: { username: 'AKIAIOSFODNN7EXAMPLE', password: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', sessionToken: 'FwoGZXIvYXdzEXAMPLE' } },
-  'aws-role': { scheme: 'UsernamePassword', auth: { username: 'AKIAIOSFODNN7EXAMPLE', password: 'secret', assumeRoleArn: 'arn:aws:iam::123456789012:role/models' } },
+  'aws-role': { scheme: 'UsernamePassword', auth: { assumeRoleArn: 'arn:aws:iam::123456789012:role/models' } },
   'aws-half': { scheme: 'UsernamePassword', auth: { username: 'AKIAIOSFODNN7EXAMPLE' } },
   'azure-ml': azureRm,
   'azure-no-subscription': { ...azureRm, data: {} },
@@ -99,7 +99,7 @@ describe('FetchLatestModel inputs per model store', () => {
       assert.ok(inputs.access.kind === 's3');
       if (inputs.access.kind !== 's3') return;
       assert.deepEqual(inputs.access.s3.credentialSource, { kind: 'serviceConnection', input: 'awsCredentials', name: 'aws-keys' });
-      const { accessKeyId, secretAccessKey, sessionToken } = inputs.access.s3.credentials;
+      const { accessKeyId, secretAccessKey, sessionToken } = inputs.access.s3.credentials!;
       assert.deepEqual([accessKeyId, secretAccessKey, sessionToken], ['AKIAIOSFODNN7EXAMPLE', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'FwoGZXIvYXdzEXAMPLE']);
     });
 
@@ -125,7 +125,7 @@ describe('FetchLatestModel inputs per model store', () => {
     ['an access key id with a space', { ...s3, awsAccessKeyId: 'AKIA EXAMPLE' }, 'awsAccessKeyId', /no spaces/],
     ['a service connection and keys at once', { ...s3, awsCredentials: 'aws-keys' }, 'awsCredentials', /not both/],
     ['a service connection the job cannot see', { ...s3, awsAccessKeyId: '', awsSecretAccessKey: '', awsCredentials: 'aws-gone' }, 'awsCredentials', /cannot see/],
-    ['a service connection that assumes a role', { ...s3, awsAccessKeyId: '', awsSecretAccessKey: '', awsCredentials: 'aws-role' }, 'awsCredentials', /cannot assume roles/],
+    ['a service connection that assumes a role without keys', { ...s3, awsAccessKeyId: '', awsSecretAccessKey: '', awsCredentials: 'aws-role' }, 'awsCredentials', /without an access key/],
     ['a service connection without its secret key', { ...s3, awsAccessKeyId: '', awsSecretAccessKey: '', awsCredentials: 'aws-half' }, 'awsCredentials', /lacks the access key id or the secret access key/],
   ]);
 
@@ -140,7 +140,8 @@ describe('FetchLatestModel inputs per model store', () => {
       assert.equal(inputs.access.artifact.modelPrefix, 'model/');
       assert.equal(inputs.access.artifact.branch, 'refs/heads/main');
       assert.equal(inputs.access.artifact.scratchFolder, '/agent/_temp');
-      assert.equal(inputs.access.artifact.accessToken, devops['System.AccessToken']);
+      assert.deepEqual([inputs.access.artifact.credential.kind, inputs.access.artifact.credential.token], ['bearer', devops['System.AccessToken']]);
+      assert.equal(inputs.access.artifact.project, devops['System.TeamProjectId'], 'the job\'s own project by default');
       assert.ok(!JSON.stringify(inputs).includes(devops['System.AccessToken']), 'the token stays out of a dump');
       assert.deepEqual(agent.secrets, [devops['System.AccessToken']]);
     });

@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { open, type FileHandle } from 'node:fs/promises';
 import { BuildApi } from 'azure-devops-node-api/BuildApi';
 import { RemoteError, TaskError, isTransient } from '../errors';
+import { unauthorizedError, type DevOpsCredential } from './credential';
 import type { Log, Progress } from '../log';
 import { withoutQuery } from '../redact';
 
@@ -14,6 +15,8 @@ export interface ZipDownload {
   readonly url: string;
   readonly target: string;
   readonly collectionUri: string;
+  /** For a refusal's message only: the authenticated client already carries it. */
+  readonly credential: DevOpsCredential;
   readonly retries: number;
   readonly retryDelayMs: number;
   readonly idleTimeoutMs: number;
@@ -29,7 +32,7 @@ export interface DownloadContext {
 
 const MAX_REDIRECTS = 5;
 
-/** Hosts that may see the job's access token: the collection's own, and Azure DevOps' artifact hosts. */
+/** Hosts that may see the token (the job's or a PAT): the collection's own, and Azure DevOps' artifact hosts. */
 export function mayReceiveToken(url: URL, collectionUri: string): boolean {
   const collection = new URL(collectionUri);
   if (url.hostname === collection.hostname) return url.protocol === collection.protocol || url.protocol === 'https:';
@@ -73,13 +76,13 @@ async function request(authed: BuildApi, anonymous: BuildApi, download: ZipDownl
     }
     if (status === 200 || status === 206) return response;
     response.resume();
-    throw statusError(status, download.url);
+    throw statusError(status, download);
   }
   throw new RemoteError('PipelineArtifactDownloadFailed', [withoutQuery(download.url), 1, 'too many redirects']);
 }
 
-function statusError(status: number, url: string): Error {
-  if (status === 401 || status === 403) return new RemoteError('DevOpsUnauthorized', ['artifact download', withoutQuery(url)]);
+function statusError(status: number, { url, credential }: ZipDownload): Error {
+  if (status === 401 || status === 403) return unauthorizedError(credential, 'artifact download', withoutQuery(url));
   if (status === 404) return new TaskError('PipelineArtifactGone', [withoutQuery(url)]);
   // Left untyped so isTransient sees the status: 408, 429 and 5xx are retried.
   return Object.assign(new Error(`HTTP ${status} from ${withoutQuery(url)}`), { statusCode: status });

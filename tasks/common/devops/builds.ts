@@ -5,9 +5,10 @@
  * Artifacts - Get Artifact (its download URL).
  */
 import { BuildApi } from 'azure-devops-node-api/BuildApi';
-import { getBearerHandler } from 'azure-devops-node-api/WebApi';
+import { getBearerHandler, getPersonalAccessTokenHandler } from 'azure-devops-node-api/WebApi';
 import { type Build, BuildQueryOrder, BuildResult, BuildStatus } from 'azure-devops-node-api/interfaces/BuildInterfaces';
 import { InputError, RemoteError, TaskError } from '../errors';
+import { forbiddenError, unauthorizedError, type DevOpsCredential } from './credential';
 import type { Log } from '../log';
 
 /** Which run: the newest successful one, or the run the user pinned. */
@@ -16,7 +17,7 @@ export type RunSelection = { readonly kind: 'latest' } | { readonly kind: 'pinne
 export interface ArtifactQuery {
   /** System.CollectionUri, e.g. https://dev.azure.com/contoso/ */
   readonly collectionUri: string;
-  /** The project the pipeline lives in (the job's own: System.TeamProjectId). */
+  /** The project the pipeline lives in: input project (name or id), or the job's own (System.TeamProjectId). */
   readonly project: string;
   /** Pipeline name or numeric id, as the user typed it. */
   readonly pipeline: string;
@@ -26,6 +27,8 @@ export interface ArtifactQuery {
   readonly runTag?: string;
   readonly run: RunSelection;
   readonly retries: number;
+  /** Which credential the calls carry, so a 401 or 403 names the one to fix. */
+  readonly credential: DevOpsCredential;
 }
 
 export interface ResolvedArtifact {
@@ -43,9 +46,10 @@ export interface ResolvedArtifact {
 /** Newest successful runs checked for the artifact: a run may have skipped publishing it. */
 const RUNS_CHECKED = 10;
 
-/** A Build API client authenticated with the job's access token (the core never reads it itself). */
-export function buildApi(collectionUri: string, accessToken: string, retries: number): BuildApi {
-  return new BuildApi(collectionUri, [getBearerHandler(accessToken)], { socketTimeout: 60_000, allowRetries: true, maxRetries: retries, allowRedirects: false });
+/** A Build API client: Bearer for the job's access token, Basic for a service connection's PAT. */
+export function buildApi(collectionUri: string, credential: DevOpsCredential, retries: number): BuildApi {
+  const handler = credential.kind === 'pat' ? getPersonalAccessTokenHandler(credential.token) : getBearerHandler(credential.token);
+  return new BuildApi(collectionUri, [handler], { socketTimeout: 60_000, allowRetries: true, maxRetries: retries, allowRedirects: false });
 }
 
 export async function resolvePipelineArtifact(api: BuildApi, query: ArtifactQuery, log: Log): Promise<ResolvedArtifact> {
@@ -119,8 +123,8 @@ async function call<T>(query: ArtifactQuery, operation: string, request: () => P
     if (error instanceof TaskError) throw error;
     const status = (error as { statusCode?: number }).statusCode;
     const detail = String((error as Error)?.message ?? error).split(/\r?\n/)[0].slice(0, 300);
-    if (status === 401) throw new RemoteError('DevOpsUnauthorized', [operation, query.collectionUri]);
-    if (status === 403) throw new RemoteError('DevOpsForbidden', [operation, query.pipeline, detail]);
+    if (status === 401) throw unauthorizedError(query.credential, operation, query.collectionUri);
+    if (status === 403) throw forbiddenError(query.credential, operation, query.pipeline, detail);
     const code = (error as { code?: string }).code;
     throw new RemoteError('DevOpsRequestFailed', [operation, query.collectionUri, status ?? code ?? 'error', detail], { cause: error });
   }

@@ -60,7 +60,7 @@ export async function openModelStore(access: StoreAccess, context: OpenContext):
       return openBlobStore({ kind: 'tokenCredential', blobEndpoint, credential, container: access.container, credentialInput: 'azureSubscription' }, access.settings);
     }
     case 's3':
-      return (await import('./s3Store')).openS3Store(access.s3);
+      return (await import('./s3Store')).openS3Store(access.s3, { ...context, oidcToken: (devOps) => requestPipelineOidcToken(devOps, { log: context.log }) });
     case 'pipelineArtifact':
       return (await import('./pipelineArtifactStore')).openPipelineArtifactStore(access.artifact, context);
     case 'azureMLRegistry': {

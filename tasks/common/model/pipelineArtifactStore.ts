@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { downloadArtifactZip } from '../devops/artifactDownload';
 import { buildApi, resolvePipelineArtifact, type ResolvedArtifact, type RunSelection } from '../devops/builds';
+import type { DevOpsCredential } from '../devops/credential';
 import { InputError, TaskError } from '../errors';
 import type { Log, Progress } from '../log';
 import type { ModelStore, StoredObject } from './store';
@@ -21,8 +22,8 @@ import { extractZipEntry, readZipEntries, type ZipEntry } from './zipArchive';
 export interface PipelineArtifactAccess {
   readonly collectionUri: string;
   readonly project: string;
-  /** System.AccessToken; non-enumerable so a dump of the access never carries it. */
-  readonly accessToken: string;
+  /** The job's System.AccessToken, or a service connection's PAT; its token is non-enumerable. */
+  readonly credential: DevOpsCredential;
   readonly pipeline: string;
   readonly artifactName: string;
   readonly branch?: string;
@@ -50,11 +51,11 @@ interface UnpackedFile {
 }
 
 export async function openPipelineArtifactStore(access: PipelineArtifactAccess, context: StoreContext): Promise<ModelStore> {
-  const api = buildApi(access.collectionUri, access.accessToken, access.retries);
+  const api = buildApi(access.collectionUri, access.credential, access.retries);
   const artifact = await resolvePipelineArtifact(api, access, context.log);
   context.log.info('PipelineRunSelected', artifact.pipelineName, artifact.buildNumber, artifact.runId, access.artifactName);
   return new PipelineArtifactStore(access, artifact, (target, signal) =>
-    downloadArtifactZip(api, { url: artifact.downloadUrl, target, collectionUri: access.collectionUri, retries: access.retries, retryDelayMs: access.retryDelayMs, idleTimeoutMs: 60_000, expectedSize: artifact.reportedSize }, { signal, ...context }));
+    downloadArtifactZip(api, { url: artifact.downloadUrl, target, collectionUri: access.collectionUri, credential: access.credential, retries: access.retries, retryDelayMs: access.retryDelayMs, idleTimeoutMs: 60_000, expectedSize: artifact.reportedSize }, { signal, ...context }));
 }
 
 class PipelineArtifactStore implements ModelStore {

@@ -10,7 +10,7 @@ export interface S3ErrorContext {
   readonly credentialSource: S3CredentialSource;
 }
 
-interface S3Failure {
+export interface S3Failure {
   readonly code: string;
   readonly status: number | undefined;
   readonly message: string;
@@ -18,7 +18,7 @@ interface S3Failure {
   readonly bucketRegion: string | undefined;
 }
 
-function failureOf(error: unknown): S3Failure {
+export function failureOf(error: unknown): S3Failure {
   const e = error as { name?: string; Code?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number }; $response?: { headers?: Record<string, string> } };
   return {
     code: e.Code ?? (e.name && e.name !== 'Error' ? e.name : undefined) ?? e.code ?? '',

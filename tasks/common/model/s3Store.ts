@@ -13,6 +13,7 @@ import {
 import { mapBounded } from '../boundedMap';
 import { explainS3Error, type S3ErrorContext } from './s3Errors';
 import type { S3Access } from './s3Access';
+import { roleCredentials, type RoleContext } from './s3Role';
 import type { ModelStore, StoredObject } from './store';
 import { matchesTagQuery } from './tagQuery';
 
@@ -21,13 +22,14 @@ const LISTING_CONCURRENCY = 16;
 /** Each request in flight listens on the fetch's abort signal: up to 64 ranges plus listing. */
 const SIGNAL_LISTENERS = 128;
 
-export function openS3Store(access: S3Access): ModelStore {
+/** `context` is needed when the access assumes a role: STS's answer is logged and its secrets masked. */
+export function openS3Store(access: S3Access, context?: RoleContext): ModelStore {
   const agentOptions = { keepAlive: true, maxSockets: 64 };
   const client = new S3Client({
     region: access.region,
     endpoint: access.endpoint,
     forcePathStyle: access.forcePathStyle,
-    credentials: { accessKeyId: access.credentials.accessKeyId, secretAccessKey: access.credentials.secretAccessKey, sessionToken: access.credentials.sessionToken },
+    credentials: credentialsOf(access, context),
     maxAttempts: access.retries + 1,
     // Integrity is ours (sha256 metadata, MD5 ETag); keep the SDK from wrapping streams or uploads.
     requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -35,6 +37,16 @@ export function openS3Store(access: S3Access): ModelStore {
     requestHandler: { httpAgent: new http.Agent(agentOptions), httpsAgent: new https.Agent(agentOptions), connectionTimeout: 30_000 },
   });
   return new S3ModelStore(client, access);
+}
+
+function credentialsOf(access: S3Access, context: RoleContext | undefined) {
+  if (access.role) {
+    if (!context) throw new Error('openS3Store: a role needs a RoleContext');
+    return roleCredentials(access, access.role, context);
+  }
+  if (!access.credentials) throw new Error('openS3Store: neither credentials nor a role');
+  const { accessKeyId, secretAccessKey, sessionToken } = access.credentials;
+  return { accessKeyId, secretAccessKey, sessionToken };
 }
 
 class S3ModelStore implements ModelStore {

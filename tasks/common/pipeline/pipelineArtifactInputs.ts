@@ -1,10 +1,10 @@
 import type { RunSelection } from '../devops/builds';
-import { InputError, TaskError } from '../errors';
+import { InputError } from '../errors';
 import type { StoreAccess } from '../model/openStore';
 import type { PipelineArtifactAccess } from '../model/pipelineArtifactStore';
 import type { SelectionRule } from '../model/select';
 import type { Agent } from './agent';
-import { jobConnectionOf } from './devops';
+import { readDevOpsTarget } from './devOpsTarget';
 import { requiredInput } from './inputs';
 
 export interface ArtifactInputContext {
@@ -20,12 +20,11 @@ export interface ArtifactInputContext {
  * successful run (highestVersion and newest both mean that), or `version` as a pinned run id.
  */
 export function readPipelineArtifactAccess(agent: Agent, context: ArtifactInputContext): StoreAccess {
-  const job = jobConnectionOf(agent);
-  if (!job.collectionUri || !job.projectId) throw new TaskError('DevOpsContextMissing', [job.collectionUri ? 'System.TeamProjectId' : 'System.CollectionUri']);
-  if (!job.accessToken) throw new TaskError('DevOpsAccessTokenMissing', []);
-  const artifact: Omit<PipelineArtifactAccess, 'accessToken'> = {
-    collectionUri: job.collectionUri.endsWith('/') ? job.collectionUri : `${job.collectionUri}/`,
-    project: job.projectId,
+  const target = readDevOpsTarget(agent);
+  const artifact: PipelineArtifactAccess = {
+    collectionUri: target.collectionUri,
+    project: target.project,
+    credential: target.credential,
     pipeline: pipelineInput(agent),
     artifactName: artifactNameInput(agent),
     branch: branchInput(agent),
@@ -36,9 +35,7 @@ export function readPipelineArtifactAccess(agent: Agent, context: ArtifactInputC
     retries: context.retries,
     retryDelayMs: 500,
   };
-  // Non-enumerable: a dump of the inputs never carries the token.
-  Object.defineProperty(artifact, 'accessToken', { value: job.accessToken, enumerable: false });
-  return { kind: 'pipelineArtifact', artifact: Object.freeze(artifact) as PipelineArtifactAccess };
+  return { kind: 'pipelineArtifact', artifact: Object.freeze(artifact) };
 }
 
 function runSelection(rule: SelectionRule): RunSelection {

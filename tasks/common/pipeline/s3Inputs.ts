@@ -1,7 +1,8 @@
 import { InputError } from '../errors';
 import type { StoreAccess } from '../model/openStore';
-import { s3Credentials, type S3Access, type S3CredentialSource, type S3Credentials } from '../model/s3Access';
+import { s3Credentials, type S3Access } from '../model/s3Access';
 import type { Agent } from './agent';
+import { checkAccessKeyId, readAwsConnection, type AwsLogin } from './awsConnection';
 import { boolInput, requiredInput } from './inputs';
 
 const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
@@ -11,14 +12,13 @@ const BUCKET_RULES = 'bucket names have 3 to 63 characters: lower-case letters, 
 /** The inputs of source s3. Credentials come from an AWS service connection or from secret variables, never both. */
 export function readS3Access(agent: Agent, retries: number): StoreAccess {
   const endpoint = endpointInput(agent);
-  const { credentials, source } = credentialsInput(agent);
+  const login = credentialsInput(agent);
   const s3: S3Access = {
     bucket: bucketInput(agent),
     region: regionInput(agent, endpoint),
     endpoint,
     forcePathStyle: boolInput(agent, 's3ForcePathStyle', false),
-    credentials,
-    credentialSource: source,
+    ...login,
     retries,
   };
   return { kind: 's3', s3: Object.freeze(s3) };
@@ -59,42 +59,16 @@ function endpointInput(agent: Agent): string | undefined {
   return url.href.replace(/\/+$/, '');
 }
 
-function credentialsInput(agent: Agent): { credentials: S3Credentials; source: S3CredentialSource } {
+function credentialsInput(agent: Agent): AwsLogin {
   const connectionId = agent.input('awsCredentials');
   const keyId = agent.input('awsAccessKeyId');
   const secret = agent.secretInput('awsSecretAccessKey');
   const token = agent.secretInput('awsSessionToken');
   if (connectionId && (keyId || secret)) throw new InputError('awsCredentials', 'S3CredentialsTwice', ['awsCredentials', 'awsAccessKeyId', 'awsSecretAccessKey']);
-  if (connectionId) return fromServiceConnection(agent, connectionId);
+  if (connectionId) return readAwsConnection(agent, connectionId);
   if (!keyId && !secret) throw new InputError('awsAccessKeyId', 'S3CredentialsMissing', ['awsCredentials', 'awsAccessKeyId', 'awsSecretAccessKey']);
   if (!keyId) throw new InputError('awsAccessKeyId', 'InputRequired', ['awsAccessKeyId', 'awsSecretAccessKey is set']);
   if (!secret) throw new InputError('awsSecretAccessKey', 'InputRequired', ['awsSecretAccessKey', 'awsAccessKeyId is set']);
   checkAccessKeyId(keyId, 'awsAccessKeyId');
-  return { credentials: s3Credentials(keyId, secret, token), source: { kind: 'inputs' } };
-}
-
-/**
- * The AWS Toolkit for Azure DevOps' "AWS" service connection: username is the access key id,
- * password the secret key, sessionToken optional. Assuming a role needs AWS STS, which this task
- * does not ship: such a connection is refused with a message saying what to use instead.
- */
-function fromServiceConnection(agent: Agent, id: string): { credentials: S3Credentials; source: S3CredentialSource } {
-  const endpoint = agent.endpoint(id);
-  if (!endpoint) throw new InputError('awsCredentials', 'EndpointMissing', ['awsCredentials', id]);
-  if (endpoint.authParameter('assumeRoleArn') || endpoint.authParameter('role') || endpoint.scheme?.toLowerCase() === 'none') {
-    throw new InputError('awsCredentials', 'S3AssumeRoleUnsupported', ['awsCredentials', id]);
-  }
-  const keyId = endpoint.authParameter('username');
-  const secret = endpoint.secretAuthParameter('password');
-  const token = endpoint.secretAuthParameter('sessionToken');
-  if (!keyId || !secret) throw new InputError('awsCredentials', 'S3ConnectionIncomplete', ['awsCredentials', id]);
-  checkAccessKeyId(keyId, 'awsCredentials');
-  return { credentials: s3Credentials(keyId, secret, token), source: { kind: 'serviceConnection', input: 'awsCredentials', name: id } };
-}
-
-/** AWS key ids are upper-case letters and digits; S3-compatible stores allow more, but never blanks. */
-function checkAccessKeyId(keyId: string, input: string): void {
-  if (!/^[\x21-\x7e]{3,128}$/.test(keyId)) {
-    throw new InputError(input, 'InputInvalid', [input, keyId, 'an access key id has 3 to 128 visible characters and no spaces, for example AKIAIOSFODNN7EXAMPLE']);
-  }
+  return { credentials: s3Credentials(keyId, secret, token), credentialSource: { kind: 'inputs' } };
 }

@@ -1,0 +1,87 @@
+/**
+ * Temporary credentials for an IAM role, from AWS STS: AssumeRole signed with the service
+ * connection's access key (RoleArn, RoleSessionName, ExternalId), or AssumeRoleWithWebIdentity with
+ * the pipeline's OIDC token. The S3 client calls the provider again when the credentials near
+ * their expiry (the SDK memoizes it), so a long download outlives one session.
+ */
+import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, type Credentials, STSClient } from '@aws-sdk/client-sts';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import type { OidcContext } from '../azure/oidc';
+import { InputError, RemoteError, TaskError } from '../errors';
+import type { Log } from '../log';
+import { withoutQuery } from '../redact';
+import type { S3Access, S3Role } from './s3Access';
+import { failureOf } from './s3Errors';
+
+export interface RoleContext {
+  readonly log: Log;
+  /** Masks the temporary secret key and session token before anything could print them. */
+  readonly registerSecret: (value: string) => void;
+  /** The pipeline's OIDC token for the service connection (web identity only). */
+  readonly oidcToken: (devOps: OidcContext) => Promise<string>;
+}
+
+export function roleCredentials(access: S3Access, role: S3Role, context: RoleContext): AwsCredentialIdentityProvider {
+  const endpoint = role.stsEndpoint ?? access.endpoint;
+  const where = endpoint ? withoutQuery(endpoint) : `sts.${access.region}.amazonaws.com`;
+  const base = access.credentials;
+  const client = new STSClient({
+    region: access.region,
+    endpoint,
+    // Without keys the client never signs: AssumeRoleWithWebIdentity is an anonymous call.
+    credentials: base ? { accessKeyId: base.accessKeyId, secretAccessKey: base.secretAccessKey, sessionToken: base.sessionToken } : { accessKeyId: '', secretAccessKey: '' },
+    maxAttempts: access.retries + 1,
+    requestHandler: { connectionTimeout: 30_000, requestTimeout: 60_000 },
+  });
+  return async () => {
+    let issued: Credentials | undefined;
+    try {
+      issued = await assume(client, role, context);
+    } catch (error) {
+      throw explainStsError(error, role, where, access.credentialSource.kind === 'serviceConnection' ? access.credentialSource.name : '?');
+    }
+    return accept(issued, role, where, context);
+  };
+}
+
+async function assume(client: STSClient, role: S3Role, context: RoleContext): Promise<Credentials | undefined> {
+  const common = { RoleArn: role.roleArn, RoleSessionName: role.sessionName };
+  if (role.signIn.kind === 'accessKey') return (await client.send(new AssumeRoleCommand({ ...common, ExternalId: role.externalId }))).Credentials;
+  const WebIdentityToken = await context.oidcToken(role.signIn.devOps);
+  return (await client.send(new AssumeRoleWithWebIdentityCommand({ ...common, WebIdentityToken }))).Credentials;
+}
+
+function accept(issued: Credentials | undefined, role: S3Role, where: string, context: RoleContext): AwsCredentialIdentity {
+  if (!issued?.AccessKeyId || !issued.SecretAccessKey) throw new RemoteError('S3StsFailed', [where, role.roleArn, 1, 'the answer held no credentials']);
+  context.registerSecret(issued.SecretAccessKey);
+  if (issued.SessionToken) context.registerSecret(issued.SessionToken);
+  context.log.info('S3RoleAssumed', role.roleArn, role.sessionName, where, issued.Expiration?.toISOString() ?? 'an unknown time');
+  return { accessKeyId: issued.AccessKeyId, secretAccessKey: issued.SecretAccessKey, sessionToken: issued.SessionToken, expiration: issued.Expiration };
+}
+
+const INPUT = 'awsCredentials';
+
+/** Says which part of the connection STS (at `where`) refused, or that STS could not be reached. */
+export function explainStsError(error: unknown, role: S3Role, where: string, connection: string): TaskError {
+  if (error instanceof TaskError) return error;
+  const failure = failureOf(error);
+  const code = failure.code.replace(/Exception$/, '');
+  const attempts = (error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+  if (failure.status === undefined || failure.status >= 500 || code === 'Throttling') {
+    return new RemoteError('S3StsFailed', [where, role.roleArn, attempts, failure.status ? `HTTP ${failure.status} ${code}` : code || failure.message], { cause: error });
+  }
+  if (role.signIn.kind === 'webIdentity' && /^(AccessDenied|InvalidIdentityToken|IDPRejectedClaim|IDPCommunicationError|ExpiredToken)$/.test(code)) {
+    return new InputError(INPUT, 'S3WebIdentityRejected', [where, connection, INPUT, role.roleArn, code, failure.message]);
+  }
+  switch (code) {
+    case 'AccessDenied':
+      return new InputError(INPUT, 'S3AssumeRoleDenied', [where, connection, INPUT, role.roleArn, code, failure.message]);
+    case 'InvalidClientTokenId':
+      return new InputError(INPUT, 'S3AccessKeyRejected', [`AWS STS at ${where}`, INPUT]);
+    case 'SignatureDoesNotMatch':
+      return new InputError(INPUT, 'S3SignatureRejected', [`AWS STS at ${where}`, INPUT]);
+    case 'ExpiredToken':
+      return new InputError(INPUT, 'S3SessionTokenRejected', [`AWS STS at ${where}`, INPUT, code]);
+  }
+  return new RemoteError('S3RequestFailed', [role.signIn.kind === 'webIdentity' ? 'AssumeRoleWithWebIdentity' : 'AssumeRole', `AWS STS at ${where}`, failure.status, `${code}: ${failure.message}`], { cause: error });
+}
