@@ -22,6 +22,13 @@ function has(command) {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 }
 
+// Debian's python3: apt installs python3-* modules for it, whatever python3 (pyenv, say) comes first on PATH.
+const DEBIAN_PYTHON = '/usr/bin/python3';
+
+function pythonHas(modules) {
+  return spawnSync(DEBIAN_PYTHON, ['-c', `import ${modules}`], { stdio: 'ignore' }).status === 0;
+}
+
 /** node_modules is current when it is newer than package-lock.json. */
 function ensureNodeModules() {
   const marker = join(root, 'node_modules', '.package-lock.json');
@@ -56,10 +63,22 @@ function ensureDebianPackages() {
     umoci: 'umoci',
     buildah: 'buildah',
   };
+  // Python module -> Debian package, for the sample app's tests (samples/flask-app).
+  const pythonModules = {
+    flask: 'python3-flask',
+    waitress: 'python3-waitress',
+    pytest: 'python3-pytest',
+    sklearn: 'python3-sklearn',
+  };
   const missing = Object.entries(wanted).filter(([command]) => !has(command)).map(([, pkg]) => pkg);
+  if (!existsSync(DEBIAN_PYTHON)) missing.push('python3');
+  // One interpreter start when all are there (importing sklearn takes about half a second).
+  if (!pythonHas(Object.keys(pythonModules).join(', '))) {
+    missing.push(...Object.entries(pythonModules).filter(([module]) => !pythonHas(module)).map(([, pkg]) => pkg));
+  }
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0 || !has('apt-get')) {
-    throw new Error(`missing commands: ${missing.join(', ')}. Install them with: sudo apt-get install -y ${missing.join(' ')}`);
+    throw new Error(`missing Debian packages: ${missing.join(', ')}. Install them with: sudo apt-get install -y ${missing.join(' ')}`);
   }
   say(`installing Debian packages: ${missing.join(' ')}`);
   run('apt-get', ['update', '-qq']);
