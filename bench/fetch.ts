@@ -54,7 +54,6 @@ export async function benchFetch(log: (line: string) => void): Promise<Row[]> {
     await loopback.task('m1024/', { cacheDirectory });
     const hit = await loopback.task('m1024/', { cacheDirectory });
     rows.push({ name: 'fetch 1 GiB cache hit: whole task', value: `${(hit.ms / 1000).toFixed(2)} s`, target: '< 1 s', pass: hit.ms < 1000 });
-    rows.push(await coldStart());
   } finally {
     await proxy.close();
     await azurite.stop();
@@ -119,15 +118,4 @@ function contenders(azurite: Azurite, work: string, port: number): Contenders {
       return { ms: run.durationMs, rss: Number(readFileSync(rssFile, 'utf8')) };
     },
   };
-}
-
-/** From spawn to the task's first line of output, median of five runs that fail fast on input. */
-async function coldStart(): Promise<Row> {
-  const times: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const run = await runTask({ taskDir, inputs: { connectionType: 'none' }, variables: { 'System.Debug': 'false' } });
-    times.push(run.firstLineMs ?? Number.POSITIVE_INFINITY);
-  }
-  const ms = median(times);
-  return { name: 'FetchLatestModel bundle: start to first line', value: `${ms.toFixed(0)} ms`, target: '< 300 ms', pass: ms < 300 };
 }

@@ -12,10 +12,17 @@ export function ratioRow(name: string, ratio: number, atLeast: number): Row {
   return { name, value: `${ratio.toFixed(2)}x`, target: `>= ${atLeast}x`, pass: ratio >= atLeast };
 }
 
+const COLUMNS = ['benchmark', 'measured', 'target', 'ok'] as const;
+
+/** One table of every row, as Markdown (aligned, so it reads in a terminal and pastes into the README). */
 export function printTable(title: string, rows: readonly Row[]): void {
-  const width = Math.max(...rows.map((row) => row.name.length), 10);
-  console.log(`\n${title}\n${'-'.repeat(width + 36)}`);
-  for (const row of rows) console.log(`${row.name.padEnd(width)}  ${row.value.padStart(12)}  ${row.target.padEnd(12)}  ${row.pass ? 'ok' : 'MISSED'}`);
+  const cells = rows.map((row) => [row.name, row.value, row.target, row.pass ? 'ok' : 'MISSED']);
+  const widths = COLUMNS.map((column, i) => Math.max(column.length, ...cells.map((line) => line[i].length)));
+  const line = (values: readonly string[]) => `| ${values.map((value, i) => (i === 1 ? value.padStart(widths[i]) : value.padEnd(widths[i]))).join(' | ')} |`;
+  console.log(`\n${title}\n`);
+  console.log(line(COLUMNS));
+  console.log(`|${widths.map((width, i) => (i === 1 ? `${'-'.repeat(width + 1)}:` : '-'.repeat(width + 2))).join('|')}|`);
+  for (const values of cells) console.log(line(values));
 }
 
 /** Runs a command to completion and returns its wall time in milliseconds; fails loudly on error. */

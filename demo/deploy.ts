@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { type ClusterSimulator, startClusterSimulator } from '../test/support/cluster';
+import { registryHolds } from '../test/support/registry/http';
 import type { TestRegistry } from '../test/support/registry/registry';
 import { runTask, type TaskRun, type TaskStatus } from '../test/support/taskRunner';
 
@@ -19,18 +20,6 @@ export type Show = (title: string, run: TaskRun, expected?: TaskStatus) => void;
 export interface Release {
   readonly fetched: TaskRun;
   readonly baked: TaskRun;
-}
-
-/** Asks the registry, as a kubelet pulling would, whether it holds the image. */
-async function registryHolds(registry: TestRegistry, image: string): Promise<boolean> {
-  const match = /^([^/]+)\/(.+?)(?:@(sha256:[a-f0-9]{64})|:([\w.-]+))$/.exec(image);
-  if (!match || match[1] !== registry.host) return false;
-  const [, , repository, digest, tag] = match;
-  const response = await fetch(`${registry.url}/v2/${repository}/manifests/${digest ?? tag}`, {
-    method: 'HEAD',
-    headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json' },
-  });
-  return response.ok;
 }
 
 function deploy(cluster: ClusterSimulator, image: string, fetched: TaskRun, buildId: string, extra: Record<string, string> = {}): Promise<TaskRun> {

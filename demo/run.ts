@@ -1,14 +1,16 @@
 /**
  * `npm run demo`: the pipeline as it exists so far, on this machine, with embedded defaults.
  *
- * A data scientist publishes three versions of a small model to blob storage (Azurite), each with
- * a sha256 metadata entry and a `stage` index tag; then the bundled Fetch Latest Model task runs
+ * A data scientist trains and publishes three versions of the sample app's churn model
+ * (samples/flask-app/model) to blob storage (Azurite), each with a sha256 metadata entry and a
+ * `stage` index tag; then the bundled Fetch Latest Model task runs
  * exactly as the Azure Pipelines agent runs it and fetches the newest *approved* version. The
  * bundled Bake Model Into Image task then adds that model to the app image on a real registry
  * (the CNCF distribution registry), chaining Fetch's output variables, with no Docker engine.
  * A new approved version follows, and only the model layer moves. Finally the bundled Deploy AI App
  * To AKS task rolls both images out to a simulated AKS cluster, and a broken one is rolled back.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +18,6 @@ import { startAzurite } from '../test/support/azurite';
 import { pushBaseImage } from '../test/support/registry/baseImages';
 import { skopeoInspect } from '../test/support/registry/imageTools';
 import { startRegistry, type TestRegistry } from '../test/support/registry/registry';
-import { ModelPublisher } from '../test/support/modelStore';
 import { runTask, visibleOutput, type TaskRun, type TaskStatus } from '../test/support/taskRunner';
 import { deployDemo } from './deploy';
 
@@ -45,9 +46,18 @@ async function bake(registry: TestRegistry, fetched: TaskRun, tag: string, note 
   return run;
 }
 
-/** A tiny churn model: logistic-regression weights the sample app can score with. */
-function churnModel(version: string, weights: number[]): Buffer {
-  return Buffer.from(JSON.stringify({ kind: 'logistic-regression', version, features: ['tenure', 'monthly_charges', 'support_calls'], weights, bias: -0.4 }, null, 2));
+const sample = join(__dirname, '..', 'samples', 'flask-app', 'model');
+
+/**
+ * The data scientist's side, with the sample's own scripts: train the churn model (scikit-learn,
+ * seeded per version) and publish it as Fetch reads it: version folder, sha256 metadata, stage tag.
+ */
+function publishModel(work: string, connectionString: string, version: string, stage: string, seed: number): void {
+  const folder = join(work, 'trained', version);
+  const train = execFileSync('/usr/bin/python3', [join(sample, 'train.py'), '--version', version, '--out', folder, '--seed', String(seed)], { encoding: 'utf8' });
+  execFileSync(process.execPath, [join(sample, 'publish.mjs'), '--model', folder, '--container', 'models', '--prefix', 'churn/', '--tag', `stage=${stage}`, '--create-container'],
+    { encoding: 'utf8', env: { ...process.env, AZURE_STORAGE_CONNECTION_STRING: connectionString } });
+  console.log(`data scientist: ${train.trim()}; published churn/${version}/ (stage=${stage})`);
 }
 
 function show(title: string, run: TaskRun, expected: TaskStatus = 'Succeeded'): void {
@@ -66,17 +76,8 @@ async function main(): Promise<void> {
   const azurite = await startAzurite({ location: join(work, 'azurite') });
   try {
     console.log(`Blob storage (Azurite) at ${azurite.blobEndpoint}`);
-    const publisher = await new ModelPublisher(azurite.connectionString, 'models').create();
-    const versions: [string, number[], string][] = [
-      ['1.0.0', [0.8, 0.1, 0.3], 'production'],
-      ['1.1.0', [0.9, 0.15, 0.35], 'production'],
-      ['1.2.0-rc.1', [1.1, 0.2, 0.5], 'staging'],
-    ];
-    for (const [version, weights, stage] of versions) {
-      await publisher.publish(`churn/${version}/model.json`, churnModel(version, weights), { tags: { stage } });
-      await publisher.publish(`churn/${version}/README.md`, Buffer.from(`Churn model ${version}, stage ${stage}\n`), { tags: { stage } });
-      console.log(`data scientist published churn/${version}/ (stage=${stage})`);
-    }
+    const versions: [string, string][] = [['1.0.0', 'production'], ['1.1.0', 'production'], ['1.2.0-rc.1', 'staging']];
+    versions.forEach(([version, stage], index) => publishModel(work, azurite.connectionString, version, stage, 40 + index));
 
     const destination = join(work, 'agent', '_temp', 'model');
     const inputs = {
@@ -99,7 +100,8 @@ async function main(): Promise<void> {
     console.log('\nOutput variables a later step reads as $(fetch.<name>):');
     for (const [name, value] of Object.entries(first.outputs)) console.log(`  ${name.padEnd(13)} ${value}`);
     console.log(`\nThe model folder holds: ${readdirSync(destination).join(', ')}`);
-    console.log(`model.json says version ${JSON.parse(readFileSync(join(destination, 'model.json'), 'utf8')).version}`);
+    const metadata = JSON.parse(readFileSync(join(destination, 'metadata.json'), 'utf8'));
+    console.log(`metadata.json says version ${metadata.version}, accuracy ${metadata.metrics?.accuracy} on held-out data`);
 
     const registry = await startRegistry({ auth: 'none' });
     try {
@@ -112,8 +114,7 @@ async function main(): Promise<void> {
       for (const [key, value] of Object.entries(inspected.Labels ?? {}).filter(([key]) => key.startsWith('ai.model') || key.startsWith('dev.azure'))) console.log(`  label ${key}=${value}`);
 
       console.log('\nThe data scientist approves churn 1.3.0; the next commit fetches and bakes again:');
-      await publisher.publish('churn/1.3.0/model.json', churnModel('1.3.0', [0.95, 0.12, 0.4]), { tags: { stage: 'production' } });
-      await publisher.publish('churn/1.3.0/README.md', Buffer.from('Churn model 1.3.0, stage production\n'), { tags: { stage: 'production' } });
+      publishModel(work, azurite.connectionString, '1.3.0', 'production', 43);
       const next = await runTask({ taskDir, inputs, variables: quiet });
       show('FetchLatestModel@1 (newest approved)', next);
       const rebaked = await bake(registry, next, '102');

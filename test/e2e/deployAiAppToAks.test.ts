@@ -9,12 +9,12 @@
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as https from 'node:https';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { type ClusterSimulator, startClusterSimulator } from '../support/cluster';
 import { handlerNodes } from '../support/node24';
 import { pushBaseImage } from '../support/registry/baseImages';
+import { registryHolds } from '../support/registry/http';
 import { skopeoInspect } from '../support/registry/imageTools';
 import { startRegistry, type TestRegistry } from '../support/registry/registry';
 import { assertNoSecrets, runTask, visibleOutput, type TaskRun } from '../support/taskRunner';
@@ -22,24 +22,6 @@ import { assertNoSecrets, runTask, visibleOutput, type TaskRun } from '../suppor
 const taskDir = join(__dirname, '..', '..', 'dist', 'tasks', 'DeployAiAppToAksV1');
 const KUBE_TOKEN = 'e2e-kube-token-7f3a9c';
 const pipeline = { 'Build.BuildId': '77', 'System.CollectionUri': 'https://dev.azure.com/contoso/', 'System.TeamProject': 'churn', 'Build.SourceVersion': 'c0ffee' };
-
-/** Asks the registry, as a kubelet would, whether it holds the image; only such images run. */
-function registryHolds(registry: TestRegistry, image: string): Promise<boolean> {
-  const match = /^([^/]+)\/(.+?)(?:@(sha256:[a-f0-9]{64})|:([\w.-]+))$/.exec(image);
-  if (!match || match[1] !== registry.host) return Promise.resolve(false);
-  const [, , repository, digest, tag] = match;
-  const basic = Buffer.from(`${registry.username}:${registry.password}`).toString('base64');
-  return new Promise((resolve, reject) => {
-    const request = https.request(`${registry.url}/v2/${repository}/manifests/${digest ?? tag}`, {
-      method: 'HEAD', ca: registry.caPem,
-      headers: { authorization: `Basic ${basic}`, accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json' },
-    }, (response) => {
-      response.resume();
-      resolve(response.statusCode === 200);
-    });
-    request.on('error', reject).end();
-  });
-}
 
 describe('DeployAiAppToAks e2e (the bundle as the agent runs it)', function () {
   this.timeout(180_000);

@@ -9,6 +9,27 @@ import yauzl from 'yauzl';
 const root = join(__dirname, '..', '..');
 const MAX_VSIX_BYTES = 10 * 1024 * 1024;
 const TASK_FILES = ['index.js', 'task.json', 'icon.png'];
+const TASKS = ['BakeModelIntoImageV1', 'DeployAiAppToAksV1', 'FetchLatestModelV1'];
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+function crc32(bytes: Buffer): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let bit = 0; bit < 8; bit++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/** Width and height from a PNG's IHDR, which must come first and carry a correct CRC; throws otherwise. */
+function pngSize(name: string, png: Buffer): { width: number; height: number } {
+  assert.ok(png.subarray(0, 8).equals(PNG_SIGNATURE), `${name} does not start with the PNG signature`);
+  assert.equal(png.readUInt32BE(8), 13, `${name}: the first chunk is not a 13-byte IHDR`);
+  assert.equal(png.toString('latin1', 12, 16), 'IHDR', `${name}: the first chunk is not IHDR`);
+  assert.equal(png.readUInt32BE(29), crc32(png.subarray(12, 29)), `${name}: the IHDR CRC is wrong`);
+  assert.equal(png.toString('latin1', png.length - 8, png.length - 4), 'IEND', `${name} does not end with IEND`);
+  return { width: png.readUInt32BE(16), height: png.readUInt32BE(20) };
+}
 
 interface Vsix {
   path: string;
@@ -89,6 +110,12 @@ describe('npm run package (.vsix)', () => {
     assert.deepEqual(taskFolders.map((folder) => folder.split('/').pop()).sort(), sourceTasks);
   });
 
+  it('holds exactly the three task folders, and no other task.json', () => {
+    assert.deepEqual([...taskFolders].sort(), TASKS.map((name) => `dist/tasks/${name}`));
+    const withTaskJson = vsix.names.filter((name) => name.endsWith('/task.json')).map((name) => name.slice(0, -'/task.json'.length)).sort();
+    assert.deepEqual(withTaskJson, TASKS.map((name) => `dist/tasks/${name}`));
+  });
+
   it('has index.js, task.json and icon.png in every task folder', () => {
     for (const folder of taskFolders) {
       for (const file of TASK_FILES) {
@@ -116,6 +143,15 @@ describe('npm run package (.vsix)', () => {
   it('carries the extension icon and the overview page', () => {
     assert.ok(vsix.contents.has(manifest.icons.default), `${manifest.icons.default} is missing`);
     assert.ok(vsix.contents.has(manifest.content.details.path), `${manifest.content.details.path} is missing`);
+  });
+
+  it('has a valid 32x32 PNG icon in every task folder and a 128x128 extension icon', () => {
+    for (const folder of taskFolders) {
+      const name = `${folder}/icon.png`;
+      assert.deepEqual(pngSize(name, vsix.contents.get(name)!), { width: 32, height: 32 }, name);
+    }
+    const icon = manifest.icons.default;
+    assert.deepEqual(pngSize(icon, vsix.contents.get(icon)!), { width: 128, height: 128 }, icon);
   });
 
   it('is under 10 MiB', () => {

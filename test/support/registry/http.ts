@@ -44,3 +44,19 @@ export function postForm(url: string, fields: Record<string, string | string[]>)
   for (const [name, value] of Object.entries(fields)) for (const v of [value].flat()) form.append(name, v);
   return rawRequest(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
 }
+
+const PULLABLE = 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json';
+
+/**
+ * Asks the registry, as a kubelet pulling with the pull secret would, whether it holds `image`
+ * (host/repo@digest or host/repo:tag): for a cluster simulator's imageBehaviour.
+ */
+export async function registryHolds(registry: { host: string; url: string; caPem?: string; username?: string; password?: string }, image: string): Promise<boolean> {
+  const match = /^([^/]+)\/(.+?)(?:@(sha256:[a-f0-9]{64})|:([\w.-]+))$/.exec(image);
+  if (!match || match[1] !== registry.host) return false;
+  const [, , repository, digest, tag] = match;
+  const headers: http.OutgoingHttpHeaders = { accept: PULLABLE };
+  if (registry.username) headers.authorization = basicAuth(registry.username, registry.password ?? '');
+  const response = await rawRequest(`${registry.url}/v2/${repository}/manifests/${digest ?? tag}`, { method: 'HEAD', headers, ca: registry.caPem });
+  return response.status === 200;
+}
