@@ -12,13 +12,12 @@ import {
   type Kubeconfig, KubeconfigError, type ResolvedCluster, credentialValuesIn, entraServerIdOf, kubeconfigSecrets, parseKubeconfig, selectContext, serializeKubeconfig, useBearerToken,
 } from '../kube/kubeconfig';
 import type { Log } from '../log';
-import { type ArmTarget, armError, armPipeline, nextPageUrl, sendArmJson } from './arm';
+import { type ArmTarget, armError, armPipeline, listedNames, nextPageUrl, sendArmJson } from './arm';
 
 export const aksApiVersion = '2024-05-01';
 const userRole = 'Azure Kubernetes Service Cluster User Role';
 const adminRole = 'Azure Kubernetes Service Cluster Admin Role';
 const maxListedPages = 5;
-const maxNamesListed = 20;
 
 export interface AksClusterRef extends ArmTarget {
   readonly subscriptionId: string;
@@ -97,8 +96,7 @@ class AksClient {
     } catch (error) {
       return `(they could not be listed: ${(error as Error).message})`;
     }
-    if (names.length === 0) return '(none)';
-    return names.slice(0, maxNamesListed).join(', ') + (names.length > maxNamesListed ? `, ... (${names.length} in all)` : '');
+    return listedNames(names);
   }
 
   /** One request; a refusal comes back as the response, since explaining it may take another request. */
@@ -192,10 +190,7 @@ function describe(ref: AksClusterRef, entraManaged: boolean, expiresOn: Date | u
 }
 
 /** The kubeconfig to deploy with, every credential in it registered through deps.setSecret first. */
-export async function aksKubeconfig(ref: AksClusterRef, given: AksDeps): Promise<ResolvedCluster> {
-  const registered = new Set<string>();
-  // Each secret once: the agent prints a command per registration.
-  const deps: AksDeps = { ...given, setSecret: (value) => void (registered.has(value) || (registered.add(value), given.setSecret(value))) };
+export async function aksKubeconfig(ref: AksClusterRef, deps: AksDeps): Promise<ResolvedCluster> {
   const client = new AksClient(ref, deps.log);
   const cluster = await client.get();
   if (ref.useClusterAdmin && cluster?.properties?.disableLocalAccounts) throw localAccountsDisabled(ref);

@@ -105,6 +105,12 @@ function getPage(pipeline: Pipeline, client: HttpClient, query: StorageAccountQu
   return sendArmJson<StorageAccountPage>(pipeline, client, url, 'GET', (response) => failure(query, url, response));
 }
 
+/** Resource names for a "not found" message: the first few, and how many there are. */
+export function listedNames(names: readonly string[]): string {
+  if (names.length === 0) return '(none)';
+  return names.slice(0, maxNamesListed).join(', ') + (names.length > maxNamesListed ? `, ... (${names.length} in all)` : '');
+}
+
 /** nextLink comes from the server; the bearer token must not follow it to another host. */
 export function nextPageUrl(target: Pick<ArmTarget, 'armUrl'>, nextLink: string | undefined): string | undefined {
   if (!nextLink) return undefined;
@@ -136,8 +142,7 @@ export async function findStorageAccountBlobEndpoint(query: StorageAccountQuery)
     }
     url = nextPageUrl(query, body.nextLink);
   }
-  const listed = seen.length === 0 ? '(none)' : seen.slice(0, maxNamesListed).join(', ') + (seen.length > maxNamesListed ? `, ... (${seen.length} in all)` : '');
-  throw new InputError('storageAccount', 'AzureStorageAccountNotFound', ['storageAccount', query.accountName, query.subscriptionId, connectionLabel(query), listed]);
+  throw new InputError('storageAccount', 'AzureStorageAccountNotFound', ['storageAccount', query.accountName, query.subscriptionId, connectionLabel(query), listedNames(seen)]);
 }
 
 function blobEndpointOf(account: StorageAccount): string {

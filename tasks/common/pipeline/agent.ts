@@ -63,8 +63,15 @@ function quietly<T>(read: () => T): T {
   }
 }
 
+/** Each part once: the agent prints a command per registration, and a kubeconfig repeats its token. */
+const registeredSecrets = new Set<string>();
+
 function registerSecret(value: string | undefined): void {
-  for (const part of secretPartsOf(value)) tl.setSecret(part);
+  for (const part of secretPartsOf(value)) {
+    if (registeredSecrets.has(part)) continue;
+    registeredSecrets.add(part);
+    tl.setSecret(part);
+  }
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

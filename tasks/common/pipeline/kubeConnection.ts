@@ -170,13 +170,11 @@ function readServiceConnection(agent: Agent): ServiceConnectionAccess {
   const id = requiredInput(agent, input, "connectionType is 'kubernetesServiceConnection'");
   const endpoint = agent.endpoint(id);
   if (!endpoint) throw new InputError(input, 'EndpointMissing', [input, id]);
-  const registered = new Set<string>();
-  const register = (value: string) => void (registered.has(value) || (registered.add(value), agent.setSecret(value)));
-  const context: Context = { agent, register, endpoint, input, name: id };
+  const context: Context = { agent, register: (value) => agent.setSecret(value), endpoint, input, name: id };
   const authorizationType = authorizationTypeOf(context);
   const doc = authorizationType === 'Kubeconfig' ? kubeconfigOf(context) : serviceAccountKubeconfig(context, authorizationType);
   const secrets = kubeconfigSecrets(doc);
-  for (const secret of secrets) register(secret);
+  for (const secret of secrets) agent.setSecret(secret);
   // Microsoft's tasks read clusterContext as an authorization parameter; accept it as data too.
   const selection = selected(context, doc, endpoint.authParameter('clusterContext') ?? endpoint.data('clusterContext'));
   const login = interactiveEntraLogin(selection.user);
