@@ -7,7 +7,7 @@ import { InputError, TaskError } from '../errors';
 import type { Log } from '../log';
 import { type CallOptions, KubeApiError, kubeCall, kubeRead, type RetryPolicy } from './apiCall';
 import { apiResource, type Cluster } from './cluster';
-import { MANAGER } from './generate';
+import { MANAGED_BY_LABEL, MANAGER } from './generate';
 import type { KubeObject } from './types';
 
 export interface ApplyOptions {
@@ -94,7 +94,7 @@ export async function ensureNamespace(cluster: Cluster, name: string, create: bo
   }
   if (existing) return false;
   if (!create) throw new InputError(input, 'DeployNamespaceMissing', [input, name, name]);
-  const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'app.kubernetes.io/managed-by': MANAGER } } };
+  const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { [MANAGED_BY_LABEL]: MANAGER } } };
   await applyPlaced(cluster, namespace, { namespace: name, log });
   log.info('DeployNamespaceCreated', name);
   return true;
@@ -111,7 +111,7 @@ export async function applyPullSecret(cluster: Cluster, namespace: string, name:
   const secret = {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': MANAGER } },
+    metadata: { name, namespace, labels: { [MANAGED_BY_LABEL]: MANAGER } },
     type: 'kubernetes.io/dockerconfigjson',
     data: { '.dockerconfigjson': Buffer.from(dockerConfigJson(credentials)).toString('base64') },
   };
