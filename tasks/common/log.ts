@@ -17,3 +17,16 @@ export interface Progress {
 
 export const silentLog: Log = { info() {}, warn() {}, debug() {} };
 export const silentProgress: Progress = { start() {}, advance() {}, finish() {} };
+
+/**
+ * Lines meant to stay lines (a diagnostics block) inside a message argument. Every other argument
+ * is printed on one line: the output boundary escapes the line breaks of plain strings, because a
+ * peer's text must never start a line of its own. Each line here is still neutralized.
+ */
+export class TextBlock {
+  constructor(readonly lines: readonly string[]) {}
+
+  toString(): string {
+    return this.lines.join('\n');
+  }
+}

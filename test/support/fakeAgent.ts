@@ -1,6 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { OwnedLifetime } from '../../tasks/common/lifetime';
 import type { Agent } from '../../tasks/common/pipeline/agent';
+import { safeArgument, safeLines } from '../../tasks/common/pipeline/output';
+import { Network } from '../../tasks/common/net/network';
 import { fakeEndpoint, type EndpointSpec } from './fakeAzureEndpoint';
 import { format, type MessageKey } from '../../tasks/common/messages';
 
@@ -18,6 +21,9 @@ export function fakeAgent(
   options: { variables?: Record<string, string>; endpoints?: Record<string, Omit<EndpointSpec, 'id'>>; root?: string } = {},
 ): RecordingAgent {
   const lines: string[] = [];
+  // The same output boundary as the real agent, so tests see what a pipeline log would show.
+  const render = (key: MessageKey, args: unknown[]) => safeLines(format(key, ...args.map(safeArgument)));
+  let network: Network | undefined;
   const secrets: string[] = [];
   const value = (text: string | undefined) => (text?.trim() ? text.trim() : undefined);
   const agent: RecordingAgent = {
@@ -26,10 +32,12 @@ export function fakeAgent(
     secrets,
     progress: [],
     summaries: [],
-    loc: (key: MessageKey, ...args: unknown[]) => format(key, ...args),
+    lifetime: new OwnedLifetime(),
+    network: () => (network ??= new Network()),
+    loc: (key: MessageKey, ...args: unknown[]) => render(key, args),
     log: {
-      info: (key: MessageKey, ...args: unknown[]) => lines.push(format(key, ...args)),
-      warn: (key: MessageKey, ...args: unknown[]) => lines.push(`WARNING ${format(key, ...args)}`),
+      info: (key: MessageKey, ...args: unknown[]) => lines.push(render(key, args)),
+      warn: (key: MessageKey, ...args: unknown[]) => lines.push(`WARNING ${render(key, args)}`),
       debug: (text: string) => lines.push(`DEBUG ${text}`),
     },
     input: (name) => value(inputs[name]),

@@ -36,6 +36,8 @@ export interface RunTaskOptions {
   keepFolders?: boolean;
   /** Each complete stdout line as it arrives, with performance.now() at its arrival (for latency benchmarks). */
   onLine?: (line: string, atMs: number) => void;
+  /** Sends the task a signal (SIGTERM by default, as the agent cancels) when a stdout line matches: a cancel at that stage. */
+  cancelWhen?: { readonly line: RegExp; readonly signal?: NodeJS.Signals };
 }
 
 export interface VsoCommand {
@@ -221,14 +223,22 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRun> {
   let stderr = '';
   let firstLineMs: number | undefined;
   let partial = '';
+  let cancelled = false;
+  const onLine = (line: string, at: number) => {
+    options.onLine?.(line, at);
+    if (options.cancelWhen && !cancelled && options.cancelWhen.line.test(line)) {
+      cancelled = true;
+      child.kill(options.cancelWhen.signal ?? 'SIGTERM');
+    }
+  };
   child.stdout.setEncoding('utf8').on('data', (text: string) => {
     const at = performance.now();
     stdout += text;
     if (firstLineMs === undefined && text.includes('\n')) firstLineMs = at - started;
-    if (!options.onLine) return;
+    if (!options.onLine && !options.cancelWhen) return;
     const lines = (partial + text).split('\n');
     partial = lines.pop() ?? '';
-    for (const line of lines) options.onLine(line.replace(/\r$/, ''), at);
+    for (const line of lines) onLine(line.replace(/\r$/, ''), at);
   });
   child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
   const exitCode = await new Promise<number | null>((resolve, reject) => {

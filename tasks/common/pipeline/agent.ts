@@ -9,9 +9,14 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { TaskError } from '../errors';
-import { withoutQuery } from '../redact';
+import { OwnedLifetime, type Lifetime } from '../lifetime';
 import type { Log } from '../log';
 import type { MessageKey } from '../messages';
+import { Network } from '../net/network';
+import { explainFailure } from '../net/explain';
+import { withoutQuery } from '../redact';
+import { agentNetworkSettings } from './network';
+import { neutralize, outputValueProblem, safeArgument, safeLines } from './output';
 import { secretPartsOf } from './secrets';
 
 export interface InputReader {
@@ -37,6 +42,10 @@ export interface Endpoint {
 
 export interface Agent extends InputReader {
   readonly log: Log;
+  /** The agent's cancel, and the temporary paths to remove however the task ends. */
+  readonly lifetime: Lifetime;
+  /** The one network layer, with the agent's proxy and certificates; built on first use. */
+  network(): Network;
   /** A catalog message in the agent's language. */
   loc(key: MessageKey, ...args: unknown[]): string;
   /** A secret input: never echoed by task-lib's debug output, registered (with its parts) as a secret. */
@@ -97,17 +106,31 @@ function endpointOf(id: string): Endpoint | undefined {
   };
 }
 
+/** A catalog message with every argument through the output boundary. */
+function render(key: MessageKey, args: readonly unknown[]): string {
+  return safeLines(tl.loc(key, ...args.map(safeArgument)));
+}
+
+/** The only way the tasks write to the log: every line through the output boundary. */
 const taskLibLog: Log = {
-  info: (key: MessageKey, ...args: unknown[]) => console.log(tl.loc(key, ...args)),
-  warn: (key: MessageKey, ...args: unknown[]) => tl.warning(tl.loc(key, ...args)),
-  debug: (text: string) => tl.debug(text),
+  info: (key: MessageKey, ...args: unknown[]) => console.log(render(key, args)),
+  warn: (key: MessageKey, ...args: unknown[]) => tl.warning(render(key, args)),
+  debug: (text: string) => tl.debug(text.split(/\r?\n/).map(neutralize).join('\n')),
 };
 
-export function taskLibAgent(taskDirectory: string): Agent {
+function agentNetwork(): Network {
+  const configuration = { proxy: tl.getHttpProxyConfiguration(), cert: tl.getHttpCertConfiguration(), env: process.env };
+  return new Network(agentNetworkSettings(configuration, registerSecret));
+}
+
+export function taskLibAgent(taskDirectory: string, lifetime: Lifetime): Agent {
   tl.setResourcePath(path.join(taskDirectory, 'task.json'));
+  let network: Network | undefined;
   return {
     log: taskLibLog,
-    loc: (key, ...args) => tl.loc(key, ...args),
+    lifetime,
+    network: () => (network ??= agentNetwork()),
+    loc: (key, ...args) => render(key, args),
     input: (name) => nonEmpty(tl.getInput(name, false)),
     pathInput: (name) => (tl.filePathSupplied(name) ? nonEmpty(tl.getPathInput(name, false)) : undefined),
     secretInput(name) {
@@ -124,14 +147,17 @@ export function taskLibAgent(taskDirectory: string): Agent {
     endpoint: endpointOf,
     setSecret: registerSecret,
     setOutput(name, value) {
+      // A later step may echo the value: it must not carry a command or start a line there either.
+      const problem = outputValueProblem(value);
+      if (problem) throw new TaskError('OutputValueUnsafe', [name, neutralize(value).slice(0, 200), problem]);
       tl.setVariable(name, value, false, true);
-      console.log(tl.loc('OutputVariable', name, value));
+      console.log(render('OutputVariable', [name, value]));
     },
-    setProgress: (percent, label) => tl.setProgress(Math.floor(percent), label),
+    setProgress: (percent, label) => tl.setProgress(Math.floor(percent), neutralize(label)),
     uploadSummary(title, markdown) {
       const folder = tl.getVariable('Agent.TempDirectory') ?? os.tmpdir();
       const file = path.join(folder, `${title.replace(/[^A-Za-z0-9]+/g, '-')}-${process.pid}.md`);
-      fs.writeFileSync(file, markdown);
+      fs.writeFileSync(file, safeLines(markdown));
       tl.addAttachment('Distributedtask.Core.Summary', title, file);
     },
     findFiles(patterns) {
@@ -141,15 +167,48 @@ export function taskLibAgent(taskDirectory: string): Agent {
   };
 }
 
-/** Runs a task body and sets the task result. The only place that catches and reports errors. */
+/** After a cancel, how long the task may take to clean up before it exits anyway. */
+const CANCEL_GRACE_MS = 10_000;
+
+/**
+ * Runs a task body and sets the task result. The only place that catches and reports errors, and
+ * the one that answers the agent's cancel: SIGINT or SIGTERM aborts the lifetime's signal, the
+ * body unwinds through its own clean-up, and whatever it tracked is removed before the task exits.
+ */
 export async function runTask(taskDirectory: string, body: (agent: Agent) => Promise<string>): Promise<void> {
-  const agent = taskLibAgent(taskDirectory);
+  const lifetime = new OwnedLifetime(tl.getVariable('Agent.TempDirectory') ?? os.tmpdir());
+  const agent = taskLibAgent(taskDirectory, lifetime);
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (lifetime.signal.aborted) return exitNow(lifetime, signal);
+    lifetime.cancel(`the agent cancelled the job (${signal})`);
+    setTimeout(() => exitNow(lifetime, signal), CANCEL_GRACE_MS).unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     tl.setResult(tl.TaskResult.Succeeded, await body(agent));
   } catch (error) {
-    if (error instanceof Error && error.stack) tl.debug(withoutQuery(error.stack));
-    const message = error instanceof TaskError ? tl.loc(error.key, ...error.args) : String((error as Error)?.message ?? error);
-    // Last line of defence: an unexpected error may quote a URL, and a SAS lives in its query.
-    tl.setResult(tl.TaskResult.Failed, withoutQuery(message));
+    report(error, lifetime);
+  } finally {
+    lifetime.removeTracked();
+    agent.network().close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
+}
+
+function report(error: unknown, lifetime: OwnedLifetime): void {
+  if (error instanceof Error && error.stack) tl.debug(withoutQuery(error.stack).split(/\r?\n/).map(neutralize).join('\n'));
+  const explained = explainFailure(error);
+  const message = explained instanceof TaskError ? render(explained.key, explained.args) : neutralize(String((explained as Error)?.message ?? explained));
+  const cancelled = lifetime.signal.aborted && (lifetime.signal.reason as { reason?: string })?.reason === 'cancelled';
+  // Last line of defence: an unexpected error may quote a URL, and a SAS lives in its query.
+  tl.setResult(cancelled ? tl.TaskResult.Cancelled : tl.TaskResult.Failed, withoutQuery(message));
+}
+
+/** A second signal, or a clean-up that outlived its grace: remove what is tracked, say so, and go. */
+function exitNow(lifetime: OwnedLifetime, signal: NodeJS.Signals): void {
+  lifetime.removeTracked();
+  tl.setResult(tl.TaskResult.Cancelled, render('TaskCancelled', [signal]));
+  process.exit(1);
 }

@@ -1,0 +1,46 @@
+/**
+ * azure-devops-node-api clients (Build, Task) send through the network layer. typed-rest-client,
+ * underneath them, sends every request through its public `requestRaw`; each client's two
+ * typed-rest-client instances get one that calls the network layer instead, so the proxy,
+ * certificates, deadlines and the task's cancel apply. Its own retries and redirects are off
+ * where the clients are built: retries are the caller's, through the one retry policy.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { ClientApiBase } from 'azure-devops-node-api/ClientApiBases';
+import type { IRequestOptions } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
+import { HttpClientResponse } from 'typed-rest-client/HttpClient';
+import type { NetResponse } from '../body';
+import type { Network } from '../network';
+
+/** typed-rest-client reads JSON answers with readBody(): here it is bounded like every body we hold. */
+class BoundedResponse extends HttpClientResponse {
+  constructor(private readonly response: NetResponse, private readonly maxBodyBytes: number) {
+    // The network layer's body is Node's IncomingMessage, which is what typed-rest-client reads.
+    super(response.body as IncomingMessage);
+  }
+
+  override readBody(): Promise<string> {
+    return this.response.text(this.maxBodyBytes, `the answer of ${this.response.url.host}${this.response.url.pathname}`);
+  }
+}
+
+/** What the clients are built with: no retries or redirects of their own, TLS left to the network layer. */
+export const DEVOPS_CLIENT_OPTIONS: IRequestOptions = Object.freeze({ allowRetries: false, allowRedirects: false, socketTimeout: 60_000 });
+
+/** `maxBodyBytes` bounds the JSON answers; a streamed download reads `message` and is bounded by its caller. */
+export function throughNetwork<T extends ClientApiBase>(api: T, network: Network, options: { readonly signal?: AbortSignal; readonly maxBodyBytes: number }): T {
+  for (const client of [api.http, api.rest.client]) {
+    client.requestRaw = async (info, data) => {
+      const response = await network.send({
+        method: info.options.method ?? 'GET',
+        url: new URL(info.parsedUrl.href ?? ''),
+        headers: info.options.headers as Record<string, string>,
+        body: typeof data === 'string' || data === null || data === undefined ? (data ?? undefined) : (data as Readable),
+        signal: options.signal,
+      });
+      return new BoundedResponse(response, options.maxBodyBytes);
+    };
+  }
+  return api;
+}
