@@ -13,10 +13,11 @@ import { markdownSummary } from '../common/pipeline/summary';
 export async function run(): Promise<void> {
   await runTask(__dirname, async (agent) => {
     const inputs = readDeployInputs(agent);
-    const access = await resolveKubeconfig(inputs.cluster, { setSecret: (value) => agent.setSecret(value), log: agent.log });
+    const network = agent.network();
+    const access = await resolveKubeconfig(inputs.cluster, { setSecret: (value) => agent.setSecret(value), log: agent.log, network, signal: agent.lifetime.signal });
     const cluster = connectCluster(access.kubeconfig);
     try {
-      const result = await deployApp(inputs.deploy, { cluster, log: agent.log });
+      const result = await deployApp(inputs.deploy, { cluster, log: agent.log, network, signal: agent.lifetime.signal });
       publish(agent, inputs, result);
       return agent.loc('DeploySucceeded', result.deploymentName, result.revision, result.deployedImage, result.service?.url ?? result.service?.ip ?? '-');
     } catch (error) {

@@ -14,7 +14,7 @@ import { markdownSummary } from '../common/pipeline/summary';
 export async function run(): Promise<void> {
   await runTask(__dirname, async (agent) => {
     const inputs = readFetchInputs(agent);
-    const context = { log: agent.log, progress: transferProgress(agent), registerSecret: agent.setSecret };
+    const context = { log: agent.log, progress: transferProgress(agent), registerSecret: agent.setSecret, network: agent.network(), lifetime: agent.lifetime };
     const store = await openModelStore(inputs.access, context);
     try {
       const model = await fetchLatestModel(store, inputs.fetch, context);

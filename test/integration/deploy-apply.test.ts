@@ -20,6 +20,7 @@ import { smokeTest } from '../../tasks/common/kube/smokeTest';
 import { substituteImage } from '../../tasks/common/kube/substitute';
 import type { KubeObject } from '../../tasks/common/kube/types';
 import { type ClusterSimulator, startClusterSimulator } from '../support/cluster';
+import { testNetwork } from '../support/services';
 
 const TOKEN = `sim-token-${Math.random().toString(36).slice(2)}`;
 const PASSWORD = `registry-pass-${Math.random().toString(36).slice(2)}`;
@@ -69,7 +70,7 @@ describe('deploy core against the cluster simulator', function () {
   const seen: string[] = [];
 
   const deploy = (request: Omit<DeployRequest, 'rolloutTimeoutMs' | 'loadBalancerTimeoutMs'> & Partial<DeployRequest>) =>
-    deployApp({ rolloutTimeoutMs: 20_000, loadBalancerTimeoutMs: 10_000, ...request }, { cluster, log, retry: { attempts: 2, baseDelayMs: 20 } })
+    deployApp({ rolloutTimeoutMs: 20_000, loadBalancerTimeoutMs: 10_000, ...request }, { cluster, log, network: testNetwork, retry: { attempts: 2, baseDelayMs: 20 } })
       .catch((error: Error) => {
         seen.push(error.message);
         throw error;
@@ -335,7 +336,7 @@ spec:
     it('turns a wrong token into a 401 message that says what to refresh, without the token', async () => {
       const wrong = `wrong-${TOKEN}`;
       const other = connectCluster(sim.kubeconfig().replace(TOKEN, wrong));
-      const error = await rejection(deployApp({ namespace: 'web', image: `${REPO}:v1`, workload: { kind: 'generated', app: app('churn') } }, { cluster: other, log }));
+      const error = await rejection(deployApp({ namespace: 'web', image: `${REPO}:v1`, workload: { kind: 'generated', app: app('churn') } }, { cluster: other, log, network: testNetwork }));
       seen.push(error.message);
       assert.ok(error instanceof KubeApiError);
       assert.equal(error.key, 'KubeApiUnauthorized');

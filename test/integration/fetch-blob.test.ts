@@ -11,6 +11,7 @@ import { assertHolds, digestListing, filesUnder, publishTestModels, quietProgres
 import { ModelPublisher, randomBytes, sha256 } from '../support/modelStore';
 import { startHttpFaultProxy } from '../support/httpFaultProxy';
 import { startTcpProxy } from '../support/tcpProxy';
+import { testServices } from '../support/services';
 
 const MiB = 1024 * 1024;
 
@@ -42,7 +43,7 @@ describe('fetchLatestModel against Azurite', function () {
   async function fetch(overrides: Partial<FetchOptions> = {}, access: BlobAccess = connectionString()) {
     const agent = fakeAgent({});
     const store = openBlobStore(access, { retries: 2, retryDelayMs: 50 });
-    const model = await fetchLatestModel(store, testFetchOptions(work, overrides), { log: agent.log, progress: quietProgress });
+    const model = await fetchLatestModel(store, testFetchOptions(work, overrides), { log: agent.log, progress: quietProgress, ...testServices() });
     return { model, agent };
   }
 

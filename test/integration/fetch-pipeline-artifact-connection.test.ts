@@ -9,6 +9,7 @@ import { openPipelineArtifactStore, type PipelineArtifactAccess } from '../../ta
 import { fakeAgent } from '../support/fakeAgent';
 import { randomBytes } from '../support/modelStore';
 import { startPipelinesStandIn, type PipelinesStandIn } from '../support/pipelinesStandIn';
+import { testServices } from '../support/services';
 
 const MiB = 1024 * 1024;
 
@@ -56,7 +57,7 @@ describe('fetchLatestModel from another organization\'s pipeline artifact (servi
 
   async function fetch(artifact: PipelineArtifactAccess) {
     const agent = fakeAgent({});
-    const context = { log: agent.log, progress: { start() {}, advance() {}, finish() {} } };
+    const context = { log: agent.log, progress: { start() {}, advance() {}, finish() {} }, ...testServices() };
     const store = await openPipelineArtifactStore(artifact, context);
     try {
       return await fetchLatestModel(store, { prefix: '', rule: { kind: 'highestVersion' }, destination: join(work, 'model'), verifyIntegrity: true, download: { concurrency: 4, blockSize: MiB, retries: 2, idleTimeoutMs: 10_000, retryDelayMs: 20 }, timeoutMs: 30_000 }, context);

@@ -11,6 +11,7 @@ import { fakeAgent } from '../support/fakeAgent';
 import { randomBytes, sha256 } from '../support/modelStore';
 import { startPipelinesStandIn, type PipelinesStandIn, type RunSpec } from '../support/pipelinesStandIn';
 import { startTcpProxy } from '../support/tcpProxy';
+import { testServices } from '../support/services';
 
 const MiB = 1024 * 1024;
 const day = (n: number) => new Date(Date.UTC(2026, 0, n, 12));
@@ -54,7 +55,7 @@ describe('fetchLatestModel from Azure Pipelines artifacts (Build REST stand-in)'
 
   async function fetch(overrides: Partial<PipelineArtifactAccess> = {}) {
     const agent = fakeAgent({});
-    const context = { log: agent.log, progress: { start() {}, advance() {}, finish() {} } };
+    const context = { log: agent.log, progress: { start() {}, advance() {}, finish() {} }, ...testServices() };
     const store = await openPipelineArtifactStore(access(overrides), context);
     try {
       const model = await fetchLatestModel(store, { prefix: '', rule: { kind: 'highestVersion' }, destination: join(work, 'model'), verifyIntegrity: true, download: { concurrency: 4, blockSize: MiB, retries: 2, idleTimeoutMs: 10_000, retryDelayMs: 20 }, timeoutMs: 30_000 }, context);

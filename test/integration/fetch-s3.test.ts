@@ -12,6 +12,7 @@ import { assertHolds, digestListing, filesUnder, publishTestModels, quietProgres
 import { randomBytes, sha256 } from '../support/modelStore';
 import { S3Publisher, startS3, type S3Server } from '../support/s3';
 import { startTcpProxy } from '../support/tcpProxy';
+import { testServices } from '../support/services';
 
 const MiB = 1024 * 1024;
 
@@ -54,7 +55,7 @@ describe('fetchLatestModel against a local S3 (s3rver)', function () {
 
   async function fetch(overrides: Partial<FetchOptions> = {}, s3Access: S3Access = access()) {
     const agent = fakeAgent({});
-    const model = await fetchLatestModel(openS3Store(s3Access), testFetchOptions(work, overrides), { log: agent.log, progress: quietProgress });
+    const model = await fetchLatestModel(openS3Store(s3Access), testFetchOptions(work, overrides), { log: agent.log, progress: quietProgress, ...testServices() });
     return { model, agent };
   }
 

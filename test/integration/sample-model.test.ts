@@ -15,6 +15,7 @@ import { containerSasUrl, startAzurite, type Azurite } from '../support/azurite'
 import { fakeAgent } from '../support/fakeAgent';
 import { quietProgress, testFetchOptions } from '../support/fetchHarness';
 import { ModelPublisher, sha256 } from '../support/modelStore';
+import { testServices } from '../support/services';
 
 const run = promisify(execFile);
 const sample = join(__dirname, '..', '..', 'samples', 'flask-app');
@@ -101,7 +102,7 @@ describe('sample app model: train, publish to Azurite, fetch by tag, serve', fun
 
     const agent = fakeAgent({});
     const store = openBlobStore({ kind: 'connectionString', connectionString: azurite.connectionString, container: 'models' }, { retries: 2, retryDelayMs: 50 });
-    const model = await fetchLatestModel(store, testFetchOptions(work, { rule: { kind: 'tagQuery', query: `"stage" = 'approved'` } }), { log: agent.log, progress: quietProgress });
+    const model = await fetchLatestModel(store, testFetchOptions(work, { rule: { kind: 'tagQuery', query: `"stage" = 'approved'` } }), { log: agent.log, progress: quietProgress, ...testServices() });
     assert.equal(model.version, '1.2.0', 'the approved version, not the higher candidate');
     assert.equal(model.digest, published.digest);
     assert.ok(model.verified);

@@ -36,7 +36,7 @@ async function probe(request: AksProbeRequest): Promise<AksProbeResult> {
   const agent = fakeAgent(request.inputs, { variables: request.variables, endpoints: request.endpoints });
   try {
     const access = readClusterAccess(agent);
-    const resolved = await resolveKubeconfig(access, { setSecret: agent.setSecret, log: agent.log, retry: { retryDelayInMs: request.retryDelayInMs ?? 20 } });
+    const resolved = await resolveKubeconfig(access, { setSecret: agent.setSecret, log: agent.log, network: agent.network(), retry: { retryDelayInMs: request.retryDelayInMs ?? 20 } });
     return {
       ok: true, kubeconfig: resolved.kubeconfig, describe: resolved.describe, secrets: resolved.secrets,
       expiresOn: resolved.expiresOn?.toISOString(), registered: agent.secrets, lines: agent.lines,

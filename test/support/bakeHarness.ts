@@ -11,6 +11,7 @@ import type { RegistryCredential } from '../../tasks/common/oci/registry/auth';
 import type { Log, Progress } from '../../tasks/common/log';
 import { format, type MessageKey } from '../../tasks/common/messages';
 import type { TestRegistry } from './registry/registry';
+import { testServices } from './services';
 
 export const MiB = 1024 * 1024;
 
@@ -87,5 +88,5 @@ export function recordingContext(): RecordingContext {
     debug: (text: string) => lines.push(`DEBUG ${text}`),
   };
   const progress: Progress = { start() {}, advance: (count) => void (bytes += count), finish() {} };
-  return { log, progress, onSecret: (value) => secrets.push(value), lines, secrets, progressBytes: () => bytes };
+  return { log, progress, onSecret: (value) => secrets.push(value), lines, secrets, progressBytes: () => bytes, ...testServices() };
 }

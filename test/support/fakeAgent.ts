@@ -47,6 +47,12 @@ export function fakeAgent(
       if (secret) secrets.push(secret);
       return secret;
     },
+    urlInput(name) {
+      const url = value(inputs[name]);
+      const userInfo = url === undefined ? undefined : /^[a-z][a-z0-9+.-]*:\/\/([^/?#@]*)@/i.exec(url)?.[1];
+      if (userInfo) secrets.push(...userInfo.split(':').filter(Boolean).map((part) => decodeURIComponent(part)));
+      return url;
+    },
     variable: (name) => value(options.variables?.[name]),
     secretVariable(name) {
       const secret = value(options.variables?.[name]);

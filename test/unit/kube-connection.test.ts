@@ -59,7 +59,7 @@ function connect(endpoint: Spec, inputs: Record<string, string> = {}): { agent: 
 
 async function kubeconfigOf(endpoint: Spec): Promise<{ agent: RecordingAgent; doc: Record<string, any>; describe: string }> {
   const { agent, access } = connect(endpoint);
-  const resolved = await resolveKubeconfig(access, agent);
+  const resolved = await resolveKubeconfig(access, { setSecret: agent.setSecret, log: agent.log, network: agent.network() });
   return { agent, doc: load(resolved.kubeconfig) as Record<string, any>, describe: resolved.describe };
 }
 

@@ -5,6 +5,7 @@
  */
 import { TaskError } from '../errors';
 import type { Log } from '../log';
+import type { Network } from '../net/network';
 import { kubeRead, type RetryPolicy } from './apiCall';
 import { applyObjects, applyPullSecret, ensureNamespace, type RegistryCredentials } from './apply';
 import type { Cluster } from './cluster';
@@ -64,6 +65,9 @@ export type DeployRequest = Omit<DeployOptions, keyof typeof DEPLOY_DEFAULTS> & 
 export interface DeployContext {
   readonly cluster: Cluster;
   readonly log: Log;
+  readonly network: Network;
+  /** The agent's cancel; the rollout's own deadline is added to it. */
+  readonly signal?: AbortSignal;
   /** Rollout status lines as they change ("Waiting for deployment ... 1 of 2 updated replicas"). */
   readonly progress?: (line: string) => void;
   readonly retry?: RetryPolicy;

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { formatBytes } from '../bytes';
 import { TaskError } from '../errors';
+import type { Lifetime } from '../lifetime';
 import type { Log, Progress } from '../log';
+import type { Network } from '../net/network';
 import { ModelCache, type CachedFile } from './cache';
 import { modelDigest } from './digest';
 import { downloadFiles, type DownloadSettings } from './download';
@@ -41,6 +43,9 @@ export interface FetchedModel {
 export interface FetchContext {
   readonly log: Log;
   readonly progress: Progress;
+  readonly network: Network;
+  /** The agent's cancel, and the paths to remove however the task ends. */
+  readonly lifetime: Lifetime;
 }
 
 interface ModelFileToFetch {

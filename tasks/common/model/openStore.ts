@@ -2,7 +2,9 @@ import { findStorageAccountBlobEndpoint } from '../azure/arm';
 import type { AzureRmConnection } from '../azure/connection';
 import { azureCredential } from '../azure/credential';
 import { requestPipelineOidcToken } from '../azure/oidc';
+import type { Lifetime } from '../lifetime';
 import type { Log, Progress } from '../log';
+import type { Network } from '../net/network';
 import type { DevOpsContext } from '../pipeline/devops';
 import type { AzureMlModel } from './azureMlStore';
 import { openBlobStore, type BlobStoreSettings } from './blobStore';
@@ -36,6 +38,8 @@ export type StoreAccess =
 export interface OpenContext {
   readonly log: Log;
   readonly progress: Progress;
+  readonly network: Network;
+  readonly lifetime: Lifetime;
   /** Registers a credential the store obtains at run time (an Azure ML datastore key) as a secret. */
   readonly registerSecret: (value: string) => void;
 }

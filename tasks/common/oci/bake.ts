@@ -4,7 +4,9 @@
  * pushes only what the registry lacks. Tags are written last, so a failure never moves a tag.
  */
 import { RemoteError } from '../errors';
+import type { Lifetime } from '../lifetime';
 import type { Log, Progress } from '../log';
+import type { Network } from '../net/network';
 import { bakeModelIntoImage, Provenance, type ModelBake } from './modelImage';
 import { buildModelLayer, planModelLayers, type Compression } from './modelLayers';
 import { readModelEntries } from './modelFiles';
@@ -61,6 +63,9 @@ export interface BakeResult {
 export interface BakeContext {
   readonly log: Log;
   readonly progress: Progress;
+  readonly network: Network;
+  /** The agent's cancel, and the paths to remove however the task ends (a login file, a staged model). */
+  readonly lifetime: Lifetime;
   /** Registers a token the moment it is issued, so it can never be printed. */
   readonly onSecret: (value: string) => void;
 }

@@ -50,6 +50,8 @@ export interface Agent extends InputReader {
   loc(key: MessageKey, ...args: unknown[]): string;
   /** A secret input: never echoed by task-lib's debug output, registered (with its parts) as a secret. */
   secretInput(name: string): string | undefined;
+  /** A URL input that may carry user info (https://key:secret@host): read without echo, its user info masked. */
+  urlInput(name: string): string | undefined;
   variable(name: string): string | undefined;
   /** A variable that holds a credential: read without echo and registered as a secret. */
   secretVariable(name: string): string | undefined;
@@ -88,8 +90,27 @@ function nonEmpty(value: string | undefined): string | undefined {
   return trimmed ? trimmed : undefined;
 }
 
+/** Registers the user name and password a URL carries (https://user:secret@host) and returns the URL. */
+function maskUserInfo(url: string | undefined): string | undefined {
+  const match = url === undefined ? undefined : /^[a-z][a-z0-9+.-]*:\/\/([^/?#@]*)@/i.exec(url);
+  if (match) {
+    const [user, password] = match[1].split(':', 2);
+    for (const part of [password, user, match[1]]) if (part) registerSecret(decodeSafely(part));
+  }
+  return url;
+}
+
+function decodeSafely(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 function endpointOf(id: string): Endpoint | undefined {
-  const url = tl.getEndpointUrl(id, true);
+  // task-lib echoes the URL into debug output: a connection URL may carry user info.
+  const url = maskUserInfo(quietly(() => tl.getEndpointUrl(id, true)));
   const scheme = tl.getEndpointAuthorizationScheme(id, true);
   if (url === undefined && scheme === undefined) return undefined;
   return {
@@ -138,6 +159,7 @@ export function taskLibAgent(taskDirectory: string, lifetime: Lifetime): Agent {
       registerSecret(value);
       return nonEmpty(value);
     },
+    urlInput: (name) => nonEmpty(maskUserInfo(quietly(() => tl.getInput(name, false)))),
     variable: (name) => nonEmpty(tl.getVariable(name)),
     secretVariable(name) {
       const value = quietly(() => tl.getVariable(name));

@@ -15,6 +15,7 @@ import {
   type Kubeconfig, KubeconfigError, type ResolvedCluster, credentialValuesIn, interactiveEntraLogin, kubeconfigSecrets, parseKubeconfig, selectContext, serializeKubeconfig, serverHost, skipTlsVerify,
 } from '../kube/kubeconfig';
 import type { Log } from '../log';
+import type { Network } from '../net/network';
 import type { MessageKey } from '../messages';
 import type { Agent, Endpoint } from './agent';
 import { type DevOpsContext, devOpsContextOf } from './devops';
@@ -217,6 +218,9 @@ export interface ResolveDeps {
   /** Registers a secret before anything can print it (the agent's setSecret). */
   readonly setSecret: (value: string) => void;
   readonly log: Log;
+  readonly network: Network;
+  /** The agent's cancel. */
+  readonly signal?: AbortSignal;
   /** Replaces the service connection's own credential (tests, the demo). */
   readonly credential?: TokenCredential;
   readonly retry?: { readonly maxRetries?: number; readonly retryDelayInMs?: number };

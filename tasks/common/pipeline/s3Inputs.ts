@@ -44,7 +44,7 @@ function regionInput(agent: Agent, endpoint: string | undefined): string {
 }
 
 function endpointInput(agent: Agent): string | undefined {
-  const text = agent.input('s3Endpoint');
+  const text = agent.urlInput('s3Endpoint');
   if (text === undefined) return undefined;
   let url: URL;
   try {
