@@ -9,6 +9,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TaskError } from '../../tasks/common/errors';
+import { policyForRetries } from '../../tasks/common/net/retry';
 import { bakeModel, type BakeOptions } from '../../tasks/common/oci/bake';
 import { bakeOptions, MiB, recordingContext, tempRoot, writeModel } from '../support/bakeHarness';
 import { startHttpFaultProxy } from '../support/httpFaultProxy';
@@ -108,7 +109,7 @@ describe('Bake under faults', function () {
     const proxy = await startHttpFaultProxy({ targetPort: port, fault: (request) => (request.method === 'PATCH' ? 503 : undefined) });
     try {
       const options = bakeOptions(registry, { host: `127.0.0.1:${proxy.port}`, base: 'app:1', target: 'broken', modelPath: model });
-      const error = await failure({ ...options, registry: { ...options.registry, retries: 2 } });
+      const error = await failure({ ...options, registry: { ...options.registry, retryPolicy: policyForRetries(2, { baseDelayMs: 50 }) } });
       assert.equal(error.key, 'RegistryRequestFailed');
       assert.match(error.message, /127\.0\.0\.1:\d+ failed after retries: .*503/);
       assert.equal(await tagExists(registry, 'broken:v1'), false);
@@ -125,7 +126,7 @@ describe('Bake with token auth: ACR exchange and expiring tokens', function () {
   let model: string;
 
   before(async () => {
-    registry = await startRegistry({ auth: 'token' });
+    registry = await startRegistry({ auth: 'token', tls: true });
     root = tempRoot();
     model = writeModel(root);
     await pushBaseImage(registry, 'team/app', '1', 'oci');
@@ -217,7 +218,7 @@ describe('Bake: bad input that needs a registry or a file system', function () {
     ['a wrong password', () => ({ ...bakeOptions(basic, { base: 'app:1', target: 'x', modelPath: model }), registry: { ...bakeOptions(basic, { base: 'app:1', target: 'x' }).registry, credential: { kind: 'basic', username: basic.username!, password: 'wrong' } } }), 'RegistryCredentialsRejected', /refused the credentials/],
     ['plain HTTP without allowInsecureRegistry', () => ({ ...bakeOptions(registry, { base: 'app:1', target: 'x', modelPath: model }), registry: { ...bakeOptions(registry, { base: 'app:1', target: 'x' }).registry, insecure: false } }), 'RegistryNotTls', /allowInsecureRegistry/],
     ['a TLS registry whose CA is not trusted', () => ({ ...bakeOptions(basic, { base: 'app:1', target: 'x', modelPath: model }), registry: { ...bakeOptions(basic, { base: 'app:1', target: 'x' }).registry, ca: undefined } }), 'RegistryCertificateUntrusted', /NODE_EXTRA_CA_CERTS/],
-    ['a registry nobody listens on', () => ({ ...bakeOptions(registry, { host: '127.0.0.1:1', base: 'app:1', target: 'x', modelPath: model }), registry: { ...bakeOptions(registry, { base: 'app:1', target: 'x' }).registry, retries: 1 } }), 'RegistryRequestFailed', /127\.0\.0\.1:1 failed after retries/],
+    ['a registry nobody listens on', () => ({ ...bakeOptions(registry, { host: '127.0.0.1:1', base: 'app:1', target: 'x', modelPath: model }), registry: { ...bakeOptions(registry, { base: 'app:1', target: 'x' }).registry, retryPolicy: policyForRetries(1, { baseDelayMs: 50 }) } }), 'RegistryRequestFailed', /127\.0\.0\.1:1 failed after retries/],
     ['a model path that does not exist', () => bakeOptions(registry, { base: 'app:1', target: 'x', modelPath: path.join(root, 'missing') }), 'ModelPathMissing', /does not exist/],
   ];
   for (const [title, options, key, message] of cases) {
