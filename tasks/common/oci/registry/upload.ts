@@ -99,6 +99,7 @@ export async function uploadBlob(client: RegistryClient, repository: string, lay
   const origin = source ? `${source.registry}/${source.repository}` : 'modelPath';
   const verified = source ? new CommittedDigest(layer, origin) : undefined;
   const context: ChunkContext = { client, layer, chunkSize: options.chunkSize, verified, origin, count };
+  client.options.log.debug(`uploading ${layer.digest} (${layer.size} bytes) to ${client.registry}/${repository}${verified ? `, checked against its digest on the way from ${origin}` : ''}`);
   let position: Position = { session: options.session ?? (await client.startUpload(repository)), offset: 0 };
   let failure: unknown;
   await client.retrying(`upload of ${layer.digest}`, async () => {
