@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { TaskError } from '../../tasks/common/errors';
 import { policyForRetries } from '../../tasks/common/net/retry';
 import { bakeModel, type BakeOptions } from '../../tasks/common/oci/bake';
+import { parseRepository } from '../../tasks/common/oci/reference';
 import { bakeOptions, MiB, recordingContext, tempRoot, writeModel } from '../support/bakeHarness';
 import { startHttpFaultProxy } from '../support/httpFaultProxy';
 import { nowSeconds, signRs256 } from '../support/jwt';
@@ -77,6 +78,29 @@ describe('Bake under faults', function () {
       assert.ok(fs.readFileSync(path.join(unpacked.rootfs, 'models/weights.bin')).equals(fs.readFileSync(path.join(model, 'weights.bin'))));
     } finally {
       await unpacked.cleanup();
+    }
+  });
+
+  it('streams a large base layer from another registry across cut connections, starting the blob again where the registry forgot it, and checks its digest', async () => {
+    await bakeModel(bakeOptions(registry, { base: 'app:1', target: 'with-model', modelPath: model }), recordingContext());
+    const other = await startRegistry({ auth: 'none' });
+    const proxy = await startTcpProxy({ targetPort: Number(other.host.split(':')[1]), cut: { direction: 'upstream', afterBytes: (n) => 5 * MiB + n * 997, maxCuts: 3 } });
+    try {
+      const next = writeModel(root, { weightsBytes: MiB, seed: 2 });
+      const options = { ...bakeOptions(registry, { base: 'with-model:v1', target: 'copy', modelPath: next }), target: parseRepository(`127.0.0.1:${proxy.port}/copy`) };
+      const context = recordingContext();
+      await bakeModel(options, context);
+      assert.equal(proxy.cuts, 3, 'three connections were cut');
+      assert.ok(context.lines.some((line) => line.includes(`checked against its digest on the way from ${registry.host}/with-model`)), 'the base layers were streamed and checked');
+      const unpacked = await unpackImage(other, 'copy:v1');
+      try {
+        assert.ok(fs.readFileSync(path.join(unpacked.rootfs, 'models/weights.bin')).equals(fs.readFileSync(path.join(next, 'weights.bin'))));
+      } finally {
+        await unpacked.cleanup();
+      }
+    } finally {
+      await proxy.close();
+      await other.stop();
     }
   });
 

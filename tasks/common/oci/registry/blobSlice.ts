@@ -33,5 +33,7 @@ export function sliceOf(source: Readable, options: SliceOptions): Readable {
     },
   });
   source.on('error', (error) => limiter.destroy(error));
+  // However the slice ends (done, failed, dropped by a failed request), its source goes too.
+  limiter.once('close', () => source.destroy());
   return source.pipe(limiter);
 }

@@ -3,7 +3,7 @@
  * PATCH it asks the registry how much it kept and resumes from there, and when the registry has
  * forgotten the session it starts the blob again. The whole blob shares one retry budget of the
  * task's policy. A blob streamed from another registry is hashed on its way through and never
- * committed when it does not match its digest.
+ * committed when it does not match its digest; it resumes only where the accepted bytes end.
  */
 import type { Readable } from 'node:stream';
 import { RemoteError } from '../../errors';
@@ -63,6 +63,7 @@ async function sendChunk(context: ChunkContext, position: Position): Promise<Pos
   const end = Math.min(position.offset + context.chunkSize, layer.size);
   // The network layer reports a failing body as a failed request; the body's own error says more.
   let bodyFailure: unknown;
+  let lastBody: Readable | undefined;
   const body = (): Readable => {
     const hash = verified?.forBody();
     const onPiece = (piece: Buffer) => {
@@ -71,6 +72,7 @@ async function sendChunk(context: ChunkContext, position: Position): Promise<Pos
     };
     const slice = sliceOf(layer.open(position.offset), { count: end - position.offset, digest: layer.digest, from: context.origin, onPiece });
     slice.once('error', (error) => (bodyFailure = error));
+    lastBody = slice;
     return slice;
   };
   try {
@@ -84,8 +86,18 @@ async function sendChunk(context: ChunkContext, position: Position): Promise<Pos
     verified?.accepted(end);
     return { session: client.locationOf(response), offset: end };
   } catch (error) {
+    lastBody?.destroy();
     throw bodyFailure ?? error;
   }
+}
+
+/** Where the next attempt starts: after a failure, where the registry stands, if a streamed blob's hash can follow. */
+async function nextPosition(context: ChunkContext, repository: string, position: Position, failure: unknown): Promise<Position> {
+  const { client, verified } = context;
+  const next = failure === undefined ? position : await resumePosition(client, repository, position, failure, context.chunkSize);
+  if (!verified || verified.resumesAt(next.offset)) return next;
+  verified.restart();
+  return next.offset === 0 ? next : { session: await client.startUpload(repository), offset: 0 };
 }
 
 /** Uploads a blob and returns the bytes sent (including any resent after a failure). */
@@ -104,8 +116,7 @@ export async function uploadBlob(client: RegistryClient, repository: string, lay
   let failure: unknown;
   await client.retrying(`upload of ${layer.digest}`, async () => {
     try {
-      if (failure !== undefined) position = await resumePosition(client, repository, position, failure, options.chunkSize);
-      await verified?.seek(position.offset);
+      position = await nextPosition(context, repository, position, failure);
       while (position.offset < layer.size) position = await sendChunk(context, position);
     } catch (error) {
       failure = error;
