@@ -8,6 +8,7 @@
  * runAksProbe (below) starts it; the script itself runs only when AKS_PROBE is set.
  */
 import { InputError, TaskError } from '../../tasks/common/errors';
+import { retryPolicy } from '../../tasks/common/net/retry';
 import { readClusterAccess, resolveKubeconfig } from '../../tasks/common/pipeline/kubeConnection';
 import { fakeAgent } from './fakeAgent';
 import type { EndpointSpec } from './fakeAzureEndpoint';
@@ -36,7 +37,7 @@ async function probe(request: AksProbeRequest): Promise<AksProbeResult> {
   const agent = fakeAgent(request.inputs, { variables: request.variables, endpoints: request.endpoints });
   try {
     const access = readClusterAccess(agent);
-    const resolved = await resolveKubeconfig(access, { setSecret: agent.setSecret, log: agent.log, network: agent.network(), retry: { retryDelayInMs: request.retryDelayInMs ?? 20 } });
+    const resolved = await resolveKubeconfig(access, { setSecret: agent.setSecret, log: agent.log, network: agent.network(), retry: retryPolicy({ baseDelayMs: request.retryDelayInMs ?? 20 }) });
     return {
       ok: true, kubeconfig: resolved.kubeconfig, describe: resolved.describe, secrets: resolved.secrets,
       expiresOn: resolved.expiresOn?.toISOString(), registered: agent.secrets, lines: agent.lines,
