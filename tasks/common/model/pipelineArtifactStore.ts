@@ -7,9 +7,10 @@
  * so the downloader's parallel copy, hashing, verification and atomic install apply unchanged.
  */
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { formatBytes } from '../bytes';
 import { downloadArtifactZip } from '../devops/artifactDownload';
 import { buildApi, resolvePipelineArtifact, type ResolvedArtifact, type RunSelection } from '../devops/builds';
 import type { DevOpsCredential } from '../devops/credential';
@@ -113,6 +114,7 @@ class PipelineArtifactStore implements ModelStore {
     await this.downloadZip(zip, signal);
     const entries = modelEntries(await readZipEntries(zip), this.access.artifactName, this.access.modelPrefix);
     if (entries.length === 0) throw new TaskError('PipelineArtifactEmpty', [this.location, this.access.modelPrefix || '(the artifact root)']);
+    await assertRoomFor(entries, this.scratch, this.location);
     const files: { relative: string; entry: ZipEntry; path: string }[] = [];
     for (const [index, { relative, entry }] of entries.entries()) {
       const path = join(this.scratch, `entry-${index}`);
@@ -140,6 +142,14 @@ class PipelineArtifactStore implements ModelStore {
     if (!version) throw new TaskError('PipelineBuildNumberNoVersion', [this.artifact.buildNumber, this.artifact.runId, VERSION_FILE]);
     return version.raw;
   }
+}
+
+/** The declared sizes of what will be unpacked must fit the free space, checked before a byte is written. */
+async function assertRoomFor(entries: readonly { entry: ZipEntry }[], folder: string, location: string): Promise<void> {
+  const needed = entries.reduce((sum, { entry }) => sum + entry.size, 0);
+  const space = await statfs(folder);
+  const free = space.bavail * space.bsize;
+  if (needed > free) throw new TaskError('ZipTooLargeForDisk', [location, formatBytes(needed), folder, formatBytes(free)]);
 }
 
 /**
