@@ -108,6 +108,7 @@ describe('FetchLatestModel e2e against hostile stores', function () {
         try {
           assertCleanFailure(run, { taskDir, names: message, secrets: { 'System.AccessToken': token }, absent: [destination], noLeftoversIn: [run.folders.temp, work] });
           assert.equal(run.variables.INJECTED, undefined);
+          assert.match(run.result.message, new RegExp(`artifact zip \\(azure-pipelines://[^/]+/hostile-${index}/${500 + index}/model\\)`), 'the error names the artifact, not a scratch path');
         } finally {
           run.cleanup();
         }

@@ -112,13 +112,13 @@ class PipelineArtifactStore implements ModelStore {
     this.lifetime.track(this.scratch);
     const zip = join(this.scratch, 'artifact.zip');
     await this.downloadZip(zip, signal);
-    const entries = modelEntries(await readZipEntries(zip), this.access.artifactName, this.access.modelPrefix);
+    const entries = modelEntries(await readZipEntries(zip, this.location), this.access.artifactName, this.access.modelPrefix);
     if (entries.length === 0) throw new TaskError('PipelineArtifactEmpty', [this.location, this.access.modelPrefix || '(the artifact root)']);
     await assertRoomFor(entries, this.scratch, this.location);
     const files: { relative: string; entry: ZipEntry; path: string }[] = [];
     for (const [index, { relative, entry }] of entries.entries()) {
       const path = join(this.scratch, `entry-${index}`);
-      await extractZipEntry(zip, entry, path);
+      await extractZipEntry(zip, entry, path, this.location);
       files.push({ relative, entry, path });
     }
     await rm(zip, { force: true });

@@ -21,25 +21,26 @@ async function read(handle: FileHandle, position: number, length: number): Promi
   return buffer.subarray(0, bytesRead);
 }
 
-export async function readZipEntries(file: string, limits: ZipLimits = ZIP_LIMITS): Promise<ZipEntry[]> {
+/** `shownAs` names the zip in messages: where it came from, rather than its scratch path. */
+export async function readZipEntries(file: string, shownAs: string = file, limits: ZipLimits = ZIP_LIMITS): Promise<ZipEntry[]> {
   const handle = await open(file, 'r');
   try {
     const { size } = await handle.stat();
-    return await readZipDirectory({ name: file, size, read: (position, length) => read(handle, position, length) }, limits);
+    return await readZipDirectory({ name: shownAs, size, read: (position, length) => read(handle, position, length) }, limits);
   } finally {
     await handle.close();
   }
 }
 
 /** Where an entry's data starts, once its local header checks out; its data must end within the file. */
-async function dataOffsetOf(file: string, entry: ZipEntry): Promise<number> {
+async function dataOffsetOf(file: string, entry: ZipEntry, shownAs: string): Promise<number> {
   const handle = await open(file, 'r');
   try {
     const { size } = await handle.stat();
     const local = await read(handle, entry.localHeaderOffset, 30);
-    if (local.length < 30 || local.readUInt32LE(0) !== LOCAL) throw zipCorrupt(file, `entry '${entry.name}' has no local header`);
+    if (local.length < 30 || local.readUInt32LE(0) !== LOCAL) throw zipCorrupt(shownAs, `entry '${entry.name}' has no local header`);
     const dataOffset = entry.localHeaderOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
-    if (dataOffset + entry.compressedSize > size) throw zipCorrupt(file, `entry '${entry.name}' runs past the end of the file`);
+    if (dataOffset + entry.compressedSize > size) throw zipCorrupt(shownAs, `entry '${entry.name}' runs past the end of the file`);
     return dataOffset;
   } finally {
     await handle.close();
@@ -51,22 +52,22 @@ async function dataOffsetOf(file: string, entry: ZipEntry): Promise<number> {
  * Inflating stops as soon as the output would pass the declared size: at most that many bytes
  * are ever written.
  */
-export async function extractZipEntry(file: string, entry: ZipEntry, target: string): Promise<void> {
-  if (entry.encrypted) throw zipCorrupt(file, `entry '${entry.name}' is encrypted`);
-  if (entry.method !== 0 && entry.method !== 8) throw zipCorrupt(file, `entry '${entry.name}' uses compression method ${entry.method} (only stored and deflate are supported)`);
-  if (entry.method === 0 && entry.compressedSize !== entry.size) throw zipCorrupt(file, `stored entry '${entry.name}' declares ${entry.size} bytes but holds ${entry.compressedSize}`);
-  const dataOffset = await dataOffsetOf(file, entry);
+export async function extractZipEntry(file: string, entry: ZipEntry, target: string, shownAs: string = file): Promise<void> {
+  if (entry.encrypted) throw zipCorrupt(shownAs, `entry '${entry.name}' is encrypted`);
+  if (entry.method !== 0 && entry.method !== 8) throw zipCorrupt(shownAs, `entry '${entry.name}' uses compression method ${entry.method} (only stored and deflate are supported)`);
+  if (entry.method === 0 && entry.compressedSize !== entry.size) throw zipCorrupt(shownAs, `stored entry '${entry.name}' declares ${entry.size} bytes but holds ${entry.compressedSize}`);
+  const dataOffset = await dataOffsetOf(file, entry, shownAs);
   const check = new DeclaredSizeCheck(entry.size);
   const source = entry.compressedSize > 0 ? createReadStream(file, { start: dataOffset, end: dataOffset + entry.compressedSize - 1 }) : Readable.from([]);
   try {
     if (entry.method === 8) await pipeline(source, zlib.createInflateRaw(), check, createWriteStream(target));
     else await pipeline(source, check, createWriteStream(target));
   } catch (error) {
-    if (error instanceof BeyondDeclaredSize) throw zipCorrupt(file, `entry '${entry.name}' inflates to more than the ${entry.size} bytes it declares (stopped there)`);
-    throw zipCorrupt(file, `entry '${entry.name}' does not inflate (${(error as Error).message})`);
+    if (error instanceof BeyondDeclaredSize) throw zipCorrupt(shownAs, `entry '${entry.name}' inflates to more than the ${entry.size} bytes it declares (stopped there)`);
+    throw zipCorrupt(shownAs, `entry '${entry.name}' does not inflate (${(error as Error).message})`);
   }
   if (check.size !== entry.size || check.value() !== entry.crc32) {
-    throw zipCorrupt(file, `entry '${entry.name}' has ${check.size} bytes with CRC-32 ${check.value().toString(16)}, but the zip records ${entry.size} bytes with ${entry.crc32.toString(16)}`);
+    throw zipCorrupt(shownAs, `entry '${entry.name}' has ${check.size} bytes with CRC-32 ${check.value().toString(16)}, but the zip records ${entry.size} bytes with ${entry.crc32.toString(16)}`);
   }
 }
 
