@@ -1,4 +1,5 @@
 import { InputError } from '../errors';
+import { azureTransportOf } from './azureTransport';
 import type { BakeOptions, RegistrySettings } from '../oci/bake';
 import type { DockerBuildOptions } from '../oci/dockerBuild';
 import { isValidTag, parseReference, parseRepository, ReferenceError, type ImageReference } from '../oci/reference';
@@ -47,7 +48,7 @@ function sourceDateEpoch(agent: Agent): number {
 
 function registrySettings(agent: Agent, access: RegistryAccess): RegistrySettings {
   return {
-    credential: registryCredential(access),
+    credential: registryCredential(access, azureTransportOf(agent)),
     insecure: boolInput(agent, 'allowInsecureRegistry', false),
     retries: intInput(agent, 'retries', { min: 0, max: 20, fallback: 5 }),
     retryDelayMs: 500,
