@@ -24,11 +24,11 @@ export class YamlProblem extends Error {
 
 /** kubectl's YAML: the core schema (timestamps stay strings, no !!binary) plus merge keys (`<<`). */
 const mergeType = (yaml as unknown as { types: { merge: yaml.Type } }).types.merge;
-export const MANIFEST_SCHEMA = yaml.CORE_SCHEMA.extend([mergeType]);
+export const MANIFEST_SCHEMA = yaml.CORE_SCHEMA.extend({ implicit: [mergeType] });
 
 /** js-yaml's reason with anything it quotes from the text (alias names, tags) cut out. */
 function withoutQuotes(reason: string): string {
-  return reason.replace(/"[^"]*"/g, '"…"').replace(/'[^']*'/g, "'…'").replace(/!<[^>]*>/g, '!<…>').replace(/!\S+/g, '!…').slice(0, 200);
+  return reason.replace(/"[^"]*"/g, '"…"').replace(/'[^']*'/g, "'…'").replace(/!<[^>]*>/g, '!<…>').slice(0, 200);
 }
 
 /** "bad indentation of a mapping entry at line 3, column 7". */
