@@ -9,7 +9,6 @@ import { ApiException } from '@kubernetes/client-node';
 import { InputError, TaskError } from '../../tasks/common/errors';
 import { NetworkError } from '../../tasks/common/net/errors';
 import type { Log } from '../../tasks/common/log';
-import { format, type MessageKey } from '../../tasks/common/messages';
 import { KubeApiError, kubeCall } from '../../tasks/common/kube/apiCall';
 import { applyObjects, ensureNamespace } from '../../tasks/common/kube/apply';
 import { type Cluster, connectCluster } from '../../tasks/common/kube/cluster';
@@ -21,6 +20,7 @@ import { smokeTest } from '../../tasks/common/kube/smokeTest';
 import { substituteImage } from '../../tasks/common/kube/substitute';
 import type { KubeObject } from '../../tasks/common/kube/types';
 import { type ClusterSimulator, startClusterSimulator } from '../support/cluster';
+import { capturingLog, rejection } from '../support/capture';
 import { testNetwork } from '../support/services';
 
 const TOKEN = `sim-token-${Math.random().toString(36).slice(2)}`;
@@ -28,15 +28,6 @@ const PASSWORD = `registry-pass-${Math.random().toString(36).slice(2)}`;
 const REPO = 'example.azurecr.io/churn';
 
 type Obj = { metadata: { name: string; generation?: number; annotations?: Record<string, string>; deletionTimestamp?: string; managedFields?: { manager: string }[] }; [k: string]: any };
-
-/** A Log that keeps every line, formatted as the agent would print it. */
-function capturingLog(lines: string[]): Log {
-  return {
-    info: (key: MessageKey, ...args: unknown[]) => void lines.push(format(key, ...args)),
-    warn: (key: MessageKey, ...args: unknown[]) => void lines.push(format(key, ...args)),
-    debug: (text: string) => void lines.push(text),
-  };
-}
 
 function app(name: string, extra: Partial<GeneratedApp> = {}): GeneratedApp {
   return {
@@ -52,15 +43,6 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  assert.fail('expected a rejection');
 }
 
 describe('deploy core against the cluster simulator', function () {

@@ -5,7 +5,7 @@
  *
  * Time limits, each ending the phase's API calls, retries and pauses with it: rolloutTimeoutMs
  * bounds the apply and the rollout watch together; after a failure, the diagnostics get
- * DIAGNOSTICS_BUDGET_MS and the rollback rolloutTimeoutMs again; the load balancer's address gets
+ * DIAGNOSTICS_BUDGET_MS (no more than rolloutTimeoutMs) and the rollback rolloutTimeoutMs again; the load balancer's address gets
  * loadBalancerTimeoutMs; the smoke test its attempts. The agent's cancel ends any of them.
  */
 import { TaskError } from '../errors';
@@ -206,7 +206,7 @@ async function rolloutFailed(cluster: Cluster, context: DeployContext, options: 
   const { log } = context;
   const { namespace, name } = applied;
   // Diagnostics first: a rollback scales the failing pods away, and their events with them.
-  const reading = cluster.within(withDeadline(cluster.signal, DIAGNOSTICS_BUDGET_MS, `reading the pods of deployment '${name}'`));
+  const reading = cluster.within(withDeadline(cluster.signal, Math.min(DIAGNOSTICS_BUDGET_MS, options.rolloutTimeoutMs), `reading the pods of deployment '${name}'`));
   const diagnostics = await describeRolloutFailure(reading, namespace, outcome.deployment, log);
   const base = { deployment: name, namespace, image: options.image, reason: outcome.reason, detail: outcome.message, revision: outcome.revision, diagnostics };
   if (!options.rollbackOnFailure) return new RolloutFailedError({ ...base, rolledBack: false });
