@@ -114,8 +114,10 @@ async function collectFacts(cluster: Cluster, namespace: string, deployment: Dep
     ['Deployment', deployment.metadata?.name], ['ReplicaSet', replicaSet?.metadata?.name],
     ...pods.slice(0, MAX_PODS_QUERIED).map((pod): [string, string | undefined] => ['Pod', pod.metadata?.name]),
   ];
+  // One subject's events the server will not list (a name its field selector cannot carry) costs only those events.
   const lists = await Promise.all(subjects.filter(([, name]) => name).map(([kind, name]) => kubeCall(cluster, `list the events of ${kind} '${name}'`,
-    () => cluster.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}` }), options)));
+    () => cluster.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}` }), options)
+    .catch((error: unknown) => (error instanceof StoppedError ? Promise.reject(error) : { items: [] }))));
   return { deployment, replicaSet, pods, events: lists.flatMap((list) => list.items as EventLike[]) };
 }
 
