@@ -92,6 +92,29 @@ describe('DeployAiAppToAks e2e: hostile API servers, the agent proxy, cancel, ku
     }
   });
 
+  it('parses every manifest before applying the first: a broken last file applies nothing and quotes nothing', async () => {
+    const folder = join(dir, 'manifests');
+    fs.mkdirSync(folder);
+    fs.writeFileSync(join(folder, 'a-app.yaml'), [
+      'apiVersion: v1', 'kind: ConfigMap', 'metadata: {name: settings}', 'data: {THRESHOLD: "0.7"}', '---',
+      'apiVersion: apps/v1', 'kind: Deployment', 'metadata: {name: web}',
+      'spec: {selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: web}}, spec: {containers: [{name: app, image: "example.azurecr.io/churn-app:dev"}]}}}', '',
+    ].join('\n'));
+    const password = 'manifest-db-password-8812';
+    const broken = join(folder, 'z-secret.yaml');
+    fs.writeFileSync(broken, `apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData:\n  password: ${password}\n   user: [admin\n`);
+    let run = await deploy(sim.kubeconfig(), { namespace: 'manifests', manifests: `${folder}/*.yaml` });
+    assertCleanFailure(run, { taskDir, names: /Input 'manifests': .*z-secret\.yaml is not valid YAML: .+ at line \d+, column \d+/, secrets: { ...secrets, 'manifest password': password } });
+    const laughs = ['apiVersion: v1', 'kind: ConfigMap', 'metadata: {name: laughs}', 'l0: &l0 "lol"'];
+    for (let level = 1; level <= 9; level++) laughs.push(`l${level}: &l${level} [${Array(10).fill(`*l${level - 1}`).join(', ')}]`);
+    fs.writeFileSync(broken, `${laughs.join('\n')}\n`);
+    run = await deploy(sim.kubeconfig(), { namespace: 'manifests', manifests: `${folder}/*.yaml` });
+    assertCleanFailure(run, { taskDir, names: /z-secret\.yaml is not valid YAML: its aliases expand to more than 1000000 nodes/, secrets });
+    assert.ok(run.durationMs < 10_000, `took ${run.durationMs} ms`);
+    assert.equal(sim.get('Namespace', '', 'manifests'), undefined, 'nothing applied, not even the namespace');
+    assert.equal(sim.get('ConfigMap', 'manifests', 'settings'), undefined);
+  });
+
   describe('through the agent proxy', () => {
     let proxy: ForwardProxy;
     afterEach(() => proxy?.close());
