@@ -179,11 +179,16 @@ describe('kubeconfig commands and proxies', function () {
     return assert.fail('accepted');
   };
 
-  it('runs an exec plugin (no shell) and sends the token it prints', async () => {
+  it('runs an exec plugin (no shell) once, and sends the token it prints with every request', async () => {
     const credential = { apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token: TOKEN } };
-    const cluster = connectCluster(withUser(plugin('token.js', `process.stdout.write(${JSON.stringify(JSON.stringify(credential))});`)), { network: testNetwork });
+    const runs = path.join(dir, 'plugin-runs');
+    const script = `require('fs').appendFileSync(${JSON.stringify(runs)}, 'ran\\n'); process.stdout.write(${JSON.stringify(JSON.stringify(credential))});`;
+    const cluster = connectCluster(withUser(plugin('token.js', script)), { network: testNetwork });
     assert.equal(await ensureNamespace(cluster, 'exec-ok', true, log), true);
+    assert.equal(await ensureNamespace(cluster, 'exec-ok', true, log), false);
     assert.ok(sim.get('Namespace', '', 'exec-ok'));
+    // Without an expirationTimestamp the credential lasts as long as the task, as in kubectl.
+    assert.equal(fs.readFileSync(runs, 'utf8'), 'ran\n', 'the plugin ran once for three requests');
   });
 
   it('says which exec plugin failed and how, never what it printed', async () => {

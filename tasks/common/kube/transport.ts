@@ -47,21 +47,32 @@ export function clusterNetwork(config: KubeConfig, network: Network, input: stri
 
 interface ExecAuthenticator {
   execFn: typeof childProcess.spawn;
+  tokenCache: Record<string, { status?: { expirationTimestamp?: string } } | null>;
+}
+
+/** client-node's exec authenticator among the config's own (it is not exported): the one with a spawn hook. */
+function execAuthenticator(config: KubeConfig): ExecAuthenticator | undefined {
+  const authenticators = (config as unknown as { authenticators?: unknown[] }).authenticators ?? [];
+  return authenticators.find((candidate) => typeof (candidate as Partial<ExecAuthenticator>).execFn === 'function') as ExecAuthenticator | undefined;
 }
 
 /**
  * client-node runs exec plugins without a shell, as kubectl does, but waits for them for ever: the
- * plugin gets the task's cancel and a time limit. The authenticator is not exported, so it is found
- * among the config's own by its spawn hook.
+ * plugin gets the task's cancel and a time limit.
  */
-function boundExecPlugins(config: KubeConfig, signal: AbortSignal): void {
-  const authenticators = (config as unknown as { authenticators?: unknown[] }).authenticators ?? [];
-  for (const authenticator of authenticators) {
-    const exec = authenticator as Partial<ExecAuthenticator>;
-    if (typeof exec.execFn !== 'function') continue;
-    exec.execFn = ((command: string, args: readonly string[], options: childProcess.SpawnOptions = {}) =>
-      childProcess.spawn(command, args ?? [], { ...options, signal, timeout: EXEC_PLUGIN_TIMEOUT_MS, shell: false })) as typeof childProcess.spawn;
-  }
+function boundExecPlugins(exec: ExecAuthenticator | undefined, signal: AbortSignal): void {
+  if (!exec) return;
+  exec.execFn = ((command: string, args: readonly string[], options: childProcess.SpawnOptions = {}) =>
+    childProcess.spawn(command, args ?? [], { ...options, signal, timeout: EXEC_PLUGIN_TIMEOUT_MS, shell: false })) as typeof childProcess.spawn;
+}
+
+/**
+ * kubectl keeps a credential without expirationTimestamp for the life of the process; client-node
+ * would run the plugin again for every request. Such a credential is kept until the task ends.
+ */
+function keepCredentialWithoutExpiry(exec: ExecAuthenticator | undefined, user: string): void {
+  const status = exec?.tokenCache[user]?.status;
+  if (status && !status.expirationTimestamp) status.expirationTimestamp = new Date(8.64e15).toISOString();
 }
 
 function definedFields<T extends object>(value: T): T {
@@ -96,7 +107,8 @@ function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pr
  * cluster's CA and the user's certificate, from data or from files.
  */
 export function kubeAuth(config: KubeConfig, input: string, taskSignal: AbortSignal): (signal?: AbortSignal) => Promise<KubeRequestAuth> {
-  boundExecPlugins(config, taskSignal);
+  const exec = execAuthenticator(config);
+  boundExecPlugins(exec, taskSignal);
   const user = config.getCurrentUser()?.name ?? '(none)';
   return async (signal) => {
     const options: https.RequestOptions = { headers: {} };
@@ -106,6 +118,7 @@ export function kubeAuth(config: KubeConfig, input: string, taskSignal: AbortSig
       if (signal?.aborted) throw error;
       throw new InputError(input, 'KubeconfigCredentialsFailed', [input, user, credentialProblem(config, error)]);
     }
+    keepCredentialWithoutExpiry(exec, user);
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(options.headers ?? {})) if (value !== undefined) headers[name] = String(value);
     if (options.auth) headers.Authorization = `Basic ${Buffer.from(options.auth).toString('base64')}`;
