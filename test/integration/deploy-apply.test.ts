@@ -4,6 +4,7 @@
  * effect back from the simulator, and no secret may appear in any message or log line.
  */
 import * as assert from 'node:assert/strict';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import { ApiException } from '@kubernetes/client-node';
 import { InputError, TaskError } from '../../tasks/common/errors';
@@ -384,6 +385,20 @@ spec:
       assert.equal((error as TaskError).key, 'DeploySmokeTestFailed');
       const ip = (sim.get('Service', 'smoke', 'idle') as Obj).status.loadBalancer.ingress[0].ip;
       assert.match(error.message, new RegExp(`Smoke test of http://${ip.replace(/\./g, '\\.')}:8080/score failed after 3 attempts; the last attempt got HTTP 503`));
+    });
+
+    it('follows a redirect of the app, through the network layer', async () => {
+      const server = http.createServer((incoming, answer) => {
+        if (incoming.url === '/start') answer.writeHead(302, { location: '/ready' }).end();
+        else answer.writeHead(incoming.url === '/ready' ? 200 : 404).end('ok');
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const { port } = server.address() as net.AddressInfo;
+        assert.deepEqual(await smokeTest(`http://127.0.0.1:${port}/start`, { attempts: 2, intervalMs: 10, timeoutMs: 1000, log, network: testNetwork }), { status: 200, attempts: 1 });
+      } finally {
+        server.close();
+      }
     });
 
     it('fails the smoke test on a connection error, retrying in between', async () => {

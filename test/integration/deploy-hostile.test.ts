@@ -17,9 +17,12 @@ import { ensureNamespace } from '../../tasks/common/kube/apply';
 import { type Cluster, connectCluster } from '../../tasks/common/kube/cluster';
 import { type DeployRequest, deployApp, RolloutFailedError } from '../../tasks/common/kube/deploy';
 import { StoppedError } from '../../tasks/common/net/errors';
+import { Network } from '../../tasks/common/net/network';
+import { networkSettings } from '../../tasks/common/net/settings';
 import { type ClusterSimulator, startClusterSimulator } from '../support/cluster';
 import { type HostileFront, startHostileFront } from '../support/cluster/hostileFront';
 import { ForwardProxy } from '../support/forwardProxy';
+import { createTestCa } from '../support/tls';
 import { capturingLog, rejection } from '../support/capture';
 import { testNetwork } from '../support/services';
 
@@ -103,6 +106,22 @@ describe('deploy core against hostile API servers', function () {
     assert.ok(elapsed < 7000, `rollout 1.5 s + diagnostics 1.5 s + rollback 1.5 s, took ${elapsed} ms`);
   });
 
+  it('reports a server silent since the apply as such, after rolloutTimeoutMs', async () => {
+    front.setMode({
+      kind: 'forward',
+      refuse: (incoming) => {
+        // The apply of the last object (the Service) goes through; from then on the server says nothing.
+        if (incoming.method === 'PATCH' && /\/services\/churn/.test(incoming.url ?? '')) setImmediate(() => front.setMode({ kind: 'silent' }));
+        return undefined;
+      },
+    });
+    const error = await rejection(deployApp(request('hushed', `${REPO}:v1`), { cluster: connect(), log, network: testNetwork }));
+    assert.ok(error instanceof RolloutFailedError, String(error));
+    assert.equal(error.reason, 'Timeout');
+    assert.match(error.detail, new RegExp(`revision \\d+ did not finish rolling out within 1\\.5 s \\(last status: the API server ${host()} sent nothing since the apply\\)`));
+    assert.ok(sim.get('Deployment', 'hushed', 'churn'), 'the apply itself went through');
+  });
+
   it('waits as the API server asks (503 with Retry-After), then goes on', async () => {
     let refused = 0;
     front.setMode({
@@ -146,7 +165,7 @@ describe('deploy core against hostile API servers', function () {
   });
 });
 
-describe('kubeconfig commands and proxies', function () {
+describe('kubeconfig TLS, commands and proxies', function () {
   this.timeout(60_000);
   let sim: ClusterSimulator;
   let dir: string;
@@ -202,6 +221,29 @@ describe('kubeconfig commands and proxies', function () {
     assert.match(error.message, /its exec plugin 'node' did not print an ExecCredential \(JSON\)/);
     assert.ok(!error.message.includes(TOKEN));
     assert.equal(sim.get('Namespace', '', 'exec-fail'), undefined);
+  });
+
+  it('trusts only the kubeconfig CA, honours tls-server-name and insecure-skip-tls-verify', async () => {
+    const caData = Buffer.from(sim.caPem ?? '').toString('base64');
+    const agentTrustingSim = new Network(networkSettings({ tls: { ca: [sim.caPem ?? ''] } }));
+    const other = createTestCa(path.join(dir, 'other-ca'));
+    const otherCa = Buffer.from(fs.readFileSync(other.caCert)).toString('base64');
+    try {
+      // The agent trusts the simulator's CA, but the kubeconfig names another: kubectl would refuse, so do we.
+      const foreign = connectCluster(sim.kubeconfig().replace(caData, otherCa), { network: agentTrustingSim });
+      const error = await rejection(ensureNamespace(foreign, 'tls-foreign', true, log));
+      assert.match(error.message, /could not read namespace 'tls-foreign' after 1 attempts: .*(UNABLE_TO_VERIFY|self.signed|certificate)/i);
+
+      const named = sim.kubeconfig().replace(`    server: ${sim.url}`, `    server: ${sim.url}\n    tls-server-name: localhost`);
+      assert.equal(await ensureNamespace(connectCluster(named, { network: testNetwork }), 'tls-named', true, log), true);
+      const misnamed = connectCluster(named.replace('tls-server-name: localhost', 'tls-server-name: api.example.com'), { network: testNetwork });
+      assert.match((await rejection(ensureNamespace(misnamed, 'tls-misnamed', true, log))).message, /ERR_TLS_CERT_ALTNAME_INVALID/);
+
+      const skipping = sim.kubeconfig().replace(`    certificate-authority-data: ${caData}`, '    insecure-skip-tls-verify: true');
+      assert.equal(await ensureNamespace(connectCluster(skipping, { network: testNetwork }), 'tls-skipped', true, log), true);
+    } finally {
+      agentTrustingSim.close();
+    }
   });
 
   it('refuses an auth-provider cmd-path without running it', () => {
