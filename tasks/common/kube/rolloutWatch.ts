@@ -130,6 +130,7 @@ class RolloutWatcher {
   /** Refusals throw (401, 403 and the like will not heal by waiting); transient failures pause, then watch again. */
   private async recover(error: unknown): Promise<void> {
     const { namespace, name, log } = this.options;
+    if (error instanceof TaskError) throw error;
     if (retryVerdict(error) === 'fail') throw refusal(this.cluster, `watch deployment '${name}'`, error, { namespace });
     this.lastError = error;
     const delay = backoffDelay(WATCH_BACKOFF, this.failures + 1, error);
