@@ -210,7 +210,7 @@ describe('kubeconfig TLS, commands and proxies', function () {
     assert.equal(fs.readFileSync(runs, 'utf8'), 'ran\n', 'the plugin ran once for three requests');
   });
 
-  it('says which exec plugin failed and how, never what it printed', async () => {
+  it('says which exec plugin failed and the first line of its errors, never its output', async () => {
     const failing = connectCluster(withUser(plugin('fail.js', "process.stderr.write('token endpoint unreachable\\n'); process.exit(3);")), { network: testNetwork });
     let error = await rejection(ensureNamespace(failing, 'exec-fail', true, log));
     assert.ok(error instanceof InputError && error.key === 'KubeconfigCredentialsFailed', String(error));

@@ -42,11 +42,46 @@ export async function watch(cluster: Cluster, options: WatchOptions): Promise<Wa
   return readEvents(response, peer, options, cluster.signal);
 }
 
+/** Chunks in, complete lines out; a line longer than the limit is refused before it is held. */
+class LineReader {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  constructor(private readonly peer: string) {}
+
+  lines(chunk: Buffer): Buffer[] {
+    const complete: Buffer[] = [];
+    let start = 0;
+    for (let end = chunk.indexOf(10); end >= 0; end = chunk.indexOf(10, start)) {
+      complete.push(Buffer.concat([...this.pending, chunk.subarray(start, end)]));
+      this.pending = [];
+      this.pendingBytes = 0;
+      start = end + 1;
+    }
+    this.pendingBytes += chunk.length - start;
+    if (this.pendingBytes > MAX_WATCH_LINE_BYTES) throw new BodyTooLargeError(this.peer, MAX_WATCH_LINE_BYTES, 'a watch event');
+    if (start < chunk.length) this.pending.push(chunk.subarray(start));
+    return complete;
+  }
+}
+
+/** One event line to the handler; true when the handler is done. Blank lines (keep-alives) are skipped. */
+function deliver(line: Buffer, peer: string, onEvent: WatchOptions['onEvent']): boolean {
+  const text = line.toString('utf8').trim();
+  if (!text) return false;
+  let event: { type?: unknown; object?: unknown };
+  try {
+    event = JSON.parse(text) as typeof event;
+  } catch {
+    throw new NetworkError(peer, 'EBADJSON', `a watch event from ${peer} is not JSON`);
+  }
+  return onEvent(typeof event?.type === 'string' ? event.type : '', event?.object);
+}
+
 function readEvents(response: NetResponse, peer: string, options: WatchOptions, signal: AbortSignal): Promise<WatchStop> {
   const body = response.body;
+  const reader = new LineReader(peer);
   return new Promise<WatchStop>((resolve, reject) => {
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
     let settled = false;
     const finish = (outcome: WatchStop | Error) => {
       if (settled) return;
@@ -60,31 +95,12 @@ function readEvents(response: NetResponse, peer: string, options: WatchOptions, 
     const idle = setTimeout(() => finish('idle'), options.idleMs);
     const onAbort = () => finish(stoppedBy(signal));
     signal.addEventListener('abort', onAbort, { once: true });
-    const onLine = (line: Buffer): boolean => {
-      idle.refresh();
-      const text = line.toString('utf8').trim();
-      if (!text) return false;
-      let event: { type?: unknown; object?: unknown };
-      try {
-        event = JSON.parse(text) as typeof event;
-      } catch {
-        throw new NetworkError(peer, 'EBADJSON', `a watch event from ${peer} is not JSON`);
-      }
-      return options.onEvent(typeof event?.type === 'string' ? event.type : '', event?.object);
-    };
     body.on('data', (chunk: Buffer) => {
       try {
-        let start = 0;
-        for (let end = chunk.indexOf(10); end >= 0 && !settled; end = chunk.indexOf(10, start)) {
-          const line = Buffer.concat([...pending, chunk.subarray(start, end)]);
-          pending = [];
-          pendingBytes = 0;
-          start = end + 1;
-          if (onLine(line)) return finish('done');
+        for (const line of reader.lines(chunk)) {
+          idle.refresh();
+          if (settled || deliver(line, peer, options.onEvent)) return finish('done');
         }
-        pendingBytes += chunk.length - start;
-        if (pendingBytes > MAX_WATCH_LINE_BYTES) return finish(new BodyTooLargeError(peer, MAX_WATCH_LINE_BYTES, 'a watch event'));
-        if (start < chunk.length) pending.push(chunk.subarray(start));
       } catch (error) {
         finish(error as Error);
       }
