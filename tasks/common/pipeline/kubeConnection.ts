@@ -158,6 +158,7 @@ function selected(context: Context, doc: Kubeconfig, wanted: string | undefined)
     const contexts = error.contexts.join(', ') || '(none)';
     if (error.problem === 'noContext') fail(context, 'KubeConnectionNoContext', contexts);
     if (error.problem === 'contextMissing') fail(context, 'KubeConnectionContextMissing', wanted ?? doc['current-context'], contexts);
+    if (error.problem === 'shellCommand') fail(context, 'KubeConnectionCmdPathRefused', ...error.subject);
     return fail(context, 'KubeConnectionKubeconfigInvalid', error.reason);
   }
 }
