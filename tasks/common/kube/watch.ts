@@ -5,7 +5,7 @@
  * resourceVersion before a proxy or load balancer drops the idle connection. (client-node's own
  * Watch uses node-fetch, which bypasses the agent's proxy, the deadlines and the task's cancel.)
  */
-import { typedBodyError } from '../net/adapters/kubeHttp';
+import { streamErrorOf } from '../net/body';
 import { BODY_LIMITS, type NetResponse } from '../net/body';
 import { BodyTooLargeError, NetworkError, stoppedBy } from '../net/errors';
 import { type KubeStatusError, kubeStatusError } from './apiCall';
@@ -106,7 +106,7 @@ function readEvents(response: NetResponse, peer: string, options: WatchOptions, 
       }
     });
     body.once('end', () => finish('closed'));
-    body.once('error', (error) => finish(typedBodyError(error, peer) as Error));
+    body.once('error', (error) => finish(streamErrorOf(error, peer) as Error));
     body.once('close', () => finish('closed'));
   });
 }

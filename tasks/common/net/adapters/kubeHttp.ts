@@ -8,8 +8,7 @@
 import {
   type HttpLibrary, type RequestContext, ResponseContext, SelfDecodingBody, wrapHttpLibrary,
 } from '@kubernetes/client-node';
-import { BODY_LIMITS, type NetResponse } from '../body';
-import { BodyTooLargeError, NetworkError, StoppedError } from '../errors';
+import { BODY_LIMITS, type NetResponse, streamErrorOf } from '../body';
 import type { Network, PeerTls } from '../network';
 
 /** What a request to the API server carries besides its own headers. */
@@ -49,13 +48,6 @@ export async function openKubeRequest(request: RequestContext, options: KubeHttp
   });
 }
 
-/** A body that broke off mid-way (the connection cut: Node says 'aborted') as a typed, retryable NetworkError. */
-export function typedBodyError(error: unknown, peer: string): unknown {
-  if (error instanceof NetworkError || error instanceof StoppedError || error instanceof BodyTooLargeError) return error;
-  const code = (error as NodeJS.ErrnoException)?.code;
-  return new NetworkError(peer, typeof code === 'string' ? code : 'ECONNRESET', `the answer from ${peer} broke off: ${(error as Error)?.message ?? String(error)}`);
-}
-
 function flatHeaders(response: NetResponse): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(response.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
@@ -69,7 +61,7 @@ export function kubeHttpLibrary(options: KubeHttpOptions): HttpLibrary {
       const ok = response.status >= 200 && response.status < 300;
       const what = `the answer to ${request.getHttpMethod()} ${response.url.pathname}`;
       const peer = response.url.host;
-      const body = await response.bytes(ok ? options.maxBodyBytes : BODY_LIMITS.json, what).catch((error: unknown) => Promise.reject(typedBodyError(error, peer)));
+      const body = await response.bytes(ok ? options.maxBodyBytes : BODY_LIMITS.json, what).catch((error: unknown) => Promise.reject(streamErrorOf(error, peer)));
       return new ResponseContext(response.status, flatHeaders(response), new SelfDecodingBody(Promise.resolve(body)));
     },
   });
