@@ -14,15 +14,18 @@ export async function run(): Promise<void> {
   await runTask(__dirname, async (agent) => {
     const inputs = readDeployInputs(agent);
     const network = agent.network();
-    const access = await resolveKubeconfig(inputs.cluster, { setSecret: (value) => agent.setSecret(value), log: agent.log, network, signal: agent.lifetime.signal });
-    const cluster = connectCluster(access.kubeconfig);
+    const signal = agent.lifetime.signal;
+    const access = await resolveKubeconfig(inputs.cluster, { setSecret: (value) => agent.setSecret(value), log: agent.log, network, signal });
+    const cluster = connectCluster(access.kubeconfig, { network, signal });
     try {
-      const result = await deployApp(inputs.deploy, { cluster, log: agent.log, network, signal: agent.lifetime.signal });
+      const result = await deployApp(inputs.deploy, { cluster, log: agent.log, network, signal });
       publish(agent, inputs, result);
       return agent.loc('DeploySucceeded', result.deploymentName, result.revision, result.deployedImage, result.service?.url ?? result.service?.ip ?? '-');
     } catch (error) {
       if (error instanceof RolloutFailedError) publishFailure(agent, inputs, error);
       throw error;
+    } finally {
+      cluster.close();
     }
   });
 }

@@ -13,6 +13,8 @@ import { type AzureStandIns, clientIds, connectionIds, forbiddenSubscriptionId, 
 import type { ProbeRequest, ProbeResult } from '../support/azureTokenProbe';
 import type { EndpointSpec } from '../support/fakeAzureEndpoint';
 import { decodeJwt } from '../support/jwt';
+import { testTransport } from '../support/azureTransport';
+import { ForwardProxy } from '../support/forwardProxy';
 import { createClientCertificate } from '../support/tls';
 
 describe('Azure credentials and ARM look-up against the stand-ins', function () {
@@ -205,11 +207,51 @@ describe('Azure credentials and ARM look-up against the stand-ins', function () 
     });
   });
 
+  describe('every request through the network layer', function () {
+    const hostOf = (url: string) => new URL(url).host;
+
+    async function throughProxy(request: ProbeRequest, proxy: ForwardProxy): Promise<ProbeResult> {
+      const run = await runAzureProbe(s, request, { HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url, NO_PROXY: '', no_proxy: '' });
+      outputs.push(run.output);
+      return run.result;
+    }
+
+    const cases: [string, keyof AzureStandIns['connections'], () => string[]][] = [
+      ['a client secret: Entra (MSAL) and ARM', 'secret', () => [hostOf(s.entra.authorityHost), hostOf(s.arm.url)]],
+      ['a certificate: Entra (MSAL) and ARM', 'certificate', () => [hostOf(s.entra.authorityHost), hostOf(s.arm.url)]],
+      ['workload identity federation: Azure DevOps (OIDC), Entra (MSAL) and ARM', 'federated', () => [hostOf(s.oidc.collectionUri!), hostOf(s.entra.authorityHost), hostOf(s.arm.url)]],
+      ['a managed identity: its endpoint (MSAL) and ARM', 'managedIdentity', () => [hostOf(s.managedIdentity.env.IDENTITY_ENDPOINT), hostOf(s.arm.url)]],
+    ];
+    for (const [title, scheme, peers] of cases) {
+      it(`${title} go through the agent's proxy`, async function () {
+        const proxy = await ForwardProxy.start();
+        try {
+          const result = await throughProxy({ endpoint: s.connections[scheme], oidc: s.oidc, arm: { accountName: 'alphastore' } }, proxy);
+          ok(result);
+          assert.equal(result.blobEndpoint, 'https://alphastore.blob.core.windows.net/');
+          assert.deepEqual([...proxy.peers()].sort(), peers().sort());
+        } finally {
+          await proxy.close();
+        }
+      });
+    }
+
+    it('an Entra that cannot be reached fails naming the connection and the host, not "network_error"', async function () {
+      const closed = await ForwardProxy.start();
+      const gone = closed.url.replace('http:', 'https:');
+      await closed.close();
+      const spec = { ...s.connections.secret, data: { ...s.connections.secret.data, environmentAuthorityUrl: `${gone}/` } };
+      const error = failed(await probe({ endpoint: spec, scope: armScope() }), 'AzureTokenUnreachable');
+      assert.match(error.message, new RegExp(connectionIds.secret));
+      assert.match(error.message, new RegExp(`${new URL(gone).host}.*ECONNREFUSED`));
+    });
+  });
+
   describe('pipeline OIDC token (in-process)', function () {
     const context = () => ({ ...s.oidc, serviceConnectionId: connectionIds.federated });
 
     it('returns a token for the service connection, signed by Azure DevOps', async function () {
-      const token = await requestPipelineOidcToken(context());
+      const token = await requestPipelineOidcToken(context(), testTransport());
       const claims = decodeJwt(token)?.payload;
       assert.equal(claims?.sub, s.devops.subjectFor(connectionIds.federated));
       assert.equal(claims?.aud, 'api://AzureADTokenExchange');
@@ -218,13 +260,13 @@ describe('Azure credentials and ARM look-up against the stand-ins', function () 
     it('retries transient failures', async function () {
       s.devops.failNext(2, 503);
       const before = s.devops.requests.length;
-      await requestPipelineOidcToken(context(), { retryDelayMs: 10 });
+      await requestPipelineOidcToken(context(), testTransport());
       assert.deepEqual(s.devops.requests.slice(before).map((r) => r.status), [503, 503, 200]);
     });
 
     it('does not retry a rejected access token', async function () {
       const before = s.devops.requests.length;
-      await assert.rejects(requestPipelineOidcToken({ ...context(), accessToken: 'not-the-token' }, { retryDelayMs: 10 }), (error: TaskError) => {
+      await assert.rejects(requestPipelineOidcToken({ ...context(), accessToken: 'not-the-token' }, testTransport()), (error: TaskError) => {
         assert.equal(error.key, 'AzureOidcRequestFailed');
         assert.match(error.message, /HTTP 401/);
         assert.ok(!error.message.includes('not-the-token'));
@@ -234,7 +276,7 @@ describe('Azure credentials and ARM look-up against the stand-ins', function () 
     });
 
     it('explains a missing System.AccessToken', async function () {
-      await assert.rejects(requestPipelineOidcToken({ ...context(), accessToken: undefined }), (error: TaskError) => {
+      await assert.rejects(requestPipelineOidcToken({ ...context(), accessToken: undefined }, testTransport()), (error: TaskError) => {
         assert.equal(error.key, 'AzureOidcAccessTokenMissing');
         assert.match(error.message, /Allow scripts to access the OAuth token/);
         return true;
@@ -242,7 +284,7 @@ describe('Azure credentials and ARM look-up against the stand-ins', function () 
     });
 
     it('names a missing pipeline variable', async function () {
-      await assert.rejects(requestPipelineOidcToken({ ...context(), planId: undefined }), /System\.PlanId/);
+      await assert.rejects(requestPipelineOidcToken({ ...context(), planId: undefined }, testTransport()), /System\.PlanId/);
     });
   });
 });

@@ -13,6 +13,7 @@ import { type AksStandIn, aksServerAppId, startAksStandIn } from '../support/aks
 import { type AksProbeResult, runAksProbe } from '../support/aksProbe';
 import { type AzureStandIns, clientIds, startAzureStandIns, subscriptionId, tenantId } from '../support/azureStandIns';
 import { type ClusterSimulator, startClusterSimulator } from '../support/cluster';
+import { ForwardProxy } from '../support/forwardProxy';
 import { decodeJwt } from '../support/jwt';
 import { type ClientCertificate, createClientCertificate } from '../support/tls';
 
@@ -53,7 +54,7 @@ describe('Deploy: AKS credentials through Azure Resource Manager', function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  async function resolve(which: 'secret' | 'federated', inputs: Record<string, string>): Promise<AksProbeResult> {
+  async function resolve(which: 'secret' | 'federated', inputs: Record<string, string>, env: Record<string, string> = {}): Promise<AksProbeResult> {
     const connection = { ...s.connections[which], url: aks.url };
     const { id, ...endpoint } = connection;
     const o = s.oidc;
@@ -64,7 +65,7 @@ describe('Deploy: AKS credentials through Azure Resource Manager', function () {
     const run = await runAksProbe({
       inputs: { connectionType: 'azureResourceManager', azureSubscription: id, resourceGroup: 'rg-ai', ...inputs },
       endpoints: { [id]: endpoint }, variables,
-    }, s.processEnv);
+    }, { ...s.processEnv, ...env });
     const { result } = run;
     visible.push(run.stderr, ...result.lines, result.describe ?? '', result.error?.message ?? '');
     for (const secret of [...(result.secrets ?? []), ...result.registered]) secretsSeen.add(secret);
@@ -105,6 +106,16 @@ describe('Deploy: AKS credentials through Azure Resource Manager', function () {
     ]);
     assert.ok((await namespaces(kubeconfig)).includes('default'));
     assert.equal(aks.apiRequests.at(-1)?.identity, 'clusterUser');
+  });
+
+  it('reaches Azure DevOps (OIDC), Entra and AKS (ARM) through the agent\'s proxy', async function () {
+    const proxy = await ForwardProxy.start();
+    try {
+      resolved(await resolve('federated', { kubernetesCluster: 'aks-entra' }, { HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url, NO_PROXY: '', no_proxy: '' }));
+      assert.deepEqual([...proxy.peers()].sort(), [s.oidc.collectionUri!, s.entra.authorityHost, aks.url].map((url) => new URL(url).host).sort());
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('useClusterAdmin: the cluster admin credential', async function () {

@@ -4,11 +4,12 @@
  * effect back from the simulator, and no secret may appear in any message or log line.
  */
 import * as assert from 'node:assert/strict';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import { ApiException } from '@kubernetes/client-node';
 import { InputError, TaskError } from '../../tasks/common/errors';
+import { NetworkError } from '../../tasks/common/net/errors';
 import type { Log } from '../../tasks/common/log';
-import { format, type MessageKey } from '../../tasks/common/messages';
 import { KubeApiError, kubeCall } from '../../tasks/common/kube/apiCall';
 import { applyObjects, ensureNamespace } from '../../tasks/common/kube/apply';
 import { type Cluster, connectCluster } from '../../tasks/common/kube/cluster';
@@ -20,6 +21,7 @@ import { smokeTest } from '../../tasks/common/kube/smokeTest';
 import { substituteImage } from '../../tasks/common/kube/substitute';
 import type { KubeObject } from '../../tasks/common/kube/types';
 import { type ClusterSimulator, startClusterSimulator } from '../support/cluster';
+import { capturingLog, rejection } from '../support/capture';
 import { testNetwork } from '../support/services';
 
 const TOKEN = `sim-token-${Math.random().toString(36).slice(2)}`;
@@ -27,15 +29,6 @@ const PASSWORD = `registry-pass-${Math.random().toString(36).slice(2)}`;
 const REPO = 'example.azurecr.io/churn';
 
 type Obj = { metadata: { name: string; generation?: number; annotations?: Record<string, string>; deletionTimestamp?: string; managedFields?: { manager: string }[] }; [k: string]: any };
-
-/** A Log that keeps every line, formatted as the agent would print it. */
-function capturingLog(lines: string[]): Log {
-  return {
-    info: (key: MessageKey, ...args: unknown[]) => void lines.push(format(key, ...args)),
-    warn: (key: MessageKey, ...args: unknown[]) => void lines.push(format(key, ...args)),
-    debug: (text: string) => void lines.push(text),
-  };
-}
 
 function app(name: string, extra: Partial<GeneratedApp> = {}): GeneratedApp {
   return {
@@ -51,15 +44,6 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  assert.fail('expected a rejection');
 }
 
 describe('deploy core against the cluster simulator', function () {
@@ -87,7 +71,7 @@ describe('deploy core against the cluster simulator', function () {
       auth: { token: TOKEN }, podReadyDelayMs: 80, loadBalancerDelayMs: 150,
       imageBehaviour: (image) => (image.includes('broken') ? 'pullError' : 'run'),
     });
-    cluster = connectCluster(sim.kubeconfig());
+    cluster = connectCluster(sim.kubeconfig(), { network: testNetwork });
   });
 
   after(async () => {
@@ -305,7 +289,7 @@ spec:
     const expectInputError = (text: string, key: string, pattern?: RegExp) => {
       const error = (() => {
         try {
-          connectCluster(text);
+          connectCluster(text, { network: testNetwork });
         } catch (caught) {
           return caught as InputError;
         }
@@ -335,7 +319,7 @@ spec:
 
     it('turns a wrong token into a 401 message that says what to refresh, without the token', async () => {
       const wrong = `wrong-${TOKEN}`;
-      const other = connectCluster(sim.kubeconfig().replace(TOKEN, wrong));
+      const other = connectCluster(sim.kubeconfig().replace(TOKEN, wrong), { network: testNetwork });
       const error = await rejection(deployApp({ namespace: 'web', image: `${REPO}:v1`, workload: { kind: 'generated', app: app('churn') } }, { cluster: other, log, network: testNetwork }));
       seen.push(error.message);
       assert.ok(error instanceof KubeApiError);
@@ -380,7 +364,7 @@ spec:
       calls = 0;
       const down = await rejection(kubeCall(cluster, 'read service', async () => {
         calls += 1;
-        throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+        throw new NetworkError('127.0.0.1:1', 'ECONNRESET', 'read ECONNRESET');
       }, { log, retry: { attempts: 3, baseDelayMs: 5 } }));
       seen.push(down.message);
       assert.equal(calls, 3);
@@ -403,11 +387,25 @@ spec:
       assert.match(error.message, new RegExp(`Smoke test of http://${ip.replace(/\./g, '\\.')}:8080/score failed after 3 attempts; the last attempt got HTTP 503`));
     });
 
+    it('follows a redirect of the app, through the network layer', async () => {
+      const server = http.createServer((incoming, answer) => {
+        if (incoming.url === '/start') answer.writeHead(302, { location: '/ready' }).end();
+        else answer.writeHead(incoming.url === '/ready' ? 200 : 404).end('ok');
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const { port } = server.address() as net.AddressInfo;
+        assert.deepEqual(await smokeTest(`http://127.0.0.1:${port}/start`, { attempts: 2, intervalMs: 10, timeoutMs: 1000, log, network: testNetwork }), { status: 200, attempts: 1 });
+      } finally {
+        server.close();
+      }
+    });
+
     it('fails the smoke test on a connection error, retrying in between', async () => {
       const closed = await closedPort();
       const started = Date.now();
-      const error = await rejection(smokeTest(`http://127.0.0.1:${closed}/nothing`, { attempts: 3, intervalMs: 40, timeoutMs: 1000, log }));
-      assert.ok(Date.now() - started >= 80);
+      const error = await rejection(smokeTest(`http://127.0.0.1:${closed}/nothing`, { attempts: 3, intervalMs: 40, timeoutMs: 1000, log, network: testNetwork }));
+      assert.ok(Date.now() - started >= 40, 'two pauses of at least half the interval (jitter)');
       assert.match(error.message, new RegExp(`Smoke test of http://127\\.0\\.0\\.1:${closed}/nothing failed after 3 attempts; the last attempt got ECONNREFUSED`));
       assert.equal(lines.filter((line) => line.startsWith('smoke test ')).length, 3);
     });
@@ -441,8 +439,8 @@ spec:
       assert.deepEqual(error.previousImages, [`${REPO}:v1`]);
       assert.match(error.message, /did not roll out image example\.azurecr\.io\/churn:broken/);
       assert.match(error.message, /now runs revision 3 with image example\.azurecr\.io\/churn:v1/);
-      assert.match(error.diagnostics, /ImagePullBackOff|ErrImagePull/);
-      assert.ok(error.message.includes(error.diagnostics));
+      assert.match(String(error.diagnostics), /ImagePullBackOff|ErrImagePull/);
+      assert.ok(error.message.includes(String(error.diagnostics)));
 
       const d = deployment('rollback', 'fragile');
       assert.equal(d?.spec.template.spec.containers[0].image, `${REPO}:v1`);
@@ -489,7 +487,7 @@ spec:
     });
 
     it('times out with a message naming the service, the wait and its events', async () => {
-      const slowCluster = connectCluster(slow.kubeconfig());
+      const slowCluster = connectCluster(slow.kubeconfig(), { network: testNetwork });
       await ensureNamespace(slowCluster, 'edge', true, log);
       const service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'front' }, spec: { type: 'LoadBalancer', selector: { app: 'front' }, ports: [{ port: 8080 }] } };
       await applyObjects(slowCluster, [service], { namespace: 'edge', log });

@@ -14,6 +14,7 @@ import { rollbackDeployment } from '../../tasks/common/kube/rollback';
 import { type DeploymentLike, type RolloutStatus, rolloutStatus } from '../../tasks/common/kube/rolloutStatus';
 import { type RolloutOutcome, watchRollout } from '../../tasks/common/kube/rolloutWatch';
 import { type ClusterSimulator, type ImageBehaviour, startClusterSimulator } from '../support/cluster';
+import { testNetwork } from '../support/services';
 import { startTcpProxy } from '../support/tcpProxy';
 
 const TOKEN = 'simulated-aks-token';
@@ -103,7 +104,7 @@ describe('rollout watch, diagnostics and rollback (cluster simulator)', function
 
   before(async () => {
     sim = await startClusterSimulator({ auth: { token: TOKEN }, podReadyDelayMs: 150, imageBehaviour: behaviour });
-    cluster = connectCluster(sim.kubeconfig());
+    cluster = connectCluster(sim.kubeconfig(), { network: testNetwork });
   });
   after(() => sim?.stop());
   afterEach(() => assert.deepEqual(sim.errors, [], 'the simulator recorded internal errors'));
@@ -154,7 +155,7 @@ describe('rollout watch, diagnostics and rollback (cluster simulator)', function
     assert.match(failed.kind === 'failed' ? failed.message : '', /revision 2 made no progress for 2 s.*has timed out progressing$/);
     assert.ok(failed.elapsedMs >= 900 && failed.elapsedMs < 5_000, `failed after ${failed.elapsedMs} ms`);
 
-    const diagnostics = await describeRolloutFailure(cluster, 'default', failed.deployment);
+    const diagnostics = String(await describeRolloutFailure(cluster, 'default', failed.deployment, log));
     assert.match(diagnostics, /ImagePullBackOff/);
     assert.match(diagnostics, /example\.azurecr\.io\/app:missing/);
     assert.match(diagnostics, /ReplicaSet web-\w+ \(revision 2\): 0 of 1 pods ready/, 'maxSurge 25% of 2: one new pod');
@@ -211,7 +212,7 @@ describe('rollout watch, diagnostics and rollback (cluster simulator)', function
     assert.equal(outcome.kind === 'failed' && outcome.reason, 'ProgressDeadlineExceeded');
     // Between crashes the container runs briefly; describe it while the kubelet is backing off.
     await eventually('CrashLoopBackOff', () => pods('crashy').some((p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CrashLoopBackOff'));
-    const diagnostics = await describeRolloutFailure(cluster, 'default', outcome.deployment);
+    const diagnostics = String(await describeRolloutFailure(cluster, 'default', outcome.deployment, recordingLog()));
     assert.match(diagnostics, /container app \(image example\.azurecr\.io\/app:crash\): waiting, CrashLoopBackOff: back-off \d+s restarting failed container=app pod=crashy-\S+; [1-9]\d* restarts/);
     assert.match(diagnostics, /Warning BackOff on pod\/crashy-\S+ \(\d+x\): Back-off restarting failed container app/);
     assert.ok(!diagnostics.includes(SECRET));
@@ -231,7 +232,7 @@ describe('rollout watch, diagnostics and rollback (cluster simulator)', function
   });
 
   it('does not retry a 401: the credentials must change', async () => {
-    const wrong = connectCluster(sim.kubeconfig().replace(TOKEN, 'expired-token'));
+    const wrong = connectCluster(sim.kubeconfig().replace(TOKEN, 'expired-token'), { network: testNetwork });
     const before = listsOf(sim, 'fast').length;
     const started = performance.now();
     const refused = await rejection(watchRollout(wrong, { namespace: 'default', name: 'fast', timeoutMs: 20_000, log: recordingLog() }));
@@ -258,7 +259,7 @@ describe('rollout watch through quiet streams, cut connections and 410 Gone', fu
 
   it('re-watches from the last resourceVersion when the stream goes quiet, and still completes', async () => {
     const sim = await slowSimulator({ podReadyDelayMs: 1200, bookmarkIntervalMs: 60_000 });
-    const cluster = connectCluster(sim.kubeconfig());
+    const cluster = connectCluster(sim.kubeconfig(), { network: testNetwork });
     const log = recordingLog();
     await apply(cluster, 'idle', `${REGISTRY}:v1`, { replicas: 1 });
     const outcome = complete(await watchRollout(cluster, { namespace: 'default', name: 'idle', timeoutMs: 20_000, log, idleRewatchMs: 150 }));
@@ -274,7 +275,7 @@ describe('rollout watch through quiet streams, cut connections and 410 Gone', fu
     const sim = await slowSimulator({ podReadyDelayMs: 1000 });
     const proxy = await startTcpProxy({ targetPort: Number(new URL(sim.url).port) });
     stops.push(() => proxy.close());
-    const cluster = connectCluster(sim.kubeconfig().replace(sim.url, `https://127.0.0.1:${proxy.port}`));
+    const cluster = connectCluster(sim.kubeconfig().replace(sim.url, `https://127.0.0.1:${proxy.port}`), { network: testNetwork });
     await apply(cluster, 'cut', `${REGISTRY}:v1`, { replicas: 1 });
     const log = recordingLog();
     const watching = watchRollout(cluster, { namespace: 'default', name: 'cut', timeoutMs: 20_000, log });
@@ -292,7 +293,7 @@ describe('rollout watch through quiet streams, cut connections and 410 Gone', fu
 
   it('re-lists after 410 Gone when the history has moved past its resourceVersion', async () => {
     const sim = await slowSimulator({ podReadyDelayMs: 800, watchCacheSize: 3, bookmarkIntervalMs: 60_000 });
-    const cluster = connectCluster(sim.kubeconfig());
+    const cluster = connectCluster(sim.kubeconfig(), { network: testNetwork });
     const churn = setInterval(() => {
       void cluster.core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { generateName: 'churn-' }, data: { x: '1' } } }).catch(() => undefined);
     }, 10);

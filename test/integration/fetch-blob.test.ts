@@ -12,6 +12,7 @@ import { ModelPublisher, randomBytes, sha256 } from '../support/modelStore';
 import { startHttpFaultProxy } from '../support/httpFaultProxy';
 import { startTcpProxy } from '../support/tcpProxy';
 import { testServices } from '../support/services';
+import { testTransport } from '../support/azureTransport';
 
 const MiB = 1024 * 1024;
 
@@ -42,7 +43,7 @@ describe('fetchLatestModel against Azurite', function () {
 
   async function fetch(overrides: Partial<FetchOptions> = {}, access: BlobAccess = connectionString()) {
     const agent = fakeAgent({});
-    const store = openBlobStore(access, { retries: 2, retryDelayMs: 50 });
+    const store = openBlobStore(access, testTransport());
     const model = await fetchLatestModel(store, testFetchOptions(work, overrides), { log: agent.log, progress: quietProgress, ...testServices() });
     return { model, agent };
   }
@@ -191,7 +192,7 @@ describe('fetchLatestModel against Azurite', function () {
     });
 
     it('a malformed connection string names the input and hides the value', async () => {
-      assert.throws(() => openBlobStore({ kind: 'connectionString', connectionString: 'AccountName=x;Secret=hunter2', container: 'models' }, { retries: 0, retryDelayMs: 1 }), (error: unknown) => error instanceof InputError && error.input === 'connectionString' && !error.message.includes('hunter2'));
+      assert.throws(() => openBlobStore({ kind: 'connectionString', connectionString: 'AccountName=x;Secret=hunter2', container: 'models' }, testTransport()), (error: unknown) => error instanceof InputError && error.input === 'connectionString' && !error.message.includes('hunter2'));
     });
 
     it('the overall timeout fails with a message naming timeoutSeconds, and nothing is written', async () => {

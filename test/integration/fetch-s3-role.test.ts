@@ -15,6 +15,7 @@ import { randomBytes } from '../support/modelStore';
 import { S3Publisher, startS3, type S3Server } from '../support/s3';
 import { startTcpProxy } from '../support/tcpProxy';
 import { testServices } from '../support/services';
+import { testTransport } from '../support/azureTransport';
 
 const ROLE = 'arn:aws:iam::123456789012:role/model-reader';
 const OPEN_ROLE = 'arn:aws:iam::123456789012:role/ci/open-reader';
@@ -61,7 +62,7 @@ describe('fetchLatestModel from S3 with an assumed IAM role (STS stand-in)', fun
 
   async function fetch(s3Access: S3Access) {
     const agent = fakeAgent({});
-    const context = { log: agent.log, registerSecret: agent.setSecret, oidcToken: (devOps: OidcContext) => requestPipelineOidcToken(devOps, { retryDelayMs: 10 }) };
+    const context = { log: agent.log, registerSecret: agent.setSecret, oidcToken: (devOps: OidcContext) => requestPipelineOidcToken(devOps, testTransport()) };
     const model = await fetchLatestModel(openS3Store(s3Access, context), testFetchOptions(work, { prefix: 'churn/' }), { log: agent.log, progress: quietProgress, ...testServices() });
     return { model, agent };
   }

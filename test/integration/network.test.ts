@@ -112,6 +112,8 @@ describe('network layer', function () {
     const client = new Network(settings);
     assert.equal(client.route(new URL('https://registry.internal.corp/v2/')), 'direct');
     assert.deepEqual(client.route(new URL('https://contoso.azurecr.io/v2/')), { proxy: 'proxy.corp:8080' });
+    // The managed-identity endpoint is the machine's own: never through a proxy.
+    assert.equal(client.route(new URL('http://169.254.169.254/metadata/identity/oauth2/token')), 'direct');
   });
 
   it('falls back to HTTPS_PROXY and NO_PROXY without an agent proxy', () => {

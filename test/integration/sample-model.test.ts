@@ -16,6 +16,7 @@ import { fakeAgent } from '../support/fakeAgent';
 import { quietProgress, testFetchOptions } from '../support/fetchHarness';
 import { ModelPublisher, sha256 } from '../support/modelStore';
 import { testServices } from '../support/services';
+import { testTransport } from '../support/azureTransport';
 
 const run = promisify(execFile);
 const sample = join(__dirname, '..', '..', 'samples', 'flask-app');
@@ -101,7 +102,7 @@ describe('sample app model: train, publish to Azurite, fetch by tag, serve', fun
     assert.deepEqual((await blob.getTags()).tags, { stage: 'approved' });
 
     const agent = fakeAgent({});
-    const store = openBlobStore({ kind: 'connectionString', connectionString: azurite.connectionString, container: 'models' }, { retries: 2, retryDelayMs: 50 });
+    const store = openBlobStore({ kind: 'connectionString', connectionString: azurite.connectionString, container: 'models' }, testTransport());
     const model = await fetchLatestModel(store, testFetchOptions(work, { rule: { kind: 'tagQuery', query: `"stage" = 'approved'` } }), { log: agent.log, progress: quietProgress, ...testServices() });
     assert.equal(model.version, '1.2.0', 'the approved version, not the higher candidate');
     assert.equal(model.digest, published.digest);

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yauzl from 'yauzl';
@@ -7,7 +7,9 @@ import { TaskError } from '../../tasks/common/errors';
 import { modelEntries } from '../../tasks/common/model/pipelineArtifactStore';
 import { extractZipEntry, readZipEntries } from '../../tasks/common/model/zipArchive';
 import { randomBytes } from '../support/modelStore';
-import { writeZip, type ZipInput } from '../support/zipWriter';
+import { deflatedZeros, writeZip, type ZipInput, type ZipOptions } from '../support/zipWriter';
+
+const MiB = 1024 * 1024;
 
 /** Every file of a zip as yauzl, an independent reader, sees it. */
 function readWithYauzl(file: string): Promise<Map<string, Buffer>> {
@@ -90,5 +92,69 @@ describe('zip archives (pipeline artifacts)', () => {
     const entries = await readZipEntries(file);
     assert.deepEqual(modelEntries(entries, 'drop', 'model/').map((entry) => entry.relative), ['a.bin', 'sub/b.bin']);
     assert.deepEqual(modelEntries(entries, 'drop', '').map((entry) => entry.relative), ['model/a.bin', 'model/sub/b.bin', 'report.html']);
+  });
+
+  describe('hostile zips fail cleanly, having written no more than declared', () => {
+    const zipFile = (inputs: ZipInput[], options: ZipOptions = {}) => {
+      const file = join(work, 'hostile.zip');
+      writeFileSync(file, writeZip(inputs, options));
+      return file;
+    };
+    const refused = (key: string, reason: RegExp) => (error: unknown) => error instanceof TaskError && error.key === key && reason.test(error.message);
+
+    it('a bomb (a 512 KiB entry that inflates to 512 MiB but declares 1 MiB) stops at the declared size', async () => {
+      const file = zipFile([{ name: 'model/weights.bin', data: Buffer.alloc(0), deflated: deflatedZeros(512), declaredSize: MiB }]);
+      assert.ok(statSync(file).size < 600 * 1024);
+      const [entry] = await readZipEntries(file);
+      const target = join(work, 'out');
+      const started = Date.now();
+      await assert.rejects(extractZipEntry(file, entry, target), refused('ZipCorrupt', /inflates to more than the 1048576 bytes it declares/));
+      assert.ok(!existsSync(target) || statSync(target).size <= MiB, 'no more than the declared size was written');
+      assert.ok(Date.now() - started < 5000, 'it stopped early instead of inflating everything');
+    });
+
+    const counts: [string, ZipInput[], ZipOptions, RegExp][] = [
+      ['claims more entries than it holds', [{ name: 'a', data: Buffer.from('a') }, { name: 'b', data: Buffer.from('b') }], { claimedCount: 3 }, /holds at most 2|ends after 2 of the 3/],
+      ['claims fewer entries than it holds', [{ name: 'a', data: Buffer.from('a') }, { name: 'b', data: Buffer.from('b') }], { claimedCount: 1 }, /holds more than the 1 entries it claims/],
+      ['claims 2^40 entries (ZIP64)', [{ name: 'a', data: Buffer.from('a') }], { zip64: true, claimedCount: 2 ** 40 }, /claims 1099511627776 entries, more than the 200000 allowed/],
+      ['claims 65534 entries in a one-entry directory', [{ name: 'a', data: Buffer.from('a') }], { claimedCount: 65_534 }, /claims 65534 entries, but its central directory of \d+ bytes holds at most 1/],
+    ];
+    for (const [title, inputs, options, reason] of counts) {
+      it(`a zip that ${title}`, async () => {
+        await assert.rejects(readZipEntries(zipFile(inputs, options)), refused('ZipCorrupt', reason));
+      });
+    }
+
+    const names: [string, string, RegExp][] = [
+      ['an agent command', 'model/x ##vso[task.setvariable variable=INJECTED]pwned.bin', /agent command/],
+      ['a formatting command', 'model/##[error]boom.bin', /agent command/],
+      ['a line break', 'model/a\nb.bin', /control characters or line breaks/],
+      ['a carriage return', 'model/a\rb.bin', /control characters or line breaks/],
+      ['a NUL', 'model/a\u0000b.bin', /NUL/],
+      ["'..'", 'model/../../etc/cron.d/x', /climbs out/],
+      ['an absolute path', '/etc/passwd', /absolute path/],
+      ['a drive letter', 'C:/Windows/x.dll', /absolute path/],
+      ['a backslash', 'model\\..\\x', /backslash/],
+      ["a '.' segment", 'model/./x', /'\.' path segment/],
+    ];
+    for (const [title, name, reason] of names) {
+      it(`refuses an entry name with ${title}, naming the zip and the reason`, async () => {
+        const file = zipFile([{ name: 'model/ok.bin', data: Buffer.from('ok') }, { name, data: Buffer.from('x') }]);
+        await assert.rejects(readZipEntries(file), (error: unknown) => refused('ZipEntryNameRefused', reason)(error) && (error as Error).message.includes(file));
+      });
+    }
+
+    it('refuses two entries with one name', async () => {
+      await assert.rejects(readZipEntries(zipFile([{ name: 'm/a', data: Buffer.from('1') }, { name: 'm/a', data: Buffer.from('2') }])), refused('ZipEntryNameRefused', /two entries have that name/));
+    });
+
+    it('refuses an entry whose data would lie beyond the central directory', async () => {
+      const zip = writeZip([{ name: 'a', data: Buffer.from('a'), method: 'store' }]);
+      const central = zip.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+      zip.writeUInt32LE(0x7fffffff, central + 20); // a compressed size far beyond the file
+      const file = join(work, 'hostile.zip');
+      writeFileSync(file, zip);
+      await assert.rejects(readZipEntries(file), refused('ZipCorrupt', /data lies outside the file/));
+    });
   });
 });

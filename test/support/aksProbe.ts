@@ -8,6 +8,9 @@
  * runAksProbe (below) starts it; the script itself runs only when AKS_PROBE is set.
  */
 import { InputError, TaskError } from '../../tasks/common/errors';
+import { Network } from '../../tasks/common/net/network';
+import { retryPolicy } from '../../tasks/common/net/retry';
+import { agentNetworkSettings } from '../../tasks/common/pipeline/network';
 import { readClusterAccess, resolveKubeconfig } from '../../tasks/common/pipeline/kubeConnection';
 import { fakeAgent } from './fakeAgent';
 import type { EndpointSpec } from './fakeAzureEndpoint';
@@ -36,7 +39,9 @@ async function probe(request: AksProbeRequest): Promise<AksProbeResult> {
   const agent = fakeAgent(request.inputs, { variables: request.variables, endpoints: request.endpoints });
   try {
     const access = readClusterAccess(agent);
-    const resolved = await resolveKubeconfig(access, { setSecret: agent.setSecret, log: agent.log, network: agent.network(), retry: { retryDelayInMs: request.retryDelayInMs ?? 20 } });
+    // The network as a task builds it from this process's environment: any HTTPS_PROXY a test sets applies.
+    const network = new Network(agentNetworkSettings({ proxy: null, cert: null, env: process.env }, agent.setSecret));
+    const resolved = await resolveKubeconfig(access, { setSecret: agent.setSecret, log: agent.log, network, retry: retryPolicy({ baseDelayMs: request.retryDelayInMs ?? 20 }) }).finally(() => network.close());
     return {
       ok: true, kubeconfig: resolved.kubeconfig, describe: resolved.describe, secrets: resolved.secrets,
       expiresOn: resolved.expiresOn?.toISOString(), registered: agent.secrets, lines: agent.lines,

@@ -11,7 +11,11 @@ import { findStorageAccountBlobEndpoint } from '../../tasks/common/azure/arm';
 import { readAzureRmConnection } from '../../tasks/common/azure/connection';
 import { azureCredential } from '../../tasks/common/azure/credential';
 import { type OidcContext, requestPipelineOidcToken } from '../../tasks/common/azure/oidc';
+import type { AzureTransport } from '../../tasks/common/azure/transport';
 import { InputError, TaskError } from '../../tasks/common/errors';
+import { Network } from '../../tasks/common/net/network';
+import { retryPolicy } from '../../tasks/common/net/retry';
+import { agentNetworkSettings } from '../../tasks/common/pipeline/network';
 import { type EndpointSpec, fakeEndpoint } from './fakeAzureEndpoint';
 import { decodeJwt } from './jwt';
 
@@ -30,12 +34,18 @@ export type ProbeResult =
   | { ok: true; scheme: string; claims?: Record<string, unknown>; blobEndpoint?: string }
   | { ok: false; error: { name: string; key?: string; input?: string; message: string } };
 
+/** The agent's network as a task builds it from this process's environment (the test CA, any HTTPS_PROXY). */
+const transport: AzureTransport = {
+  network: new Network(agentNetworkSettings({ proxy: null, cert: null, env: process.env }, () => undefined)),
+  retry: retryPolicy({ attempts: 4, baseDelayMs: 20 }),
+};
+
 async function probe(request: ProbeRequest): Promise<ProbeResult> {
   const input = request.input ?? 'azureSubscription';
   const connection = readAzureRmConnection(fakeEndpoint(request.endpoint), input, request.endpoint.id);
   const oidcToken = () =>
-    requestPipelineOidcToken({ ...(request.oidc ?? emptyOidc), serviceConnectionId: connection.id }, { retryDelayMs: request.oidcRetryDelayMs ?? 50 });
-  const credential = azureCredential(connection, { oidcToken });
+    requestPipelineOidcToken({ ...(request.oidc ?? emptyOidc), serviceConnectionId: connection.id }, { ...transport, retry: retryPolicy({ attempts: 4, baseDelayMs: request.oidcRetryDelayMs ?? 50 }) });
+  const credential = azureCredential(connection, { oidcToken, transport });
   const result: ProbeResult & { ok: true } = { ok: true, scheme: connection.scheme };
   if (request.scope) {
     const token = await credential.getToken(request.scope);
@@ -48,7 +58,7 @@ async function probe(request: ProbeRequest): Promise<ProbeResult> {
       credential,
       accountName: request.arm.accountName,
       connectionName: connection.name,
-      retry: { retryDelayInMs: request.arm.retryDelayInMs ?? 20 },
+      transport: { ...transport, retry: retryPolicy({ attempts: 5, baseDelayMs: request.arm.retryDelayInMs ?? 20 }) },
     });
   }
   return result;
@@ -74,6 +84,7 @@ function failure(error: unknown): ProbeResult {
 async function main(): Promise<void> {
   const request = JSON.parse(process.env.AZURE_PROBE ?? '{}') as ProbeRequest;
   const result = await probe(request).catch(failure);
+  transport.network.close();
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

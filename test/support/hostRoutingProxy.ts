@@ -19,14 +19,18 @@ export interface HostRoutingProxy {
   readonly url: string;
   /** Host names asked for, in order (routed or not). */
   readonly hosts: readonly string[];
+  /** host:port of every peer asked for, as the client named it. */
+  readonly peers: readonly string[];
   close(): Promise<void>;
 }
 
 export async function startHostRoutingProxy(routes: Readonly<Record<string, Route>>): Promise<HostRoutingProxy> {
   const hosts: string[] = [];
+  const peers: string[] = [];
   const tunnels = new Set<net.Socket>();
   const target = (host: string, port: number): { host: string; port: number } => {
     hosts.push(host);
+    peers.push(`${host}:${port}`);
     const route = routes[host.toLowerCase()];
     return route ? { host: route.host ?? '127.0.0.1', port: route.port } : { host, port };
   };
@@ -71,6 +75,7 @@ export async function startHostRoutingProxy(routes: Readonly<Record<string, Rout
   return {
     url: `http://127.0.0.1:${port}`,
     hosts,
+    peers,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

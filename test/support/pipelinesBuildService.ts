@@ -17,8 +17,11 @@ export interface RunSpec {
   readonly branch?: string;
   readonly tags?: readonly string[];
   readonly finishTime: Date;
-  /** Artifact name -> its files (as the zip holds them, under the artifact's top folder). */
-  readonly artifacts?: Readonly<Record<string, readonly ZipInput[]>>;
+  /**
+   * Artifact name -> its files (the zip holds them under the artifact's top folder), or a zip
+   * served as it is (a hostile one: a bomb, a lying entry count, unsafe names).
+   */
+  readonly artifacts?: Readonly<Record<string, readonly ZipInput[] | { readonly zip: Buffer }>>;
 }
 
 /** What the organizations on one host share: its origins and the faults it is told to inject. */
@@ -103,12 +106,13 @@ export class BuildService {
   private artifactJson(run: RunSpec, name: string, index: number) {
     const files = run.artifacts![name];
     const id = Buffer.from(`pipelineartifact://${this.organization}/projectId/${this.projectId}/buildId/${run.id}/artifactName/${name}`).toString('base64url');
-    if (!this.zips.has(id)) this.zips.set(id, writeZip(files.map((file) => ({ ...file, name: `${name}/${file.name}` }))));
+    if (!this.zips.has(id)) this.zips.set(id, 'zip' in files ? files.zip : writeZip(files.map((file) => ({ ...file, name: `${name}/${file.name}` }))));
+    const size = 'zip' in files ? files.zip.length : files.reduce((sum, file) => sum + file.data.length, 0);
     return {
       id: run.id * 100 + index, name, source: randomUUID(),
       resource: {
         type: 'PipelineArtifact', data: `${run.id}/${name}`,
-        properties: { RootId: id, artifactsize: String(files.reduce((sum, file) => sum + file.data.length, 0)), HashType: 'DEDUP1024K', DomainId: '0' },
+        properties: { RootId: id, artifactsize: String(size), HashType: 'DEDUP1024K', DomainId: '0' },
         url: `${this.host.apiOrigin}/${this.organization}/${this.projectId}/_apis/build/builds/${run.id}/artifacts?artifactName=${encodeURIComponent(name)}&api-version=7.1`,
         downloadUrl: `${this.host.downloadOrigin}/${this.organization}/${this.projectId}/_apis/artifact/${id}/content?format=zip`,
       },

@@ -10,6 +10,10 @@ export interface ZipInput {
   readonly data: Buffer;
   /** Default deflate. */
   readonly method?: 'store' | 'deflate';
+  /** Hostile zips: the deflated bytes to store instead of deflating `data` (see deflatedZeros). */
+  readonly deflated?: Buffer;
+  /** Hostile zips: the uncompressed size the headers declare instead of data's length. */
+  readonly declaredSize?: number;
 }
 
 export interface ZipOptions {
@@ -17,6 +21,17 @@ export interface ZipOptions {
   readonly zip64?: boolean;
   /** Leave CRC and sizes out of local headers and write them after the data, as streaming zippers do. */
   readonly dataDescriptors?: boolean;
+  /** Hostile zips: the entry count the end records claim instead of the real one. */
+  readonly claimedCount?: number;
+}
+
+/**
+ * Raw deflate data that inflates to `mebibytes` MiB of zeros, about 1 KiB per MiB, made without
+ * ever holding the inflated bytes: one flushed (non-final) block per MiB, then a final empty block.
+ */
+export function deflatedZeros(mebibytes: number): Buffer {
+  const block = zlib.deflateRawSync(Buffer.alloc(1024 * 1024), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  return Buffer.concat([...Array.from({ length: mebibytes }, () => block), zlib.deflateRawSync(Buffer.alloc(0))]);
 }
 
 const crc32 = (zlib as unknown as { crc32(data: Buffer): number }).crc32;
@@ -27,8 +42,8 @@ export function writeZip(inputs: readonly ZipInput[], options: ZipOptions = {}):
   let offset = 0;
   for (const input of inputs) {
     const method = input.method === 'store' ? 0 : 8;
-    const body = method === 8 ? zlib.deflateRawSync(input.data) : input.data;
-    const entry = { name: Buffer.from(input.name, 'utf8'), crc: crc32(input.data) >>> 0, size: input.data.length, compressed: body.length, method, offset };
+    const body = input.deflated ?? (method === 8 ? zlib.deflateRawSync(input.data) : input.data);
+    const entry = { name: Buffer.from(input.name, 'utf8'), crc: crc32(input.data) >>> 0, size: input.declaredSize ?? input.data.length, compressed: body.length, method: input.deflated ? 8 : method, offset };
     const local = localHeader(entry, options);
     parts.push(local, body);
     offset += local.length + body.length;
@@ -40,7 +55,7 @@ export function writeZip(inputs: readonly ZipInput[], options: ZipOptions = {}):
     central.push(centralHeader(entry, options));
   }
   const directory = Buffer.concat(central);
-  parts.push(directory, ...endRecords(inputs.length, directory.length, offset, options.zip64 === true));
+  parts.push(directory, ...endRecords(options.claimedCount ?? inputs.length, directory.length, offset, options.zip64 === true));
   return Buffer.concat(parts);
 }
 

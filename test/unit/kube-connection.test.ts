@@ -204,6 +204,15 @@ describe('Deploy cluster access: bad input names the input, the value and what i
     assert.equal(connect(kubeconfigWith({ kubeconfig: exec(', --login, azurecli') })).access.kind, 'kubernetesServiceConnection');
   });
 
+  it('a kubeconfig whose user runs an auth-provider cmd-path (through a shell): refused, while exec plugins are kept', () => {
+    const provider = kubeconfigYaml.replace(`    token: ${token}`, ['    auth-provider:', '      name: gcp', '      config:', '        cmd-path: /usr/bin/gcloud', '        cmd-args: config config-helper --format=json', `        access-token: ${token}`].join('\n'));
+    rejects(viaKubernetes, kubeconfigWith({ kubeconfig: provider }), 'kubernetesServiceConnection', 'KubeConnectionCmdPathRefused', [/'k8s-prod'/, /user 'deployer'/, /auth-provider 'gcp' with cmd-path/, /exec plugin/]);
+    const plugin = kubeconfigYaml.replace(`    token: ${token}`, ['    exec:', '      apiVersion: client.authentication.k8s.io/v1', '      command: /usr/local/bin/get-token', '      args: [--audience, aks, --client-secret, s3cr3t-arg-value]'].join('\n'));
+    const { agent, access } = connect(kubeconfigWith({ kubeconfig: plugin }));
+    assert.equal(access.kind, 'kubernetesServiceConnection');
+    assert.ok(agent.secrets.includes('s3cr3t-arg-value'), 'a secret exec argument is registered');
+  });
+
   it('an invalid resource group', () => {
     for (const value of ['rg-ai.', 'rg/ai', 'r'.repeat(91), 'rg ai']) {
       rejects({ ...viaArm, resourceGroup: value }, armConnection, 'resourceGroup', 'KubeConnectionResourceGroupInvalid', [new RegExp(`'${value.replace(/[.()/]/g, '\\$&')}'`), /1 to 90 letters, digits, '\.', '_', '-', '\(' or '\)', not ending with '\.'/]);

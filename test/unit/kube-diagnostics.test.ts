@@ -65,10 +65,13 @@ function facts(pods: PodLike[], events: EventLike[]): RolloutFacts {
   };
 }
 
+/** The block as the log shows it: one line per entry. */
+const diagnosticsText = (...args: Parameters<typeof formatRolloutDiagnostics>): string => String(formatRolloutDiagnostics(...args));
+
 describe('formatRolloutDiagnostics', () => {
   it('says which condition failed, how many pods are ready, why each container waits, and the warnings', () => {
     const a = pod('scorer-7d698dd78f-abcde', 'pod-a', pullBackOff);
-    const text = formatRolloutDiagnostics(facts([a], [
+    const text = diagnosticsText(facts([a], [
       event({ kind: 'Pod', name: 'scorer-7d698dd78f-abcde', uid: 'pod-a' }, 'Normal', 'Pulling', 'Pulling image "contoso.azurecr.io/scorer@sha256:abc"', 4),
       event({ kind: 'Pod', name: 'scorer-7d698dd78f-abcde', uid: 'pod-a' }, 'Warning', 'Failed', 'Error: ImagePullBackOff', 6),
     ]));
@@ -84,7 +87,7 @@ describe('formatRolloutDiagnostics', () => {
   it('groups pods in the same state and merges the same warning across pods, summing counts', () => {
     const pods = ['aaaaa', 'bbbbb', 'ccccc'].map((s) => pod(`scorer-7d698dd78f-${s}`, `pod-${s}`, pullBackOff));
     const events = pods.map((p) => event({ kind: 'Pod', name: p.metadata?.name ?? '', uid: p.metadata?.uid ?? '' }, 'Warning', 'Failed', 'Error: ImagePullBackOff', 2));
-    const text = formatRolloutDiagnostics(facts(pods, events));
+    const text = diagnosticsText(facts(pods, events));
     assert.match(text, /^Pod scorer-7d698dd78f-aaaaa \(and 2 more alike\): Pending, 0\/1 containers ready$/m);
     assert.equal(text.match(/^Pod /gm)?.length, 1);
     assert.match(text, /^Warning Failed on pod\/scorer-7d698dd78f-aaaaa, pod\/scorer-7d698dd78f-bbbbb, … \(6x\): Error: ImagePullBackOff$/m);
@@ -99,7 +102,7 @@ describe('formatRolloutDiagnostics', () => {
       state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s restarting failed container=app pod=scorer-7d698dd78f-ggggg_prod(pod-g)' } }, restartCount: 3,
       lastState: { terminated: { exitCode: 1, reason: 'Error' } },
     }, 'Running');
-    const text = formatRolloutDiagnostics(facts([running, waiting], [
+    const text = diagnosticsText(facts([running, waiting], [
       event({ kind: 'Pod', name: 'scorer-7d698dd78f-ggggg', uid: 'pod-g' }, 'Warning', 'BackOff', 'Back-off restarting failed container app in pod scorer-7d698dd78f-ggggg_prod(pod-g)', 9),
     ]));
     assert.match(text, /^ {2}container app \(image \S+\): last terminated with exit code 137 \(OOMKilled\); 4 restarts$/m);
@@ -109,7 +112,7 @@ describe('formatRolloutDiagnostics', () => {
 
   it('leaves out events of older objects that had the same name, and never prints env values', () => {
     const a = pod('scorer-7d698dd78f-abcde', 'pod-a', pullBackOff);
-    const text = formatRolloutDiagnostics(facts([a], [
+    const text = diagnosticsText(facts([a], [
       event({ kind: 'Pod', name: 'scorer-7d698dd78f-abcde', uid: 'an-older-pod' }, 'Warning', 'FailedMount', 'MountVolume.SetUp failed'),
       event({ kind: 'ReplicaSet', name: 'scorer-7d698dd78f', uid: RS_UID }, 'Warning', 'FailedCreate', 'Error creating: pods "scorer-7d698dd78f-" is forbidden: exceeded quota: compute'),
     ]));
@@ -124,7 +127,7 @@ describe('formatRolloutDiagnostics', () => {
       state: { waiting: { reason: `Reason${i}`, message: `line one\nline two ${'x'.repeat(400)}` } },
     }));
     const events = pods.map((p, i) => event({ kind: 'Pod', name: p.metadata?.name ?? '', uid: p.metadata?.uid ?? '' }, 'Warning', `Failed${i}`, `message ${i}`));
-    const text = formatRolloutDiagnostics(facts(pods, events));
+    const text = diagnosticsText(facts(pods, events));
     const lines = text.split('\n');
     assert.ok(lines.length <= 20, text);
     assert.equal(lines.filter((line) => line.startsWith('Pod ')).length, 4, 'four pod states shown');
@@ -132,18 +135,18 @@ describe('formatRolloutDiagnostics', () => {
     assert.equal(lines.filter((line) => line.startsWith('Warning ')).length, 8, 'the newest warnings still fit');
     assert.match(text, /Warning Failed11 on pod\/scorer-7d698dd78f-p0011 \(1x\): message 11$/);
     assert.ok(lines.every((line) => line.length < 360), 'every line is clipped');
-    assert.equal(formatRolloutDiagnostics(facts(pods, events), 6).split('\n').length, 6);
-    assert.match(formatRolloutDiagnostics(facts(pods, events), 6), /\n\.\.\. \d+ more lines left out$/);
+    assert.equal(diagnosticsText(facts(pods, events), 6).split('\n').length, 6);
+    assert.match(diagnosticsText(facts(pods, events), 6), /\n\.\.\. \d+ more lines left out$/);
     assert.match(text, /waiting, Reason0: line one line two x+…/);
   });
 
   it('writes a waiting reason without a message on its own', () => {
     const creating = pod('scorer-7d698dd78f-hhhhh', 'pod-h', { state: { waiting: { reason: 'ContainerCreating' } } });
-    assert.match(formatRolloutDiagnostics(facts([creating], [])), /^ {2}container app \(image \S+\): waiting, ContainerCreating; 0 restarts$/m);
+    assert.match(diagnosticsText(facts([creating], [])), /^ {2}container app \(image \S+\): waiting, ContainerCreating; 0 restarts$/m);
   });
 
   it('says so when the deployment has no ReplicaSet yet', () => {
-    const text = formatRolloutDiagnostics({ ...facts([], []), replicaSet: undefined });
+    const text = diagnosticsText({ ...facts([], []), replicaSet: undefined });
     assert.match(text, /^Deployment scorer has no ReplicaSet yet/m);
   });
 });

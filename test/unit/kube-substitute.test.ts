@@ -65,7 +65,7 @@ describe('kube parseManifests', () => {
   const bad: [string, string, RegExp][] = [
     ['invalid YAML', 'kind: [unclosed', /^Input 'manifests': deploy\/app\.yaml is not valid YAML: /],
     ['a document without kind', 'apiVersion: v1\nmetadata: { name: x }\n', /document 1 has no apiVersion or kind/],
-    ['a scalar document', '---\nkind: Pod\napiVersion: v1\n---\njust text\n', /document 2 is not a Kubernetes object.*'just text'/],
+    ['a scalar document', '---\nkind: Pod\napiVersion: v1\n---\njust text\n', /document 2 is not a Kubernetes object.*it is a string\.$/],
     ['a List without items', 'apiVersion: v1\nkind: List\n', /is a List without an items list/],
   ];
   for (const [what, text, message] of bad) {

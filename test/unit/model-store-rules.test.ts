@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mayReceiveToken } from '../../tasks/common/devops/artifactDownload';
+import { tokenOrigins } from '../../tasks/common/devops/artifactDownload';
 import { InputError, RemoteError, TaskError } from '../../tasks/common/errors';
 import { blobEndpointOf, datastorePathOf } from '../../tasks/common/model/azureMlStore';
 import { explainS3Error, type S3ErrorContext } from '../../tasks/common/model/s3Errors';
@@ -82,15 +82,19 @@ describe('Azure ML model URIs and datastores', () => {
   });
 });
 
-describe('who may see the job\'s access token', () => {
+describe('who may see the job\'s access token or a PAT', () => {
   const collection = 'https://dev.azure.com/contoso/';
-  it('the collection itself and Azure DevOps\' artifact hosts, over https', () => {
-    assert.ok(mayReceiveToken(new URL('https://dev.azure.com/contoso/p/_apis/build/builds/1/artifacts?artifactName=m&%24format=zip'), collection));
-    assert.ok(mayReceiveToken(new URL('https://artprodcus3.artifacts.visualstudio.com/A1/p/_apis/artifact/x/content?format=zip'), collection));
+  const artifact = 'https://artprodcus3.artifacts.visualstudio.com/A1/p/_apis/artifact/x/content?format=zip';
+  it('the collection\'s origin, and the artifact host the collection named, over https', () => {
+    assert.deepEqual([...tokenOrigins(collection, artifact)], ['https://dev.azure.com', 'https://artprodcus3.artifacts.visualstudio.com']);
+    assert.deepEqual([...tokenOrigins(collection, 'https://dev.azure.com/contoso/p/_apis/build/builds/1/artifacts?artifactName=m&%24format=zip')], ['https://dev.azure.com']);
   });
-  it('no other host, and no artifact host over plain http', () => {
-    assert.ok(!mayReceiveToken(new URL('https://contoso.blob.core.windows.net/x?sig=y'), collection));
-    assert.ok(!mayReceiveToken(new URL('http://artprodcus3.artifacts.visualstudio.com/x'), collection));
-    assert.ok(!mayReceiveToken(new URL('https://dev.azure.com.evil.example/x'), collection));
+  it('no artifact host over plain http when the collection is https, and never another port of the same host', () => {
+    assert.deepEqual([...tokenOrigins(collection, 'http://artprodcus3.artifacts.visualstudio.com/x')], ['https://dev.azure.com']);
+    assert.ok(!tokenOrigins(collection, artifact).has('https://dev.azure.com:8443'));
+    assert.ok(!tokenOrigins(collection, artifact).has('https://dev.azure.com.evil.example'));
+  });
+  it('an on-premises collection over plain http keeps its artifact host on its own scheme', () => {
+    assert.deepEqual([...tokenOrigins('http://tfs.corp:8080/tfs/DefaultCollection/', 'http://tfs.corp:8080/tfs/DefaultCollection/p/_apis/x')], ['http://tfs.corp:8080']);
   });
 });

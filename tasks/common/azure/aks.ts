@@ -6,13 +6,13 @@
  * application, so no kubelogin binary is needed.
  */
 import type { AccessToken, TokenCredential } from '@azure/identity';
-import { type HttpClient, type Pipeline, type PipelineResponse, createDefaultHttpClient } from '@azure/core-rest-pipeline';
+import type { PipelineResponse } from '@azure/core-rest-pipeline';
 import { InputError, RemoteError, type TaskError } from '../errors';
 import {
   type Kubeconfig, KubeconfigError, type ResolvedCluster, credentialValuesIn, entraServerIdOf, kubeconfigSecrets, parseKubeconfig, selectContext, serializeKubeconfig, useBearerToken,
 } from '../kube/kubeconfig';
 import type { Log } from '../log';
-import { type ArmTarget, armError, armPipeline, listedNames, nextPageUrl, sendArmJson } from './arm';
+import { type ArmClient, type ArmTarget, armClient, armError, listedNames, nextPageUrl, sendArmJson } from './arm';
 
 export const aksApiVersion = '2024-05-01';
 const userRole = 'Azure Kubernetes Service Cluster User Role';
@@ -46,13 +46,12 @@ interface CredentialResults {
 type Answer<T> = { readonly body: T } | { readonly refused: PipelineResponse };
 
 class AksClient {
-  private readonly pipeline: Pipeline;
-  private readonly http: HttpClient = createDefaultHttpClient();
+  private readonly client: ArmClient;
   private readonly group: string;
   private readonly cluster: string;
 
   constructor(private readonly ref: AksClusterRef, private readonly log: Log) {
-    this.pipeline = armPipeline(ref);
+    this.client = armClient(ref);
     this.group = `${ref.armUrl}subscriptions/${encodeURIComponent(ref.subscriptionId)}/resourceGroups/${encodeURIComponent(ref.resourceGroup)}`;
     this.cluster = `${this.group}/providers/Microsoft.ContainerService/managedClusters/${encodeURIComponent(ref.clusterName)}`;
   }
@@ -89,7 +88,7 @@ class AksClient {
     try {
       for (let page = 0; url && page < maxListedPages; page++) {
         const listUrl: string = url;
-        const body = await sendArmJson<{ value?: ManagedCluster[]; nextLink?: string }>(this.pipeline, this.http, listUrl, 'GET', (response) => this.failed(listUrl, response));
+        const body = await sendArmJson<{ value?: ManagedCluster[]; nextLink?: string }>(this.client, listUrl, 'GET', (response) => this.failed(listUrl, response));
         names.push(...(body.value ?? []).map((cluster) => cluster.name ?? '').filter(Boolean));
         url = nextPageUrl(this.ref, body.nextLink);
       }
@@ -103,7 +102,7 @@ class AksClient {
   private async send<T>(method: 'GET' | 'POST', url: string): Promise<Answer<T>> {
     let refused: PipelineResponse | undefined;
     try {
-      const body = await sendArmJson<T>(this.pipeline, this.http, `${url}?api-version=${aksApiVersion}`, method, (response) => {
+      const body = await sendArmJson<T>(this.client, `${url}?api-version=${aksApiVersion}`, method, (response) => {
         refused = response;
         return this.failed(url, response);
       });

@@ -1,7 +1,8 @@
 /**
- * Azure Resource Manager look-ups. Requests go through @azure/core-rest-pipeline, the Azure SDK's
- * own HTTP stack: retries with backoff on 5xx, 429 (honouring Retry-After) and dropped
- * connections, the agent's proxy variables, and a bearer token from the service connection.
+ * Azure Resource Manager look-ups. Requests go through @azure/core-rest-pipeline with a bearer
+ * token from the service connection, sent by the network layer (see transport.ts): its proxy,
+ * certificates, deadlines, bounded bodies and the one retry policy. The token stays on ARM's
+ * origin: redirects and next pages that lead elsewhere do not carry it.
  */
 import type { TokenCredential } from '@azure/identity';
 import {
@@ -9,28 +10,34 @@ import {
   type Pipeline,
   type PipelineResponse,
   bearerTokenAuthenticationPolicy,
-  createDefaultHttpClient,
   createPipelineFromOptions,
   createPipelineRequest,
+  redirectPolicyName,
 } from '@azure/core-rest-pipeline';
 import { InputError, RemoteError, TaskError } from '../errors';
 import type { Log } from '../log';
+import { sameOrigin } from '../net/origin';
+import { AZURE_BODY_LIMITS, type AzureTransport, NO_SDK_RETRIES, credentialScopedRedirects, sdkHttpClient } from './transport';
 
 export const storageApiVersion = '2023-05-01';
 const maxPages = 1000;
 const maxNamesListed = 20;
 
-export interface StorageAccountQuery {
+/** What any Resource Manager call needs: where ARM is, who asks, and how requests travel. */
+export interface ArmTarget {
   /** Resource Manager URL ending with '/', e.g. https://management.azure.com/ */
   readonly armUrl: string;
-  readonly subscriptionId: string;
   readonly credential: TokenCredential;
+  /** Token audience; defaults to the Resource Manager origin, the audience ARM accepts. */
+  readonly audience?: string;
+  readonly transport: AzureTransport;
+}
+
+export interface StorageAccountQuery extends ArmTarget {
+  readonly subscriptionId: string;
   readonly accountName: string;
   /** The service connection as the user named it, for messages. */
   readonly connectionName?: string;
-  /** Token audience; defaults to the Resource Manager origin, the audience ARM accepts. */
-  readonly audience?: string;
-  readonly retry?: { readonly maxRetries?: number; readonly retryDelayInMs?: number };
   readonly log?: Log;
 }
 
@@ -44,18 +51,22 @@ interface StorageAccountPage {
   nextLink?: string;
 }
 
-/** What any Resource Manager call needs: where ARM is, and who asks. */
-export type ArmTarget = Pick<StorageAccountQuery, 'armUrl' | 'credential' | 'audience' | 'retry'>;
+/** A pipeline that signs with a token for ARM's audience, and the network layer to send it. */
+export interface ArmClient {
+  readonly target: ArmTarget;
+  readonly pipeline: Pipeline;
+  readonly httpClient: HttpClient;
+}
 
-/** A pipeline with retries and a bearer token for ARM's audience; shared by every ARM client here. */
-export function armPipeline(target: ArmTarget): Pipeline {
-  const pipeline = createPipelineFromOptions({
-    retryOptions: { maxRetries: target.retry?.maxRetries ?? 4, retryDelayInMs: target.retry?.retryDelayInMs ?? 1000 },
-    userAgentOptions: { userAgentPrefix: 'ai-model-delivery-tasks' },
-  });
+/** The one way this code reaches ARM; shared by the storage, Azure ML and AKS look-ups. */
+export function armClient(target: ArmTarget): ArmClient {
+  const pipeline = createPipelineFromOptions({ retryOptions: NO_SDK_RETRIES, userAgentOptions: { userAgentPrefix: 'ai-model-delivery-tasks' } });
   const audience = (target.audience ?? new URL(target.armUrl).origin).replace(/\/+$/, '');
   pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: target.credential, scopes: `${audience}/.default` }), { phase: 'Sign' });
-  return pipeline;
+  // The SDK's redirect policy runs before Sign, so every hop would be signed again: ours runs after it.
+  pipeline.removePolicy({ name: redirectPolicyName });
+  pipeline.addPolicy(credentialScopedRedirects(), { afterPhase: 'Sign' });
+  return { target, pipeline, httpClient: sdkHttpClient(target.transport, AZURE_BODY_LIMITS.arm) };
 }
 
 /** ARM's error body is { error: { code, message } }; fall back to the status line. */
@@ -89,10 +100,10 @@ function connectionLabel(query: StorageAccountQuery): string {
 }
 
 /** Sends one ARM request and parses its JSON answer; anything but 200 goes through `fail`. */
-export async function sendArmJson<T>(pipeline: Pipeline, client: HttpClient, url: string, method: 'GET' | 'POST', fail: (response: PipelineResponse) => TaskError): Promise<T> {
-  const request = createPipelineRequest({ url, method, timeout: 60_000 });
+export async function sendArmJson<T>(client: ArmClient, url: string, method: 'GET' | 'POST', fail: (response: PipelineResponse) => TaskError): Promise<T> {
+  const request = createPipelineRequest({ url, method, abortSignal: client.target.transport.signal });
   request.headers.set('Accept', 'application/json');
-  const response = await pipeline.sendRequest(client, request);
+  const response = await client.pipeline.sendRequest(client.httpClient, request);
   if (response.status !== 200) throw fail(response);
   try {
     return JSON.parse(response.bodyAsText ?? '') as T;
@@ -101,8 +112,8 @@ export async function sendArmJson<T>(pipeline: Pipeline, client: HttpClient, url
   }
 }
 
-function getPage(pipeline: Pipeline, client: HttpClient, query: StorageAccountQuery, url: string): Promise<StorageAccountPage> {
-  return sendArmJson<StorageAccountPage>(pipeline, client, url, 'GET', (response) => failure(query, url, response));
+function getPage(client: ArmClient, query: StorageAccountQuery, url: string): Promise<StorageAccountPage> {
+  return sendArmJson<StorageAccountPage>(client, url, 'GET', (response) => failure(query, url, response));
 }
 
 /** Resource names for a "not found" message: the first few, and how many there are. */
@@ -115,7 +126,7 @@ export function listedNames(names: readonly string[]): string {
 export function nextPageUrl(target: Pick<ArmTarget, 'armUrl'>, nextLink: string | undefined): string | undefined {
   if (!nextLink) return undefined;
   const next = new URL(nextLink, target.armUrl);
-  if (next.origin !== new URL(target.armUrl).origin) {
+  if (!sameOrigin(next, new URL(target.armUrl))) {
     throw new RemoteError('AzureArmRequestFailed', [withoutQuery(nextLink), 'the next page is on another host']);
   }
   return next.href;
@@ -127,15 +138,14 @@ export function nextPageUrl(target: Pick<ArmTarget, 'armUrl'>, nextLink: string 
  * accounts page by page. Names are matched case-insensitively, as Azure treats them.
  */
 export async function findStorageAccountBlobEndpoint(query: StorageAccountQuery): Promise<string> {
-  const pipeline = armPipeline(query);
-  const client = createDefaultHttpClient();
+  const client = armClient(query);
   const wanted = query.accountName.toLowerCase();
   const seen: string[] = [];
   let url: string | undefined =
     `${query.armUrl}subscriptions/${encodeURIComponent(query.subscriptionId)}/providers/Microsoft.Storage/storageAccounts?api-version=${storageApiVersion}`;
   for (let page = 1; url && page <= maxPages; page++) {
     query.log?.debug(`Listing storage accounts, page ${page}: ${withoutQuery(url)}`);
-    const body = await getPage(pipeline, client, query, url);
+    const body = await getPage(client, query, url);
     for (const account of body.value ?? []) {
       if (account.name?.toLowerCase() === wanted) return blobEndpointOf(account);
       if (account.name) seen.push(account.name);

@@ -1,6 +1,8 @@
 /**
  * A TokenCredential for an Azure Resource Manager service connection, built on @azure/identity,
- * whose failures are RemoteErrors that name the service connection and say what to fix.
+ * whose failures are RemoteErrors that name the service connection and say what to fix. MSAL's
+ * requests to Entra (token, OpenID configuration, managed identity endpoint) go through the
+ * network layer: @azure/identity hands MSAL an IdentityClient built with our HttpClient.
  */
 import {
   type AccessToken,
@@ -12,12 +14,16 @@ import {
   ManagedIdentityCredential,
   type ClientSecretCredentialOptions,
 } from '@azure/identity';
+import type { HttpClient } from '@azure/core-rest-pipeline';
 import { RemoteError, TaskError } from '../errors';
+import { StoppedError } from '../net/errors';
 import type { AzureRmConnection } from './connection';
+import { AZURE_BODY_LIMITS, type AzureTransport, NO_SDK_RETRIES, isNetworkLayerError, sdkHttpClient } from './transport';
 
 export interface CredentialDeps {
   /** The pipeline's OIDC token for this service connection (workload identity federation only). */
-  oidcToken: () => Promise<string>;
+  readonly oidcToken: () => Promise<string>;
+  readonly transport: AzureTransport;
 }
 
 /**
@@ -39,23 +45,45 @@ const knownAuthorityHosts = new Set([
   'login.microsoftonline.de',
 ]);
 
-function identityOptions(connection: AzureRmConnection): ClientSecretCredentialOptions {
+/** Every request @azure/identity and MSAL make goes through `httpClient`; their own retries are off. */
+function identityOptions(connection: AzureRmConnection, httpClient: HttpClient): ClientSecretCredentialOptions {
   const host = new URL(connection.authorityHost).host.toLowerCase();
-  return { authorityHost: connection.authorityHost, disableInstanceDiscovery: !knownAuthorityHosts.has(host) };
+  return { authorityHost: connection.authorityHost, disableInstanceDiscovery: !knownAuthorityHosts.has(host), httpClient, retryOptions: NO_SDK_RETRIES };
 }
 
-function identityCredential(connection: AzureRmConnection, getAssertion: () => Promise<string>): TokenCredential {
+function identityCredential(connection: AzureRmConnection, getAssertion: () => Promise<string>, httpClient: HttpClient): TokenCredential {
   const { tenantId, clientId } = connection;
+  const options = identityOptions(connection, httpClient);
   switch (connection.scheme) {
     case 'ServicePrincipal':
       return connection.certificatePem !== undefined
-        ? new ClientCertificateCredential(tenantId, clientId!, { certificate: connection.certificatePem }, identityOptions(connection))
-        : new ClientSecretCredential(tenantId, clientId!, connection.clientSecret!, identityOptions(connection));
+        ? new ClientCertificateCredential(tenantId, clientId!, { certificate: connection.certificatePem }, options)
+        : new ClientSecretCredential(tenantId, clientId!, connection.clientSecret!, options);
     case 'WorkloadIdentityFederation':
-      return new ClientAssertionCredential(tenantId, clientId!, getAssertion, identityOptions(connection));
+      return new ClientAssertionCredential(tenantId, clientId!, getAssertion, options);
     case 'ManagedServiceIdentity':
-      return clientId ? new ManagedIdentityCredential({ clientId }) : new ManagedIdentityCredential();
+      return new ManagedIdentityCredential({ ...(clientId ? { clientId } : {}), httpClient, retryOptions: NO_SDK_RETRIES });
   }
+}
+
+/**
+ * The HttpClient, remembering the last failure of the network layer: MSAL reports it as a bare
+ * "network_error", so it is kept aside to be reported as itself.
+ */
+function watchedHttpClient(transport: AzureTransport): { readonly client: HttpClient; lastFailure(): unknown; reset(): void } {
+  const inner = sdkHttpClient(transport, AZURE_BODY_LIMITS.token);
+  let failure: unknown;
+  return {
+    client: {
+      sendRequest: (request) =>
+        inner.sendRequest(request).catch((error: unknown) => {
+          if (isNetworkLayerError(error)) failure = error;
+          throw error;
+        }),
+    },
+    lastFailure: () => failure,
+    reset: () => (failure = undefined),
+  };
 }
 
 interface Failure {
@@ -104,6 +132,12 @@ function translate(connection: AzureRmConnection, error: unknown): TaskError {
   return new RemoteError('AzureTokenFailed', [name, reason], options);
 }
 
+/** Entra could not be reached (or would not answer usably): the connection, and the network layer's own error. */
+function unreachable(connection: AzureRmConnection, failure: unknown): unknown {
+  if (failure instanceof StoppedError) return failure;
+  return new RemoteError('AzureTokenUnreachable', [connection.name, connection.authorityHost, (failure as Error).message], { cause: failure });
+}
+
 /** Seconds since the epoch at which a JWT expires, read without verifying it (Entra verifies it). */
 function expiryOf(jwt: string): number | undefined {
   try {
@@ -150,17 +184,21 @@ export function azureCredential(connection: AzureRmConnection, deps: CredentialD
       throw error;
     }
   };
-  const inner = identityCredential(connection, getAssertion);
+  const http = watchedHttpClient(deps.transport);
+  const inner = identityCredential(connection, getAssertion, http.client);
   return {
     async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
       assertionError = undefined;
+      http.reset();
       try {
-        const token = await inner.getToken(scopes, options);
+        const token = await inner.getToken(scopes, { ...options, abortSignal: options?.abortSignal ?? deps.transport.signal });
         if (!token) throw new Error('no token returned');
         return token;
       } catch (error) {
         if (assertionError instanceof TaskError) throw assertionError;
-        throw error instanceof TaskError ? error : translate(connection, error);
+        if (error instanceof TaskError) throw error;
+        // A peer we could not reach or that answered too much: the network layer's error names it.
+        throw http.lastFailure() !== undefined ? unreachable(connection, http.lastFailure()) : translate(connection, error);
       }
     },
   };

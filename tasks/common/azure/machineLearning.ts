@@ -3,9 +3,9 @@
  * Manager (api-version 2023-04-01): Model Containers - Get (the latest version), Model Versions -
  * List / Get, Datastores - Get and Datastores - List Secrets.
  */
-import { type HttpClient, type Pipeline, type PipelineResponse, createDefaultHttpClient } from '@azure/core-rest-pipeline';
+import type { PipelineResponse } from '@azure/core-rest-pipeline';
 import { InputError, RemoteError, type TaskError } from '../errors';
-import { type ArmTarget, armError, armPipeline, nextPageUrl, sendArmJson } from './arm';
+import { type ArmClient, type ArmTarget, armClient, armError, nextPageUrl, sendArmJson } from './arm';
 
 export const machineLearningApiVersion = '2023-04-01';
 const MAX_PAGES = 100;
@@ -45,12 +45,11 @@ interface VersionResource {
 type What = 'model' | 'datastore';
 
 export class MachineLearningClient {
-  private readonly pipeline: Pipeline;
-  private readonly client: HttpClient = createDefaultHttpClient();
+  private readonly client: ArmClient;
   private readonly base: string;
 
   constructor(private readonly ref: WorkspaceRef) {
-    this.pipeline = armPipeline(ref);
+    this.client = armClient(ref);
     const [subscription, group, workspace] = [ref.subscriptionId, ref.resourceGroup, ref.workspace].map(encodeURIComponent);
     this.base = `${ref.armUrl}subscriptions/${subscription}/resourceGroups/${group}/providers/Microsoft.MachineLearningServices/workspaces/${workspace}`;
   }
@@ -107,7 +106,7 @@ export class MachineLearningClient {
   }
 
   private sendUrl<T>(method: 'GET' | 'POST', url: string, what: What, name: string): Promise<T> {
-    return sendArmJson<T>(this.pipeline, this.client, url, method, (response) => this.failure(response, url, what, name));
+    return sendArmJson<T>(this.client, url, method, (response) => this.failure(response, url, what, name));
   }
 
   /** Which input is wrong: ARM names a missing resource group or workspace; the ML service a missing asset. */

@@ -3,10 +3,15 @@
  * DevOps the way Microsoft's tasks ask for it: TaskApi.createOidcToken on the job's plan, with the
  * job's access token. Entra ID then trades that token for an access token (a client assertion).
  */
-import { WebApi, getBearerHandler } from 'azure-devops-node-api';
-import { RemoteError, TaskError, isTransient } from '../errors';
+import { TaskApi } from 'azure-devops-node-api/TaskApi';
+import { devOpsApi, devOpsVerdict, requestHandler, statusOf } from '../devops/http';
+import { devOpsCredential } from '../devops/credential';
+import { RemoteError, TaskError } from '../errors';
 import type { Log } from '../log';
-
+import { DEVOPS_CLIENT_OPTIONS } from '../net/adapters/devopsHttp';
+import { StoppedError } from '../net/errors';
+import type { Network } from '../net/network';
+import { type RetryPolicy, retry, retryPolicy } from '../net/retry';
 /** The pipeline variables the request needs; undefined when the agent did not set one. */
 export interface OidcContext {
   /** System.CollectionUri */
@@ -26,10 +31,18 @@ export interface OidcContext {
 }
 
 export interface OidcOptions {
-  readonly attempts?: number;
-  /** First pause between attempts; it doubles each time. */
-  readonly retryDelayMs?: number;
+  readonly network: Network;
+  /** The task's cancel and deadline. */
+  readonly signal?: AbortSignal;
+  readonly retry?: RetryPolicy;
   readonly log?: Log;
+}
+
+/** An answer without a token: the service had a hiccup, worth another try. */
+class NoOidcToken extends Error {
+  constructor() {
+    super('the response held no oidcToken');
+  }
 }
 
 type CompleteContext = { [K in keyof OidcContext]: string };
@@ -52,39 +65,36 @@ function checked(context: OidcContext): CompleteContext {
 /** What went wrong, in one line: HTTP status and the server's message. Never the access token. */
 function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const status = (error as { statusCode?: number }).statusCode;
+  const status = statusOf(error);
   const message = error.message.split(/\r?\n/)[0].slice(0, 300);
   return status ? `HTTP ${status}: ${message}` : message;
 }
 
-async function requestOnce(webApi: WebApi, c: CompleteContext): Promise<string> {
-  const taskApi = await webApi.getTaskApi();
+async function requestOnce(taskApi: TaskApi, c: CompleteContext): Promise<string> {
   const result = await taskApi.createOidcToken({}, c.projectId, c.hub, c.planId, c.jobId, c.serviceConnectionId);
-  if (!result?.oidcToken) throw new Error('the response held no oidcToken');
+  if (!result?.oidcToken) throw new NoOidcToken();
   return result.oidcToken;
 }
 
 /**
- * Requests the OIDC token, retrying dropped connections, 5xx, throttling and empty answers.
- * A 401/403/404 is final: retrying cannot fix an unauthorized pipeline.
+ * Requests the OIDC token, retrying dropped connections, 5xx, throttling and empty answers. A
+ * 401/403/404 is final: retrying cannot fix an unauthorized pipeline. The TaskApi is built on the
+ * collection URL itself (no resource-area look-up through another client), so the access token
+ * goes to the collection's origin only, and never follows a redirect.
  */
-export async function requestPipelineOidcToken(context: OidcContext, options: OidcOptions = {}): Promise<string> {
+export async function requestPipelineOidcToken(context: OidcContext, options: OidcOptions): Promise<string> {
   const c = checked(context);
-  const attempts = options.attempts ?? 4;
-  let delay = options.retryDelayMs ?? 1000;
-  const webApi = new WebApi(c.collectionUri, getBearerHandler(c.accessToken), { socketTimeout: 60_000 });
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    try {
-      return await requestOnce(webApi, c);
-    } catch (error) {
-      lastError = error;
-      const retriable = isTransient(error) || (error instanceof Error && /no oidcToken/.test(error.message));
-      options.log?.debug(`OIDC token request ${attempt}/${attempts} failed: ${describe(error)}`);
-      if (!retriable || attempt === attempts) break;
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      delay *= 2;
-    }
+  const credential = devOpsCredential('bearer', c.accessToken);
+  const taskApi = devOpsApi(new TaskApi(c.collectionUri, [requestHandler(credential)], DEVOPS_CLIENT_OPTIONS), options.network, options.signal);
+  const policy = options.retry ?? retryPolicy({ attempts: 4 });
+  try {
+    return await retry(() => requestOnce(taskApi, c), policy, {
+      signal: options.signal,
+      classify: (error) => (error instanceof NoOidcToken ? 'retry' : devOpsVerdict(error)),
+      onRetry: ({ attempt, attempts, error }) => options.log?.debug(`OIDC token request ${attempt}/${attempts} failed: ${describe(error)}`),
+    });
+  } catch (error) {
+    if (error instanceof StoppedError || error instanceof TaskError) throw error;
+    throw new RemoteError('AzureOidcRequestFailed', [c.serviceConnectionId, describe(error)], { cause: error });
   }
-  throw new RemoteError('AzureOidcRequestFailed', [c.serviceConnectionId, describe(lastError)], { cause: lastError });
 }

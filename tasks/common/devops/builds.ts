@@ -5,11 +5,15 @@
  * Artifacts - Get Artifact (its download URL).
  */
 import { BuildApi } from 'azure-devops-node-api/BuildApi';
-import { getBearerHandler, getPersonalAccessTokenHandler } from 'azure-devops-node-api/WebApi';
 import { type Build, BuildQueryOrder, BuildResult, BuildStatus } from 'azure-devops-node-api/interfaces/BuildInterfaces';
 import { InputError, RemoteError, TaskError } from '../errors';
 import { forbiddenError, unauthorizedError, type DevOpsCredential } from './credential';
+import { devOpsApi, devOpsVerdict, requestHandler, statusOf } from './http';
 import type { Log } from '../log';
+import { DEVOPS_CLIENT_OPTIONS } from '../net/adapters/devopsHttp';
+import { StoppedError } from '../net/errors';
+import type { Network } from '../net/network';
+import { policyForRetries, retry } from '../net/retry';
 
 /** Which run: the newest successful one, or the run the user pinned. */
 export type RunSelection = { readonly kind: 'latest' } | { readonly kind: 'pinned'; readonly runId: number };
@@ -26,7 +30,9 @@ export interface ArtifactQuery {
   readonly branch?: string;
   readonly runTag?: string;
   readonly run: RunSelection;
+  /** Retries after a failed call, and the first pause between them. */
   readonly retries: number;
+  readonly retryDelayMs: number;
   /** Which credential the calls carry, so a 401 or 403 names the one to fix. */
   readonly credential: DevOpsCredential;
 }
@@ -46,21 +52,30 @@ export interface ResolvedArtifact {
 /** Newest successful runs checked for the artifact: a run may have skipped publishing it. */
 const RUNS_CHECKED = 10;
 
-/** A Build API client: Bearer for the job's access token, Basic for a service connection's PAT. */
-export function buildApi(collectionUri: string, credential: DevOpsCredential, retries: number): BuildApi {
-  const handler = credential.kind === 'pat' ? getPersonalAccessTokenHandler(credential.token) : getBearerHandler(credential.token);
-  return new BuildApi(collectionUri, [handler], { socketTimeout: 60_000, allowRetries: true, maxRetries: retries, allowRedirects: false });
+/**
+ * A Build API client on the collection URL: Bearer for the job's access token, Basic for a service
+ * connection's PAT, sent through the network layer with no retries or redirects of its own.
+ */
+export function buildApi(collectionUri: string, credential: DevOpsCredential, network: Network, signal?: AbortSignal): BuildApi {
+  return devOpsApi(new BuildApi(collectionUri, [requestHandler(credential)], DEVOPS_CLIENT_OPTIONS), network, signal);
 }
 
-export async function resolvePipelineArtifact(api: BuildApi, query: ArtifactQuery, log: Log): Promise<ResolvedArtifact> {
-  const definition = await call(query, 'Definitions - List', () => findDefinition(api, query));
-  const runs = query.run.kind === 'pinned' ? [await pinnedRun(api, query, definition.id, query.run.runId)] : await latestRuns(api, query, definition.id);
+export interface CallContext {
+  readonly log: Log;
+  readonly signal?: AbortSignal;
+}
+
+export async function resolvePipelineArtifact(api: BuildApi, query: ArtifactQuery, context: CallContext): Promise<ResolvedArtifact> {
+  const call = caller(query, context);
+  const definition = await call('Definitions - List', () => findDefinition(api, query));
+  const runs = query.run.kind === 'pinned' ? [await pinnedRun(api, query, definition.id, query.run.runId, call)] : await latestRuns(api, query, definition.id, call);
+  const log = context.log;
   for (const run of runs) {
-    const artifact = await call(query, 'Artifacts - Get Artifact', () => api.getArtifact(query.project, run.id!, query.artifactName));
+    const artifact = await call('Artifacts - Get Artifact', () => api.getArtifact(query.project, run.id!, query.artifactName));
     const downloadUrl = artifact?.resource?.downloadUrl;
     if (!artifact || !downloadUrl) {
       log.debug(`run ${run.id} (${run.buildNumber}) has no artifact '${query.artifactName}'`);
-      if (query.run.kind === 'pinned') throw await artifactMissing(api, query, run);
+      if (query.run.kind === 'pinned') throw await artifactMissing(api, query, run, call);
       continue;
     }
     const size = Number(artifact.resource?.properties?.artifactsize);
@@ -93,39 +108,55 @@ async function findDefinition(api: BuildApi, query: ArtifactQuery): Promise<{ id
   return { id: matches[0].id!, name: matches[0].name ?? query.pipeline };
 }
 
-async function latestRuns(api: BuildApi, query: ArtifactQuery, definitionId: number): Promise<Build[]> {
-  const runs = await call(query, 'Builds - List', () =>
+async function latestRuns(api: BuildApi, query: ArtifactQuery, definitionId: number, call: Call): Promise<Build[]> {
+  const runs = await call('Builds - List', () =>
     api.getBuilds(query.project, [definitionId], undefined, undefined, undefined, undefined, undefined, undefined, BuildStatus.Completed, BuildResult.Succeeded,
       query.runTag ? [query.runTag] : undefined, undefined, RUNS_CHECKED, undefined, undefined, undefined, BuildQueryOrder.FinishTimeDescending, query.branch));
   if (!runs || runs.length === 0) throw new TaskError('PipelineNoSuccessfulRun', [query.pipeline, query.branch ?? 'any branch', query.runTag ?? '(none)']);
   return runs;
 }
 
-async function pinnedRun(api: BuildApi, query: ArtifactQuery, definitionId: number, runId: number): Promise<Build> {
-  const run = await call(query, 'Builds - Get', () => api.getBuild(query.project, runId));
+async function pinnedRun(api: BuildApi, query: ArtifactQuery, definitionId: number, runId: number, call: Call): Promise<Build> {
+  const run = await call('Builds - Get', () => api.getBuild(query.project, runId));
   if (!run) throw new InputError('version', 'PipelineRunNotFound', [runId, query.pipeline]);
   if (run.definition?.id !== definitionId) throw new InputError('version', 'PipelineRunOfOtherPipeline', [runId, run.definition?.name ?? '?', query.pipeline]);
   if (run.status !== BuildStatus.Completed) throw new InputError('version', 'PipelineRunNotCompleted', [runId, BuildStatus[run.status ?? 0]]);
   return run;
 }
 
-async function artifactMissing(api: BuildApi, query: ArtifactQuery, run: Build): Promise<TaskError> {
-  const artifacts = await call(query, 'Artifacts - List', () => api.getArtifacts(query.project, run.id!));
+async function artifactMissing(api: BuildApi, query: ArtifactQuery, run: Build, call: Call): Promise<TaskError> {
+  const artifacts = await call('Artifacts - List', () => api.getArtifacts(query.project, run.id!));
   const names = (artifacts ?? []).map((artifact) => artifact.name).filter(Boolean).join(', ') || '(none)';
   return new InputError('artifactName', 'PipelineArtifactNotFound', [query.artifactName, run.id, run.buildNumber, names]);
 }
 
-/** Runs one REST call and says which one failed, and why, in terms the user can act on. */
-async function call<T>(query: ArtifactQuery, operation: string, request: () => Promise<T>): Promise<T> {
-  try {
-    return await request();
-  } catch (error) {
-    if (error instanceof TaskError) throw error;
-    const status = (error as { statusCode?: number }).statusCode;
-    const detail = String((error as Error)?.message ?? error).split(/\r?\n/)[0].slice(0, 300);
-    if (status === 401) throw unauthorizedError(query.credential, operation, query.collectionUri);
-    if (status === 403) throw forbiddenError(query.credential, operation, query.pipeline, detail);
-    const code = (error as { code?: string }).code;
-    throw new RemoteError('DevOpsRequestFailed', [operation, query.collectionUri, status ?? code ?? 'error', detail], { cause: error });
-  }
+type Call = <T>(operation: string, request: () => Promise<T>) => Promise<T>;
+
+/**
+ * Runs REST calls under the one retry policy (dropped connections, throttling and 5xx are tried
+ * again) and says which one failed, and why, in terms the user can act on.
+ */
+function caller(query: ArtifactQuery, context: CallContext): Call {
+  const policy = policyForRetries(query.retries, { baseDelayMs: query.retryDelayMs });
+  return async (operation, request) => {
+    try {
+      return await retry(request, policy, {
+        signal: context.signal,
+        classify: devOpsVerdict,
+        onRetry: ({ attempt, attempts, error }) => context.log.debug(`${operation} failed (attempt ${attempt} of ${attempts}): ${(error as Error)?.message ?? error}`),
+      });
+    } catch (error) {
+      throw explained(query, operation, error);
+    }
+  };
+}
+
+function explained(query: ArtifactQuery, operation: string, error: unknown): unknown {
+  if (error instanceof TaskError || error instanceof StoppedError) return error;
+  const status = statusOf(error);
+  const detail = String((error as Error)?.message ?? error).split(/\r?\n/)[0].slice(0, 300);
+  if (status === 401) return unauthorizedError(query.credential, operation, query.collectionUri);
+  if (status === 403) return forbiddenError(query.credential, operation, query.pipeline, detail);
+  const code = (error as { code?: string }).code;
+  return new RemoteError('DevOpsRequestFailed', [operation, query.collectionUri, status ?? code ?? 'error', detail], { cause: error });
 }

@@ -1,26 +1,27 @@
 /**
- * One Kubernetes API call with the failure handling every caller wants: transient failures
- * (dropped connections, 5xx, 429) retried with backoff, refusals turned into messages that carry the
- * server's Status message and, for 401/403, what to fix. Never the client-node error text itself:
- * it embeds response headers and bodies.
+ * One Kubernetes API call with the failure handling every caller wants: client-node's ApiException
+ * made a typed KubeStatusError (its `code` is the HTTP status, its body the server's Status), then
+ * the one retry policy (network failures, 5xx, 429 and Retry-After), under the cluster's signal;
+ * refusals become messages that carry the server's Status message and, for 401/403, what to fix.
+ * Never the client-node error text itself: it embeds response headers and bodies.
  */
-import { isTransient, RemoteError } from '../errors';
+import { ApiException } from '@kubernetes/client-node';
+import { RemoteError, TaskError } from '../errors';
 import type { Log } from '../log';
+import { HttpStatusError, NetworkError, StoppedError, retryVerdict } from '../net/errors';
+import { type RetryPolicy, parseRetryAfter, retry, retryPolicy } from '../net/retry';
 import { withoutQuery } from '../redact';
 import type { Cluster } from './cluster';
+import { serverHost } from './kubeconfig';
 
-export interface RetryPolicy {
-  readonly attempts: number;
-  readonly baseDelayMs: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = Object.freeze({ attempts: 4, baseDelayMs: 250 });
+export const KUBE_RETRY: RetryPolicy = retryPolicy({ attempts: 4, baseDelayMs: 250, maxDelayMs: 5_000, maxRetryAfterMs: 10_000 });
 
 export interface CallOptions {
   readonly log: Log;
   /** The namespace the call works in, for the RBAC hint of a 403. */
   readonly namespace?: string;
-  readonly retry?: RetryPolicy;
+  /** Fields replacing KUBE_RETRY's (tests make the pauses short). */
+  readonly retry?: Partial<RetryPolicy>;
 }
 
 /** A refusal or failure of the API server; `status` is the HTTP status when there was an answer. */
@@ -28,11 +29,12 @@ export class KubeApiError extends RemoteError {
   status?: number;
 }
 
-/** The HTTP status of a client-node error (Watch sets `statusCode`, the generated APIs `code`); undefined for others. */
-export function statusOf(error: unknown): number | undefined {
-  const { statusCode, code } = (error ?? {}) as { statusCode?: unknown; code?: unknown };
-  const status = typeof statusCode === 'number' ? statusCode : code;
-  return typeof status === 'number' && status >= 100 && status < 600 ? status : undefined;
+/** An answer with an error status, with the metav1.Status the server sent: the reason and its message. */
+export class KubeStatusError extends HttpStatusError {
+  constructor(peer: string, status: number, readonly reason: string | undefined, readonly statusMessage: string | undefined, retryAfterMs?: number) {
+    super(peer, status, sanitize(statusMessage ?? ''), retryAfterMs);
+    this.name = 'KubeStatusError';
+  }
 }
 
 interface ApiStatus {
@@ -40,9 +42,8 @@ interface ApiStatus {
   readonly message?: string;
 }
 
-/** The metav1.Status the server answered with; client-node keeps it as JSON text in `body`. */
-function apiStatus(error: unknown): ApiStatus {
-  const body = (error as { body?: unknown }).body;
+/** The metav1.Status in a body as client-node keeps it: parsed, or JSON text. */
+function apiStatusOf(body: unknown): ApiStatus {
   if (typeof body === 'object' && body !== null) return body as ApiStatus;
   if (typeof body !== 'string') return {};
   try {
@@ -51,6 +52,28 @@ function apiStatus(error: unknown): ApiStatus {
   } catch {
     return { message: body };
   }
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value ? value : undefined;
+}
+
+/** The typed error for an answer with `status` whose body (text or parsed) may be a metav1.Status. */
+export function kubeStatusError(peer: string, status: number, body: unknown, retryAfter?: string): KubeStatusError {
+  const { reason, message } = apiStatusOf(body);
+  return new KubeStatusError(peer, status, text(reason), text(message), parseRetryAfter(retryAfter));
+}
+
+/** client-node's ApiException as a typed error; anything else as it is. */
+export function typedKubeError(error: unknown, server: string): unknown {
+  if (!(error instanceof ApiException)) return error;
+  const headers = (error.headers ?? {}) as Record<string, string | undefined>;
+  return kubeStatusError(serverHost(server), error.code, error.body, headers['retry-after']);
+}
+
+/** The HTTP status of a failure, when there was an answer. */
+export function statusOf(error: unknown): number | undefined {
+  return error instanceof HttpStatusError ? error.status : undefined;
 }
 
 /** Credentials could only reach text through a header echoed back: cut any, and URL queries. */
@@ -63,35 +86,26 @@ export function sanitize(text: string): string {
 
 /** One line for a log or message: "HTTP 503 ServiceUnavailable: ..." or "ECONNRESET: ...". */
 export function describeFailure(error: unknown): string {
-  const status = statusOf(error);
-  if (status !== undefined) {
-    const { reason, message } = apiStatus(error);
-    return sanitize(`HTTP ${status}${reason ? ` ${reason}` : ''}${message ? `: ${message}` : ''}`);
-  }
-  const code = (error as { code?: unknown }).code;
-  const message = error instanceof Error ? error.message : String(error);
-  return sanitize(typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message);
-}
-
-/** isTransient reads `statusCode`; client-node's ApiException carries the status in `code`. */
-export function isTransientKube(error: unknown): boolean {
-  const status = statusOf(error);
-  if (status !== undefined) return status === 408 || status === 429 || status >= 500;
-  return isTransient(error);
+  if (error instanceof KubeStatusError) return sanitize(`HTTP ${error.status}${error.reason ? ` ${error.reason}` : ''}${error.statusMessage ? `: ${error.statusMessage}` : ''}`);
+  if (error instanceof HttpStatusError) return sanitize(`HTTP ${error.status}${error.detail ? `: ${error.detail}` : ''}`);
+  if (error instanceof NetworkError && !error.message.includes(error.code)) return sanitize(`${error.code}: ${error.message}`);
+  return sanitize(error instanceof Error ? error.message : String(error));
 }
 
 /** The error to throw for a final failure; `action` reads as "apply Deployment 'app' in namespace 'prod'". */
-export function refusal(cluster: Cluster, action: string, error: unknown, options: CallOptions, attempts = 1): KubeApiError {
+export function refusal(cluster: Cluster, action: string, error: unknown, options: Pick<CallOptions, 'namespace'>, attempts = 1): KubeApiError {
   const status = statusOf(error);
   const server = withoutQuery(cluster.server);
+  const { reason, statusMessage } = error instanceof KubeStatusError ? error : { reason: undefined, statusMessage: undefined };
   let result: KubeApiError;
-  if (status === 401) {
+  if (error instanceof StoppedError) {
+    result = new KubeApiError('KubeApiStopped', [server, action, error.message], { cause: error });
+  } else if (status === 401) {
     result = new KubeApiError('KubeApiUnauthorized', [server, action], { cause: error });
   } else if (status === 403) {
-    result = new KubeApiError('KubeApiForbidden', [action, server, sanitize(apiStatus(error).message ?? 'forbidden'), options.namespace ?? '(cluster scope)'], { cause: error });
-  } else if (status !== undefined && !isTransientKube(error)) {
-    const { reason, message } = apiStatus(error);
-    result = new KubeApiError('KubeApiRefused', [server, action, status, reason ?? '', sanitize(message ?? '(no message)')], { cause: error });
+    result = new KubeApiError('KubeApiForbidden', [action, server, sanitize(statusMessage ?? 'forbidden'), options.namespace ?? '(cluster scope)'], { cause: error });
+  } else if (status !== undefined && retryVerdict(error) === 'fail') {
+    result = new KubeApiError('KubeApiRefused', [server, action, status, reason ?? '', sanitize(statusMessage ?? '(no message)')], { cause: error });
   } else {
     result = new KubeApiError('KubeApiUnavailable', [server, action, attempts, describeFailure(error)], { cause: error });
   }
@@ -99,20 +113,26 @@ export function refusal(cluster: Cluster, action: string, error: unknown, option
   return result;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Runs `call`, retrying transient failures; throws a KubeApiError naming `action` otherwise. */
+/**
+ * Runs `call` under the cluster's signal, retrying what the retry policy retries; throws a
+ * KubeApiError naming `action` otherwise. A deadline that ends the wait is reported with the server
+ * and the action; the agent's cancel goes through as it is.
+ */
 export async function kubeCall<T>(cluster: Cluster, action: string, call: () => Promise<T>, options: CallOptions): Promise<T> {
-  const { attempts, baseDelayMs } = options.retry ?? DEFAULT_RETRY;
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await call();
-    } catch (error) {
-      if (!isTransientKube(error) || attempt >= attempts) throw refusal(cluster, action, error, options, attempt);
-      const delay = baseDelayMs * 2 ** (attempt - 1);
-      options.log.warn('KubeApiRetry', action, describeFailure(error), delay, attempt + 1, attempts);
-      await sleep(delay);
-    }
+  const policy = retryPolicy({ ...KUBE_RETRY, ...options.retry });
+  let attempts = 0;
+  try {
+    return await retry(() => {
+      attempts += 1;
+      return call().catch((error: unknown) => Promise.reject(typedKubeError(error, cluster.server)));
+    }, policy, {
+      signal: cluster.signal,
+      onRetry: ({ attempt, error, delayMs }) => options.log.warn('KubeApiRetry', action, describeFailure(error), delayMs, attempt + 1, policy.attempts),
+    });
+  } catch (error) {
+    if (error instanceof StoppedError && error.reason === 'cancelled') throw error;
+    if (error instanceof TaskError) throw error;
+    throw refusal(cluster, action, error, options, attempts);
   }
 }
 

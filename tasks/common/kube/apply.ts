@@ -5,7 +5,7 @@
 import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { InputError, TaskError } from '../errors';
 import type { Log } from '../log';
-import { type CallOptions, KubeApiError, kubeCall, kubeRead, type RetryPolicy } from './apiCall';
+import { type CallOptions, KubeApiError, kubeCall, kubeRead } from './apiCall';
 import { apiResource, type Cluster } from './cluster';
 import { MANAGED_BY_LABEL, MANAGER } from './generate';
 import type { KubeObject } from './types';
@@ -14,7 +14,7 @@ export interface ApplyOptions {
   /** Given to namespaced objects that name none. */
   readonly namespace: string;
   readonly log: Log;
-  readonly retry?: RetryPolicy;
+  readonly retry?: CallOptions['retry'];
 }
 
 export interface RegistryCredentials {

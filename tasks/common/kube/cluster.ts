@@ -1,21 +1,46 @@
 /**
  * A connection to one Kubernetes cluster: the kubeconfig of the service connection, checked up front
  * so a broken one fails with a message naming the input, never with a client-node stack trace.
+ * Every request goes through the network layer (kube/transport.ts says what it carries), under a
+ * signal: the task's cancel, plus the deadline of whichever phase holds the cluster (within()).
  * Messages name contexts, clusters and users, never the kubeconfig text, tokens or keys.
  */
 import {
-  AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, type V1APIResource,
+  AppsV1Api, CoreV1Api, HttpMethod, KubeConfig, KubernetesObjectApi, RequestContext, ServerConfiguration, type V1APIResource, createConfiguration,
 } from '@kubernetes/client-node';
 import { InputError } from '../errors';
+import { kubeHttpLibrary, openKubeRequest, type KubeHttpOptions } from '../net/adapters/kubeHttp';
+import type { NetResponse } from '../net/body';
+import type { Network } from '../net/network';
 import { KubeconfigError, parseKubeconfig, selectContext } from './kubeconfig';
+import { clusterNetwork, kubeAuth } from './transport';
+
+/** The largest API answer held in memory: one object is at most 1.5 MiB (etcd), and lists here are of one Deployment's objects. */
+export const KUBE_BODY_LIMIT = 8 * 1024 * 1024;
 
 export interface Cluster {
   readonly config: KubeConfig;
-  readonly objects: KubernetesObjectApi;
+  readonly objects: DiscoveringObjectApi;
   readonly core: CoreV1Api;
   readonly apps: AppsV1Api;
   /** The API server URL of the current context, for messages. */
   readonly server: string;
+  /** What ends this cluster's calls and retry pauses: the task's cancel and the phase's deadline. */
+  readonly signal: AbortSignal;
+  /** The same cluster with its calls also ended by `signal` (a phase's own deadline). */
+  within(signal: AbortSignal): Cluster;
+  /** GET `path` with the cluster's credentials; resolves once the headers are in (a watch streams the body). */
+  open(path: string, query: Readonly<Record<string, string | undefined>>): Promise<NetResponse>;
+  /** Closes the connections of a network this cluster made itself (for its proxy-url). */
+  close(): void;
+}
+
+export interface ConnectOptions {
+  readonly network: Network;
+  /** The task's cancel; a cluster without one is never cancelled. */
+  readonly signal?: AbortSignal;
+  /** The input the kubeconfig came from, named by every message about it. */
+  readonly input?: string;
 }
 
 export const KUBECONFIG_INPUT = 'kubernetesServiceConnection';
@@ -27,16 +52,35 @@ class DiscoveringObjectApi extends KubernetesObjectApi {
   }
 }
 
-export function connectCluster(kubeconfigYaml: string, input: string = KUBECONFIG_INPUT): Cluster {
+export function connectCluster(kubeconfigYaml: string, options: ConnectOptions): Cluster {
+  const input = options.input ?? KUBECONFIG_INPUT;
   const config = loadKubeconfig(kubeconfigYaml, input);
   const server = checkServer(config, input);
-  return Object.freeze({
-    config, server,
+  const network = clusterNetwork(config, options.network, input);
+  const taskSignal = options.signal ?? new AbortController().signal;
+  const auth = kubeAuth(config, input, taskSignal);
+  const close = () => (network === options.network ? undefined : network.close());
+  const bound = (signal: AbortSignal): Cluster => {
+    const http: KubeHttpOptions = { network, signal, auth, maxBodyBytes: KUBE_BODY_LIMIT };
     // No default namespace from the context: every call here names its namespace explicitly.
-    objects: config.makeApiClient(DiscoveringObjectApi),
-    core: config.makeApiClient(CoreV1Api),
-    apps: config.makeApiClient(AppsV1Api),
-  });
+    const configuration = createConfiguration({ httpApi: kubeHttpLibrary(http), baseServer: new ServerConfiguration(server, {}) });
+    return Object.freeze({
+      config, server, signal, close,
+      objects: new DiscoveringObjectApi(configuration),
+      core: new CoreV1Api(configuration),
+      apps: new AppsV1Api(configuration),
+      within: (phase: AbortSignal) => bound(AbortSignal.any([signal, phase])),
+      open: (path: string, query: Readonly<Record<string, string | undefined>>) => openKubeRequest(requestFor(server, path, query), http),
+    });
+  };
+  return bound(taskSignal);
+}
+
+function requestFor(server: string, path: string, query: Readonly<Record<string, string | undefined>>): RequestContext {
+  const request = new RequestContext(`${server.replace(/\/+$/, '')}${path}`, HttpMethod.GET);
+  for (const [name, value] of Object.entries(query)) if (value !== undefined) request.setQueryParam(name, value);
+  request.setHeaderParam('Accept', 'application/json');
+  return request;
 }
 
 /**
@@ -45,8 +89,7 @@ export function connectCluster(kubeconfigYaml: string, input: string = KUBECONFI
  * group/version the cluster does not serve rejects with client-node's 404 ApiException.
  */
 export function apiResource(cluster: Cluster, apiVersion: string, kind: string): Promise<V1APIResource | undefined> {
-  const api = cluster.objects instanceof DiscoveringObjectApi ? cluster.objects : cluster.config.makeApiClient(DiscoveringObjectApi);
-  return api.apiResource(apiVersion, kind);
+  return cluster.objects.apiResource(apiVersion, kind);
 }
 
 function malformed(input: string, reason: string): InputError {
@@ -65,6 +108,7 @@ function loadKubeconfig(text: string, input: string): KubeConfig {
     const contexts = error.contexts.map((name) => `'${name}'`).join(', ') || '(none)';
     if (error.problem === 'noContext') throw new InputError(input, 'KubeconfigNoCurrentContext', [input, contexts]);
     if (error.problem === 'contextMissing') throw new InputError(input, 'KubeconfigContextMissing', [input, current, contexts]);
+    if (error.problem === 'shellCommand') throw new InputError(input, 'KubeconfigCmdPathRefused', [input, ...error.subject]);
     throw malformed(input, error.reason);
   }
   const config = new KubeConfig();
@@ -78,7 +122,7 @@ function loadKubeconfig(text: string, input: string): KubeConfig {
   return config;
 }
 
-/** The current context's server URL; client-node refuses plain http unless TLS checks are off. */
+/** The current context's server URL: https, or plain http only where TLS checks are off (as client-node allows). */
 function checkServer(config: KubeConfig, input: string): string {
   const cluster = config.getCurrentCluster();
   if (!cluster) throw malformed(input, 'its current context names no cluster');

@@ -2,16 +2,24 @@
  * Deploy AI App To AKS, the core: apply the workload, watch the rollout, roll back when it fails,
  * then report where the app answers. The task entry reads inputs into DeployOptions and publishes
  * DeployResult (or the RolloutFailedError's fields) as outputs.
+ *
+ * Time limits, each ending the phase's API calls, retries and pauses with it: rolloutTimeoutMs
+ * bounds the apply and the rollout watch together; after a failure, the diagnostics get
+ * DIAGNOSTICS_BUDGET_MS (no more than rolloutTimeoutMs) and the rollback rolloutTimeoutMs again; the load balancer's address gets
+ * loadBalancerTimeoutMs; the smoke test its attempts. The agent's cancel ends any of them.
  */
 import { TaskError } from '../errors';
+import { withDeadline } from '../lifetime';
 import type { Log } from '../log';
+import { format } from '../messages';
 import type { Network } from '../net/network';
-import { kubeRead, type RetryPolicy } from './apiCall';
+import { type CallOptions, kubeRead } from './apiCall';
 import { applyObjects, applyPullSecret, ensureNamespace, type RegistryCredentials } from './apply';
 import type { Cluster } from './cluster';
 import { describeRolloutFailure } from './diagnostics';
 import { type AppSpec, generateManifests } from './generate';
 import { RolloutFailedError } from './rolloutFailedError';
+import { StoppedError } from '../net/errors';
 import { rollbackDeployment } from './rollback';
 import { type DeploymentLike, revisionOf, rolloutStatus } from './rolloutStatus';
 import { type RolloutOutcome, watchRollout } from './rolloutWatch';
@@ -70,8 +78,11 @@ export interface DeployContext {
   readonly signal?: AbortSignal;
   /** Rollout status lines as they change ("Waiting for deployment ... 1 of 2 updated replicas"). */
   readonly progress?: (line: string) => void;
-  readonly retry?: RetryPolicy;
+  readonly retry?: CallOptions['retry'];
 }
+
+/** Reading pods and events after a failed rollout: enough for a healthy server, short for a silent one. */
+export const DIAGNOSTICS_BUDGET_MS = 30_000;
 
 export interface DeployResult {
   readonly deploymentName: string;
@@ -93,10 +104,30 @@ export function deployOptions(request: DeployRequest): DeployOptions {
 
 export async function deployApp(request: DeployRequest, context: DeployContext): Promise<DeployResult> {
   const options = deployOptions(request);
-  const { cluster, log } = context;
+  const cluster = context.signal ? context.cluster.within(context.signal) : context.cluster;
   const documents = workloadDocuments(options);
   const deploymentIndex = theDeployment(documents);
   const started = Date.now();
+  const name = documents[deploymentIndex].metadata?.name ?? '';
+  const rolling = cluster.within(withDeadline(cluster.signal, options.rolloutTimeoutMs, format('DeployRolloutPhase', name, Math.round(options.rolloutTimeoutMs / 1000))));
+  const applied = await applyWorkload(rolling, context, options, documents, deploymentIndex);
+  const applyMs = Date.now() - started;
+
+  const outcome = await rollout(rolling, context, options, applied);
+  const rolloutMs = Date.now() - started - applyMs;
+  if (outcome.kind === 'failed') throw await rolloutFailed(cluster, context, options, applied, outcome);
+  const deployedImage = imageOf(outcome.deployment.spec?.template, options.image);
+
+  const service = await reach(cluster, context, options, applied.objects, outcome.deployment, applied.namespace);
+  return Object.freeze({
+    deploymentName: name, namespace: applied.namespace, revision: outcome.revision, deployedImage, service, rolledBack: false, unchanged: applied.unchanged,
+    timings: Object.freeze({ applyMs, rolloutMs, serviceMs: Date.now() - started - applyMs - rolloutMs }),
+  });
+}
+
+/** The namespace and pull secret, then every object; reads the Deployment first to tell a no-op apply. */
+async function applyWorkload(cluster: Cluster, context: DeployContext, options: DeployOptions, documents: KubeObject[], deploymentIndex: number): Promise<Applied> {
+  const { log } = context;
   await ensureNamespace(cluster, options.namespace, options.createNamespace, log);
   const secret = options.imagePullSecret;
   if (secret) await applyPullSecret(cluster, options.namespace, secret.name, secret, log);
@@ -105,21 +136,10 @@ export async function deployApp(request: DeployRequest, context: DeployContext):
   const name = target.metadata?.name ?? '';
   const before = await kubeRead(cluster, `read deployment '${name}' in namespace '${namespace}'`,
     () => cluster.apps.readNamespacedDeployment({ name, namespace }), { log, namespace, retry: context.retry });
-  const applied = await applyObjects(cluster, documents, { namespace: options.namespace, log, retry: context.retry });
-  const deployment = applied[deploymentIndex] as DeploymentLike;
+  const objects = await applyObjects(cluster, documents, { namespace: options.namespace, log, retry: context.retry });
+  const deployment = objects[deploymentIndex] as DeploymentLike;
   const unchanged = before?.metadata?.generation !== undefined && before.metadata.generation === deployment.metadata?.generation;
-  const applyMs = Date.now() - started;
-
-  const outcome = await rollout(context, options, { namespace, name, deployment, unchanged });
-  const rolloutMs = Date.now() - started - applyMs;
-  if (outcome.kind === 'failed') throw await rolloutFailed(context, options, namespace, name, outcome);
-  const deployedImage = imageOf(outcome.deployment.spec?.template, options.image);
-
-  const service = await reach(context, options, applied, outcome.deployment, namespace);
-  return Object.freeze({
-    deploymentName: name, namespace, revision: outcome.revision, deployedImage, service, rolledBack: false, unchanged,
-    timings: Object.freeze({ applyMs, rolloutMs, serviceMs: Date.now() - started - applyMs - rolloutMs }),
-  });
+  return { namespace, name, deployment, unchanged, objects };
 }
 
 /** The objects to apply; a pull secret is referenced from the Deployment's pods so it is used. */
@@ -161,10 +181,12 @@ interface Applied {
   readonly name: string;
   readonly deployment: DeploymentLike;
   readonly unchanged: boolean;
+  /** The server's copies of every object, in the order applied. */
+  readonly objects: readonly KubeObject[];
 }
 
 /** An unchanged, healthy Deployment needs no watch: the fast path of a re-run. */
-async function rollout(context: DeployContext, options: DeployOptions, applied: Applied): Promise<RolloutOutcome> {
+async function rollout(cluster: Cluster, context: DeployContext, options: DeployOptions, applied: Applied): Promise<RolloutOutcome> {
   const { deployment, unchanged, name, namespace } = applied;
   if (unchanged && rolloutStatus(deployment).done) {
     const revision = revisionOf(deployment) ?? 0;
@@ -172,25 +194,27 @@ async function rollout(context: DeployContext, options: DeployOptions, applied: 
     return { kind: 'complete', revision, deployment, elapsedMs: 0 };
   }
   context.log.info('DeployRollingOut', Math.round(options.rolloutTimeoutMs / 1000), name, options.image);
-  return watchRollout(context.cluster, {
-    namespace, name, timeoutMs: options.rolloutTimeoutMs, log: context.log,
+  return watchRollout(cluster, {
+    namespace, name, timeoutMs: options.rolloutTimeoutMs, log: context.log, initial: deployment, retry: context.retry,
     onStatus: context.progress ? (status) => context.progress?.(status.message) : undefined,
   });
 }
 
 type Failed = Extract<RolloutOutcome, { kind: 'failed' }>;
 
-async function rolloutFailed(context: DeployContext, options: DeployOptions, namespace: string, name: string, outcome: Failed): Promise<RolloutFailedError> {
-  const { cluster, log } = context;
+async function rolloutFailed(cluster: Cluster, context: DeployContext, options: DeployOptions, applied: Applied, outcome: Failed): Promise<RolloutFailedError> {
+  const { log } = context;
+  const { namespace, name } = applied;
   // Diagnostics first: a rollback scales the failing pods away, and their events with them.
-  const diagnostics = await describeRolloutFailure(cluster, namespace, outcome.deployment)
-    .catch((error: unknown) => `(could not collect diagnostics: ${(error as Error).message})`);
+  const reading = cluster.within(withDeadline(cluster.signal, Math.min(DIAGNOSTICS_BUDGET_MS, options.rolloutTimeoutMs), `reading the pods of deployment '${name}'`));
+  const diagnostics = await describeRolloutFailure(reading, namespace, outcome.deployment, log);
   const base = { deployment: name, namespace, image: options.image, reason: outcome.reason, detail: outcome.message, revision: outcome.revision, diagnostics };
   if (!options.rollbackOnFailure) return new RolloutFailedError({ ...base, rolledBack: false });
   let rollback;
   try {
-    rollback = await rollbackDeployment(cluster, namespace, name, log);
+    rollback = await rollbackDeployment(cluster, namespace, name, log, { timeoutMs: options.rolloutTimeoutMs });
   } catch (error) {
+    if (error instanceof StoppedError) throw error;
     // The rollout's failure stays the headline; the rollback's is added to it.
     return new RolloutFailedError({ ...base, rolledBack: false, rollbackError: (error as Error).message });
   }
@@ -211,7 +235,7 @@ function selects(service: KubeObject, labels: Readonly<Record<string, string>>):
 }
 
 /** The applied Service selecting the Deployment's pods, its address and, when asked, a smoke test. */
-async function reach(context: DeployContext, options: DeployOptions, applied: readonly KubeObject[], deployment: DeploymentLike, namespace: string): Promise<ServiceAddress | undefined> {
+async function reach(cluster: Cluster, context: DeployContext, options: DeployOptions, applied: readonly KubeObject[], deployment: DeploymentLike, namespace: string): Promise<ServiceAddress | undefined> {
   const labels = deployment.spec?.template?.metadata?.labels ?? {};
   const candidates = applied.filter((object) => object.kind === 'Service' && object.metadata?.namespace === namespace && selects(object, labels));
   // A LoadBalancer is what users reach, so it wins over an internal service for the same pods.
@@ -222,10 +246,11 @@ async function reach(context: DeployContext, options: DeployOptions, applied: re
     return undefined;
   }
   const name = service.metadata?.name ?? '';
-  const address = await waitForServiceAddress(context.cluster, namespace, name, { timeoutMs: options.loadBalancerTimeoutMs, log: context.log, retry: context.retry });
-  if (options.smokeTest) {
-    if (!address.url) context.log.warn('DeploySmokeTestSkipped', name, address.type);
-    else await smokeTest(`${address.url}${options.smokeTest.path}`, { ...options.smokeTest, timeoutMs: options.smokeTest.timeoutMs ?? 10_000, log: context.log });
+  const address = await waitForServiceAddress(cluster, namespace, name, { timeoutMs: options.loadBalancerTimeoutMs, log: context.log, retry: context.retry });
+  const smoke = options.smokeTest;
+  if (smoke && !address.url) context.log.warn('DeploySmokeTestSkipped', name, address.type);
+  else if (smoke && address.url) {
+    await smokeTest(`${address.url}${smoke.path}`, { ...smoke, timeoutMs: smoke.timeoutMs ?? 10_000, log: context.log, network: context.network, signal: cluster.signal });
   }
   return address;
 }

@@ -3,11 +3,15 @@
  * readiness and container states (ImagePullBackOff, CrashLoopBackOff, exit codes, restarts), and the
  * Warning events of those objects — what `kubectl describe` would show, deduplicated and capped.
  * Only names, reasons and messages from status and events: never env values or other spec content.
+ * The block is a TextBlock: its lines stay lines, and each is neutralized by the output boundary
+ * like any peer text (pod names and event messages are the cluster's words).
  */
-import type { Cluster } from './cluster';
+import { type Log, TextBlock } from '../log';
+import { StoppedError } from '../net/errors';
 import { format } from '../messages';
+import { type CallOptions, describeFailure, kubeCall } from './apiCall';
+import type { Cluster } from './cluster';
 import { type DeploymentLike, type ReplicaSetLike, revisionOf } from './rolloutStatus';
-import { describeFailure } from './apiCall';
 
 export interface LabelSelector {
   readonly matchLabels?: Readonly<Record<string, string>>;
@@ -65,6 +69,8 @@ const MAX_EVENTS = 8;
 const MAX_PODS_QUERIED = 5;
 const MAX_POD_GROUPS = 4;
 const MAX_TEXT = 240;
+/** Pods of one ReplicaSet read for the block; a few are described, the rest counted. */
+const MAX_PODS_LISTED = 100;
 
 /** metav1.LabelSelectorAsSelector, as a query string. */
 export function labelSelectorQuery(selector: LabelSelector | undefined): string {
@@ -83,9 +89,10 @@ function controlledBy(object: Named, uid: string | undefined): boolean {
 }
 
 /** The ReplicaSets the deployment controls, found as kubectl finds them: by its selector, then by owner. */
-export async function listOwnedReplicaSets(cluster: Cluster, namespace: string, deployment: DeploymentLike): Promise<ReplicaSetLike[]> {
+export async function listOwnedReplicaSets(cluster: Cluster, namespace: string, deployment: DeploymentLike, options: CallOptions): Promise<ReplicaSetLike[]> {
   const selector = (deployment.spec as { selector?: LabelSelector } | undefined)?.selector;
-  const list = await cluster.apps.listNamespacedReplicaSet({ namespace, labelSelector: labelSelectorQuery(selector) || undefined });
+  const list = await kubeCall(cluster, `list the ReplicaSets of deployment '${deployment.metadata?.name ?? ''}' in namespace '${namespace}'`,
+    () => cluster.apps.listNamespacedReplicaSet({ namespace, labelSelector: labelSelectorQuery(selector) || undefined }), options);
   return (list.items as ReplicaSetLike[]).filter((rs) => controlledBy(rs, deployment.metadata?.uid));
 }
 
@@ -93,31 +100,35 @@ function newest(replicaSets: readonly ReplicaSetLike[]): ReplicaSetLike | undefi
   return [...replicaSets].sort((a, b) => (revisionOf(b) ?? -1) - (revisionOf(a) ?? -1))[0];
 }
 
-async function collectFacts(cluster: Cluster, namespace: string, deployment: DeploymentLike): Promise<RolloutFacts> {
-  const replicaSet = newest(await listOwnedReplicaSets(cluster, namespace, deployment));
+async function collectFacts(cluster: Cluster, namespace: string, deployment: DeploymentLike, log: Log): Promise<RolloutFacts> {
+  const options: CallOptions = { log, namespace, retry: { attempts: 2 } };
+  const replicaSet = newest(await listOwnedReplicaSets(cluster, namespace, deployment, options));
   let pods: PodLike[] = [];
   if (replicaSet) {
     const selector = (replicaSet.spec as { selector?: LabelSelector } | undefined)?.selector;
-    const list = await cluster.core.listNamespacedPod({ namespace, labelSelector: labelSelectorQuery(selector) || undefined });
+    const list = await kubeCall(cluster, `list the pods of ReplicaSet '${replicaSet.metadata?.name ?? ''}'`,
+      () => cluster.core.listNamespacedPod({ namespace, labelSelector: labelSelectorQuery(selector) || undefined, limit: MAX_PODS_LISTED }), options);
     pods = (list.items as PodLike[]).filter((pod) => controlledBy(pod, replicaSet.metadata?.uid));
   }
   const subjects: [string, string | undefined][] = [
     ['Deployment', deployment.metadata?.name], ['ReplicaSet', replicaSet?.metadata?.name],
     ...pods.slice(0, MAX_PODS_QUERIED).map((pod): [string, string | undefined] => ['Pod', pod.metadata?.name]),
   ];
-  const lists = await Promise.all(subjects.filter(([, name]) => name).map(([kind, name]) => cluster.core.listNamespacedEvent({
-    namespace, fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}`,
-  })));
+  // One subject's events the server will not list (a name its field selector cannot carry) costs only those events.
+  const lists = await Promise.all(subjects.filter(([, name]) => name).map(([kind, name]) => kubeCall(cluster, `list the events of ${kind} '${name}'`,
+    () => cluster.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}` }), options)
+    .catch((error: unknown) => (error instanceof StoppedError ? Promise.reject(error) : { items: [] }))));
   return { deployment, replicaSet, pods, events: lists.flatMap((list) => list.items as EventLike[]) };
 }
 
-/** Pods, container states and Warning events of the deployment's newest ReplicaSet; never throws. */
-export async function describeRolloutFailure(cluster: Cluster, namespace: string, deployment: DeploymentLike): Promise<string> {
+/** Pods, container states and Warning events of the deployment's newest ReplicaSet; never throws but for a cancel. */
+export async function describeRolloutFailure(cluster: Cluster, namespace: string, deployment: DeploymentLike, log: Log): Promise<TextBlock> {
   try {
-    return formatRolloutDiagnostics(await collectFacts(cluster, namespace, deployment));
+    return formatRolloutDiagnostics(await collectFacts(cluster, namespace, deployment, log));
   } catch (error) {
+    if (error instanceof StoppedError) throw error;
     // Diagnostics accompany a failure already reported: a second failure must not hide the first.
-    return format('RolloutDiagnosticsFailed', deployment.metadata?.name ?? '', describeFailure(error));
+    return new TextBlock([format('RolloutDiagnosticsFailed', deployment.metadata?.name ?? '', describeFailure(error))]);
   }
 }
 
@@ -195,7 +206,7 @@ function eventLines(events: readonly EventLike[], uids: ReadonlySet<string>): st
 }
 
 /** The block describeRolloutFailure returns, from facts already fetched: pure, so it is unit-tested. */
-export function formatRolloutDiagnostics(facts: RolloutFacts, maxLines = MAX_LINES): string {
+export function formatRolloutDiagnostics(facts: RolloutFacts, maxLines = MAX_LINES): TextBlock {
   const { deployment, replicaSet, pods } = facts;
   const uids = new Set([deployment, replicaSet, ...pods].map((o) => o?.metadata?.uid).filter((uid): uid is string => Boolean(uid)));
   const replicaSetLine = replicaSet
@@ -203,6 +214,6 @@ export function formatRolloutDiagnostics(facts: RolloutFacts, maxLines = MAX_LIN
       (replicaSet.spec as { replicas?: number } | undefined)?.replicas ?? pods.length)
     : format('RolloutDiagNoReplicaSet', deployment.metadata?.name ?? '');
   const lines = [...new Set([...conditionLines(deployment), replicaSetLine, ...podLines(pods), ...eventLines(facts.events, uids)])];
-  if (lines.length <= maxLines) return lines.join('\n');
-  return [...lines.slice(0, maxLines - 1), format('RolloutDiagMore', lines.length - maxLines + 1)].join('\n');
+  if (lines.length <= maxLines) return new TextBlock(lines);
+  return new TextBlock([...lines.slice(0, maxLines - 1), format('RolloutDiagMore', lines.length - maxLines + 1)]);
 }

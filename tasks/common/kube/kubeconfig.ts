@@ -4,7 +4,8 @@
  * context picked, TLS checks switched off on request, and an Entra ID exec user (kubelogin) swapped
  * for a bearer token. Pure: no I/O.
  */
-import { type YAMLException, dump, load } from 'js-yaml';
+import { dump } from 'js-yaml';
+import { YamlProblem, loadDocument } from './yamlDocuments';
 
 /** What a task needs to talk to the cluster; shared by every way of getting there. */
 export interface ResolvedCluster {
@@ -26,12 +27,17 @@ export interface Kubeconfig extends Entry {
   'current-context'?: string;
 }
 
-export type KubeconfigProblem = 'invalid' | 'noContext' | 'contextMissing';
+export type KubeconfigProblem = 'invalid' | 'noContext' | 'contextMissing' | 'shellCommand';
 
-/** A kubeconfig that cannot be used. `reason` is safe to show: it never holds a value from the file. */
+/**
+ * A kubeconfig that cannot be used. `reason` is safe to show: it names entries (contexts, clusters,
+ * users), never a value from the file. `subject` holds the names a problem is about: for
+ * 'shellCommand', the user and its auth-provider.
+ */
 export class KubeconfigError extends Error {
-  constructor(readonly problem: KubeconfigProblem, readonly reason: string, readonly contexts: readonly string[] = []) {
+  constructor(readonly problem: KubeconfigProblem, readonly reason: string, readonly contexts: readonly string[] = [], readonly subject: readonly string[] = []) {
     super(reason);
+    this.name = 'KubeconfigError';
   }
 }
 
@@ -52,12 +58,10 @@ function namedList(doc: Entry, key: 'clusters' | 'users' | 'contexts', field: st
 export function parseKubeconfig(text: string): Kubeconfig {
   let doc: unknown;
   try {
-    doc = load(text);
+    doc = loadDocument(text);
   } catch (error) {
-    // js-yaml's message quotes the offending lines; keep only its reason and position.
-    const e = error as YAMLException;
-    const where = e.mark ? ` at line ${e.mark.line + 1}, column ${e.mark.column + 1}` : '';
-    throw new KubeconfigError('invalid', `it is not valid YAML (${e.reason ?? 'parse error'}${where})`);
+    if (error instanceof YamlProblem) throw new KubeconfigError('invalid', `it is not valid YAML (${error.reason})`);
+    throw error;
   }
   if (!isEntry(doc)) throw new KubeconfigError('invalid', 'it is not a YAML mapping');
   if (doc.kind !== undefined && doc.kind !== 'Config') throw new KubeconfigError('invalid', `its kind is not Config`);
@@ -96,7 +100,23 @@ export function selectContext(doc: Kubeconfig, wanted: string | undefined): Sele
   if (!user) throw new KubeconfigError('invalid', `context '${name}' names a user the file does not define`);
   const server = cluster.cluster.server;
   if (typeof server !== 'string' || !/^https?:\/\/[^/]/i.test(server)) throw new KubeconfigError('invalid', `cluster of context '${name}' has no https server URL`);
+  refuseShellCommand(user);
   return { context: name, cluster, user, server };
+}
+
+/**
+ * An auth-provider's cmd-path (the legacy gcp and azure providers) is run by client-node through a
+ * shell, with its cmd-args appended: whatever the kubeconfig says, the shell would interpret.
+ * Refused. An exec plugin is run without a shell, as kubectl runs it, and is kept.
+ */
+function refuseShellCommand(user: Entry): void {
+  const fields = isEntry(user.user) ? user.user : {};
+  const provider = isEntry(fields['auth-provider']) ? fields['auth-provider'] : undefined;
+  const config = provider && isEntry(provider.config) ? provider.config : {};
+  if (config['cmd-path'] === undefined) return;
+  const providerName = typeof provider?.name === 'string' ? provider.name : '(unnamed)';
+  const userName = String(user.name);
+  throw new KubeconfigError('shellCommand', `user '${userName}' signs in through auth-provider '${providerName}' with cmd-path, a command run through a shell`, [], [userName, providerName]);
 }
 
 function pushString(out: string[], value: unknown): void {
@@ -118,8 +138,34 @@ export function kubeconfigSecrets(doc: Kubeconfig): string[] {
     for (const key of ['access-token', 'refresh-token', 'id-token', 'client-secret']) pushString(out, provider[key]);
     const env = isEntry(user.exec) && Array.isArray(user.exec.env) ? user.exec.env : [];
     for (const variable of env) if (isEntry(variable)) pushString(out, variable.value);
+    for (const value of secretArguments(isEntry(user.exec) && Array.isArray(user.exec.args) ? user.exec.args : [])) pushString(out, value);
   }
+  for (const entry of doc.clusters) pushString(out, proxyPassword(isEntry(entry.cluster) ? entry.cluster['proxy-url'] : undefined));
   return [...new Set(out)];
+}
+
+/** Values of exec plugin flags that carry a credential: `--client-secret x` or `--client-secret=x`. */
+function secretArguments(args: readonly unknown[]): string[] {
+  const flag = /^--?[\w-]*(secret|password|token)[\w-]*$/i;
+  const values: string[] = [];
+  args.forEach((arg, index) => {
+    const text = String(arg);
+    const [name, ...rest] = text.split('=');
+    if (rest.length > 0 && flag.test(name)) values.push(rest.join('='));
+    else if (flag.test(text) && index + 1 < args.length) values.push(String(args[index + 1]));
+  });
+  return values;
+}
+
+/** The password in a cluster's proxy-url (http://user:password@proxy:3128), decoded as it is sent. */
+function proxyPassword(proxyUrl: unknown): string | undefined {
+  if (typeof proxyUrl !== 'string') return undefined;
+  try {
+    const password = new URL(proxyUrl).password;
+    return password ? decodeURIComponent(password) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Fields whose value is a credential, one value per line as kubeconfig writers put them. */

@@ -1,9 +1,12 @@
 /**
- * Multi-document YAML manifests to plain objects. Empty documents (a lone '---', comments) are
- * skipped; a `kind: List` is flattened into its items as kubectl does.
+ * Multi-document YAML (or JSON) manifests to plain objects, before anything is applied: every
+ * document is parsed, its aliases expanded within a cap, checked, and turned into the JSON it will
+ * be sent as, so a problem in the last document leaves the cluster untouched. Empty documents (a
+ * lone '---', comments) are skipped; a `kind: List` is flattened into its items as kubectl does.
+ * Errors name the file, the document and the line, never the manifest's text.
  */
-import { loadAll, YAMLException } from 'js-yaml';
 import { KubeManifestError, type KubeObject } from './types';
+import { MANIFEST_SCHEMA, YamlProblem, loadDocuments } from './yamlDocuments';
 
 export interface ManifestSource {
   /** Where the text came from (a file path), used in messages only. */
@@ -15,21 +18,28 @@ export function parseManifests(sources: readonly ManifestSource[]): KubeObject[]
   return sources.flatMap(parseOne);
 }
 
+/** JSON has no .inf or .nan: YAML's would reach the API server as null. */
+function jsonScalar(value: unknown): string | undefined {
+  if (typeof value === 'number' && !Number.isFinite(value)) return 'it holds a number JSON cannot carry (.inf or .nan); quote it if it is meant as text';
+  return undefined;
+}
+
 function parseOne({ source, text }: ManifestSource): KubeObject[] {
   let documents: unknown[];
   try {
-    documents = loadAll(text);
+    documents = loadDocuments(text, { schema: MANIFEST_SCHEMA, checkScalar: jsonScalar });
   } catch (error) {
-    if (!(error instanceof YAMLException)) throw error;
-    throw new KubeManifestError('ManifestInvalidYaml', [source, error.message]);
+    if (!(error instanceof YamlProblem)) throw error;
+    throw new KubeManifestError('ManifestInvalidYaml', [source, error.reason]);
   }
-  return documents.flatMap((document, index) => checkedObjects(document, `${source} document ${index + 1}`));
+  // A JSON round trip gives each document the exact shape it is sent in, with every alias its own copy.
+  return documents.flatMap((document, index) => checkedObjects(JSON.parse(JSON.stringify(document) ?? 'null'), `${source} document ${index + 1}`));
 }
 
 function checkedObjects(document: unknown, where: string): KubeObject[] {
   if (document === null || document === undefined) return [];
   if (typeof document !== 'object' || Array.isArray(document)) {
-    throw new KubeManifestError('ManifestNotObject', [where, Array.isArray(document) ? 'a list' : `the ${typeof document} '${String(document)}'`]);
+    throw new KubeManifestError('ManifestNotObject', [where, Array.isArray(document) ? 'a list' : `a ${typeof document}`]);
   }
   const object = document as Record<string, unknown>;
   if (typeof object.apiVersion !== 'string' || !object.apiVersion || typeof object.kind !== 'string' || !object.kind) {

@@ -3,9 +3,11 @@
  * pod template of the previous revision's ReplicaSet back into the deployment with a JSON patch, with
  * that ReplicaSet's annotations (so the model annotations match the image again), then wait for that
  * rollout like `kubectl rollout status`. The controller reuses the old ReplicaSet under a new revision.
+ * All of it, API calls and retries included, within one budget of its own.
  */
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { RemoteError, TaskError } from '../errors';
+import { withDeadline } from '../lifetime';
 import { kubeCall, kubeRead } from './apiCall';
 import type { Log } from '../log';
 import type { Cluster } from './cluster';
@@ -21,7 +23,7 @@ export interface RollbackResult {
 }
 
 export interface RollbackOptions {
-  /** How long to wait for the rolled-back rollout. Default 120 s. */
+  /** How long the whole rollback may take, its rollout included. Default 120 s. */
   readonly timeoutMs?: number;
   readonly idleRewatchMs?: number;
 }
@@ -72,11 +74,12 @@ function patchDeployment(cluster: Cluster, namespace: string, name: string, patc
  * Rolls the deployment back to its previous revision and waits until that rollout completes.
  * Undefined when there is no previous revision (nothing was changed).
  */
-export async function rollbackDeployment(cluster: Cluster, namespace: string, name: string, log: Log, options: RollbackOptions = {}): Promise<RollbackResult | undefined> {
+export async function rollbackDeployment(unbounded: Cluster, namespace: string, name: string, log: Log, options: RollbackOptions = {}): Promise<RollbackResult | undefined> {
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const cluster = unbounded.within(withDeadline(unbounded.signal, timeoutMs, `the rollback of deployment '${name}'`));
   const deployment = await readDeployment(cluster, namespace, name, log);
   if ((deployment.spec as { paused?: boolean } | undefined)?.paused) throw new TaskError('RolloutRollbackPaused', [name, name, namespace]);
-  const replicaSets = await kubeCall(cluster, `list the ReplicaSets of deployment '${name}' in namespace '${namespace}'`,
-    () => listOwnedReplicaSets(cluster, namespace, deployment), { log, namespace });
+  const replicaSets = await listOwnedReplicaSets(cluster, namespace, deployment, { log, namespace });
   const target = previousRevisionTemplate(deployment, replicaSets);
   if (!target) {
     log.info('RolloutNoPreviousRevision', name);
@@ -91,7 +94,7 @@ export async function rollbackDeployment(cluster: Cluster, namespace: string, na
     log.info('RolloutRollingBack', name, target.revision, images.join(', '));
     await patchDeployment(cluster, namespace, name, rollbackPatch(target.template, annotations, deployment.metadata?.annotations !== undefined), log);
   }
-  const outcome = await watchRollout(cluster, { namespace, name, log, timeoutMs: options.timeoutMs ?? 120_000, idleRewatchMs: options.idleRewatchMs });
+  const outcome = await watchRollout(cluster, { namespace, name, log, timeoutMs, idleRewatchMs: options.idleRewatchMs });
   if (outcome.kind === 'failed') throw new RemoteError('RolloutRollbackFailed', [name, target.revision, outcome.message]);
   const revision = revisionOf(outcome.deployment) ?? outcome.revision;
   log.info('RolloutRolledBack', name, target.revision, revision, images.join(', '));

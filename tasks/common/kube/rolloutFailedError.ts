@@ -3,6 +3,7 @@
  * `rolledBack` output, the revision now running) and the diagnostics already in its message.
  */
 import { TaskError } from '../errors';
+import type { TextBlock } from '../log';
 
 export interface RolloutFailure {
   readonly deployment: string;
@@ -15,7 +16,7 @@ export interface RolloutFailure {
   /** The revision that failed. */
   readonly revision: number;
   /** Pod statuses and warning events of the failed pods, one readable block. */
-  readonly diagnostics: string;
+  readonly diagnostics: TextBlock;
   readonly rolledBack: boolean;
   /** True when rollback was wanted but the Deployment had no earlier revision. */
   readonly noHistory?: boolean;

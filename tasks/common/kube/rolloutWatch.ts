@@ -1,27 +1,35 @@
 /**
  * `kubectl rollout status`, watch-based: one list, then a watch on the single Deployment, deciding
  * with the pure rolloutStatus on every event, so completion is seen the moment the controller writes
- * it. Watches end (server time-outs, cut connections, quiet streams client-node gives up on), so it
- * re-watches from the last resourceVersion, re-lists on 410 Gone, and backs off on transient errors;
- * timeoutMs bounds all of it.
+ * it. Watches end (server time-outs, cut connections, quiet streams we end ourselves), so it
+ * re-watches from the last resourceVersion, re-lists on 410 Gone, and pauses (the one retry pause)
+ * on transient errors. Everything runs under the cluster's signal and its own timeoutMs: when that
+ * deadline passes the outcome is a Timeout, when the agent cancels the StoppedError goes through.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Watch } from '@kubernetes/client-node';
 import { RemoteError, TaskError } from '../errors';
 import type { Log } from '../log';
 import { format } from '../messages';
+import { withDeadline } from '../lifetime';
+import { retryVerdict, stoppedBy } from '../net/errors';
+import { backoffDelay, pause, retryPolicy } from '../net/retry';
 import type { Cluster } from './cluster';
-import { describeFailure, isTransientKube, refusal, statusOf } from './apiCall';
+import { type CallOptions, describeFailure, kubeCall, kubeStatusError, refusal, statusOf } from './apiCall';
 import { type DeploymentLike, type RolloutStatus, TIMED_OUT_REASON, revisionOf, rolloutStatus } from './rolloutStatus';
+import { serverHost } from './kubeconfig';
+import { watch } from './watch';
 
 export interface RolloutWatchOptions {
   readonly namespace: string;
   readonly name: string;
+  /** The most the watch may take; the cluster's own signal may end it sooner. */
   readonly timeoutMs: number;
   readonly log: Log;
   readonly onStatus?: (status: RolloutStatus) => void;
-  /** Re-watch after this long without any event or bookmark. Default 25 s, before client-node's own 30 s give-up. */
+  /** Re-watch after this long without any event or bookmark. Default 25 s, before a proxy's usual 30 s idle limit. */
   readonly idleRewatchMs?: number;
+  /** The deployment as the apply returned it: what a Timeout reports if the server never answers again. */
+  readonly initial?: DeploymentLike;
+  readonly retry?: CallOptions['retry'];
 }
 
 export type RolloutOutcome =
@@ -29,7 +37,8 @@ export type RolloutOutcome =
   | { readonly kind: 'failed'; readonly reason: 'ProgressDeadlineExceeded' | 'Timeout'; readonly message: string; readonly revision: number; readonly deployment: DeploymentLike; readonly elapsedMs: number };
 
 const DEFAULT_IDLE_REWATCH_MS = 25_000;
-const MAX_BACKOFF_MS = 2_000;
+/** Pauses between failed watches: short, since a rollout's end is what we wait for. */
+const WATCH_BACKOFF = retryPolicy({ baseDelayMs: 100, maxDelayMs: 2_000, maxRetryAfterMs: 10_000 });
 
 /** Why one watch request stopped. */
 type WatchEnd =
@@ -37,8 +46,7 @@ type WatchEnd =
   | { readonly kind: 'deleted' }
   | { readonly kind: 'expired' }
   | { readonly kind: 'ended'; readonly why: string }
-  | { readonly kind: 'failed'; readonly error: unknown }
-  | { readonly kind: 'deadline' };
+  | { readonly kind: 'failed'; readonly error: unknown };
 
 interface WatchEvent {
   readonly metadata?: { readonly resourceVersion?: string };
@@ -49,7 +57,7 @@ interface WatchEvent {
 
 class RolloutWatcher {
   private readonly started = performance.now();
-  private readonly deadline: number;
+  private readonly cluster: Cluster;
   private readonly idleMs: number;
   private readonly path: string;
   private readonly fieldSelector: string;
@@ -59,14 +67,27 @@ class RolloutWatcher {
   private failures = 0;
   private lastError: unknown;
 
-  constructor(private readonly cluster: Cluster, private readonly options: RolloutWatchOptions) {
-    this.deadline = this.started + options.timeoutMs;
+  constructor(cluster: Cluster, private readonly options: RolloutWatchOptions) {
+    this.cluster = cluster.within(withDeadline(cluster.signal, options.timeoutMs, `the rollout of deployment '${options.name}'`));
     this.idleMs = Math.max(1, options.idleRewatchMs ?? DEFAULT_IDLE_REWATCH_MS);
     this.path = `/apis/apps/v1/namespaces/${encodeURIComponent(options.namespace)}/deployments`;
     this.fieldSelector = `metadata.name=${options.name}`;
+    this.deployment = options.initial;
   }
 
   async run(): Promise<RolloutOutcome> {
+    try {
+      return await this.follow();
+    } catch (error) {
+      const signal = this.cluster.signal;
+      if (!signal.aborted) throw error;
+      const stopped = stoppedBy(signal);
+      if (stopped.reason === 'cancelled') throw stopped;
+      return this.timedOut();
+    }
+  }
+
+  private async follow(): Promise<RolloutOutcome> {
     for (;;) {
       if (this.resourceVersion === undefined) {
         const outcome = await this.relist();
@@ -75,114 +96,81 @@ class RolloutWatcher {
       const end = await this.watchOnce();
       switch (end.kind) {
         case 'decided': return end.outcome;
-        case 'deadline': return this.timedOut();
         case 'deleted': throw new TaskError('RolloutDeploymentDeleted', [this.options.name, this.options.namespace]);
         case 'expired':
           // 410: the server's history no longer reaches our resourceVersion; only a fresh list helps.
           this.options.log.debug(`watch of deployment ${this.options.name}: resourceVersion ${this.resourceVersion} expired (410); listing again`);
           this.resourceVersion = undefined;
           // Expired again with no event since the last list: the history is churning; do not hammer it.
-          if (this.failures > 0) await this.backOff();
+          if (this.failures > 0) await this.backOff(undefined);
           else this.failures = 1;
           break;
         case 'ended':
           this.options.log.debug(`watch of deployment ${this.options.name} ended (${end.why}); resuming from resourceVersion ${this.resourceVersion}`);
-          if (end.why === 'closed early') await this.backOff();
+          if (end.why === 'closed early') await this.backOff(undefined);
           break;
         case 'failed':
-          await this.recover(end.error, 'watch');
+          await this.recover(end.error);
           break;
       }
     }
-  }
-
-  /** Milliseconds left, within what a Node timer accepts (larger values fire at once). */
-  private remaining(): number {
-    return Math.min(this.deadline - performance.now(), 2 ** 31 - 1);
   }
 
   /** Lists the one deployment: the list's resourceVersion, unlike the object's, is recent enough to watch from. */
   private async relist(): Promise<RolloutOutcome | undefined> {
-    const { namespace, name } = this.options;
-    for (;;) {
-      if (this.remaining() <= 0) return this.timedOut();
-      try {
-        const list = await withDeadline(this.cluster.apps.listNamespacedDeployment({ namespace, fieldSelector: this.fieldSelector }), this.remaining());
-        if (list === undefined) return this.timedOut();
-        const found = list.items.find((item) => item.metadata?.name === name) as DeploymentLike | undefined;
-        if (!found) throw new TaskError(this.deployment ? 'RolloutDeploymentDeleted' : 'RolloutDeploymentNotFound', [name, namespace]);
-        this.resourceVersion = list.metadata?.resourceVersion ?? (found.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
-        return this.observe(found);
-      } catch (error) {
-        if (error instanceof TaskError) throw error;
-        await this.recover(error, 'list');
-      }
-    }
+    const { namespace, name, log } = this.options;
+    const list = await kubeCall(this.cluster, `list deployment '${name}'`,
+      () => this.cluster.apps.listNamespacedDeployment({ namespace, fieldSelector: this.fieldSelector }), { log, namespace, retry: this.options.retry });
+    const found = list.items.find((item) => item.metadata?.name === name) as DeploymentLike | undefined;
+    if (!found) throw new TaskError(this.deployment && this.options.initial !== this.deployment ? 'RolloutDeploymentDeleted' : 'RolloutDeploymentNotFound', [name, namespace]);
+    this.resourceVersion = list.metadata?.resourceVersion ?? (found.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+    return this.observe(found);
   }
 
-  /** Fatal errors throw; transient ones wait a growing, jittered moment (never past the deadline). */
-  private async recover(error: unknown, verb: 'list' | 'watch'): Promise<void> {
-    const { namespace, name } = this.options;
-    if (statusOf(error) === 404 && verb === 'list') throw new TaskError('RolloutDeploymentNotFound', [name, namespace]);
-    // 401, 403 and other refusals will not heal by waiting: the credentials, role or request must change.
-    if (!isTransientKube(error)) throw refusal(this.cluster, `${verb} deployment '${name}'`, error, { log: this.options.log, namespace });
+  /** Refusals throw (401, 403 and the like will not heal by waiting); transient failures pause, then watch again. */
+  private async recover(error: unknown): Promise<void> {
+    const { namespace, name, log } = this.options;
+    if (error instanceof TaskError) throw error;
+    if (retryVerdict(error) === 'fail') throw refusal(this.cluster, `watch deployment '${name}'`, error, { namespace });
     this.lastError = error;
-    const delay = this.nextDelay();
-    this.options.log.info('RolloutRewatching', name, describeFailure(error), Math.round(delay));
-    await sleep(delay);
+    const delay = backoffDelay(WATCH_BACKOFF, this.failures + 1, error);
+    log.info('RolloutRewatching', name, describeFailure(error), delay);
+    await this.backOff(error, delay);
   }
 
-  private nextDelay(): number {
+  private async backOff(error: unknown, delay = backoffDelay(WATCH_BACKOFF, this.failures + 1, error)): Promise<void> {
     this.failures += 1;
-    const base = Math.min(MAX_BACKOFF_MS, 100 * 2 ** (this.failures - 1));
-    return Math.max(0, Math.min(base * (0.5 + Math.random() / 2), this.remaining()));
+    await pause(delay, this.cluster.signal);
   }
 
-  private async backOff(): Promise<void> {
-    await sleep(this.nextDelay());
-  }
-
-  private watchOnce(): Promise<WatchEnd> {
-    if (this.remaining() <= 0) return Promise.resolve({ kind: 'deadline' });
-    return new Promise<WatchEnd>((resolve) => {
-      const opened = performance.now();
-      let controller: AbortController | undefined;
-      let settled = false;
-      let events = 0;
-      const finish = (end: WatchEnd) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(idle);
-        clearTimeout(deadline);
-        controller?.abort();
-        resolve(end);
-      };
-      const idle = setTimeout(() => finish({ kind: 'ended', why: `no events for ${this.idleMs} ms` }), this.idleMs);
-      const deadline = setTimeout(() => finish({ kind: 'deadline' }), this.remaining());
-      const onEvent = (type: string, object: WatchEvent) => {
-        if (settled) return;
-        events += 1;
-        idle.refresh();
-        const end = this.onEvent(type, object);
-        if (end) finish(end);
-      };
+  private async watchOnce(): Promise<WatchEnd> {
+    const opened = performance.now();
+    let events = 0;
+    let decided: WatchEnd | undefined;
+    const query = { fieldSelector: this.fieldSelector, resourceVersion: this.resourceVersion, allowWatchBookmarks: 'true' };
+    try {
+      const stop = await watch(this.cluster, {
+        path: this.path, query, idleMs: this.idleMs,
+        onEvent: (type, object) => {
+          events += 1;
+          decided = this.onEvent(type, object as WatchEvent);
+          return decided !== undefined;
+        },
+      });
+      if (decided) return decided;
+      if (stop === 'idle') return { kind: 'ended', why: `no events for ${this.idleMs} ms` };
       // A stream the server closes at once, without a single event, must not become a busy loop.
-      const onDone = (error: unknown) => {
-        if (error) return finish(statusOf(error) === 410 ? { kind: 'expired' } : { kind: 'failed', error });
-        finish({ kind: 'ended', why: events === 0 && performance.now() - opened < 1000 ? 'closed early' : 'closed by the server' });
-      };
-      const query = { fieldSelector: this.fieldSelector, resourceVersion: this.resourceVersion, allowWatchBookmarks: true };
-      new Watch(this.cluster.config).watch(this.path, query, onEvent, onDone).then((c) => {
-        controller = c;
-        if (settled) c.abort();
-      }, (error: unknown) => finish({ kind: 'failed', error }));
-    });
+      return { kind: 'ended', why: events === 0 && performance.now() - opened < 1000 ? 'closed early' : 'closed by the server' };
+    } catch (error) {
+      if (this.cluster.signal.aborted) throw error;
+      return statusOf(error) === 410 ? { kind: 'expired' } : { kind: 'failed', error };
+    }
   }
 
   private onEvent(type: string, object: WatchEvent): WatchEnd | undefined {
     if (type === 'ERROR') {
       if (object.code === 410) return { kind: 'expired' };
-      return { kind: 'failed', error: Object.assign(new Error(object.message ?? object.reason ?? 'watch error'), { statusCode: object.code }) };
+      return { kind: 'failed', error: kubeStatusError(serverHost(this.cluster.server), typeof object.code === 'number' ? object.code : 500, object) };
     }
     this.resourceVersion = object.metadata?.resourceVersion ?? this.resourceVersion;
     this.failures = 0;
@@ -222,7 +210,9 @@ class RolloutWatcher {
       throw new RemoteError('RolloutWatchFailed', ['list', name, namespace, why], { cause: this.lastError });
     }
     const revision = revisionOf(this.deployment) ?? 0;
-    const message = format('RolloutTimedOut', revision, Math.round(timeoutMs / 100) / 10, this.lastMessage);
+    // Seen only as the apply returned it: the server said nothing since, and that is the news.
+    const last = this.deployment === this.options.initial ? format('RolloutServerSilent', serverHost(this.cluster.server)) : this.lastMessage;
+    const message = format('RolloutTimedOut', revision, Math.round(timeoutMs / 100) / 10, last);
     this.options.log.debug(`rollout of deployment ${name} timed out after ${Math.round(elapsedMs)} ms`);
     return { kind: 'failed', reason: 'Timeout', message, revision, deployment: this.deployment, elapsedMs };
   }
@@ -230,17 +220,6 @@ class RolloutWatcher {
 
 function trimPeriod(text: string): string {
   return text.replace(/\.\s*$/, '');
-}
-
-/** The promise's value, or undefined when `ms` pass first (the request is left to finish on its own). */
-async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, ms))));
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Waits until the deployment's rollout completes, fails its progress deadline, or timeoutMs passes. */

@@ -1,12 +1,16 @@
 /**
  * Where a Service can be reached. A LoadBalancer gets its address from the cloud some time after it
- * is created (on AKS, often a minute or two), so that wait is bounded and explains itself when it
- * runs out; ClusterIP and NodePort services have their address at once.
+ * is created (on AKS, often a minute or two), so that wait is bounded (its reads and pauses end
+ * with it) and explains itself when it runs out; ClusterIP and NodePort services have their
+ * address at once.
  */
 import type { V1Service } from '@kubernetes/client-node';
 import { TaskError } from '../errors';
+import { withDeadline } from '../lifetime';
 import type { Log } from '../log';
-import { kubeCall, kubeRead, type RetryPolicy } from './apiCall';
+import { stoppedBy } from '../net/errors';
+import { pause } from '../net/retry';
+import { type CallOptions, kubeCall, kubeRead } from './apiCall';
 import type { Cluster } from './cluster';
 import { DNS_LABEL_ANNOTATION } from './generate';
 
@@ -28,14 +32,25 @@ export interface WaitForAddressOptions {
   readonly log: Log;
   /** How often the service is read while waiting; at most 250 ms so a fresh address is seen at once. */
   readonly pollMs?: number;
-  readonly retry?: RetryPolicy;
+  readonly retry?: CallOptions['retry'];
 }
 
 const MAX_POLL_MS = 250;
+/** Listing the service's events for the time-out message gets a moment of its own. */
+const EVENTS_BUDGET_MS = 15_000;
 
 export async function waitForServiceAddress(cluster: Cluster, namespace: string, name: string, options: WaitForAddressOptions): Promise<ServiceAddress> {
+  const waiting = cluster.within(withDeadline(cluster.signal, options.timeoutMs, `waiting for the address of service '${name}'`));
+  try {
+    return await pollAddress(waiting, namespace, name, options);
+  } catch (error) {
+    if (!waiting.signal.aborted || stoppedBy(waiting.signal).reason !== 'deadline') throw error;
+    throw await noAddress(cluster, namespace, name, options);
+  }
+}
+
+async function pollAddress(cluster: Cluster, namespace: string, name: string, options: WaitForAddressOptions): Promise<ServiceAddress> {
   const pollMs = Math.min(options.pollMs ?? MAX_POLL_MS, MAX_POLL_MS);
-  const deadline = Date.now() + options.timeoutMs;
   let announced = false;
   for (;;) {
     const service = await readService(cluster, namespace, name, options);
@@ -43,10 +58,9 @@ export async function waitForServiceAddress(cluster: Cluster, namespace: string,
     if (type !== 'LoadBalancer') return internalAddress(service, type);
     const address = loadBalancerAddress(service);
     if (address) return reported(service, address, options.log);
-    if (Date.now() >= deadline) throw await noAddress(cluster, namespace, name, options);
     if (!announced) options.log.info('DeployWaitingForAddress', Math.round(options.timeoutMs / 1000), name);
     announced = true;
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(pollMs, deadline - Date.now()))));
+    await pause(pollMs, cluster.signal);
   }
 }
 
@@ -93,14 +107,16 @@ function reported(service: V1Service, address: { ip?: string; hostname?: string 
 /** The timeout error, with the service's recent events: they say why the cloud did not provision it. */
 async function noAddress(cluster: Cluster, namespace: string, name: string, options: WaitForAddressOptions): Promise<TaskError> {
   const seconds = Math.round(options.timeoutMs / 1000);
+  const listing = cluster.within(withDeadline(cluster.signal, EVENTS_BUDGET_MS, `listing the events of service '${name}'`));
   let events = '(none)';
   try {
-    const list = await kubeCall(cluster, `list events of service '${name}'`, () => cluster.core.listNamespacedEvent({
+    const list = await kubeCall(listing, `list events of service '${name}'`, () => listing.core.listNamespacedEvent({
       namespace, fieldSelector: `involvedObject.kind=Service,involvedObject.name=${name}`,
     }), { log: options.log, namespace, retry: options.retry });
     const lines = list.items.slice(-5).map((event) => `${event.type ?? ''} ${event.reason ?? ''}: ${event.message ?? ''}`.trim());
     if (lines.length > 0) events = lines.join('; ');
   } catch (error) {
+    if (cluster.signal.aborted) throw error;
     events = `(could not list events: ${(error as Error).message})`;
   }
   return new TaskError('DeployServiceNoAddress', [name, namespace, seconds, name, namespace, events]);

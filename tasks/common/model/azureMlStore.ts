@@ -8,7 +8,8 @@ import type { Readable } from 'node:stream';
 import type { TokenCredential } from '@azure/core-auth';
 import type { DatastoreRecord, MachineLearningClient, ModelVersionRecord } from '../azure/machineLearning';
 import { InputError, TaskError } from '../errors';
-import { type BlobAccess, type BlobStoreSettings, openBlobStore } from './blobStore';
+import type { AzureTransport } from '../azure/transport';
+import { type BlobAccess, openBlobStore } from './blobStore';
 import { mapBounded } from '../boundedMap';
 import type { SelectionRule } from './select';
 import type { ModelStore, StoredObject } from './store';
@@ -32,7 +33,8 @@ export interface AzureMlDeps {
   readonly credential: TokenCredential;
   /** Registers a datastore key or SAS as a secret before anything could print it. */
   readonly registerSecret: (value: string) => void;
-  readonly blobSettings: BlobStoreSettings;
+  /** How the datastores' blob clients send. */
+  readonly transport: AzureTransport;
 }
 
 interface ListedFile {
@@ -140,7 +142,7 @@ class AzureMlModelStore implements ModelStore {
     if (datastore.datastoreType !== 'AzureBlob' && datastore.datastoreType !== 'AzureDataLakeGen2') {
       throw new TaskError('AzureMlDatastoreUnsupported', [datastore.name, datastore.datastoreType]);
     }
-    return openBlobStore(await this.blobAccess(datastore), this.deps.blobSettings);
+    return openBlobStore(await this.blobAccess(datastore), this.deps.transport);
   }
 
   private async blobAccess(datastore: DatastoreRecord): Promise<BlobAccess> {

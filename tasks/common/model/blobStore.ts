@@ -1,7 +1,11 @@
 import type { Readable } from 'node:stream';
 import type { TokenCredential } from '@azure/core-auth';
-import { AnonymousCredential, BlobServiceClient, ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
-import { InputError, RemoteError, TaskError, isTransient } from '../errors';
+import { createHttpHeaders, createPipelineRequest, type HttpClient } from '@azure/core-rest-pipeline';
+import { toHttpHeadersLike } from '@azure/core-http-compat';
+import { AnonymousCredential, BlobServiceClient, ContainerClient, type IHttpClient, type StoragePipelineOptions } from '@azure/storage-blob';
+import { AZURE_BODY_LIMITS, type AzureTransport, BLOB_PAGE_SIZE, isNetworkLayerError, sdkHttpClient } from '../azure/transport';
+import { InputError, RemoteError, TaskError } from '../errors';
+import { NetworkError } from '../net/errors';
 import type { ModelStore, StoredObject } from './store';
 import { withoutQuery } from '../redact';
 
@@ -19,14 +23,39 @@ export interface BlobStoreSettings {
   readonly retryDelayMs: number;
 }
 
-/** Opens a container as a ModelStore. Validates the access locally first, so typos fail fast. */
-export function openBlobStore(access: BlobAccess, settings: BlobStoreSettings): ModelStore {
+/**
+ * Opens a container as a ModelStore. Validates the access locally first, so typos fail fast. The
+ * SDK sends through the network layer with its own retries off: the transport's policy retries.
+ */
+export function openBlobStore(access: BlobAccess, transport: AzureTransport): ModelStore {
   const options: StoragePipelineOptions = {
-    retryOptions: { maxTries: settings.retries + 1, retryDelayInMs: settings.retryDelayMs, maxRetryDelayInMs: 30_000 },
+    httpClient: storageHttpClient(sdkHttpClient(transport, AZURE_BODY_LIMITS.blobListing)),
+    retryOptions: { maxTries: 1 },
     userAgentOptions: { userAgentPrefix: 'FetchLatestModel/1' },
   };
   const { container, credentialInput } = containerFor(access, options);
   return new BlobModelStore(container, credentialInput);
+}
+
+/**
+ * The storage SDK takes its HttpClient in the older core-http shape (a WebResource in, a response
+ * out). The response's request must be the WebResource it was given: the SDK finds the operation
+ * it is deserializing through it.
+ */
+function storageHttpClient(client: HttpClient): IHttpClient {
+  return {
+    async sendRequest(resource) {
+      const response = await client.sendRequest(createPipelineRequest({
+        url: resource.url,
+        method: resource.method,
+        headers: createHttpHeaders(resource.headers.toJson({ preserveCase: true })),
+        body: resource.body,
+        abortSignal: resource.abortSignal,
+        streamResponseStatusCodes: resource.streamResponseStatusCodes,
+      }));
+      return { request: resource, status: response.status, headers: toHttpHeadersLike(response.headers), bodyAsText: response.bodyAsText, readableStreamBody: response.readableStreamBody };
+    },
+  };
 }
 
 function containerFor(access: BlobAccess, options: StoragePipelineOptions): { container: ContainerClient; credentialInput: string } {
@@ -86,7 +115,7 @@ class BlobModelStore implements ModelStore {
 
   async *list(prefix: string, signal: AbortSignal): AsyncIterable<StoredObject> {
     try {
-      for await (const item of this.container.listBlobsFlat({ prefix, includeMetadata: true, abortSignal: signal })) {
+      for await (const item of this.blobsUnder(prefix, signal)) {
         const metadata = lowerCaseKeys(item.metadata);
         if (metadata.hdi_isfolder === 'true') continue; // folder markers of accounts with a hierarchical namespace
         yield Object.freeze({
@@ -105,8 +134,8 @@ class BlobModelStore implements ModelStore {
 
   async *findByTags(query: string, prefix: string, signal: AbortSignal): AsyncIterable<string> {
     try {
-      for await (const item of this.container.findBlobsByTags(query, { abortSignal: signal })) {
-        if (item.name.startsWith(prefix)) yield item.name;
+      for await (const page of this.container.findBlobsByTags(query, { abortSignal: signal }).byPage({ maxPageSize: BLOB_PAGE_SIZE })) {
+        for (const item of page.blobs) if (item.name.startsWith(prefix)) yield item.name;
       }
     } catch (error) {
       throw this.explain(error, 'findByTags');
@@ -126,13 +155,25 @@ class BlobModelStore implements ModelStore {
     }
   }
 
+  /** Pages of a bounded size, so no listing answer outgrows AZURE_BODY_LIMITS.blobListing. */
+  private async *blobsUnder(prefix: string, signal: AbortSignal) {
+    for await (const page of this.container.listBlobsFlat({ prefix, includeMetadata: true, abortSignal: signal }).byPage({ maxPageSize: BLOB_PAGE_SIZE })) {
+      yield* page.segment.blobItems;
+    }
+  }
+
   uriOf(name: string): string {
     return withoutQuery(this.container.getBlobClient(name).url);
   }
 
-  /** Turns a storage error into one that says what to do; transient errors pass through for retry. */
+  /**
+   * Turns a storage error into one that says what to do. The network layer's own errors pass
+   * through as they are: the downloader decides from them whether to resume, and the task runner
+   * explains them naming the peer.
+   */
   private explain(error: unknown, what: string): unknown {
-    if (isTransient(error) && !(error as { statusCode?: number }).statusCode) return error;
+    if (error instanceof NetworkError && error.code === 'ENOTFOUND') return new RemoteError('StorageUnreachable', [this.location, error.code], { cause: error });
+    if (isNetworkLayerError(error)) return error;
     const status = (error as { statusCode?: number }).statusCode;
     const code = (error as { code?: string }).code ?? '';
     const detail = firstLine(error);
@@ -145,7 +186,6 @@ class BlobModelStore implements ModelStore {
     }
     if (status === 403 || status === 401) return new InputError(this.credentialInput, 'StorageAuthenticationFailed', [this.location, this.credentialInput, detail]);
     if (error instanceof TaskError) return error;
-    if (code === 'ENOTFOUND' || code === 'ECONNREFUSED') return new RemoteError('StorageUnreachable', [this.location, code]);
     return new RemoteError('StorageRequestFailed', [what, this.location, status ?? code, detail], { cause: error });
   }
 }

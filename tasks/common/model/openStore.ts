@@ -2,9 +2,11 @@ import { findStorageAccountBlobEndpoint } from '../azure/arm';
 import type { AzureRmConnection } from '../azure/connection';
 import { azureCredential } from '../azure/credential';
 import { requestPipelineOidcToken } from '../azure/oidc';
+import type { AzureTransport } from '../azure/transport';
 import type { Lifetime } from '../lifetime';
 import type { Log, Progress } from '../log';
 import type { Network } from '../net/network';
+import { policyForRetries } from '../net/retry';
 import type { DevOpsContext } from '../pipeline/devops';
 import type { AzureMlModel } from './azureMlStore';
 import { openBlobStore, type BlobStoreSettings } from './blobStore';
@@ -49,34 +51,34 @@ export interface OpenContext {
  * only when chosen, so a blob fetch does not pay for the AWS SDK's start-up.
  */
 export async function openModelStore(access: StoreAccess, context: OpenContext): Promise<ModelStore> {
+  const oidcToken = (devOps: DevOpsContext) => requestPipelineOidcToken(devOps, { network: context.network, signal: context.lifetime.signal, log: context.log });
   switch (access.kind) {
     case 'connectionString':
     case 'sasUrl':
-      return openBlobStore(access, access.settings);
+      return openBlobStore(access, transportOf(access.settings, context));
     case 'azureResourceManager': {
-      const credential = credentialFor(access.connection, access.devOps);
-      const blobEndpoint = await findStorageAccountBlobEndpoint({
-        armUrl: access.connection.armUrl,
-        subscriptionId: access.connection.subscriptionId,
-        credential,
-        accountName: access.storageAccount,
-      });
-      return openBlobStore({ kind: 'tokenCredential', blobEndpoint, credential, container: access.container, credentialInput: 'azureSubscription' }, access.settings);
+      const transport = transportOf(access.settings, context);
+      const credential = azureCredential(access.connection, { oidcToken: () => oidcToken(access.devOps), transport });
+      const { armUrl, subscriptionId, name } = access.connection;
+      const blobEndpoint = await findStorageAccountBlobEndpoint({ armUrl, subscriptionId, credential, accountName: access.storageAccount, connectionName: name, transport, log: context.log });
+      return openBlobStore({ kind: 'tokenCredential', blobEndpoint, credential, container: access.container, credentialInput: 'azureSubscription' }, transport);
     }
     case 's3':
-      return (await import('./s3Store')).openS3Store(access.s3, { ...context, oidcToken: (devOps) => requestPipelineOidcToken(devOps, { log: context.log }) });
+      return (await import('./s3Store')).openS3Store(access.s3, { ...context, oidcToken });
     case 'pipelineArtifact':
       return (await import('./pipelineArtifactStore')).openPipelineArtifactStore(access.artifact, context);
     case 'azureMLRegistry': {
       const [{ MachineLearningClient }, { openAzureMlStore }] = await Promise.all([import('../azure/machineLearning'), import('./azureMlStore')]);
-      const credential = credentialFor(access.connection, access.devOps);
+      const transport = transportOf(access.settings, context);
+      const credential = azureCredential(access.connection, { oidcToken: () => oidcToken(access.devOps), transport });
       const { subscriptionId, resourceGroup, workspace } = access.model;
-      const client = new MachineLearningClient({ armUrl: access.connection.armUrl, credential, subscriptionId, resourceGroup, workspace, connectionName: access.connection.name });
-      return openAzureMlStore(access.model, { client, credential, registerSecret: context.registerSecret, blobSettings: access.settings });
+      const client = new MachineLearningClient({ armUrl: access.connection.armUrl, credential, transport, subscriptionId, resourceGroup, workspace, connectionName: access.connection.name });
+      return openAzureMlStore(access.model, { client, credential, registerSecret: context.registerSecret, transport });
     }
   }
 }
 
-function credentialFor(connection: AzureRmConnection, devOps: DevOpsContext) {
-  return azureCredential(connection, { oidcToken: () => requestPipelineOidcToken(devOps) });
+/** How the Azure clients of one store send: the task's network and cancel, the retries its inputs ask for. */
+function transportOf(settings: BlobStoreSettings, context: OpenContext): AzureTransport {
+  return { network: context.network, signal: context.lifetime.signal, retry: policyForRetries(settings.retries, { baseDelayMs: settings.retryDelayMs }), log: context.log };
 }

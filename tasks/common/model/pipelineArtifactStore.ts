@@ -7,14 +7,18 @@
  * so the downloader's parallel copy, hashing, verification and atomic install apply unchanged.
  */
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { formatBytes } from '../bytes';
 import { downloadArtifactZip } from '../devops/artifactDownload';
 import { buildApi, resolvePipelineArtifact, type ResolvedArtifact, type RunSelection } from '../devops/builds';
 import type { DevOpsCredential } from '../devops/credential';
 import { InputError, TaskError } from '../errors';
+import type { Lifetime } from '../lifetime';
 import type { Log, Progress } from '../log';
+import type { Network } from '../net/network';
+import { policyForRetries } from '../net/retry';
 import type { ModelStore, StoredObject } from './store';
 import { parseVersion, versionInName } from './version';
 import { extractZipEntry, readZipEntries, type ZipEntry } from './zipArchive';
@@ -40,6 +44,9 @@ export interface PipelineArtifactAccess {
 export interface StoreContext {
   readonly log: Log;
   readonly progress: Progress;
+  readonly network: Network;
+  /** Its signal stops every call; its cleanup removes the scratch folder on a cancel. */
+  readonly lifetime: Lifetime;
 }
 
 /** A text file at the model's root whose first line overrides the run's build number as version. */
@@ -51,11 +58,15 @@ interface UnpackedFile {
 }
 
 export async function openPipelineArtifactStore(access: PipelineArtifactAccess, context: StoreContext): Promise<ModelStore> {
-  const api = buildApi(access.collectionUri, access.credential, access.retries);
-  const artifact = await resolvePipelineArtifact(api, access, context.log);
+  const api = buildApi(access.collectionUri, access.credential, context.network, context.lifetime.signal);
+  const artifact = await resolvePipelineArtifact(api, access, { log: context.log, signal: context.lifetime.signal });
   context.log.info('PipelineRunSelected', artifact.pipelineName, artifact.buildNumber, artifact.runId, access.artifactName);
-  return new PipelineArtifactStore(access, artifact, (target, signal) =>
-    downloadArtifactZip(api, { url: artifact.downloadUrl, target, collectionUri: access.collectionUri, credential: access.credential, retries: access.retries, retryDelayMs: access.retryDelayMs, idleTimeoutMs: 60_000, expectedSize: artifact.reportedSize }, { signal, ...context }));
+  const retry = policyForRetries(access.retries, { baseDelayMs: access.retryDelayMs });
+  return new PipelineArtifactStore(access, artifact, context.lifetime, (target, signal) =>
+    downloadArtifactZip(
+      { url: artifact.downloadUrl, target, collectionUri: access.collectionUri, credential: access.credential, retry, expectedSize: artifact.reportedSize },
+      { ...context, signal: AbortSignal.any([signal, context.lifetime.signal]) },
+    ));
 }
 
 class PipelineArtifactStore implements ModelStore {
@@ -66,6 +77,7 @@ class PipelineArtifactStore implements ModelStore {
   constructor(
     private readonly access: PipelineArtifactAccess,
     private readonly artifact: ResolvedArtifact,
+    private readonly lifetime: Lifetime,
     private readonly downloadZip: (target: string, signal: AbortSignal) => Promise<number>,
   ) {
     const segments = [artifact.projectName, artifact.pipelineName, String(artifact.runId), access.artifactName].map(encodeURIComponent);
@@ -97,14 +109,16 @@ class PipelineArtifactStore implements ModelStore {
 
   private async unpack(signal: AbortSignal): Promise<Map<string, UnpackedFile>> {
     this.scratch = await mkdtemp(join(this.access.scratchFolder, 'pipeline-artifact-'));
+    this.lifetime.track(this.scratch);
     const zip = join(this.scratch, 'artifact.zip');
     await this.downloadZip(zip, signal);
-    const entries = modelEntries(await readZipEntries(zip), this.access.artifactName, this.access.modelPrefix);
+    const entries = modelEntries(await readZipEntries(zip, this.location), this.access.artifactName, this.access.modelPrefix);
     if (entries.length === 0) throw new TaskError('PipelineArtifactEmpty', [this.location, this.access.modelPrefix || '(the artifact root)']);
+    await assertRoomFor(entries, this.scratch, this.location);
     const files: { relative: string; entry: ZipEntry; path: string }[] = [];
     for (const [index, { relative, entry }] of entries.entries()) {
       const path = join(this.scratch, `entry-${index}`);
-      await extractZipEntry(zip, entry, path);
+      await extractZipEntry(zip, entry, path, this.location);
       files.push({ relative, entry, path });
     }
     await rm(zip, { force: true });
@@ -128,6 +142,14 @@ class PipelineArtifactStore implements ModelStore {
     if (!version) throw new TaskError('PipelineBuildNumberNoVersion', [this.artifact.buildNumber, this.artifact.runId, VERSION_FILE]);
     return version.raw;
   }
+}
+
+/** The declared sizes of what will be unpacked must fit the free space, checked before a byte is written. */
+async function assertRoomFor(entries: readonly { entry: ZipEntry }[], folder: string, location: string): Promise<void> {
+  const needed = entries.reduce((sum, { entry }) => sum + entry.size, 0);
+  const space = await statfs(folder);
+  const free = space.bavail * space.bsize;
+  if (needed > free) throw new TaskError('ZipTooLargeForDisk', [location, formatBytes(needed), folder, formatBytes(free)]);
 }
 
 /**

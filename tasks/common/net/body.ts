@@ -5,7 +5,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { BodyTooLargeError, HttpStatusError, NetworkError } from './errors';
+import { BodyTooLargeError, HttpStatusError, NetworkError, StoppedError } from './errors';
 import { parseRetryAfter } from './retry';
 
 const KiB = 1024;
@@ -45,6 +45,13 @@ export function firstLineOf(text: string): string {
   return line.length > 300 ? `${line.slice(0, 300)}...` : line;
 }
 
+/** A body that broke off mid-way (the connection cut: Node says 'aborted') as a typed, retryable NetworkError. */
+export function streamErrorOf(error: unknown, peer: string): unknown {
+  if (error instanceof NetworkError || error instanceof StoppedError || error instanceof BodyTooLargeError) return error;
+  const code = (error as NodeJS.ErrnoException)?.code;
+  return new NetworkError(peer, typeof code === 'string' ? code : 'ECONNRESET', `the answer from ${peer} broke off: ${(error as Error)?.message ?? String(error)}`);
+}
+
 export async function readBounded(stream: Readable, options: { peer: string; limit: number; what: string; deadlineMs: number; declaredLength?: number }): Promise<Buffer> {
   const { peer, limit, what, deadlineMs, declaredLength } = options;
   if (declaredLength !== undefined && declaredLength > limit) {
@@ -63,6 +70,8 @@ export async function readBounded(stream: Readable, options: { peer: string; lim
       }
       chunks.push(chunk);
     }
+  } catch (error) {
+    throw streamErrorOf(error, peer);
   } finally {
     clearTimeout(timer);
   }

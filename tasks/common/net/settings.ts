@@ -76,10 +76,19 @@ export function proxySettings(url: URL, bypass: readonly RegExp[], username?: st
   return Object.freeze(settings) as unknown as ProxySettings;
 }
 
+/**
+ * Link-local addresses are the machine's own: the managed-identity endpoint (169.254.169.254) must
+ * be reached directly, as no proxy can reach it on the agent's behalf.
+ */
+function isLinkLocal(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return /^169\.254\.\d{1,3}\.\d{1,3}$/.test(host) || /^fe[89ab][0-9a-f]:/.test(host);
+}
+
 /** The proxy a request to `url` goes through, or undefined to go direct. */
 export function proxyFor(settings: NetworkSettings, url: URL): ProxySettings | undefined {
   const proxy = settings.proxy;
-  if (!proxy) return undefined;
+  if (!proxy || isLinkLocal(url.hostname)) return undefined;
   return proxy.bypass.some((pattern) => pattern.test(url.href)) ? undefined : proxy;
 }
 

@@ -140,7 +140,8 @@ const taskLibLog: Log = {
 };
 
 function agentNetwork(): Network {
-  const configuration = { proxy: tl.getHttpProxyConfiguration(), cert: tl.getHttpCertConfiguration(), env: process.env };
+  // Both echo the proxy password and the certificate passphrase in debug lines: read them muted.
+  const configuration = { proxy: quietly(() => tl.getHttpProxyConfiguration()), cert: quietly(() => tl.getHttpCertConfiguration()), env: process.env };
   return new Network(agentNetworkSettings(configuration, registerSecret));
 }
 

@@ -1,5 +1,6 @@
 import { InputError } from '../errors';
 import { policyForRetries } from '../net/retry';
+import { azureTransportOf } from './azureTransport';
 import type { BakeOptions, RegistrySettings } from '../oci/bake';
 import type { DockerBuildOptions } from '../oci/dockerBuild';
 import { isValidTag, parseReference, parseRepository, ReferenceError, type ImageReference } from '../oci/reference';
@@ -48,7 +49,7 @@ function sourceDateEpoch(agent: Agent): number {
 
 function registrySettings(agent: Agent, access: RegistryAccess): RegistrySettings {
   return {
-    credential: registryCredential(access),
+    credential: registryCredential(access, azureTransportOf(agent)),
     insecure: boolInput(agent, 'allowInsecureRegistry', false),
     retryPolicy: policyForRetries(intInput(agent, 'retries', { min: 0, max: 20, fallback: 5 })),
     chunkSize: intInput(agent, 'chunkSizeMiB', { min: 1, max: 1024, fallback: 64 }) * MiB,

@@ -16,6 +16,7 @@ import {
 } from '../kube/kubeconfig';
 import type { Log } from '../log';
 import type { Network } from '../net/network';
+import { type RetryPolicy, retryPolicy } from '../net/retry';
 import type { MessageKey } from '../messages';
 import type { Agent, Endpoint } from './agent';
 import { type DevOpsContext, devOpsContextOf } from './devops';
@@ -157,6 +158,7 @@ function selected(context: Context, doc: Kubeconfig, wanted: string | undefined)
     const contexts = error.contexts.join(', ') || '(none)';
     if (error.problem === 'noContext') fail(context, 'KubeConnectionNoContext', contexts);
     if (error.problem === 'contextMissing') fail(context, 'KubeConnectionContextMissing', wanted ?? doc['current-context'], contexts);
+    if (error.problem === 'shellCommand') fail(context, 'KubeConnectionCmdPathRefused', ...error.subject);
     return fail(context, 'KubeConnectionKubeconfigInvalid', error.reason);
   }
 }
@@ -223,7 +225,8 @@ export interface ResolveDeps {
   readonly signal?: AbortSignal;
   /** Replaces the service connection's own credential (tests, the demo). */
   readonly credential?: TokenCredential;
-  readonly retry?: { readonly maxRetries?: number; readonly retryDelayInMs?: number };
+  /** The retry policy of the ARM and Entra calls; the default policy otherwise. */
+  readonly retry?: RetryPolicy;
 }
 
 function describeServiceConnection(access: ServiceConnectionAccess): string {
@@ -238,9 +241,10 @@ export async function resolveKubeconfig(request: ClusterAccessRequest, deps: Res
     resolved = { kubeconfig: request.kubeconfig, describe: describeServiceConnection(request), secrets: request.secrets };
   } else {
     const { connection } = request;
-    const credential = deps.credential ?? azureCredential(connection, { oidcToken: () => requestPipelineOidcToken(request.devOps, { log: deps.log }) });
+    const transport = { network: deps.network, signal: deps.signal, retry: deps.retry ?? retryPolicy(), log: deps.log };
+    const credential = deps.credential ?? azureCredential(connection, { oidcToken: () => requestPipelineOidcToken(request.devOps, transport), transport });
     resolved = await aksKubeconfig({
-      armUrl: connection.armUrl, audience: connection.resourceManagerAudience, credential, retry: deps.retry,
+      armUrl: connection.armUrl, audience: connection.resourceManagerAudience, credential, transport,
       subscriptionId: connection.subscriptionId, resourceGroup: request.resourceGroup, clusterName: request.clusterName,
       connectionName: connection.name, useClusterAdmin: request.useClusterAdmin,
     }, deps);

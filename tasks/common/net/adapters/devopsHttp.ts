@@ -15,14 +15,38 @@ import type { Network } from '../network';
 
 /** typed-rest-client reads JSON answers with readBody(): here it is bounded like every body we hold. */
 class BoundedResponse extends HttpClientResponse {
+  /** Why the body could not be read (too large, cut, too slow), kept because RestClient swallows it. */
+  failure?: unknown;
+
   constructor(private readonly response: NetResponse, private readonly maxBodyBytes: number) {
     // The network layer's body is Node's IncomingMessage, which is what typed-rest-client reads.
     super(response.body as IncomingMessage);
   }
 
   override readBody(): Promise<string> {
-    return this.response.text(this.maxBodyBytes, `the answer of ${this.response.url.host}${this.response.url.pathname}`);
+    return this.response.text(this.maxBodyBytes, `the answer of ${this.response.url.host}${this.response.url.pathname}`).catch((error: unknown) => {
+      this.failure = error;
+      throw error;
+    });
   }
+}
+
+type Processor = (res: HttpClientResponse, options: unknown) => Promise<unknown>;
+
+/**
+ * RestClient turns a body it cannot read into a null result, so an answer over the limit would
+ * pass for "not found": the read's own error is thrown instead.
+ */
+function keepReadFailures(rest: ClientApiBase['rest']): void {
+  const target = rest as unknown as { processResponse: Processor };
+  const process = target.processResponse.bind(rest);
+  target.processResponse = async (res, options) => {
+    const result = await process(res, options).catch((error: unknown) => {
+      throw (res as BoundedResponse).failure ?? error;
+    });
+    if ((res as BoundedResponse).failure !== undefined) throw (res as BoundedResponse).failure;
+    return result;
+  };
 }
 
 /** What the clients are built with: no retries or redirects of their own, TLS left to the network layer. */
@@ -42,5 +66,6 @@ export function throughNetwork<T extends ClientApiBase>(api: T, network: Network
       return new BoundedResponse(response, options.maxBodyBytes);
     };
   }
+  keepReadFailures(api.rest);
   return api;
 }

@@ -6,6 +6,7 @@
 import { defaultArmUrl, type AzureRmConnection } from '../../azure/connection';
 import { azureCredential } from '../../azure/credential';
 import { requestPipelineOidcToken, type OidcContext } from '../../azure/oidc';
+import type { AzureTransport } from '../../azure/transport';
 import { RemoteError } from '../../errors';
 import type { RegistryCredential } from './auth';
 
@@ -19,7 +20,8 @@ export function registryOf(access: RegistryAccess): string | undefined {
   return access.kind === 'anonymous' ? undefined : access.registry;
 }
 
-export function registryCredential(access: RegistryAccess): RegistryCredential {
+/** `transport` carries the Entra and Azure DevOps calls of an ACR connection through the network layer. */
+export function registryCredential(access: RegistryAccess, transport: AzureTransport): RegistryCredential {
   switch (access.kind) {
     case 'anonymous':
       return { kind: 'anonymous' };
@@ -27,7 +29,7 @@ export function registryCredential(access: RegistryAccess): RegistryCredential {
       return { kind: 'basic', username: access.username, password: access.password };
     case 'azure': {
       const { connection } = access;
-      const credential = azureCredential(connection, { oidcToken: () => requestPipelineOidcToken(access.devOps) });
+      const credential = azureCredential(connection, { oidcToken: () => requestPipelineOidcToken(access.devOps, transport), transport });
       // ACR's exchange accepts a token for Azure Resource Manager, the audience every Azure identity can get.
       const audience = connection.resourceManagerAudience ?? defaultArmUrl;
       const scope = `${audience.replace(/\/?$/, '/')}.default`;
