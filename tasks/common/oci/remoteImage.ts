@@ -6,12 +6,13 @@
  */
 import { Readable } from 'node:stream';
 import { TaskError } from '../errors';
+import { streamErrorOf } from '../net/body';
 import type { Image } from './image';
 import type { Descriptor, Layer, Platform } from './layer';
 import { isManifest, ociMediaType } from './mediaTypes';
 import { readPeerConfig, readPeerManifest, type PeerManifest } from './peerManifest';
 import { manifestReference, repositoryName, type ImageReference } from './reference';
-import { typedBodyFailure, type Manifest, type RegistryClient } from './registry/client';
+import type { Manifest, RegistryClient } from './registry/client';
 
 export interface PlatformImage {
   readonly image: Image;
@@ -31,10 +32,12 @@ export interface BaseImage {
 function remoteLayer(client: RegistryClient, repository: string, descriptor: Descriptor, diffId: string): Layer {
   const open = (offset = 0) =>
     Readable.from((async function* () {
+      const body = await client.openBlob(repository, descriptor.digest, offset);
       try {
-        yield* await client.openBlob(repository, descriptor.digest, offset);
+        yield* body;
       } catch (error) {
-        throw typedBodyFailure(error, client.registry);
+        // A body that broke off is the base registry's failure, retried as such.
+        throw streamErrorOf(error, client.registry);
       }
     })());
   return Object.freeze({

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { RemoteError, TaskError } from '../../errors';
 import type { Log } from '../../log';
 import { BODY_LIMITS, type NetResponse } from '../../net/body';
-import { HttpStatusError, NetworkError, StoppedError, type RetryVerdict } from '../../net/errors';
+import { HttpStatusError, NetworkError, type RetryVerdict } from '../../net/errors';
 import type { NetRequest, Network } from '../../net/network';
 import { MAX_REDIRECTS, redirectHop, sameOrigin } from '../../net/origin';
 import { retry, type RetryPolicy } from '../../net/retry';
@@ -215,13 +215,6 @@ export class RegistryClient {
 export function checkDigest(registry: string, response: NetResponse, expected: string): void {
   const reported = response.header('docker-content-digest');
   if (reported && reported !== expected) throw new RemoteError('RegistryDigestMismatch', [registry, reported, expected]);
-}
-
-/** A body's failure as a typed network error of `peer`, so the retry policy can judge it. */
-export function typedBodyFailure(error: unknown, peer: string): unknown {
-  const code = (error as NodeJS.ErrnoException)?.code;
-  if (error instanceof NetworkError || error instanceof StoppedError || typeof code !== 'string') return error;
-  return new NetworkError(peer, code, `${peer}: ${(error as Error).message}`);
 }
 
 /** A registry failure that outlived its retries, as a message naming the registry and what to check. */
