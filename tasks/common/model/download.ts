@@ -47,6 +47,7 @@ interface Block {
 
 interface FileState {
   readonly target: DownloadTarget;
+  readonly folders: Folders;
   readonly blockCount: number;
   /** Blocks taken and not yet hashed, from the hash frontier on, in file order. */
   readonly live: Block[];
@@ -69,7 +70,8 @@ export async function downloadFiles(
   context: { readonly signal: AbortSignal; readonly log: Log; readonly progress: Progress },
 ): Promise<DownloadedFile[]> {
   const thread = targets.some((target) => target.object.size >= THREADED_HASH_BYTES) ? new HashingThread() : undefined;
-  const files = targets.map((target) => planFile(target, settings));
+  const folders = new Folders();
+  const files = targets.map((target) => planFile(target, settings, folders));
   const queue = new BlockQueue(files, settings.blockSize);
   const budget = new BlockBudget(settings.concurrency);
   const governor = new ConcurrencyGovernor(settings.concurrency);
@@ -115,8 +117,8 @@ export async function downloadFiles(
 /** Files this large are hashed on a second thread; small ones are not worth the messages. */
 const THREADED_HASH_BYTES = 8 * 1024 * 1024;
 
-function planFile(target: DownloadTarget, settings: DownloadSettings): FileState {
-  return { target, blockCount: Math.ceil(target.object.size / settings.blockSize), live: [], frontier: 0 };
+function planFile(target: DownloadTarget, settings: DownloadSettings, folders: Folders): FileState {
+  return { target, folders, blockCount: Math.ceil(target.object.size / settings.blockSize), live: [], frontier: 0 };
 }
 
 function hasherFor(target: DownloadTarget, settings: DownloadSettings, thread: HashingThread | undefined): FileHasher {
@@ -163,8 +165,22 @@ class BlockQueue {
 }
 
 function handleOf(file: FileState): Promise<FileHandle> {
-  file.handle ??= mkdir(dirname(file.target.path), { recursive: true }).then(() => open(file.target.path, 'w'));
+  file.handle ??= file.folders.make(dirname(file.target.path)).then(() => open(file.target.path, 'w'));
   return file.handle;
+}
+
+/** The folders one download made, so a model of many small files asks the file system once per folder. */
+class Folders {
+  private readonly made = new Map<string, Promise<unknown>>();
+
+  make(folder: string): Promise<unknown> {
+    let making = this.made.get(folder);
+    if (!making) {
+      making = mkdir(folder, { recursive: true });
+      this.made.set(folder, making);
+    }
+    return making;
+  }
 }
 
 /** Closes a fully hashed file once, however many workers see it complete. */
