@@ -1,10 +1,11 @@
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { RemoteError, TaskError } from '../errors';
 import type { Log, Progress } from '../log';
 import { StoppedError } from '../net/errors';
 import { policyForRetries, retry, type RetryFailure } from '../net/retry';
-import { ConcurrencyGovernor, waitFor } from './governor';
+import { acceptChunk, type Block, BlockBudget, BlockQueue, completeBlock, type FileState, Folders } from './blocks';
+import { ConcurrencyGovernor } from './governor';
 import { HashingThread, inlineHasher, type FileHasher } from './hashing';
 import { classifyReadFailure, RangeInterrupted } from './readFailure';
 import type { ModelStore, StoredObject } from './store';
@@ -32,31 +33,6 @@ export interface DownloadedFile {
   readonly sha256: string;
   /** Base64, like Content-MD5; only when asked for and the store knows the object's MD5. */
   readonly md5?: string;
-}
-
-/** A byte range of one file, made only when a worker takes it: a huge object costs no memory up front. */
-interface Block {
-  readonly file: FileState;
-  readonly index: number;
-  readonly start: number;
-  readonly size: number;
-  received: number;
-  done: boolean;
-  pending: Buffer[];
-}
-
-interface FileState {
-  readonly target: DownloadTarget;
-  readonly folders: Folders;
-  readonly blockCount: number;
-  /** Blocks taken and not yet hashed, from the hash frontier on, in file order. */
-  readonly live: Block[];
-  hasher?: FileHasher;
-  handle?: Promise<FileHandle>;
-  finishing?: Promise<void>;
-  /** Index of the first block not yet fully hashed: hashing runs strictly in file order. */
-  frontier: number;
-  finished?: DownloadedFile;
 }
 
 /**
@@ -127,60 +103,9 @@ function hasherFor(target: DownloadTarget, settings: DownloadSettings, thread: H
   return thread && target.object.size >= THREADED_HASH_BYTES ? thread.hasher(md5) : inlineHasher(md5);
 }
 
-/** Every block of every file, in file order, made one at a time as workers take them. */
-class BlockQueue {
-  readonly blocks: number;
-  private file = 0;
-  private block = 0;
-
-  constructor(
-    private readonly files: readonly FileState[],
-    private readonly blockSize: number,
-  ) {
-    this.blocks = files.reduce((sum, file) => sum + file.blockCount, 0);
-    this.skipFinishedFiles();
-  }
-
-  get empty(): boolean {
-    return this.file >= this.files.length;
-  }
-
-  take(): Block | undefined {
-    if (this.empty) return undefined;
-    const file = this.files[this.file];
-    const start = this.block * this.blockSize;
-    const block: Block = { file, index: this.block, start, size: Math.min(this.blockSize, file.target.object.size - start), received: 0, done: false, pending: [] };
-    file.live.push(block);
-    this.block += 1;
-    this.skipFinishedFiles();
-    return block;
-  }
-
-  private skipFinishedFiles(): void {
-    while (this.file < this.files.length && this.block >= this.files[this.file].blockCount) {
-      this.file += 1;
-      this.block = 0;
-    }
-  }
-}
-
 function handleOf(file: FileState): Promise<FileHandle> {
   file.handle ??= file.folders.make(dirname(file.target.path)).then(() => open(file.target.path, 'w'));
   return file.handle;
-}
-
-/** The folders one download made, so a model of many small files asks the file system once per folder. */
-class Folders {
-  private readonly made = new Map<string, Promise<unknown>>();
-
-  make(folder: string): Promise<unknown> {
-    let making = this.made.get(folder);
-    if (!making) {
-      making = mkdir(folder, { recursive: true });
-      this.made.set(folder, making);
-    }
-    return making;
-  }
 }
 
 /** Closes a fully hashed file once, however many workers see it complete. */
@@ -289,45 +214,3 @@ async function writeBatch(handle: FileHandle, batch: Buffer[], position: number,
 }
 
 const WRITE_BATCH_BYTES = 1024 * 1024;
-
-function acceptChunk(block: Block, chunk: Buffer): void {
-  if (block.index === block.file.frontier) block.file.hasher!.update(chunk);
-  else block.pending.push(chunk);
-}
-
-/** Marks a block done and moves the file's hash frontier over every block that is now contiguous. */
-function completeBlock(block: Block, budget: BlockBudget): void {
-  block.done = true;
-  const file = block.file;
-  while (file.live.length > 0) {
-    const head = file.live[0];
-    for (const chunk of head.pending) file.hasher!.update(chunk);
-    head.pending = [];
-    if (!head.done) break;
-    budget.release();
-    file.live.shift();
-    file.frontier += 1;
-  }
-}
-
-/**
- * Bounds the blocks taken but not yet hashed (in flight, or done and waiting for an earlier block),
- * so memory stays at most about concurrency x block size whatever the model size.
- */
-class BlockBudget {
-  private used = 0;
-  private waiters: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
-
-  async reserve(signal: AbortSignal): Promise<void> {
-    while (this.used >= this.limit && !signal.aborted) {
-      await waitFor(this.waiters, signal);
-    }
-    this.used += 1;
-  }
-
-  release(): void {
-    this.used -= 1;
-    this.waiters.splice(0).forEach((wake) => wake());
-  }
-}
