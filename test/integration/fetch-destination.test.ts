@@ -100,6 +100,21 @@ describe('fetchLatestModel: destination safety and cache integrity', function ()
       assertHolds(destination, v1);
     });
 
+    it('a file touched but unchanged is hashed once, found intact, and not hashed again on the next hit', async () => {
+      const store = storeOf('1.0.0', v1);
+      await fetch(store, { cacheDirectory });
+      const file = cachedFile('model.bin');
+      writeFileSync(file, readFileSync(file));
+      const rehashed = async () => {
+        rmSync(destination, { recursive: true });
+        const { model, agent } = await fetch(store, { cacheDirectory });
+        assert.ok(model.fromCache);
+        return agent.lines.filter((line) => /re-hashing cached model\.bin/.test(line)).length;
+      };
+      assert.equal(await rehashed(), 1);
+      assert.equal(await rehashed(), 0);
+    });
+
     it('a file overwritten with its size and mtime kept (utimes) is caught by its ctime, re-hashed, dropped and downloaded again', async () => {
       const store = storeOf('1.0.0', v1);
       await fetch(store, { cacheDirectory });

@@ -83,12 +83,19 @@ export class ModelCache {
     }
   }
 
-  /** Whether every cached file is still the one verified; a tampered entry is dropped, with a warning. */
+  /**
+   * Whether every cached file is still the one verified; a tampered entry is dropped, with a
+   * warning. A file whose stat changed but whose bytes did not gets its stat recorded again, so
+   * the next hit does not hash it again.
+   */
   private async untampered(uri: string, entry: CacheEntry): Promise<boolean> {
     const folder = this.folderOf(uri);
+    const files: CacheEntry['files'][number][] = [];
+    let restatted = false;
     for (const file of entry.files) {
       const path = join(folder, 'files', file.relativePath);
       const now = await statRecord(path).catch(() => undefined);
+      files.push(now ? { ...file, stat: now } : file);
       if (now && sameStat(now, file.stat)) continue;
       this.log.debug(`re-hashing cached ${file.relativePath}: its stat changed since it was verified`);
       const sha256 = now ? await sha256Of(path).catch(() => 'unreadable') : 'missing';
@@ -97,7 +104,9 @@ export class ModelCache {
         await rm(folder, { recursive: true, force: true }).catch(() => undefined);
         return false;
       }
+      restatted = true;
     }
+    if (restatted) await writeFile(join(folder, 'entry.json'), JSON.stringify({ uri, files } satisfies CacheEntry)).catch(() => undefined);
     return true;
   }
 
