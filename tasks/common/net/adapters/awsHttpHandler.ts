@@ -100,8 +100,7 @@ export class AwsHttpHandler {
   private async bodyFor(request: HttpRequest, response: NetResponse): Promise<Readable | Buffer> {
     if (this.options.streamBodies && response.status >= 200 && response.status < 300) return response.body;
     if (request.method === 'HEAD') {
-      // A HEAD answer is complete at once, yet its socket goes back to the pool only once it is read to its end.
-      response.body.resume();
+      await response.discard();
       return Buffer.alloc(0);
     }
     return response.bytes(this.options.maxBodyBytes, `the answer to ${request.method} ${response.url.pathname}`);
