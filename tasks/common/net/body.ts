@@ -106,7 +106,7 @@ export function responseOf(incoming: IncomingMessage, url: URL, peer: string, bo
       if (incoming.readableEnded || incoming.destroyed) return;
       // A complete answer (a HEAD's, say) still holds its socket until it is read to its end.
       if (incoming.complete) {
-        incoming.resume();
+        await new Promise((ended) => incoming.once('end', ended).once('close', ended).resume());
         return;
       }
       if (declaredLength !== undefined && declaredLength <= DRAIN_LIMIT) {
