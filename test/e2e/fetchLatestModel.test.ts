@@ -52,7 +52,7 @@ describe('FetchLatestModel e2e (the bundle as the agent runs it)', function () {
       const listing = `${sha256(config)}  config/settings.json\n${sha256(weights)}  weights.bin\n`;
       assert.equal(run.outputs.modelDigest, `sha256:${sha256(listing)}`);
       assert.ok(readFileSync(join(destination, 'weights.bin')).equals(weights));
-      assert.deepEqual(readdirSync(work), ['model'], 'no staging folder is left beside the destination');
+      assert.deepEqual(readdirSync(work).sort(), ['.model.fetch-latest-model', 'model'], 'beside the destination only its install marker, no staging folder');
       assert.ok(run.progress.includes(100), 'the agent progress command reached 100');
       const summary = run.attachments.find((attachment) => attachment.type === 'Distributedtask.Core.Summary');
       assert.ok(summary?.content?.includes('`2.0.0`') && summary.content.includes(run.outputs.modelDigest), 'the run summary names version and digest');

@@ -59,7 +59,7 @@ describe('FetchLatestModel e2e from an Azure Pipelines artifact (Build REST stan
       assert.equal(run.outputs.modelName, 'model');
       assert.equal(run.outputs.modelDigest, `sha256:${sha256(`${sha256('yes\nno\n')}  labels.txt\n${sha256(weights)}  weights.bin\n`)}`);
       assert.ok(readFileSync(join(destination, 'weights.bin')).equals(weights));
-      assert.deepEqual(readdirSync(work), ['model'], 'no scratch or staging folder is left');
+      assert.deepEqual(readdirSync(work).sort(), ['.model.fetch-latest-model', 'model'], 'no scratch or staging folder is left, only the install marker');
       assert.ok(run.secretsRegistered.includes(token), 'the access token is registered as a secret');
       assertNoSecrets(run, { 'System.AccessToken': token });
     });

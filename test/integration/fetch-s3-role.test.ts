@@ -62,8 +62,9 @@ describe('fetchLatestModel from S3 with an assumed IAM role (STS stand-in)', fun
 
   async function fetch(s3Access: S3Access) {
     const agent = fakeAgent({});
-    const context = { log: agent.log, registerSecret: agent.setSecret, oidcToken: (devOps: OidcContext) => requestPipelineOidcToken(devOps, testTransport()) };
-    const model = await fetchLatestModel(openS3Store(s3Access, context), testFetchOptions(work, { prefix: 'churn/' }), { log: agent.log, progress: quietProgress, ...testServices() });
+    const services = testServices();
+    const context = { log: agent.log, registerSecret: agent.setSecret, oidcToken: (devOps: OidcContext) => requestPipelineOidcToken(devOps, testTransport()), ...services };
+    const model = await fetchLatestModel(openS3Store(s3Access, context), testFetchOptions(work, { prefix: 'churn/' }), { log: agent.log, progress: quietProgress, ...services });
     return { model, agent };
   }
 

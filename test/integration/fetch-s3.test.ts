@@ -55,7 +55,8 @@ describe('fetchLatestModel against a local S3 (s3rver)', function () {
 
   async function fetch(overrides: Partial<FetchOptions> = {}, s3Access: S3Access = access()) {
     const agent = fakeAgent({});
-    const model = await fetchLatestModel(openS3Store(s3Access), testFetchOptions(work, overrides), { log: agent.log, progress: quietProgress, ...testServices() });
+    const services = testServices();
+    const model = await fetchLatestModel(openS3Store(s3Access, { log: agent.log, ...services }), testFetchOptions(work, overrides), { log: agent.log, progress: quietProgress, ...services });
     return { model, agent };
   }
 
@@ -133,7 +134,7 @@ describe('fetchLatestModel against a local S3 (s3rver)', function () {
   });
 
   it('refuses a ranged read when the object changed since it was listed (If-Match)', async () => {
-    const store = openS3Store(access());
+    const store = openS3Store(access(), { log: fakeAgent({}).log, ...testServices() });
     const objects: StoredObject[] = [];
     for await (const object of store.list('churn/1.2.0/', AbortSignal.timeout(10_000))) objects.push(object);
     await assert.rejects(store.readRange({ ...objects[0], etag: '"0123456789abcdef0123456789abcdef"' }, 0, 10, AbortSignal.timeout(10_000)), (error: unknown) => error instanceof TaskError && error.key === 'ObjectChanged');

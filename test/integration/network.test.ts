@@ -173,6 +173,18 @@ describe('network layer', function () {
     await assert.rejects((await network().send({ method: 'GET', url: new URL(streams) })).bytes(1024 * 1024, 'a manifest'), (error) => error instanceof BodyTooLargeError && error.limit === 1024 * 1024);
   });
 
+  it('returns the connection of a discarded HEAD answer to the pool at once', async () => {
+    const server = http.createServer((_request, response) => response.writeHead(200, { 'content-length': '5' }).end());
+    servers.push(server);
+    let connections = 0;
+    server.on('connection', () => (connections += 1));
+    const url = `http://127.0.0.1:${await listen(server)}/`;
+    const client = network();
+    // Sequential HEADs on a freed socket share one connection; a socket held back means a new one each time.
+    for (let i = 0; i < 10; i++) await (await client.send({ method: 'HEAD', url: new URL(url) })).discard();
+    assert.equal(connections, 1);
+  });
+
   it('stops a request at once when the task is cancelled', async () => {
     const url = await plainServer(() => undefined);
     const controller = new AbortController();

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import { InputError } from '../../tasks/common/errors';
-import { readFetchInputs } from '../../tasks/common/pipeline/fetchInputs';
+import { readFetchInputs, systemFolderHolding } from '../../tasks/common/pipeline/fetchInputs';
 import { fakeAgent } from '../support/fakeAgent';
 
 const base = { connectionType: 'connectionString', connectionString: 'UseDevelopmentStorage=true', container: 'models', destination: '/tmp/model' };
@@ -78,6 +78,29 @@ describe('FetchLatestModel inputs', () => {
       );
     });
   }
+
+  for (const [destination, system] of [['/etc', '/etc'], ['/etc/ssl/model', '/etc'], ['/usr', '/usr'], ['/usr/lib/model', '/usr/lib'], ['/home', '/home'], ['/var', '/var'], ['/boot/m', '/boot'], ['/proc/self', '/proc'], ['/lib64', '/lib64']]) {
+    it(`refuses the system folder ${system} for destination ${destination}`, () => {
+      assert.throws(
+        () => readFetchInputs(fakeAgent({ ...base, destination }, { variables: { 'Agent.TempDirectory': '/agent/_work/_temp' } })),
+        (error: unknown) => error instanceof InputError && error.input === 'destination' && error.key === 'DestinationSystemFolder' && error.message.includes(`'${destination}'`) && error.message.includes(`system folder ${system}.`),
+      );
+    });
+  }
+
+  it('accepts folders of its own below shared folders', () => {
+    for (const destination of ['/home/vsts/work/model', '/var/lib/agent/model', '/tmp/model', '/opt/models/churn', '/usr/local/models']) {
+      assert.equal(readFetchInputs(fakeAgent({ ...base, destination })).fetch.destination, destination);
+    }
+  });
+
+  it('knows Windows system folders whatever the drive letter or case', () => {
+    assert.equal(systemFolderHolding('C:\\Windows', 'win32'), 'C:\\Windows');
+    assert.equal(systemFolderHolding('d:\\program files (x86)\\models', 'win32'), 'd:\\program files (x86)');
+    assert.equal(systemFolderHolding('C:\\Users', 'win32'), 'C:\\Users');
+    assert.equal(systemFolderHolding('C:\\Users\\builder\\model', 'win32'), undefined);
+    assert.equal(systemFolderHolding('D:\\a\\_work\\_temp\\model', 'win32'), undefined);
+  });
 
   it('accepts a valid tag query with AND and @container', () => {
     const inputs = readFetchInputs(fakeAgent({ ...base, selection: 'tagQuery', tagQuery: `@container = 'models' AND "stage" = 'production' and "score" >= '0.9'` }));

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { tokenOrigins } from '../../tasks/common/devops/artifactDownload';
 import { InputError, RemoteError, TaskError } from '../../tasks/common/errors';
+import { HttpStatusError, NetworkError, ProxyError, StoppedError } from '../../tasks/common/net/errors';
 import { blobEndpointOf, datastorePathOf } from '../../tasks/common/model/azureMlStore';
 import { explainS3Error, type S3ErrorContext } from '../../tasks/common/model/s3Errors';
 import { md5OfETag } from '../../tasks/common/model/s3Store';
@@ -37,10 +38,21 @@ describe('S3 errors say what to fix', () => {
     assert.equal((explainS3Error(sdkError('NoSuchKey', 404), 'churn/1.0.0/a.bin', context) as TaskError).key, 'ObjectChanged');
     assert.equal((explainS3Error(sdkError('PreconditionFailed', 412), 'churn/1.0.0/a.bin', context) as TaskError).key, 'ObjectChanged');
   });
-  it('a dropped connection during a ranged read passes through for the downloader to resume', () => {
-    const dropped = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+  it('a dropped connection during a ranged read passes through, typed, for the downloader to resume', () => {
+    const dropped = new NetworkError('127.0.0.1:9000', 'ECONNRESET', 'socket hang up');
     assert.equal(explainS3Error(dropped, 'a.bin', context, { retryable: true }), dropped);
     assert.equal((explainS3Error(dropped, 'ListObjectsV2', context) as TaskError).key, 'S3Unreachable');
+  });
+  it('a ranged read answered with a retryable status becomes an HttpStatusError; a 4xx does not', () => {
+    const busy = explainS3Error(sdkError('SlowDown', 503), 'a.bin', context, { retryable: true });
+    assert.ok(busy instanceof HttpStatusError && busy.status === 503 && busy.peer === 's3.us-east-1.amazonaws.com' && /SlowDown/.test(busy.detail));
+    assert.ok(explainS3Error(sdkError('AccessDenied', 403), 'a.bin', context, { retryable: true }) instanceof InputError);
+  });
+  it('a stop or a proxy refusal keeps its type, for the task runner to explain', () => {
+    const stopped = new StoppedError('cancelled', 'the agent cancelled the job');
+    assert.equal(explainS3Error(stopped, 'ListObjectsV2', context), stopped);
+    const proxy = new ProxyError('proxy:3128', 407, 'models.s3:443');
+    assert.equal(explainS3Error(proxy, 'ListObjectsV2', context), proxy);
   });
   it('a 5xx after the SDK\'s retries is a RemoteError with the status', () => {
     const error = explainS3Error(sdkError('ServiceUnavailable', 503), 'ListObjectsV2', context);

@@ -1,9 +1,13 @@
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { isTransient, RemoteError } from '../errors';
+import { RemoteError, TaskError } from '../errors';
 import type { Log, Progress } from '../log';
-import { ConcurrencyGovernor, waitFor } from './governor';
+import { StoppedError } from '../net/errors';
+import { policyForRetries, retry, type RetryFailure } from '../net/retry';
+import { acceptChunk, type Block, BlockBudget, BlockQueue, completeBlock, type FileState, Folders } from './blocks';
+import { ConcurrencyGovernor } from './governor';
 import { HashingThread, inlineHasher, type FileHasher } from './hashing';
+import { classifyReadFailure, RangeInterrupted } from './readFailure';
 import type { ModelStore, StoredObject } from './store';
 
 export interface DownloadSettings {
@@ -14,7 +18,7 @@ export interface DownloadSettings {
   readonly md5: boolean;
   /** A range that sends nothing for this long is dropped and resumed. */
   readonly idleTimeoutMs: number;
-  /** First retry delay; doubles per attempt. */
+  /** The retry policy's first pause; it doubles per attempt, with jitter. */
   readonly retryDelayMs: number;
 }
 
@@ -31,28 +35,6 @@ export interface DownloadedFile {
   readonly md5?: string;
 }
 
-/** A byte range of one file. Chunks of blocks ahead of the hash frontier wait in memory. */
-interface Block {
-  readonly file: FileState;
-  readonly index: number;
-  readonly start: number;
-  readonly size: number;
-  received: number;
-  done: boolean;
-  pending: Buffer[];
-}
-
-interface FileState {
-  readonly target: DownloadTarget;
-  readonly blocks: Block[];
-  readonly hasher: FileHasher;
-  handle?: Promise<FileHandle>;
-  finishing?: Promise<void>;
-  /** Index of the first block not yet fully hashed: hashing runs strictly in file order. */
-  frontier: number;
-  finished?: DownloadedFile;
-}
-
 /**
  * Downloads files with parallel ranged requests straight to disk, hashing while the bytes arrive
  * (in order, so no second pass), resuming a range where a dropped connection left it.
@@ -64,38 +46,41 @@ export async function downloadFiles(
   context: { readonly signal: AbortSignal; readonly log: Log; readonly progress: Progress },
 ): Promise<DownloadedFile[]> {
   const thread = targets.some((target) => target.object.size >= THREADED_HASH_BYTES) ? new HashingThread() : undefined;
-  const files = targets.map((target) => planFile(target, settings, thread));
-  const queue = files.flatMap((file) => file.blocks);
+  const folders = new Folders();
+  const files = targets.map((target) => planFile(target, settings, folders));
+  const queue = new BlockQueue(files, settings.blockSize);
   const budget = new BlockBudget(settings.concurrency);
   const governor = new ConcurrencyGovernor(settings.concurrency);
   const failure = new AbortController();
   const signal = AbortSignal.any([context.signal, failure.signal]);
-  let next = 0;
+  const reader = rangeReader(store, settings, { signal, log: context.log, progress: { ...context.progress, advance: (bytes: number) => (governor.received(bytes), context.progress.advance(bytes)) } });
+  const hasherOf = (file: FileState) => (file.hasher ??= hasherFor(file.target, settings, thread));
 
-  const meter = { ...context.progress, advance: (bytes: number) => (governor.received(bytes), context.progress.advance(bytes)) };
   const worker = async (index: number) => {
-    while (next < queue.length && !signal.aborted) {
+    while (!queue.empty && !signal.aborted) {
       await governor.admit(index, signal);
       // Reserve before taking a block, so blocks are always held in file order and the hash
       // frontier's block is never the one left waiting for room.
       await budget.reserve(signal);
-      if (next >= queue.length || signal.aborted) {
+      const block = signal.aborted ? undefined : queue.take();
+      if (!block) {
         budget.release();
         break;
       }
-      const block = queue[next++];
-      await fetchBlock(store, block, settings, signal, { log: context.log, progress: meter });
+      hasherOf(block.file);
+      await reader(block);
       completeBlock(block, budget);
-      if (block.file.frontier === block.file.blocks.length) await finishFile(block.file);
+      if (block.file.frontier === block.file.blockCount) await finishFile(block.file, hasherOf);
     }
     governor.stop(); // nothing left to take: let the workers the governor held back finish too
   };
   try {
-    await Promise.all(Array.from({ length: Math.min(settings.concurrency, Math.max(queue.length, 1)) }, (_, index) => worker(index).catch((error) => {
+    const workers = Math.min(settings.concurrency, Math.max(queue.blocks, 1));
+    await Promise.all(Array.from({ length: workers }, (_, index) => worker(index).catch((error) => {
       failure.abort(error);
       throw error;
     })));
-    for (const file of files) await finishFile(file);
+    for (const file of files) await finishFile(file, hasherOf);
     context.log.debug(`downloaded with up to ${governor.allowed} parallel ranged requests`);
     return files.map((file) => file.finished!);
   } finally {
@@ -108,31 +93,26 @@ export async function downloadFiles(
 /** Files this large are hashed on a second thread; small ones are not worth the messages. */
 const THREADED_HASH_BYTES = 8 * 1024 * 1024;
 
-function planFile(target: DownloadTarget, settings: DownloadSettings, thread: HashingThread | undefined): FileState {
+function planFile(target: DownloadTarget, settings: DownloadSettings, folders: Folders): FileState {
+  return { target, folders, blockCount: Math.ceil(target.object.size / settings.blockSize), live: [], frontier: 0 };
+}
+
+function hasherFor(target: DownloadTarget, settings: DownloadSettings, thread: HashingThread | undefined): FileHasher {
   // MD5 costs 2.3x SHA-256 here; a published sha256 is the stronger check, so MD5 only stands in for it.
   const md5 = settings.md5 && target.object.contentMd5 !== undefined && target.object.sha256Metadata === undefined;
-  const file: FileState = {
-    target,
-    blocks: [],
-    hasher: thread && target.object.size >= THREADED_HASH_BYTES ? thread.hasher(md5) : inlineHasher(md5),
-    frontier: 0,
-  };
-  for (let start = 0, index = 0; start < target.object.size; start += settings.blockSize, index++) {
-    const size = Math.min(settings.blockSize, target.object.size - start);
-    file.blocks.push({ file, index, start, size, received: 0, done: false, pending: [] });
-  }
-  return file;
+  return thread && target.object.size >= THREADED_HASH_BYTES ? thread.hasher(md5) : inlineHasher(md5);
 }
 
 function handleOf(file: FileState): Promise<FileHandle> {
-  file.handle ??= mkdir(dirname(file.target.path), { recursive: true }).then(() => open(file.target.path, 'w'));
+  file.handle ??= file.folders.make(dirname(file.target.path)).then(() => open(file.target.path, 'w'));
   return file.handle;
 }
 
 /** Closes a fully hashed file once, however many workers see it complete. */
-function finishFile(file: FileState): Promise<void> {
+function finishFile(file: FileState, hasherOf: (file: FileState) => FileHasher): Promise<void> {
   file.finishing ??= (async () => {
-    const digests = await file.hasher.digest();
+    const digests = await hasherOf(file).digest();
+    file.hasher = undefined;
     const handle = await handleOf(file);
     file.handle = undefined;
     await handle.close();
@@ -141,46 +121,62 @@ function finishFile(file: FileState): Promise<void> {
   return file.finishing;
 }
 
-/** Fetches one block, resuming after the last byte written when a connection drops. */
-async function fetchBlock(
-  store: ModelStore,
-  block: Block,
-  settings: DownloadSettings,
-  signal: AbortSignal,
-  context: { readonly log: Log; readonly progress: Progress },
-): Promise<void> {
-  const handle = await handleOf(block.file);
-  for (let attempt = 0; ; attempt++) {
+interface ReadContext {
+  readonly signal: AbortSignal;
+  readonly log: Log;
+  readonly progress: Progress;
+}
+
+/**
+ * Fetches one block through the one retry policy, resuming after the last byte written when a
+ * range breaks. A failure the policy will not retry passes as it is; one that outlasted every
+ * attempt is reported as DownloadFailed.
+ */
+function rangeReader(store: ModelStore, settings: DownloadSettings, context: ReadContext): (block: Block) => Promise<void> {
+  const policy = policyForRetries(settings.retries, { baseDelayMs: settings.retryDelayMs });
+  const peer = peerOf(store.location);
+  return async (block) => {
+    const name = block.file.target.object.name;
+    const handle = await handleOf(block.file);
+    const onRetry = ({ attempt, error, delayMs }: RetryFailure) => {
+      context.log.debug(`range ${block.start + block.received}-${block.start + block.size - 1} of ${name} failed (${(error as Error).message}); resuming in ${delayMs} ms`);
+      context.log.info('DownloadResuming', name, attempt, settings.retries);
+    };
     try {
-      await streamRange(store, block, handle, settings.idleTimeoutMs, signal, context.progress);
-      return;
+      await retry(() => streamRange(store, block, handle, { ...context, peer, idleTimeoutMs: settings.idleTimeoutMs }), policy, { signal: context.signal, onRetry, classify: classifyReadFailure });
     } catch (error) {
-      if (signal.aborted || !isTransient(error)) throw error;
-      if (attempt >= settings.retries) throw new RemoteError('DownloadFailed', [block.file.target.object.name, attempt + 1, (error as Error).message], { cause: error });
-      const delay = Math.min(settings.retryDelayMs * 2 ** attempt, 30_000) * (0.75 + Math.random() / 2);
-      context.log.debug(`range ${block.start + block.received}-${block.start + block.size - 1} of ${block.file.target.object.name} failed (${(error as Error).message}); resuming in ${Math.round(delay)} ms`);
-      context.log.info('DownloadResuming', block.file.target.object.name, attempt + 1, settings.retries);
-      await sleep(delay, signal);
+      if (context.signal.aborted || classifyReadFailure(error) === 'fail') throw error;
+      throw new RemoteError('DownloadFailed', [name, policy.attempts, (error as Error).message], { cause: error });
     }
+  };
+}
+
+/** host[:port] of a store's location, for the errors of a range it served. */
+function peerOf(location: string): string {
+  try {
+    return new URL(location).host || location;
+  } catch {
+    return location;
   }
 }
 
-async function streamRange(store: ModelStore, block: Block, handle: FileHandle, idleTimeoutMs: number, signal: AbortSignal, progress: Progress): Promise<void> {
+async function streamRange(store: ModelStore, block: Block, handle: FileHandle, context: ReadContext & { readonly peer: string; readonly idleTimeoutMs: number }): Promise<void> {
   const object = block.file.target.object;
-  const stream = await store.readRange(object, block.start + block.received, block.size - block.received, signal);
-  const idle = setTimeout(() => stream.destroy(Object.assign(new Error(`no data for ${idleTimeoutMs} ms`), { code: 'ETIMEDOUT' })), idleTimeoutMs);
+  const stream = await store.readRange(object, block.start + block.received, block.size - block.received, context.signal);
+  const stall = () => new RangeInterrupted(context.peer, 'ETIMEDOUT', `no data from ${context.peer} for ${context.idleTimeoutMs} ms while reading ${object.name}`, { idle: true });
+  const idle = setTimeout(() => stream.destroy(stall()), context.idleTimeoutMs);
   // Socket chunks are small (16-64 KiB); writing them in batches keeps file system calls few.
   let batch: Buffer[] = [];
   let batched = 0;
   const flush = async () => {
     if (batched === 0) return;
-    await handle.writev(batch, block.start + block.received);
+    await writeBatch(handle, batch, block.start + block.received, block.file.target.path);
     block.received += batched;
     for (const chunk of batch) acceptChunk(block, chunk);
-    progress.advance(batched);
+    context.progress.advance(batched);
     batch = [];
     batched = 0;
-    await block.file.hasher.ready();
+    await block.file.hasher!.ready();
   };
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -190,73 +186,31 @@ async function streamRange(store: ModelStore, block: Block, handle: FileHandle, 
       batched += Math.min(chunk.length, room);
       if (batched >= WRITE_BATCH_BYTES) await flush();
     }
+  } catch (error) {
+    throw interruption(error, context.peer, object.name);
   } finally {
     clearTimeout(idle);
     // Bytes that arrived before a dropped connection are kept: the retry resumes after them.
     await flush();
   }
   if (block.received !== block.size) {
-    throw Object.assign(new Error(`range ended early at ${block.start + block.received} of ${object.name}`), { code: 'ECONNRESET' });
+    throw new RangeInterrupted(context.peer, 'EPROTO_TRUNCATED', `the range of ${object.name} ended early at byte ${block.start + block.received}`);
+  }
+}
+
+/** What broke a started range: our own stop and errors keep their type; the stream's failure is an interruption. */
+function interruption(error: unknown, peer: string, name: string): unknown {
+  if (error instanceof StoppedError || error instanceof TaskError || error instanceof RangeInterrupted) return error;
+  const code = (error as NodeJS.ErrnoException)?.code ?? 'ECONNRESET';
+  return new RangeInterrupted(peer, code, `the range of ${name} broke off (${(error as Error)?.message ?? error})`, { cause: error });
+}
+
+async function writeBatch(handle: FileHandle, batch: Buffer[], position: number, path: string): Promise<void> {
+  try {
+    await handle.writev(batch, position);
+  } catch (error) {
+    throw new TaskError('DownloadWriteFailed', [path, (error as NodeJS.ErrnoException).code ?? String(error)], { cause: error });
   }
 }
 
 const WRITE_BATCH_BYTES = 1024 * 1024;
-
-function acceptChunk(block: Block, chunk: Buffer): void {
-  if (block.index === block.file.frontier) hashChunk(block.file, chunk);
-  else block.pending.push(chunk);
-}
-
-function hashChunk(file: FileState, chunk: Buffer): void {
-  file.hasher.update(chunk);
-}
-
-/** Marks a block done and moves the file's hash frontier over every block that is now contiguous. */
-function completeBlock(block: Block, budget: BlockBudget): void {
-  block.done = true;
-  const file = block.file;
-  while (file.frontier < file.blocks.length) {
-    const head = file.blocks[file.frontier];
-    for (const chunk of head.pending) hashChunk(file, chunk);
-    head.pending = [];
-    if (!head.done) break;
-    budget.release();
-    file.frontier += 1;
-  }
-}
-
-/**
- * Bounds the blocks taken but not yet hashed (in flight, or done and waiting for an earlier block),
- * so memory stays at most about concurrency x block size whatever the model size.
- */
-class BlockBudget {
-  private used = 0;
-  private waiters: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
-
-  async reserve(signal: AbortSignal): Promise<void> {
-    while (this.used >= this.limit && !signal.aborted) {
-      await waitFor(this.waiters, signal);
-    }
-    this.used += 1;
-  }
-
-  release(): void {
-    this.used -= 1;
-    this.waiters.splice(0).forEach((wake) => wake());
-  }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const abort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', abort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', abort, { once: true });
-  });
-}

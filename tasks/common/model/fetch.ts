@@ -1,15 +1,16 @@
 import { join } from 'node:path';
 import { formatBytes } from '../bytes';
 import { TaskError } from '../errors';
-import type { Lifetime } from '../lifetime';
+import { type Lifetime, withDeadline } from '../lifetime';
 import type { Log, Progress } from '../log';
+import { StoppedError } from '../net/errors';
 import type { Network } from '../net/network';
 import { ModelCache, type CachedFile } from './cache';
 import { modelDigest } from './digest';
 import { downloadFiles, type DownloadSettings } from './download';
-import { createStaging, discardStaging, promoteStaging } from './install';
+import { assertRoomFor, createStaging, discardStaging, previousInstall, promoteStaging } from './install';
 import { baseName, groupByVersion, type ModelCandidate } from './layout';
-import { assertDistinctPaths, safeRelativePath } from './paths';
+import { assertDistinctPaths, assertSafeName, safeRelativePath } from './paths';
 import { selectModel, type SelectionRule } from './select';
 import type { ModelStore, StoredObject } from './store';
 import { nameWithoutVersion } from './version';
@@ -53,40 +54,39 @@ interface ModelFileToFetch {
   readonly relativePath: string;
 }
 
-/** Finds the version the rule asks for and installs exactly its files, verified, at the destination. */
+/**
+ * Finds the version the rule asks for and installs exactly its files, verified, at the destination.
+ * timeoutSeconds bounds the whole of it (listing, download, install), and the agent's cancel
+ * reaches every step.
+ */
 export async function fetchLatestModel(store: ModelStore, options: FetchOptions, context: FetchContext): Promise<FetchedModel> {
-  const signal = AbortSignal.timeout(options.timeoutMs);
+  const signal = withDeadline(context.lifetime.signal, options.timeoutMs, 'the fetch');
   try {
     return await fetchWithin(store, options, context, signal);
   } catch (error) {
-    // One place for the overall timeout, whichever step (listing, download, install) it cut short.
-    if (signal.aborted) throw new TaskError('DownloadTimedOut', [options.timeoutMs / 1000], { cause: error });
+    // One place for the overall timeout, whichever step it cut short; a cancel stays a cancel.
+    const reason: unknown = signal.reason;
+    if (signal.aborted && reason instanceof StoppedError && reason.reason === 'deadline') throw new TaskError('DownloadTimedOut', [options.timeoutMs / 1000], { cause: error });
     throw error;
   }
 }
 
 async function fetchWithin(store: ModelStore, options: FetchOptions, context: FetchContext, signal: AbortSignal): Promise<FetchedModel> {
+  const previous = await previousInstall(options.destination);
   const chosen = await chooseModel(store, options, signal, context.log);
+  // Names from the store reach the disk, the log and the outputs: all of them are checked first.
+  assertSafeName(chosen.name);
   const files = chosen.files.map((file) => ({ object: file.object, relativePath: safeRelativePath(file.relativePath, file.object.name) }));
   assertDistinctPaths(files.map((file) => file.relativePath));
   const uri = store.uriOf(chosen.name);
   context.log.info('ModelSelected', chosen.version.raw, uri, files.length, formatBytes(chosen.size));
+  await assertRoomFor(options.destination, chosen.size);
 
-  const staging = await createStaging(options.destination);
+  const staging = await createStaging(options.destination, context);
   try {
-    const cache = options.cacheDirectory ? new ModelCache(options.cacheDirectory, context.log) : undefined;
-    const wanted = files.map((file) => ({ relativePath: file.relativePath, etag: file.object.etag, size: file.object.size }));
-    const cached = await cache?.lookup(uri, wanted);
-    let stored: readonly CachedFile[];
-    if (cache && cached) {
-      context.log.info('CacheHit', options.cacheDirectory);
-      await cache.restore(uri, cached, staging);
-      stored = cached;
-    } else {
-      stored = await downloadVerified(store, files, staging, options, signal, context);
-      await cache?.save(uri, stored, staging);
-    }
-    await promoteStaging(staging, options.destination);
+    const { stored, fromCache } = await stage(store, files, uri, staging.path, options, signal, context);
+    signal.throwIfAborted();
+    await promoteStaging(staging, options.destination, files.map((file) => file.relativePath), previous);
     return Object.freeze({
       path: options.destination,
       name: modelNameOf(chosen, options.prefix, store.location),
@@ -97,7 +97,7 @@ async function fetchWithin(store: ModelStore, options: FetchOptions, context: Fe
       files: files.length,
       layout: chosen.layout,
       source: store.location,
-      fromCache: cached !== undefined,
+      fromCache,
       verified: options.verifyIntegrity && files.some((file) => file.object.contentMd5 || file.object.sha256Metadata),
     });
   } catch (error) {
@@ -106,9 +106,28 @@ async function fetchWithin(store: ModelStore, options: FetchOptions, context: Fe
   }
 }
 
+/** Fills the staging folder from the cache when it holds this model untouched, else from the store. */
+async function stage(store: ModelStore, files: readonly ModelFileToFetch[], uri: string, staging: string, options: FetchOptions, signal: AbortSignal, context: FetchContext) {
+  const cache = options.cacheDirectory ? new ModelCache(options.cacheDirectory, context.log) : undefined;
+  const wanted = files.map((file) => ({ relativePath: file.relativePath, etag: file.object.etag, size: file.object.size }));
+  const cached = await cache?.lookup(uri, wanted);
+  if (cache && cached) {
+    context.log.info('CacheHit', options.cacheDirectory);
+    await cache.restore(uri, cached, staging);
+    return { stored: cached, fromCache: true };
+  }
+  const stored = await downloadVerified(store, files, staging, options, signal, context);
+  await cache?.save(uri, stored, staging);
+  return { stored, fromCache: false };
+}
+
 async function chooseModel(store: ModelStore, options: FetchOptions, signal: AbortSignal, log: Log): Promise<ModelCandidate> {
   const objects: StoredObject[] = [];
-  for await (const object of store.list(options.prefix, signal)) objects.push(object);
+  for await (const object of store.list(options.prefix, signal)) {
+    // A size is spent on disk and in memory: it has to be a byte count before anything trusts it.
+    if (!Number.isSafeInteger(object.size) || object.size < 0) throw new TaskError('ObjectSizeInvalid', [store.location, object.size, object.name]);
+    objects.push(object);
+  }
   const listing = groupByVersion(options.prefix, objects);
   log.debug(`found ${listing.candidates.length} versions and ${listing.ignored.length} unversioned names under '${options.prefix}'`);
   let tagMatches: Set<string> | undefined;

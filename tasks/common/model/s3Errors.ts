@@ -1,4 +1,5 @@
-import { InputError, RemoteError, TaskError, isTransient } from '../errors';
+import { InputError, RemoteError, TaskError } from '../errors';
+import { BodyTooLargeError, CredentialScopeError, HttpStatusError, NetworkError, ProxyError, StoppedError, isRetryableStatus } from '../net/errors';
 import { withoutQuery } from '../redact';
 import type { S3CredentialSource } from './s3Access';
 
@@ -36,14 +37,23 @@ function credentialInputs(source: S3CredentialSource): { keyId: string; secret: 
 
 const REGION_CODES = /^(PermanentRedirect|AuthorizationHeaderMalformed|IllegalLocationConstraintException|Redirect|301)$/;
 
+/** The network layer's own errors (a stop, a proxy's refusal, a body too large) keep their type: the task runner explains them. */
+export function isNetworkLayerError(error: unknown): boolean {
+  return [StoppedError, ProxyError, BodyTooLargeError, CredentialScopeError, HttpStatusError].some((type) => error instanceof type);
+}
+
 /**
- * Turns an S3 error into one that says what to fix. Transient failures of a ranged read pass
- * through untouched (the downloader resumes them); elsewhere the SDK has already retried them.
+ * Turns an S3 error into one that says what to fix. A ranged read is sent once, so its failures
+ * stay typed for the downloader to resume: network errors as they are, a retryable status as an
+ * HttpStatusError. Elsewhere the request handler has already retried them.
  */
 export function explainS3Error(error: unknown, what: string, context: S3ErrorContext, options: { retryable?: boolean } = {}): unknown {
-  if (error instanceof TaskError) return error;
+  if (error instanceof TaskError || isNetworkLayerError(error)) return error;
   const failure = failureOf(error);
-  if (options.retryable && failure.status === undefined && isTransient(error)) return error;
+  if (options.retryable && error instanceof NetworkError) return error;
+  if (options.retryable && failure.status !== undefined && isRetryableStatus(failure.status)) {
+    return new HttpStatusError(peerOf(context), failure.status, `${failure.code}: ${failure.message}`);
+  }
   const inputs = credentialInputs(context.credentialSource);
   const where = context.endpoint ? `${context.location} at ${withoutQuery(context.endpoint)}` : `${context.location} in ${context.region}`;
   switch (failure.code) {
@@ -68,8 +78,11 @@ export function explainS3Error(error: unknown, what: string, context: S3ErrorCon
   }
   if (failure.status === 412) return new TaskError('ObjectChanged', [`${context.location}/${what}`]);
   if (failure.status === 403) return new InputError(inputs.secret, 'S3AccessDenied', [where, what, inputs.secret]);
-  if (failure.status === undefined && /^(ENOTFOUND|ECONNREFUSED|EAI_AGAIN|ECONNRESET|ETIMEDOUT)$/.test(failure.code)) {
-    return new RemoteError('S3Unreachable', [where, failure.code]);
-  }
+  if (error instanceof NetworkError) return new RemoteError('S3Unreachable', [where, error.code], { cause: error });
   return new RemoteError('S3RequestFailed', [what, where, failure.status ?? failure.code, failure.message], { cause: error });
+}
+
+/** host[:port] of the S3 endpoint, as the network layer names peers. */
+function peerOf(context: S3ErrorContext): string {
+  return context.endpoint ? new URL(context.endpoint).host : `s3.${context.region}.amazonaws.com`;
 }

@@ -8,13 +8,19 @@ import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, type Credentials, 
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import type { OidcContext } from '../azure/oidc';
 import { InputError, RemoteError, TaskError } from '../errors';
+import type { Lifetime } from '../lifetime';
 import type { Log } from '../log';
+import { awsHandler } from '../net/adapters/awsHttpHandler';
+import type { Network } from '../net/network';
 import { withoutQuery } from '../redact';
 import type { S3Access, S3Role } from './s3Access';
-import { failureOf } from './s3Errors';
+import { failureOf, isNetworkLayerError } from './s3Errors';
+import { NetworkError } from '../net/errors';
 
 export interface RoleContext {
   readonly log: Log;
+  readonly network: Network;
+  readonly lifetime: Lifetime;
   /** Masks the temporary secret key and session token before anything could print them. */
   readonly registerSecret: (value: string) => void;
   /** The pipeline's OIDC token for the service connection (web identity only). */
@@ -30,17 +36,41 @@ export function roleCredentials(access: S3Access, role: S3Role, context: RoleCon
     endpoint,
     // Without keys the client never signs: AssumeRoleWithWebIdentity is an anonymous call.
     credentials: base ? { accessKeyId: base.accessKeyId, secretAccessKey: base.secretAccessKey, sessionToken: base.sessionToken } : { accessKeyId: '', secretAccessKey: '' },
-    maxAttempts: access.retries + 1,
-    requestHandler: { connectionTimeout: 30_000, requestTimeout: 60_000 },
+    maxAttempts: 1,
+    requestHandler: awsHandler(context, { retries: access.retries, streamBodies: false }),
   });
-  return async () => {
+  const connection = access.credentialSource.kind === 'serviceConnection' ? access.credentialSource.name : '?';
+  return shared(async () => {
     let issued: Credentials | undefined;
     try {
       issued = await assume(client, role, context);
     } catch (error) {
-      throw explainStsError(error, role, where, access.credentialSource.kind === 'serviceConnection' ? access.credentialSource.name : '?');
+      throw explainStsError(error, role, where, connection, access.retries + 1);
     }
     return accept(issued, role, where, context);
+  });
+}
+
+/** Renewed this long before they expire, so no request is signed with credentials about to lapse. */
+const RENEW_BEFORE_MS = 5 * 60_000;
+
+/**
+ * One session for every client of the store (listing and ranges): concurrent callers share the
+ * call in flight, and the credentials are reused until they near their expiry.
+ */
+function shared(issue: () => Promise<AwsCredentialIdentity>): AwsCredentialIdentityProvider {
+  let current: Promise<AwsCredentialIdentity> | undefined;
+  return async () => {
+    const held = current && (await current.catch(() => undefined));
+    const fresh = held && (!held.expiration || held.expiration.getTime() - Date.now() > RENEW_BEFORE_MS);
+    if (!fresh || !current) {
+      const attempt = issue();
+      current = attempt;
+      attempt.catch(() => {
+        if (current === attempt) current = undefined;
+      });
+    }
+    return current;
   };
 }
 
@@ -62,11 +92,11 @@ function accept(issued: Credentials | undefined, role: S3Role, where: string, co
 const INPUT = 'awsCredentials';
 
 /** Says which part of the connection STS (at `where`) refused, or that STS could not be reached. */
-export function explainStsError(error: unknown, role: S3Role, where: string, connection: string): TaskError {
-  if (error instanceof TaskError) return error;
+export function explainStsError(error: unknown, role: S3Role, where: string, connection: string, attempts: number): unknown {
+  if (error instanceof TaskError || isNetworkLayerError(error)) return error;
+  if (error instanceof NetworkError) return new RemoteError('S3StsFailed', [where, role.roleArn, attempts, error.code], { cause: error });
   const failure = failureOf(error);
   const code = failure.code.replace(/Exception$/, '');
-  const attempts = (error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
   if (failure.status === undefined || failure.status >= 500 || code === 'Throttling') {
     return new RemoteError('S3StsFailed', [where, role.roleArn, attempts, failure.status ? `HTTP ${failure.status} ${code}` : code || failure.message], { cause: error });
   }

@@ -1,6 +1,4 @@
 import { setMaxListeners } from 'node:events';
-import * as http from 'node:http';
-import * as https from 'node:https';
 import type { Readable } from 'node:stream';
 import {
   GetObjectCommand,
@@ -11,6 +9,10 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { mapBounded } from '../boundedMap';
+import type { Lifetime } from '../lifetime';
+import type { Log } from '../log';
+import { awsHandler } from '../net/adapters/awsHttpHandler';
+import type { Network } from '../net/network';
 import { explainS3Error, type S3ErrorContext } from './s3Errors';
 import type { S3Access } from './s3Access';
 import { roleCredentials, type RoleContext } from './s3Role';
@@ -22,27 +24,39 @@ const LISTING_CONCURRENCY = 16;
 /** Each request in flight listens on the fetch's abort signal: up to 64 ranges plus listing. */
 const SIGNAL_LISTENERS = 128;
 
-/** `context` is needed when the access assumes a role: STS's answer is logged and its secrets masked. */
-export function openS3Store(access: S3Access, context?: RoleContext): ModelStore {
-  const agentOptions = { keepAlive: true, maxSockets: 64 };
-  const client = new S3Client({
+/** What the S3 store needs besides the access: the network layer, the task's lifetime, and for a role STS's context. */
+export interface S3Context extends Partial<Omit<RoleContext, 'log' | 'network' | 'lifetime'>> {
+  readonly log: Log;
+  readonly network: Network;
+  readonly lifetime: Lifetime;
+}
+
+/**
+ * Two clients over one network layer: one for listing, HEAD and tags, retried by the handler with
+ * bounded bodies; one for ranged reads, sent once and streamed, because the downloader resumes a
+ * broken range from the last byte it wrote (retrying the whole range here would repeat bytes).
+ */
+export function openS3Store(access: S3Access, context: S3Context): ModelStore {
+  const credentials = credentialsOf(access, context);
+  const client = (streamBodies: boolean) => new S3Client({
     region: access.region,
     endpoint: access.endpoint,
     forcePathStyle: access.forcePathStyle,
-    credentials: credentialsOf(access, context),
-    maxAttempts: access.retries + 1,
+    credentials,
+    maxAttempts: 1,
     // Integrity is ours (sha256 metadata, MD5 ETag); keep the SDK from wrapping streams or uploads.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: { httpAgent: new http.Agent(agentOptions), httpsAgent: new https.Agent(agentOptions), connectionTimeout: 30_000 },
+    requestHandler: awsHandler(context, { retries: streamBodies ? 0 : access.retries, streamBodies }),
   });
-  return new S3ModelStore(client, access);
+  return new S3ModelStore(client(false), client(true), access);
 }
 
-function credentialsOf(access: S3Access, context: RoleContext | undefined) {
+function credentialsOf(access: S3Access, context: S3Context) {
   if (access.role) {
-    if (!context) throw new Error('openS3Store: a role needs a RoleContext');
-    return roleCredentials(access, access.role, context);
+    const { registerSecret, oidcToken } = context;
+    if (!registerSecret || !oidcToken) throw new Error('openS3Store: a role needs registerSecret and oidcToken');
+    return roleCredentials(access, access.role, { ...context, registerSecret, oidcToken });
   }
   if (!access.credentials) throw new Error('openS3Store: neither credentials nor a role');
   const { accessKeyId, secretAccessKey, sessionToken } = access.credentials;
@@ -55,6 +69,7 @@ class S3ModelStore implements ModelStore {
 
   constructor(
     private readonly client: S3Client,
+    private readonly ranges: S3Client,
     private readonly access: S3Access,
   ) {
     this.location = `s3://${access.bucket}`;
@@ -67,15 +82,16 @@ class S3ModelStore implements ModelStore {
    */
   async *list(prefix: string, signal: AbortSignal): AsyncIterable<StoredObject> {
     setMaxListeners(SIGNAL_LISTENERS, signal);
-    for await (const keys of this.pagesOfKeys(prefix, signal)) {
-      const objects = await mapBounded(keys, LISTING_CONCURRENCY, (key) => this.describe(key, signal));
+    for await (const listed of this.pages(prefix, signal)) {
+      const objects = await mapBounded(listed, LISTING_CONCURRENCY, (object) => this.describe(object, signal));
       for (const object of objects) if (object) yield object;
     }
   }
 
   async *findByTags(query: string, prefix: string, signal: AbortSignal): AsyncIterable<string> {
     setMaxListeners(SIGNAL_LISTENERS, signal);
-    for await (const keys of this.pagesOfKeys(prefix, signal)) {
+    for await (const listed of this.pages(prefix, signal)) {
+      const keys = listed.map((object) => object.name);
       const matches = await mapBounded(keys, LISTING_CONCURRENCY, async (key) => matchesTagQuery(query, await this.tagsOf(key, signal), this.access.bucket));
       yield* keys.filter((_, index) => matches[index]);
     }
@@ -85,7 +101,7 @@ class S3ModelStore implements ModelStore {
     setMaxListeners(SIGNAL_LISTENERS, signal);
     try {
       const command = new GetObjectCommand({ Bucket: this.access.bucket, Key: object.name, Range: `bytes=${offset}-${offset + count - 1}`, IfMatch: object.etag });
-      const response = await this.client.send(command, { abortSignal: signal });
+      const response = await this.ranges.send(command, { abortSignal: signal });
       return response.Body as Readable;
     } catch (error) {
       throw explainS3Error(error, object.name, this.errors, { retryable: true });
@@ -96,7 +112,8 @@ class S3ModelStore implements ModelStore {
     return `${this.location}/${name}`;
   }
 
-  private async *pagesOfKeys(prefix: string, signal: AbortSignal): AsyncIterable<string[]> {
+  /** Each page of the listing as ListObjectsV2 reports it: no metadata, and the ETag as it is. */
+  private async *pages(prefix: string, signal: AbortSignal): AsyncIterable<StoredObject[]> {
     let token: string | undefined;
     do {
       let page;
@@ -106,13 +123,20 @@ class S3ModelStore implements ModelStore {
         throw explainS3Error(error, 'ListObjectsV2', this.errors);
       }
       // Zero-byte keys ending in '/' are the console's folder markers, not model files.
-      yield (page.Contents ?? []).filter((item) => item.Key && !(item.Key.endsWith('/') && !item.Size)).map((item) => item.Key!);
+      const items = (page.Contents ?? []).filter((item) => item.Key && !(item.Key.endsWith('/') && !item.Size));
+      yield items.map((item) => ({ name: item.Key!, size: item.Size ?? 0, etag: item.ETag ?? '', lastModified: item.LastModified ?? new Date(0) }));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
   }
 
-  /** The object as HEAD reports it now, or undefined when it was deleted since the listing. */
-  private async describe(key: string, signal: AbortSignal): Promise<StoredObject | undefined> {
+  /**
+   * The object as HEAD reports it now, or undefined when it was deleted since the listing. A key
+   * with '.' or '..' segments cannot be addressed as it is (a URL resolves them): it is reported
+   * as listed, and refused by name if a model ever holds it.
+   */
+  private async describe(listed: StoredObject, signal: AbortSignal): Promise<StoredObject | undefined> {
+    const key = listed.name;
+    if (hasDotSegment(key)) return Object.freeze(listed);
     let head: HeadObjectCommandOutput;
     try {
       head = await this.client.send(new HeadObjectCommand({ Bucket: this.access.bucket, Key: key }), { abortSignal: signal });
@@ -132,6 +156,7 @@ class S3ModelStore implements ModelStore {
   }
 
   private async tagsOf(key: string, signal: AbortSignal): Promise<Record<string, string>> {
+    if (hasDotSegment(key)) return {};
     try {
       const response = await this.client.send(new GetObjectTaggingCommand({ Bucket: this.access.bucket, Key: key }), { abortSignal: signal });
       return Object.fromEntries((response.TagSet ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? '']));
@@ -139,6 +164,10 @@ class S3ModelStore implements ModelStore {
       throw explainS3Error(error, `GetObjectTagging ${key}`, this.errors);
     }
   }
+}
+
+function hasDotSegment(key: string): boolean {
+  return key.split('/').some((segment) => segment === '.' || segment === '..');
 }
 
 /**

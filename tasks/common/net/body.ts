@@ -103,7 +103,12 @@ export function responseOf(incoming: IncomingMessage, url: URL, peer: string, bo
       }
     },
     async discard() {
-      if (incoming.complete || incoming.destroyed) return;
+      if (incoming.readableEnded || incoming.destroyed) return;
+      // A complete answer (a HEAD's, say) still holds its socket until it is read to its end.
+      if (incoming.complete) {
+        await new Promise((ended) => incoming.once('end', ended).once('close', ended).resume());
+        return;
+      }
       if (declaredLength !== undefined && declaredLength <= DRAIN_LIMIT) {
         await readBounded(incoming, { peer, limit: DRAIN_LIMIT, what: 'a response body', deadlineMs: bodyDeadlineMs }).catch(() => undefined);
       } else {

@@ -114,7 +114,30 @@ function destinationInput(agent: Agent): string {
     if (folder && isSameOrInside(path.resolve(folder), destination)) throw new InputError('destination', 'DestinationUnsafe', ['destination', destination, variable, folder]);
   }
   if (destination === path.parse(destination).root) throw new InputError('destination', 'DestinationUnsafe', ['destination', destination, 'the file system root', destination]);
+  const system = systemFolderHolding(destination, process.platform === 'win32' ? 'win32' : 'posix');
+  if (system) throw new InputError('destination', 'DestinationSystemFolder', ['destination', destination, system]);
   return destination;
+}
+
+/** Folders of the operating system that nothing may be installed in, nor below. */
+const SYSTEM_TREES = {
+  posix: [/^\/(etc|bin|sbin|lib|lib32|lib64|libx32|boot|proc|sys|dev)(\/|$)/, /^\/usr\/(bin|sbin|lib|lib32|lib64|libx32|libexec|include)(\/|$)/, /^\/(System|private\/etc)(\/|$)/],
+  win32: [/^[a-z]:\\(windows|program files|program files \(x86\))(\\|$)/i],
+};
+/** Folders that hold other people's things: refused themselves, though a folder of one's own below them is fine. */
+const SHARED_FOLDERS = {
+  posix: /^\/(usr|usr\/local|usr\/share|var|var\/lib|var\/tmp|var\/log|opt|srv|home|root|tmp|mnt|media|run|Users|Library|Applications|private|private\/var)$/,
+  win32: /^[a-z]:\\(users|users\\public|programdata)$/i,
+};
+
+/** The system folder that is, or holds, `destination` (an absolute, resolved path), or undefined. */
+export function systemFolderHolding(destination: string, flavor: 'posix' | 'win32'): string | undefined {
+  const normalized = flavor === 'win32' ? path.win32.normalize(destination).replace(/\\+$/, '') : destination;
+  for (const tree of SYSTEM_TREES[flavor]) {
+    const match = tree.exec(normalized);
+    if (match) return match[0].replace(/[\\/]$/, '');
+  }
+  return SHARED_FOLDERS[flavor].test(normalized) ? normalized : undefined;
 }
 
 function isSameOrInside(child: string, parent: string): boolean {

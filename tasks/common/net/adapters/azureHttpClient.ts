@@ -60,7 +60,11 @@ export function azureHttpClient(network: Network, options: AzureHttpClientOption
         const headers = createHttpHeaders(Object.fromEntries(Object.entries(response.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : String(value ?? '')])));
         const streamed = request.streamResponseStatusCodes?.has(response.status) || request.streamResponseStatusCodes?.has(Number.POSITIVE_INFINITY);
         if (streamed) return { request, status: response.status, headers, readableStreamBody: response.body };
-        const bodyAsText = request.method === 'HEAD' ? '' : await response.text(options.maxBodyBytes, `the answer to ${request.method} ${url.pathname}`);
+        if (request.method === 'HEAD') {
+          await response.discard();
+          return { request, status: response.status, headers, bodyAsText: '' };
+        }
+        const bodyAsText = await response.text(options.maxBodyBytes, `the answer to ${request.method} ${url.pathname}`);
         return { request, status: response.status, headers, bodyAsText };
       }, policy, { signal: options.signal, onRetry: ({ attempt, error }) => options.onRetry?.(`${request.method} ${url.host}${url.pathname}`, attempt, error) });
     },
