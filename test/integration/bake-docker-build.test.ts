@@ -36,8 +36,8 @@ describe('Bake dockerBuild mode (buildah bud, no Docker engine)', function () {
   });
 
   function options(overrides: Partial<DockerBuildOptions> = {}): DockerBuildOptions {
-    const { target, tags, modelPath, bake, registry: settings } = bakeOptions(registry, { base: 'python-base:1', target: 'built-app', modelPath: model, tags: ['b1', 'latest'] });
-    return { target, tags, modelPath, bake, registry: settings, access: { kind: 'basic', registry: registry.host, username: registry.username!, password: registry.password! }, dockerfile: path.join(app, 'Dockerfile'), buildArguments: {}, ...overrides };
+    const { target, tags, modelPath, bake, registry: settings, timeoutMs } = bakeOptions(registry, { base: 'python-base:1', target: 'built-app', modelPath: model, tags: ['b1', 'latest'] });
+    return { target, tags, modelPath, bake, registry: settings, timeoutMs, access: { kind: 'basic', registry: registry.host, username: registry.username!, password: registry.password! }, dockerfile: path.join(app, 'Dockerfile'), buildArguments: {}, ...overrides };
   }
 
   it('builds the Dockerfile with the model staged, pushes every tag, and cleans the context', async () => {

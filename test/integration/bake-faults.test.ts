@@ -9,7 +9,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TaskError } from '../../tasks/common/errors';
+import { policyForRetries } from '../../tasks/common/net/retry';
 import { bakeModel, type BakeOptions } from '../../tasks/common/oci/bake';
+import { parseRepository } from '../../tasks/common/oci/reference';
 import { bakeOptions, MiB, recordingContext, tempRoot, writeModel } from '../support/bakeHarness';
 import { startHttpFaultProxy } from '../support/httpFaultProxy';
 import { nowSeconds, signRs256 } from '../support/jwt';
@@ -79,6 +81,29 @@ describe('Bake under faults', function () {
     }
   });
 
+  it('streams a large base layer from another registry across cut connections, starting the blob again where the registry forgot it, and checks its digest', async () => {
+    await bakeModel(bakeOptions(registry, { base: 'app:1', target: 'with-model', modelPath: model }), recordingContext());
+    const other = await startRegistry({ auth: 'none' });
+    const proxy = await startTcpProxy({ targetPort: Number(other.host.split(':')[1]), cut: { direction: 'upstream', afterBytes: (n) => 5 * MiB + n * 997, maxCuts: 3 } });
+    try {
+      const next = writeModel(root, { weightsBytes: MiB, seed: 2 });
+      const options = { ...bakeOptions(registry, { base: 'with-model:v1', target: 'copy', modelPath: next }), target: parseRepository(`127.0.0.1:${proxy.port}/copy`) };
+      const context = recordingContext();
+      await bakeModel(options, context);
+      assert.equal(proxy.cuts, 3, 'three connections were cut');
+      assert.ok(context.lines.some((line) => line.includes(`checked against its digest on the way from ${registry.host}/with-model`)), 'the base layers were streamed and checked');
+      const unpacked = await unpackImage(other, 'copy:v1');
+      try {
+        assert.ok(fs.readFileSync(path.join(unpacked.rootfs, 'models/weights.bin')).equals(fs.readFileSync(path.join(next, 'weights.bin'))));
+      } finally {
+        await unpacked.cleanup();
+      }
+    } finally {
+      await proxy.close();
+      await other.stop();
+    }
+  });
+
   it('retries registry 500s and 503s on reads, uploads and manifests', async () => {
     const port = Number(registry.host.split(':')[1]);
     const seen = new Map<string, number>();
@@ -108,7 +133,7 @@ describe('Bake under faults', function () {
     const proxy = await startHttpFaultProxy({ targetPort: port, fault: (request) => (request.method === 'PATCH' ? 503 : undefined) });
     try {
       const options = bakeOptions(registry, { host: `127.0.0.1:${proxy.port}`, base: 'app:1', target: 'broken', modelPath: model });
-      const error = await failure({ ...options, registry: { ...options.registry, retries: 2 } });
+      const error = await failure({ ...options, registry: { ...options.registry, retryPolicy: policyForRetries(2, { baseDelayMs: 50 }) } });
       assert.equal(error.key, 'RegistryRequestFailed');
       assert.match(error.message, /127\.0\.0\.1:\d+ failed after retries: .*503/);
       assert.equal(await tagExists(registry, 'broken:v1'), false);
@@ -125,7 +150,7 @@ describe('Bake with token auth: ACR exchange and expiring tokens', function () {
   let model: string;
 
   before(async () => {
-    registry = await startRegistry({ auth: 'token' });
+    registry = await startRegistry({ auth: 'token', tls: true });
     root = tempRoot();
     model = writeModel(root);
     await pushBaseImage(registry, 'team/app', '1', 'oci');
@@ -217,7 +242,7 @@ describe('Bake: bad input that needs a registry or a file system', function () {
     ['a wrong password', () => ({ ...bakeOptions(basic, { base: 'app:1', target: 'x', modelPath: model }), registry: { ...bakeOptions(basic, { base: 'app:1', target: 'x' }).registry, credential: { kind: 'basic', username: basic.username!, password: 'wrong' } } }), 'RegistryCredentialsRejected', /refused the credentials/],
     ['plain HTTP without allowInsecureRegistry', () => ({ ...bakeOptions(registry, { base: 'app:1', target: 'x', modelPath: model }), registry: { ...bakeOptions(registry, { base: 'app:1', target: 'x' }).registry, insecure: false } }), 'RegistryNotTls', /allowInsecureRegistry/],
     ['a TLS registry whose CA is not trusted', () => ({ ...bakeOptions(basic, { base: 'app:1', target: 'x', modelPath: model }), registry: { ...bakeOptions(basic, { base: 'app:1', target: 'x' }).registry, ca: undefined } }), 'RegistryCertificateUntrusted', /NODE_EXTRA_CA_CERTS/],
-    ['a registry nobody listens on', () => ({ ...bakeOptions(registry, { host: '127.0.0.1:1', base: 'app:1', target: 'x', modelPath: model }), registry: { ...bakeOptions(registry, { base: 'app:1', target: 'x' }).registry, retries: 1 } }), 'RegistryRequestFailed', /127\.0\.0\.1:1 failed after retries/],
+    ['a registry nobody listens on', () => ({ ...bakeOptions(registry, { host: '127.0.0.1:1', base: 'app:1', target: 'x', modelPath: model }), registry: { ...bakeOptions(registry, { base: 'app:1', target: 'x' }).registry, retryPolicy: policyForRetries(1, { baseDelayMs: 50 }) } }), 'RegistryRequestFailed', /127\.0\.0\.1:1 failed after retries/],
     ['a model path that does not exist', () => bakeOptions(registry, { base: 'app:1', target: 'x', modelPath: path.join(root, 'missing') }), 'ModelPathMissing', /does not exist/],
   ];
   for (const [title, options, key, message] of cases) {

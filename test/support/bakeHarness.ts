@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BakeContext, BakeOptions } from '../../tasks/common/oci/bake';
+import { policyForRetries } from '../../tasks/common/net/retry';
 import { parseReference, parseRepository } from '../../tasks/common/oci/reference';
 import type { RegistryCredential } from '../../tasks/common/oci/registry/auth';
 import type { Log, Progress } from '../../tasks/common/log';
@@ -43,11 +44,14 @@ export function tempRoot(prefix = 'bake-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-export function credentialFor(registry: TestRegistry): RegistryCredential {
+/** What bakeOptions needs to know of a registry: the real one, or a hostile front before it. */
+export type RegistryAt = Pick<TestRegistry, 'host' | 'tls'> & Partial<Pick<TestRegistry, 'caPem' | 'username' | 'password'>>;
+
+export function credentialFor(registry: RegistryAt): RegistryCredential {
   return registry.username ? { kind: 'basic', username: registry.username, password: registry.password! } : { kind: 'anonymous' };
 }
 
-export function bakeOptions(registry: TestRegistry, overrides: Omit<Partial<BakeOptions>, 'target' | 'baseImage'> & { base: string; target: string; host?: string }): BakeOptions {
+export function bakeOptions(registry: RegistryAt, overrides: Omit<Partial<BakeOptions>, 'target' | 'baseImage'> & { base: string; target: string; host?: string }): BakeOptions {
   const host = overrides.host ?? registry.host;
   const { base, target, host: _host, ...rest } = overrides;
   return {
@@ -58,12 +62,11 @@ export function bakeOptions(registry: TestRegistry, overrides: Omit<Partial<Bake
     bake: { modelDirectory: '/models', modelVersion: '1.0.0', modelDigest: `sha256:${'a'.repeat(64)}`, setModelEnv: true, labels: {}, created: '1970-01-01T00:00:00Z' },
     compression: 'none',
     mtime: 0,
+    timeoutMs: 120_000,
     registry: {
       credential: credentialFor(registry),
       insecure: !registry.tls,
-      retries: 4,
-      retryDelayMs: 50,
-      idleTimeoutMs: 30_000,
+      retryPolicy: policyForRetries(4, { baseDelayMs: 50 }),
       chunkSize: 16 * MiB,
       concurrency: 4,
       ...(registry.caPem ? { ca: registry.caPem } : {}),

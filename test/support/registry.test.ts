@@ -34,7 +34,7 @@ function registryGet(registry: TestRegistry, urlPath: string, authorization?: st
 
 async function dockerToken(registry: TestRegistry, scope: string, user = registry.username as string, password = registry.password as string): Promise<RawResponse> {
   const query = new URLSearchParams({ service: registry.host, scope });
-  return rawRequest(`${registry.issuer?.realm}?${query}`, { headers: { authorization: basicAuth(user, password) } });
+  return rawRequest(`${registry.issuer?.realm}?${query}`, { ca: registry.caPem, headers: { authorization: basicAuth(user, password) } });
 }
 
 async function checkPushedImages(registry: TestRegistry, images: Record<BaseImageKind, BaseImage>): Promise<void> {
@@ -244,7 +244,7 @@ describe('registry harness', function () {
 
   it('stop() ends the registry process, closes the gate and token server, and removes its files', async () => {
     const registry = await startRegistry({ auth: 'token' });
-    const issuerUrl = registry.issuer?.realm as string;
+    const issuerUrl = registry.issuer?.url as string;
     await registry.stop();
     assert.throws(() => process.kill(registry.pid, 0), /ESRCH/);
     assert.equal(fs.existsSync(path.dirname(registry.storageDir)), false);

@@ -54,6 +54,8 @@ describe('BakeModelIntoImage inputs', () => {
     assert.equal(options.registry.credential.kind, 'anonymous');
     assert.equal(options.registry.insecure, false);
     assert.equal(options.registry.concurrency, 4);
+    assert.equal(options.registry.retryPolicy.attempts, 6, 'retries 5: six attempts in all');
+    assert.equal(options.timeoutMs, 3_600_000);
     assert.ok(Object.isFrozen(inputs) && Object.isFrozen(options));
   });
 
@@ -67,6 +69,12 @@ describe('BakeModelIntoImage inputs', () => {
     const variables = { 'System.CollectionUri': 'https://dev.azure.com/org/', 'System.TeamProject': 'Churn App', 'Build.BuildId': '7', 'Build.SourceVersion': 'abc' };
     assert.equal(read(base, variables).options.bake.pipelineRun?.runUrl, 'https://dev.azure.com/org/Churn%20App/_build/results?buildId=7');
     assert.equal(read({ ...base, addPipelineData: 'false' }, variables).options.bake.pipelineRun, undefined);
+  });
+
+  it('reads timeoutSeconds and retries into the overall deadline and the retry policy', () => {
+    const { options } = read({ ...base, timeoutSeconds: '90', retries: '0' });
+    assert.equal(options.timeoutMs, 90_000);
+    assert.equal(options.registry.retryPolicy.attempts, 1, 'retries 0: one attempt');
   });
 
   it('splits tags on lines and commas and drops duplicates', () => {
@@ -105,6 +113,10 @@ describe('BakeModelIntoImage inputs', () => {
     ['label without =', { ...base, labels: 'team' }, 'labels', /KEY=VALUE/],
     ['unknown compression', { ...base, compression: 'zstd' }, 'compression', /'zstd'.*none, gzip/],
     ['retries not a number', { ...base, retries: 'many' }, 'retries', /not a whole number/],
+    ['timeoutSeconds not a number', { ...base, timeoutSeconds: '1h' }, 'timeoutSeconds', /Input 'timeoutSeconds' is '1h', which is not a whole number. Use a whole number from 5 to 86400/],
+    ['timeoutSeconds below the range', { ...base, timeoutSeconds: '2' }, 'timeoutSeconds', /Input 'timeoutSeconds' is 2, which is out of range. Use a whole number from 5 to 86400/],
+    ['timeoutSeconds above the range', { ...base, timeoutSeconds: '86401' }, 'timeoutSeconds', /is 86401, which is out of range/],
+    ['timeoutSeconds negative', { ...base, timeoutSeconds: '-60' }, 'timeoutSeconds', /is -60, which is out of range/],
     ['service connection not visible', { ...base, containerRegistry: 'missing' }, 'containerRegistry', /cannot see/],
     ['target in another registry than the connection', { ...base, containerRegistry: 'reg', image: 'other.io/app' }, 'image', /registry other.io.*myacr.azurecr.io/],
     ['dockerBuild without image', { ...base, mode: 'dockerBuild', dockerfile: '/src/Dockerfile' }, 'image', /required when mode is 'dockerBuild'/],

@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import fc from 'fast-check';
 import { formatReference, manifestReference, parseReference, parseRepository, ReferenceError } from '../../tasks/common/oci/reference';
 
 const digest = `sha256:${'ab'.repeat(32)}`;
@@ -25,6 +26,8 @@ describe('image references', () => {
     ['my acr/app', /no spaces/],
     ['myacr.azurecr.io/app//x', /'' is not valid/],
     ['bad_host.io:99999999/app', /not a registry host/],
+    ['a.aa:65536/a', /'a.aa:65536' is not a registry host/],
+    ['[::0:0::1]:5000/app', /not a registry host/],
   ];
   for (const [text, message] of bad) {
     it(`rejects '${text}'`, () => assert.throws(() => parseReference(text), (error: Error) => error instanceof ReferenceError && message.test(error.message)));
@@ -40,5 +43,42 @@ describe('image references', () => {
   it('refuses a tag where a repository is expected', () => {
     assert.throws(() => parseRepository('r.io/a:1'), /without a tag or digest/);
     assert.equal(parseRepository('r.io/a').repository, 'a');
+  });
+});
+
+describe('image references: properties (fast-check)', () => {
+  const component = fc.stringMatching(/^[a-z0-9]{1,8}(?:(?:[._]|__|-{1,2})[a-z0-9]{1,8}){0,2}$/);
+  const repository = fc.array(component, { minLength: 1, maxLength: 4 }).map((parts) => parts.join('/'));
+  const host = fc.tuple(fc.domain(), fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined })).map(([name, port]) => (port === undefined ? name : `${name}:${port}`));
+  const tag = fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/);
+  const digest = fc.stringMatching(/^[a-f0-9]{64}$/).map((hex) => `sha256:${hex}`);
+  /** What a parsed reference may hold: only the grammar's characters, never a space, a control character or '#'. */
+  const CLEAN = /^[A-Za-z0-9._:/@[\]-]*$/;
+
+  it('reads back every part of a reference written from valid parts', () => {
+    fc.assert(fc.property(host, repository, fc.option(tag, { nil: undefined }), fc.option(digest, { nil: undefined }), (registry, path, givenTag, givenDigest) => {
+      fc.pre(registry.length + 1 + path.length <= 255);
+      const text = `${registry}/${path}${givenTag ? `:${givenTag}` : ''}${givenDigest ? `@${givenDigest}` : ''}`;
+      assert.deepEqual({ ...parseReference(text) }, { registry, repository: path, ...(givenTag ? { tag: givenTag } : {}), ...(givenDigest ? { digest: givenDigest } : {}) });
+    }));
+  });
+
+  it('either refuses any text with a ReferenceError or returns grammar-clean parts that format and parse back the same', () => {
+    const literal = fc.oneof(fc.ipV6().map((ip) => `[${ip}]`), fc.stringMatching(/^\[[0-9a-f:.]{1,12}\]$/));
+    const hostish = fc.tuple(fc.oneof(fc.domain(), literal), fc.integer({ min: 0, max: 999_999 })).map(([name, port]) => `${name}:${port}`);
+    const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 80 }), fc.tuple(fc.oneof(host, hostish), repository, fc.string({ maxLength: 12 })).map(([a, b, c]) => `${a}/${b}${c}`));
+    fc.assert(fc.property(text, (candidate) => {
+      let parsed;
+      try {
+        parsed = parseReference(candidate);
+      } catch (error) {
+        assert.ok(error instanceof ReferenceError, `not a ReferenceError: ${error}`);
+        return;
+      }
+      for (const part of [parsed.registry, parsed.repository, parsed.tag ?? '', parsed.digest ?? '']) assert.match(part, CLEAN);
+      assert.doesNotThrow(() => new URL(`https://${parsed.registry}/v2/`), 'the registry is a host a URL can carry');
+      const again = parseReference(formatReference(parsed));
+      assert.deepEqual([again.registry, again.repository, again.digest, again.digest ? undefined : again.tag ?? 'latest'], [parsed.registry, parsed.repository, parsed.digest, parsed.digest ? undefined : parsed.tag ?? 'latest']);
+    }), { numRuns: 500 });
   });
 });

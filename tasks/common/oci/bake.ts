@@ -3,30 +3,30 @@
  * daemon. Reads the model first (bad input fails before any network), then the base image, then
  * pushes only what the registry lacks. Tags are written last, so a failure never moves a tag.
  */
-import { RemoteError } from '../errors';
-import type { Lifetime } from '../lifetime';
+import { setMaxListeners } from 'node:events';
+import { TaskError } from '../errors';
+import { withDeadline, type Lifetime } from '../lifetime';
 import type { Log, Progress } from '../log';
 import type { Network } from '../net/network';
+import type { RetryPolicy } from '../net/retry';
 import { bakeModelIntoImage, Provenance, type ModelBake } from './modelImage';
-import { buildModelLayer, planModelLayers, type Compression } from './modelLayers';
+import { buildModelLayer, planModelLayers, type Compression, type LayerPlan } from './modelLayers';
 import { readModelEntries } from './modelFiles';
 import { push } from './push';
 import { formatReference, repositoryName, type ImageReference } from './reference';
 import type { RegistryCredential } from './registry/auth';
-import { RegistryClient, type RegistryClientOptions } from './registry/client';
-import { HttpError } from './registry/http';
+import { explainRegistryFailure, RegistryClient } from './registry/client';
 import { readBaseImage } from './remoteImage';
 import type { Layer } from './layer';
 
 export interface RegistrySettings {
   readonly credential: RegistryCredential;
   readonly insecure: boolean;
-  readonly retries: number;
-  readonly retryDelayMs: number;
-  readonly idleTimeoutMs: number;
+  /** From the `retries` input: every request, token and upload retries under it. */
+  readonly retryPolicy: RetryPolicy;
   readonly chunkSize: number;
   readonly concurrency: number;
-  /** Extra CA certificates (PEM) to trust; the agent's NODE_EXTRA_CA_CERTS works too. */
+  /** Extra CA certificates (PEM) to trust besides the agent's. */
   readonly ca?: string;
 }
 
@@ -38,6 +38,8 @@ export interface BakeTarget {
   readonly modelPath: string;
   readonly bake: Omit<ModelBake, 'baseName'>;
   readonly registry: RegistrySettings;
+  /** The whole run, retries included; past it the bake stops and says so. */
+  readonly timeoutMs: number;
 }
 
 export interface BakeOptions extends BakeTarget {
@@ -70,64 +72,82 @@ export interface BakeContext {
   readonly onSecret: (value: string) => void;
 }
 
-function clientFor(registry: string, scopes: string[], settings: RegistrySettings, credential: RegistryCredential, context: BakeContext): RegistryClient {
-  const options: RegistryClientOptions = { ...settings, credential, scopes, log: context.log, onSecret: context.onSecret };
-  return new RegistryClient(registry, options);
+/** A registry client of this run: the task's network, signal, log and secrets. */
+export function registryClient(registry: string, scopes: readonly string[], settings: RegistrySettings, credential: RegistryCredential, context: BakeContext, signal: AbortSignal): RegistryClient {
+  const { network, log, onSecret } = context;
+  return new RegistryClient(registry, { ...settings, credential, scopes, network, signal, log, onSecret });
 }
 
-/** Transport failures that outlived their retries become one message naming the registry. */
-function explained(error: unknown, registry: string): unknown {
-  if (!(error instanceof HttpError)) return error;
-  if (error.code && /^(EPROTO|ERR_SSL_WRONG_VERSION_NUMBER)$/.test(error.code)) return new RemoteError('RegistryNotTls', [registry]);
-  if (error.code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(error.code)) return new RemoteError('RegistryCertificateUntrusted', [registry, error.message]);
-  return new RemoteError('RegistryRequestFailed', [registry, error.message]);
+/** Runs a bake under its overall deadline; a deadline that passes becomes one message naming timeoutSeconds. */
+export async function withinDeadline<T>(timeoutMs: number, context: BakeContext, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const signal = withDeadline(context.lifetime.signal, timeoutMs, 'the bake');
+  // Every concurrent request, body and pause of the bake listens to this one signal.
+  setMaxListeners(256, signal);
+  try {
+    return await work(signal);
+  } catch (error) {
+    if (signal.aborted && !context.lifetime.signal.aborted) throw new TaskError('BakeTimedOut', [Math.round(timeoutMs / 1000)], { cause: error });
+    throw error;
+  }
 }
 
-export async function bakeModel(options: BakeOptions, context: BakeContext): Promise<BakeResult> {
+/** The clients of a bake: the target's with the connection's credentials; a base in another registry read anonymously. */
+function clientsFor(options: BakeOptions, context: BakeContext, signal: AbortSignal): { base: RegistryClient; target: RegistryClient } {
   const { baseImage, target, registry: settings } = options;
-  const entries = await readModelEntries(options.modelPath);
-  const plans = planModelLayers(entries, options.bake.modelDirectory);
-
   const sameRegistry = baseImage.registry === target.registry;
   const scopes = [`repository:${target.repository}:pull,push`];
   if (sameRegistry && baseImage.repository !== target.repository) scopes.push(`repository:${baseImage.repository}:pull`);
-  const targetClient = clientFor(target.registry, scopes, settings, settings.credential, context);
-  // A base in another registry is read anonymously: the service connection belongs to the target.
-  const baseClient = sameRegistry
-    ? targetClient
-    : clientFor(baseImage.registry, [`repository:${baseImage.repository}:pull`], settings, { kind: 'anonymous' }, context);
-  try {
-    const base = await readBaseImage(baseClient, baseImage).catch((error) => {
-      throw explained(error, baseImage.registry);
-    });
-    for (const skipped of base.skipped) context.log.info('IndexEntrySkipped', skipped.digest, skipped.platform ? `${skipped.platform.os}/${skipped.platform.architecture}` : 'no platform');
-    const layers: { layer: Layer; description: string }[] = [];
-    for (const plan of plans) {
-      layers.push({ layer: await buildModelLayer(plan, { mtime: options.mtime, compression: options.compression }), description: plan.description });
-    }
-    const bake: ModelBake = { ...options.bake, baseName: formatReference(baseImage) };
-    const images = base.platforms.map(({ image, baseDigest }) => bakeModelIntoImage(image, baseDigest, layers, bake));
-    const index = { annotations: { [Provenance.baseName]: bake.baseName, [Provenance.baseDigest]: base.digest } };
-    const pushed = await push(
-      targetClient,
-      { repository: target.repository, images, tags: options.tags, ...(base.isIndex ? { index } : {}) },
-      { concurrency: settings.concurrency, chunkSize: settings.chunkSize, log: context.log, progress: context.progress },
-    ).catch((error) => {
-      throw explained(error, target.registry);
-    });
-    return {
-      imageRef: `${repositoryName(target)}@${pushed.digest}`,
-      digest: pushed.digest,
-      mediaType: pushed.mediaType,
-      tags: options.tags,
-      modelLayerDigests: layers.map(({ layer }) => layer.digest),
-      bytesUploaded: pushed.bytesUploaded,
-      bytesReused: pushed.bytesReused,
-      baseDigest: base.digest,
-      platforms: base.platforms.map(({ image }) => (image.platform ? `${image.platform.os}/${image.platform.architecture}` : `${image.config.os ?? 'linux'}/${image.config.architecture ?? 'amd64'}`)),
-    };
-  } finally {
-    targetClient.close();
-    if (baseClient !== targetClient) baseClient.close();
+  const targetClient = registryClient(target.registry, scopes, settings, settings.credential, context, signal);
+  // The service connection belongs to the target: its credentials never go to another registry.
+  const baseClient = sameRegistry ? targetClient : registryClient(baseImage.registry, [`repository:${baseImage.repository}:pull`], settings, { kind: 'anonymous' }, context, signal);
+  return { base: baseClient, target: targetClient };
+}
+
+async function modelLayers(plans: readonly LayerPlan[], options: BakeOptions, signal: AbortSignal): Promise<{ layer: Layer; description: string }[]> {
+  const layers: { layer: Layer; description: string }[] = [];
+  for (const plan of plans) {
+    signal.throwIfAborted();
+    layers.push({ layer: await buildModelLayer(plan, { mtime: options.mtime, compression: options.compression }), description: plan.description });
   }
+  return layers;
+}
+
+/** A rejection handler that turns a registry failure into its message. */
+export function explainedBy(registry: string): (error: unknown) => never {
+  return (error) => {
+    throw explainRegistryFailure(error, registry);
+  };
+}
+
+export function bakeModel(options: BakeOptions, context: BakeContext): Promise<BakeResult> {
+  return withinDeadline(options.timeoutMs, context, (signal) => bakeUntil(signal, options, context));
+}
+
+async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: BakeContext): Promise<BakeResult> {
+  const { baseImage, target, registry: settings } = options;
+  // The model first: bad input fails before any network.
+  const plans = planModelLayers(await readModelEntries(options.modelPath), options.bake.modelDirectory);
+  const clients = clientsFor(options, context, signal);
+  const base = await readBaseImage(clients.base, baseImage).catch(explainedBy(baseImage.registry));
+  for (const skipped of base.skipped) context.log.info('IndexEntrySkipped', skipped.digest, skipped.platform ? `${skipped.platform.os}/${skipped.platform.architecture}` : 'no platform');
+  const layers = await modelLayers(plans, options, signal);
+  const bake: ModelBake = { ...options.bake, baseName: formatReference(baseImage) };
+  const images = base.platforms.map(({ image, baseDigest }) => bakeModelIntoImage(image, baseDigest, layers, bake));
+  const index = { annotations: { [Provenance.baseName]: bake.baseName, [Provenance.baseDigest]: base.digest } };
+  const pushed = await push(
+    clients.target,
+    { repository: target.repository, images, tags: options.tags, ...(base.isIndex ? { index } : {}) },
+    { concurrency: settings.concurrency, chunkSize: settings.chunkSize, log: context.log, progress: context.progress },
+  ).catch(explainedBy(target.registry));
+  return {
+    imageRef: `${repositoryName(target)}@${pushed.digest}`,
+    digest: pushed.digest,
+    mediaType: pushed.mediaType,
+    tags: options.tags,
+    modelLayerDigests: layers.map(({ layer }) => layer.digest),
+    bytesUploaded: pushed.bytesUploaded,
+    bytesReused: pushed.bytesReused,
+    baseDigest: base.digest,
+    platforms: base.platforms.map(({ image }) => (image.platform ? `${image.platform.os}/${image.platform.architecture}` : `${image.config.os ?? 'linux'}/${image.config.architecture ?? 'amd64'}`)),
+  };
 }

@@ -6,15 +6,18 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { TaskError } from '../errors';
-import type { BakeContext, BakeResult, BakeTarget } from './bake';
+import { stoppedBy } from '../net/errors';
+import { explainedBy, registryClient, withinDeadline, type BakeContext, type BakeResult, type BakeTarget } from './bake';
+import { isContentDigest, peerValue } from './digest';
 import { readModelEntries, type ModelEntry } from './modelFiles';
 import { modelLabels } from './modelImage';
+import { readPeerManifest } from './peerManifest';
 import { repositoryName } from './reference';
 import type { RegistryAccess } from './registry/access';
-import { RegistryClient } from './registry/client';
 
 export interface DockerBuildOptions extends BakeTarget {
   readonly access: RegistryAccess;
@@ -25,25 +28,37 @@ export interface DockerBuildOptions extends BakeTarget {
 
 type Engine = 'docker' | 'buildah';
 
-function run(command: string, args: readonly string[], context: BakeContext, options: { quiet?: boolean } = {}): Promise<{ code: number; output: string }> {
+interface Run {
+  readonly context: BakeContext;
+  /** Ends the engine when the task is cancelled or out of time. */
+  readonly signal: AbortSignal;
+}
+
+/** Each line of an engine's output, as it comes: a log line through the output boundary. */
+function eachLine(stream: Readable, onLine: (line: string) => void): void {
+  createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
+}
+
+function run(command: string, args: readonly string[], { context, signal }: Run, options: { quiet?: boolean } = {}): Promise<{ code: number; output: string }> {
   context.log.debug(`running: ${command} ${args.join(' ')}`);
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], signal, killSignal: 'SIGTERM' });
     let output = '';
-    const collect = (chunk: Buffer) => {
-      output = (output + chunk.toString('utf8')).slice(-20_000);
-      if (!options.quiet) process.stdout.write(chunk);
+    const collect = (line: string) => {
+      output = `${output}${line}\n`.slice(-20_000);
+      if (!options.quiet) context.log.info('BuildOutputLine', command, line);
     };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
-    child.on('error', (error) => resolve({ code: -1, output: error.message }));
-    child.on('close', (code) => resolve({ code: code ?? -1, output }));
+    eachLine(child.stdout, collect);
+    eachLine(child.stderr, collect);
+    const settle = (code: number, fallback?: string) => (signal.aborted ? reject(stoppedBy(signal)) : resolve({ code, output: fallback ?? output }));
+    child.on('error', (error) => settle(-1, error.message));
+    child.on('close', (code) => settle(code ?? -1));
   });
 }
 
-async function findEngine(context: BakeContext): Promise<Engine> {
-  if ((await run('docker', ['info', '--format', '{{.ServerVersion}}'], context, { quiet: true })).code === 0) return 'docker';
-  if ((await run('buildah', ['--version'], context, { quiet: true })).code === 0) return 'buildah';
+async function findEngine(at: Run): Promise<Engine> {
+  if ((await run('docker', ['info', '--format', '{{.ServerVersion}}'], at, { quiet: true })).code === 0) return 'docker';
+  if ((await run('buildah', ['--version'], at, { quiet: true })).code === 0) return 'buildah';
   throw new TaskError('BuildEngineMissing', []);
 }
 
@@ -122,37 +137,55 @@ function lastLines(output: string): string {
   return output.split('\n').filter(Boolean).slice(-5).join(' | ');
 }
 
-async function buildAndPush(engine: Engine, plan: Plan, context: BakeContext): Promise<string> {
+async function buildAndPush(engine: Engine, plan: Plan, at: Run): Promise<string> {
   const commands = engineCommands(engine, plan);
-  const built = await run(engine, commands.build, context);
+  const built = await run(engine, commands.build, at);
   if (built.code !== 0) throw new TaskError('BuildFailed', [engine, built.code, lastLines(built.output)]);
   for (const tag of plan.tags) {
     for (const command of commands.push(tag)) {
-      const pushed = await run(engine, command, context);
+      const pushed = await run(engine, command, at);
       if (pushed.code !== 0) throw new TaskError('PushFailed', [engine, `${plan.image}:${tag}`, lastLines(pushed.output)]);
       // docker prints "<tag>: digest: sha256:... size: N"; buildah wrote --digestfile itself.
       const printed = engine === 'docker' ? /digest: (sha256:[a-f0-9]{64})/.exec(pushed.output)?.[1] : undefined;
       if (printed) await fs.writeFile(plan.digestFile, printed);
     }
   }
-  return (await fs.readFile(plan.digestFile, 'utf8')).trim();
+  const digest = (await fs.readFile(plan.digestFile, 'utf8').catch(() => '')).trim();
+  if (!isContentDigest(digest)) throw new TaskError('PushFailed', [engine, plan.image, `it reported no digest (${peerValue(digest)})`]);
+  return digest;
 }
 
-export async function dockerBuild(options: DockerBuildOptions, context: BakeContext): Promise<BakeResult> {
-  const entries = await readModelEntries(options.modelPath);
+/** The Dockerfile and the build context folder, checked before anything is staged. */
+async function dockerfileOf(options: DockerBuildOptions): Promise<{ dockerfile: string; contextDir: string }> {
   const dockerfile = options.dockerfile ?? path.join(options.buildContext ?? '.', 'Dockerfile');
   await fs.access(dockerfile).catch(() => {
     throw new TaskError('DockerfileMissing', [dockerfile]);
   });
-  const contextDir = options.buildContext ?? path.dirname(dockerfile);
-  const engine = await findEngine(context);
-  const client = new RegistryClient(options.target.registry, { ...options.registry, scopes: [`repository:${options.target.repository}:pull,push`], log: context.log, onSecret: context.onSecret });
+  return { dockerfile, contextDir: options.buildContext ?? path.dirname(dockerfile) };
+}
+
+export function dockerBuild(options: DockerBuildOptions, context: BakeContext): Promise<BakeResult> {
+  return withinDeadline(options.timeoutMs, context, (signal) => buildUntil(signal, options, context));
+}
+
+/**
+ * The login file lives in a scratch folder of the task's lifetime and the staged model is tracked
+ * by it: a cancel at any stage leaves neither behind, however the task ends.
+ */
+async function buildUntil(signal: AbortSignal, options: DockerBuildOptions, context: BakeContext): Promise<BakeResult> {
+  const entries = await readModelEntries(options.modelPath);
+  const { dockerfile, contextDir } = await dockerfileOf(options);
+  const at: Run = { context, signal };
+  const engine = await findEngine(at);
+  const client = registryClient(options.target.registry, [`repository:${options.target.repository}:pull,push`], options.registry, options.registry.credential, context, signal);
   const stagedName = `.bake-model-${randomBytes(4).toString('hex')}`;
-  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'bake-'));
+  const staged = path.join(contextDir, stagedName);
+  const releaseStaged = context.lifetime.track(staged);
+  const work = context.lifetime.scratchFolder('bake-login');
   try {
-    const login = options.access.kind === 'anonymous' ? undefined : await client.loginCredentials();
+    const login = options.access.kind === 'anonymous' ? undefined : await client.loginCredentials().catch(explainedBy(options.target.registry));
     const authFile = await writeAuthFile(work, options.target.registry, login);
-    await stageModel(entries, path.join(contextDir, stagedName));
+    await stageModel(entries, staged);
     const digest = await buildAndPush(engine, {
       image: repositoryName(options.target),
       tags: options.tags.length > 0 ? options.tags : ['latest'],
@@ -163,20 +196,21 @@ export async function dockerBuild(options: DockerBuildOptions, context: BakeCont
       digestFile: path.join(work, 'digest'),
       insecure: options.registry.insecure,
       certDir: await writeCertDir(work, options.registry.ca),
-    }, context);
-    const manifest = JSON.parse((await client.getManifest(options.target.repository, digest)).bytes.toString('utf8')) as { layers?: { digest: string }[] };
+    }, at);
+    const image = `${repositoryName(options.target)}@${digest}`;
+    const manifest = readPeerManifest(await client.getManifest(options.target.repository, digest).catch(explainedBy(options.target.registry)), image);
     return {
-      imageRef: `${repositoryName(options.target)}@${digest}`,
+      imageRef: image,
       digest,
-      mediaType: '',
+      mediaType: manifest.mediaType,
       tags: options.tags,
-      modelLayerDigests: manifest.layers?.slice(-1).map((layer) => layer.digest) ?? [],
+      modelLayerDigests: manifest.kind === 'manifest' ? manifest.layers.slice(-1).map((layer) => layer.digest) : [],
       baseDigest: '',
       platforms: [],
     };
   } finally {
-    client.close();
-    await fs.rm(path.join(contextDir, stagedName), { recursive: true, force: true });
+    await fs.rm(staged, { recursive: true, force: true });
     await fs.rm(work, { recursive: true, force: true });
+    releaseStaged();
   }
 }

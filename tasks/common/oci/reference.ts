@@ -2,6 +2,7 @@
  * Image references as the distribution spec and Docker's reference grammar define them:
  * [registry/]repository[:tag][@digest]. Pure: parsing, validation and formatting only.
  */
+import { isIPv6 } from 'node:net';
 
 export interface ImageReference {
   /** Registry host with optional port, e.g. "myacr.azurecr.io" or "127.0.0.1:5000". */
@@ -27,6 +28,13 @@ export function isValidTag(tag: string): boolean {
 
 export function isValidDigest(digest: string): boolean {
   return DIGEST.test(digest);
+}
+
+/** A host name or IPv6 literal with an optional port, as a URL can carry them. */
+function isHost(text: string): boolean {
+  const port = /:(\d+)$/.exec(text)?.[1];
+  const literal = /^\[([^\]]*)\]/.exec(text)?.[1];
+  return HOST.test(text) && (port === undefined || Number(port) <= 65_535) && (literal === undefined || isIPv6(literal));
 }
 
 /** A first path segment is a registry host when it has a dot or a port, or is localhost (Docker's rule). */
@@ -61,7 +69,7 @@ export function parseReference(text: string): ImageReference {
   let registry = DOCKER_HUB;
   if (segments.length > 1 && looksLikeHost(segments[0])) {
     registry = segments.shift()!;
-    if (!HOST.test(registry)) throw new ReferenceError(`'${registry}' is not a registry host name`);
+    if (!isHost(registry)) throw new ReferenceError(`'${registry}' is not a registry host name`);
   } else if (segments.length === 1) {
     segments.unshift('library');
   }

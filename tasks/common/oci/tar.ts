@@ -6,6 +6,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
+import { InputError } from '../errors';
 
 export interface TarEntry {
   /** Path inside the image without a leading '/'; directories end with '/'. */
@@ -126,7 +127,7 @@ async function* segmentBytes(segments: readonly Segment[], offset: number): Asyn
         yield chunk as Buffer;
       }
       // A file that shrank since it was planned would corrupt the archive and its digest.
-      if (read !== length - skip) throw new Error(`${segment.path} changed size while it was being read`);
+      if (read !== length - skip) throw new InputError('modelPath', 'ModelFileChanged', [segment.path]);
     }
     skip = 0;
   }

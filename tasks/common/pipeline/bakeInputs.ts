@@ -1,4 +1,5 @@
 import { InputError } from '../errors';
+import { policyForRetries } from '../net/retry';
 import { azureTransportOf } from './azureTransport';
 import type { BakeOptions, RegistrySettings } from '../oci/bake';
 import type { DockerBuildOptions } from '../oci/dockerBuild';
@@ -50,9 +51,7 @@ function registrySettings(agent: Agent, access: RegistryAccess): RegistrySetting
   return {
     credential: registryCredential(access, azureTransportOf(agent)),
     insecure: boolInput(agent, 'allowInsecureRegistry', false),
-    retries: intInput(agent, 'retries', { min: 0, max: 20, fallback: 5 }),
-    retryDelayMs: 500,
-    idleTimeoutMs: 120_000,
+    retryPolicy: policyForRetries(intInput(agent, 'retries', { min: 0, max: 20, fallback: 5 })),
     chunkSize: intInput(agent, 'chunkSizeMiB', { min: 1, max: 1024, fallback: 64 }) * MiB,
     concurrency: 4,
   };
@@ -86,6 +85,7 @@ export function readBakeInputs(agent: Agent): BakeTaskInputs {
       created: new Date(sourceDateEpoch(agent) * 1000).toISOString().replace('.000Z', 'Z'),
     },
     registry: registrySettings(agent, access),
+    timeoutMs: intInput(agent, 'timeoutSeconds', { min: 5, max: 86_400, fallback: 3600 }) * 1000,
   };
   if (mode === 'dockerBuild') {
     const target = reference('image', requiredInput(agent, 'image', "mode is 'dockerBuild'"), parseRepository);

@@ -37,6 +37,12 @@ export interface RegistryOptions {
   denyPush?: string[];
   /** Token mode: which AAD access tokens /oauth2/exchange accepts. */
   trustAadToken?: TokenIssuerOptions['trustAadToken'];
+  /**
+   * Token mode: where the token endpoints are. 'registry' (default): on the registry's own host, as
+   * with ACR. 'separate': on the issuer's own origin (https when the registry has TLS), as with
+   * Docker Hub, whose registry sends clients to auth.docker.io.
+   */
+  tokenService?: 'registry' | 'separate';
   startTimeoutMs?: number;
 }
 
@@ -171,11 +177,14 @@ async function setUpAuth(auth: RegistryAuth, dir: string, user: { username?: str
   let issuer: TokenIssuer | undefined;
   const gate = await startTokenGate({ tls: ca, isRejected: (token) => issuer?.isRejected(token) ?? false });
   cleanups.push(() => gate.close());
+  const separate = options.tokenService === 'separate';
   const started = await startTokenIssuer({
     signingKey, service: gate.host, username, password,
     tokenLifetimeSeconds: options.tokenLifetimeSeconds, headerStyle: options.tokenHeader,
     denyPush: options.denyPush, trustAadToken: options.trustAadToken,
+    ...(separate ? { tls: ca } : { publicOrigin: `${ca ? 'https' : 'http'}://${gate.host}` }),
   });
+  if (!separate) gate.setTokenService(Number(new URL(started.url).port));
   issuer = started;
   cleanups.push(() => started.close());
   return {

@@ -10,6 +10,9 @@
  * `WWW-Authenticate: Bearer realm=..,service=..,scope=..,error="invalid_token"` and error body.
  * Distribution checks auth before it reads a body, so nothing is written. Every other request is
  * streamed through untouched (Host kept, so the registry's Location URLs point at the gate).
+ *
+ * Like an Azure Container Registry, the gate also serves the token endpoints (/oauth2/...) on the
+ * registry's own host, by passing them to the token issuer once setTokenService names it.
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -22,6 +25,8 @@ export interface TokenGate {
   readonly host: string;
   readonly rejected: number;
   setUpstream(upstream: { port: number; ca?: string }): void;
+  /** The plain-http port of the token issuer that answers /oauth2/ on the gate's host. */
+  setTokenService(port: number): void;
   close(): Promise<void>;
 }
 
@@ -33,39 +38,46 @@ function forwardHeaders(headers: http.IncomingHttpHeaders, overrides: http.Outgo
   return { ...out, ...overrides };
 }
 
+/** Streams one request to a local upstream and its answer back; a refused token goes with no body. */
+function relay(req: http.IncomingMessage, res: http.ServerResponse, upstream: { send: typeof http.request; port: number; agent: http.Agent }, refuse: boolean): void {
+  const headers = refuse
+    ? forwardHeaders(req.headers, { authorization: 'Bearer expired', 'content-length': '0' })
+    : forwardHeaders(req.headers, req.headers['transfer-encoding'] ? { 'transfer-encoding': 'chunked' } : {});
+  const outgoing = upstream.send({ host: '127.0.0.1', port: upstream.port, method: req.method, path: req.url, headers, agent: upstream.agent }, (answer) => {
+    res.writeHead(answer.statusCode ?? 502, answer.headers);
+    answer.pipe(res);
+  });
+  outgoing.on('error', (error) => {
+    if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end(`token gate: upstream unreachable: ${error.message}`);
+    else res.destroy();
+  });
+  res.on('close', () => {
+    if (!res.writableFinished) outgoing.destroy();
+  });
+  if (refuse) {
+    req.resume(); // the body is dropped, as the registry would never read it
+    outgoing.end();
+  } else {
+    req.pipe(outgoing);
+  }
+}
+
 export async function startTokenGate(options: { tls?: ServerTls; isRejected: (token: string) => boolean }): Promise<TokenGate> {
   let upstream: { port: number; agent: http.Agent } | undefined;
+  let tokenService: { port: number; agent: http.Agent } | undefined;
   let rejected = 0;
-  const request = options.tls ? https.request : http.request;
+  const send = options.tls ? https.request : http.request;
 
   const handler: http.RequestListener = (req, res) => {
+    if (tokenService && req.url?.startsWith('/oauth2/')) return relay(req, res, { send: http.request, ...tokenService }, false);
     if (!upstream) {
       res.writeHead(503).end('registry not started yet');
       return;
     }
     const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
     const refuse = token !== undefined && options.isRejected(token);
-    const headers = refuse
-      ? forwardHeaders(req.headers, { authorization: 'Bearer expired', 'content-length': '0' })
-      : forwardHeaders(req.headers, req.headers['transfer-encoding'] ? { 'transfer-encoding': 'chunked' } : {});
     if (refuse) rejected += 1;
-    const outgoing = request({ host: '127.0.0.1', port: upstream.port, method: req.method, path: req.url, headers, agent: upstream.agent }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    outgoing.on('error', (error) => {
-      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end(`token gate: registry unreachable: ${error.message}`);
-      else res.destroy();
-    });
-    res.on('close', () => {
-      if (!res.writableFinished) outgoing.destroy();
-    });
-    if (refuse) {
-      req.resume(); // the body is dropped, as the registry would never read it
-      outgoing.end();
-    } else {
-      req.pipe(outgoing);
-    }
+    relay(req, res, { send, ...upstream }, refuse);
   };
 
   const server = options.tls
@@ -86,8 +98,12 @@ export async function startTokenGate(options: { tls?: ServerTls; isRejected: (to
       const agent = options.tls ? new https.Agent({ keepAlive: true, ca }) : new http.Agent({ keepAlive: true });
       upstream = { port: upstreamPort, agent };
     },
+    setTokenService: (port) => {
+      tokenService = { port, agent: new http.Agent({ keepAlive: true }) };
+    },
     close: () => new Promise<void>((resolve) => {
       upstream?.agent.destroy();
+      tokenService?.agent.destroy();
       server.close(() => resolve());
       server.closeAllConnections();
     }),

@@ -15,7 +15,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Claims, decodeJwt, nowSeconds } from '../jwt';
-import { type RunningServer, readBody, sendJson, startServer } from '../standInServer';
+import { type RunningServer, type ServerTls, readBody, sendJson, startServer } from '../standInServer';
 import { type Scope, type SigningKey, type TokenHeaderStyle, formatScope, mintToken, parseScopes, verifyOwnToken } from './tokens';
 
 export const NULL_GUID = '00000000-0000-0000-0000-000000000000';
@@ -36,6 +36,10 @@ export interface TokenIssuerOptions {
   readonly denyPush?: readonly string[];
   /** Whether an AAD access token may be exchanged. Default: a JWT for ARM or ACR's audience, not expired. */
   readonly trustAadToken?: (token: string) => boolean;
+  /** Serve over TLS (a token service on its own https origin, as Docker Hub's). */
+  readonly tls?: ServerTls;
+  /** The origin clients reach the issuer at, when a front serves /oauth2/ for it (as ACR's registry host does). */
+  readonly publicOrigin?: string;
 }
 
 export interface IssuerRequest {
@@ -224,11 +228,11 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
       const challenge = failure.status === 401 ? { 'www-authenticate': `Basic realm="${issuer.name}"` } : undefined;
       sendJson(res, failure.status, { errors: [{ code: failure.code, message: failure.message }] }, challenge);
     }
-  });
+  }, options.tls);
 
   return {
     url: server.origin,
-    realm: `${server.origin}/oauth2/token`,
+    realm: `${options.publicOrigin ?? server.origin}/oauth2/token`,
     service: options.service,
     issuerName: issuer.name,
     requests,

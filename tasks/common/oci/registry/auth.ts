@@ -2,9 +2,17 @@
  * Registry authentication as a pluggable step: the client asks for a header, and when the registry
  * answers 401 it hands over the challenge and asks again. Covers Basic, the Docker token flow
  * (Bearer realm/service/scope) and Azure Container Registry's Entra ID exchange.
+ *
+ * A challenge is the peer's word, so where it sends us is checked before any credential leaves: a
+ * realm must be https (plain http only on an insecure registry's own host), and the Entra token of
+ * an ACR connection goes only to https://<registry>/oauth2/exchange.
  */
 import { RemoteError } from '../../errors';
-import { HttpError, type HttpClient } from './http';
+import type { Log } from '../../log';
+import { BODY_LIMITS, type NetResponse } from '../../net/body';
+import { NetworkError, isRetryableStatus } from '../../net/errors';
+import type { NetRequest } from '../../net/network';
+import { peerValue } from '../digest';
 
 export type RegistryCredential =
   | { readonly kind: 'anonymous' }
@@ -21,39 +29,58 @@ export interface Challenge {
 
 /** Parses a WWW-Authenticate header such as: Bearer realm="https://x/token",service="x",scope="...". */
 export function parseChallenge(header: string | undefined): Challenge | undefined {
-  const match = header?.match(/^\s*(Basic|Bearer)\b\s*(.*)$/i);
+  const match = header?.match(/^\s*(Basic|Bearer)(?:\s+(.*))?$/is);
   if (!match) return undefined;
   const params: Record<string, string> = {};
-  for (const [, key, quoted, bare] of match[2].matchAll(/([A-Za-z_]+)\s*=\s*(?:"([^"]*)"|([^,\s]*))/g)) params[key.toLowerCase()] = quoted ?? bare;
+  for (const [, key, quoted, bare] of (match[2] ?? '').matchAll(/([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g)) {
+    const name = key.toLowerCase();
+    // The first value of a parameter counts: a later duplicate cannot redirect the token request.
+    if (!(name in params)) params[name] = quoted !== undefined ? quoted.replace(/\\(.)/g, '$1') : bare;
+  }
   return { scheme: match[1].toLowerCase() as Challenge['scheme'], realm: params.realm, service: params.service, error: params.error };
 }
 
 interface TokenResponse {
-  token?: string;
-  access_token?: string;
-  refresh_token?: string;
+  token?: unknown;
+  access_token?: unknown;
+  refresh_token?: unknown;
 }
 
 /** ACR's documented user name for a refresh token presented as a password. */
 export const ACR_REFRESH_TOKEN_USER = '00000000-0000-0000-0000-000000000000';
 
+/** What a token may hold to travel in an Authorization header. */
+const HEADER_SAFE = /^[\x21-\x7e]+$/;
+
+export interface AuthenticatorOptions {
+  readonly registry: string;
+  /** scheme://registry: the origin the credentials belong to. */
+  readonly origin: URL;
+  readonly insecure: boolean;
+  readonly credential: RegistryCredential;
+  readonly scopes: readonly string[];
+  /** Registers every token as a secret the moment it exists. */
+  readonly onSecret: (value: string) => void;
+  readonly log: Log;
+  /** One request through the network layer (no retries: the client's call retries the whole exchange). */
+  readonly send: (request: Omit<NetRequest, 'signal' | 'tls'>) => Promise<NetResponse>;
+}
+
 export class Authenticator {
   private header: string | undefined;
   private refreshToken: string | undefined;
 
-  constructor(
-    private readonly registry: string,
-    private readonly credential: RegistryCredential,
-    private readonly http: HttpClient,
-    private readonly scopes: readonly string[],
-    /** Registers every token as a secret the moment it exists. */
-    private readonly onSecret: (value: string) => void,
-  ) {}
+  constructor(private readonly options: AuthenticatorOptions) {}
+
+  private get registry(): string {
+    return this.options.registry;
+  }
 
   /** A user name and password another tool (buildah, docker) can log in with, once a challenge was answered. */
   loginCredentials(): { username: string; password: string } | undefined {
-    if (this.credential.kind === 'basic') return { username: this.credential.username, password: this.credential.password };
-    if (this.credential.kind === 'entra' && this.refreshToken) return { username: ACR_REFRESH_TOKEN_USER, password: this.refreshToken };
+    const credential = this.options.credential;
+    if (credential.kind === 'basic') return { username: credential.username, password: credential.password };
+    if (credential.kind === 'entra' && this.refreshToken) return { username: ACR_REFRESH_TOKEN_USER, password: this.refreshToken };
     return undefined;
   }
 
@@ -80,19 +107,38 @@ export class Authenticator {
   }
 
   private basicHeader(): string {
-    const credential = this.credential;
+    const credential = this.options.credential;
     if (credential.kind === 'basic') return `Basic ${Buffer.from(`${credential.username}:${credential.password}`).toString('base64')}`;
     if (credential.kind === 'entra' && this.refreshToken) return `Basic ${Buffer.from(`${ACR_REFRESH_TOKEN_USER}:${this.refreshToken}`).toString('base64')}`;
     throw new RemoteError('RegistryCredentialsRequired', [this.registry]);
   }
 
+  /** The token service a challenge names, if credentials may go there; refused before anything is sent or requested. */
+  private realmOf(challenge: Challenge): URL {
+    let realm: URL | undefined;
+    try {
+      realm = new URL(challenge.realm ?? '');
+    } catch {
+      realm = undefined;
+    }
+    if (!realm || (realm.protocol !== 'https:' && realm.protocol !== 'http:')) {
+      throw new RemoteError('RegistryAuthUnsupported', [this.registry, `a Bearer challenge whose realm ${peerValue(challenge.realm ?? '')} is not an http(s) URL`]);
+    }
+    this.options.log.debug(`registry ${this.registry} sends token requests to ${realm.host}`);
+    const acrOrigin = new URL(`https://${this.registry}`).origin;
+    if (this.options.credential.kind === 'entra' && realm.origin !== acrOrigin) throw new RemoteError('RegistryRealmForeign', [this.registry, realm.host, acrOrigin]);
+    const ownInsecureHost = this.options.insecure && realm.host === this.options.origin.host;
+    if (realm.protocol === 'http:' && !ownInsecureHost) throw new RemoteError('RegistryRealmInsecure', [this.registry, realm.host]);
+    return realm;
+  }
+
   private async bearerToken(challenge: Challenge, afterRejection: boolean): Promise<string> {
-    if (!challenge.realm) throw new RemoteError('RegistryAuthUnsupported', [this.registry, 'Bearer challenge without a realm']);
-    const realm = new URL(challenge.realm);
+    const realm = this.realmOf(challenge);
     const service = challenge.service ?? this.registry;
-    if (this.credential.kind !== 'entra') return this.dockerToken(realm, service);
+    const credential = this.options.credential;
+    if (credential.kind !== 'entra') return this.dockerToken(realm, service);
     // A refused ACR access token may mean the refresh token expired too: start over from Entra ID.
-    if (afterRejection || !this.refreshToken) this.refreshToken = await this.exchange(realm, service, this.credential);
+    if (afterRejection || !this.refreshToken) this.refreshToken = await this.exchange(realm, service, credential);
     return this.acrAccessToken(realm, service, this.refreshToken);
   }
 
@@ -100,13 +146,14 @@ export class Authenticator {
   private async dockerToken(realm: URL, service: string): Promise<string> {
     const url = new URL(realm);
     url.searchParams.set('service', service);
-    for (const scope of this.scopes) url.searchParams.append('scope', scope);
+    for (const scope of this.options.scopes) url.searchParams.append('scope', scope);
     const headers: Record<string, string> = {};
-    if (this.credential.kind === 'basic') headers.authorization = this.basicHeader();
+    if (this.options.credential.kind === 'basic') headers.authorization = this.basicHeader();
     const body = await this.tokenRequest({ method: 'GET', url, headers });
     return this.accept(body.token ?? body.access_token, realm);
   }
 
+  /** ACR: the Entra token for a refresh token, at the registry's own /oauth2/exchange only. */
   private async exchange(realm: URL, service: string, credential: { tenantId?: string; entraToken: () => Promise<string> }): Promise<string> {
     const form = new URLSearchParams({ grant_type: 'access_token', service, access_token: await credential.entraToken() });
     if (credential.tenantId) form.set('tenant', credential.tenantId);
@@ -115,7 +162,7 @@ export class Authenticator {
   }
 
   private async acrAccessToken(realm: URL, service: string, refreshToken: string): Promise<string> {
-    const form = new URLSearchParams({ grant_type: 'refresh_token', service, scope: this.scopes.join(' '), refresh_token: refreshToken });
+    const form = new URLSearchParams({ grant_type: 'refresh_token', service, scope: this.options.scopes.join(' '), refresh_token: refreshToken });
     const body = await this.postForm(realm, form);
     return this.accept(body.access_token, realm);
   }
@@ -125,29 +172,27 @@ export class Authenticator {
     return this.tokenRequest({ method: 'POST', url, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': bytes.length }, body: bytes });
   }
 
-  private accept(token: string | undefined, realm: URL): string {
-    if (!token) throw new RemoteError('RegistryTokenFailed', [realm.origin + realm.pathname, 'the response holds no token']);
-    this.onSecret(token);
+  private accept(token: unknown, realm: URL): string {
+    const where = realm.origin + realm.pathname;
+    if (typeof token !== 'string' || token === '') throw new RemoteError('RegistryTokenFailed', [where, 'the response holds no token']);
+    this.options.onSecret(token);
+    if (!HEADER_SAFE.test(token)) throw new RemoteError('RegistryTokenFailed', [where, 'the token holds characters an HTTP header cannot carry']);
     return token;
   }
 
-  private async tokenRequest(request: Parameters<HttpClient['send']>[0]): Promise<TokenResponse> {
-    const response = await this.http.send(request);
-    const text = await response.text();
+  private async tokenRequest(request: { method: string; url: URL; headers: Record<string, string | number>; body?: Buffer }): Promise<TokenResponse> {
+    const response = await this.options.send(request);
     const where = request.url.origin + request.url.pathname;
-    if (response.status === 401 || response.status === 403) throw new RemoteError('RegistryCredentialsRejected', [this.registry, where, response.status, summarize(text)]);
-    if (response.status >= 500 || response.status === 429) throw new HttpError(`token service ${where} answered ${response.status}`, response.status);
-    if (response.status !== 200) throw new RemoteError('RegistryTokenFailed', [where, `HTTP ${response.status}: ${summarize(text)}`]);
-    try {
-      return JSON.parse(text) as TokenResponse;
-    } catch {
-      throw new RemoteError('RegistryTokenFailed', [where, 'the response is not JSON']);
+    if (response.status === 200) {
+      return response.json<TokenResponse>(BODY_LIMITS.json, `a token from ${where}`).catch((error: unknown) => {
+        if (error instanceof NetworkError && error.code === 'EBADJSON') throw new RemoteError('RegistryTokenFailed', [where, 'the response is not JSON']);
+        throw error;
+      });
     }
+    const error = await response.statusError();
+    if (response.status === 401 || response.status === 403) throw new RemoteError('RegistryCredentialsRejected', [this.registry, where, response.status, error.detail || '(empty body)']);
+    // Throttling and server faults are retried with the request that needed the token.
+    if (isRetryableStatus(response.status)) throw error;
+    throw new RemoteError('RegistryTokenFailed', [where, `HTTP ${response.status}: ${error.detail || '(empty body)'}`]);
   }
-}
-
-/** The first part of an error body, on one line: enough to act on, never a wall of HTML. */
-export function summarize(text: string): string {
-  const oneLine = text.replace(/\s+/g, ' ').trim();
-  return oneLine.length > 300 ? `${oneLine.slice(0, 300)}...` : oneLine || '(empty body)';
 }

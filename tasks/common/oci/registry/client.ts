@@ -1,25 +1,32 @@
 /**
  * A small OCI distribution client: manifests, blob HEAD/GET/mount and the requests an upload is
- * made of. Every request goes through `call`, which adds auth, renews it on 401, follows
- * redirects (ACR serves blobs from storage) and retries what is worth retrying.
+ * made of. Every request is one `send` of the network layer with the task's signal; `call` adds
+ * auth (renewed on 401), follows redirects only where credentials may go, and retries under the
+ * task's policy. What is fetched by digest is hashed and compared before it is returned.
  */
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { RemoteError, TaskError, isTransient } from '../../errors';
+import { RemoteError, TaskError } from '../../errors';
 import type { Log } from '../../log';
+import { BODY_LIMITS, type NetResponse } from '../../net/body';
+import { HttpStatusError, NetworkError, type RetryVerdict } from '../../net/errors';
+import type { NetRequest, Network } from '../../net/network';
+import { MAX_REDIRECTS, redirectHop, sameOrigin } from '../../net/origin';
+import { retry, type RetryPolicy } from '../../net/retry';
+import { assertDigest, digestLike, isContentDigest } from '../digest';
 import { manifestAccept } from '../mediaTypes';
-import { Authenticator, summarize, type RegistryCredential } from './auth';
-import { HttpClient, HttpError, type HttpResponse } from './http';
+import { Authenticator, type RegistryCredential } from './auth';
 
 export interface RegistryClientOptions {
+  readonly network: Network;
+  /** The task's cancel and overall deadline: every request and every pause between retries ends with it. */
+  readonly signal: AbortSignal;
   readonly credential: RegistryCredential;
   /** Plain HTTP instead of HTTPS (allowInsecureRegistry). */
   readonly insecure: boolean;
   /** Token scopes to ask for, e.g. repository:app:pull,push and repository:base:pull. */
   readonly scopes: readonly string[];
-  readonly retries: number;
-  readonly retryDelayMs: number;
-  readonly idleTimeoutMs: number;
+  readonly retryPolicy: RetryPolicy;
+  /** A private registry's CA (PEM), trusted besides the agent's. */
   readonly ca?: string;
   readonly log: Log;
   readonly onSecret: (value: string) => void;
@@ -27,7 +34,7 @@ export interface RegistryClientOptions {
 
 export interface CallOptions {
   readonly headers?: Readonly<Record<string, string | number>>;
-  /** A fresh body per attempt: a stream cannot be sent twice. */
+  /** A fresh body per request: a stream cannot be sent twice. */
   readonly body?: () => Buffer | Readable;
   /** Statuses that are a result rather than an error. */
   readonly expect: readonly number[];
@@ -36,105 +43,128 @@ export interface CallOptions {
 }
 
 export interface Manifest {
-  readonly mediaType: string;
+  /** From the Content-Type header; the JSON's own mediaType wins where it has one. */
+  readonly contentType: string;
   readonly bytes: Buffer;
   readonly digest: string;
 }
 
-const MAX_REDIRECTS = 5;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 export class RegistryClient {
-  readonly http: HttpClient;
+  /** scheme://host[:port] of the registry: the one origin its credentials belong to. */
+  readonly origin: URL;
   private readonly auth: Authenticator;
 
   constructor(
     readonly registry: string,
     readonly options: RegistryClientOptions,
   ) {
-    this.http = new HttpClient({ ca: options.ca, idleTimeoutMs: options.idleTimeoutMs });
-    this.auth = new Authenticator(registry, options.credential, this.http, options.scopes, options.onSecret);
+    this.origin = new URL(`${options.insecure ? 'http' : 'https'}://${registry}`);
+    this.auth = new Authenticator({ ...options, registry, origin: this.origin, send: (request) => this.send(request) });
   }
 
   url(path: string): URL {
-    return new URL(path, `${this.options.insecure ? 'http' : 'https'}://${this.registry}`);
+    return new URL(path, this.origin);
+  }
+
+  /** Exactly one request, with the task's signal and this registry's CA. */
+  send(request: Omit<NetRequest, 'signal' | 'tls'>): Promise<NetResponse> {
+    return this.options.network.send({ ...request, signal: this.options.signal, ...(this.options.ca ? { tls: { extraCa: this.options.ca } } : {}) });
+  }
+
+  /** `operation` under the task's retry policy; each retry is a debug line. */
+  retrying<T>(what: string, operation: (attempt: number) => Promise<T>, classify?: (error: unknown) => RetryVerdict | undefined): Promise<T> {
+    return retry(operation, this.options.retryPolicy, {
+      signal: this.options.signal,
+      classify,
+      onRetry: ({ attempt, attempts, error, delayMs }) => this.options.log.debug(`${what} failed (${(error as Error)?.message}); attempt ${attempt + 1} of ${attempts} in ${delayMs} ms`),
+    });
   }
 
   /** One request with auth, redirects and retries; resolves with a response whose status is expected. */
-  async call(method: string, target: string | URL, options: CallOptions): Promise<HttpResponse> {
+  call(method: string, target: string | URL, options: CallOptions): Promise<NetResponse> {
     const url = typeof target === 'string' ? this.url(target) : target;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.attempt(method, url, options);
-      } catch (error) {
-        if (options.retry === false || attempt >= this.options.retries || !isTransient(error)) throw error;
-        this.options.log.debug(`registry ${method} ${url.pathname} failed (${(error as Error).message}); retry ${attempt + 1} of ${this.options.retries}`);
-        await delay(this.options.retryDelayMs * 2 ** attempt);
-      }
-    }
+    if (options.retry === false) return this.attempt(method, url, options);
+    return this.retrying(`registry ${method} ${url.pathname}`, () => this.attempt(method, url, options));
   }
 
-  private async attempt(method: string, start: URL, options: CallOptions): Promise<HttpResponse> {
+  private async attempt(method: string, start: URL, options: CallOptions): Promise<NetResponse> {
     let url = start;
+    // Credentials go to the registry's own origin only, never to where a redirect points elsewhere.
+    let credentials = sameOrigin(url, this.origin);
     let renewed = false;
-    for (let hop = 0; hop <= MAX_REDIRECTS; ) {
-      // Credentials go to the registry only, never to the storage host a redirect points at.
-      const authorization = url.host === this.registry ? this.auth.current() : undefined;
+    for (let hops = 0; ; ) {
+      const authorization = credentials ? this.auth.current() : undefined;
       const headers = { ...options.headers, ...(authorization ? { authorization } : {}) };
-      const response = await this.http.send({ method, url, headers, body: options.body?.() });
-      if (response.status === 401 && url.host === this.registry && !renewed) {
+      const response = await this.send({ method, url, headers, body: options.body?.() });
+      if (response.status === 401 && credentials && !renewed) {
         await response.discard();
         await this.auth.renew(response.header('www-authenticate'), authorization);
         renewed = true;
         continue;
       }
-      if ([301, 302, 303, 307, 308].includes(response.status) && response.header('location')) {
+      const location = REDIRECTS.has(response.status) ? response.header('location') : undefined;
+      if (location !== undefined) {
         await response.discard();
-        url = new URL(response.header('location')!, url);
-        hop++;
+        if (++hops > MAX_REDIRECTS) throw new RemoteError('RegistryTooManyRedirects', [this.registry, `${method} ${start.pathname}`, MAX_REDIRECTS]);
+        const hop = redirectHop(url, location);
+        url = hop.url;
+        credentials &&= hop.keepCredentials;
         continue;
       }
       if (options.expect.includes(response.status)) return response;
       throw await this.failure(method, url, response);
     }
-    throw new HttpError(`too many redirects from ${start.host}`, undefined, 'EREDIRECTS');
   }
 
-  private async failure(method: string, url: URL, response: HttpResponse): Promise<Error> {
-    const detail = summarize(await response.text().catch(() => ''));
+  private async failure(method: string, url: URL, response: NetResponse): Promise<Error> {
+    const error = await response.statusError();
+    if (response.status !== 401 && response.status !== 403) return error;
     const where = `${method} ${url.host}${url.pathname}`;
-    if (response.status === 401 && this.auth.usesBasic()) return new RemoteError('RegistryCredentialsRejected', [this.registry, where, 401, detail]);
-    if (response.status === 401) return new RemoteError('RegistryUnauthorized', [this.registry, where, detail]);
+    const detail = error.detail || '(empty body)';
     if (response.status === 403) return new RemoteError('RegistryForbidden', [this.registry, where, detail]);
-    return new HttpError(`${where} answered HTTP ${response.status}: ${detail}`, response.status);
+    if (this.auth.usesBasic()) return new RemoteError('RegistryCredentialsRejected', [this.registry, where, 401, detail]);
+    return new RemoteError('RegistryUnauthorized', [this.registry, where, detail]);
   }
 
+  /** A manifest by tag or digest, at most 4 MiB; one fetched by digest is checked against it. */
   async getManifest(repository: string, reference: string): Promise<Manifest> {
-    const response = await this.call('GET', `/v2/${repository}/manifests/${reference}`, { headers: { accept: manifestAccept }, expect: [200, 404] });
-    if (response.status === 404) {
-      await response.discard();
-      throw new TaskError('ImageNotFound', [`${this.registry}/${repository}`, reference]);
-    }
-    const bytes = Buffer.from(await response.text(), 'utf8');
-    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-    const mediaType = response.header('content-type')?.split(';')[0].trim() ?? '';
-    return { mediaType: (JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType ?? mediaType, bytes, digest };
+    const byDigest = isContentDigest(reference);
+    const image = `${this.registry}/${repository}${byDigest ? '@' : ':'}${reference}`;
+    const manifest = await this.retrying(`registry GET manifest ${image}`, async () => {
+      const response = await this.attempt('GET', this.url(`/v2/${repository}/manifests/${reference}`), { headers: { accept: manifestAccept }, expect: [200, 404] });
+      if (response.status === 404) {
+        await response.discard();
+        return undefined;
+      }
+      const bytes = await response.bytes(BODY_LIMITS.manifest, `the manifest of ${image}`);
+      return { contentType: response.header('content-type')?.split(';')[0].trim() ?? '', bytes, digest: digestLike(byDigest ? reference : 'sha256:', bytes) };
+    });
+    if (!manifest) throw new TaskError('ImageNotFound', [`${this.registry}/${repository}`, reference]);
+    if (byDigest) assertDigest({ key: 'ManifestDigestMismatch', image }, reference, manifest.digest);
+    return manifest;
   }
 
-  /** A blob's bytes from offset, following the registry's redirect to storage. */
+  /** A small blob (an image config), bounded like a manifest and checked against its digest. */
+  async readConfig(repository: string, digest: string, image: string): Promise<Buffer> {
+    const bytes = await this.retrying(`registry GET config ${digest}`, async () => {
+      const response = await this.attempt('GET', this.url(`/v2/${repository}/blobs/${digest}`), { expect: [200] });
+      return response.bytes(BODY_LIMITS.manifest, `the config of ${image}`);
+    });
+    assertDigest({ key: 'ConfigDigestMismatch', image }, digest, digestLike(digest, bytes));
+    return bytes;
+  }
+
+  /** A blob's bytes from offset, following the registry's redirect to storage. The caller verifies them. */
   async openBlob(repository: string, digest: string, offset = 0): Promise<Readable> {
     const headers = offset > 0 ? { range: `bytes=${offset}-` } : undefined;
     const response = await this.call('GET', `/v2/${repository}/blobs/${digest}`, { headers, expect: [200, 206] });
     if (offset > 0 && response.status !== 206) {
       await response.discard();
-      throw new HttpError(`${this.registry} ignored a range request for ${digest}`, undefined, 'ERANGE');
+      throw new RemoteError('RegistryRangeIgnored', [this.registry, digest]);
     }
     return response.body;
-  }
-
-  async readBlob(repository: string, digest: string): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of await this.openBlob(repository, digest)) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
   }
 
   async hasBlob(repository: string, digest: string): Promise<boolean> {
@@ -157,10 +187,11 @@ export class RegistryClient {
     return this.locationOf(response);
   }
 
-  locationOf(response: HttpResponse): URL {
+  /** Where an upload goes on: relative to the registry, and never from https down to http. */
+  locationOf(response: NetResponse): URL {
     const location = response.header('location');
-    if (!location) throw new HttpError(`${this.registry} opened an upload without a Location header`, 502);
-    return new URL(location, this.url('/'));
+    if (!location) throw new RemoteError('RegistryUploadWithoutLocation', [this.registry]);
+    return redirectHop(this.origin, location).url;
   }
 
   async putManifest(repository: string, reference: string, manifest: { mediaType: string; bytes: Buffer; digest: string }): Promise<void> {
@@ -178,18 +209,23 @@ export class RegistryClient {
     await (await this.call('GET', '/v2/', { expect: [200] })).discard();
     return this.auth.loginCredentials();
   }
-
-  close(): void {
-    this.http.close();
-  }
 }
 
 /** The registry must agree on what it stored; a mismatch means corruption in transit or a broken proxy. */
-export function checkDigest(registry: string, response: HttpResponse, expected: string): void {
+export function checkDigest(registry: string, response: NetResponse, expected: string): void {
   const reported = response.header('docker-content-digest');
-  if (reported && reported !== expected) throw new RemoteError('RegistryDigestMismatch', [registry, expected, reported]);
+  if (reported && reported !== expected) throw new RemoteError('RegistryDigestMismatch', [registry, reported, expected]);
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** A registry failure that outlived its retries, as a message naming the registry and what to check. */
+export function explainRegistryFailure(error: unknown, registry: string): unknown {
+  if (error instanceof NetworkError) {
+    if (/^(EPROTO|ERR_SSL_WRONG_VERSION_NUMBER)$/.test(error.code)) return new RemoteError('RegistryNotTls', [registry], { cause: error });
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(error.code)) return new RemoteError('RegistryCertificateUntrusted', [registry, error.message], { cause: error });
+    // A missed deadline is explained by the network layer's catalog, naming the peer and the deadline.
+    if (error.phase !== undefined) return error;
+    return new RemoteError('RegistryRequestFailed', [registry, error.message], { cause: error });
+  }
+  if (error instanceof HttpStatusError) return new RemoteError('RegistryRequestFailed', [registry, error.message], { cause: error });
+  return error;
 }

@@ -1,12 +1,17 @@
 /**
  * Chunked blob upload (POST, PATCH..., PUT ?digest=) that survives cut connections: after a failed
  * PATCH it asks the registry how much it kept and resumes from there, and when the registry has
- * forgotten the session it starts the blob again.
+ * forgotten the session it starts the blob again. The whole blob shares one retry budget of the
+ * task's policy. A blob streamed from another registry is hashed on its way through and never
+ * committed when it does not match its digest; it resumes only where the accepted bytes end.
  */
-import { Transform, type Readable } from 'node:stream';
-import { RemoteError, isTransient } from '../../errors';
+import type { Readable } from 'node:stream';
+import { RemoteError } from '../../errors';
+import { HttpStatusError } from '../../net/errors';
 import type { Layer } from '../layer';
+import { sliceOf } from './blobSlice';
 import { checkDigest, type RegistryClient } from './client';
+import { CommittedDigest } from './committedDigest';
 
 export interface UploadOptions {
   readonly chunkSize: number;
@@ -16,29 +21,15 @@ export interface UploadOptions {
   readonly session?: URL;
 }
 
-/** Stops a stream after count bytes, so a chunk never sends more than its Content-Range says. */
-function take(source: Readable, count: number, onBytes: (count: number) => void): Readable {
-  let left = count;
-  const limiter = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      if (left <= 0) return done();
-      const piece = chunk.length > left ? chunk.subarray(0, left) : chunk;
-      left -= piece.length;
-      onBytes(piece.length);
-      done(null, piece);
-      if (left === 0) {
-        this.push(null);
-        source.destroy();
-      }
-    },
-  });
-  source.on('error', (error) => limiter.destroy(error));
-  return source.pipe(limiter);
+interface Position {
+  readonly session: URL;
+  readonly offset: number;
 }
 
 /** How many bytes the registry holds for a session, or undefined when it no longer knows it. */
 async function committedBytes(client: RegistryClient, session: URL): Promise<number | undefined> {
-  const response = await client.call('GET', session, { expect: [204, 404, 400, 416] });
+  // Any answer but 204 (a 5xx included) leaves the session's state unknown: the blob starts again.
+  const response = await client.call('GET', session, { expect: [204, 404, 400, 416, 500, 502, 503, 504], retry: false });
   await response.discard();
   if (response.status !== 204) return undefined;
   const range = response.header('range')?.match(/^(?:bytes=)?0-(\d+)$/);
@@ -48,44 +39,92 @@ async function committedBytes(client: RegistryClient, session: URL): Promise<num
   return last === 0 ? 0 : last + 1;
 }
 
+/** Where to go on after a failure: the registry's own count, or a new session from the first byte. */
+async function resumePosition(client: RegistryClient, repository: string, position: Position, failure: unknown, chunkSize: number): Promise<Position> {
+  // 416: the registry holds a different amount than the chunk assumed; start over cleanly.
+  const outOfRange = failure instanceof HttpStatusError && failure.status === 416;
+  const kept = outOfRange ? undefined : await committedBytes(client, position.session);
+  if (kept === undefined || kept > position.offset + chunkSize) return { session: await client.startUpload(repository), offset: 0 };
+  return { session: position.session, offset: kept };
+}
+
+interface ChunkContext {
+  readonly client: RegistryClient;
+  readonly layer: Layer;
+  readonly chunkSize: number;
+  readonly verified?: CommittedDigest;
+  /** Where the bytes come from, for a message when they end early. */
+  readonly origin: string;
+  readonly count: (piece: Buffer) => void;
+}
+
+async function sendChunk(context: ChunkContext, position: Position): Promise<Position> {
+  const { client, layer, verified } = context;
+  const end = Math.min(position.offset + context.chunkSize, layer.size);
+  // The network layer reports a failing body as a failed request; the body's own error says more.
+  let bodyFailure: unknown;
+  let lastBody: Readable | undefined;
+  const body = (): Readable => {
+    const hash = verified?.forBody();
+    const onPiece = (piece: Buffer) => {
+      context.count(piece);
+      hash?.(piece);
+    };
+    const slice = sliceOf(layer.open(position.offset), { count: end - position.offset, digest: layer.digest, from: context.origin, onPiece });
+    slice.once('error', (error) => (bodyFailure = error));
+    lastBody = slice;
+    return slice;
+  };
+  try {
+    const response = await client.call('PATCH', position.session, {
+      headers: { 'content-type': 'application/octet-stream', 'content-range': `${position.offset}-${end - 1}`, 'content-length': end - position.offset },
+      body,
+      expect: [202],
+      retry: false,
+    });
+    await response.discard();
+    verified?.accepted(end);
+    return { session: client.locationOf(response), offset: end };
+  } catch (error) {
+    lastBody?.destroy();
+    throw bodyFailure ?? error;
+  }
+}
+
+/** Where the next attempt starts: after a failure, where the registry stands, if a streamed blob's hash can follow. */
+async function nextPosition(context: ChunkContext, repository: string, position: Position, failure: unknown): Promise<Position> {
+  const { client, verified } = context;
+  const next = failure === undefined ? position : await resumePosition(client, repository, position, failure, context.chunkSize);
+  if (!verified || verified.resumesAt(next.offset)) return next;
+  verified.restart();
+  return next.offset === 0 ? next : { session: await client.startUpload(repository), offset: 0 };
+}
+
 /** Uploads a blob and returns the bytes sent (including any resent after a failure). */
 export async function uploadBlob(client: RegistryClient, repository: string, layer: Layer, options: UploadOptions): Promise<number> {
   let sent = 0;
-  const count = (bytes: number) => {
-    sent += bytes;
-    options.onBytes(bytes);
+  const count = (piece: Buffer) => {
+    sent += piece.length;
+    options.onBytes(piece.length);
   };
-  let session = options.session ?? (await client.startUpload(repository));
-  let offset = 0;
-  let failures = 0;
-  while (offset < layer.size) {
-    const end = Math.min(offset + options.chunkSize, layer.size);
+  const source = layer.source;
+  const origin = source ? `${source.registry}/${source.repository}` : 'modelPath';
+  const verified = source ? new CommittedDigest(layer, origin) : undefined;
+  const context: ChunkContext = { client, layer, chunkSize: options.chunkSize, verified, origin, count };
+  client.options.log.debug(`uploading ${layer.digest} (${layer.size} bytes) to ${client.registry}/${repository}${verified ? `, checked against its digest on the way from ${origin}` : ''}`);
+  let position: Position = { session: options.session ?? (await client.startUpload(repository)), offset: 0 };
+  let failure: unknown;
+  await client.retrying(`upload of ${layer.digest}`, async () => {
     try {
-      const from = offset;
-      const response = await client.call('PATCH', session, {
-        headers: { 'content-type': 'application/octet-stream', 'content-range': `${from}-${end - 1}`, 'content-length': end - from },
-        body: () => take(layer.open(from), end - from, count),
-        expect: [202],
-        retry: false,
-      });
-      await response.discard();
-      session = client.locationOf(response);
-      offset = end;
+      position = await nextPosition(context, repository, position, failure);
+      while (position.offset < layer.size) position = await sendChunk(context, position);
     } catch (error) {
-      // 416: the registry holds a different amount than this chunk assumed; start over cleanly.
-      const outOfRange = (error as { statusCode?: number }).statusCode === 416;
-      if ((!isTransient(error) && !outOfRange) || ++failures > client.options.retries) throw error;
-      const kept = outOfRange ? undefined : await committedBytes(client, session).catch(() => undefined);
-      if (kept === undefined || kept > offset + options.chunkSize) {
-        // The registry refuses to resume: start this blob again from its first byte.
-        session = await client.startUpload(repository);
-        offset = 0;
-      } else {
-        offset = kept;
-      }
+      failure = error;
+      throw error;
     }
-  }
-  await finish(client, session, layer);
+  }, (error) => (error instanceof HttpStatusError && error.status === 416 ? 'retry' : undefined));
+  verified?.check();
+  await finish(client, position.session, layer);
   return sent;
 }
 
@@ -94,7 +133,7 @@ async function finish(client: RegistryClient, session: URL, layer: Layer): Promi
   url.searchParams.set('digest', layer.digest);
   const response = await client.call('PUT', url, { headers: { 'content-length': 0 }, expect: [201, 204, 400] });
   if (response.status === 400) {
-    throw new RemoteError('RegistryBlobRejected', [client.registry, layer.digest, (await response.text()).slice(0, 300)]);
+    throw new RemoteError('RegistryBlobRejected', [client.registry, layer.digest, (await response.statusError()).detail]);
   }
   await response.discard();
   checkDigest(client.registry, response, layer.digest);
