@@ -31,13 +31,3 @@ export class RemoteError extends TaskError {}
 
 /** Downloaded bytes do not match what the store says they should be. */
 export class IntegrityError extends TaskError {}
-
-/** Whether an error is worth retrying: dropped connections, timeouts, throttling and 5xx. */
-export function isTransient(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const status = (error as { statusCode?: number }).statusCode;
-  if (typeof status === 'number') return status === 408 || status === 429 || status >= 500;
-  const code = (error as { code?: string }).code ?? '';
-  return /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|ESOCKETTIMEDOUT|ENOTFOUND|EAI_AGAIN|ECONNABORTED|UND_ERR_\w+|REQUEST_SEND_ERROR|ERR_STREAM_PREMATURE_CLOSE)$/.test(code)
-    || /aborted|socket hang up|premature close|ended before/i.test(error.message);
-}
