@@ -1,0 +1,45 @@
+// Generated from tasks/DeployAiAppToAksV1/task.json by scripts/contracts.mjs (npm run build). Do not edit:
+// change task.json and rebuild.
+
+/** Deploy AI App To AKS 1.0.0: every input, with its pick-list values and default. */
+export const DeployAiAppToAksInputs = {
+  connectionType: { name: 'connectionType', kind: 'pickList', options: ['kubernetesServiceConnection', 'azureResourceManager'], default: 'kubernetesServiceConnection', required: true },
+  kubernetesServiceConnection: { name: 'kubernetesServiceConnection', kind: 'connectedService', required: true },
+  azureSubscription: { name: 'azureSubscription', kind: 'connectedService', required: true },
+  resourceGroup: { name: 'resourceGroup', kind: 'pickList', required: true },
+  kubernetesCluster: { name: 'kubernetesCluster', kind: 'pickList', required: true },
+  useClusterAdmin: { name: 'useClusterAdmin', kind: 'boolean', default: false },
+  namespace: { name: 'namespace', kind: 'string', default: 'default' },
+  createNamespace: { name: 'createNamespace', kind: 'boolean', default: true },
+  image: { name: 'image', kind: 'string', required: true },
+  manifests: { name: 'manifests', kind: 'multiLine' },
+  containers: { name: 'containers', kind: 'string' },
+  appName: { name: 'appName', kind: 'string' },
+  replicas: { name: 'replicas', kind: 'int', default: 2 },
+  containerPort: { name: 'containerPort', kind: 'int', default: 5000 },
+  readinessPath: { name: 'readinessPath', kind: 'string', default: '/' },
+  env: { name: 'env', kind: 'multiLine' },
+  serviceType: { name: 'serviceType', kind: 'pickList', options: ['LoadBalancer', 'ClusterIP', 'NodePort'], default: 'LoadBalancer' },
+  servicePort: { name: 'servicePort', kind: 'int', default: 80 },
+  dnsLabel: { name: 'dnsLabel', kind: 'string' },
+  smokeTestPath: { name: 'smokeTestPath', kind: 'string' },
+  containerRegistry: { name: 'containerRegistry', kind: 'connectedService' },
+  imagePullSecretName: { name: 'imagePullSecretName', kind: 'string', default: 'ai-app-registry' },
+  modelVersion: { name: 'modelVersion', kind: 'string' },
+  modelDigest: { name: 'modelDigest', kind: 'string' },
+  rolloutTimeoutSeconds: { name: 'rolloutTimeoutSeconds', kind: 'int', default: 600 },
+  rollbackOnFailure: { name: 'rollbackOnFailure', kind: 'boolean', default: true },
+  progressDeadlineSeconds: { name: 'progressDeadlineSeconds', kind: 'int' },
+  loadBalancerTimeoutSeconds: { name: 'loadBalancerTimeoutSeconds', kind: 'int', default: 300 },
+} as const;
+
+/** The output variables, by name. */
+export const DeployAiAppToAksOutputs = {
+  deploymentName: 'deploymentName',
+  revision: 'revision',
+  deployedImage: 'deployedImage',
+  serviceIp: 'serviceIp',
+  serviceHostname: 'serviceHostname',
+  serviceUrl: 'serviceUrl',
+  rolledBack: 'rolledBack',
+} as const;
