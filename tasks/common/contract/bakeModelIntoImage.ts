@@ -1,7 +1,7 @@
 // Generated from tasks/BakeModelIntoImageV1/task.json by scripts/contracts.mjs (npm run build). Do not edit:
 // change task.json and rebuild.
 
-/** Bake Model Into Image 1.0.0: every input, with its pick-list values and default. */
+/** Bake Model Into Image 1.1.0: every input, with its pick-list values and default. */
 export const BakeModelIntoImageInputs = {
   mode: { name: 'mode', kind: 'pickList', options: ['appendLayer', 'dockerBuild'], default: 'appendLayer', required: true },
   containerRegistry: { name: 'containerRegistry', kind: 'connectedService' },
@@ -21,6 +21,7 @@ export const BakeModelIntoImageInputs = {
   compression: { name: 'compression', kind: 'pickList', options: ['none', 'gzip'], default: 'none' },
   allowInsecureRegistry: { name: 'allowInsecureRegistry', kind: 'boolean', default: false },
   retries: { name: 'retries', kind: 'string', default: '5' },
+  timeoutSeconds: { name: 'timeoutSeconds', kind: 'int', default: 3600 },
   chunkSizeMiB: { name: 'chunkSizeMiB', kind: 'string', default: '64' },
 } as const;
 
