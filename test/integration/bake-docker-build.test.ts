@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TaskError } from '../../tasks/common/errors';
 import { dockerBuild, type DockerBuildOptions } from '../../tasks/common/oci/dockerBuild';
-import { Provenance } from '../../tasks/common/oci/modelImage';
+import { Provenance } from '../../tasks/common/provenance';
 import { bakeOptions, MiB, recordingContext, tempRoot, writeModel } from '../support/bakeHarness';
 import { pushBaseImage } from '../support/registry/baseImages';
 import { skopeoInspect, unpackImage } from '../support/registry/imageTools';

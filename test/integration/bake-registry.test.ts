@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { bakeModel, type BakeOptions } from '../../tasks/common/oci/bake';
 import { MediaType } from '../../tasks/common/oci/mediaTypes';
-import { Provenance } from '../../tasks/common/oci/modelImage';
+import { Provenance } from '../../tasks/common/provenance';
 import { bakeOptions, MiB, recordingContext, tempRoot, writeModel } from '../support/bakeHarness';
 import { pushBaseImage, type BaseImageKind } from '../support/registry/baseImages';
 import { skopeoInspect, skopeoInspectConfig, skopeoInspectRaw, unpackImage, type Platform } from '../support/registry/imageTools';

@@ -3,7 +3,8 @@
  * event JSON shaped as `kubectl get -o json` prints them, label selectors, and kubectl's undo patch.
  */
 import { strict as assert } from 'node:assert';
-import { type EventLike, type PodLike, type RolloutFacts, formatRolloutDiagnostics, labelSelectorQuery } from '../../tasks/common/kube/diagnostics';
+import { type EventLike, type PodLike, type RolloutFacts, formatRolloutDiagnostics } from '../../tasks/common/kube/diagnostics';
+import { labelSelectorQuery } from '../../tasks/common/kube/ownership';
 import { rollbackAnnotations, rollbackPatch } from '../../tasks/common/kube/rollback';
 
 const SECRET = 'super-secret-value-123';

@@ -3,7 +3,8 @@ import { Readable } from 'node:stream';
 import { serializeImage, type Image } from '../../tasks/common/oci/image';
 import type { Layer } from '../../tasks/common/oci/layer';
 import { MediaType } from '../../tasks/common/oci/mediaTypes';
-import { bakeModelIntoImage, mergeEnv, Provenance, type ModelBake } from '../../tasks/common/oci/modelImage';
+import { bakeModelIntoImage, mergeEnv, type ModelBake } from '../../tasks/common/oci/modelImage';
+import { Provenance } from '../../tasks/common/provenance';
 import { planModelLayers } from '../../tasks/common/oci/modelLayers';
 import type { ModelEntry } from '../../tasks/common/oci/modelFiles';
 

@@ -6,7 +6,7 @@
  */
 import { InputError } from '../errors';
 import type { MessageKey } from '../messages';
-import type { Endpoint } from '../pipeline/agent';
+import type { Endpoint } from '../endpoint';
 
 export type AzureRmScheme = 'ServicePrincipal' | 'WorkloadIdentityFederation' | 'ManagedServiceIdentity';
 

@@ -12,15 +12,7 @@ import { format } from '../messages';
 import { type CallOptions, describeFailure, kubeCall } from './apiCall';
 import type { Cluster } from './cluster';
 import { type DeploymentLike, type ReplicaSetLike, revisionOf } from './rolloutStatus';
-
-export interface LabelSelector {
-  readonly matchLabels?: Readonly<Record<string, string>>;
-  readonly matchExpressions?: readonly { readonly key: string; readonly operator: string; readonly values?: readonly string[] }[];
-}
-
-interface Named {
-  readonly metadata?: { readonly name?: string; readonly uid?: string; readonly ownerReferences?: readonly { readonly uid?: string; readonly controller?: boolean }[] };
-}
+import { type LabelSelector, type Named, controlledBy, labelSelectorQuery, listOwnedReplicaSets } from './ownership';
 
 export interface ContainerStatusLike {
   readonly name?: string;
@@ -71,30 +63,6 @@ const MAX_POD_GROUPS = 4;
 const MAX_TEXT = 240;
 /** Pods of one ReplicaSet read for the block; a few are described, the rest counted. */
 const MAX_PODS_LISTED = 100;
-
-/** metav1.LabelSelectorAsSelector, as a query string. */
-export function labelSelectorQuery(selector: LabelSelector | undefined): string {
-  const parts = Object.entries(selector?.matchLabels ?? {}).map(([key, value]) => `${key}=${value}`);
-  for (const { key, operator, values = [] } of selector?.matchExpressions ?? []) {
-    if (operator === 'In') parts.push(`${key} in (${values.join(',')})`);
-    else if (operator === 'NotIn') parts.push(`${key} notin (${values.join(',')})`);
-    else if (operator === 'Exists') parts.push(key);
-    else if (operator === 'DoesNotExist') parts.push(`!${key}`);
-  }
-  return parts.join(',');
-}
-
-function controlledBy(object: Named, uid: string | undefined): boolean {
-  return uid !== undefined && (object.metadata?.ownerReferences ?? []).some((owner) => owner.controller === true && owner.uid === uid);
-}
-
-/** The ReplicaSets the deployment controls, found as kubectl finds them: by its selector, then by owner. */
-export async function listOwnedReplicaSets(cluster: Cluster, namespace: string, deployment: DeploymentLike, options: CallOptions): Promise<ReplicaSetLike[]> {
-  const selector = (deployment.spec as { selector?: LabelSelector } | undefined)?.selector;
-  const list = await kubeCall(cluster, `list the ReplicaSets of deployment '${deployment.metadata?.name ?? ''}' in namespace '${namespace}'`,
-    () => cluster.apps.listNamespacedReplicaSet({ namespace, labelSelector: labelSelectorQuery(selector) || undefined }), options);
-  return (list.items as ReplicaSetLike[]).filter((rs) => controlledBy(rs, deployment.metadata?.uid));
-}
 
 function newest(replicaSets: readonly ReplicaSetLike[]): ReplicaSetLike | undefined {
   return [...replicaSets].sort((a, b) => (revisionOf(b) ?? -1) - (revisionOf(a) ?? -1))[0];

@@ -11,7 +11,7 @@ import { withDeadline } from '../lifetime';
 import { kubeCall, kubeRead } from './apiCall';
 import type { Log } from '../log';
 import type { Cluster } from './cluster';
-import { listOwnedReplicaSets } from './diagnostics';
+import { listOwnedReplicaSets } from './ownership';
 import { type DeploymentLike, REVISION_ANNOTATION, previousRevisionTemplate, revisionOf, sameTemplateIgnoringHash } from './rolloutStatus';
 import { watchRollout } from './rolloutWatch';
 import type { PodTemplate } from './types';

@@ -4,7 +4,7 @@
  */
 import { InputError } from '../errors';
 import type { MessageKey } from '../messages';
-import { Provenance } from '../oci/modelImage';
+import { Provenance } from '../provenance';
 
 export type Labels = Readonly<Record<string, string>>;
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { compareBytes } from './layout';
+import { compareBytes } from '../bytes';
 
 export interface FileDigest {
   readonly relativePath: string;

@@ -78,8 +78,3 @@ function sortedByPath(files: readonly ModelFile[]): ModelFile[] {
 export function baseName(name: string): string {
   return name.slice(name.lastIndexOf('/') + 1);
 }
-
-/** Byte-wise (UTF-8) order, the order `LC_ALL=C sort` uses; locale-independent on every agent. */
-export function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}

@@ -1,13 +1,12 @@
 import { findStorageAccountBlobEndpoint } from '../azure/arm';
 import type { AzureRmConnection } from '../azure/connection';
 import { azureCredential } from '../azure/credential';
-import { requestPipelineOidcToken } from '../azure/oidc';
+import { type OidcContext, requestPipelineOidcToken } from '../azure/oidc';
 import type { AzureTransport } from '../azure/transport';
 import type { Lifetime } from '../lifetime';
 import type { Log, Progress } from '../log';
 import type { Network } from '../net/network';
 import { policyForRetries } from '../net/retry';
-import type { DevOpsContext } from '../pipeline/devops';
 import type { AzureMlModel } from './azureMlStore';
 import { openBlobStore, type BlobStoreSettings } from './blobStore';
 import type { PipelineArtifactAccess } from './pipelineArtifactStore';
@@ -23,7 +22,7 @@ export type StoreAccess =
       readonly connection: AzureRmConnection;
       readonly storageAccount: string;
       readonly container: string;
-      readonly devOps: DevOpsContext;
+      readonly devOps: OidcContext;
       readonly settings: BlobStoreSettings;
     }
   | { readonly kind: 's3'; readonly s3: S3Access }
@@ -32,7 +31,7 @@ export type StoreAccess =
       readonly kind: 'azureMLRegistry';
       readonly connection: AzureRmConnection;
       readonly model: AzureMlModel;
-      readonly devOps: DevOpsContext;
+      readonly devOps: OidcContext;
       readonly settings: BlobStoreSettings;
     };
 
@@ -51,7 +50,7 @@ export interface OpenContext {
  * only when chosen, so a blob fetch does not pay for the AWS SDK's start-up.
  */
 export async function openModelStore(access: StoreAccess, context: OpenContext): Promise<ModelStore> {
-  const oidcToken = (devOps: DevOpsContext) => requestPipelineOidcToken(devOps, { network: context.network, signal: context.lifetime.signal, log: context.log });
+  const oidcToken = (devOps: OidcContext) => requestPipelineOidcToken(devOps, { network: context.network, signal: context.lifetime.signal, log: context.log });
   switch (access.kind) {
     case 'connectionString':
     case 'sasUrl':

@@ -5,7 +5,7 @@
 import { promises as fs, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors';
-import { compareBytes } from '../model/layout';
+import { compareBytes } from '../bytes';
 
 export interface ModelEntry {
   /** Path relative to the model root with '/' separators; the root itself is never listed. */

@@ -4,20 +4,9 @@
  */
 import type { ContainerConfig, HistoryEntry, Image } from './image';
 import { appendLayers, withAnnotations, withConfig } from './image';
+import { Provenance } from '../provenance';
 import type { Layer } from './layer';
 
-/** Names anyone can look for with `skopeo inspect` or `kubectl describe` to tell which model runs. */
-export const Provenance = {
-  baseName: 'org.opencontainers.image.base.name',
-  baseDigest: 'org.opencontainers.image.base.digest',
-  source: 'org.opencontainers.image.source',
-  revision: 'org.opencontainers.image.revision',
-  modelVersion: 'ai.model.version',
-  modelDigest: 'ai.model.digest',
-  modelPath: 'ai.model.path',
-  pipelineRun: 'dev.azure.pipelines.run',
-  pipelineName: 'dev.azure.pipelines.pipeline',
-} as const;
 
 export interface PipelineRun {
   readonly sourceUrl?: string;

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Writable, pipeline as pipelineCallback } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { compareBytes } from '../model/layout';
+import { compareBytes } from '../bytes';
 import type { Layer } from './layer';
 import { MediaType } from './mediaTypes';
 import type { ModelEntry } from './modelFiles';

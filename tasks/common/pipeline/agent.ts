@@ -18,6 +18,9 @@ import { withoutQuery } from '../redact';
 import { agentNetworkSettings } from './network';
 import { neutralize, outputValueProblem, safeArgument, safeLines } from './output';
 import { secretPartsOf } from './secrets';
+import type { Endpoint } from '../endpoint';
+
+export type { Endpoint } from '../endpoint';
 
 export interface InputReader {
   /** The trimmed input, or undefined when empty. */
@@ -27,17 +30,6 @@ export interface InputReader {
    * with the sources folder, which must never be mistaken for a choice.
    */
   pathInput(name: string): string | undefined;
-}
-
-export interface Endpoint {
-  readonly id: string;
-  readonly url: string | undefined;
-  readonly scheme: string | undefined;
-  /** An authorization parameter that is not a credential (tenant id, client id, auth type), read without echo. */
-  authParameter(key: string): string | undefined;
-  /** A credential (key, certificate, token): read without echo and registered as a secret before anything can print it. */
-  secretAuthParameter(key: string): string | undefined;
-  data(key: string): string | undefined;
 }
 
 export interface Agent extends InputReader {
