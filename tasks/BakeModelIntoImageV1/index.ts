@@ -12,8 +12,7 @@ import { transferProgress } from '../common/pipeline/progress';
 import { markdownSummary } from '../common/pipeline/summary';
 
 export async function run(): Promise<void> {
-  await runTask(__dirname, async (agent) => {
-    const inputs = readBakeInputs(agent);
+  await runTask(__dirname, readBakeInputs, async (inputs, agent) => {
     const context: BakeContext = { log: agent.log, progress: transferProgress(agent), onSecret: (value) => agent.setSecret(value), network: agent.network(), lifetime: agent.lifetime };
     const result = inputs.mode === 'appendLayer' ? await bakeModel(inputs.options, context) : await dockerBuild(inputs.options, context);
     publish(agent, result, inputs.options.bake.modelVersion);

@@ -11,8 +11,7 @@ import { resolveKubeconfig } from '../common/pipeline/kubeConnection';
 import { markdownSummary } from '../common/pipeline/summary';
 
 export async function run(): Promise<void> {
-  await runTask(__dirname, async (agent) => {
-    const inputs = readDeployInputs(agent);
+  await runTask(__dirname, readDeployInputs, async (inputs, agent) => {
     const network = agent.network();
     const signal = agent.lifetime.signal;
     const access = await resolveKubeconfig(inputs.cluster, { setSecret: (value) => agent.setSecret(value), log: agent.log, network, signal });

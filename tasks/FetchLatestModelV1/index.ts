@@ -12,8 +12,7 @@ import { transferProgress } from '../common/pipeline/progress';
 import { markdownSummary } from '../common/pipeline/summary';
 
 export async function run(): Promise<void> {
-  await runTask(__dirname, async (agent) => {
-    const inputs = readFetchInputs(agent);
+  await runTask(__dirname, readFetchInputs, async (inputs, agent) => {
     const context = { log: agent.log, progress: transferProgress(agent), registerSecret: agent.setSecret, network: agent.network(), lifetime: agent.lifetime };
     const store = await openModelStore(inputs.access, context);
     try {

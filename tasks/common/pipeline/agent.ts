@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import * as tl from 'azure-pipelines-task-lib/task';
-import { TaskError } from '../errors';
+import { InputError, TaskError } from '../errors';
 import { OwnedLifetime, type Lifetime } from '../lifetime';
 import type { Log } from '../log';
 import type { MessageKey } from '../messages';
@@ -18,6 +18,7 @@ import { withoutQuery } from '../redact';
 import { agentNetworkSettings } from './network';
 import { neutralize, outputValueProblem, safeArgument, safeLines } from './output';
 import { secretPartsOf } from './secrets';
+import { INPUT_SLOT, type SettingInputs, type WithSettings, asInputError } from './settings';
 import type { Endpoint } from '../endpoint';
 
 export type { Endpoint } from '../endpoint';
@@ -186,11 +187,13 @@ export function taskLibAgent(taskDirectory: string, lifetime: Lifetime): Agent {
 const CANCEL_GRACE_MS = 10_000;
 
 /**
- * Runs a task body and sets the task result. The only place that catches and reports errors, and
- * the one that answers the agent's cancel: SIGINT or SIGTERM aborts the lifetime's signal, the
- * body unwinds through its own clean-up, and whatever it tracked is removed before the task exits.
+ * Runs a task: reads and checks its inputs, runs the body with them, and sets the task result. The
+ * only place that catches and reports errors: a core failure about a setting is reported as the
+ * input that carried it (the reader's table). It also answers the agent's cancel: SIGINT or
+ * SIGTERM aborts the lifetime's signal, the body unwinds through its own clean-up, and whatever it
+ * tracked is removed before the task exits.
  */
-export async function runTask(taskDirectory: string, body: (agent: Agent) => Promise<string>): Promise<void> {
+export async function runTask<T extends WithSettings>(taskDirectory: string, read: (agent: Agent) => T, body: (inputs: T, agent: Agent) => Promise<string>): Promise<void> {
   const lifetime = new OwnedLifetime(tl.getVariable('Agent.TempDirectory') ?? os.tmpdir());
   const agent = taskLibAgent(taskDirectory, lifetime);
   const onSignal = (signal: NodeJS.Signals) => {
@@ -200,10 +203,13 @@ export async function runTask(taskDirectory: string, body: (agent: Agent) => Pro
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  let settings: SettingInputs = {};
   try {
-    tl.setResult(tl.TaskResult.Succeeded, await body(agent));
+    const inputs = read(agent);
+    settings = inputs.settings;
+    tl.setResult(tl.TaskResult.Succeeded, await body(inputs, agent));
   } catch (error) {
-    report(error, lifetime);
+    report(asInputError(error, settings), lifetime);
   } finally {
     lifetime.removeTracked();
     agent.network().close();
@@ -212,10 +218,16 @@ export async function runTask(taskDirectory: string, body: (agent: Agent) => Pro
   }
 }
 
+/** A failure's message in the agent's language, its arguments through the output boundary. */
+function messageOf(error: TaskError): string {
+  const text = render(error.key, error.args);
+  return error instanceof InputError ? text.replaceAll(INPUT_SLOT, error.input) : text;
+}
+
 function report(error: unknown, lifetime: OwnedLifetime): void {
   if (error instanceof Error && error.stack) tl.debug(withoutQuery(error.stack).split(/\r?\n/).map(neutralize).join('\n'));
   const explained = explainFailure(error);
-  const message = explained instanceof TaskError ? render(explained.key, explained.args) : neutralize(String((explained as Error)?.message ?? explained));
+  const message = explained instanceof TaskError ? messageOf(explained) : neutralize(String((explained as Error)?.message ?? explained));
   const cancelled = lifetime.signal.aborted && (lifetime.signal.reason as { reason?: string })?.reason === 'cancelled';
   // Last line of defence: an unexpected error may quote a URL, and a SAS lives in its query.
   tl.setResult(cancelled ? tl.TaskResult.Cancelled : tl.TaskResult.Failed, withoutQuery(message));

@@ -6,13 +6,18 @@ import type { DockerBuildOptions } from '../oci/dockerBuild';
 import { isValidTag, parseReference, parseRepository, ReferenceError, type ImageReference } from '../oci/reference';
 import { registryCredential, registryOf, type RegistryAccess } from '../oci/registry/access';
 import type { Agent } from './agent';
+import type { SettingInputs, WithSettings } from './settings';
 import { devOpsRunOf as pipelineRunOf } from './devops';
 import { boolInput, intInput, keyValueInput as keyValues, listInput, modelDigestInput, modelVersionInput, pickInput, requiredInput } from './inputs';
 import { readRegistryConnection } from './registryConnection';
 
-export type BakeTaskInputs =
+export type BakeTaskInputs = WithSettings & (
   | { readonly mode: 'appendLayer'; readonly options: BakeOptions }
-  | { readonly mode: 'dockerBuild'; readonly options: DockerBuildOptions };
+  | { readonly mode: 'dockerBuild'; readonly options: DockerBuildOptions }
+);
+
+/** Which input carries each setting the core may name (pipeline/settings.ts). */
+const BAKE_SETTINGS: SettingInputs = Object.freeze({});
 
 const MiB = 1024 * 1024;
 
@@ -90,13 +95,14 @@ export function readBakeInputs(agent: Agent): BakeTaskInputs {
   if (mode === 'dockerBuild') {
     const target = reference('image', requiredInput(agent, 'image', "mode is 'dockerBuild'"), parseRepository);
     checkRegistry(access, target, 'image', imageText!);
-    return Object.freeze({ mode, options: Object.freeze({ ...common, target, access, dockerfile: agent.pathInput('dockerfile'), buildContext: agent.pathInput('buildContext'), buildArguments: keyValues(agent, 'buildArguments') }) });
+    return Object.freeze({ mode, settings: BAKE_SETTINGS, options: Object.freeze({ ...common, target, access, dockerfile: agent.pathInput('dockerfile'), buildContext: agent.pathInput('buildContext'), buildArguments: keyValues(agent, 'buildArguments') }) });
   }
   const baseText = requiredInput(agent, 'baseImage', "mode is 'appendLayer'");
   const baseImage = reference('baseImage', baseText, parseReference);
   const target = imageText === undefined ? { registry: baseImage.registry, repository: baseImage.repository } : reference('image', imageText, parseRepository);
   checkRegistry(access, target, imageText === undefined ? 'baseImage' : 'image', imageText ?? baseText);
   return Object.freeze({
+    settings: BAKE_SETTINGS,
     mode,
     options: Object.freeze({ ...common, baseImage, target, compression: pickInput(agent, 'compression', ['none', 'gzip'] as const, 'none'), mtime: sourceDateEpoch(agent) }),
   });

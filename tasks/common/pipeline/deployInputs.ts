@@ -12,12 +12,16 @@ import type { DeployRequest, PullSecret, Workload } from '../kube/deploy';
 import type { ModelAnnotations } from '../kube/types';
 import { checkDns1123Label, checkDns1123Subdomain, checkHttpPath, checkImage } from '../kube/validate';
 import type { Agent } from './agent';
+import type { SettingInputs, WithSettings } from './settings';
 import { devOpsRunOf } from './devops';
 import { boolInput, intInput, keyValueInput, listInput, modelDigestInput, modelVersionInput, pickInput, requiredInput } from './inputs';
 import { type ClusterAccessRequest, readClusterAccess } from './kubeConnection';
 import { readRegistryConnection } from './registryConnection';
 
-export interface DeployTaskInputs {
+/** Which input carries each setting the core may name (pipeline/settings.ts). */
+const DEPLOY_SETTINGS: SettingInputs = Object.freeze({});
+
+export interface DeployTaskInputs extends WithSettings {
   readonly cluster: ClusterAccessRequest;
   readonly deploy: DeployRequest;
   /** The manifest files the globs matched; empty when the workload is generated. */
@@ -104,5 +108,5 @@ export function readDeployInputs(agent: Agent): DeployTaskInputs {
     loadBalancerTimeoutMs: intInput(agent, 'loadBalancerTimeoutSeconds', { min: 10, max: 3600, fallback: 300 }) * 1000,
     smokeTest: smokeTestPath === undefined ? undefined : { path: smokeTestPath, ...SMOKE_TEST },
   });
-  return Object.freeze({ cluster, deploy, manifestFiles: files, model });
+  return Object.freeze({ settings: DEPLOY_SETTINGS, cluster, deploy, manifestFiles: files, model });
 }

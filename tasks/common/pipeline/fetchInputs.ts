@@ -5,13 +5,14 @@ import type { StoreAccess } from '../model/openStore';
 import type { SelectionRule } from '../model/select';
 import { validateTagQuery } from '../model/tagQuery';
 import type { Agent } from './agent';
+import type { SettingInputs, WithSettings } from './settings';
 import { readAzureMlAccess } from './azureMlInputs';
 import { readBlobAccess } from './blobInputs';
 import { boolInput, intInput, pickInput, requiredInput } from './inputs';
 import { readPipelineArtifactAccess } from './pipelineArtifactInputs';
 import { readS3Access } from './s3Inputs';
 
-export interface FetchTaskInputs {
+export interface FetchTaskInputs extends WithSettings {
   readonly access: StoreAccess;
   readonly fetch: FetchOptions;
 }
@@ -20,6 +21,9 @@ export const SOURCES = ['azureBlob', 's3', 'pipelineArtifact', 'azureMLRegistry'
 type Source = (typeof SOURCES)[number];
 const SELECTIONS = ['highestVersion', 'newest', 'tagQuery', 'pinned'] as const;
 const MiB = 1024 * 1024;
+
+/** Which input carries each setting the core may name (pipeline/settings.ts). */
+const FETCH_SETTINGS: SettingInputs = Object.freeze({});
 
 /** Reads and validates every input of FetchLatestModel@1 into one frozen object, before any work. */
 export function readFetchInputs(agent: Agent): FetchTaskInputs {
@@ -32,6 +36,7 @@ export function readFetchInputs(agent: Agent): FetchTaskInputs {
   // Stores of versioned records (runs, registry versions) list one folder per version: no prefix above it.
   const pathStore = source === 'azureBlob' || source === 's3';
   return Object.freeze({
+    settings: FETCH_SETTINGS,
     access,
     fetch: Object.freeze({
       prefix: pathStore ? prefix : '',

@@ -1,0 +1,49 @@
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FetchLatestModelInputs } from '../../tasks/common/contract/fetchLatestModel';
+import { InputError, SettingError, TaskError } from '../../tasks/common/errors';
+import { boolInput, intInput, pickInput, textInput } from '../../tasks/common/pipeline/inputs';
+import { asInputError } from '../../tasks/common/pipeline/settings';
+import { fakeAgent } from '../support/fakeAgent';
+
+const fetchTask = JSON.parse(readFileSync(join(__dirname, '..', '..', 'tasks', 'FetchLatestModelV1', 'task.json'), 'utf8')) as { inputs: { name: string; defaultValue?: string }[] };
+const defaultOf = (name: string) => fetchTask.inputs.find((input) => input.name === name)?.defaultValue;
+
+describe('settings: a core failure names a setting, the task names the input', () => {
+  it('turns a SettingError into the InputError of the input that carried the setting in this run', () => {
+    const failure = new SettingError('storeContainer', 'InputInvalid', ['{input}', 'models', 'no such container']);
+    const error = asInputError(failure, { storeContainer: 'container' });
+    assert.ok(error instanceof InputError);
+    assert.equal(error.input, 'container');
+    assert.equal(error.key, 'InputInvalid');
+    assert.match(error.message, /^Input 'container' is 'models'/);
+    assert.equal(error.cause, failure);
+  });
+
+  it('names the setting itself when a task forgot to map it, rather than nothing', () => {
+    const error = asInputError(new SettingError('storeRegion', 'InputInvalid', ['{input}', 'x', 'y']), {}) as InputError;
+    assert.equal(error.input, 'storeRegion');
+  });
+
+  it('passes every other error through as it is', () => {
+    const other = new TaskError('FetchSucceeded', ['m', '1', 'sha256:0']);
+    assert.equal(asInputError(other, { a: 'b' }), other);
+  });
+});
+
+describe('readers over the contract generated from task.json', () => {
+  it('take defaults from task.json', () => {
+    const agent = fakeAgent({});
+    assert.equal(intInput(agent, FetchLatestModelInputs.retries, { min: 0, max: 20 }), Number(defaultOf('retries')));
+    assert.equal(pickInput(agent, FetchLatestModelInputs.source), defaultOf('source'));
+    assert.equal(boolInput(agent, FetchLatestModelInputs.verifyIntegrity), defaultOf('verifyIntegrity') === 'true');
+    assert.equal(textInput(agent, FetchLatestModelInputs.modelPrefix), defaultOf('modelPrefix') || undefined);
+  });
+
+  it('read the pick list from task.json and type the answer by it', () => {
+    const source: 'azureBlob' | 's3' | 'pipelineArtifact' | 'azureMLRegistry' = pickInput(fakeAgent({ source: 'S3' }), FetchLatestModelInputs.source);
+    assert.equal(source, 's3');
+    assert.throws(() => pickInput(fakeAgent({ source: 'ftp' }), FetchLatestModelInputs.source), (error: InputError) => error.input === 'source' && /azureBlob, s3, pipelineArtifact, azureMLRegistry/.test(error.message));
+  });
+});
