@@ -62,6 +62,10 @@ function ensureDebianPackages() {
     skopeo: 'skopeo',
     umoci: 'umoci',
     buildah: 'buildah',
+    // The sample app's real image is built from Debian's packages (no Docker Hub, no PyPI), and
+    // real containers run it with runc.
+    mmdebstrap: 'mmdebstrap',
+    runc: 'runc',
   };
   // Python module -> Debian package, for the sample app's tests (samples/flask-app).
   const pythonModules = {
