@@ -5,7 +5,7 @@
  */
 import { formatBytes } from '../common/bytes';
 import { bakeModel, type BakeContext, type BakeResult } from '../common/oci/bake';
-import { dockerBuild } from '../common/oci/dockerBuild';
+import { dockerBuild } from '../common/dockerfile/dockerBuild';
 import { runTask, type Agent } from '../common/pipeline/agent';
 import { readBakeInputs } from '../common/pipeline/bakeInputs';
 import { transferProgress } from '../common/pipeline/progress';

@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TaskError } from '../../tasks/common/errors';
-import { dockerBuild, type DockerBuildOptions } from '../../tasks/common/oci/dockerBuild';
+import { dockerBuild, type DockerBuildOptions } from '../../tasks/common/dockerfile/dockerBuild';
 import { Provenance } from '../../tasks/common/provenance';
 import { bakeOptions, MiB, recordingContext, tempRoot, writeModel } from '../support/bakeHarness';
 import { pushBaseImage } from '../support/registry/baseImages';

@@ -2,7 +2,7 @@ import { InputError } from '../errors';
 import { policyForRetries } from '../net/retry';
 import { azureTransportOf } from './azureTransport';
 import type { BakeOptions, RegistrySettings } from '../oci/bake';
-import type { DockerBuildOptions } from '../oci/dockerBuild';
+import type { DockerBuildOptions } from '../dockerfile/dockerBuild';
 import { isValidTag, parseReference, parseRepository, ReferenceError, type ImageReference } from '../oci/reference';
 import { registryCredential, registryOf, type RegistryAccess } from '../oci/registry/access';
 import type { Agent } from './agent';
