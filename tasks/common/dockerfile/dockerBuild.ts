@@ -7,19 +7,27 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { TaskError } from '../errors';
-import { explainedBy, registryClient, withinDeadline, type BakeContext, type BakeResult, type BakeTarget } from '../oci/bake';
+import { explainedBy, registryClient, withinDeadline, type BakeContext, type BakedImage, type BakeTarget } from '../oci/bake';
 import { readModelEntries, type ModelEntry } from '../oci/modelFiles';
 import { modelLabels } from '../oci/modelImage';
 import { readPeerManifest } from '../oci/peerManifest';
 import { repositoryName } from '../oci/reference';
 import type { RegistryAccess } from '../oci/registry/access';
-import { buildAndPush, findEngine, type EngineRun } from './engine';
+import { buildAndPush, findEngine, type Engine, type EngineRun } from './engine';
 
 export interface DockerBuildOptions extends BakeTarget {
   readonly access: RegistryAccess;
   readonly dockerfile?: string;
   readonly buildContext?: string;
   readonly buildArguments: Readonly<Record<string, string>>;
+}
+
+/** What the engine gives: the digest it pushed, and what the registry then serves under it. */
+export interface DockerBuildResult extends BakedImage {
+  readonly mode: 'dockerBuild';
+  readonly engine: Engine;
+  /** The pushed manifest's, as the registry serves it. */
+  readonly mediaType: string;
 }
 
 /** Hard links when the model is on the same file system (no copy of gigabytes), copies otherwise. */
@@ -69,7 +77,7 @@ async function dockerfileOf(options: DockerBuildOptions): Promise<{ dockerfile: 
   return { dockerfile, contextDir: options.buildContext ?? path.dirname(dockerfile) };
 }
 
-export function dockerBuild(options: DockerBuildOptions, context: BakeContext): Promise<BakeResult> {
+export function dockerBuild(options: DockerBuildOptions, context: BakeContext): Promise<DockerBuildResult> {
   return withinDeadline(options.timeoutMs, context, (signal) => buildUntil(signal, options, context));
 }
 
@@ -77,7 +85,7 @@ export function dockerBuild(options: DockerBuildOptions, context: BakeContext): 
  * The login file lives in a scratch folder of the task's lifetime and the staged model is tracked
  * by it: a cancel at any stage leaves neither behind, however the task ends.
  */
-async function buildUntil(signal: AbortSignal, options: DockerBuildOptions, context: BakeContext): Promise<BakeResult> {
+async function buildUntil(signal: AbortSignal, options: DockerBuildOptions, context: BakeContext): Promise<DockerBuildResult> {
   const entries = await readModelEntries(options.modelPath);
   const { dockerfile, contextDir } = await dockerfileOf(options);
   const at: EngineRun = { log: context.log, signal };
@@ -105,15 +113,9 @@ async function buildUntil(signal: AbortSignal, options: DockerBuildOptions, cont
     }, at);
     const image = `${repositoryName(target)}@${digest}`;
     const manifest = readPeerManifest(await client.getManifest(target.repository, digest).catch(explainedBy(target.registry)), image);
-    return {
-      imageRef: image,
-      digest,
-      mediaType: manifest.mediaType,
-      tags: options.tags,
-      modelLayerDigests: manifest.kind === 'manifest' ? manifest.layers.slice(-1).map((layer) => layer.digest) : [],
-      baseDigest: '',
-      platforms: [],
-    };
+    // The engine does not say which layer holds the model: taken as the last one, where COPY $MODEL_DIR usually lands.
+    const modelLayerDigests = manifest.kind === 'manifest' ? manifest.layers.slice(-1).map((layer) => layer.digest) : [];
+    return { mode: 'dockerBuild', engine, imageRef: image, digest, mediaType: manifest.mediaType, tags: options.tags, modelLayerDigests };
   } finally {
     await fs.rm(staged, { recursive: true, force: true });
     await fs.rm(work, { recursive: true, force: true });

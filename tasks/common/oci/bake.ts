@@ -50,17 +50,24 @@ export interface BakeOptions extends BakeTarget {
   readonly mtime: number;
 }
 
-export interface BakeResult {
+/** What every bake gives, whichever way it built the image. */
+export interface BakedImage {
+  /** repository@digest, as Deploy takes it. */
   readonly imageRef: string;
   readonly digest: string;
-  readonly mediaType: string;
   readonly tags: readonly string[];
   readonly modelLayerDigests: readonly string[];
-  /** Known in appendLayer mode; the build engine does not report them. */
-  readonly bytesUploaded?: number;
-  readonly bytesReused?: number;
+}
+
+/** appendLayer mode built every manifest itself, so it knows the base, the platforms and each byte it sent. */
+export interface AppendLayerResult extends BakedImage {
+  readonly mode: 'appendLayer';
+  readonly mediaType: string;
   readonly baseDigest: string;
+  /** os/architecture of every image baked, one per platform of the base. */
   readonly platforms: readonly string[];
+  readonly bytesUploaded: number;
+  readonly bytesReused: number;
 }
 
 export interface BakeContext {
@@ -120,11 +127,11 @@ export function explainedBy(registry: string): (error: unknown) => never {
   };
 }
 
-export function bakeModel(options: BakeOptions, context: BakeContext): Promise<BakeResult> {
+export function bakeModel(options: BakeOptions, context: BakeContext): Promise<AppendLayerResult> {
   return withinDeadline(options.timeoutMs, context, (signal) => bakeUntil(signal, options, context));
 }
 
-async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: BakeContext): Promise<BakeResult> {
+async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: BakeContext): Promise<AppendLayerResult> {
   const { baseImage, target, registry: settings } = options;
   // The model first: bad input fails before any network.
   const plans = planModelLayers(await readModelEntries(options.modelPath), options.bake.modelDirectory);
@@ -141,6 +148,7 @@ async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: Bak
     { concurrency: settings.concurrency, chunkSize: settings.chunkSize, log: context.log, progress: context.progress },
   ).catch(explainedBy(target.registry));
   return {
+    mode: 'appendLayer',
     imageRef: `${repositoryName(target)}@${pushed.digest}`,
     digest: pushed.digest,
     mediaType: pushed.mediaType,
