@@ -1,6 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { InputError } from '../../tasks/common/errors';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InputError, SettingError } from '../../tasks/common/errors';
+import { readModelEntries } from '../../tasks/common/oci/modelFiles';
 import { readBakeInputs } from '../../tasks/common/pipeline/bakeInputs';
+import { asInputError } from '../../tasks/common/pipeline/settings';
 import { fakeAgent } from '../support/fakeAgent';
 
 const base = { baseImage: 'myacr.azurecr.io/churn-app:41', modelPath: '/agent/tmp/model', tags: '42' };
@@ -133,5 +138,23 @@ describe('BakeModelIntoImage inputs', () => {
   it('rejects a connection with no password, naming the connection and the parameter', () => {
     const agent = fakeAgent({ ...base, containerRegistry: 'reg' }, { endpoints: { reg: { ...registryEndpoint, auth: { registry: 'https://myacr.azurecr.io', username: 'u' } } } });
     assert.throws(() => readBakeInputs(agent), /'reg' has no 'password'/);
+  });
+});
+
+describe('BakeModelIntoImage inputs against task.json', () => {
+  const task = JSON.parse(readFileSync(join(__dirname, '..', '..', 'tasks', 'BakeModelIntoImageV1', 'task.json'), 'utf8')) as { inputs: { name: string; defaultValue?: string }[] };
+
+  it('maps every setting the core may name to an input task.json declares', () => {
+    const declared = new Set(task.inputs.map((input) => input.name));
+    for (const [setting, input] of Object.entries(read(base).settings)) assert.ok(declared.has(input), `${setting} -> ${input}`);
+  });
+
+  it("reports a model the core refuses as input modelPath, in the words users saw before", async () => {
+    const missing = join(tmpdir(), `no-model-${process.pid}`, 'model');
+    const error = await readModelEntries(missing).then(() => assert.fail('expected a refusal'), (failure: unknown) => failure);
+    assert.ok(error instanceof SettingError && error.setting === 'modelPath' && error.key === 'ModelPathMissing', String(error));
+    const reported = asInputError(error, read(base).settings);
+    assert.ok(reported instanceof InputError && reported.input === 'modelPath');
+    assert.equal(reported.message, `Input 'modelPath' is '${missing}', which does not exist. Point it at the model file or folder, typically $(fetch.modelPath) from Fetch Latest Model.`);
   });
 });

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { TaskError } from '../errors';
+import { SettingError } from '../errors';
 import { explainedBy, registryClient, withinDeadline, type BakeContext, type BakedImage, type BakeTarget } from '../oci/bake';
 import { readModelEntries, type ModelEntry } from '../oci/modelFiles';
 import { modelLabels } from '../oci/modelImage';
@@ -21,6 +21,9 @@ export interface DockerBuildOptions extends BakeTarget {
   readonly buildContext?: string;
   readonly buildArguments: Readonly<Record<string, string>>;
 }
+
+/** The setting a missing Dockerfile names, besides those of every bake (BakeSetting). */
+export type DockerfileSetting = 'dockerfile';
 
 /** What the engine gives: the digest it pushed, and what the registry then serves under it. */
 export interface DockerBuildResult extends BakedImage {
@@ -72,7 +75,7 @@ function buildArgs(options: DockerBuildOptions, stagedName: string): string[] {
 async function dockerfileOf(options: DockerBuildOptions): Promise<{ dockerfile: string; contextDir: string }> {
   const dockerfile = options.dockerfile ?? path.join(options.buildContext ?? '.', 'Dockerfile');
   await fs.access(dockerfile).catch(() => {
-    throw new TaskError('DockerfileMissing', [dockerfile]);
+    throw new SettingError<DockerfileSetting>('dockerfile', 'DockerfileMissing', [dockerfile]);
   });
   return { dockerfile, contextDir: options.buildContext ?? path.dirname(dockerfile) };
 }

@@ -4,7 +4,7 @@
  * pushes only what the registry lacks. Tags are written last, so a failure never moves a tag.
  */
 import { setMaxListeners } from 'node:events';
-import { TaskError } from '../errors';
+import { SettingError } from '../errors';
 import { withDeadline, type Lifetime } from '../lifetime';
 import type { Log, Progress } from '../log';
 import type { Network } from '../net/network';
@@ -12,7 +12,7 @@ import type { RetryPolicy } from '../net/retry';
 import { bakeModelIntoImage, type ModelBake } from './modelImage';
 import { Provenance } from '../provenance';
 import { buildModelLayer, planModelLayers, type Compression, type LayerPlan } from './modelLayers';
-import { readModelEntries } from './modelFiles';
+import { readModelEntries, type ModelSetting } from './modelFiles';
 import { push } from './push';
 import { formatReference, repositoryName, type ImageReference } from './reference';
 import type { RegistryCredential } from './registry/auth';
@@ -23,7 +23,7 @@ import type { Layer } from './layer';
 export interface RegistrySettings {
   readonly credential: RegistryCredential;
   readonly insecure: boolean;
-  /** From the `retries` input: every request, token and upload retries under it. */
+  /** Every request, token and upload retries under it. */
   readonly retryPolicy: RetryPolicy;
   readonly chunkSize: number;
   readonly concurrency: number;
@@ -49,6 +49,12 @@ export interface BakeOptions extends BakeTarget {
   /** Seconds since the epoch for every file in the model layers (SOURCE_DATE_EPOCH, else 0). */
   readonly mtime: number;
 }
+
+/**
+ * The settings a bake's failure may name (SettingError), in the core's terms; the task's input
+ * reader knows which input carries each. The Dockerfile builder adds its own (dockerfile/).
+ */
+export type BakeSetting = ModelSetting | 'timeout';
 
 /** What every bake gives, whichever way it built the image. */
 export interface BakedImage {
@@ -86,7 +92,7 @@ export function registryClient(registry: string, scopes: readonly string[], sett
   return new RegistryClient(registry, { ...settings, credential, scopes, network, signal, log, onSecret });
 }
 
-/** Runs a bake under its overall deadline; a deadline that passes becomes one message naming timeoutSeconds. */
+/** Runs a bake under its overall deadline; a deadline that passes becomes one message naming the time limit. */
 export async function withinDeadline<T>(timeoutMs: number, context: BakeContext, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const signal = withDeadline(context.lifetime.signal, timeoutMs, 'the bake');
   // Every concurrent request, body and pause of the bake listens to this one signal.
@@ -94,7 +100,7 @@ export async function withinDeadline<T>(timeoutMs: number, context: BakeContext,
   try {
     return await work(signal);
   } catch (error) {
-    if (signal.aborted && !context.lifetime.signal.aborted) throw new TaskError('BakeTimedOut', [Math.round(timeoutMs / 1000)], { cause: error });
+    if (signal.aborted && !context.lifetime.signal.aborted) throw new SettingError<BakeSetting>('timeout', 'BakeTimedOut', [Math.round(timeoutMs / 1000)], { cause: error });
     throw error;
   }
 }

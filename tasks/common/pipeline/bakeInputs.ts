@@ -1,12 +1,12 @@
 import { InputError } from '../errors';
 import { policyForRetries } from '../net/retry';
 import { azureTransportOf } from './azureTransport';
-import type { BakeOptions, RegistrySettings } from '../oci/bake';
-import type { DockerBuildOptions } from '../dockerfile/dockerBuild';
+import type { BakeOptions, BakeSetting, RegistrySettings } from '../oci/bake';
+import type { DockerBuildOptions, DockerfileSetting } from '../dockerfile/dockerBuild';
 import { isValidTag, parseReference, parseRepository, ReferenceError, type ImageReference } from '../oci/reference';
 import { registryCredential, registryOf, type RegistryAccess } from '../oci/registry/access';
 import type { Agent } from './agent';
-import type { SettingInputs, WithSettings } from './settings';
+import type { WithSettings } from './settings';
 import { devOpsRunOf as pipelineRunOf } from './devops';
 import { boolInput, intInput, keyValueInput as keyValues, listInput, modelDigestInput, modelVersionInput, pickInput, requiredInput } from './inputs';
 import { readRegistryConnection } from './registryConnection';
@@ -16,8 +16,16 @@ export type BakeTaskInputs = WithSettings & (
   | { readonly mode: 'dockerBuild'; readonly options: DockerBuildOptions }
 );
 
-/** Which input carries each setting the core may name (pipeline/settings.ts). */
-const BAKE_SETTINGS: SettingInputs = Object.freeze({});
+/**
+ * Which input carries each setting the core may name (pipeline/settings.ts). registryConnection is
+ * the ACR connection's, named by azure/ when it reads the service connection.
+ */
+export const BAKE_SETTINGS = Object.freeze({
+  modelPath: 'modelPath',
+  timeout: 'timeoutSeconds',
+  dockerfile: 'dockerfile',
+  registryConnection: 'containerRegistry',
+} satisfies Record<BakeSetting | DockerfileSetting | 'registryConnection', string>);
 
 const MiB = 1024 * 1024;
 
