@@ -2,9 +2,11 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BakeModelIntoImageInputs } from '../../tasks/common/contract/bakeModelIntoImage';
 import { InputError, SettingError } from '../../tasks/common/errors';
 import { readModelEntries } from '../../tasks/common/oci/modelFiles';
 import { readBakeInputs } from '../../tasks/common/pipeline/bakeInputs';
+import { intInput } from '../../tasks/common/pipeline/inputs';
 import { asInputError } from '../../tasks/common/pipeline/settings';
 import { fakeAgent } from '../support/fakeAgent';
 
@@ -143,6 +145,28 @@ describe('BakeModelIntoImage inputs', () => {
 
 describe('BakeModelIntoImage inputs against task.json', () => {
   const task = JSON.parse(readFileSync(join(__dirname, '..', '..', 'tasks', 'BakeModelIntoImageV1', 'task.json'), 'utf8')) as { inputs: { name: string; defaultValue?: string }[] };
+  const defaultOf = (name: string) => task.inputs.find((input) => input.name === name)?.defaultValue;
+
+  it("takes every default from task.json's defaultValue", () => {
+    const variables = { 'System.CollectionUri': 'https://dev.azure.com/org/', 'System.TeamProject': 'p', 'Build.BuildId': '7' };
+    const inputs = read(base, variables);
+    assert.equal(inputs.mode, defaultOf('mode'));
+    if (inputs.mode !== 'appendLayer') return;
+    const { options } = inputs;
+    assert.equal(options.registry.retryPolicy.attempts, Number(defaultOf('retries')) + 1, 'one attempt, then each retry');
+    assert.equal(options.registry.chunkSize, Number(defaultOf('chunkSizeMiB')) * 1024 * 1024);
+    assert.equal(options.timeoutMs, Number(defaultOf('timeoutSeconds')) * 1000);
+    assert.equal(options.compression, defaultOf('compression'));
+    assert.equal(options.bake.modelDirectory, defaultOf('modelDirectory'));
+    assert.equal(options.bake.setModelEnv, defaultOf('setModelEnv') === 'true');
+    assert.equal(options.registry.insecure, defaultOf('allowInsecureRegistry') === 'true');
+    assert.equal(options.bake.pipelineRun !== undefined, defaultOf('addPipelineData') === 'true');
+  });
+
+  it('reads a whole-number default that task.json types as a string, so a new default needs no code', () => {
+    assert.equal(intInput(fakeAgent({}), { ...BakeModelIntoImageInputs.retries, default: '7' }, { min: 0, max: 20 }), 7);
+    assert.equal(intInput(fakeAgent({ retries: '2' }), BakeModelIntoImageInputs.retries, { min: 0, max: 20 }), 2);
+  });
 
   it('maps every setting the core may name to an input task.json declares', () => {
     const declared = new Set(task.inputs.map((input) => input.name));
