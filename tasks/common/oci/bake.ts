@@ -12,7 +12,7 @@ import type { RetryPolicy } from '../net/retry';
 import { bakeModelIntoImage, type ModelBake } from './modelImage';
 import { Provenance } from '../provenance';
 import { buildModelLayer, planModelLayers, type Compression, type LayerPlan } from './modelLayers';
-import { readModelEntries, type ModelSetting } from './modelFiles';
+import { readModelEntries, type ModelFilesSetting } from './modelFiles';
 import { push } from './push';
 import { formatReference, repositoryName, type ImageReference } from './reference';
 import type { RegistryCredential } from './registry/auth';
@@ -54,7 +54,7 @@ export interface BakeOptions extends BakeTarget {
  * The settings a bake's failure may name (SettingError), in the core's terms; the task's input
  * reader knows which input carries each. The Dockerfile builder adds its own (dockerfile/).
  */
-export type BakeSetting = ModelSetting | 'timeout';
+export type BakeSetting = ModelFilesSetting | 'timeout';
 
 /** What every bake gives, whichever way it built the image. */
 export interface BakedImage {

@@ -21,11 +21,11 @@ export interface ModelEntry {
 }
 
 /** The setting a refused model names: where the model is (BakeTarget's modelPath). */
-export type ModelSetting = 'modelPath';
+export type ModelFilesSetting = 'modelPath';
 
 /** A model the bake cannot take: the user points modelPath elsewhere or fixes the files. */
-export function modelRefused(key: MessageKey, args: readonly unknown[]): SettingError<ModelSetting> {
-  return new SettingError<ModelSetting>('modelPath', key, args);
+export function modelRefused(key: MessageKey, args: readonly unknown[]): SettingError<ModelFilesSetting> {
+  return new SettingError<ModelFilesSetting>('modelPath', key, args);
 }
 
 function specialKind(stats: Stats): string | undefined {
