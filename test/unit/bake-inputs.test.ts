@@ -137,6 +137,11 @@ describe('BakeModelIntoImage inputs', () => {
     });
   }
 
+  it('refuses a tagged target in the words users saw before', () => {
+    const error = inputError({ ...base, image: 'myacr.azurecr.io/app:1' });
+    assert.equal(error.message, "Input 'image' is 'myacr.azurecr.io/app:1': give a repository without a tag or digest; tags go in the tags input. Expected e.g. myacr.azurecr.io/churn-app:1.0");
+  });
+
   it('rejects a connection with no password, naming the connection and the parameter', () => {
     const agent = fakeAgent({ ...base, containerRegistry: 'reg' }, { endpoints: { reg: { ...registryEndpoint, auth: { registry: 'https://myacr.azurecr.io', username: 'u' } } } });
     assert.throws(() => readBakeInputs(agent), /'reg' has no 'password'/);

@@ -4,7 +4,7 @@ import { InputError } from '../errors';
 import { policyForRetries } from '../net/retry';
 import { azureTransportOf } from './azureTransport';
 import type { BakeOptions, BakeSetting, BakeTarget, RegistrySettings } from '../oci/bake';
-import { isValidTag, parseReference, parseRepository, ReferenceError, type ImageReference } from '../oci/reference';
+import { isValidTag, parseReference, ReferenceError, type ImageReference } from '../oci/reference';
 import { registryCredential, registryOf, type RegistryAccess } from '../oci/registry/access';
 import type { Agent } from './agent';
 import type { WithSettings } from './settings';
@@ -39,6 +39,14 @@ function reference(input: string, text: string, parse: (text: string) => ImageRe
     if (error instanceof ReferenceError) throw new InputError(input, 'InputInvalid', [input, text, `${error.message}. Expected e.g. myacr.azurecr.io/churn-app:1.0`]);
     throw error;
   }
+}
+
+/** The target is a repository: its tags come from the tags input, so a tag or digest here is refused. */
+function targetRepository(text: string): ImageReference {
+  const { name } = Inputs.image;
+  const parsed = reference(name, text, parseReference);
+  if (parsed.tag || parsed.digest) throw new InputError(name, 'InputInvalid', [name, text, `give a repository without a tag or digest; tags go in the ${Inputs.tags.name} input. Expected e.g. myacr.azurecr.io/churn-app:1.0`]);
+  return parsed;
 }
 
 function tagsInput(agent: Agent): string[] {
@@ -114,7 +122,7 @@ function dockerBuildOptions(agent: Agent, access: RegistryAccess): DockerBuildOp
   const { image, dockerfile, buildContext, buildArguments } = Inputs;
   const common = commonOptions(agent, access);
   const imageText = requiredInput(agent, image, whenMode('dockerBuild'));
-  const target = reference(image.name, imageText, parseRepository);
+  const target = targetRepository(imageText);
   checkRegistry(access, target, image.name, imageText);
   return { ...common, target, access, dockerfile: agent.pathInput(dockerfile.name), buildContext: agent.pathInput(buildContext.name), buildArguments: keyValues(agent, buildArguments.name) };
 }
@@ -126,7 +134,7 @@ function appendLayerOptions(agent: Agent, access: RegistryAccess): BakeOptions {
   const imageText = agent.input(image.name);
   const baseText = requiredInput(agent, baseImage, whenMode('appendLayer'));
   const base = reference(baseImage.name, baseText, parseReference);
-  const target = imageText === undefined ? { registry: base.registry, repository: base.repository } : reference(image.name, imageText, parseRepository);
+  const target = imageText === undefined ? { registry: base.registry, repository: base.repository } : targetRepository(imageText);
   checkRegistry(access, target, imageText === undefined ? baseImage.name : image.name, imageText ?? baseText);
   return { ...common, baseImage: base, target, compression: pickInput(agent, Inputs.compression), mtime: sourceDateEpoch(agent) };
 }
