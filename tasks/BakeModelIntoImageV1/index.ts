@@ -4,12 +4,15 @@
  * Errors are reported by runTask.
  */
 import { formatBytes } from '../common/bytes';
-import { bakeModel, type BakeContext, type BakeResult } from '../common/oci/bake';
-import { dockerBuild } from '../common/oci/dockerBuild';
+import { BakeModelIntoImageOutputs as Outputs } from '../common/contract/bakeModelIntoImage';
+import { dockerBuild, type DockerBuildResult } from '../common/dockerfile/dockerBuild';
+import { bakeModel, type AppendLayerResult, type BakeContext } from '../common/oci/bake';
 import { runTask, type Agent } from '../common/pipeline/agent';
 import { readBakeInputs } from '../common/pipeline/bakeInputs';
 import { transferProgress } from '../common/pipeline/progress';
 import { markdownSummary } from '../common/pipeline/summary';
+
+type BakeResult = AppendLayerResult | DockerBuildResult;
 
 export async function run(): Promise<void> {
   await runTask(__dirname, readBakeInputs, async (inputs, agent) => {
@@ -20,23 +23,28 @@ export async function run(): Promise<void> {
   });
 }
 
+/** Only appendLayer knows the base and the bytes it moved; the build engine reports neither. */
+function modeRows(result: BakeResult): [string, string][] {
+  if (result.mode === 'dockerBuild') return [['Base digest', '(built from Dockerfile)'], ['Platforms', '(as built)'], ['Uploaded', '(by the build engine)'], ['Reused', '(by the build engine)']];
+  return [['Base digest', result.baseDigest], ['Platforms', result.platforms.join(', ')], ['Uploaded', formatBytes(result.bytesUploaded)], ['Reused', formatBytes(result.bytesReused)]];
+}
+
 function publish(agent: Agent, result: BakeResult, modelVersion: string | undefined): void {
-  agent.setOutput('imageRef', result.imageRef);
-  agent.setOutput('imageDigest', result.digest);
-  agent.setOutput('imageTags', result.tags.join(','));
-  agent.setOutput('modelLayerDigests', result.modelLayerDigests.join(','));
-  if (result.bytesUploaded !== undefined) agent.setOutput('bytesUploaded', String(result.bytesUploaded));
-  if (result.bytesReused !== undefined) agent.setOutput('bytesReused', String(result.bytesReused));
+  agent.setOutput(Outputs.imageRef, result.imageRef);
+  agent.setOutput(Outputs.imageDigest, result.digest);
+  agent.setOutput(Outputs.imageTags, result.tags.join(','));
+  agent.setOutput(Outputs.modelLayerDigests, result.modelLayerDigests.join(','));
+  if (result.mode === 'appendLayer') {
+    agent.setOutput(Outputs.bytesUploaded, String(result.bytesUploaded));
+    agent.setOutput(Outputs.bytesReused, String(result.bytesReused));
+  }
   const title = agent.loc('SummaryTitleBake');
   agent.uploadSummary(title, markdownSummary(title, [
     ['Image', result.imageRef],
     ['Tags', result.tags.join(', ') || '(none: by digest only)'],
     ['Model version', modelVersion ?? '(not given)'],
     ['Model layers', result.modelLayerDigests.join(', ')],
-    ['Base digest', result.baseDigest || '(built from Dockerfile)'],
-    ['Platforms', result.platforms.join(', ') || '(as built)'],
-    ['Uploaded', result.bytesUploaded === undefined ? '(by the build engine)' : formatBytes(result.bytesUploaded)],
-    ['Reused', result.bytesReused === undefined ? '(by the build engine)' : formatBytes(result.bytesReused)],
+    ...modeRows(result),
   ]));
 }
 

@@ -68,6 +68,7 @@ describe('BakeModelIntoImage e2e (the bundle as the agent runs it)', function ()
       assert.ok(inspected.Env?.includes('MODEL_VERSION=2.0.0'));
       const summary = run.attachments.find((attachment) => attachment.type === 'Distributedtask.Core.Summary');
       assert.ok(summary?.content?.includes(run.outputs.imageRef), 'the run summary names the image');
+      assert.match(summary?.content ?? '', /\| Base digest \| `sha256:[a-f0-9]{64}` \|\n\| Platforms \| `linux\/[a-z0-9]+` \|\n\| Uploaded \| `[^`(]+` \|\n\| Reused \| `[^`(]+` \|/, 'appendLayer summarizes its base, platforms and bytes');
       assert.ok(run.secretsRegistered.includes(basic.password!), 'the password is registered as a secret');
       assertNoSecrets(run, { password: basic.password!, 'basic auth': Buffer.from(`${basic.username}:${basic.password}`).toString('base64') });
       assertNoTokens(run);

@@ -6,8 +6,10 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TaskError } from '../../tasks/common/errors';
-import { dockerBuild, type DockerBuildOptions } from '../../tasks/common/oci/dockerBuild';
+import { dockerBuild, type DockerBuildOptions } from '../../tasks/common/dockerfile/dockerBuild';
+import { InputError, SettingError, TaskError } from '../../tasks/common/errors';
+import { BAKE_SETTINGS } from '../../tasks/common/pipeline/bakeInputs';
+import { asInputError } from '../../tasks/common/pipeline/settings';
 import { Provenance } from '../../tasks/common/provenance';
 import { bakeOptions, MiB, recordingContext, tempRoot, writeModel } from '../support/bakeHarness';
 import { pushBaseImage } from '../support/registry/baseImages';
@@ -48,7 +50,9 @@ describe('Bake dockerBuild mode (buildah bud, no Docker engine)', function () {
     assert.ok(inspected.Env?.includes('MODEL_VERSION=1.0.0'), 'build args reach the Dockerfile');
     assert.equal(inspected.Labels?.[Provenance.modelVersion], '1.0.0', 'provenance labels are set by the build');
     assert.equal(result.modelLayerDigests.length, 1);
-    assert.equal(result.bytesUploaded, undefined, 'the build engine does not report bytes, so neither do we');
+    assert.equal(result.mode, 'dockerBuild');
+    assert.equal(result.engine, 'buildah');
+    assert.ok(!('bytesUploaded' in result) && !('bytesReused' in result), 'the build engine does not report bytes, so neither do we');
     const unpacked = await unpackImage(registry, 'built-app:b1');
     try {
       assert.ok(fs.readFileSync(path.join(unpacked.rootfs, 'models/weights.bin')).equals(fs.readFileSync(path.join(model, 'weights.bin'))));
@@ -72,6 +76,14 @@ describe('Bake dockerBuild mode (buildah bud, no Docker engine)', function () {
   });
 
   it('fails on a Dockerfile that does not exist, naming it', async () => {
-    await assert.rejects(dockerBuild(options({ dockerfile: path.join(root, 'nope', 'Dockerfile') }), recordingContext()), /Input 'dockerfile' is '.*nope\/Dockerfile', which does not exist/);
+    await assert.rejects(dockerBuild(options({ dockerfile: path.join(root, 'nope', 'Dockerfile') }), recordingContext()), (error: unknown) => {
+      assert.ok(error instanceof SettingError, String(error));
+      assert.equal(error.setting, 'dockerfile');
+      assert.equal(error.key, 'DockerfileMissing');
+      const reported = asInputError(error, BAKE_SETTINGS);
+      assert.ok(reported instanceof InputError && reported.input === 'dockerfile');
+      assert.match(reported.message, /Input 'dockerfile' is '.*nope\/Dockerfile', which does not exist/);
+      return true;
+    });
   });
 });

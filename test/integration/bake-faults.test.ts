@@ -8,10 +8,12 @@ import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TaskError } from '../../tasks/common/errors';
+import { InputError, SettingError, TaskError } from '../../tasks/common/errors';
 import { policyForRetries } from '../../tasks/common/net/retry';
 import { bakeModel, type BakeOptions } from '../../tasks/common/oci/bake';
 import { parseRepository } from '../../tasks/common/oci/reference';
+import { BAKE_SETTINGS } from '../../tasks/common/pipeline/bakeInputs';
+import { asInputError } from '../../tasks/common/pipeline/settings';
 import { bakeOptions, MiB, recordingContext, tempRoot, writeModel } from '../support/bakeHarness';
 import { startHttpFaultProxy } from '../support/httpFaultProxy';
 import { nowSeconds, signRs256 } from '../support/jwt';
@@ -28,6 +30,16 @@ async function failure(options: BakeOptions): Promise<TaskError> {
     return error;
   }
   assert.fail('expected the bake to fail');
+}
+
+/** A refused model names the setting modelPath; the task reports it as input modelPath, as users saw before. */
+function assertModelRefused(error: TaskError): InputError {
+  assert.ok(error instanceof SettingError, String(error));
+  assert.equal(error.setting, 'modelPath');
+  const reported = asInputError(error, BAKE_SETTINGS);
+  assert.ok(reported instanceof InputError && reported.input === 'modelPath', String(reported));
+  assert.match(reported.message, /^Input 'modelPath'/);
+  return reported;
 }
 
 async function tagExists(registry: TestRegistry, ref: string): Promise<boolean> {
@@ -250,6 +262,7 @@ describe('Bake: bad input that needs a registry or a file system', function () {
       const error = await failure(options());
       assert.equal(error.key, key);
       assert.match(error.message, message);
+      if (key.startsWith('ModelPath')) assert.match(assertModelRefused(error).message, message);
       assert.equal(await tagExists(registry, 'x:v1'), false, 'nothing was tagged');
     });
   }
@@ -271,7 +284,7 @@ describe('Bake: bad input that needs a registry or a file system', function () {
     for (const [modelPath, key, message] of expectations) {
       const error = await failure(bakeOptions(registry, { base: 'app:1', target: 'x', modelPath }));
       assert.equal(error.key, key);
-      assert.match(error.message, message);
+      assert.match(assertModelRefused(error).message, message);
     }
   });
 });

@@ -6,13 +6,15 @@
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import { TaskError } from '../../tasks/common/errors';
+import { SettingError, TaskError } from '../../tasks/common/errors';
 import { BodyTooLargeError, NetworkError } from '../../tasks/common/net/errors';
 import { explainFailure } from '../../tasks/common/net/explain';
 import { Network } from '../../tasks/common/net/network';
 import { networkSettings, type Deadlines } from '../../tasks/common/net/settings';
 import { bakeModel, type BakeOptions } from '../../tasks/common/oci/bake';
 import { parseReference, parseRepository } from '../../tasks/common/oci/reference';
+import { BAKE_SETTINGS } from '../../tasks/common/pipeline/bakeInputs';
+import { asInputError } from '../../tasks/common/pipeline/settings';
 import { bakeOptions, MiB, recordingContext, tempRoot, writeModel } from '../support/bakeHarness';
 import { pushBaseImage, type BaseImage } from '../support/registry/baseImages';
 import { startHostileFront, type FrontAction, type HostileFront } from '../support/registry/hostileFront';
@@ -163,7 +165,8 @@ describe('hostile registry: content and bounds', function () {
     const hostile = await front(() => ({ kind: 'silent' }));
     const { error, ms } = await failure({ ...through(hostile, 'app:1'), timeoutMs: 2000 });
     assert.ok(error instanceof TaskError && error.key === 'BakeTimedOut', String(error));
-    assert.match(error.message, /within 2 seconds, the limit of input 'timeoutSeconds'/);
+    assert.ok(error instanceof SettingError && error.setting === 'timeout', 'the core names its time limit, not an input');
+    assert.match((asInputError(error, BAKE_SETTINGS) as Error).message, /within 2 seconds, the limit of input 'timeoutSeconds'/);
     assert.ok(ms >= 1900 && ms < 5000, `took ${ms} ms`);
   });
 });

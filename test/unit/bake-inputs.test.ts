@@ -1,6 +1,13 @@
 import { strict as assert } from 'node:assert';
-import { InputError } from '../../tasks/common/errors';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BakeModelIntoImageInputs } from '../../tasks/common/contract/bakeModelIntoImage';
+import { InputError, SettingError } from '../../tasks/common/errors';
+import { readModelEntries } from '../../tasks/common/oci/modelFiles';
 import { readBakeInputs } from '../../tasks/common/pipeline/bakeInputs';
+import { intInput } from '../../tasks/common/pipeline/inputs';
+import { asInputError } from '../../tasks/common/pipeline/settings';
 import { fakeAgent } from '../support/fakeAgent';
 
 const base = { baseImage: 'myacr.azurecr.io/churn-app:41', modelPath: '/agent/tmp/model', tags: '42' };
@@ -130,8 +137,53 @@ describe('BakeModelIntoImage inputs', () => {
     });
   }
 
+  it('refuses a tagged target in the words users saw before', () => {
+    const error = inputError({ ...base, image: 'myacr.azurecr.io/app:1' });
+    assert.equal(error.message, "Input 'image' is 'myacr.azurecr.io/app:1': give a repository without a tag or digest; tags go in the tags input. Expected e.g. myacr.azurecr.io/churn-app:1.0");
+  });
+
   it('rejects a connection with no password, naming the connection and the parameter', () => {
     const agent = fakeAgent({ ...base, containerRegistry: 'reg' }, { endpoints: { reg: { ...registryEndpoint, auth: { registry: 'https://myacr.azurecr.io', username: 'u' } } } });
     assert.throws(() => readBakeInputs(agent), /'reg' has no 'password'/);
+  });
+});
+
+describe('BakeModelIntoImage inputs against task.json', () => {
+  const task = JSON.parse(readFileSync(join(__dirname, '..', '..', 'tasks', 'BakeModelIntoImageV1', 'task.json'), 'utf8')) as { inputs: { name: string; defaultValue?: string }[] };
+  const defaultOf = (name: string) => task.inputs.find((input) => input.name === name)?.defaultValue;
+
+  it("takes every default from task.json's defaultValue", () => {
+    const variables = { 'System.CollectionUri': 'https://dev.azure.com/org/', 'System.TeamProject': 'p', 'Build.BuildId': '7' };
+    const inputs = read(base, variables);
+    assert.equal(inputs.mode, defaultOf('mode'));
+    if (inputs.mode !== 'appendLayer') return;
+    const { options } = inputs;
+    assert.equal(options.registry.retryPolicy.attempts, Number(defaultOf('retries')) + 1, 'one attempt, then each retry');
+    assert.equal(options.registry.chunkSize, Number(defaultOf('chunkSizeMiB')) * 1024 * 1024);
+    assert.equal(options.timeoutMs, Number(defaultOf('timeoutSeconds')) * 1000);
+    assert.equal(options.compression, defaultOf('compression'));
+    assert.equal(options.bake.modelDirectory, defaultOf('modelDirectory'));
+    assert.equal(options.bake.setModelEnv, defaultOf('setModelEnv') === 'true');
+    assert.equal(options.registry.insecure, defaultOf('allowInsecureRegistry') === 'true');
+    assert.equal(options.bake.pipelineRun !== undefined, defaultOf('addPipelineData') === 'true');
+  });
+
+  it('reads a whole-number default that task.json types as a string, so a new default needs no code', () => {
+    assert.equal(intInput(fakeAgent({}), { ...BakeModelIntoImageInputs.retries, default: '7' }, { min: 0, max: 20 }), 7);
+    assert.equal(intInput(fakeAgent({ retries: '2' }), BakeModelIntoImageInputs.retries, { min: 0, max: 20 }), 2);
+  });
+
+  it('maps every setting the core may name to an input task.json declares', () => {
+    const declared = new Set(task.inputs.map((input) => input.name));
+    for (const [setting, input] of Object.entries(read(base).settings)) assert.ok(declared.has(input), `${setting} -> ${input}`);
+  });
+
+  it("reports a model the core refuses as input modelPath, in the words users saw before", async () => {
+    const missing = join(tmpdir(), `no-model-${process.pid}`, 'model');
+    const error = await readModelEntries(missing).then(() => assert.fail('expected a refusal'), (failure: unknown) => failure);
+    assert.ok(error instanceof SettingError && error.setting === 'modelPath' && error.key === 'ModelPathMissing', String(error));
+    const reported = asInputError(error, read(base).settings);
+    assert.ok(reported instanceof InputError && reported.input === 'modelPath');
+    assert.equal(reported.message, `Input 'modelPath' is '${missing}', which does not exist. Point it at the model file or folder, typically $(fetch.modelPath) from Fetch Latest Model.`);
   });
 });

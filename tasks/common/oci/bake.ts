@@ -4,7 +4,7 @@
  * pushes only what the registry lacks. Tags are written last, so a failure never moves a tag.
  */
 import { setMaxListeners } from 'node:events';
-import { TaskError } from '../errors';
+import { SettingError } from '../errors';
 import { withDeadline, type Lifetime } from '../lifetime';
 import type { Log, Progress } from '../log';
 import type { Network } from '../net/network';
@@ -12,7 +12,7 @@ import type { RetryPolicy } from '../net/retry';
 import { bakeModelIntoImage, type ModelBake } from './modelImage';
 import { Provenance } from '../provenance';
 import { buildModelLayer, planModelLayers, type Compression, type LayerPlan } from './modelLayers';
-import { readModelEntries } from './modelFiles';
+import { readModelEntries, type ModelFilesSetting } from './modelFiles';
 import { push } from './push';
 import { formatReference, repositoryName, type ImageReference } from './reference';
 import type { RegistryCredential } from './registry/auth';
@@ -23,7 +23,7 @@ import type { Layer } from './layer';
 export interface RegistrySettings {
   readonly credential: RegistryCredential;
   readonly insecure: boolean;
-  /** From the `retries` input: every request, token and upload retries under it. */
+  /** Every request, token and upload retries under it. */
   readonly retryPolicy: RetryPolicy;
   readonly chunkSize: number;
   readonly concurrency: number;
@@ -50,17 +50,30 @@ export interface BakeOptions extends BakeTarget {
   readonly mtime: number;
 }
 
-export interface BakeResult {
+/**
+ * The settings a bake's failure may name (SettingError), in the core's terms; the task's input
+ * reader knows which input carries each. The Dockerfile builder adds its own (dockerfile/).
+ */
+export type BakeSetting = ModelFilesSetting | 'timeout';
+
+/** What every bake gives, whichever way it built the image. */
+export interface BakedImage {
+  /** repository@digest, as Deploy takes it. */
   readonly imageRef: string;
   readonly digest: string;
-  readonly mediaType: string;
   readonly tags: readonly string[];
   readonly modelLayerDigests: readonly string[];
-  /** Known in appendLayer mode; the build engine does not report them. */
-  readonly bytesUploaded?: number;
-  readonly bytesReused?: number;
+}
+
+/** appendLayer mode built every manifest itself, so it knows the base, the platforms and each byte it sent. */
+export interface AppendLayerResult extends BakedImage {
+  readonly mode: 'appendLayer';
+  readonly mediaType: string;
   readonly baseDigest: string;
+  /** os/architecture of every image baked, one per platform of the base. */
   readonly platforms: readonly string[];
+  readonly bytesUploaded: number;
+  readonly bytesReused: number;
 }
 
 export interface BakeContext {
@@ -79,7 +92,7 @@ export function registryClient(registry: string, scopes: readonly string[], sett
   return new RegistryClient(registry, { ...settings, credential, scopes, network, signal, log, onSecret });
 }
 
-/** Runs a bake under its overall deadline; a deadline that passes becomes one message naming timeoutSeconds. */
+/** Runs a bake under its overall deadline; a deadline that passes becomes one message naming the time limit. */
 export async function withinDeadline<T>(timeoutMs: number, context: BakeContext, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const signal = withDeadline(context.lifetime.signal, timeoutMs, 'the bake');
   // Every concurrent request, body and pause of the bake listens to this one signal.
@@ -87,7 +100,7 @@ export async function withinDeadline<T>(timeoutMs: number, context: BakeContext,
   try {
     return await work(signal);
   } catch (error) {
-    if (signal.aborted && !context.lifetime.signal.aborted) throw new TaskError('BakeTimedOut', [Math.round(timeoutMs / 1000)], { cause: error });
+    if (signal.aborted && !context.lifetime.signal.aborted) throw new SettingError<BakeSetting>('timeout', 'BakeTimedOut', [Math.round(timeoutMs / 1000)], { cause: error });
     throw error;
   }
 }
@@ -120,11 +133,11 @@ export function explainedBy(registry: string): (error: unknown) => never {
   };
 }
 
-export function bakeModel(options: BakeOptions, context: BakeContext): Promise<BakeResult> {
+export function bakeModel(options: BakeOptions, context: BakeContext): Promise<AppendLayerResult> {
   return withinDeadline(options.timeoutMs, context, (signal) => bakeUntil(signal, options, context));
 }
 
-async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: BakeContext): Promise<BakeResult> {
+async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: BakeContext): Promise<AppendLayerResult> {
   const { baseImage, target, registry: settings } = options;
   // The model first: bad input fails before any network.
   const plans = planModelLayers(await readModelEntries(options.modelPath), options.bake.modelDirectory);
@@ -141,6 +154,7 @@ async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: Bak
     { concurrency: settings.concurrency, chunkSize: settings.chunkSize, log: context.log, progress: context.progress },
   ).catch(explainedBy(target.registry));
   return {
+    mode: 'appendLayer',
     imageRef: `${repositoryName(target)}@${pushed.digest}`,
     digest: pushed.digest,
     mediaType: pushed.mediaType,

@@ -4,8 +4,9 @@
  */
 import { promises as fs, type Stats } from 'node:fs';
 import * as path from 'node:path';
-import { InputError } from '../errors';
+import { SettingError } from '../errors';
 import { compareBytes } from '../bytes';
+import type { MessageKey } from '../messages';
 
 export interface ModelEntry {
   /** Path relative to the model root with '/' separators; the root itself is never listed. */
@@ -19,7 +20,13 @@ export interface ModelEntry {
   readonly linkTarget?: string;
 }
 
-const INPUT = 'modelPath';
+/** The setting a refused model names: where the model is (BakeTarget's modelPath). */
+export type ModelFilesSetting = 'modelPath';
+
+/** A model the bake cannot take: the user points modelPath elsewhere or fixes the files. */
+export function modelRefused(key: MessageKey, args: readonly unknown[]): SettingError<ModelFilesSetting> {
+  return new SettingError<ModelFilesSetting>('modelPath', key, args);
+}
 
 function specialKind(stats: Stats): string | undefined {
   if (stats.isFIFO()) return 'named pipe';
@@ -31,7 +38,7 @@ function specialKind(stats: Stats): string | undefined {
 
 function refuseSpecial(stats: Stats, shownPath: string): void {
   const kind = specialKind(stats);
-  if (kind) throw new InputError(INPUT, 'ModelPathSpecialFile', [shownPath, kind]);
+  if (kind) throw modelRefused('ModelPathSpecialFile', [shownPath, kind]);
 }
 
 /** A symlink inside the model stays a symlink, made relative; one that leaves the model is refused. */
@@ -40,7 +47,7 @@ async function linkEntry(root: string, absolute: string, relativePath: string, s
   const resolved = path.resolve(path.dirname(absolute), target);
   const real = await fs.realpath(resolved).catch(() => resolved);
   const inside = real === root || real.startsWith(root + path.sep);
-  if (!inside) throw new InputError(INPUT, 'ModelSymlinkEscapes', [relativePath, target, shownRoot]);
+  if (!inside) throw modelRefused('ModelSymlinkEscapes', [relativePath, target, shownRoot]);
   const linkTarget = path.relative(path.dirname(absolute), real).split(path.sep).join('/') || '.';
   return { relativePath, type: 'symlink', size: 0, executable: false, linkTarget };
 }
@@ -69,8 +76,8 @@ async function walk(root: string, folder: string, shownRoot: string, into: Model
  */
 export async function readModelEntries(modelPath: string): Promise<readonly ModelEntry[]> {
   const stats = await fs.stat(modelPath).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') throw new InputError(INPUT, 'ModelPathMissing', [modelPath]);
-    throw new InputError(INPUT, 'ModelPathUnreadable', [modelPath, error.code ?? error.message]);
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') throw modelRefused('ModelPathMissing', [modelPath]);
+    throw modelRefused('ModelPathUnreadable', [modelPath, error.code ?? error.message]);
   });
   refuseSpecial(stats, modelPath);
   const real = await fs.realpath(modelPath);
@@ -79,6 +86,6 @@ export async function readModelEntries(modelPath: string): Promise<readonly Mode
   }
   const entries: ModelEntry[] = [];
   await walk(real, real, modelPath, entries);
-  if (!entries.some((entry) => entry.type === 'file')) throw new InputError(INPUT, 'ModelPathEmpty', [modelPath]);
+  if (!entries.some((entry) => entry.type === 'file')) throw modelRefused('ModelPathEmpty', [modelPath]);
   return entries;
 }

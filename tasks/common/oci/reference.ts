@@ -86,7 +86,7 @@ export function parseReference(text: string): ImageReference {
 /** A repository without tag or digest, e.g. "myacr.azurecr.io/churn-app". Used as a target. */
 export function parseRepository(text: string): ImageReference {
   const reference = parseReference(text);
-  if (reference.tag || reference.digest) throw new ReferenceError('give a repository without a tag or digest; tags go in the tags input');
+  if (reference.tag || reference.digest) throw new ReferenceError('give a repository without a tag or digest');
   return reference;
 }
 

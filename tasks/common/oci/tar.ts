@@ -6,7 +6,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { InputError } from '../errors';
+import { modelRefused } from './modelFiles';
 
 export interface TarEntry {
   /** Path inside the image without a leading '/'; directories end with '/'. */
@@ -127,7 +127,7 @@ async function* segmentBytes(segments: readonly Segment[], offset: number): Asyn
         yield chunk as Buffer;
       }
       // A file that shrank since it was planned would corrupt the archive and its digest.
-      if (read !== length - skip) throw new InputError('modelPath', 'ModelFileChanged', [segment.path]);
+      if (read !== length - skip) throw modelRefused('ModelFileChanged', [segment.path]);
     }
     skip = 0;
   }

@@ -38,11 +38,17 @@ export function requiredInput(reader: InputReader, input: Named, when: string): 
   return value;
 }
 
+/** task.json types some whole-number inputs 'string' (Bake's retries: '5'); their default is a number all the same. */
+function wholeNumberDefault(input: Named): number | undefined {
+  const text = defaultOf<string>(input, 'string');
+  return text !== undefined && /^\d+$/.test(text) ? Number(text) : defaultOf<number>(input, 'number');
+}
+
 /** An integer within range; empty means range.fallback, else task.json's default. */
 export function intInput(reader: InputReader, input: Named, range: { min: number; max: number; fallback?: number }): number {
   const name = nameOf(input);
   const text = reader.input(name);
-  const fallback = range.fallback ?? defaultOf<number>(input, 'number');
+  const fallback = range.fallback ?? wholeNumberDefault(input);
   if (text === undefined) {
     if (fallback === undefined) throw new InputError(name, 'InputRequired', [name, `it has no default; give a whole number from ${range.min} to ${range.max}`]);
     return fallback;

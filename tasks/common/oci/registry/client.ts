@@ -21,7 +21,7 @@ export interface RegistryClientOptions {
   /** The task's cancel and overall deadline: every request and every pause between retries ends with it. */
   readonly signal: AbortSignal;
   readonly credential: RegistryCredential;
-  /** Plain HTTP instead of HTTPS (allowInsecureRegistry). */
+  /** Plain HTTP instead of HTTPS: only where the user allowed an insecure registry. */
   readonly insecure: boolean;
   /** Token scopes to ask for, e.g. repository:app:pull,push and repository:base:pull. */
   readonly scopes: readonly string[];

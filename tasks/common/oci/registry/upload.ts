@@ -108,7 +108,7 @@ export async function uploadBlob(client: RegistryClient, repository: string, lay
     options.onBytes(piece.length);
   };
   const source = layer.source;
-  const origin = source ? `${source.registry}/${source.repository}` : 'modelPath';
+  const origin = source ? `${source.registry}/${source.repository}` : 'the model files';
   const verified = source ? new CommittedDigest(layer, origin) : undefined;
   const context: ChunkContext = { client, layer, chunkSize: options.chunkSize, verified, origin, count };
   client.options.log.debug(`uploading ${layer.digest} (${layer.size} bytes) to ${client.registry}/${repository}${verified ? `, checked against its digest on the way from ${origin}` : ''}`);
