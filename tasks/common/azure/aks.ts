@@ -23,8 +23,6 @@ export interface AksClusterRef extends ArmTarget {
   readonly subscriptionId: string;
   readonly resourceGroup: string;
   readonly clusterName: string;
-  /** The service connection as the user named it, for messages. */
-  readonly connectionName: string;
   readonly useClusterAdmin: boolean;
 }
 

@@ -7,6 +7,7 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import { aksKubeconfig } from '../azure/aks';
+import { armTargetFor } from '../azure/arm';
 import { type AzureRmConnection, readAzureRmConnection } from '../azure/connection';
 import { azureCredential } from '../azure/credential';
 import { requestPipelineOidcToken } from '../azure/oidc';
@@ -21,6 +22,7 @@ import type { MessageKey } from '../messages';
 import type { Agent, Endpoint } from './agent';
 import { type DevOpsContext, devOpsContextOf } from './devops';
 import { boolInput, pickInput, requiredInput } from './inputs';
+import { readingInputs } from './settings';
 
 export type { ResolvedCluster } from '../kube/kubeconfig';
 
@@ -203,7 +205,7 @@ function nameInput(agent: Agent, input: string, valid: (value: string) => boolea
 function readAzureAccess(agent: Agent): AzureClusterAccess {
   const input = 'azureSubscription';
   const id = requiredInput(agent, input, "connectionType is 'azureResourceManager'");
-  const connection = readAzureRmConnection(agent.endpoint(id), input, id);
+  const connection = readingInputs({ clusterConnection: input }, () => readAzureRmConnection(agent.endpoint(id), 'clusterConnection', id));
   const resourceGroup = nameInput(agent, 'resourceGroup', (v) => resourceGroupPattern.test(v) && !v.endsWith('.'), 'KubeConnectionResourceGroupInvalid');
   const clusterName = nameInput(agent, 'kubernetesCluster', (v) => clusterNamePattern.test(v), 'KubeConnectionClusterNameInvalid');
   const useClusterAdmin = boolInput(agent, 'useClusterAdmin', false);
@@ -244,9 +246,8 @@ export async function resolveKubeconfig(request: ClusterAccessRequest, deps: Res
     const transport = { network: deps.network, signal: deps.signal, retry: deps.retry ?? retryPolicy(), log: deps.log };
     const credential = deps.credential ?? azureCredential(connection, { oidcToken: () => requestPipelineOidcToken(request.devOps, transport), transport });
     resolved = await aksKubeconfig({
-      armUrl: connection.armUrl, audience: connection.resourceManagerAudience, credential, transport,
-      subscriptionId: connection.subscriptionId, resourceGroup: request.resourceGroup, clusterName: request.clusterName,
-      connectionName: connection.name, useClusterAdmin: request.useClusterAdmin,
+      ...armTargetFor(connection, { credential, transport }),
+      subscriptionId: connection.subscriptionId, resourceGroup: request.resourceGroup, clusterName: request.clusterName, useClusterAdmin: request.useClusterAdmin,
     }, deps);
   }
   deps.log.info('KubeConnectionUsing', resolved.describe);
