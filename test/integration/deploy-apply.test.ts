@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { ApiException } from '@kubernetes/client-node';
-import { InputError, TaskError } from '../../tasks/common/errors';
+import { TaskError } from '../../tasks/common/errors';
 import { NetworkError } from '../../tasks/common/net/errors';
 import type { Log } from '../../tasks/common/log';
 import { KubeApiError, kubeCall } from '../../tasks/common/kube/apiCall';
@@ -22,6 +22,7 @@ import { substituteImage } from '../../tasks/common/kube/substitute';
 import type { KubeObject } from '../../tasks/common/kube/types';
 import { type ClusterSimulator, startClusterSimulator } from '../support/cluster';
 import { capturingLog, rejection } from '../support/capture';
+import { reportedByDeploy } from '../support/deployFailures';
 import { testNetwork } from '../support/services';
 
 const TOKEN = `sim-token-${Math.random().toString(36).slice(2)}`;
@@ -181,11 +182,9 @@ describe('deploy core against the cluster simulator', function () {
     });
 
     it('refuses a missing namespace when creating is off, naming the input, and applies nothing', async () => {
-      const error = await rejection(generated('absent', 'app', `${REPO}:v1`, {}, { createNamespace: false }));
-      assert.ok(error instanceof InputError);
+      const error = reportedByDeploy(await rejection(generated('absent', 'app', `${REPO}:v1`, {}, { createNamespace: false })), { setting: 'namespace', key: 'DeployNamespaceMissing' });
       assert.equal(error.input, 'namespace');
-      assert.equal(error.key, 'DeployNamespaceMissing');
-      assert.match(error.message, /namespace 'absent' does not exist.*createNamespace/);
+      assert.match(error.message, /^Input 'namespace': namespace 'absent' does not exist.*createNamespace/);
       assert.equal(sim.get('Namespace', '', 'absent'), undefined);
       assert.equal(deployment('absent', 'app'), undefined);
     });
@@ -287,18 +286,18 @@ spec:
 
   describe('kubeconfig', () => {
     const expectInputError = (text: string, key: string, pattern?: RegExp) => {
-      const error = (() => {
+      const failure = (() => {
         try {
           connectCluster(text, { network: testNetwork });
         } catch (caught) {
-          return caught as InputError;
+          return caught;
         }
         return assert.fail('connectCluster accepted it');
       })();
+      const error = reportedByDeploy(failure, { setting: 'kubeconfig', key });
       seen.push(error.message);
-      assert.ok(error instanceof InputError);
       assert.equal(error.input, 'kubernetesServiceConnection');
-      assert.equal(error.key, key);
+      assert.match(error.message, /^Input 'kubernetesServiceConnection': /);
       if (pattern) assert.match(error.message, pattern);
       return error;
     };

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { InputError } from '../../tasks/common/errors';
-import { progressDeadlineFor, readDeployInputs } from '../../tasks/common/pipeline/deployInputs';
+import { deploySettings, progressDeadlineFor, readDeployInputs } from '../../tasks/common/pipeline/deployInputs';
 import { fakeAgent } from '../support/fakeAgent';
 
 const digest = `sha256:${'ab'.repeat(32)}`;
@@ -38,6 +38,8 @@ function read(inputs: Record<string, string>, root?: string) {
   return readDeployInputs(fakeAgent(inputs, { endpoints, variables, root }));
 }
 
+const deployTask = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'tasks', 'DeployAiAppToAksV1', 'task.json'), 'utf8')) as { inputs: { name: string }[] };
+
 describe('DeployAiAppToAks inputs', () => {
   it('generates a Deployment and Service spec from the defaults', () => {
     const { deploy } = read(base);
@@ -53,6 +55,19 @@ describe('DeployAiAppToAks inputs', () => {
     assert.equal(app.annotations.pipelineRun, 'https://dev.azure.com/contoso/churn/_build/results?buildId=42');
     assert.equal(app.annotations.commit, 'abc123');
     assert.equal(deploy.imagePullSecret, undefined);
+  });
+
+  it('names each setting the Deploy core may raise as a declared input, by connection type', () => {
+    const declared = new Set(deployTask.inputs.map((input) => input.name));
+    const raised = ['clusterConnection', 'kubeconfig', 'registryConnection', 'namespace', 'image', 'manifests', 'containers', 'appName', 'replicas', 'containerPort', 'servicePort', 'serviceType', 'dnsLabel', 'readinessPath', 'env', 'imagePullSecret', 'progressDeadlineSeconds'];
+    for (const type of ['kubernetesServiceConnection', 'azureResourceManager'] as const) {
+      const settings = deploySettings(type);
+      for (const setting of [...raised, ...(type === 'azureResourceManager' ? ['resourceGroup', 'cluster', 'useClusterAdmin'] : [])]) {
+        assert.ok(declared.has(settings[setting]), `${type}: setting ${setting} is carried by '${settings[setting]}', not a declared input`);
+      }
+    }
+    assert.deepEqual([deploySettings('kubernetesServiceConnection').clusterConnection, deploySettings('azureResourceManager').clusterConnection], ['kubernetesServiceConnection', 'azureSubscription']);
+    assert.deepEqual([deploySettings('azureResourceManager').cluster, deploySettings('kubernetesServiceConnection').imagePullSecret], ['kubernetesCluster', 'imagePullSecretName']);
   });
 
   it('reads env values that hold = and commas, one per line', () => {
