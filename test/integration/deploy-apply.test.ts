@@ -38,6 +38,9 @@ function app(name: string, extra: Partial<GeneratedApp> = {}): GeneratedApp {
   };
 }
 
+/** What these tests deploy with unless one says otherwise: short waits, a namespace made on demand, rollback on. */
+const testSettings = { createNamespace: true, rollbackOnFailure: true, rolloutTimeoutMs: 20_000, loadBalancerTimeoutMs: 10_000 } as const satisfies Partial<DeployRequest>;
+
 /** A port nothing listens on: the OS picks a free one, which is then released. */
 async function closedPort(): Promise<number> {
   const server = net.createServer();
@@ -54,8 +57,8 @@ describe('deploy core against the cluster simulator', function () {
   let log: Log;
   const seen: string[] = [];
 
-  const deploy = (request: Omit<DeployRequest, 'rolloutTimeoutMs' | 'loadBalancerTimeoutMs'> & Partial<DeployRequest>) =>
-    deployApp({ rolloutTimeoutMs: 20_000, loadBalancerTimeoutMs: 10_000, ...request }, { cluster, log, network: testNetwork, retry: { attempts: 2, baseDelayMs: 20 } })
+  const deploy = (request: Omit<DeployRequest, keyof typeof testSettings> & Partial<DeployRequest>) =>
+    deployApp({ ...testSettings, ...request }, { cluster, log, network: testNetwork, retry: { attempts: 2, baseDelayMs: 20 } })
       .catch((error: Error) => {
         seen.push(error.message);
         throw error;
@@ -319,7 +322,7 @@ spec:
     it('turns a wrong token into a 401 message that says what to refresh, without the token', async () => {
       const wrong = `wrong-${TOKEN}`;
       const other = connectCluster(sim.kubeconfig().replace(TOKEN, wrong), { network: testNetwork });
-      const error = await rejection(deployApp({ namespace: 'web', image: `${REPO}:v1`, workload: { kind: 'generated', app: app('churn') } }, { cluster: other, log, network: testNetwork }));
+      const error = await rejection(deployApp({ ...testSettings, namespace: 'web', image: `${REPO}:v1`, workload: { kind: 'generated', app: app('churn') } }, { cluster: other, log, network: testNetwork }));
       seen.push(error.message);
       assert.ok(error instanceof KubeApiError);
       assert.equal(error.key, 'KubeApiUnauthorized');

@@ -32,7 +32,7 @@ const REPO = 'example.azurecr.io/churn';
 
 function request(namespace: string, image: string, more: Partial<DeployRequest> = {}): DeployRequest {
   return {
-    namespace, image, createNamespace: true, rolloutTimeoutMs: 1500, loadBalancerTimeoutMs: 5000,
+    namespace, image, createNamespace: true, rollbackOnFailure: true, rolloutTimeoutMs: 1500, loadBalancerTimeoutMs: 5000,
     workload: { kind: 'generated', app: { appName: 'churn', replicas: 1, containerPort: 8080, servicePort: 8080, serviceType: 'ClusterIP', readinessPath: '/', env: {}, annotations: {} } },
     ...more,
   };
