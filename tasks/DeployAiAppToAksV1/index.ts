@@ -3,11 +3,12 @@
  * when it fails, then report where it answers. Thin by design: read inputs, reach the cluster, call
  * the core once, publish outputs. Errors are reported by runTask.
  */
+import { resolveKubeconfig } from '../common/azure/clusterAccess';
+import { DeployAiAppToAksOutputs as Outputs } from '../common/contract/deployAiAppToAks';
 import { connectCluster } from '../common/kube/cluster';
 import { deployApp, type DeployResult, RolloutFailedError } from '../common/kube/deploy';
 import { runTask, type Agent } from '../common/pipeline/agent';
 import { type DeployTaskInputs, readDeployInputs } from '../common/pipeline/deployInputs';
-import { resolveKubeconfig } from '../common/pipeline/kubeConnection';
 import { markdownSummary } from '../common/pipeline/summary';
 
 export async function run(): Promise<void> {
@@ -30,13 +31,13 @@ export async function run(): Promise<void> {
 }
 
 function publish(agent: Agent, inputs: DeployTaskInputs, result: DeployResult): void {
-  agent.setOutput('deploymentName', result.deploymentName);
-  agent.setOutput('revision', String(result.revision));
-  agent.setOutput('deployedImage', result.deployedImage);
-  agent.setOutput('serviceIp', result.service?.ip ?? '');
-  agent.setOutput('serviceHostname', result.service?.hostname ?? '');
-  agent.setOutput('serviceUrl', result.service?.url ?? '');
-  agent.setOutput('rolledBack', 'false');
+  agent.setOutput(Outputs.deploymentName, result.deploymentName);
+  agent.setOutput(Outputs.revision, String(result.revision));
+  agent.setOutput(Outputs.deployedImage, result.deployedImage);
+  agent.setOutput(Outputs.serviceIp, result.service?.ip ?? '');
+  agent.setOutput(Outputs.serviceHostname, result.service?.hostname ?? '');
+  agent.setOutput(Outputs.serviceUrl, result.service?.url ?? '');
+  agent.setOutput(Outputs.rolledBack, 'false');
   summarize(agent, inputs, [
     ['Deployment', `${result.namespace}/${result.deploymentName}, revision ${result.revision}${result.unchanged ? ' (already running: nothing rolled out)' : ''}`],
     ['Image', result.deployedImage],
@@ -46,11 +47,11 @@ function publish(agent: Agent, inputs: DeployTaskInputs, result: DeployResult): 
 }
 
 function publishFailure(agent: Agent, inputs: DeployTaskInputs, failure: RolloutFailedError): void {
-  agent.setOutput('deploymentName', failure.deployment);
-  agent.setOutput('rolledBack', String(failure.rolledBack));
+  agent.setOutput(Outputs.deploymentName, failure.deployment);
+  agent.setOutput(Outputs.rolledBack, String(failure.rolledBack));
   if (failure.rolledBack) {
-    agent.setOutput('revision', String(failure.previousRevision ?? ''));
-    agent.setOutput('deployedImage', (failure.previousImages ?? []).join(','));
+    agent.setOutput(Outputs.revision, String(failure.previousRevision ?? ''));
+    agent.setOutput(Outputs.deployedImage, (failure.previousImages ?? []).join(','));
   }
   summarize(agent, inputs, [
     ['Deployment', `${failure.namespace}/${failure.deployment}: revision ${failure.revision} failed (${failure.detail})`],

@@ -15,6 +15,9 @@ export class TaskError extends Error {
   }
 }
 
+/** Where a SettingError's message names the input that carries the setting; pipeline/ fills it in. */
+export const INPUT_SLOT = '{input}';
+
 /**
  * A failure the user fixes by changing one setting, told in the core's own terms: `setting` names
  * what to change (the model store's container, the destination, the cluster's namespace), never
@@ -43,7 +46,7 @@ export class InputError extends TaskError {
   ) {
     super(key, args, options);
     // Messages of SettingErrors keep a slot for the input's name (pipeline/settings.ts).
-    this.message = this.message.replaceAll('{input}', input);
+    this.message = this.message.replaceAll(INPUT_SLOT, input);
   }
 }
 

@@ -46,7 +46,7 @@ describe('Azure credentials and ARM look-up against the stand-ins', function () 
     assert.ok(result.ok, `expected success, got ${JSON.stringify(result)}`);
   }
 
-  function failed(result: ProbeResult, key: string): { key?: string; input?: string; message: string } {
+  function failed(result: ProbeResult, key: string): { key?: string; setting?: string; input?: string; message: string } {
     assert.ok(!result.ok, `expected ${key}, got success`);
     assert.equal(result.error.key, key, result.error.message);
     return result.error;
@@ -155,14 +155,16 @@ describe('Azure credentials and ARM look-up against the stand-ins', function () 
       const before = s.entra.paths.length;
       const spec: EndpointSpec = { ...s.connections.secret, auth: { serviceprincipalid: clientIds.secret, serviceprincipalkey: s.clientSecret } };
       const error = failed(await probe({ endpoint: spec, scope: armScope(), input: 'connectedServiceNameARM' }), 'AzureRmTenantMissing');
+      assert.equal(error.setting, 'storeConnection');
       assert.equal(error.input, 'connectedServiceNameARM');
-      assert.match(error.message, /tenant ID/);
+      assert.match(error.message, /^Input 'connectedServiceNameARM' names service connection .*tenant ID/);
       assert.equal(s.entra.paths.length, before);
     });
 
     it('a connection without a client id', async function () {
       const spec: EndpointSpec = { ...s.connections.federated, auth: { tenantid: 'x' } };
       const error = failed(await probe({ endpoint: spec, scope: armScope() }), 'AzureRmClientIdMissing');
+      assert.equal(error.setting, 'storeConnection');
       assert.equal(error.input, 'azureSubscription');
     });
   });
@@ -178,7 +180,9 @@ describe('Azure credentials and ARM look-up against the stand-ins', function () 
 
     it('lists the accounts it saw when the name is not there', async function () {
       const error = failed(await probe({ endpoint: s.connections.federated, arm: { accountName: 'nosuchstore' } }), 'AzureStorageAccountNotFound');
+      assert.equal(error.setting, 'storageAccount');
       assert.equal(error.input, 'storageAccount');
+      assert.match(error.message, /^Input 'storageAccount' is 'nosuchstore', but subscription .* service connection '.+' can see/);
       assert.match(error.message, /alphastore, betastore, ModelStore, zetastore, omegastore/);
     });
 

@@ -62,7 +62,7 @@ describe('credentials stay on their own origin', function () {
   });
 
   const page = (accounts: string[], nextLink?: string) => ({ value: accounts.map((name) => ({ name, properties: { primaryEndpoints: { blob: `https://${name}.blob.core.windows.net/` } } })), ...(nextLink ? { nextLink } : {}) });
-  const lookUp = (arm: Peer, accountName = 'modelstore') => findStorageAccountBlobEndpoint({ armUrl: `${arm.origin}/`, credential, subscriptionId: subscription, accountName, transport });
+  const lookUp = (arm: Peer, accountName = 'modelstore') => findStorageAccountBlobEndpoint({ armUrl: `${arm.origin}/`, credential, subscriptionId: subscription, accountName, transport, connectionName: 'models-arm' });
 
   describe('Azure Resource Manager', () => {
     it('follows a redirect on its own origin with the token, and one to another origin without it', async () => {

@@ -162,21 +162,27 @@ describe('Deploy: AKS credentials through Azure Resource Manager', function () {
   it('useClusterAdmin on a cluster with local accounts disabled: a clear error before asking for credentials', async function () {
     const before = aks.requests.length;
     const error = failed(await resolve('secret', { kubernetesCluster: 'aks-nolocal', useClusterAdmin: 'true' }), 'AksLocalAccountsDisabled');
+    assert.equal(error.setting, 'useClusterAdmin');
     assert.equal(error.input, 'useClusterAdmin');
+    assert.match(error.message, /^Input 'useClusterAdmin' is true/);
     assert.match(error.message, /'aks-nolocal' in resource group 'rg-ai' has local accounts disabled.*Set useClusterAdmin to false/);
     assert.deepEqual(aks.requests.slice(before).map((r) => r.method), ['GET']);
   });
 
   it('a cluster that is not there: names it, its resource group and subscription, and lists the clusters there', async function () {
     const error = failed(await resolve('federated', { kubernetesCluster: 'aks-prod' }), 'AksClusterNotFound');
+    assert.equal(error.setting, 'cluster');
     assert.equal(error.input, 'kubernetesCluster');
+    assert.match(error.message, /^Input 'kubernetesCluster' is 'aks-prod'/);
     assert.match(error.message, new RegExp(`'aks-prod', but resource group 'rg-ai' of subscription '${subscriptionId}'`));
     assert.match(error.message, /Clusters in that resource group: aks-local, aks-entra, aks-legacy, aks-nolocal\./);
   });
 
   it('a resource group that is not there', async function () {
     const error = failed(await resolve('secret', { resourceGroup: 'rg-gone', kubernetesCluster: 'aks-prod' }), 'AksResourceGroupNotFound');
+    assert.equal(error.setting, 'resourceGroup');
     assert.equal(error.input, 'resourceGroup');
+    assert.match(error.message, /^Input 'resourceGroup' is 'rg-gone'/);
     assert.match(error.message, /'rg-gone'/);
   });
 

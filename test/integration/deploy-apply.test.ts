@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { ApiException } from '@kubernetes/client-node';
-import { InputError, TaskError } from '../../tasks/common/errors';
+import { TaskError } from '../../tasks/common/errors';
 import { NetworkError } from '../../tasks/common/net/errors';
 import type { Log } from '../../tasks/common/log';
 import { KubeApiError, kubeCall } from '../../tasks/common/kube/apiCall';
@@ -22,6 +22,7 @@ import { substituteImage } from '../../tasks/common/kube/substitute';
 import type { KubeObject } from '../../tasks/common/kube/types';
 import { type ClusterSimulator, startClusterSimulator } from '../support/cluster';
 import { capturingLog, rejection } from '../support/capture';
+import { reportedByDeploy } from '../support/deployFailures';
 import { testNetwork } from '../support/services';
 
 const TOKEN = `sim-token-${Math.random().toString(36).slice(2)}`;
@@ -36,6 +37,9 @@ function app(name: string, extra: Partial<GeneratedApp> = {}): GeneratedApp {
     env: { MODEL_VERSION: '7' }, annotations: { modelVersion: '7' }, ...extra,
   };
 }
+
+/** What these tests deploy with unless one says otherwise: short waits, a namespace made on demand, rollback on. */
+const testSettings = { createNamespace: true, rollbackOnFailure: true, rolloutTimeoutMs: 20_000, loadBalancerTimeoutMs: 10_000 } as const satisfies Partial<DeployRequest>;
 
 /** A port nothing listens on: the OS picks a free one, which is then released. */
 async function closedPort(): Promise<number> {
@@ -53,8 +57,8 @@ describe('deploy core against the cluster simulator', function () {
   let log: Log;
   const seen: string[] = [];
 
-  const deploy = (request: Omit<DeployRequest, 'rolloutTimeoutMs' | 'loadBalancerTimeoutMs'> & Partial<DeployRequest>) =>
-    deployApp({ rolloutTimeoutMs: 20_000, loadBalancerTimeoutMs: 10_000, ...request }, { cluster, log, network: testNetwork, retry: { attempts: 2, baseDelayMs: 20 } })
+  const deploy = (request: Omit<DeployRequest, keyof typeof testSettings> & Partial<DeployRequest>) =>
+    deployApp({ ...testSettings, ...request }, { cluster, log, network: testNetwork, retry: { attempts: 2, baseDelayMs: 20 } })
       .catch((error: Error) => {
         seen.push(error.message);
         throw error;
@@ -181,11 +185,9 @@ describe('deploy core against the cluster simulator', function () {
     });
 
     it('refuses a missing namespace when creating is off, naming the input, and applies nothing', async () => {
-      const error = await rejection(generated('absent', 'app', `${REPO}:v1`, {}, { createNamespace: false }));
-      assert.ok(error instanceof InputError);
+      const error = reportedByDeploy(await rejection(generated('absent', 'app', `${REPO}:v1`, {}, { createNamespace: false })), { setting: 'namespace', key: 'DeployNamespaceMissing' });
       assert.equal(error.input, 'namespace');
-      assert.equal(error.key, 'DeployNamespaceMissing');
-      assert.match(error.message, /namespace 'absent' does not exist.*createNamespace/);
+      assert.match(error.message, /^Input 'namespace': namespace 'absent' does not exist.*createNamespace/);
       assert.equal(sim.get('Namespace', '', 'absent'), undefined);
       assert.equal(deployment('absent', 'app'), undefined);
     });
@@ -287,18 +289,18 @@ spec:
 
   describe('kubeconfig', () => {
     const expectInputError = (text: string, key: string, pattern?: RegExp) => {
-      const error = (() => {
+      const failure = (() => {
         try {
           connectCluster(text, { network: testNetwork });
         } catch (caught) {
-          return caught as InputError;
+          return caught;
         }
         return assert.fail('connectCluster accepted it');
       })();
+      const error = reportedByDeploy(failure, { setting: 'kubeconfig', key });
       seen.push(error.message);
-      assert.ok(error instanceof InputError);
       assert.equal(error.input, 'kubernetesServiceConnection');
-      assert.equal(error.key, key);
+      assert.match(error.message, /^Input 'kubernetesServiceConnection': /);
       if (pattern) assert.match(error.message, pattern);
       return error;
     };
@@ -320,7 +322,7 @@ spec:
     it('turns a wrong token into a 401 message that says what to refresh, without the token', async () => {
       const wrong = `wrong-${TOKEN}`;
       const other = connectCluster(sim.kubeconfig().replace(TOKEN, wrong), { network: testNetwork });
-      const error = await rejection(deployApp({ namespace: 'web', image: `${REPO}:v1`, workload: { kind: 'generated', app: app('churn') } }, { cluster: other, log, network: testNetwork }));
+      const error = await rejection(deployApp({ ...testSettings, namespace: 'web', image: `${REPO}:v1`, workload: { kind: 'generated', app: app('churn') } }, { cluster: other, log, network: testNetwork }));
       seen.push(error.message);
       assert.ok(error instanceof KubeApiError);
       assert.equal(error.key, 'KubeApiUnauthorized');

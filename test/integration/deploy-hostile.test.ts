@@ -24,6 +24,7 @@ import { type HostileFront, startHostileFront } from '../support/cluster/hostile
 import { ForwardProxy } from '../support/forwardProxy';
 import { createTestCa } from '../support/tls';
 import { capturingLog, rejection } from '../support/capture';
+import { reportedByDeploy } from '../support/deployFailures';
 import { testNetwork } from '../support/services';
 
 const TOKEN = `hostile-kube-token-${Math.random().toString(36).slice(2)}`;
@@ -31,7 +32,7 @@ const REPO = 'example.azurecr.io/churn';
 
 function request(namespace: string, image: string, more: Partial<DeployRequest> = {}): DeployRequest {
   return {
-    namespace, image, createNamespace: true, rolloutTimeoutMs: 1500, loadBalancerTimeoutMs: 5000,
+    namespace, image, createNamespace: true, rollbackOnFailure: true, rolloutTimeoutMs: 1500, loadBalancerTimeoutMs: 5000,
     workload: { kind: 'generated', app: { appName: 'churn', replicas: 1, containerPort: 8080, servicePort: 8080, serviceType: 'ClusterIP', readinessPath: '/', env: {}, annotations: {} } },
     ...more,
   };
@@ -187,13 +188,13 @@ describe('kubeconfig TLS, commands and proxies', function () {
     fs.writeFileSync(file, body);
     return ['exec:', '  apiVersion: client.authentication.k8s.io/v1', `  command: ${JSON.stringify(process.execPath)}`, `  args: [${JSON.stringify(file)}]`, '  interactiveMode: Never'];
   };
-  const inputError = (run: () => unknown): InputError => {
+  const inputError = (run: () => unknown, key: string): InputError => {
     try {
       run();
     } catch (error) {
-      assert.ok(error instanceof InputError, String(error));
-      assert.equal(error.input, 'kubernetesServiceConnection');
-      return error;
+      const reported = reportedByDeploy(error, { setting: 'kubeconfig', key });
+      assert.equal(reported.input, 'kubernetesServiceConnection');
+      return reported;
     }
     return assert.fail('accepted');
   };
@@ -212,12 +213,11 @@ describe('kubeconfig TLS, commands and proxies', function () {
 
   it('says which exec plugin failed and the first line of its errors, never its output', async () => {
     const failing = connectCluster(withUser(plugin('fail.js', "process.stderr.write('token endpoint unreachable\\n'); process.exit(3);")), { network: testNetwork });
-    let error = await rejection(ensureNamespace(failing, 'exec-fail', true, log));
-    assert.ok(error instanceof InputError && error.key === 'KubeconfigCredentialsFailed', String(error));
+    let error = reportedByDeploy(await rejection(ensureNamespace(failing, 'exec-fail', true, log)), { setting: 'kubeconfig', key: 'KubeconfigCredentialsFailed' });
     assert.match(error.message, /Input 'kubernetesServiceConnection': the credentials of kubeconfig user 'simulator' could not be prepared: its exec plugin 'node' failed: token endpoint unreachable\./);
 
     const garbled = connectCluster(withUser(plugin('garbled.js', `process.stdout.write('token=${TOKEN}');`)), { network: testNetwork });
-    error = await rejection(ensureNamespace(garbled, 'exec-garbled', true, log));
+    error = reportedByDeploy(await rejection(ensureNamespace(garbled, 'exec-garbled', true, log)), { setting: 'kubeconfig', key: 'KubeconfigCredentialsFailed' });
     assert.match(error.message, /its exec plugin 'node' did not print an ExecCredential \(JSON\)/);
     assert.ok(!error.message.includes(TOKEN));
     assert.equal(sim.get('Namespace', '', 'exec-fail'), undefined);
@@ -249,8 +249,7 @@ describe('kubeconfig TLS, commands and proxies', function () {
   it('refuses an auth-provider cmd-path without running it', () => {
     const marker = path.join(dir, 'cmd-path-ran');
     const kubeconfig = withUser(['auth-provider:', '  name: gcp', '  config:', '    cmd-path: /bin/sh', `    cmd-args: -c "touch ${marker}"`]);
-    const error = inputError(() => connectCluster(kubeconfig, { network: testNetwork }));
-    assert.equal(error.key, 'KubeconfigCmdPathRefused');
+    const error = inputError(() => connectCluster(kubeconfig, { network: testNetwork }), 'KubeconfigCmdPathRefused');
     assert.match(error.message, /user 'simulator' signs in through auth-provider 'gcp' with cmd-path, a command that client-node runs through a shell/);
     assert.ok(!fs.existsSync(marker), 'the command ran');
   });
@@ -268,8 +267,7 @@ describe('kubeconfig TLS, commands and proxies', function () {
       await proxy.close();
     }
     const socks = sim.kubeconfig().replace(`    server: ${sim.url}`, `    server: ${sim.url}\n    proxy-url: socks5://127.0.0.1:1080`);
-    const error = inputError(() => connectCluster(socks, { network: testNetwork }));
-    assert.equal(error.key, 'KubeconfigProxyUnsupported');
+    const error = inputError(() => connectCluster(socks, { network: testNetwork }), 'KubeconfigProxyUnsupported');
     assert.match(error.message, /proxy-url of scheme 'socks5'/);
   });
 });

@@ -7,11 +7,14 @@
  *
  * runAksProbe (below) starts it; the script itself runs only when AKS_PROBE is set.
  */
-import { InputError, TaskError } from '../../tasks/common/errors';
+import { resolveKubeconfig } from '../../tasks/common/azure/clusterAccess';
+import { InputError, SettingError, TaskError } from '../../tasks/common/errors';
 import { Network } from '../../tasks/common/net/network';
 import { retryPolicy } from '../../tasks/common/net/retry';
+import { deploySettings } from '../../tasks/common/pipeline/deployInputs';
 import { agentNetworkSettings } from '../../tasks/common/pipeline/network';
-import { readClusterAccess, resolveKubeconfig } from '../../tasks/common/pipeline/kubeConnection';
+import { connectionTypeOf, readClusterAccess } from '../../tasks/common/pipeline/kubeConnection';
+import { type SettingInputs, asInputError } from '../../tasks/common/pipeline/settings';
 import { fakeAgent } from './fakeAgent';
 import type { EndpointSpec } from './fakeAzureEndpoint';
 import { runProbeProcess } from './probeProcess';
@@ -29,7 +32,8 @@ export interface AksProbeResult {
   readonly describe?: string;
   readonly secrets?: readonly string[];
   readonly expiresOn?: string;
-  readonly error?: { readonly name: string; readonly key?: string; readonly input?: string; readonly message: string };
+  /** The failure as the task reports it; `setting` is what the core named, before the task named its input. */
+  readonly error?: { readonly name: string; readonly key?: string; readonly setting?: string; readonly input?: string; readonly message: string };
   /** What the fake agent recorded: setSecret calls and log lines. */
   readonly registered: readonly string[];
   readonly lines: readonly string[];
@@ -37,8 +41,11 @@ export interface AksProbeResult {
 
 async function probe(request: AksProbeRequest): Promise<AksProbeResult> {
   const agent = fakeAgent(request.inputs, { variables: request.variables, endpoints: request.endpoints });
+  // As the task does: reading names its inputs itself, and the core's failures are named by the table.
+  let settings: SettingInputs = {};
   try {
     const access = readClusterAccess(agent);
+    settings = deploySettings(connectionTypeOf(access));
     // The network as a task builds it from this process's environment: any HTTPS_PROXY a test sets applies.
     const network = new Network(agentNetworkSettings({ proxy: null, cert: null, env: process.env }, agent.setSecret));
     const resolved = await resolveKubeconfig(access, { setSecret: agent.setSecret, log: agent.log, network, retry: retryPolicy({ baseDelayMs: request.retryDelayInMs ?? 20 }) }).finally(() => network.close());
@@ -46,9 +53,13 @@ async function probe(request: AksProbeRequest): Promise<AksProbeResult> {
       ok: true, kubeconfig: resolved.kubeconfig, describe: resolved.describe, secrets: resolved.secrets,
       expiresOn: resolved.expiresOn?.toISOString(), registered: agent.secrets, lines: agent.lines,
     };
-  } catch (error) {
+  } catch (failure) {
+    const error = asInputError(failure, settings);
     const e = error as Error;
-    const detail = { name: e?.name ?? typeof error, key: error instanceof TaskError ? error.key : undefined, input: error instanceof InputError ? error.input : undefined, message: String(e?.message ?? error) };
+    const detail = {
+      name: e?.name ?? typeof error, key: error instanceof TaskError ? error.key : undefined, setting: failure instanceof SettingError ? failure.setting : undefined,
+      input: error instanceof InputError ? error.input : undefined, message: String(e?.message ?? error),
+    };
     return { ok: false, error: detail, registered: agent.secrets, lines: agent.lines };
   }
 }

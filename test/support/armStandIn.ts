@@ -4,7 +4,8 @@
  * HTTPS, because core-rest-pipeline will not send a bearer token over plain HTTP.
  *
  * Every request needs a bearer token the Entra stand-in issued for this server's audience (its
- * origin, as https://management.azure.com is ARM's); ARM's own error codes and bodies otherwise.
+ * origin, as https://management.azure.com is ARM's, or the sovereign cloud audience it is given);
+ * ARM's own error codes and bodies otherwise.
  */
 import type { Claims } from './jwt';
 import { type ServerTls, bearerToken, sendJson, startServer } from './standInServer';
@@ -30,6 +31,8 @@ export interface ArmStandInOptions {
   readonly subscriptions: Readonly<Record<string, SubscriptionSpec>>;
   /** Accounts per page (ARM's own page size is much larger); default 2. */
   readonly pageSize?: number;
+  /** The one token audience accepted, as a sovereign cloud's ARM accepts only its own; default the origin. */
+  readonly audience?: string;
 }
 
 export interface ArmRequestRecord {
@@ -93,6 +96,7 @@ export async function startArmStandIn(options: ArmStandInOptions): Promise<ArmSt
   const pageSize = options.pageSize ?? 2;
   const failures = { count: 0, status: 503 };
   let origin = '';
+  let audience = '';
   const server = await startServer((req, res, url) => {
     const record = { path: url.pathname, skipToken: url.searchParams.get('$skipToken') };
     const answer = (status: number, body: object, claims?: Claims, headers: Record<string, string> = {}) => {
@@ -108,8 +112,8 @@ export async function startArmStandIn(options: ArmStandInOptions): Promise<ArmSt
     const challenge = { 'www-authenticate': `Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token", error_description="The access token is invalid."` };
     if (!token) return answer(401, armError('AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing."), undefined, challenge);
     if (!claims) return answer(401, armError('InvalidAuthenticationToken', 'The access token is invalid.'), undefined, challenge);
-    if (String(claims.aud).replace(/\/$/, '') !== origin) {
-      return answer(401, armError('InvalidAuthenticationToken', `The access token has been obtained for wrong audience or resource '${String(claims.aud)}'. It should exactly match with one of the allowed audiences '${origin}/','${origin}'.`), claims, challenge);
+    if (String(claims.aud).replace(/\/$/, '') !== audience) {
+      return answer(401, armError('InvalidAuthenticationToken', `The access token has been obtained for wrong audience or resource '${String(claims.aud)}'. It should exactly match with one of the allowed audiences '${audience}/','${audience}'.`), claims, challenge);
     }
     const match = listPath.exec(url.pathname);
     if (req.method !== 'GET' || !match) return answer(404, armError('NotFound', `The stand-in has no ${req.method} ${url.pathname}.`), claims);
@@ -130,9 +134,10 @@ export async function startArmStandIn(options: ArmStandInOptions): Promise<ArmSt
     answer(200, next ? { value: page, nextLink: next } : { value: page }, claims);
   }, options.tls);
   origin = server.origin;
+  audience = options.audience?.replace(/\/$/, '') ?? origin;
   return {
     url: `${origin}/`,
-    audience: origin,
+    audience,
     requests,
     failNext(count, status) {
       failures.count = count;

@@ -10,7 +10,7 @@
  *   POST .../workspaces/{ws}/datastores/{name}/listSecrets          Datastores - List Secrets
  *
  * HTTPS; every request needs a bearer token the Entra stand-in issued for this server's origin
- * (ARM's audience). ARM's own errors for a missing subscription, resource group or workspace; the
+ * (ARM's audience), or for the sovereign cloud audience it is given. ARM's own errors for a missing subscription, resource group or workspace; the
  * ML service's UserError for a missing model; AuthorizationFailed for identities not allowed.
  */
 import { randomUUID } from 'node:crypto';
@@ -70,6 +70,8 @@ interface StandInOptions {
   readonly workspaces: readonly WorkspaceSpec[];
   /** Versions per page of Model Versions - List; default 2, to exercise nextLink. */
   readonly pageSize?: number;
+  /** The one token audience accepted, as a sovereign cloud's ARM accepts only its own; default the origin. */
+  readonly audience?: string;
 }
 
 const CREATED = new Date('2026-01-05T10:00:00Z').getTime();
@@ -167,7 +169,7 @@ class MachineLearningService {
   handle(method: string, url: URL, token: string | undefined, res: ServerResponse): void {
     const claims = token ? this.options.verifyToken(token) : undefined;
     if (!claims) return armError(res, 401, token ? 'InvalidAuthenticationToken' : 'AuthenticationFailed', token ? 'The access token is invalid.' : "Authentication failed. The 'Authorization' header is missing.");
-    if (String(claims.aud).replace(/\/$/, '') !== this.origin) return armError(res, 401, 'InvalidAuthenticationToken', `The access token has been obtained for wrong audience or resource '${String(claims.aud)}'.`);
+    if (String(claims.aud).replace(/\/$/, '') !== (this.options.audience?.replace(/\/$/, '') ?? this.origin)) return armError(res, 401, 'InvalidAuthenticationToken', `The access token has been obtained for wrong audience or resource '${String(claims.aud)}'.`);
     if (url.searchParams.get('api-version') !== machineLearningApiVersion) {
       return armError(res, 400, 'InvalidApiVersionParameter', `The api-version '${url.searchParams.get('api-version')}' is invalid. The supported versions are '${machineLearningApiVersion}'.`);
     }

@@ -7,20 +7,22 @@
  * environment. Run: node --import tsx test/support/azureTokenProbe.ts, with AZURE_PROBE set to
  * a ProbeRequest in JSON. The output never holds a token or secret: only decoded claims.
  */
-import { findStorageAccountBlobEndpoint } from '../../tasks/common/azure/arm';
+import { armTargetFor, findStorageAccountBlobEndpoint } from '../../tasks/common/azure/arm';
 import { readAzureRmConnection } from '../../tasks/common/azure/connection';
 import { azureCredential } from '../../tasks/common/azure/credential';
 import { type OidcContext, requestPipelineOidcToken } from '../../tasks/common/azure/oidc';
 import type { AzureTransport } from '../../tasks/common/azure/transport';
-import { InputError, TaskError } from '../../tasks/common/errors';
+import { InputError, SettingError, TaskError } from '../../tasks/common/errors';
 import { Network } from '../../tasks/common/net/network';
 import { retryPolicy } from '../../tasks/common/net/retry';
 import { agentNetworkSettings } from '../../tasks/common/pipeline/network';
+import { asInputError } from '../../tasks/common/pipeline/settings';
 import { type EndpointSpec, fakeEndpoint } from './fakeAzureEndpoint';
 import { decodeJwt } from './jwt';
 
 export interface ProbeRequest {
   readonly endpoint: EndpointSpec;
+  /** The input that names the connection (the probe reads it as a model store's connection). */
   readonly input?: string;
   /** A token for this scope is requested and its claims reported. */
   readonly scope?: string;
@@ -32,7 +34,7 @@ export interface ProbeRequest {
 
 export type ProbeResult =
   | { ok: true; scheme: string; claims?: Record<string, unknown>; blobEndpoint?: string }
-  | { ok: false; error: { name: string; key?: string; input?: string; message: string } };
+  | { ok: false; error: { name: string; key?: string; setting?: string; input?: string; message: string } };
 
 /** The agent's network as a task builds it from this process's environment (the test CA, any HTTPS_PROXY). */
 const transport: AzureTransport = {
@@ -41,8 +43,7 @@ const transport: AzureTransport = {
 };
 
 async function probe(request: ProbeRequest): Promise<ProbeResult> {
-  const input = request.input ?? 'azureSubscription';
-  const connection = readAzureRmConnection(fakeEndpoint(request.endpoint), input, request.endpoint.id);
+  const connection = readAzureRmConnection(fakeEndpoint(request.endpoint), 'storeConnection', request.endpoint.id);
   const oidcToken = () =>
     requestPipelineOidcToken({ ...(request.oidc ?? emptyOidc), serviceConnectionId: connection.id }, { ...transport, retry: retryPolicy({ attempts: 4, baseDelayMs: request.oidcRetryDelayMs ?? 50 }) });
   const credential = azureCredential(connection, { oidcToken, transport });
@@ -52,13 +53,11 @@ async function probe(request: ProbeRequest): Promise<ProbeResult> {
     result.claims = token ? decodeJwt(token.token)?.payload : undefined;
   }
   if (request.arm) {
+    const armTransport = { ...transport, retry: retryPolicy({ attempts: 5, baseDelayMs: request.arm.retryDelayInMs ?? 20 }) };
     result.blobEndpoint = await findStorageAccountBlobEndpoint({
-      armUrl: connection.armUrl,
+      ...armTargetFor(connection, { credential, transport: armTransport }),
       subscriptionId: connection.subscriptionId,
-      credential,
       accountName: request.arm.accountName,
-      connectionName: connection.name,
-      transport: { ...transport, retry: retryPolicy({ attempts: 5, baseDelayMs: request.arm.retryDelayInMs ?? 20 }) },
     });
   }
   return result;
@@ -68,13 +67,16 @@ const emptyOidc: Omit<OidcContext, 'serviceConnectionId'> = {
   collectionUri: undefined, projectId: undefined, hub: undefined, planId: undefined, jobId: undefined, accessToken: undefined,
 };
 
-function failure(error: unknown): ProbeResult {
+/** The failure as Fetch reports it: the core's settings named as the inputs that carry them. */
+function failure(request: ProbeRequest, cause: unknown): ProbeResult {
+  const error = asInputError(cause, { storeConnection: request.input ?? 'azureSubscription', storageAccount: 'storageAccount' });
   const e = error as Error;
   return {
     ok: false,
     error: {
       name: e?.name ?? typeof error,
       key: error instanceof TaskError ? error.key : undefined,
+      setting: cause instanceof SettingError ? cause.setting : undefined,
       input: error instanceof InputError ? error.input : undefined,
       message: String(e?.message ?? error),
     },
@@ -83,7 +85,7 @@ function failure(error: unknown): ProbeResult {
 
 async function main(): Promise<void> {
   const request = JSON.parse(process.env.AZURE_PROBE ?? '{}') as ProbeRequest;
-  const result = await probe(request).catch(failure);
+  const result = await probe(request).catch((cause: unknown) => failure(request, cause));
   transport.network.close();
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

@@ -1,7 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { readAzureRmConnection } from '../../tasks/common/azure/connection';
-import { InputError } from '../../tasks/common/errors';
+import { InputError, SettingError } from '../../tasks/common/errors';
+import { asInputError } from '../../tasks/common/pipeline/settings';
 import { type EndpointSpec, fakeEndpoint } from '../support/fakeAzureEndpoint';
 
 const secret = 'k3y~Value.that-is-secret';
@@ -18,8 +19,8 @@ const servicePrincipal: EndpointSpec = {
   data: { subscriptionId: 'sub-1', environment: 'AzureUSGovernment', environmentAuthorityUrl: 'https://login.microsoftonline.us' },
 };
 
-function read(spec: EndpointSpec | undefined, input = 'azureSubscription') {
-  return readAzureRmConnection(spec && fakeEndpoint(spec), input, 'My ARM connection');
+function read(spec: EndpointSpec | undefined) {
+  return readAzureRmConnection(spec && fakeEndpoint(spec), 'storeConnection', 'My ARM connection');
 }
 
 function with_(spec: EndpointSpec, changes: { scheme?: string; url?: string; auth?: Record<string, string>; data?: Record<string, string> }): EndpointSpec {
@@ -32,11 +33,16 @@ function without(spec: EndpointSpec, part: 'auth' | 'data', key: string): Endpoi
   return { ...spec, [part]: copy };
 }
 
+/** Fails as setting 'storeConnection', which the task reports as the input that named the connection. */
 function rejects(spec: EndpointSpec | undefined, key: string, pattern: RegExp, input = 'azureSubscription'): void {
-  assert.throws(() => read(spec, input), (error: InputError) => {
-    assert.ok(error instanceof InputError, String(error));
-    assert.equal(error.key, key);
+  assert.throws(() => read(spec), (failure: unknown) => {
+    assert.ok(failure instanceof SettingError, String(failure));
+    assert.equal(failure.setting, 'storeConnection');
+    assert.equal(failure.key, key);
+    const error = asInputError(failure, { storeConnection: input });
+    assert.ok(error instanceof InputError);
     assert.equal(error.input, input);
+    assert.match(error.message, new RegExp(`^Input '${input}' `));
     assert.match(error.message, pattern);
     return true;
   });
@@ -99,7 +105,7 @@ describe('readAzureRmConnection', function () {
 
   it('reads workload identity federation without touching any secret parameter', function () {
     const endpoint = fakeEndpoint(with_(servicePrincipal, { scheme: 'WorkloadIdentityFederation' }));
-    const connection = readAzureRmConnection(endpoint, 'azureSubscription', 'wif');
+    const connection = readAzureRmConnection(endpoint, 'storeConnection', 'wif');
     assert.equal(connection.clientId, 'client-1');
     assert.equal(connection.clientSecret, undefined);
     assert.deepEqual(endpoint.authReads.filter((key) => /key|certificate/i.test(key)), []);
@@ -111,7 +117,7 @@ describe('readAzureRmConnection', function () {
     assert.equal(read(with_(system, { data: { msiclientId: 'user-mi' } })).clientId, 'user-mi');
   });
 
-  describe('refuses, naming the input and the connection', function () {
+  describe('refuses, naming the setting (reported as its input) and the connection', function () {
     it('a connection the job cannot see', function () {
       rejects(undefined, 'EndpointMissing', /Input 'azureSubscription' names service connection 'My ARM connection'.*authorized/);
     });

@@ -7,8 +7,10 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { DeployAiAppToAksInputs } from '../../tasks/common/contract/deployAiAppToAks';
 import { InputError } from '../../tasks/common/errors';
-import { progressDeadlineFor, readDeployInputs } from '../../tasks/common/pipeline/deployInputs';
+import { deploySettings, progressDeadlineFor, readDeployInputs } from '../../tasks/common/pipeline/deployInputs';
+import { connectionTypeOf } from '../../tasks/common/pipeline/kubeConnection';
 import { fakeAgent } from '../support/fakeAgent';
 
 const digest = `sha256:${'ab'.repeat(32)}`;
@@ -38,6 +40,10 @@ function read(inputs: Record<string, string>, root?: string) {
   return readDeployInputs(fakeAgent(inputs, { endpoints, variables, root }));
 }
 
+const deployTask = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'tasks', 'DeployAiAppToAksV1', 'task.json'), 'utf8')) as { inputs: { name: string; defaultValue?: string }[] };
+/** task.json's default, as the agent would hand it over (text). */
+const taskDefault = (name: keyof typeof DeployAiAppToAksInputs) => deployTask.inputs.find((input) => input.name === name)?.defaultValue;
+
 describe('DeployAiAppToAks inputs', () => {
   it('generates a Deployment and Service spec from the defaults', () => {
     const { deploy } = read(base);
@@ -53,6 +59,32 @@ describe('DeployAiAppToAks inputs', () => {
     assert.equal(app.annotations.pipelineRun, 'https://dev.azure.com/contoso/churn/_build/results?buildId=42');
     assert.equal(app.annotations.commit, 'abc123');
     assert.equal(deploy.imagePullSecret, undefined);
+  });
+
+  it('takes every default from task.json alone: change one there and rebuild, and the task follows', () => {
+    const { deploy, cluster } = read(base);
+    assert.ok(deploy.workload.kind === 'generated');
+    const { app } = deploy.workload;
+    const values = {
+      connectionType: connectionTypeOf(cluster), namespace: deploy.namespace, createNamespace: deploy.createNamespace, rollbackOnFailure: deploy.rollbackOnFailure,
+      rolloutTimeoutSeconds: deploy.rolloutTimeoutMs / 1000, loadBalancerTimeoutSeconds: deploy.loadBalancerTimeoutMs / 1000,
+      replicas: app.replicas, containerPort: app.containerPort, servicePort: app.servicePort, serviceType: app.serviceType, readinessPath: app.readinessPath,
+      imagePullSecretName: read({ ...base, containerRegistry: 'registry' }).deploy.imagePullSecret?.name,
+    };
+    for (const [name, value] of Object.entries(values)) assert.equal(String(value), taskDefault(name as keyof typeof values), `input ${name}`);
+  });
+
+  it('names each setting the Deploy core may raise as a declared input, by connection type', () => {
+    const declared = new Set(deployTask.inputs.map((input) => input.name));
+    const raised = ['clusterConnection', 'kubeconfig', 'registryConnection', 'namespace', 'image', 'manifests', 'containers', 'appName', 'replicas', 'containerPort', 'servicePort', 'serviceType', 'dnsLabel', 'readinessPath', 'env', 'imagePullSecret', 'progressDeadlineSeconds'];
+    for (const type of ['kubernetesServiceConnection', 'azureResourceManager'] as const) {
+      const settings = deploySettings(type);
+      for (const setting of [...raised, ...(type === 'azureResourceManager' ? ['resourceGroup', 'cluster', 'useClusterAdmin'] : [])]) {
+        assert.ok(declared.has(settings[setting]), `${type}: setting ${setting} is carried by '${settings[setting]}', not a declared input`);
+      }
+    }
+    assert.deepEqual([deploySettings('kubernetesServiceConnection').clusterConnection, deploySettings('azureResourceManager').clusterConnection], ['kubernetesServiceConnection', 'azureSubscription']);
+    assert.deepEqual([deploySettings('azureResourceManager').cluster, deploySettings('kubernetesServiceConnection').imagePullSecret], ['kubernetesCluster', 'imagePullSecretName']);
   });
 
   it('reads env values that hold = and commas, one per line', () => {

@@ -2,7 +2,8 @@ import { strict as assert } from 'node:assert';
 import { inspect } from 'node:util';
 import { load } from 'js-yaml';
 import { InputError } from '../../tasks/common/errors';
-import { type ClusterAccessRequest, readClusterAccess, resolveKubeconfig } from '../../tasks/common/pipeline/kubeConnection';
+import { type ClusterAccessRequest, resolveKubeconfig } from '../../tasks/common/azure/clusterAccess';
+import { readClusterAccess } from '../../tasks/common/pipeline/kubeConnection';
 import { fakeAgent, type RecordingAgent } from '../support/fakeAgent';
 import type { EndpointSpec } from '../support/fakeAzureEndpoint';
 
@@ -104,7 +105,7 @@ describe('Deploy cluster access: Kubernetes service connections', () => {
   it('keeps the kubeconfig and its secrets out of JSON and inspect output of the request', () => {
     const { access } = connect(kubeconfigConnection);
     assert.ok(!JSON.stringify(access).includes(token) && !inspect(access).includes(token));
-    assert.ok(access.kind === 'kubernetesServiceConnection' && access.kubeconfig.includes(token) && Object.isFrozen(access));
+    assert.ok(access.kind === 'serviceConnection' && access.kubeconfig.includes(token) && Object.isFrozen(access));
   });
 
   it('ServiceAccount: server URL, base64-decoded token, the CA as Microsoft\'s tasks pass it', async () => {
@@ -142,11 +143,11 @@ describe('Deploy cluster access: Kubernetes service connections', () => {
   it('azureResourceManager: reads the connection, resource group, cluster and useClusterAdmin without any request', () => {
     const agent = agentFor({ ...viaArm, useClusterAdmin: 'true' }, armConnection);
     const access = readClusterAccess(agent);
-    assert.equal(access.kind, 'azureResourceManager');
-    if (access.kind !== 'azureResourceManager') return;
+    assert.equal(access.kind, 'aks');
+    if (access.kind !== 'aks') return;
     assert.deepEqual([access.connection.scheme, access.connection.subscriptionId, access.resourceGroup, access.clusterName, access.useClusterAdmin], ['WorkloadIdentityFederation', 'sub-1', 'rg-ai', 'aks-prod', true]);
     assert.equal(access.devOps.serviceConnectionId, 'k8s-prod');
-    assert.equal(readClusterAccess(agentFor({ ...viaArm, resourceGroup: 'Rg_(ü).1', kubernetesCluster: 'a' }, armConnection)).kind, 'azureResourceManager');
+    assert.equal(readClusterAccess(agentFor({ ...viaArm, resourceGroup: 'Rg_(ü).1', kubernetesCluster: 'a' }, armConnection)).kind, 'aks');
   });
 });
 
@@ -201,7 +202,7 @@ describe('Deploy cluster access: bad input names the input, the value and what i
     const exec = (login: string) => kubeconfigYaml.replace(`    token: ${token}`, ['    exec:', '      apiVersion: client.authentication.k8s.io/v1beta1', '      command: kubelogin', `      args: [get-token, --server-id, 6dae42f8-4368-4678-94ff-3960e28e3630${login}]`].join('\n'));
     rejects(viaKubernetes, kubeconfigWith({ kubeconfig: exec('') }), 'kubernetesServiceConnection', 'KubeConnectionEntraInteractive', [/'k8s-prod'/, /kubelogin --login devicecode/, /connectionType to azureResourceManager/]);
     // A non-interactive kubelogin mode is left to kubelogin, as in Microsoft's tasks.
-    assert.equal(connect(kubeconfigWith({ kubeconfig: exec(', --login, azurecli') })).access.kind, 'kubernetesServiceConnection');
+    assert.equal(connect(kubeconfigWith({ kubeconfig: exec(', --login, azurecli') })).access.kind, 'serviceConnection');
   });
 
   it('a kubeconfig whose user runs an auth-provider cmd-path (through a shell): refused, while exec plugins are kept', () => {
@@ -209,7 +210,7 @@ describe('Deploy cluster access: bad input names the input, the value and what i
     rejects(viaKubernetes, kubeconfigWith({ kubeconfig: provider }), 'kubernetesServiceConnection', 'KubeConnectionCmdPathRefused', [/'k8s-prod'/, /user 'deployer'/, /auth-provider 'gcp' with cmd-path/, /exec plugin/]);
     const plugin = kubeconfigYaml.replace(`    token: ${token}`, ['    exec:', '      apiVersion: client.authentication.k8s.io/v1', '      command: /usr/local/bin/get-token', '      args: [--audience, aks, --client-secret, s3cr3t-arg-value]'].join('\n'));
     const { agent, access } = connect(kubeconfigWith({ kubeconfig: plugin }));
-    assert.equal(access.kind, 'kubernetesServiceConnection');
+    assert.equal(access.kind, 'serviceConnection');
     assert.ok(agent.secrets.includes('s3cr3t-arg-value'), 'a secret exec argument is registered');
   });
 
@@ -223,6 +224,11 @@ describe('Deploy cluster access: bad input names the input, the value and what i
     for (const value of ['-aks', 'aks-', 'aks.prod', 'a'.repeat(64)]) {
       rejects({ ...viaArm, kubernetesCluster: value }, armConnection, 'kubernetesCluster', 'KubeConnectionClusterNameInvalid', [new RegExp(`'${value.replace('.', '\\.')}'`), /1 to 63 letters, digits, '-' or '_', starting and ending with a letter or digit/]);
     }
+  });
+
+  it('an Azure Resource Manager connection the job cannot see, or without a subscription: named as azureSubscription', () => {
+    rejects({ ...viaArm, azureSubscription: 'arm-nope' }, armConnection, 'azureSubscription', 'EndpointMissing', [/^Input 'azureSubscription' names service connection 'arm-nope'/]);
+    rejects(viaArm, withChanges(armConnection, {}, { subscriptionId: undefined }), 'azureSubscription', 'AzureRmSubscriptionMissing', [/^Input 'azureSubscription' names service connection 'k8s-prod'/]);
   });
 
   it('azureResourceManager without azureSubscription, resource group or cluster', () => {

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { InputError } from '../../tasks/common/errors';
-import { type AppSpec, DNS_LABEL_ANNOTATION, generateManifests } from '../../tasks/common/kube/generate';
+import { type AppSpec, DNS_LABEL_ANNOTATION, appSpecProblem, generateManifests } from '../../tasks/common/kube/generate';
+import { reportedByDeploy } from '../support/deployFailures';
 
 const digest = `sha256:${'ab'.repeat(32)}`;
 const spec: AppSpec = Object.freeze({
@@ -115,9 +115,13 @@ describe('kube generateManifests', () => {
     ['an invalid image', { image: 'myacr.azurecr.io/Churn:1' }, 'image', /'Churn' is not valid/],
   ];
   for (const [what, change, input, message] of bad) {
-    it(`rejects ${what}`, () => assert.throws(
-      () => generateManifests({ ...spec, ...change }),
-      (error: unknown) => error instanceof InputError && error.input === input && message.test(error.message),
-    ));
+    it(`rejects ${what}`, () => {
+      assert.throws(() => generateManifests({ ...spec, ...change }), (error: unknown) => {
+        const reported = reportedByDeploy(error, { setting: input });
+        return reported.input === input && message.test(reported.message);
+      });
+      // The same check, pure, is what the task's input reader reports.
+      assert.equal(appSpecProblem({ ...spec, ...change })?.setting, input);
+    });
   }
 });

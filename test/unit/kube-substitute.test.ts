@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { parseManifests } from '../../tasks/common/kube/parse';
 import { repositoryOf, substituteImage } from '../../tasks/common/kube/substitute';
 import { KubeManifestError } from '../../tasks/common/kube/types';
+import { reportedByDeploy } from '../support/deployFailures';
 
 const digest = `sha256:${'cd'.repeat(32)}`;
 const oldDigest = `sha256:${'01'.repeat(32)}`;
@@ -69,7 +70,7 @@ describe('kube parseManifests', () => {
     ['a List without items', 'apiVersion: v1\nkind: List\n', /is a List without an items list/],
   ];
   for (const [what, text, message] of bad) {
-    it(`rejects ${what}`, () => assert.throws(() => load(text), (error: unknown) => error instanceof KubeManifestError && message.test(error.message)));
+    it(`rejects ${what}`, () => assert.throws(() => load(text), (error: unknown) => error instanceof KubeManifestError && message.test(reportedByDeploy(error, { setting: 'manifests' }).message)));
   }
 });
 
@@ -130,25 +131,29 @@ describe('kube substituteImage', () => {
   });
 
   it('fails listing every image seen when no repository matches', () => {
-    assert.throws(() => substituteImage(load(), { image: 'myacr.azurecr.io/other:1' }), (error: unknown) =>
-      error instanceof KubeManifestError
-      && /No container in the manifests uses repository 'myacr\.azurecr\.io\/other'/.test(error.message)
-      && error.message.includes('127.0.0.1:5000/team/churn-app:v1 (Deployment/web, container migrate)')
-      && error.message.includes('nginx:1.27 (Deployment/web, container proxy)')
-      && error.message.includes('127.0.0.1:5000/team/churn-app (CronJob/retrain, container job)'));
+    assert.throws(() => substituteImage(load(), { image: 'myacr.azurecr.io/other:1' }), (error: unknown) => {
+      const { message } = reportedByDeploy(error, { setting: 'manifests', key: 'ManifestNoMatchingContainer' });
+      return /No container in the manifests uses repository 'myacr\.azurecr\.io\/other'/.test(message)
+        && message.includes('127.0.0.1:5000/team/churn-app:v1 (Deployment/web, container migrate)')
+        && message.includes('nginx:1.27 (Deployment/web, container proxy)')
+        && message.includes('127.0.0.1:5000/team/churn-app (CronJob/retrain, container job)')
+        && message.includes("(input 'manifests')");
+    });
   });
 
   it('fails naming the missing containers when the containers input names unknown ones', () => {
-    assert.throws(() => substituteImage(load(), { image: newImage, containers: ['app', 'sidecar'] }), (error: unknown) =>
-      error instanceof KubeManifestError && /no container named 'sidecar'\. Containers seen: .*container proxy/.test(error.message));
+    assert.throws(() => substituteImage(load(), { image: newImage, containers: ['app', 'sidecar'] }), (error: unknown) => {
+      const reported = reportedByDeploy(error, { setting: 'containers', key: 'ManifestContainerNotFound' });
+      return reported.input === 'containers' && /^Input 'containers' is 'app,sidecar'.*no container named 'sidecar'\. Containers seen: .*container proxy.*Fix 'containers'/.test(reported.message);
+    });
   });
 
   it('says when the manifests hold no workloads at all', () => {
     const text = 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c }\n';
-    assert.throws(() => substituteImage(load(text), { image: newImage }), /no workload with containers/);
+    assert.throws(() => substituteImage(load(text), { image: newImage }), (error: unknown) => /no workload with containers/.test(reportedByDeploy(error, { setting: 'manifests', key: 'ManifestNoWorkloads' }).message));
   });
 
   it('rejects an image that is not a reference', () => {
-    assert.throws(() => substituteImage(load(), { image: 'Bad Image' }), /Input 'image' .*'Bad Image'/);
+    assert.throws(() => substituteImage(load(), { image: 'Bad Image' }), (error: unknown) => /Input 'image' .*'Bad Image'/.test(reportedByDeploy(error, { setting: 'image', key: 'InputInvalid' }).message));
   });
 });

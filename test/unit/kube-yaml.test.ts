@@ -1,8 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { KubeconfigError, parseKubeconfig } from '../../tasks/common/kube/kubeconfig';
 import { parseManifests } from '../../tasks/common/kube/parse';
+import type { InputError } from '../../tasks/common/errors';
 import { KubeManifestError } from '../../tasks/common/kube/types';
 import { MAX_YAML_NODES } from '../../tasks/common/kube/yamlDocuments';
+import { reportedByDeploy } from '../support/deployFailures';
 
 const SECRET = 'hunter2-s3cr3t-value';
 
@@ -13,14 +15,16 @@ function billionLaughs(head: string): string {
   return `${lines.join('\n')}\n`;
 }
 
-function manifestError(text: string, source = 'deploy/app.yaml'): KubeManifestError {
+/** The failure as Deploy reports it: setting 'manifests', named as the input of that name. */
+function manifestError(text: string, source = 'deploy/app.yaml'): InputError {
   try {
     parseManifests([{ source, text }]);
   } catch (error) {
     assert.ok(error instanceof KubeManifestError, `expected a KubeManifestError, got ${String(error)}`);
-    assert.equal(error.input, 'manifests');
-    assert.ok(!error.message.includes(SECRET), `the text was quoted: ${error.message}`);
-    return error;
+    const reported = reportedByDeploy(error, { setting: 'manifests' });
+    assert.equal(reported.input, 'manifests');
+    assert.ok(!reported.message.includes(SECRET), `the text was quoted: ${reported.message}`);
+    return reported;
   }
   return assert.fail('parsed');
 }

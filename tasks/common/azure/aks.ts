@@ -7,10 +7,11 @@
  */
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import type { PipelineResponse } from '@azure/core-rest-pipeline';
-import { InputError, RemoteError, type TaskError } from '../errors';
+import { INPUT_SLOT, RemoteError, SettingError, type TaskError } from '../errors';
 import {
   type Kubeconfig, KubeconfigError, type ResolvedCluster, credentialValuesIn, entraServerIdOf, kubeconfigSecrets, parseKubeconfig, selectContext, serializeKubeconfig, useBearerToken,
 } from '../kube/kubeconfig';
+import { kubeconfigFailure } from '../kube/kubeconfigFailure';
 import type { Log } from '../log';
 import { type ArmClient, type ArmTarget, armClient, armError, listedNames, nextPageUrl, sendArmJson } from './arm';
 
@@ -23,10 +24,11 @@ export interface AksClusterRef extends ArmTarget {
   readonly subscriptionId: string;
   readonly resourceGroup: string;
   readonly clusterName: string;
-  /** The service connection as the user named it, for messages. */
-  readonly connectionName: string;
   readonly useClusterAdmin: boolean;
 }
+
+/** What a failure here is fixed by changing (messages say '{input}' for its input). */
+export type AksSetting = 'resourceGroup' | 'cluster' | 'useClusterAdmin';
 
 export interface AksDeps {
   /** Registers a secret with the agent before anything can print it. */
@@ -130,9 +132,9 @@ class AksClient {
     const { code, message } = armError(response);
     const { subscriptionId, connectionName, resourceGroup, clusterName } = this.ref;
     if (/SubscriptionNotFound/i.test(code)) return new RemoteError('AzureArmSubscriptionNotFound', [subscriptionId, connectionName, `${code}: ${message}`]);
-    if (/ResourceGroupNotFound/i.test(code)) return new InputError('resourceGroup', 'AksResourceGroupNotFound', ['resourceGroup', resourceGroup, subscriptionId, connectionName]);
+    if (/ResourceGroupNotFound/i.test(code)) return new SettingError<AksSetting>('resourceGroup', 'AksResourceGroupNotFound', [INPUT_SLOT, resourceGroup, subscriptionId, connectionName]);
     const listed = await this.clusterNames();
-    return new InputError('kubernetesCluster', 'AksClusterNotFound', ['kubernetesCluster', clusterName, resourceGroup, subscriptionId, connectionName, listed]);
+    return new SettingError<AksSetting>('cluster', 'AksClusterNotFound', [INPUT_SLOT, clusterName, resourceGroup, subscriptionId, connectionName, listed]);
   }
 
   private failed(url: string, response: PipelineResponse): TaskError {
@@ -142,7 +144,7 @@ class AksClient {
 }
 
 function localAccountsDisabled(ref: AksClusterRef): TaskError {
-  return new InputError('useClusterAdmin', 'AksLocalAccountsDisabled', ['useClusterAdmin', ref.clusterName, ref.resourceGroup, 'useClusterAdmin']);
+  return new SettingError<AksSetting>('useClusterAdmin', 'AksLocalAccountsDisabled', [INPUT_SLOT, ref.clusterName, ref.resourceGroup, INPUT_SLOT]);
 }
 
 async function entraToken(credential: TokenCredential, serverId: string, ref: AksClusterRef): Promise<AccessToken> {
@@ -177,7 +179,7 @@ function parsed(text: string, ref: AksClusterRef): Kubeconfig {
     return doc;
   } catch (error) {
     if (!(error instanceof KubeconfigError)) throw error;
-    throw new RemoteError('AksCredentialsInvalid', [ref.clusterName, ref.resourceGroup, error.reason]);
+    throw kubeconfigFailure(error, { kind: 'aks', cluster: ref.clusterName, resourceGroup: ref.resourceGroup });
   }
 }
 

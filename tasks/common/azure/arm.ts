@@ -14,9 +14,10 @@ import {
   createPipelineRequest,
   redirectPolicyName,
 } from '@azure/core-rest-pipeline';
-import { InputError, RemoteError, TaskError } from '../errors';
+import { INPUT_SLOT, RemoteError, SettingError, TaskError } from '../errors';
 import type { Log } from '../log';
 import { sameOrigin } from '../net/origin';
+import type { AzureRmConnection } from './connection';
 import { AZURE_BODY_LIMITS, type AzureTransport, NO_SDK_RETRIES, credentialScopedRedirects, sdkHttpClient } from './transport';
 
 export const storageApiVersion = '2023-05-01';
@@ -31,13 +32,27 @@ export interface ArmTarget {
   /** Token audience; defaults to the Resource Manager origin, the audience ARM accepts. */
   readonly audience?: string;
   readonly transport: AzureTransport;
+  /** The service connection as the user named it, for messages. */
+  readonly connectionName: string;
+}
+
+/**
+ * The ARM target of a service connection: its cloud's Resource Manager URL and token audience (a
+ * sovereign cloud's ARM accepts only its own), and its name for messages. Every look-up starts here.
+ */
+export function armTargetFor(connection: AzureRmConnection, access: Pick<ArmTarget, 'credential' | 'transport'>): ArmTarget {
+  return {
+    armUrl: connection.armUrl,
+    ...(connection.resourceManagerAudience ? { audience: connection.resourceManagerAudience } : {}),
+    credential: access.credential,
+    transport: access.transport,
+    connectionName: connection.name,
+  };
 }
 
 export interface StorageAccountQuery extends ArmTarget {
   readonly subscriptionId: string;
   readonly accountName: string;
-  /** The service connection as the user named it, for messages. */
-  readonly connectionName?: string;
   readonly log?: Log;
 }
 
@@ -83,9 +98,9 @@ export function armError(response: PipelineResponse): { code: string; message: s
 function failure(query: StorageAccountQuery, url: string, response: PipelineResponse): TaskError {
   const { code, message } = armError(response);
   const reason = message ? `${code}: ${message}` : code;
-  if (response.status === 403) return new RemoteError('AzureArmForbidden', [connectionLabel(query), query.subscriptionId, reason]);
+  if (response.status === 403) return new RemoteError('AzureArmForbidden', [query.connectionName, query.subscriptionId, reason]);
   if (response.status === 404 && /SubscriptionNotFound/i.test(code)) {
-    return new RemoteError('AzureArmSubscriptionNotFound', [query.subscriptionId, connectionLabel(query), reason]);
+    return new RemoteError('AzureArmSubscriptionNotFound', [query.subscriptionId, query.connectionName, reason]);
   }
   return new RemoteError('AzureArmRequestFailed', [withoutQuery(url), `HTTP ${response.status} ${reason}`]);
 }
@@ -93,10 +108,6 @@ function failure(query: StorageAccountQuery, url: string, response: PipelineResp
 /** The query string carries only api-version and paging tokens, but URLs are logged without it. */
 function withoutQuery(url: string): string {
   return url.split('?')[0];
-}
-
-function connectionLabel(query: StorageAccountQuery): string {
-  return query.connectionName ?? '(Azure Resource Manager)';
 }
 
 /** Sends one ARM request and parses its JSON answer; anything but 200 goes through `fail`. */
@@ -152,7 +163,7 @@ export async function findStorageAccountBlobEndpoint(query: StorageAccountQuery)
     }
     url = nextPageUrl(query, body.nextLink);
   }
-  throw new InputError('storageAccount', 'AzureStorageAccountNotFound', ['storageAccount', query.accountName, query.subscriptionId, connectionLabel(query), listedNames(seen)]);
+  throw new SettingError('storageAccount', 'AzureStorageAccountNotFound', [INPUT_SLOT, query.accountName, query.subscriptionId, query.connectionName, listedNames(seen)]);
 }
 
 function blobEndpointOf(account: StorageAccount): string {

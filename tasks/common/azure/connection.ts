@@ -4,7 +4,7 @@
  * the same parameter names Microsoft's own azure-arm-rest package reads) into one validated,
  * frozen value. Nothing here talks to the network.
  */
-import { InputError } from '../errors';
+import { INPUT_SLOT, SettingError } from '../errors';
 import type { MessageKey } from '../messages';
 import type { Endpoint } from '../endpoint';
 
@@ -12,7 +12,7 @@ export type AzureRmScheme = 'ServicePrincipal' | 'WorkloadIdentityFederation' | 
 
 export interface AzureRmConnection {
   readonly id: string;
-  /** The connection as the user named it (the input's value), for messages. */
+  /** The connection as the user named it (what they typed: a name or an id), for messages. */
   readonly name: string;
   readonly scheme: AzureRmScheme;
   readonly tenantId: string;
@@ -38,15 +38,15 @@ export const defaultArmUrl = 'https://management.azure.com/';
 export const defaultAuthorityHost = 'https://login.microsoftonline.com/';
 const supportedSchemes: readonly AzureRmScheme[] = ['ServicePrincipal', 'WorkloadIdentityFederation', 'ManagedServiceIdentity'];
 
-/** The pieces every error names: the task input and the service connection as the user knows it. */
+/** The pieces every error names: the setting the connection is for, and the connection as the user knows it. */
 interface Context {
   readonly endpoint: Endpoint;
-  readonly input: string;
+  readonly setting: string;
   readonly name: string;
 }
 
 function fail(context: Context, key: MessageKey, ...rest: unknown[]): never {
-  throw new InputError(context.input, key, [context.input, context.name, ...rest]);
+  throw new SettingError(context.setting, key, [INPUT_SLOT, context.name, ...rest]);
 }
 
 function required(context: Context, value: string | undefined, key: MessageKey): string {
@@ -126,18 +126,19 @@ function freeze(fields: Omit<AzureRmConnection, 'clientSecret' | 'certificatePem
 }
 
 /**
- * The Azure Resource Manager connection that input `inputName` names. `endpointIdForMessages` is
- * what the user typed (a name or an id), so messages point at something they recognize.
+ * The Azure Resource Manager connection that holds `setting` (a store's, a registry's or a
+ * cluster's connection); its failures are SettingErrors of that setting. `endpointIdForMessages`
+ * is what the user typed (a name or an id), so messages point at something they recognize.
  */
 export function readAzureRmConnection(
   endpoint: Endpoint | undefined,
-  inputName: string,
+  setting: string,
   endpointIdForMessages: string,
   // A Docker Registry connection to ACR authenticates like AzureRM but needs no subscription.
   options: { requireSubscription: boolean } = { requireSubscription: true },
 ): AzureRmConnection {
-  if (!endpoint) throw new InputError(inputName, 'EndpointMissing', [inputName, endpointIdForMessages]);
-  const context: Context = { endpoint, input: inputName, name: endpointIdForMessages };
+  if (!endpoint) throw new SettingError(setting, 'EndpointMissing', [INPUT_SLOT, endpointIdForMessages]);
+  const context: Context = { endpoint, setting, name: endpointIdForMessages };
   const scheme = schemeOf(context);
   const tenantId = required(context, endpoint.authParameter('tenantid'), 'AzureRmTenantMissing');
   const credentials = credentialsOf(context, scheme);

@@ -4,7 +4,7 @@
  * List / Get, Datastores - Get and Datastores - List Secrets.
  */
 import type { PipelineResponse } from '@azure/core-rest-pipeline';
-import { InputError, RemoteError, type TaskError } from '../errors';
+import { RemoteError, SettingError, type TaskError } from '../errors';
 import { type ArmClient, type ArmTarget, armClient, armError, nextPageUrl, sendArmJson } from './arm';
 
 export const machineLearningApiVersion = '2023-04-01';
@@ -14,9 +14,10 @@ export interface WorkspaceRef extends ArmTarget {
   readonly subscriptionId: string;
   readonly resourceGroup: string;
   readonly workspace: string;
-  /** The service connection as the user named it, for messages. */
-  readonly connectionName: string;
 }
+
+/** What a missing resource is fixed by changing (messages say '{input}' for its input). */
+export type WorkspaceSetting = 'resourceGroup' | 'workspace' | 'modelName';
 
 export interface ModelVersionRecord {
   readonly version: string;
@@ -109,17 +110,17 @@ export class MachineLearningClient {
     return sendArmJson<T>(this.client, url, method, (response) => this.failure(response, url, what, name));
   }
 
-  /** Which input is wrong: ARM names a missing resource group or workspace; the ML service a missing asset. */
+  /** Which setting is wrong: ARM names a missing resource group or workspace; the ML service a missing asset. */
   private failure(response: PipelineResponse, url: string, what: What, name: string): TaskError {
     const { code, message } = armError(response);
     const reason = message ? `${code}: ${message}` : code;
     const { resourceGroup, workspace, subscriptionId, connectionName } = this.ref;
     if (response.status === 403) return new RemoteError('AzureMlForbidden', [connectionName, workspace, url.split('?')[0].slice(this.base.length) || '/', reason]);
     if (response.status === 404) {
-      if (/ResourceGroupNotFound/i.test(code)) return new InputError('resourceGroup', 'AzureMlResourceGroupNotFound', [resourceGroup, subscriptionId, connectionName]);
+      if (/ResourceGroupNotFound/i.test(code)) return new SettingError<WorkspaceSetting>('resourceGroup', 'AzureMlResourceGroupNotFound', [resourceGroup, subscriptionId, connectionName]);
       if (/SubscriptionNotFound/i.test(code)) return new RemoteError('AzureArmSubscriptionNotFound', [subscriptionId, connectionName, reason]);
-      if (/ResourceNotFound|WorkspaceNotFound/i.test(code)) return new InputError('workspace', 'AzureMlWorkspaceNotFound', [workspace, resourceGroup, connectionName]);
-      if (what === 'model') return new InputError('modelName', 'AzureMlModelNotFound', [name, workspace]);
+      if (/ResourceNotFound|WorkspaceNotFound/i.test(code)) return new SettingError<WorkspaceSetting>('workspace', 'AzureMlWorkspaceNotFound', [workspace, resourceGroup, connectionName]);
+      if (what === 'model') return new SettingError<WorkspaceSetting>('modelName', 'AzureMlModelNotFound', [name, workspace]);
       return new RemoteError('AzureMlDatastoreNotFound', [name, workspace]);
     }
     return new RemoteError('AzureArmRequestFailed', [url.split('?')[0], `HTTP ${response.status} ${reason}`]);

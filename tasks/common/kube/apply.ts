@@ -3,7 +3,7 @@
  * merges our fields and records us as their manager, so re-applying the same objects is a no-op.
  */
 import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
-import { InputError, TaskError } from '../errors';
+import { INPUT_SLOT, SettingError, TaskError } from '../errors';
 import type { Log } from '../log';
 import { type CallOptions, KubeApiError, kubeCall, kubeRead } from './apiCall';
 import { apiResource, type Cluster } from './cluster';
@@ -79,9 +79,9 @@ export async function applyObjects(cluster: Cluster, objects: readonly KubeObjec
 
 /**
  * Makes sure the namespace exists. Creates it when allowed (by apply, so a concurrent run creating
- * it too is harmless); otherwise an InputError naming `input`. Returns whether it was created.
+ * it too is harmless); otherwise a failure of setting 'namespace'. Returns whether it was created.
  */
-export async function ensureNamespace(cluster: Cluster, name: string, create: boolean, log: Log, input = 'namespace'): Promise<boolean> {
+export async function ensureNamespace(cluster: Cluster, name: string, create: boolean, log: Log): Promise<boolean> {
   const options: CallOptions = { log, namespace: name };
   let existing;
   try {
@@ -93,7 +93,7 @@ export async function ensureNamespace(cluster: Cluster, name: string, create: bo
     return false;
   }
   if (existing) return false;
-  if (!create) throw new InputError(input, 'DeployNamespaceMissing', [input, name, name]);
+  if (!create) throw new SettingError('namespace', 'DeployNamespaceMissing', [INPUT_SLOT, name, name]);
   const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { [MANAGED_BY_LABEL]: MANAGER } } };
   await applyPlaced(cluster, namespace, { namespace: name, log });
   log.info('DeployNamespaceCreated', name);

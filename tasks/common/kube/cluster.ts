@@ -1,6 +1,7 @@
 /**
  * A connection to one Kubernetes cluster: the kubeconfig of the service connection, checked up front
- * so a broken one fails with a message naming the input, never with a client-node stack trace.
+ * so a broken one fails as setting 'kubeconfig' (the task names its input), never with a client-node
+ * stack trace.
  * Every request goes through the network layer (kube/transport.ts says what it carries), under a
  * signal: the task's cancel, plus the deadline of whichever phase holds the cluster (within()).
  * Messages name contexts, clusters and users, never the kubeconfig text, tokens or keys.
@@ -8,11 +9,12 @@
 import {
   AppsV1Api, CoreV1Api, HttpMethod, KubeConfig, KubernetesObjectApi, RequestContext, ServerConfiguration, type V1APIResource, createConfiguration,
 } from '@kubernetes/client-node';
-import { InputError } from '../errors';
+import { INPUT_SLOT, SettingError } from '../errors';
 import { kubeHttpLibrary, openKubeRequest, type KubeHttpOptions } from '../net/adapters/kubeHttp';
 import type { NetResponse } from '../net/body';
 import type { Network } from '../net/network';
 import { KubeconfigError, parseKubeconfig, selectContext } from './kubeconfig';
+import { kubeconfigFailure } from './kubeconfigFailure';
 import { clusterNetwork, kubeAuth } from './transport';
 
 /** The largest API answer held in memory: one object is at most 1.5 MiB (etcd), and lists here are of one Deployment's objects. */
@@ -39,11 +41,7 @@ export interface ConnectOptions {
   readonly network: Network;
   /** The task's cancel; a cluster without one is never cancelled. */
   readonly signal?: AbortSignal;
-  /** The input the kubeconfig came from, named by every message about it. */
-  readonly input?: string;
 }
-
-export const KUBECONFIG_INPUT = 'kubernetesServiceConnection';
 
 /** KubernetesObjectApi with its discovery look-up made public: apply needs to know a kind's scope. */
 class DiscoveringObjectApi extends KubernetesObjectApi {
@@ -53,12 +51,11 @@ class DiscoveringObjectApi extends KubernetesObjectApi {
 }
 
 export function connectCluster(kubeconfigYaml: string, options: ConnectOptions): Cluster {
-  const input = options.input ?? KUBECONFIG_INPUT;
-  const config = loadKubeconfig(kubeconfigYaml, input);
-  const server = checkServer(config, input);
-  const network = clusterNetwork(config, options.network, input);
+  const config = loadKubeconfig(kubeconfigYaml);
+  const server = checkServer(config);
+  const network = clusterNetwork(config, options.network);
   const taskSignal = options.signal ?? new AbortController().signal;
-  const auth = kubeAuth(config, input, taskSignal);
+  const auth = kubeAuth(config, taskSignal);
   const close = () => (network === options.network ? undefined : network.close());
   const bound = (signal: AbortSignal): Cluster => {
     const http: KubeHttpOptions = { network, signal, auth, maxBodyBytes: KUBE_BODY_LIMIT };
@@ -92,24 +89,17 @@ export function apiResource(cluster: Cluster, apiVersion: string, kind: string):
   return cluster.objects.apiResource(apiVersion, kind);
 }
 
-function malformed(input: string, reason: string): InputError {
-  return new InputError(input, 'KubeconfigMalformed', [input, reason]);
+function malformed(reason: string): SettingError {
+  return new SettingError('kubeconfig', 'KubeconfigMalformed', [INPUT_SLOT, reason]);
 }
 
 /** The same checks the service connection gets (kube/kubeconfig.ts), then client-node's own reading. */
-function loadKubeconfig(text: string, input: string): KubeConfig {
-  let current: string | undefined;
+function loadKubeconfig(text: string): KubeConfig {
   try {
-    const document = parseKubeconfig(text);
-    current = document['current-context'];
-    selectContext(document, undefined);
+    selectContext(parseKubeconfig(text), undefined);
   } catch (error) {
     if (!(error instanceof KubeconfigError)) throw error;
-    const contexts = error.contexts.map((name) => `'${name}'`).join(', ') || '(none)';
-    if (error.problem === 'noContext') throw new InputError(input, 'KubeconfigNoCurrentContext', [input, contexts]);
-    if (error.problem === 'contextMissing') throw new InputError(input, 'KubeconfigContextMissing', [input, current, contexts]);
-    if (error.problem === 'shellCommand') throw new InputError(input, 'KubeconfigCmdPathRefused', [input, ...error.subject]);
-    throw malformed(input, error.reason);
+    throw kubeconfigFailure(error, { kind: 'kubeconfig' });
   }
   const config = new KubeConfig();
   try {
@@ -117,17 +107,17 @@ function loadKubeconfig(text: string, input: string): KubeConfig {
   } catch (error) {
     // client-node's entry checks say which entry lacks what ("clusters[0].cluster.server is missing").
     const message = error instanceof Error && /^(clusters|users|contexts)\[\d+\][\w.-]* is missing$/.test(error.message) ? error.message : 'client-node could not read it';
-    throw malformed(input, message);
+    throw malformed(message);
   }
   return config;
 }
 
 /** The current context's server URL: https, or plain http only where TLS checks are off (as client-node allows). */
-function checkServer(config: KubeConfig, input: string): string {
+function checkServer(config: KubeConfig): string {
   const cluster = config.getCurrentCluster();
-  if (!cluster) throw malformed(input, 'its current context names no cluster');
+  if (!cluster) throw malformed('its current context names no cluster');
   if (!/^https:\/\//i.test(cluster.server) && !(cluster.server.startsWith('http:') && cluster.skipTLSVerify)) {
-    throw new InputError(input, 'KubeconfigServerInvalid', [input, cluster.name, cluster.server]);
+    throw new SettingError('kubeconfig', 'KubeconfigServerInvalid', [INPUT_SLOT, cluster.name, cluster.server]);
   }
   return cluster.server;
 }

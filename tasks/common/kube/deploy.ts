@@ -1,7 +1,8 @@
 /**
  * Deploy AI App To AKS, the core: apply the workload, watch the rollout, roll back when it fails,
- * then report where the app answers. The task entry reads inputs into DeployOptions and publishes
- * DeployResult (or the RolloutFailedError's fields) as outputs.
+ * then report where the app answers. The task entry reads inputs into a DeployRequest and publishes
+ * DeployResult (or the RolloutFailedError's fields) as outputs. Every setting is the caller's: the
+ * task's defaults live in its task.json alone.
  *
  * Time limits, each ending the phase's API calls, retries and pauses with it: rolloutTimeoutMs
  * bounds the apply and the rollout watch together; after a failure, the diagnostics get
@@ -29,7 +30,7 @@ import type { KubeObject, PodTemplate } from './types';
 
 export { RolloutFailedError };
 
-/** The generated workload: namespace, image and pull secret come from DeployOptions. */
+/** The generated workload: namespace, image and pull secret come from the DeployRequest. */
 export type GeneratedApp = Omit<AppSpec, 'namespace' | 'image'>;
 
 export type Workload =
@@ -48,7 +49,7 @@ export interface SmokeTestSettings {
   readonly timeoutMs?: number;
 }
 
-export interface DeployOptions {
+export interface DeployRequest {
   readonly namespace: string;
   readonly createNamespace: boolean;
   readonly image: string;
@@ -59,16 +60,6 @@ export interface DeployOptions {
   readonly loadBalancerTimeoutMs: number;
   readonly smokeTest?: SmokeTestSettings;
 }
-
-export const DEPLOY_DEFAULTS = Object.freeze({
-  createNamespace: true,
-  rolloutTimeoutMs: 10 * 60_000,
-  rollbackOnFailure: true,
-  loadBalancerTimeoutMs: 10 * 60_000,
-});
-
-/** What callers pass: DeployOptions with the defaulted fields optional. */
-export type DeployRequest = Omit<DeployOptions, keyof typeof DEPLOY_DEFAULTS> & Partial<Pick<DeployOptions, keyof typeof DEPLOY_DEFAULTS>>;
 
 export interface DeployContext {
   readonly cluster: Cluster;
@@ -97,13 +88,7 @@ export interface DeployResult {
   readonly timings: { readonly applyMs: number; readonly rolloutMs: number; readonly serviceMs: number };
 }
 
-export function deployOptions(request: DeployRequest): DeployOptions {
-  const given = Object.fromEntries(Object.entries(request).filter(([, value]) => value !== undefined));
-  return Object.freeze({ ...DEPLOY_DEFAULTS, ...given } as DeployOptions);
-}
-
-export async function deployApp(request: DeployRequest, context: DeployContext): Promise<DeployResult> {
-  const options = deployOptions(request);
+export async function deployApp(options: DeployRequest, context: DeployContext): Promise<DeployResult> {
   const cluster = context.signal ? context.cluster.within(context.signal) : context.cluster;
   const documents = workloadDocuments(options);
   const deploymentIndex = theDeployment(documents);
@@ -126,7 +111,7 @@ export async function deployApp(request: DeployRequest, context: DeployContext):
 }
 
 /** The namespace and pull secret, then every object; reads the Deployment first to tell a no-op apply. */
-async function applyWorkload(cluster: Cluster, context: DeployContext, options: DeployOptions, documents: KubeObject[], deploymentIndex: number): Promise<Applied> {
+async function applyWorkload(cluster: Cluster, context: DeployContext, options: DeployRequest, documents: KubeObject[], deploymentIndex: number): Promise<Applied> {
   const { log } = context;
   await ensureNamespace(cluster, options.namespace, options.createNamespace, log);
   const secret = options.imagePullSecret;
@@ -143,7 +128,7 @@ async function applyWorkload(cluster: Cluster, context: DeployContext, options: 
 }
 
 /** The objects to apply; a pull secret is referenced from the Deployment's pods so it is used. */
-function workloadDocuments(options: DeployOptions): KubeObject[] {
+function workloadDocuments(options: DeployRequest): KubeObject[] {
   const secret = options.imagePullSecret?.name;
   if (options.workload.kind === 'generated') {
     const app = options.workload.app;
@@ -186,7 +171,7 @@ interface Applied {
 }
 
 /** An unchanged, healthy Deployment needs no watch: the fast path of a re-run. */
-async function rollout(cluster: Cluster, context: DeployContext, options: DeployOptions, applied: Applied): Promise<RolloutOutcome> {
+async function rollout(cluster: Cluster, context: DeployContext, options: DeployRequest, applied: Applied): Promise<RolloutOutcome> {
   const { deployment, unchanged, name, namespace } = applied;
   if (unchanged && rolloutStatus(deployment).done) {
     const revision = revisionOf(deployment) ?? 0;
@@ -202,7 +187,7 @@ async function rollout(cluster: Cluster, context: DeployContext, options: Deploy
 
 type Failed = Extract<RolloutOutcome, { kind: 'failed' }>;
 
-async function rolloutFailed(cluster: Cluster, context: DeployContext, options: DeployOptions, applied: Applied, outcome: Failed): Promise<RolloutFailedError> {
+async function rolloutFailed(cluster: Cluster, context: DeployContext, options: DeployRequest, applied: Applied, outcome: Failed): Promise<RolloutFailedError> {
   const { log } = context;
   const { namespace, name } = applied;
   // Diagnostics first: a rollback scales the failing pods away, and their events with them.
@@ -235,7 +220,7 @@ function selects(service: KubeObject, labels: Readonly<Record<string, string>>):
 }
 
 /** The applied Service selecting the Deployment's pods, its address and, when asked, a smoke test. */
-async function reach(cluster: Cluster, context: DeployContext, options: DeployOptions, applied: readonly KubeObject[], deployment: DeploymentLike, namespace: string): Promise<ServiceAddress | undefined> {
+async function reach(cluster: Cluster, context: DeployContext, options: DeployRequest, applied: readonly KubeObject[], deployment: DeploymentLike, namespace: string): Promise<ServiceAddress | undefined> {
   const labels = deployment.spec?.template?.metadata?.labels ?? {};
   const candidates = applied.filter((object) => object.kind === 'Service' && object.metadata?.namespace === namespace && selects(object, labels));
   // A LoadBalancer is what users reach, so it wins over an internal service for the same pods.

@@ -2,11 +2,10 @@
  * The Deployment and Service generated when the user gives no manifests. Pure: a validated spec in,
  * plain apps/v1 and v1 objects out, ready for server-side apply.
  */
-import { InputError } from '../errors';
 import { annotationsFor, type ModelAnnotations, templateAnnotationsFor } from './types';
 import {
-  checkAzureDnsLabel, checkDns1123Label, checkDns1123Subdomain, checkEnvNames, checkHttpPath, checkImage,
-  checkWholeNumber, MAX_REPLICAS,
+  azureDnsLabelProblem, dns1123LabelProblem, dns1123SubdomainProblem, envNamesProblem, httpPathProblem, imageProblem,
+  MAX_REPLICAS, type SettingProblem, settingFailure, type ValueProblem, wholeNumberProblem,
 } from './validate';
 
 export type ServiceType = 'LoadBalancer' | 'ClusterIP' | 'NodePort';
@@ -52,32 +51,48 @@ export const DEFAULT_REQUESTS: ResourceAmounts = Object.freeze({ cpu: '100m', me
 /** No CPU limit by default would risk noisy neighbours; 1 core and 1Gi leave room for model loading. */
 export const DEFAULT_LIMITS: ResourceAmounts = Object.freeze({ cpu: '1', memory: '1Gi' });
 
-/** Throws an InputError naming the first unusable value and what is accepted. */
-export function validateAppSpec(spec: AppSpec): void {
-  checkDns1123Label('appName', spec.appName);
-  checkDns1123Label('namespace', spec.namespace);
-  checkImage('image', spec.image);
-  checkWholeNumber('replicas', spec.replicas, 0, MAX_REPLICAS);
-  checkWholeNumber('containerPort', spec.containerPort, 1, 65535);
-  checkWholeNumber('servicePort', spec.servicePort, 1, 65535);
-  if (!SERVICE_TYPES.includes(spec.serviceType)) {
-    throw new InputError('serviceType', 'InputNotInList', ['serviceType', spec.serviceType, SERVICE_TYPES.join(', ')]);
+/** A field of the spec is the setting a problem names. */
+export type AppSpecProblem = SettingProblem<keyof AppSpec>;
+
+function serviceTypeProblem(serviceType: ServiceType): ValueProblem | undefined {
+  return SERVICE_TYPES.includes(serviceType) ? undefined : { key: 'InputNotInList', args: [serviceType, SERVICE_TYPES.join(', ')] };
+}
+
+/** Azure names the load balancer's public IP after the label: only a LoadBalancer Service has one. */
+function dnsLabelProblem(spec: AppSpec): ValueProblem | undefined {
+  if (!spec.dnsLabel) return undefined;
+  const problem = azureDnsLabelProblem(spec.dnsLabel);
+  if (problem || spec.serviceType === 'LoadBalancer') return problem;
+  return { key: 'InputInvalid', args: [spec.dnsLabel, `a DNS label needs serviceType LoadBalancer, not ${spec.serviceType}. Clear dnsLabel or set serviceType to LoadBalancer.`] };
+}
+
+/** The first unusable value of the spec, in the order the fields are listed, and what is accepted. Pure. */
+export function appSpecProblem(spec: AppSpec): AppSpecProblem | undefined {
+  const checks: [keyof AppSpec, () => ValueProblem | undefined][] = [
+    ['appName', () => dns1123LabelProblem(spec.appName)],
+    ['namespace', () => dns1123LabelProblem(spec.namespace)],
+    ['image', () => imageProblem(spec.image)],
+    ['replicas', () => wholeNumberProblem(spec.replicas, 0, MAX_REPLICAS)],
+    ['containerPort', () => wholeNumberProblem(spec.containerPort, 1, 65535)],
+    ['servicePort', () => wholeNumberProblem(spec.servicePort, 1, 65535)],
+    ['serviceType', () => serviceTypeProblem(spec.serviceType)],
+    ['dnsLabel', () => dnsLabelProblem(spec)],
+    ['readinessPath', () => httpPathProblem(spec.readinessPath)],
+    ['env', () => envNamesProblem(spec.env)],
+    ['imagePullSecret', () => (spec.imagePullSecret ? dns1123SubdomainProblem(spec.imagePullSecret) : undefined)],
+    ['progressDeadlineSeconds', () => (spec.progressDeadlineSeconds === undefined ? undefined : wholeNumberProblem(spec.progressDeadlineSeconds, 5, 86400))],
+  ];
+  for (const [setting, check] of checks) {
+    const problem = check();
+    if (problem) return { setting, ...problem };
   }
-  if (spec.dnsLabel) {
-    checkAzureDnsLabel('dnsLabel', spec.dnsLabel);
-    if (spec.serviceType !== 'LoadBalancer') {
-      throw new InputError('dnsLabel', 'InputInvalid', ['dnsLabel', spec.dnsLabel, `a DNS label needs serviceType LoadBalancer, not ${spec.serviceType}. Clear dnsLabel or set serviceType to LoadBalancer.`]);
-    }
-  }
-  checkHttpPath('readinessPath', spec.readinessPath);
-  checkEnvNames('env', spec.env);
-  if (spec.imagePullSecret) checkDns1123Subdomain('imagePullSecret', spec.imagePullSecret);
-  if (spec.progressDeadlineSeconds !== undefined) checkWholeNumber('progressDeadlineSeconds', spec.progressDeadlineSeconds, 5, 86400);
+  return undefined;
 }
 
 /** Validates the spec, then builds both objects. Nothing in the spec is modified. */
 export function generateManifests(spec: AppSpec): GeneratedManifests {
-  validateAppSpec(spec);
+  const problem = appSpecProblem(spec);
+  if (problem) throw settingFailure(problem);
   return { deployment: deploymentFor(spec), service: serviceFor(spec) };
 }
 

@@ -32,7 +32,8 @@ export type KubeconfigProblem = 'invalid' | 'noContext' | 'contextMissing' | 'sh
 /**
  * A kubeconfig that cannot be used. `reason` is safe to show: it names entries (contexts, clusters,
  * users), never a value from the file. `subject` holds the names a problem is about: for
- * 'shellCommand', the user and its auth-provider.
+ * 'contextMissing', the context asked for; for 'shellCommand', the user and its auth-provider.
+ * kubeconfigFailure.ts turns it into the message for where the kubeconfig came from.
  */
 export class KubeconfigError extends Error {
   constructor(readonly problem: KubeconfigProblem, readonly reason: string, readonly contexts: readonly string[] = [], readonly subject: readonly string[] = []) {
@@ -91,7 +92,7 @@ export function selectContext(doc: Kubeconfig, wanted: string | undefined): Sele
   const name = wanted ?? doc['current-context'];
   if (!name) throw new KubeconfigError('noContext', 'no current-context', names);
   const context = byName(doc.contexts, name);
-  if (!context) throw new KubeconfigError('contextMissing', `no context '${name}'`, names);
+  if (!context) throw new KubeconfigError('contextMissing', `no context '${name}'`, names, [name]);
   doc['current-context'] = name;
   const fields = isEntry(context.context) ? context.context : {};
   const cluster = byName(doc.clusters, fields.cluster);

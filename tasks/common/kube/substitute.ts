@@ -4,7 +4,7 @@
  * the user names containers, exactly those. Pure: new documents and a report come back.
  */
 import { parseReference, repositoryName } from '../oci/reference';
-import { checkImage } from './validate';
+import { imageProblem, settingFailure } from './validate';
 import { annotationsFor, type Container, KubeManifestError, type KubeObject, type ModelAnnotations, type PodTemplate, templateAnnotationsFor } from './types';
 
 export interface SubstituteOptions {
@@ -91,7 +91,8 @@ function containerMatcher(options: SubstituteOptions): (entry: SeenContainer) =>
   const names = (options.containers ?? []).map((name) => name.trim()).filter(Boolean);
   if (names.length > 0) return (entry) => names.includes(entry.container);
   const target = repositoryOf(options.image);
-  if (target === undefined) checkImage('image', options.image);
+  const problem = target === undefined ? imageProblem(options.image) : undefined;
+  if (problem) throw settingFailure({ setting: 'image', ...problem });
   return (entry) => repositoryOf(entry.image) === target;
 }
 

@@ -8,7 +8,7 @@ import * as childProcess from 'node:child_process';
 import type * as https from 'node:https';
 import { basename } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { InputError } from '../errors';
+import { INPUT_SLOT, SettingError } from '../errors';
 import type { KubeRequestAuth } from '../net/adapters/kubeHttp';
 import { stoppedBy } from '../net/errors';
 import { Network, type PeerTls } from '../net/network';
@@ -30,7 +30,7 @@ function decoded(text: string): string | undefined {
  * agent's certificates and deadlines). client-node also knows socks proxies; the network layer does
  * not, so those are refused by name rather than silently ignored.
  */
-export function clusterNetwork(config: KubeConfig, network: Network, input: string): Network {
+export function clusterNetwork(config: KubeConfig, network: Network): Network {
   const cluster = config.getCurrentCluster();
   if (!cluster?.proxyUrl) return network;
   let url: URL | undefined;
@@ -40,7 +40,7 @@ export function clusterNetwork(config: KubeConfig, network: Network, input: stri
     // reported below
   }
   const scheme = url?.protocol.replace(/:$/, '') ?? '(not a URL)';
-  if (!url || (scheme !== 'http' && scheme !== 'https')) throw new InputError(input, 'KubeconfigProxyUnsupported', [input, cluster.name, scheme]);
+  if (!url || (scheme !== 'http' && scheme !== 'https')) throw new SettingError('kubeconfig', 'KubeconfigProxyUnsupported', [INPUT_SLOT, cluster.name, scheme]);
   const proxy = proxySettings(url, [], decoded(url.username), decoded(url.password));
   return new Network(networkSettings({ proxy, tls: network.settings.tls, deadlines: network.settings.deadlines }));
 }
@@ -106,7 +106,7 @@ function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pr
  * authenticator (an exec plugin's token is cached until its expirationTimestamp) and reads the
  * cluster's CA and the user's certificate, from data or from files.
  */
-export function kubeAuth(config: KubeConfig, input: string, taskSignal: AbortSignal): (signal?: AbortSignal) => Promise<KubeRequestAuth> {
+export function kubeAuth(config: KubeConfig, taskSignal: AbortSignal): (signal?: AbortSignal) => Promise<KubeRequestAuth> {
   const exec = execAuthenticator(config);
   boundExecPlugins(exec, taskSignal);
   const user = config.getCurrentUser()?.name ?? '(none)';
@@ -116,7 +116,7 @@ export function kubeAuth(config: KubeConfig, input: string, taskSignal: AbortSig
       await withSignal(config.applyToHTTPSOptions(options), signal);
     } catch (error) {
       if (signal?.aborted) throw error;
-      throw new InputError(input, 'KubeconfigCredentialsFailed', [input, user, credentialProblem(config, error)]);
+      throw new SettingError('kubeconfig', 'KubeconfigCredentialsFailed', [INPUT_SLOT, user, credentialProblem(config, error)]);
     }
     keepCredentialWithoutExpiry(exec, user);
     const headers: Record<string, string> = {};

@@ -2,7 +2,7 @@
  * The few shapes of Kubernetes objects the pure kube code reads. Plain JSON, as the API server and
  * YAML manifests give them; every field is optional because user manifests may omit anything.
  */
-import { InputError } from '../errors';
+import { SettingError } from '../errors';
 import type { MessageKey } from '../messages';
 import { Provenance } from '../provenance';
 
@@ -43,10 +43,13 @@ export interface PodTemplate {
   readonly spec?: PodSpec;
 }
 
-/** A manifest that cannot be used as written. The message names the document and what to change. */
-export class KubeManifestError extends InputError {
-  constructor(key: MessageKey, args: readonly unknown[], input = 'manifests') {
-    super(input, key, args);
+/**
+ * A manifest that cannot be used as written: a failure of the manifests, or of the container names
+ * to replace. The message names the document and what to change, and says '{input}' for the input.
+ */
+export class KubeManifestError extends SettingError<'manifests' | 'containers'> {
+  constructor(key: MessageKey, args: readonly unknown[], setting: 'manifests' | 'containers' = 'manifests') {
+    super(setting, key, args);
   }
 }
 

@@ -1,8 +1,9 @@
 /**
- * Checks of the values that go into generated manifests. Each failure is an InputError naming the
- * task input, the value and what is accepted, so the pipeline author can fix it in one go.
+ * Checks of the values that go into generated manifests. Pure: each says what is wrong with a value
+ * and what is accepted, or nothing. pipeline/ reports a problem as the input that holds the value;
+ * the core, for callers that skipped the checks, as a failure of the setting (settingFailure).
  */
-import { InputError } from '../errors';
+import { INPUT_SLOT, SettingError } from '../errors';
 import { parseReference, ReferenceError } from '../oci/reference';
 
 const DNS1123_LABEL = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/;
@@ -14,56 +15,69 @@ const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
 export const MAX_REPLICAS = 1000;
 
-function invalid(input: string, value: string, accepted: string): InputError {
-  return new InputError(input, 'InputInvalid', [input, value, accepted]);
+/** What is wrong with a value, as a message: its key, and the arguments after the name of what holds it. */
+export interface ValueProblem {
+  readonly key: 'InputInvalid' | 'InputNotInteger' | 'InputOutOfRange' | 'InputNotInList';
+  readonly args: readonly unknown[];
+}
+
+/** A value problem, and the setting that holds the value. */
+export interface SettingProblem<S extends string = string> extends ValueProblem {
+  readonly setting: S;
+}
+
+function invalid(value: string, accepted: string): ValueProblem {
+  return { key: 'InputInvalid', args: [value, accepted] };
+}
+
+/** The core's own report of a problem its caller did not check for: a failure of the setting. */
+export function settingFailure<S extends string>(problem: SettingProblem<S>): SettingError<S> {
+  return new SettingError(problem.setting, problem.key, [INPUT_SLOT, ...problem.args]);
 }
 
 /** A DNS-1123 label: what Kubernetes accepts for names of Deployments, Services and namespaces. */
-export function isDns1123Label(value: string): boolean {
+function isDns1123Label(value: string): boolean {
   return value.length <= 63 && DNS1123_LABEL.test(value);
 }
 
-export function checkDns1123Label(input: string, value: string): void {
-  if (!isDns1123Label(value)) {
-    throw invalid(input, value, 'use a DNS-1123 label: 1 to 63 lower-case letters, digits or \'-\', starting and ending with a letter or digit (for example \'churn-app\').');
-  }
+export function dns1123LabelProblem(value: string): ValueProblem | undefined {
+  if (isDns1123Label(value)) return undefined;
+  return invalid(value, 'use a DNS-1123 label: 1 to 63 lower-case letters, digits or \'-\', starting and ending with a letter or digit (for example \'churn-app\').');
 }
 
-export function checkDns1123Subdomain(input: string, value: string): void {
-  if (value.length > 253 || !DNS1123_SUBDOMAIN.test(value)) {
-    throw invalid(input, value, 'use a DNS-1123 name: up to 253 lower-case letters, digits, \'-\' or \'.\', starting and ending with a letter or digit.');
-  }
+export function dns1123SubdomainProblem(value: string): ValueProblem | undefined {
+  if (value.length <= 253 && DNS1123_SUBDOMAIN.test(value)) return undefined;
+  return invalid(value, 'use a DNS-1123 name: up to 253 lower-case letters, digits, \'-\' or \'.\', starting and ending with a letter or digit.');
 }
 
-export function checkAzureDnsLabel(input: string, value: string): void {
-  if (!AZURE_DNS_LABEL.test(value)) {
-    throw invalid(input, value, 'use 3 to 63 lower-case letters, digits or \'-\', starting with a letter and not ending with \'-\'; the address becomes <label>.<region>.cloudapp.azure.com.');
-  }
+export function azureDnsLabelProblem(value: string): ValueProblem | undefined {
+  if (AZURE_DNS_LABEL.test(value)) return undefined;
+  return invalid(value, 'use 3 to 63 lower-case letters, digits or \'-\', starting with a letter and not ending with \'-\'; the address becomes <label>.<region>.cloudapp.azure.com.');
 }
 
-export function checkWholeNumber(input: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value)) throw new InputError(input, 'InputNotInteger', [input, String(value), min, max]);
-  if (value < min || value > max) throw new InputError(input, 'InputOutOfRange', [input, value, min, max]);
+export function wholeNumberProblem(value: number, min: number, max: number): ValueProblem | undefined {
+  if (!Number.isInteger(value)) return { key: 'InputNotInteger', args: [String(value), min, max] };
+  if (value < min || value > max) return { key: 'InputOutOfRange', args: [value, min, max] };
+  return undefined;
 }
 
-export function checkHttpPath(input: string, value: string): void {
-  if (!value.startsWith('/') || /\s/.test(value)) {
-    throw invalid(input, value, 'use an HTTP path that starts with \'/\' and has no spaces, for example \'/healthz\'.');
-  }
+export function httpPathProblem(value: string): ValueProblem | undefined {
+  if (value.startsWith('/') && !/\s/.test(value)) return undefined;
+  return invalid(value, 'use an HTTP path that starts with \'/\' and has no spaces, for example \'/healthz\'.');
 }
 
-export function checkEnvNames(input: string, env: Readonly<Record<string, string>>): void {
+export function envNamesProblem(env: Readonly<Record<string, string>>): ValueProblem | undefined {
   const bad = Object.keys(env).find((name) => !ENV_NAME.test(name));
-  if (bad !== undefined) {
-    throw invalid(input, bad, 'environment variable names are letters, digits, \'_\', \'-\' or \'.\', not starting with a digit; write one KEY=VALUE per line.');
-  }
+  if (bad === undefined) return undefined;
+  return invalid(bad, 'environment variable names are letters, digits, \'_\', \'-\' or \'.\', not starting with a digit; write one KEY=VALUE per line.');
 }
 
-export function checkImage(input: string, value: string): void {
+export function imageProblem(value: string): ValueProblem | undefined {
   try {
     parseReference(value);
+    return undefined;
   } catch (error) {
     if (!(error instanceof ReferenceError)) throw error;
-    throw invalid(input, value, `${error.message}. Use an image reference such as myacr.azurecr.io/churn-app@sha256:... (ideally $(bake.imageRef)).`);
+    return invalid(value, `${error.message}. Use an image reference such as myacr.azurecr.io/churn-app@sha256:... (ideally $(bake.imageRef)).`);
   }
 }

@@ -1,4 +1,4 @@
-import { findStorageAccountBlobEndpoint } from '../azure/arm';
+import { armTargetFor, findStorageAccountBlobEndpoint } from '../azure/arm';
 import type { AzureRmConnection } from '../azure/connection';
 import { azureCredential } from '../azure/credential';
 import { type OidcContext, requestPipelineOidcToken } from '../azure/oidc';
@@ -58,8 +58,7 @@ export async function openModelStore(access: StoreAccess, context: OpenContext):
     case 'azureResourceManager': {
       const transport = transportOf(access.settings, context);
       const credential = azureCredential(access.connection, { oidcToken: () => oidcToken(access.devOps), transport });
-      const { armUrl, subscriptionId, name } = access.connection;
-      const blobEndpoint = await findStorageAccountBlobEndpoint({ armUrl, subscriptionId, credential, accountName: access.storageAccount, connectionName: name, transport, log: context.log });
+      const blobEndpoint = await findStorageAccountBlobEndpoint({ ...armTargetFor(access.connection, { credential, transport }), subscriptionId: access.connection.subscriptionId, accountName: access.storageAccount, log: context.log });
       return openBlobStore({ kind: 'tokenCredential', blobEndpoint, credential, container: access.container, credentialInput: 'azureSubscription' }, transport);
     }
     case 's3':
@@ -71,7 +70,7 @@ export async function openModelStore(access: StoreAccess, context: OpenContext):
       const transport = transportOf(access.settings, context);
       const credential = azureCredential(access.connection, { oidcToken: () => oidcToken(access.devOps), transport });
       const { subscriptionId, resourceGroup, workspace } = access.model;
-      const client = new MachineLearningClient({ armUrl: access.connection.armUrl, credential, transport, subscriptionId, resourceGroup, workspace, connectionName: access.connection.name });
+      const client = new MachineLearningClient({ ...armTargetFor(access.connection, { credential, transport }), subscriptionId, resourceGroup, workspace });
       return openAzureMlStore(access.model, { client, credential, registerSecret: context.registerSecret, transport });
     }
   }

@@ -7,6 +7,7 @@ import type { Agent } from './agent';
 import { CONNECTION_TYPES } from './blobInputs';
 import { devOpsContextOf } from './devops';
 import { pickInput, requiredInput } from './inputs';
+import { readingInputs } from './settings';
 
 /** The inputs of source azureMLRegistry: the AzureRM connection's subscription holds the workspace. */
 export function readAzureMlAccess(agent: Agent, rule: SelectionRule, settings: BlobStoreSettings): StoreAccess {
@@ -16,7 +17,7 @@ export function readAzureMlAccess(agent: Agent, rule: SelectionRule, settings: B
     throw new InputError('connectionType', 'InputInvalid', ['connectionType', connectionType, "source 'azureMLRegistry' reaches the workspace through an Azure Resource Manager service connection: use azureResourceManager"]);
   }
   const endpointId = requiredInput(agent, 'azureSubscription', "source is 'azureMLRegistry'");
-  const connection = readAzureRmConnection(agent.endpoint(endpointId), 'azureSubscription', endpointId);
+  const connection = readingInputs({ storeConnection: 'azureSubscription' }, () => readAzureRmConnection(agent.endpoint(endpointId), 'storeConnection', endpointId));
   const model = {
     subscriptionId: connection.subscriptionId,
     resourceGroup: checked(agent, 'resourceGroup', /^[-\w.()]{0,89}[-\w()]$/u, 'resource group names have 1 to 90 letters, digits, underscores, hyphens, periods and parentheses, and do not end with a period'),

@@ -5,6 +5,7 @@ import type { StoreAccess } from '../model/openStore';
 import type { Agent } from './agent';
 import { devOpsContextOf } from './devops';
 import { pickInput, requiredInput } from './inputs';
+import { readingInputs } from './settings';
 
 export const CONNECTION_TYPES = ['azureResourceManager', 'connectionString', 'sasUrl'] as const;
 
@@ -24,7 +25,7 @@ export function readBlobAccess(agent: Agent, settings: BlobStoreSettings): Store
     }
     case 'azureResourceManager': {
       const endpointId = requiredInput(agent, 'azureSubscription', "connectionType is 'azureResourceManager'");
-      const connection = readAzureRmConnection(agent.endpoint(endpointId), 'azureSubscription', endpointId);
+      const connection = readingInputs({ storeConnection: 'azureSubscription' }, () => readAzureRmConnection(agent.endpoint(endpointId), 'storeConnection', endpointId));
       return {
         kind: 'azureResourceManager',
         connection,

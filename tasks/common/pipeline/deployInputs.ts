@@ -1,25 +1,25 @@
 /**
  * Reads and checks every input of DeployAiAppToAks@1 into one frozen value before anything talks to
  * the cluster: the cluster to reach, the workload to apply (generated, or the user's manifests with
- * the image substituted) and how to watch it.
+ * the image substituted) and how to watch it. Names, pick lists and defaults come from the contract
+ * generated from task.json; the core's checks say what is wrong, and this file names the input.
  */
 import * as fs from 'node:fs';
+import type { ClusterAccessRequest } from '../azure/clusterAccess';
+import { DeployAiAppToAksInputs as Inputs } from '../contract/deployAiAppToAks';
 import { InputError } from '../errors';
-import { DEFAULT_PROGRESS_DEADLINE_SECONDS, SERVICE_TYPES, validateAppSpec, type AppSpec } from '../kube/generate';
+import type { DeployRequest, PullSecret, Workload } from '../kube/deploy';
+import { type AppSpec, DEFAULT_PROGRESS_DEADLINE_SECONDS, appSpecProblem } from '../kube/generate';
 import { parseManifests } from '../kube/parse';
 import { substituteImage } from '../kube/substitute';
-import type { DeployRequest, PullSecret, Workload } from '../kube/deploy';
 import type { ModelAnnotations } from '../kube/types';
-import { checkDns1123Label, checkDns1123Subdomain, checkHttpPath, checkImage } from '../kube/validate';
+import { MAX_REPLICAS, type ValueProblem, dns1123LabelProblem, dns1123SubdomainProblem, httpPathProblem, imageProblem } from '../kube/validate';
 import type { Agent } from './agent';
-import type { SettingInputs, WithSettings } from './settings';
 import { devOpsRunOf } from './devops';
-import { boolInput, intInput, keyValueInput, listInput, modelDigestInput, modelVersionInput, pickInput, requiredInput } from './inputs';
-import { type ClusterAccessRequest, readClusterAccess } from './kubeConnection';
+import { type InputSpec, boolInput, intInput, keyValueInput, listInput, modelDigestInput, modelVersionInput, pickInput, requiredInput, textInput } from './inputs';
+import { type ConnectionType, clusterSettings, connectionTypeOf, readClusterAccess } from './kubeConnection';
 import { readRegistryConnection } from './registryConnection';
-
-/** Which input carries each setting the core may name (pipeline/settings.ts). */
-const DEPLOY_SETTINGS: SettingInputs = Object.freeze({});
+import { type SettingInputs, type WithSettings, readingInputs } from './settings';
 
 export interface DeployTaskInputs extends WithSettings {
   readonly cluster: ClusterAccessRequest;
@@ -29,12 +29,43 @@ export interface DeployTaskInputs extends WithSettings {
   readonly model: ModelAnnotations;
 }
 
+/** The input behind each field of a generated app's spec: the setting a spec problem names. */
+const APP_SPEC_INPUTS: { readonly [Field in keyof AppSpec]?: string } = Object.freeze({
+  appName: Inputs.appName.name, namespace: Inputs.namespace.name, image: Inputs.image.name, replicas: Inputs.replicas.name,
+  containerPort: Inputs.containerPort.name, servicePort: Inputs.servicePort.name, serviceType: Inputs.serviceType.name, dnsLabel: Inputs.dnsLabel.name,
+  readinessPath: Inputs.readinessPath.name, env: Inputs.env.name, imagePullSecret: Inputs.imagePullSecretName.name, progressDeadlineSeconds: Inputs.progressDeadlineSeconds.name,
+});
+
+/** Which input carries each setting the core may name, in a run through `connectionType`. */
+export function deploySettings(connectionType: ConnectionType): SettingInputs {
+  return Object.freeze({
+    ...APP_SPEC_INPUTS,
+    ...clusterSettings(connectionType),
+    // connectCluster's kubeconfig is named as the Kubernetes connection's, whichever way it came.
+    kubeconfig: Inputs.kubernetesServiceConnection.name,
+    registryConnection: Inputs.containerRegistry.name,
+    manifests: Inputs.manifests.name,
+    containers: Inputs.containers.name,
+  });
+}
+
 /** Smoke test retries: a fresh load balancer can take a few seconds to pass traffic everywhere. */
 const SMOKE_TEST = Object.freeze({ attempts: 10, intervalMs: 3000, timeoutMs: 10_000 });
 
 /** Leaves the progress deadline inside the rollout timeout, so a stuck rollout is reported as such. */
 export function progressDeadlineFor(rolloutTimeoutSeconds: number): number {
   return Math.min(DEFAULT_PROGRESS_DEADLINE_SECONDS, Math.max(30, rolloutTimeoutSeconds - 30));
+}
+
+function rejectIf(input: string, problem: ValueProblem | undefined): void {
+  if (problem) throw new InputError(input, problem.key, [input, ...problem.args]);
+}
+
+/** A text input, else its default from task.json, that the core's check accepts. */
+function checkedText(agent: Agent, input: InputSpec, problemOf: (value: string) => ValueProblem | undefined): string {
+  const value = textInput(agent, input) ?? '';
+  rejectIf(input.name, problemOf(value));
+  return value;
 }
 
 function modelAnnotations(agent: Agent): ModelAnnotations {
@@ -47,66 +78,72 @@ function modelAnnotations(agent: Agent): ModelAnnotations {
  * has one (as in Microsoft's KubernetesManifest task); federated and managed identities do not.
  */
 function pullSecretInput(agent: Agent): PullSecret | undefined {
-  const access = readRegistryConnection(agent, 'containerRegistry');
+  const access = readRegistryConnection(agent, Inputs.containerRegistry.name);
   if (access.kind === 'anonymous') return undefined;
-  const name = agent.input('imagePullSecretName') ?? 'ai-app-registry';
-  checkDns1123Subdomain('imagePullSecretName', name);
+  const name = checkedText(agent, Inputs.imagePullSecretName, dns1123SubdomainProblem);
   if (access.kind === 'basic') return { name, registry: access.registry, username: access.username, password: access.password };
   const { connection } = access;
   if (connection.clientId && connection.clientSecret) return { name, registry: access.registry, username: connection.clientId, password: connection.clientSecret };
-  throw new InputError('containerRegistry', 'DeployPullSecretNeedsPassword', [connection.name, access.registry, connection.scheme]);
+  throw new InputError(Inputs.containerRegistry.name, 'DeployPullSecretNeedsPassword', [connection.name, access.registry, connection.scheme]);
 }
 
 function generatedApp(agent: Agent, base: { namespace: string; image: string; model: ModelAnnotations; pullSecret?: string; rolloutTimeoutSeconds: number }): AppSpec {
   const app: AppSpec = {
-    appName: requiredInput(agent, 'appName', "'manifests' is empty (the task then generates a Deployment and a Service named after the app)"),
+    appName: requiredInput(agent, Inputs.appName, "'manifests' is empty (the task then generates a Deployment and a Service named after the app)"),
     namespace: base.namespace,
     image: base.image,
-    replicas: intInput(agent, 'replicas', { min: 0, max: 1000, fallback: 2 }),
-    containerPort: intInput(agent, 'containerPort', { min: 1, max: 65535, fallback: 5000 }),
-    servicePort: intInput(agent, 'servicePort', { min: 1, max: 65535, fallback: 80 }),
-    serviceType: pickInput(agent, 'serviceType', SERVICE_TYPES, 'LoadBalancer'),
-    dnsLabel: agent.input('dnsLabel'),
-    readinessPath: agent.input('readinessPath') ?? '/',
-    env: keyValueInput(agent, 'env'),
+    replicas: intInput(agent, Inputs.replicas, { min: 0, max: MAX_REPLICAS }),
+    containerPort: intInput(agent, Inputs.containerPort, { min: 1, max: 65535 }),
+    servicePort: intInput(agent, Inputs.servicePort, { min: 1, max: 65535 }),
+    serviceType: pickInput(agent, Inputs.serviceType),
+    dnsLabel: textInput(agent, Inputs.dnsLabel),
+    readinessPath: textInput(agent, Inputs.readinessPath) ?? '',
+    env: keyValueInput(agent, Inputs.env.name),
     imagePullSecret: base.pullSecret,
     annotations: base.model,
-    progressDeadlineSeconds: intInput(agent, 'progressDeadlineSeconds', { min: 5, max: 86400, fallback: progressDeadlineFor(base.rolloutTimeoutSeconds) }),
+    progressDeadlineSeconds: intInput(agent, Inputs.progressDeadlineSeconds, { min: 5, max: 86400, fallback: progressDeadlineFor(base.rolloutTimeoutSeconds) }),
   };
-  validateAppSpec(app);
+  const problem = appSpecProblem(app);
+  if (problem) rejectIf(APP_SPEC_INPUTS[problem.setting] ?? problem.setting, problem);
   return app;
 }
 
 function userManifests(agent: Agent, patterns: readonly string[], image: string, model: ModelAnnotations): { workload: Workload; files: string[] } {
   const files = agent.findFiles(patterns);
-  if (files.length === 0) throw new InputError('manifests', 'InputInvalid', ['manifests', patterns.join(', '), 'no file matches; give paths or globs of YAML manifests, relative to the sources folder ($(System.DefaultWorkingDirectory)) or absolute']);
+  const input = Inputs.manifests.name;
+  if (files.length === 0) throw new InputError(input, 'InputInvalid', [input, patterns.join(', '), 'no file matches; give paths or globs of YAML manifests, relative to the sources folder ($(System.DefaultWorkingDirectory)) or absolute']);
   const parsed = parseManifests(files.map((file) => ({ source: file, text: fs.readFileSync(file, 'utf8') })));
-  const { documents } = substituteImage(parsed, { image, containers: listInput(agent, 'containers'), annotations: model });
+  const { documents } = substituteImage(parsed, { image, containers: listInput(agent, Inputs.containers.name), annotations: model });
   return { workload: { kind: 'manifests', documents }, files };
 }
 
-export function readDeployInputs(agent: Agent): DeployTaskInputs {
-  const cluster = readClusterAccess(agent);
-  const namespace = agent.input('namespace') ?? 'default';
-  checkDns1123Label('namespace', namespace);
-  const image = requiredInput(agent, 'image', 'deploying (use $(bake.imageRef), the digest reference Bake Model Into Image outputs)');
-  checkImage('image', image);
-  const rolloutTimeoutSeconds = intInput(agent, 'rolloutTimeoutSeconds', { min: 60, max: 86400, fallback: 600 });
-  const smokeTestPath = agent.input('smokeTestPath');
-  if (smokeTestPath !== undefined) checkHttpPath('smokeTestPath', smokeTestPath);
+function readDeploy(agent: Agent): Omit<DeployTaskInputs, 'settings' | 'cluster'> {
+  const namespace = checkedText(agent, Inputs.namespace, dns1123LabelProblem);
+  const image = requiredInput(agent, Inputs.image, 'deploying (use $(bake.imageRef), the digest reference Bake Model Into Image outputs)');
+  rejectIf(Inputs.image.name, imageProblem(image));
+  const rolloutTimeoutSeconds = intInput(agent, Inputs.rolloutTimeoutSeconds, { min: 60, max: 86400 });
+  const smokeTestPath = textInput(agent, Inputs.smokeTestPath);
+  if (smokeTestPath !== undefined) rejectIf(Inputs.smokeTestPath.name, httpPathProblem(smokeTestPath));
   const model = modelAnnotations(agent);
   const imagePullSecret = pullSecretInput(agent);
-  const patterns = (agent.input('manifests') ?? '').split('\n').map((line) => line.trim()).filter(Boolean);
+  const patterns = (textInput(agent, Inputs.manifests) ?? '').split('\n').map((line) => line.trim()).filter(Boolean);
   const { workload, files } = patterns.length > 0
     ? userManifests(agent, patterns, image, model)
     : { workload: { kind: 'generated' as const, app: generatedApp(agent, { namespace, image, model, pullSecret: imagePullSecret?.name, rolloutTimeoutSeconds }) }, files: [] };
   const deploy: DeployRequest = Object.freeze({
     namespace, image, workload, imagePullSecret,
-    createNamespace: boolInput(agent, 'createNamespace', true),
+    createNamespace: boolInput(agent, Inputs.createNamespace),
     rolloutTimeoutMs: rolloutTimeoutSeconds * 1000,
-    rollbackOnFailure: boolInput(agent, 'rollbackOnFailure', true),
-    loadBalancerTimeoutMs: intInput(agent, 'loadBalancerTimeoutSeconds', { min: 10, max: 3600, fallback: 300 }) * 1000,
+    rollbackOnFailure: boolInput(agent, Inputs.rollbackOnFailure),
+    loadBalancerTimeoutMs: intInput(agent, Inputs.loadBalancerTimeoutSeconds, { min: 10, max: 3600 }) * 1000,
     smokeTest: smokeTestPath === undefined ? undefined : { path: smokeTestPath, ...SMOKE_TEST },
   });
-  return Object.freeze({ settings: DEPLOY_SETTINGS, cluster, deploy, manifestFiles: files, model });
+  return { deploy, manifestFiles: files, model };
+}
+
+export function readDeployInputs(agent: Agent): DeployTaskInputs {
+  const cluster = readClusterAccess(agent);
+  const settings = deploySettings(connectionTypeOf(cluster));
+  // The manifests' own failures (their YAML, the containers to replace) are the core's: named by the table.
+  return Object.freeze({ settings, cluster, ...readingInputs(settings, () => readDeploy(agent)) });
 }

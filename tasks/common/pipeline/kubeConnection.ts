@@ -1,61 +1,44 @@
 /**
- * How Deploy AI App To AKS reaches its cluster. connectionType 'kubernetesServiceConnection' reads a
- * Kubernetes service connection the way Microsoft's Kubernetes@1 and KubernetesManifest@1 tasks do
- * (data authorizationType: Kubeconfig, or ServiceAccount / AzureSubscription = server URL + base64
- * apiToken + serviceAccountCertificate); 'azureResourceManager' asks AKS for credentials through ARM.
- * readClusterAccess only reads and checks; resolveKubeconfig does the network part.
+ * How Deploy AI App To AKS reaches its cluster: reading the connection. connectionType
+ * 'kubernetesServiceConnection' reads a Kubernetes service connection the way Microsoft's
+ * Kubernetes@1 and KubernetesManifest@1 tasks do (data authorizationType: Kubeconfig, or
+ * ServiceAccount / AzureSubscription = server URL + base64 apiToken + serviceAccountCertificate);
+ * 'azureResourceManager' reads the connection and the cluster's name. No network: the core's
+ * resolveKubeconfig (azure/clusterAccess.ts) does that part.
  */
-import type { TokenCredential } from '@azure/identity';
-import { aksKubeconfig } from '../azure/aks';
-import { type AzureRmConnection, readAzureRmConnection } from '../azure/connection';
-import { azureCredential } from '../azure/credential';
-import { requestPipelineOidcToken } from '../azure/oidc';
+import { readAzureRmConnection } from '../azure/connection';
+import type { AzureClusterAccess, ClusterAccessRequest, KubeAuthorizationType, ServiceConnectionAccess } from '../azure/clusterAccess';
+import { DeployAiAppToAksInputs as Inputs } from '../contract/deployAiAppToAks';
 import { InputError } from '../errors';
 import {
-  type Kubeconfig, KubeconfigError, type ResolvedCluster, credentialValuesIn, interactiveEntraLogin, kubeconfigSecrets, parseKubeconfig, selectContext, serializeKubeconfig, serverHost, skipTlsVerify,
+  type Kubeconfig, KubeconfigError, credentialValuesIn, interactiveEntraLogin, kubeconfigSecrets, parseKubeconfig, selectContext, serializeKubeconfig, skipTlsVerify,
 } from '../kube/kubeconfig';
-import type { Log } from '../log';
-import type { Network } from '../net/network';
-import { type RetryPolicy, retryPolicy } from '../net/retry';
+import { kubeconfigFailure } from '../kube/kubeconfigFailure';
 import type { MessageKey } from '../messages';
 import type { Agent, Endpoint } from './agent';
-import { type DevOpsContext, devOpsContextOf } from './devops';
+import { devOpsContextOf } from './devops';
 import { boolInput, pickInput, requiredInput } from './inputs';
+import { type SettingInputs, readingInputs } from './settings';
 
-export type { ResolvedCluster } from '../kube/kubeconfig';
+export type ConnectionType = (typeof Inputs.connectionType.options)[number];
+const authorizationTypes: readonly KubeAuthorizationType[] = ['Kubeconfig', 'ServiceAccount', 'AzureSubscription'];
 
-export const connectionTypes = ['kubernetesServiceConnection', 'azureResourceManager'] as const;
-export type ConnectionType = (typeof connectionTypes)[number];
-const authorizationTypes = ['Kubeconfig', 'ServiceAccount', 'AzureSubscription'] as const;
-export type KubeAuthorizationType = (typeof authorizationTypes)[number];
+/** Which input carries each setting of the cluster's connection, by connection type. */
+const CLUSTER_SETTINGS: Readonly<Record<ConnectionType, SettingInputs>> = Object.freeze({
+  kubernetesServiceConnection: Object.freeze({ clusterConnection: Inputs.kubernetesServiceConnection.name }),
+  azureResourceManager: Object.freeze({
+    clusterConnection: Inputs.azureSubscription.name, resourceGroup: Inputs.resourceGroup.name, cluster: Inputs.kubernetesCluster.name, useClusterAdmin: Inputs.useClusterAdmin.name,
+  }),
+});
 
-/** A Kubernetes service connection, already turned into a kubeconfig (no network needed). */
-export interface ServiceConnectionAccess {
-  readonly kind: 'kubernetesServiceConnection';
-  /** The connection as the user named it. */
-  readonly connectionName: string;
-  readonly authorizationType: KubeAuthorizationType;
-  readonly context: string;
-  readonly server: string;
-  /** acceptUntrustedCerts: TLS verification is off. */
-  readonly insecure: boolean;
-  /** Non-enumerable, like the secrets it holds: JSON.stringify and inspect skip it. */
-  readonly kubeconfig: string;
-  /** Non-enumerable; all registered with the agent already. */
-  readonly secrets: readonly string[];
+export function clusterSettings(type: ConnectionType): SettingInputs {
+  return CLUSTER_SETTINGS[type];
 }
 
-/** An AKS cluster reached through an Azure Resource Manager service connection. */
-export interface AzureClusterAccess {
-  readonly kind: 'azureResourceManager';
-  readonly connection: AzureRmConnection;
-  readonly devOps: DevOpsContext;
-  readonly resourceGroup: string;
-  readonly clusterName: string;
-  readonly useClusterAdmin: boolean;
+/** The connection type a request was read from. */
+export function connectionTypeOf(request: ClusterAccessRequest): ConnectionType {
+  return request.kind === 'aks' ? 'azureResourceManager' : 'kubernetesServiceConnection';
 }
-
-export type ClusterAccessRequest = ServiceConnectionAccess | AzureClusterAccess;
 
 /** What each error names: the input and the connection as the user knows them. */
 interface Context {
@@ -79,11 +62,12 @@ function authorizationTypeOf(context: Context): KubeAuthorizationType {
   return match ?? fail(context, 'KubeConnectionAuthTypeUnsupported', raw, authorizationTypes.join(', '));
 }
 
-function parsed(context: Context, text: string): Kubeconfig {
+/** The core's checks of the kubeconfig; a failure is the connection's (setting 'clusterConnection'). */
+function checkedKubeconfig<T>(context: Context, check: () => T): T {
   try {
-    return parseKubeconfig(text);
+    return check();
   } catch (error) {
-    if (error instanceof KubeconfigError) fail(context, 'KubeConnectionKubeconfigInvalid', error.reason);
+    if (error instanceof KubeconfigError) throw kubeconfigFailure(error, { kind: 'serviceConnection', connection: context.name });
     throw error;
   }
 }
@@ -93,7 +77,7 @@ function kubeconfigOf(context: Context): Kubeconfig {
   // ("server: https://...", "namespace: ...") wherever it appears. Its credentials are registered.
   const text = context.endpoint.authParameter('kubeconfig') ?? fail(context, 'KubeConnectionKubeconfigMissing');
   for (const value of credentialValuesIn(text)) context.register(value);
-  return parsed(context, text);
+  return checkedKubeconfig(context, () => parseKubeconfig(text));
 }
 
 function strictBase64(text: string): Buffer | undefined {
@@ -150,26 +134,13 @@ function serviceAccountKubeconfig(context: Context, type: KubeAuthorizationType)
   };
 }
 
-function selected(context: Context, doc: Kubeconfig, wanted: string | undefined): ReturnType<typeof selectContext> {
-  try {
-    return selectContext(doc, wanted);
-  } catch (error) {
-    if (!(error instanceof KubeconfigError)) throw error;
-    const contexts = error.contexts.join(', ') || '(none)';
-    if (error.problem === 'noContext') fail(context, 'KubeConnectionNoContext', contexts);
-    if (error.problem === 'contextMissing') fail(context, 'KubeConnectionContextMissing', wanted ?? doc['current-context'], contexts);
-    if (error.problem === 'shellCommand') fail(context, 'KubeConnectionCmdPathRefused', ...error.subject);
-    return fail(context, 'KubeConnectionKubeconfigInvalid', error.reason);
-  }
-}
-
 function hidden<T extends object>(value: T, fields: Record<string, unknown>): T {
   for (const [key, field] of Object.entries(fields)) Object.defineProperty(value, key, { value: field, enumerable: false });
   return Object.freeze(value);
 }
 
 function readServiceConnection(agent: Agent): ServiceConnectionAccess {
-  const input = 'kubernetesServiceConnection';
+  const input = Inputs.kubernetesServiceConnection.name;
   const id = requiredInput(agent, input, "connectionType is 'kubernetesServiceConnection'");
   const endpoint = agent.endpoint(id);
   if (!endpoint) throw new InputError(input, 'EndpointMissing', [input, id]);
@@ -179,7 +150,8 @@ function readServiceConnection(agent: Agent): ServiceConnectionAccess {
   const secrets = kubeconfigSecrets(doc);
   for (const secret of secrets) agent.setSecret(secret);
   // Microsoft's tasks read clusterContext as an authorization parameter; accept it as data too.
-  const selection = selected(context, doc, endpoint.authParameter('clusterContext') ?? endpoint.data('clusterContext'));
+  const wanted = endpoint.authParameter('clusterContext') ?? endpoint.data('clusterContext');
+  const selection = checkedKubeconfig(context, () => selectContext(doc, wanted));
   const login = interactiveEntraLogin(selection.user);
   if (login) fail(context, 'KubeConnectionEntraInteractive', login);
   const insecure = endpoint.data('acceptUntrustedCerts')?.toLowerCase() === 'true';
@@ -187,68 +159,35 @@ function readServiceConnection(agent: Agent): ServiceConnectionAccess {
     skipTlsVerify(doc);
     agent.log.warn('KubeConnectionInsecure', id);
   }
-  const access = { kind: 'kubernetesServiceConnection', connectionName: id, authorizationType, context: selection.context, server: selection.server, insecure } as const;
+  const access = { kind: 'serviceConnection', connectionName: id, authorizationType, context: selection.context, server: selection.server, insecure } as const;
   return hidden(access as ServiceConnectionAccess, { kubeconfig: serializeKubeconfig(doc), secrets: Object.freeze(secrets) });
 }
 
 const resourceGroupPattern = /^[\p{L}\p{N}._()-]{1,90}$/u;
 const clusterNamePattern = /^[A-Za-z0-9](?:[-_A-Za-z0-9]{0,61}[A-Za-z0-9])?$/;
 
-function nameInput(agent: Agent, input: string, valid: (value: string) => boolean, key: MessageKey): string {
+function nameInput(agent: Agent, input: { readonly name: string }, valid: (value: string) => boolean, key: MessageKey): string {
   const value = requiredInput(agent, input, "connectionType is 'azureResourceManager'");
-  if (!valid(value)) throw new InputError(input, key, [input, value]);
+  if (!valid(value)) throw new InputError(input.name, key, [input.name, value]);
   return value;
 }
 
 function readAzureAccess(agent: Agent): AzureClusterAccess {
-  const input = 'azureSubscription';
-  const id = requiredInput(agent, input, "connectionType is 'azureResourceManager'");
-  const connection = readAzureRmConnection(agent.endpoint(id), input, id);
-  const resourceGroup = nameInput(agent, 'resourceGroup', (v) => resourceGroupPattern.test(v) && !v.endsWith('.'), 'KubeConnectionResourceGroupInvalid');
-  const clusterName = nameInput(agent, 'kubernetesCluster', (v) => clusterNamePattern.test(v), 'KubeConnectionClusterNameInvalid');
-  const useClusterAdmin = boolInput(agent, 'useClusterAdmin', false);
-  return Object.freeze({ kind: 'azureResourceManager', connection, devOps: devOpsContextOf(agent, connection.id), resourceGroup, clusterName, useClusterAdmin });
+  const id = requiredInput(agent, Inputs.azureSubscription, "connectionType is 'azureResourceManager'");
+  const connection = readAzureRmConnection(agent.endpoint(id), 'clusterConnection', id);
+  const resourceGroup = nameInput(agent, Inputs.resourceGroup, (v) => resourceGroupPattern.test(v) && !v.endsWith('.'), 'KubeConnectionResourceGroupInvalid');
+  const clusterName = nameInput(agent, Inputs.kubernetesCluster, (v) => clusterNamePattern.test(v), 'KubeConnectionClusterNameInvalid');
+  const useClusterAdmin = boolInput(agent, Inputs.useClusterAdmin);
+  return Object.freeze({ kind: 'aks', connection, devOps: devOpsContextOf(agent, connection.id), resourceGroup, clusterName, useClusterAdmin });
 }
+
+const READERS: Readonly<Record<ConnectionType, (agent: Agent) => ClusterAccessRequest>> = {
+  kubernetesServiceConnection: readServiceConnection,
+  azureResourceManager: readAzureAccess,
+};
 
 /** Reads and checks the cluster inputs and their service connection; registers every secret it meets. No network. */
 export function readClusterAccess(agent: Agent): ClusterAccessRequest {
-  const type = pickInput(agent, 'connectionType', connectionTypes, 'kubernetesServiceConnection');
-  return type === 'azureResourceManager' ? readAzureAccess(agent) : readServiceConnection(agent);
-}
-
-export interface ResolveDeps {
-  /** Registers a secret before anything can print it (the agent's setSecret). */
-  readonly setSecret: (value: string) => void;
-  readonly log: Log;
-  readonly network: Network;
-  /** The agent's cancel. */
-  readonly signal?: AbortSignal;
-  /** Replaces the service connection's own credential (tests, the demo). */
-  readonly credential?: TokenCredential;
-  /** The retry policy of the ARM and Entra calls; the default policy otherwise. */
-  readonly retry?: RetryPolicy;
-}
-
-function describeServiceConnection(access: ServiceConnectionAccess): string {
-  const how = access.authorizationType === 'Kubeconfig' ? `context ${access.context}` : access.authorizationType === 'ServiceAccount' ? 'service account token' : 'service account token from an Azure subscription';
-  return `${serverHost(access.server)} (${how} of service connection '${access.connectionName}'${access.insecure ? ', TLS not verified' : ''})`;
-}
-
-/** The kubeconfig to deploy with; for AKS through ARM, every credential in it registered through deps.setSecret first. */
-export async function resolveKubeconfig(request: ClusterAccessRequest, deps: ResolveDeps): Promise<ResolvedCluster> {
-  let resolved: ResolvedCluster;
-  if (request.kind === 'kubernetesServiceConnection') {
-    resolved = { kubeconfig: request.kubeconfig, describe: describeServiceConnection(request), secrets: request.secrets };
-  } else {
-    const { connection } = request;
-    const transport = { network: deps.network, signal: deps.signal, retry: deps.retry ?? retryPolicy(), log: deps.log };
-    const credential = deps.credential ?? azureCredential(connection, { oidcToken: () => requestPipelineOidcToken(request.devOps, transport), transport });
-    resolved = await aksKubeconfig({
-      armUrl: connection.armUrl, audience: connection.resourceManagerAudience, credential, transport,
-      subscriptionId: connection.subscriptionId, resourceGroup: request.resourceGroup, clusterName: request.clusterName,
-      connectionName: connection.name, useClusterAdmin: request.useClusterAdmin,
-    }, deps);
-  }
-  deps.log.info('KubeConnectionUsing', resolved.describe);
-  return resolved;
+  const type = pickInput(agent, Inputs.connectionType);
+  return readingInputs(clusterSettings(type), () => READERS[type](agent));
 }

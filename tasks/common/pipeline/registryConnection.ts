@@ -9,6 +9,7 @@ import { InputError } from '../errors';
 import type { RegistryAccess } from '../oci/registry/access';
 import type { Agent, Endpoint } from './agent';
 import { devOpsContextOf } from './devops';
+import { readingInputs } from './settings';
 
 const AZURE_SCHEMES = ['serviceprincipal', 'workloadidentityfederation', 'managedserviceidentity'];
 
@@ -37,7 +38,7 @@ export function readRegistryConnection(agent: Agent, input: string): RegistryAcc
   if (isAzure(endpoint)) {
     const loginServer = requiredParameter(input, id, endpoint.authParameter('loginServer') ?? endpoint.url, 'loginServer');
     // The connection's URL is the registry, not Resource Manager: keep it out of the Azure settings.
-    const connection = readAzureRmConnection({ ...endpoint, url: undefined }, input, id, { requireSubscription: false });
+    const connection = readingInputs({ registryConnection: input }, () => readAzureRmConnection({ ...endpoint, url: undefined }, 'registryConnection', id, { requireSubscription: false }));
     return { kind: 'azure', registry: registryHost(loginServer), connection, devOps: devOpsContextOf(agent, endpoint.id) };
   }
   const registryUrl = requiredParameter(input, id, endpoint.authParameter('registry') ?? endpoint.url, 'registry');

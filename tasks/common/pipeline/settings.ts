@@ -7,6 +7,8 @@
  */
 import { InputError, SettingError } from '../errors';
 
+export { INPUT_SLOT } from '../errors';
+
 /** Setting name -> the input that carried it in this run. */
 export type SettingInputs = Readonly<Record<string, string>>;
 
@@ -15,13 +17,23 @@ export interface WithSettings {
   readonly settings: SettingInputs;
 }
 
-/** The message slot a SettingError's template keeps for the input's name. */
-export const INPUT_SLOT = '{input}';
-
 /** A SettingError as the InputError that names the input behind it; anything else as it is. */
 export function asInputError(error: unknown, settings: SettingInputs): unknown {
   if (!(error instanceof SettingError)) return error;
   // A setting this task does not map is a bug of ours: name the setting rather than nothing.
   const input = settings[error.setting] ?? error.setting;
   return new InputError(input, error.key, error.args, { cause: error });
+}
+
+/**
+ * Runs part of an input reader, reporting a SettingError it raises as the input that carries the
+ * setting: a failure while reading (a service connection the core checks) comes before the reader
+ * has returned its table to runTask.
+ */
+export function readingInputs<T>(settings: SettingInputs, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    throw asInputError(error, settings);
+  }
 }
