@@ -24,7 +24,7 @@ describe('FetchLatestModel inputs', () => {
     assert.equal(inputs.fetch.verifyIntegrity, true);
     assert.equal(inputs.fetch.download.concurrency, 8);
     assert.equal(inputs.fetch.download.blockSize, 16 * 1024 * 1024);
-    assert.equal(inputs.fetch.download.retries, 5);
+    assert.equal(inputs.fetch.download.retry.attempts, 5 + 1, 'retries after the first attempt');
     assert.equal(inputs.fetch.timeoutMs, 3_600_000);
     assert.equal(inputs.fetch.cacheDirectory, undefined);
     assert.ok(Object.isFrozen(inputs) && Object.isFrozen(inputs.fetch));

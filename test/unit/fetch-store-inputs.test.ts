@@ -98,7 +98,8 @@ describe('FetchLatestModel inputs per model store', () => {
       const { inputs } = read({ source: 's3', s3Bucket: 'contoso-models', s3Region: 'us-west-2', awsCredentials: 'aws-keys', destination: '/tmp/model' });
       assert.ok(inputs.access.kind === 's3');
       if (inputs.access.kind !== 's3') return;
-      assert.deepEqual(inputs.access.s3.credentialSource, { kind: 'serviceConnection', input: 'awsCredentials', name: 'aws-keys' });
+      assert.deepEqual(inputs.access.s3.credentialSource, { kind: 'serviceConnection', name: 'aws-keys' });
+      assert.deepEqual([inputs.settings.storeCredential, inputs.settings.storeAccessKeyId, inputs.settings.storeSessionToken], ['awsCredentials', 'awsCredentials', 'awsCredentials']);
       const { accessKeyId, secretAccessKey, sessionToken } = inputs.access.s3.credentials!;
       assert.deepEqual([accessKeyId, secretAccessKey, sessionToken], ['AKIAIOSFODNN7EXAMPLE', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'FwoGZXIvYXdzEXAMPLE']);
     });
