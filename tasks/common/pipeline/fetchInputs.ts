@@ -2,22 +2,21 @@ import * as path from 'node:path';
 import { FetchLatestModelInputs as INPUTS } from '../contract/fetchLatestModel';
 import { InputError } from '../errors';
 import type { FetchOptions } from '../model/fetch';
+import type { StoreAccess } from '../model/openStore';
 import type { SelectionRule } from '../model/select';
 import { tagQueryProblem } from '../model/tagQuery';
 import { type RetryPolicy, policyForRetries } from '../net/retry';
 import type { Agent } from './agent';
-import type { WithSettings } from './settings';
-import { asInputError } from './settings';
 import { readAzureMlAccess } from './azureMlInputs';
 import { readBlobAccess } from './blobInputs';
-import type { FetchSettings, Source, StoreInputs } from './fetchStoreInputs';
-import { whenPicked } from './fetchStoreInputs';
+import { type FetchSettings, type Source, type StoreInputs, whenPicked } from './fetchStoreInputs';
 import { boolInput, intInput, pickInput, requiredInput, textInput } from './inputs';
 import { readPipelineArtifactAccess } from './pipelineArtifactInputs';
 import { readS3Access } from './s3Inputs';
+import { asInputError, type WithSettings } from './settings';
 
 export interface FetchTaskInputs extends WithSettings {
-  readonly access: StoreInputs['access'];
+  readonly access: StoreAccess;
   readonly fetch: FetchOptions;
 }
 
