@@ -74,6 +74,11 @@ describe('tag queries evaluated by the store (S3 object tags, Azure ML version t
     assert.ok(matchesTagQuery(`@container = 'models' AND "stage" = 'production'`, tags, 'models'));
     assert.ok(!matchesTagQuery(`@container = 'other'`, tags, 'models'));
   });
+  it('a tag named like an object property (valueOf, constructor) is missing unless the store reported it', () => {
+    assert.ok(!matchesTagQuery(`"valueOf" >= ''`, tags, 'models'));
+    assert.ok(!matchesTagQuery(`"constructor" >= ''`, {}, 'models'));
+    assert.ok(matchesTagQuery(`"constructor" = 'x'`, { constructor: 'x' }, 'models'));
+  });
 });
 
 describe('Azure ML model URIs and datastores', () => {

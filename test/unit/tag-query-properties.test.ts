@@ -25,7 +25,7 @@ function written(conditions: readonly TagCondition[], spaces: readonly string[],
 }
 
 function holds(c: TagCondition, tags: Record<string, string>, container: string): boolean {
-  const actual = c.key === undefined ? container : tags[c.key];
+  const actual = c.key === undefined ? container : Object.hasOwn(tags, c.key) ? tags[c.key] : undefined;
   if (actual === undefined) return false;
   const order = Buffer.compare(Buffer.from(actual), Buffer.from(c.value));
   return { '=': order === 0, '>': order > 0, '>=': order >= 0, '<': order < 0, '<=': order <= 0 }[c.operator];

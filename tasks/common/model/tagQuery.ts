@@ -70,7 +70,7 @@ function conditionsOf(query: string): TagCondition[] | string {
  */
 export function matchesTagQuery(query: string, tags: Readonly<Record<string, string>>, container: string): boolean {
   return parseTagQuery(query).every((condition) => {
-    const actual = condition.key === undefined ? container : tags[condition.key];
+    const actual = condition.key === undefined ? container : tagValue(tags, condition.key);
     if (actual === undefined) return false;
     const order = Buffer.compare(Buffer.from(actual), Buffer.from(condition.value));
     switch (condition.operator) {
@@ -86,6 +86,11 @@ export function matchesTagQuery(query: string, tags: Readonly<Record<string, str
         return order <= 0;
     }
   });
+}
+
+/** A tag the store reported; a key such as "valueOf" is one the object must hold, not inherit. */
+function tagValue(tags: Readonly<Record<string, string>>, key: string): string | undefined {
+  return Object.hasOwn(tags, key) ? tags[key] : undefined;
 }
 
 function problem(rest: string, what: string): string {
