@@ -4,6 +4,7 @@
  * the core once, publish outputs. Errors are reported by runTask.
  */
 import { formatBytes } from '../common/bytes';
+import { FetchLatestModelOutputs as OUTPUTS } from '../common/contract/fetchLatestModel';
 import { fetchLatestModel, type FetchedModel } from '../common/model/fetch';
 import { openModelStore } from '../common/model/openStore';
 import { runTask, type Agent } from '../common/pipeline/agent';
@@ -26,13 +27,13 @@ export async function run(): Promise<void> {
 }
 
 function publish(agent: Agent, model: FetchedModel): void {
-  agent.setOutput('modelPath', model.path);
-  agent.setOutput('modelName', model.name);
-  agent.setOutput('modelVersion', model.version);
-  agent.setOutput('modelDigest', model.digest);
-  agent.setOutput('modelUri', model.uri);
-  agent.setOutput('modelSize', String(model.size));
-  agent.setOutput('modelFiles', String(model.files));
+  agent.setOutput(OUTPUTS.modelPath, model.path);
+  agent.setOutput(OUTPUTS.modelName, model.name);
+  agent.setOutput(OUTPUTS.modelVersion, model.version);
+  agent.setOutput(OUTPUTS.modelDigest, model.digest);
+  agent.setOutput(OUTPUTS.modelUri, model.uri);
+  agent.setOutput(OUTPUTS.modelSize, String(model.size));
+  agent.setOutput(OUTPUTS.modelFiles, String(model.files));
   const title = agent.loc('SummaryTitleFetch');
   agent.uploadSummary(title, markdownSummary(title, [
     ['Model', model.name],

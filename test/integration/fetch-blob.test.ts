@@ -2,12 +2,12 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InputError, IntegrityError, TaskError } from '../../tasks/common/errors';
+import { IntegrityError, TaskError } from '../../tasks/common/errors';
 import { openBlobStore, type BlobAccess } from '../../tasks/common/model/blobStore';
 import { fetchLatestModel, type FetchOptions } from '../../tasks/common/model/fetch';
 import { accountSasUrl, containerSasUrl, startAzurite, type Azurite } from '../support/azurite';
 import { fakeAgent } from '../support/fakeAgent';
-import { assertHolds, digestListing, filesUnder, publishTestModels, quietProgress, SELECTION_CASES, testFetchOptions } from '../support/fetchHarness';
+import { assertHolds, digestListing, filesUnder, publishTestModels, quietProgress, SELECTION_CASES, settingFailure, testFetchOptions } from '../support/fetchHarness';
 import { ModelPublisher, randomBytes, sha256 } from '../support/modelStore';
 import { startHttpFaultProxy } from '../support/httpFaultProxy';
 import { startTcpProxy } from '../support/tcpProxy';
@@ -164,35 +164,32 @@ describe('fetchLatestModel against Azurite', function () {
 
   describe('bad input and refusals', () => {
     it('an unknown container names the container input', async () => {
-      await assert.rejects(fetch({}, { ...connectionString(), container: 'nosuch' } as BlobAccess), (error: unknown) => error instanceof InputError && error.input === 'container' && /nosuch.*does not exist/.test(error.message));
+      await assert.rejects(fetch({}, { ...connectionString(), container: 'nosuch' } as BlobAccess), settingFailure({ setting: 'storeContainer', key: 'ContainerNotFound', run: 'connectionString', input: 'container', message: /nosuch.*does not exist \(input 'container'\)/ }));
     });
 
     it('a wrong account key names the connectionString input, never the key', async () => {
       const wrong = azurite.connectionString.replace(/AccountKey=[^;]+/, `AccountKey=${Buffer.alloc(64, 1).toString('base64')}`);
-      await assert.rejects(fetch({}, { kind: 'connectionString', connectionString: wrong, container: 'models' }), (error: unknown) => {
-        assert.ok(error instanceof InputError);
-        assert.equal(error.input, 'connectionString');
-        assert.ok(!error.message.includes(Buffer.alloc(64, 1).toString('base64')));
-        return true;
-      });
+      const refused = settingFailure({ setting: 'storeCredential', key: 'StorageAuthorizationFailure', run: 'connectionString', input: 'connectionString', message: /input 'connectionString'/, hides: Buffer.alloc(64, 1).toString('base64') });
+      await assert.rejects(fetch({}, { kind: 'connectionString', connectionString: wrong, container: 'models' }), refused);
     });
 
     it('an expired SAS is refused before any request, naming the expiry', async () => {
       const expired = containerSasUrl(azurite, 'models', { expiresOn: new Date(Date.now() - 60_000), startsOn: new Date(Date.now() - 3_600_000) });
-      await assert.rejects(fetch({}, { kind: 'sasUrl', sasUrl: expired }), (error: unknown) => error instanceof InputError && error.input === 'sasUrl' && /expired/.test(error.message) && !error.message.includes('sig='));
+      await assert.rejects(fetch({}, { kind: 'sasUrl', sasUrl: expired }), settingFailure({ setting: 'storeCredential', key: 'SasUrlExpired', run: 'sasUrl', input: 'sasUrl', message: /^Input 'sasUrl' holds a SAS token that expired/, hides: 'sig=' }));
     });
 
     it('a SAS the service rejects (signed with another key) names the sasUrl input', async () => {
       const forged = containerSasUrl({ ...azurite, accountKey: Buffer.alloc(64, 2).toString('base64') }, 'models');
-      await assert.rejects(fetch({}, { kind: 'sasUrl', sasUrl: forged }), (error: unknown) => error instanceof InputError && error.input === 'sasUrl' && !error.message.includes('sig='));
+      await assert.rejects(fetch({}, { kind: 'sasUrl', sasUrl: forged }), settingFailure({ setting: 'storeCredential', key: 'StorageAuthorizationFailure', run: 'sasUrl', input: 'sasUrl', hides: 'sig=' }));
     });
 
     it('a SAS without list permission explains the permission', async () => {
-      await assert.rejects(fetch({}, { kind: 'sasUrl', sasUrl: containerSasUrl(azurite, 'models', { permissions: 'r' }) }), (error: unknown) => error instanceof InputError && error.input === 'sasUrl');
+      await assert.rejects(fetch({}, { kind: 'sasUrl', sasUrl: containerSasUrl(azurite, 'models', { permissions: 'r' }) }), settingFailure({ setting: 'storeCredential', key: 'StoragePermissionDenied', run: 'sasUrl', input: 'sasUrl' }));
     });
 
     it('a malformed connection string names the input and hides the value', async () => {
-      assert.throws(() => openBlobStore({ kind: 'connectionString', connectionString: 'AccountName=x;Secret=hunter2', container: 'models' }, testTransport()), (error: unknown) => error instanceof InputError && error.input === 'connectionString' && !error.message.includes('hunter2'));
+      const malformed = { kind: 'connectionString', connectionString: 'AccountName=x;Secret=hunter2', container: 'models' } as const;
+      assert.throws(() => openBlobStore(malformed, testTransport()), settingFailure({ setting: 'storeCredential', key: 'ConnectionStringInvalid', run: 'connectionString', input: 'connectionString', message: /^Input 'connectionString' is not a storage connection string/, hides: 'hunter2' }));
     });
 
     it('the overall timeout fails with a message naming timeoutSeconds, and nothing is written', async () => {
@@ -203,16 +200,16 @@ describe('fetchLatestModel against Azurite', function () {
     it('a destination that is a file is refused', async () => {
       const file = join(work, 'model');
       writeFileSync(file, 'x');
-      await assert.rejects(fetch({ destination: file }), (error: unknown) => error instanceof InputError && error.input === 'destination' && /is a file/.test(error.message));
+      await assert.rejects(fetch({ destination: file }), settingFailure({ setting: 'destination', key: 'DestinationIsFile', run: 'connectionString', input: 'destination', message: /^Input 'destination' is '.*', which is a file/ }));
     });
 
     it('a destination that cannot be written is refused', async () => {
       writeFileSync(join(work, 'plain'), 'x');
-      await assert.rejects(fetch({ destination: join(work, 'plain', 'model') }), (error: unknown) => error instanceof InputError && error.input === 'destination' && /cannot be written \((ENOTDIR|EEXIST)\)/.test(error.message));
+      await assert.rejects(fetch({ destination: join(work, 'plain', 'model') }), settingFailure({ setting: 'destination', key: 'DestinationNotWritable', run: 'connectionString', input: 'destination', message: /cannot be written \((ENOTDIR|EEXIST)\)/ }));
     });
 
     it('a pinned version that does not exist lists the versions found', async () => {
-      await assert.rejects(fetch({ rule: { kind: 'pinned', version: '9.9.9' } }), (error: unknown) => error instanceof InputError && error.input === 'version' && /1\.10\.0, 1\.9\.3, 1\.2\.0/.test(error.message));
+      await assert.rejects(fetch({ rule: { kind: 'pinned', version: '9.9.9' } }), settingFailure({ setting: 'modelVersion', key: 'PinnedVersionNotFound', run: 'connectionString', input: 'version', message: /^Input 'version' is '9\.9\.9'.*1\.10\.0, 1\.9\.3, 1\.2\.0/ }));
       assertNothingLeft();
     });
 

@@ -8,11 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InputError } from '../../tasks/common/errors';
+import { SettingError } from '../../tasks/common/errors';
 import { fetchLatestModel, type FetchOptions } from '../../tasks/common/model/fetch';
 import { markerPath } from '../../tasks/common/model/install';
 import { fakeAgent } from '../support/fakeAgent';
-import { assertHolds, quietProgress, testFetchOptions } from '../support/fetchHarness';
+import { assertHolds, quietProgress, settingFailure, testFetchOptions } from '../support/fetchHarness';
 import { FakeModelStore } from '../support/fakeModelStore';
 import { testServices } from '../support/services';
 
@@ -49,7 +49,7 @@ describe('fetchLatestModel: destination safety and cache integrity', function ()
   it('refuses a non-empty folder it did not create, naming the input and a file, and keeps every file', async () => {
     mkdirSync(join(destination, 'notes'), { recursive: true });
     writeFileSync(join(destination, 'notes', 'keep.txt'), 'mine');
-    await assert.rejects(fetch(storeOf('1.0.0', v1)), (error: unknown) => error instanceof InputError && error.key === 'DestinationForeign' && error.input === 'destination' && error.message.includes('notes/keep.txt'));
+    await assert.rejects(fetch(storeOf('1.0.0', v1)), settingFailure({ setting: 'destination', key: 'DestinationForeign', run: 'connectionString', input: 'destination', message: /^Input 'destination' is .*\(such as 'notes\/keep\.txt'\)/ }));
     assert.equal(readFileSync(join(destination, 'notes', 'keep.txt'), 'utf8'), 'mine');
     assert.deepEqual(readdirSync(work), ['model']);
   });
@@ -63,7 +63,7 @@ describe('fetchLatestModel: destination safety and cache integrity', function ()
   it('refuses to replace its own model once someone else added a file to it, and keeps that file', async () => {
     await fetch(storeOf('1.0.0', v1));
     writeFileSync(join(destination, 'results.csv'), 'precious');
-    await assert.rejects(fetch(storeOf('2.0.0', v2)), (error: unknown) => error instanceof InputError && error.key === 'DestinationForeign' && error.message.includes('results.csv'));
+    await assert.rejects(fetch(storeOf('2.0.0', v2)), (error: unknown) => error instanceof SettingError && error.key === 'DestinationForeign' && error.message.includes('results.csv'));
     assert.equal(readFileSync(join(destination, 'results.csv'), 'utf8'), 'precious');
     assert.equal(readFileSync(join(destination, 'model.bin'), 'utf8'), 'weights of 1.0.0');
   });

@@ -9,11 +9,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { InputError, TaskError } from '../../tasks/common/errors';
+import { TaskError } from '../../tasks/common/errors';
 import { fetchLatestModel, type FetchOptions } from '../../tasks/common/model/fetch';
 import { StoppedError } from '../../tasks/common/net/errors';
 import { fakeAgent } from '../support/fakeAgent';
-import { quietProgress, testFetchOptions } from '../support/fetchHarness';
+import { quietProgress, settingFailure, testFetchOptions } from '../support/fetchHarness';
 import { FakeModelStore, type FakeObject } from '../support/fakeModelStore';
 import { testServices } from '../support/services';
 
@@ -35,12 +35,7 @@ describe('fetchLatestModel against a store that lies (fake ModelStore)', functio
     const store = new FakeModelStore([{ name: 'churn/9.9.9/weights.bin', size: 100 * 1024 ** 4 }]);
     global.gc?.();
     const heap = process.memoryUsage().heapUsed;
-    await assert.rejects(fetch(store), (error: unknown) => {
-      assert.ok(error instanceof InputError && error.key === 'NotEnoughDiskSpace', String(error));
-      assert.equal(error.input, 'destination');
-      assert.match(error.message, /needs 100\.0 TB, but the file system of .* has only/);
-      return true;
-    });
+    await assert.rejects(fetch(store), settingFailure({ setting: 'destination', key: 'NotEnoughDiskSpace', run: 'connectionString', input: 'destination', message: /needs 100\.0 TB, but the file system of .* \(input 'destination'\) has only/ }));
     assert.equal(store.reads.length, 0, 'no range was asked for');
     assert.ok(process.memoryUsage().heapUsed - heap < 64 * 1024 * 1024);
     assert.deepEqual(readdirSync(work), []);

@@ -3,10 +3,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { devOpsCredential, type DevOpsCredential } from '../../tasks/common/devops/credential';
-import { InputError, RemoteError } from '../../tasks/common/errors';
+import { RemoteError, SettingError } from '../../tasks/common/errors';
 import { fetchLatestModel } from '../../tasks/common/model/fetch';
 import { openPipelineArtifactStore, type PipelineArtifactAccess } from '../../tasks/common/model/pipelineArtifactStore';
+import { policyForRetries } from '../../tasks/common/net/retry';
 import { fakeAgent } from '../support/fakeAgent';
+import { settingFailure } from '../support/fetchHarness';
 import { randomBytes } from '../support/modelStore';
 import { startPipelinesStandIn, type PipelinesStandIn } from '../support/pipelinesStandIn';
 import { testServices } from '../support/services';
@@ -52,7 +54,7 @@ describe('fetchLatestModel from another organization\'s pipeline artifact (servi
   const patCredential = (token = pat) => devOpsCredential('pat', token, connection);
 
   function access(credential: DevOpsCredential, overrides: Partial<PipelineArtifactAccess> = {}): PipelineArtifactAccess {
-    return { collectionUri: fabrikam().collectionUri, project: 'research', credential, pipeline: 'train-churn', artifactName: 'model', run: { kind: 'latest' }, modelPrefix: '', scratchFolder: work, retries: 2, retryDelayMs: 20, ...overrides };
+    return { collectionUri: fabrikam().collectionUri, project: 'research', credential, pipeline: 'train-churn', artifactName: 'model', run: { kind: 'latest' }, modelPrefix: '', scratchFolder: work, retry: policyForRetries(2, { baseDelayMs: 20 }), ...overrides };
   }
 
   async function fetch(artifact: PipelineArtifactAccess) {
@@ -60,7 +62,7 @@ describe('fetchLatestModel from another organization\'s pipeline artifact (servi
     const context = { log: agent.log, progress: { start() {}, advance() {}, finish() {} }, ...testServices() };
     const store = await openPipelineArtifactStore(artifact, context);
     try {
-      return await fetchLatestModel(store, { prefix: '', rule: { kind: 'highestVersion' }, destination: join(work, 'model'), verifyIntegrity: true, download: { concurrency: 4, blockSize: MiB, retries: 2, idleTimeoutMs: 10_000, retryDelayMs: 20 }, timeoutMs: 30_000 }, context);
+      return await fetchLatestModel(store, { prefix: '', rule: { kind: 'highestVersion' }, destination: join(work, 'model'), verifyIntegrity: true, download: { concurrency: 4, blockSize: MiB, retry: policyForRetries(2, { baseDelayMs: 20 }), idleTimeoutMs: 10_000 }, timeoutMs: 30_000 }, context);
     } finally {
       await store.close?.();
     }
@@ -102,18 +104,16 @@ describe('fetchLatestModel from another organization\'s pipeline artifact (servi
     };
 
     it('a wrong PAT: 401, naming the service connection and input azureDevOpsConnection', async () => {
+      const refused = settingFailure({ setting: 'devopsConnection', key: 'DevOpsConnectionUnauthorized', run: 'pipelineArtifactConnection', input: 'azureDevOpsConnection', message: new RegExp(`service connection '${connection}' \\(input 'azureDevOpsConnection'\\).*HTTP 401`) });
       await assert.rejects(fetch(access(patCredential(randomBytes(26).toString('hex')))), (error: unknown) => {
-        assert.ok(error instanceof InputError && error.key === 'DevOpsConnectionUnauthorized', String(error));
-        assert.equal(error.input, 'azureDevOpsConnection');
-        assert.match(error.message, new RegExp(`service connection '${connection}' \\(input 'azureDevOpsConnection'\\).*HTTP 401`));
         noSecrets(error);
-        return true;
+        return refused(error);
       });
       assert.deepEqual(readdirSync(work), []);
     });
 
     it("the PAT of one organization is refused by another (the job's)", async () => {
-      await assert.rejects(fetch({ ...access(patCredential()), collectionUri: devops.collectionUri, project: devops.projectName }), (error: unknown) => error instanceof InputError && error.key === 'DevOpsConnectionUnauthorized');
+      await assert.rejects(fetch({ ...access(patCredential()), collectionUri: devops.collectionUri, project: devops.projectName }), (error: unknown) => error instanceof SettingError && error.key === 'DevOpsConnectionUnauthorized');
     });
 
     it("the job's access token is refused by another organization, naming the job's token", async () => {
@@ -126,7 +126,7 @@ describe('fetchLatestModel from another organization\'s pipeline artifact (servi
     });
 
     it('a project the organization does not have names the pipeline and the project', async () => {
-      await assert.rejects(fetch(access(patCredential(), { project: 'no-such-project' })), (error: unknown) => error instanceof InputError && error.input === 'pipeline' && /no-such-project/.test(error.message));
+      await assert.rejects(fetch(access(patCredential(), { project: 'no-such-project' })), settingFailure({ setting: 'pipeline', key: 'PipelineNotFound', run: 'pipelineArtifactConnection', input: 'pipeline', message: /^Input 'pipeline' is 'train-churn'.*no-such-project/ }));
     });
   });
 });

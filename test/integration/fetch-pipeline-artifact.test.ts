@@ -4,10 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunSelection } from '../../tasks/common/devops/builds';
 import { devOpsCredential } from '../../tasks/common/devops/credential';
-import { InputError, RemoteError, TaskError } from '../../tasks/common/errors';
+import { RemoteError, TaskError } from '../../tasks/common/errors';
+import type { MessageKey } from '../../tasks/common/messages';
 import { fetchLatestModel } from '../../tasks/common/model/fetch';
 import { openPipelineArtifactStore, type PipelineArtifactAccess } from '../../tasks/common/model/pipelineArtifactStore';
+import { policyForRetries } from '../../tasks/common/net/retry';
 import { fakeAgent } from '../support/fakeAgent';
+import { settingFailure } from '../support/fetchHarness';
 import { randomBytes, sha256 } from '../support/modelStore';
 import { startPipelinesStandIn, type PipelinesStandIn, type RunSpec } from '../support/pipelinesStandIn';
 import { startTcpProxy } from '../support/tcpProxy';
@@ -50,7 +53,7 @@ describe('fetchLatestModel from Azure Pipelines artifacts (Build REST stand-in)'
   afterEach(() => rmSync(work, { recursive: true, force: true }));
 
   function access(overrides: Partial<PipelineArtifactAccess> & { run?: RunSelection } = {}): PipelineArtifactAccess {
-    return { collectionUri: devops.collectionUri, project: devops.projectId, credential: devOpsCredential('bearer', token), pipeline: 'train-churn', artifactName: 'model', run: { kind: 'latest' }, modelPrefix: '', scratchFolder: work, retries: 3, retryDelayMs: 20, ...overrides };
+    return { collectionUri: devops.collectionUri, project: devops.projectId, credential: devOpsCredential('bearer', token), pipeline: 'train-churn', artifactName: 'model', run: { kind: 'latest' }, modelPrefix: '', scratchFolder: work, retry: policyForRetries(3, { baseDelayMs: 20 }), ...overrides };
   }
 
   async function fetch(overrides: Partial<PipelineArtifactAccess> = {}) {
@@ -58,7 +61,7 @@ describe('fetchLatestModel from Azure Pipelines artifacts (Build REST stand-in)'
     const context = { log: agent.log, progress: { start() {}, advance() {}, finish() {} }, ...testServices() };
     const store = await openPipelineArtifactStore(access(overrides), context);
     try {
-      const model = await fetchLatestModel(store, { prefix: '', rule: { kind: 'highestVersion' }, destination: join(work, 'model'), verifyIntegrity: true, download: { concurrency: 4, blockSize: MiB, retries: 2, idleTimeoutMs: 10_000, retryDelayMs: 20 }, timeoutMs: 30_000 }, context);
+      const model = await fetchLatestModel(store, { prefix: '', rule: { kind: 'highestVersion' }, destination: join(work, 'model'), verifyIntegrity: true, download: { concurrency: 4, blockSize: MiB, retry: policyForRetries(2, { baseDelayMs: 20 }), idleTimeoutMs: 10_000 }, timeoutMs: 30_000 }, context);
       return { model, agent };
     } finally {
       await store.close?.();
@@ -148,14 +151,15 @@ describe('fetchLatestModel from Azure Pipelines artifacts (Build REST stand-in)'
   });
 
   describe('refusals', () => {
+    const pipelineFailure = (setting: string, key: MessageKey, input: string, message: RegExp) => settingFailure({ setting, key, run: 'pipelineArtifact', input, message });
     const cases: [string, Partial<PipelineArtifactAccess>, (error: unknown) => boolean][] = [
       ['a wrong access token', { credential: devOpsCredential('bearer', 'not-the-token') }, (e) => e instanceof RemoteError && e.key === 'DevOpsUnauthorized'],
-      ['an unknown pipeline', { pipeline: 'train-nothing' }, (e) => e instanceof InputError && e.input === 'pipeline' && /train-nothing/.test(e.message)],
-      ['a name two pipelines share', { pipeline: 'twin' }, (e) => e instanceof InputError && e.input === 'pipeline' && /\\a\\twin \(id 11\).*\\b\\twin \(id 12\)/.test(e.message)],
-      ['a pinned run without the artifact', { artifactName: 'reports', run: { kind: 'pinned', runId: 101 } }, (e) => e instanceof InputError && e.input === 'artifactName' && /Its artifacts: model/.test(e.message)],
-      ['a pinned run of another pipeline', { run: { kind: 'pinned', runId: 200 } }, (e) => e instanceof InputError && e.input === 'version' && /train-fraud/.test(e.message)],
-      ['a pinned run still in progress', { run: { kind: 'pinned', runId: 105 } }, (e) => e instanceof InputError && e.input === 'version' && /not completed/.test(e.message)],
-      ['a pinned run that does not exist', { run: { kind: 'pinned', runId: 999 } }, (e) => e instanceof InputError && e.input === 'version'],
+      ['an unknown pipeline', { pipeline: 'train-nothing' }, pipelineFailure('pipeline', 'PipelineNotFound', 'pipeline', /^Input 'pipeline' is 'train-nothing'/)],
+      ['a name two pipelines share', { pipeline: 'twin' }, pipelineFailure('pipeline', 'PipelineAmbiguous', 'pipeline', /^Input 'pipeline' is 'twin'.*\\a\\twin \(id 11\).*\\b\\twin \(id 12\)/)],
+      ['a pinned run without the artifact', { artifactName: 'reports', run: { kind: 'pinned', runId: 101 } }, pipelineFailure('artifactName', 'PipelineArtifactNotFound', 'artifactName', /^Input 'artifactName' is 'reports'.*Its artifacts: model/)],
+      ['a pinned run of another pipeline', { run: { kind: 'pinned', runId: 200 } }, pipelineFailure('pipelineRun', 'PipelineRunOfOtherPipeline', 'version', /^Input 'version' is run 200.*train-fraud/)],
+      ['a pinned run still in progress', { run: { kind: 'pinned', runId: 105 } }, pipelineFailure('pipelineRun', 'PipelineRunNotCompleted', 'version', /^Input 'version' is run 105.*not completed/)],
+      ['a pinned run that does not exist', { run: { kind: 'pinned', runId: 999 } }, pipelineFailure('pipelineRun', 'PipelineRunNotFound', 'version', /^Input 'version' is 999/)],
       ['a branch without successful runs', { branch: 'refs/heads/nope' }, (e) => e instanceof TaskError && e.key === 'PipelineNoSuccessfulRun' && /refs\/heads\/nope/.test(e.message)],
       ['an artifact no recent run published', { artifactName: 'nothing' }, (e) => e instanceof TaskError && e.key === 'PipelineArtifactNotInRuns'],
       ['a build number without a version', { pipeline: 'nightly' }, (e) => e instanceof TaskError && e.key === 'PipelineBuildNumberNoVersion' && /VERSION/.test(e.message)],

@@ -4,13 +4,15 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requestPipelineOidcToken, type OidcContext } from '../../tasks/common/azure/oidc';
-import { InputError, RemoteError, TaskError } from '../../tasks/common/errors';
+import { RemoteError, TaskError } from '../../tasks/common/errors';
+import type { MessageKey } from '../../tasks/common/messages';
 import { fetchLatestModel } from '../../tasks/common/model/fetch';
 import { s3Credentials, type S3Access, type S3Role } from '../../tasks/common/model/s3Access';
 import { openS3Store } from '../../tasks/common/model/s3Store';
+import { policyForRetries } from '../../tasks/common/net/retry';
 import { startDevOpsStandIn, type DevOpsStandIn } from '../support/devopsStandIn';
 import { fakeAgent } from '../support/fakeAgent';
-import { assertHolds, quietProgress, testFetchOptions } from '../support/fetchHarness';
+import { assertHolds, quietProgress, settingFailure, testFetchOptions } from '../support/fetchHarness';
 import { randomBytes } from '../support/modelStore';
 import { S3Publisher, startS3, type S3Server } from '../support/s3';
 import { startTcpProxy } from '../support/tcpProxy';
@@ -53,9 +55,9 @@ describe('fetchLatestModel from S3 with an assumed IAM role (STS stand-in)', fun
 
   function access(overrides: Partial<S3Access> = {}): S3Access {
     return {
-      bucket: 'models', region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, retries: 2,
+      bucket: 'models', region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, retry: policyForRetries(2),
       credentials: s3Credentials(s3.accessKeyId, s3.secretAccessKey), role: role(),
-      credentialSource: { kind: 'serviceConnection', input: 'awsCredentials', name: 'aws-role' },
+      credentialSource: { kind: 'serviceConnection', name: 'aws-role' },
       ...overrides,
     };
   }
@@ -107,12 +109,14 @@ describe('fetchLatestModel from S3 with an assumed IAM role (STS stand-in)', fun
   });
 
   describe('refusals, each with nothing written', () => {
+    // A role comes with a service connection: every refusal names it.
+    const refused = (setting: string, key: MessageKey, message: RegExp) => settingFailure({ setting, key, run: 's3Connection', input: 'awsCredentials', message });
     const cases: [string, () => S3Access, (error: unknown) => boolean][] = [
-      ['a wrong ExternalId: AccessDenied naming the role', () => access({ role: role({ externalId: 'someone-else' }) }), (e) => e instanceof InputError && e.key === 'S3AssumeRoleDenied' && e.input === 'awsCredentials' && e.message.includes(ROLE) && /AccessDenied/.test(e.message)],
-      ['a role that does not trust the keys', () => access({ role: role({ roleArn: 'arn:aws:iam::123456789012:role/other' }) }), (e) => e instanceof InputError && e.key === 'S3AssumeRoleDenied' && e.message.includes('role/other')],
-      ['a wrong secret key: STS rejects the signature', () => access({ credentials: s3Credentials(s3.accessKeyId, 'not-the-secret') }), (e) => e instanceof InputError && e.key === 'S3SignatureRejected' && /AWS STS at/.test(e.message)],
-      ['an unknown access key id', () => access({ credentials: s3Credentials('AKIAUNKNOWN000000000', s3.secretAccessKey) }), (e) => e instanceof InputError && e.key === 'S3AccessKeyRejected' && e.input === 'awsCredentials'],
-      ['an OIDC token for a connection the role does not trust', () => access({ credentials: undefined, role: role({ roleArn: ROLE, externalId: undefined, signIn: { kind: 'webIdentity', devOps: oidcContext() } }) }), (e) => e instanceof InputError && e.key === 'S3WebIdentityRejected' && e.message.includes(ROLE)],
+      ['a wrong ExternalId: AccessDenied naming the role', () => access({ role: role({ externalId: 'someone-else' }) }), refused('storeCredential', 'S3AssumeRoleDenied', new RegExp(`\\(input 'awsCredentials'\\) assume role ${ROLE} \\(AccessDenied`))],
+      ['a role that does not trust the keys', () => access({ role: role({ roleArn: 'arn:aws:iam::123456789012:role/other' }) }), refused('storeCredential', 'S3AssumeRoleDenied', /role\/other/)],
+      ['a wrong secret key: STS rejects the signature', () => access({ credentials: s3Credentials(s3.accessKeyId, 'not-the-secret') }), refused('storeCredential', 'S3SignatureRejected', /^AWS STS at .*input 'awsCredentials'/)],
+      ['an unknown access key id', () => access({ credentials: s3Credentials('AKIAUNKNOWN000000000', s3.secretAccessKey) }), refused('storeAccessKeyId', 'S3AccessKeyRejected', /input 'awsCredentials'/)],
+      ['an OIDC token for a connection the role does not trust', () => access({ credentials: undefined, role: role({ roleArn: ROLE, externalId: undefined, signIn: { kind: 'webIdentity', devOps: oidcContext() } }) }), refused('storeCredential', 'S3WebIdentityRejected', new RegExp(`\\(input 'awsCredentials'\\) for role ${ROLE}`))],
     ];
     for (const [title, given, check] of cases) {
       it(title, async () => {

@@ -5,8 +5,15 @@
 import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { InputError, SettingError } from '../../tasks/common/errors';
+import type { MessageKey } from '../../tasks/common/messages';
 import type { FetchOptions } from '../../tasks/common/model/fetch';
 import type { SelectionRule } from '../../tasks/common/model/select';
+import { policyForRetries } from '../../tasks/common/net/retry';
+import { readFetchInputs } from '../../tasks/common/pipeline/fetchInputs';
+import { asInputError } from '../../tasks/common/pipeline/settings';
+import { fakeAgent } from './fakeAgent';
+import type { EndpointSpec } from './fakeAzureEndpoint';
 import { randomBytes, sha256 } from './modelStore';
 
 const MiB = 1024 * 1024;
@@ -20,7 +27,7 @@ export function testFetchOptions(work: string, overrides: Partial<FetchOptions> 
     rule: { kind: 'highestVersion' },
     destination: join(work, 'model'),
     verifyIntegrity: true,
-    download: { concurrency: 4, blockSize: MiB, retries: 3, idleTimeoutMs: 10_000, retryDelayMs: 50 },
+    download: { concurrency: 4, blockSize: MiB, retry: policyForRetries(3, { baseDelayMs: 50 }), idleTimeoutMs: 10_000 },
     timeoutMs: 30_000,
     ...overrides,
   };
@@ -68,3 +75,70 @@ export const SELECTION_CASES: readonly [SelectionRule, string][] = [
   [{ kind: 'tagQuery', query: `"stage" = 'production'` }, '1.9.3'],
   [{ kind: 'pinned', version: 'v1.9.3' }, '1.9.3'],
 ];
+
+/** One run's inputs per way of reaching a store: what the task would read before the core ran. */
+const RUNS = {
+  connectionString: { connectionType: 'connectionString', connectionString: 'UseDevelopmentStorage=true', container: 'models' },
+  sasUrl: { connectionType: 'sasUrl', sasUrl: 'https://contoso.blob.core.windows.net/models?sv=2024-08-04&sig=c2ln' },
+  azureResourceManager: { connectionType: 'azureResourceManager', azureSubscription: 'azure', storageAccount: 'contoso', container: 'models' },
+  s3Keys: { source: 's3', s3Bucket: 'models', s3Region: 'us-east-1', awsAccessKeyId: 'AKIAIOSFODNN7EXAMPLE', awsSecretAccessKey: 'secret' },
+  s3Connection: { source: 's3', s3Bucket: 'models', s3Region: 'us-east-1', awsCredentials: 'aws' },
+  pipelineArtifact: { source: 'pipelineArtifact', pipeline: 'train-churn', artifactName: 'model' },
+  pipelineArtifactConnection: { source: 'pipelineArtifact', pipeline: 'train-churn', artifactName: 'model', azureDevOpsConnection: 'fabrikam', project: 'research' },
+  azureMLRegistry: { source: 'azureMLRegistry', azureSubscription: 'azure', resourceGroup: 'ml-rg', workspace: 'contoso-ml', modelName: 'churn' },
+} as const satisfies Record<string, Record<string, string>>;
+
+const RUN_ENDPOINTS: Record<string, Omit<EndpointSpec, 'id'>> = {
+  azure: {
+    url: 'https://management.azure.com/',
+    scheme: 'ServicePrincipal',
+    auth: { tenantid: '72f988bf-86f1-41af-91ab-2d7cd011db47', serviceprincipalid: '11111111-1111-4111-8111-111111111111', authenticationType: 'spnKey', serviceprincipalkey: 'key' },
+    data: { subscriptionId: '0b1f6471-1bf0-4dda-aec3-cb9272f09590' },
+  },
+  aws: { scheme: 'UsernamePassword', auth: { username: 'AKIAIOSFODNN7EXAMPLE', password: 'secret' } },
+  fabrikam: { url: 'https://dev.azure.com/fabrikam', scheme: 'Token', auth: { apitoken: 'pat' } },
+};
+
+const RUN_VARIABLES = {
+  'Agent.TempDirectory': '/agent/_temp',
+  'System.CollectionUri': 'https://dev.azure.com/contoso/',
+  'System.TeamProjectId': 'c0ffee00-0000-4000-8000-00000000c0de',
+  'System.AccessToken': 'job-token',
+};
+
+/**
+ * A core failure as the task reports it in a run that reached its store this way: the InputError
+ * of the input that carried the failing setting (the reader's own table), with its message.
+ */
+export function reportedAs(error: unknown, run: keyof typeof RUNS): InputError {
+  assert.ok(error instanceof SettingError, `expected a SettingError, got ${error}`);
+  const { settings } = readFetchInputs(fakeAgent({ ...RUNS[run], destination: '/tmp/model' }, { variables: RUN_VARIABLES, endpoints: RUN_ENDPOINTS }));
+  const reported = asInputError(error, settings);
+  assert.ok(reported instanceof InputError);
+  return reported;
+}
+
+export interface ExpectedSettingFailure {
+  readonly setting: string;
+  readonly key: MessageKey;
+  /** How the run reached its store, and the input the task then names. */
+  readonly run: keyof typeof RUNS;
+  readonly input: string;
+  /** What the user reads, the input's name filled in. */
+  readonly message?: RegExp;
+  /** A secret the message must not show. */
+  readonly hides?: string;
+}
+
+/** For assert.rejects / throws: the core's SettingError, and what the task reports for it. */
+export function settingFailure(expected: ExpectedSettingFailure): (error: unknown) => true {
+  return (error) => {
+    const seen = reportedAs(error, expected.run);
+    assert.equal((error as SettingError).setting, expected.setting);
+    assert.equal(seen.key, expected.key);
+    assert.equal(seen.input, expected.input);
+    if (expected.message) assert.match(seen.message, expected.message);
+    if (expected.hides) assert.ok(!seen.message.includes(expected.hides), 'the message shows no secret');
+    return true;
+  };
+}

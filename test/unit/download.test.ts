@@ -10,11 +10,12 @@ import { downloadFiles, type DownloadSettings } from '../../tasks/common/model/d
 import { classifyReadFailure, RangeInterrupted } from '../../tasks/common/model/readFailure';
 import type { StoredObject } from '../../tasks/common/model/store';
 import { HttpStatusError, NetworkError, StoppedError } from '../../tasks/common/net/errors';
+import { policyForRetries } from '../../tasks/common/net/retry';
 import { fakeAgent } from '../support/fakeAgent';
 import { FakeModelStore } from '../support/fakeModelStore';
 
 const KiB = 1024;
-const settings: DownloadSettings = { concurrency: 4, blockSize: 64 * KiB, retries: 3, md5: false, idleTimeoutMs: 5_000, retryDelayMs: 1 };
+const settings: DownloadSettings = { concurrency: 4, blockSize: 64 * KiB, retry: policyForRetries(3, { baseDelayMs: 1 }), md5: false, idleTimeoutMs: 5_000 };
 
 describe('ranged downloads: retried through the one policy, decided from typed errors', () => {
   let work: string;

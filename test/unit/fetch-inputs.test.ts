@@ -1,6 +1,8 @@
 import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../../tasks/common/errors';
+import { DEFAULT_RETRY_POLICY } from '../../tasks/common/net/retry';
 import { readFetchInputs, systemFolderHolding } from '../../tasks/common/pipeline/fetchInputs';
 import { fakeAgent } from '../support/fakeAgent';
 
@@ -24,7 +26,7 @@ describe('FetchLatestModel inputs', () => {
     assert.equal(inputs.fetch.verifyIntegrity, true);
     assert.equal(inputs.fetch.download.concurrency, 8);
     assert.equal(inputs.fetch.download.blockSize, 16 * 1024 * 1024);
-    assert.equal(inputs.fetch.download.retries, 5);
+    assert.equal(inputs.fetch.download.retry.attempts, 5 + 1, 'retries after the first attempt');
     assert.equal(inputs.fetch.timeoutMs, 3_600_000);
     assert.equal(inputs.fetch.cacheDirectory, undefined);
     assert.ok(Object.isFrozen(inputs) && Object.isFrozen(inputs.fetch));
@@ -105,5 +107,53 @@ describe('FetchLatestModel inputs', () => {
   it('accepts a valid tag query with AND and @container', () => {
     const inputs = readFetchInputs(fakeAgent({ ...base, selection: 'tagQuery', tagQuery: `@container = 'models' AND "stage" = 'production' and "score" >= '0.9'` }));
     assert.equal(inputs.fetch.rule.kind, 'tagQuery');
+  });
+});
+
+describe('FetchLatestModel defaults: task.json alone holds them', () => {
+  const task = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'tasks', 'FetchLatestModelV1', 'task.json'), 'utf8')) as { inputs: { name: string; defaultValue?: string }[] };
+  const defaultOf = (name: string) => task.inputs.find((input) => input.name === name)?.defaultValue ?? assert.fail(`task.json gives ${name} no default`);
+  const variables = { 'Agent.TempDirectory': '/agent/tmp' };
+  const endpoints = {
+    arm: {
+      url: 'https://management.azure.com/',
+      scheme: 'ServicePrincipal',
+      auth: { tenantid: '72f988bf-86f1-41af-91ab-2d7cd011db47', serviceprincipalid: '11111111-1111-4111-8111-111111111111', authenticationType: 'spnKey', serviceprincipalkey: 'key' },
+      data: { subscriptionId: '0b1f6471-1bf0-4dda-aec3-cb9272f09590' },
+    },
+  };
+
+  it('reads every default the reader applies from task.json, as the build generated it', () => {
+    const inputs = readFetchInputs(fakeAgent({ azureSubscription: 'arm', storageAccount: 'contoso', container: 'models' }, { variables, endpoints }));
+    assert.equal(inputs.access.kind, defaultOf('connectionType'), 'source azureBlob, by its connectionType');
+    assert.equal(inputs.fetch.rule.kind, defaultOf('selection'));
+    assert.equal(inputs.fetch.verifyIntegrity, defaultOf('verifyIntegrity') === 'true');
+    assert.equal(inputs.fetch.download.concurrency, Number(defaultOf('concurrency')));
+    assert.equal(inputs.fetch.download.blockSize, Number(defaultOf('blockSizeMiB')) * 1024 * 1024);
+    assert.equal(inputs.fetch.timeoutMs, Number(defaultOf('timeoutSeconds')) * 1000);
+    assert.equal(inputs.fetch.destination, path.resolve(defaultOf('destination').replace('$(Agent.TempDirectory)', variables['Agent.TempDirectory'])));
+  });
+
+  it('builds one retry policy from retries, with the network layer\'s own base delay, for the store and the download alike', () => {
+    const inputs = readFetchInputs(fakeAgent({ azureSubscription: 'arm', storageAccount: 'contoso', container: 'models' }, { variables, endpoints }));
+    assert.equal(inputs.fetch.download.retry.attempts, Number(defaultOf('retries')) + 1);
+    assert.equal(inputs.fetch.download.retry.baseDelayMs, DEFAULT_RETRY_POLICY.baseDelayMs);
+    assert.ok(inputs.access.kind === 'azureResourceManager' && inputs.access.retry === inputs.fetch.download.retry);
+  });
+
+  it('reads the same with an input left empty as with task.json\'s default typed in, for every input that has one', () => {
+    const runs: Record<string, string>[] = [
+      { azureSubscription: 'arm', storageAccount: 'contoso', container: 'models' },
+      { source: 's3', s3Bucket: 'models', s3Region: 'us-east-1', awsAccessKeyId: 'AKIAIOSFODNN7EXAMPLE', awsSecretAccessKey: 'secret' },
+    ];
+    const withDefaults = task.inputs.filter((input) => input.defaultValue);
+    assert.ok(withDefaults.length >= 9);
+    for (const run of runs) {
+      const empty = readFetchInputs(fakeAgent(run, { variables, endpoints }));
+      for (const input of withDefaults) {
+        const typed = input.defaultValue!.replace('$(Agent.TempDirectory)', variables['Agent.TempDirectory']);
+        assert.deepEqual(readFetchInputs(fakeAgent({ [input.name]: typed, ...run }, { variables, endpoints })), empty, `${input.name} = '${typed}'`);
+      }
+    }
   });
 });

@@ -70,6 +70,27 @@ describe('FetchLatestModel inputs per model store', () => {
     assert.deepEqual(inputs.fetch.rule, { kind: 'newest' });
   });
 
+  describe('which input carries each setting the core may name, per store and connection', () => {
+    const model = { modelSelection: 'selection', modelVersion: 'version', tagQuery: 'tagQuery', destination: 'destination' };
+    const blob = { connectionType: 'connectionString', connectionString: 'UseDevelopmentStorage=true', container: 'models' };
+    const cases: [string, Record<string, string>, Record<string, string>][] = [
+      ['a connection string', blob, { storeCredential: 'connectionString', storeContainer: 'container' }],
+      ['a SAS URL', { connectionType: 'sasUrl', sasUrl: 'https://contoso.blob.core.windows.net/models?sig=c2ln' }, { storeCredential: 'sasUrl', storeContainer: 'container' }],
+      ['an AzureRM connection', { azureSubscription: 'azure-ml', storageAccount: 'contoso', container: 'models' }, { storeConnection: 'azureSubscription', storeCredential: 'azureSubscription', storageAccount: 'storageAccount', storeContainer: 'container' }],
+      ['S3 keys in secret variables', s3, { storeCredential: 'awsSecretAccessKey', storeAccessKeyId: 'awsAccessKeyId', storeSessionToken: 'awsSessionToken', storeContainer: 's3Bucket', storeRegion: 's3Region', storeEndpoint: 's3Endpoint' }],
+      ['an AWS connection', { ...s3, awsAccessKeyId: '', awsSecretAccessKey: '', awsCredentials: 'aws-keys' }, { storeCredential: 'awsCredentials', storeAccessKeyId: 'awsCredentials', storeSessionToken: 'awsCredentials', storeContainer: 's3Bucket', storeRegion: 's3Region', storeEndpoint: 's3Endpoint' }],
+      ['a pipeline artifact', artifact, { devopsConnection: 'azureDevOpsConnection', pipeline: 'pipeline', artifactName: 'artifactName', pipelineRun: 'version' }],
+      ['an Azure ML model', aml, { storeConnection: 'azureSubscription', storeCredential: 'azureSubscription', resourceGroup: 'resourceGroup', workspace: 'workspace', modelName: 'modelName', modelLabel: 'modelLabel' }],
+    ];
+    for (const [title, inputs, store] of cases) {
+      it(`with ${title}`, () => {
+        const { settings } = read(inputs).inputs;
+        assert.deepEqual(settings, { ...model, ...store });
+        assert.ok(Object.isFrozen(settings));
+      });
+    }
+  });
+
   it('rejects an unknown source, listing the four', () => {
     const error = rejected({ source: 'gcs', destination: '/tmp/model' });
     assert.ok(error instanceof InputError && error.input === 'source');
@@ -98,7 +119,8 @@ describe('FetchLatestModel inputs per model store', () => {
       const { inputs } = read({ source: 's3', s3Bucket: 'contoso-models', s3Region: 'us-west-2', awsCredentials: 'aws-keys', destination: '/tmp/model' });
       assert.ok(inputs.access.kind === 's3');
       if (inputs.access.kind !== 's3') return;
-      assert.deepEqual(inputs.access.s3.credentialSource, { kind: 'serviceConnection', input: 'awsCredentials', name: 'aws-keys' });
+      assert.deepEqual(inputs.access.s3.credentialSource, { kind: 'serviceConnection', name: 'aws-keys' });
+      assert.deepEqual([inputs.settings.storeCredential, inputs.settings.storeAccessKeyId, inputs.settings.storeSessionToken], ['awsCredentials', 'awsCredentials', 'awsCredentials']);
       const { accessKeyId, secretAccessKey, sessionToken } = inputs.access.s3.credentials!;
       assert.deepEqual([accessKeyId, secretAccessKey, sessionToken], ['AKIAIOSFODNN7EXAMPLE', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'FwoGZXIvYXdzEXAMPLE']);
     });

@@ -1,11 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { tokenOrigins } from '../../tasks/common/devops/artifactDownload';
-import { InputError, RemoteError, TaskError } from '../../tasks/common/errors';
+import { RemoteError, SettingError, TaskError } from '../../tasks/common/errors';
 import { HttpStatusError, NetworkError, ProxyError, StoppedError } from '../../tasks/common/net/errors';
 import { blobEndpointOf, datastorePathOf } from '../../tasks/common/model/azureMlStore';
 import { explainS3Error, type S3ErrorContext } from '../../tasks/common/model/s3Errors';
 import { md5OfETag } from '../../tasks/common/model/s3Store';
 import { matchesTagQuery } from '../../tasks/common/model/tagQuery';
+import { settingFailure } from '../support/fetchHarness';
 
 describe('S3 integrity: which ETags are an MD5', () => {
   const hex = '9e107d9d372bb6826bd81d3542a419d6';
@@ -23,16 +24,16 @@ describe('S3 integrity: which ETags are an MD5', () => {
 });
 
 describe('S3 errors say what to fix', () => {
-  const context: S3ErrorContext = { bucket: 'models', region: 'us-east-1', endpoint: undefined, location: 's3://models', credentialSource: { kind: 'inputs' } };
+  const context: S3ErrorContext = { bucket: 'models', region: 'us-east-1', endpoint: undefined, location: 's3://models' };
   const sdkError = (name: string, status: number, headers: Record<string, string> = {}) => Object.assign(new Error(`${name} from S3`), { name, $metadata: { httpStatusCode: status }, $response: { headers } });
 
   it('a bucket in another region names s3Region and the right region', () => {
     const error = explainS3Error(sdkError('PermanentRedirect', 301, { 'x-amz-bucket-region': 'eu-west-1' }), 'ListObjectsV2', context);
-    assert.ok(error instanceof InputError && error.input === 's3Region' && /Set s3Region to eu-west-1/.test(error.message));
+    assert.ok(settingFailure({ setting: 'storeRegion', key: 'S3WrongRegion', run: 's3Keys', input: 's3Region', message: /\(input 's3Region'\)\. Set s3Region to eu-west-1/ })(error));
   });
   it('AccessDenied names the secret input and the permissions', () => {
     const error = explainS3Error(sdkError('AccessDenied', 403), 'ListObjectsV2', context);
-    assert.ok(error instanceof InputError && error.input === 'awsSecretAccessKey' && /s3:ListBucket/.test(error.message));
+    assert.ok(settingFailure({ setting: 'storeCredential', key: 'S3AccessDenied', run: 's3Keys', input: 'awsSecretAccessKey', message: /input 'awsSecretAccessKey'.*s3:ListBucket/ })(error));
   });
   it('a vanished or replaced object is ObjectChanged', () => {
     assert.equal((explainS3Error(sdkError('NoSuchKey', 404), 'churn/1.0.0/a.bin', context) as TaskError).key, 'ObjectChanged');
@@ -46,7 +47,7 @@ describe('S3 errors say what to fix', () => {
   it('a ranged read answered with a retryable status becomes an HttpStatusError; a 4xx does not', () => {
     const busy = explainS3Error(sdkError('SlowDown', 503), 'a.bin', context, { retryable: true });
     assert.ok(busy instanceof HttpStatusError && busy.status === 503 && busy.peer === 's3.us-east-1.amazonaws.com' && /SlowDown/.test(busy.detail));
-    assert.ok(explainS3Error(sdkError('AccessDenied', 403), 'a.bin', context, { retryable: true }) instanceof InputError);
+    assert.ok(explainS3Error(sdkError('AccessDenied', 403), 'a.bin', context, { retryable: true }) instanceof SettingError);
   });
   it('a stop or a proxy refusal keeps its type, for the task runner to explain', () => {
     const stopped = new StoppedError('cancelled', 'the agent cancelled the job');
@@ -72,6 +73,11 @@ describe('tag queries evaluated by the store (S3 object tags, Azure ML version t
     assert.ok(!matchesTagQuery(`"owner" <= 'zzz'`, tags, 'models'));
     assert.ok(matchesTagQuery(`@container = 'models' AND "stage" = 'production'`, tags, 'models'));
     assert.ok(!matchesTagQuery(`@container = 'other'`, tags, 'models'));
+  });
+  it('a tag named like an object property (valueOf, constructor) is missing unless the store reported it', () => {
+    assert.ok(!matchesTagQuery(`"valueOf" >= ''`, tags, 'models'));
+    assert.ok(!matchesTagQuery(`"constructor" >= ''`, {}, 'models'));
+    assert.ok(matchesTagQuery(`"constructor" = 'x'`, { constructor: 'x' }, 'models'));
   });
 });
 

@@ -1,12 +1,13 @@
 /**
  * Properties of the tag query parser and evaluator (fast-check): any query is either read into
- * its conditions or refused as an input error naming 'tagQuery', and a store that evaluates a
+ * its conditions or refused as a failure of the tagQuery setting (which the task reports as input
+ * 'tagQuery'), and a store that evaluates a
  * query itself (S3, Azure ML) agrees with Azure's rules condition by condition.
  */
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { InputError } from '../../tasks/common/errors';
-import { matchesTagQuery, parseTagQuery, type TagCondition, type TagOperator } from '../../tasks/common/model/tagQuery';
+import { matchesTagQuery, parseTagQuery, tagQueryProblem, type TagCondition, type TagOperator } from '../../tasks/common/model/tagQuery';
+import { settingFailure } from '../support/fetchHarness';
 
 const tagText = (min: number, max: number) => fc.stringMatching(new RegExp(`^[A-Za-z0-9 +\\-./:=_]{${min},${max}}$`));
 const operator = fc.constantFrom<TagOperator>('=', '>', '>=', '<', '<=');
@@ -24,11 +25,13 @@ function written(conditions: readonly TagCondition[], spaces: readonly string[],
 }
 
 function holds(c: TagCondition, tags: Record<string, string>, container: string): boolean {
-  const actual = c.key === undefined ? container : tags[c.key];
+  const actual = c.key === undefined ? container : Object.hasOwn(tags, c.key) ? tags[c.key] : undefined;
   if (actual === undefined) return false;
   const order = Buffer.compare(Buffer.from(actual), Buffer.from(c.value));
   return { '=': order === 0, '>': order > 0, '>=': order >= 0, '<': order < 0, '<=': order <= 0 }[c.operator];
 }
+
+const refused = (message: RegExp) => settingFailure({ setting: 'tagQuery', key: 'InputInvalid', run: 'connectionString', input: 'tagQuery', message });
 
 describe('tag query properties (fast-check)', () => {
   it('reads back the conditions it was written from, whatever the spacing and the case of AND', () => {
@@ -39,17 +42,17 @@ describe('tag query properties (fast-check)', () => {
 
   it('refuses more than 10 conditions, naming the input', () => {
     fc.assert(fc.property(fc.array(condition, { minLength: 11, maxLength: 14 }), (conditions) => {
-      assert.throws(() => parseTagQuery(written(conditions, [' '], ['AND'])), (error: unknown) => error instanceof InputError && error.input === 'tagQuery' && /at most 10/.test(error.message));
+      const query = written(conditions, [' '], ['AND']);
+      assert.throws(() => parseTagQuery(query), refused(/at most 10/));
+      assert.ok(refused(/at most 10/)(tagQueryProblem(query)));
     }));
   });
 
   it('takes any text without another kind of failure than an input error naming tagQuery', () => {
     fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 60 }), fc.string({ unit: fc.constantFrom('"', "'", '=', '<', '>', ' ', 'A', 'N', 'D', 'a', '@', 'x'), maxLength: 40 })), (query) => {
-      try {
-        parseTagQuery(query);
-      } catch (error) {
-        assert.ok(error instanceof InputError && error.input === 'tagQuery', String(error));
-      }
+      const problem = tagQueryProblem(query);
+      if (problem) assert.ok(refused(new RegExp(`^Input 'tagQuery' is`))(problem));
+      else parseTagQuery(query);
     }), { numRuns: 3000 });
   });
 

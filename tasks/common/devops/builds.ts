@@ -6,14 +6,15 @@
  */
 import { BuildApi } from 'azure-devops-node-api/BuildApi';
 import { type Build, BuildQueryOrder, BuildResult, BuildStatus } from 'azure-devops-node-api/interfaces/BuildInterfaces';
-import { InputError, RemoteError, TaskError } from '../errors';
-import { forbiddenError, unauthorizedError, type DevOpsCredential } from './credential';
+import { RemoteError, SettingError, TaskError } from '../errors';
+import { forbiddenError, unauthorizedError, type DevOpsCredential, type DevOpsSetting } from './credential';
 import { devOpsApi, devOpsVerdict, requestHandler, statusOf } from './http';
 import type { Log } from '../log';
+import type { MessageKey } from '../messages';
 import { DEVOPS_CLIENT_OPTIONS } from '../net/adapters/devopsHttp';
 import { StoppedError } from '../net/errors';
 import type { Network } from '../net/network';
-import { policyForRetries, retry } from '../net/retry';
+import { type RetryPolicy, retry } from '../net/retry';
 
 /** Which run: the newest successful one, or the run the user pinned. */
 export type RunSelection = { readonly kind: 'latest' } | { readonly kind: 'pinned'; readonly runId: number };
@@ -21,7 +22,7 @@ export type RunSelection = { readonly kind: 'latest' } | { readonly kind: 'pinne
 export interface ArtifactQuery {
   /** System.CollectionUri, e.g. https://dev.azure.com/contoso/ */
   readonly collectionUri: string;
-  /** The project the pipeline lives in: input project (name or id), or the job's own (System.TeamProjectId). */
+  /** The project the pipeline lives in (name or id): the one the user named, or the job's own. */
   readonly project: string;
   /** Pipeline name or numeric id, as the user typed it. */
   readonly pipeline: string;
@@ -30,9 +31,8 @@ export interface ArtifactQuery {
   readonly branch?: string;
   readonly runTag?: string;
   readonly run: RunSelection;
-  /** Retries after a failed call, and the first pause between them. */
-  readonly retries: number;
-  readonly retryDelayMs: number;
+  /** How failed calls are tried again. */
+  readonly retry: RetryPolicy;
   /** Which credential the calls carry, so a 401 or 403 names the one to fix. */
   readonly credential: DevOpsCredential;
 }
@@ -100,10 +100,10 @@ async function findDefinition(api: BuildApi, query: ArtifactQuery): Promise<{ id
     : await api.getDefinitions(query.project, query.pipeline);
   // The name filter also takes wildcards: keep exact (case-insensitive) matches only.
   const matches = (found ?? []).filter((d) => d.id !== undefined && (byId ? d.id === Number(query.pipeline) : d.name?.toLowerCase() === query.pipeline.toLowerCase()));
-  if (matches.length === 0) throw new InputError('pipeline', 'PipelineNotFound', [query.pipeline, query.project]);
+  if (matches.length === 0) throw new SettingError<DevOpsSetting>('pipeline', 'PipelineNotFound', [query.pipeline, query.project]);
   if (matches.length > 1) {
     const listed = matches.map((d) => `${d.path ?? '\\'}\\${d.name} (id ${d.id})`.replace(/\\\\+/g, '\\')).join(', ');
-    throw new InputError('pipeline', 'PipelineAmbiguous', [query.pipeline, listed]);
+    throw new SettingError<DevOpsSetting>('pipeline', 'PipelineAmbiguous', [query.pipeline, listed]);
   }
   return { id: matches[0].id!, name: matches[0].name ?? query.pipeline };
 }
@@ -118,16 +118,17 @@ async function latestRuns(api: BuildApi, query: ArtifactQuery, definitionId: num
 
 async function pinnedRun(api: BuildApi, query: ArtifactQuery, definitionId: number, runId: number, call: Call): Promise<Build> {
   const run = await call('Builds - Get', () => api.getBuild(query.project, runId));
-  if (!run) throw new InputError('version', 'PipelineRunNotFound', [runId, query.pipeline]);
-  if (run.definition?.id !== definitionId) throw new InputError('version', 'PipelineRunOfOtherPipeline', [runId, run.definition?.name ?? '?', query.pipeline]);
-  if (run.status !== BuildStatus.Completed) throw new InputError('version', 'PipelineRunNotCompleted', [runId, BuildStatus[run.status ?? 0]]);
+  const wrongRun = (key: MessageKey, args: unknown[]) => new SettingError<DevOpsSetting>('pipelineRun', key, [runId, ...args]);
+  if (!run) throw wrongRun('PipelineRunNotFound', [query.pipeline]);
+  if (run.definition?.id !== definitionId) throw wrongRun('PipelineRunOfOtherPipeline', [run.definition?.name ?? '?', query.pipeline]);
+  if (run.status !== BuildStatus.Completed) throw wrongRun('PipelineRunNotCompleted', [BuildStatus[run.status ?? 0]]);
   return run;
 }
 
 async function artifactMissing(api: BuildApi, query: ArtifactQuery, run: Build, call: Call): Promise<TaskError> {
   const artifacts = await call('Artifacts - List', () => api.getArtifacts(query.project, run.id!));
   const names = (artifacts ?? []).map((artifact) => artifact.name).filter(Boolean).join(', ') || '(none)';
-  return new InputError('artifactName', 'PipelineArtifactNotFound', [query.artifactName, run.id, run.buildNumber, names]);
+  return new SettingError<DevOpsSetting>('artifactName', 'PipelineArtifactNotFound', [query.artifactName, run.id, run.buildNumber, names]);
 }
 
 type Call = <T>(operation: string, request: () => Promise<T>) => Promise<T>;
@@ -137,10 +138,9 @@ type Call = <T>(operation: string, request: () => Promise<T>) => Promise<T>;
  * again) and says which one failed, and why, in terms the user can act on.
  */
 function caller(query: ArtifactQuery, context: CallContext): Call {
-  const policy = policyForRetries(query.retries, { baseDelayMs: query.retryDelayMs });
   return async (operation, request) => {
     try {
-      return await retry(request, policy, {
+      return await retry(request, query.retry, {
         signal: context.signal,
         classify: devOpsVerdict,
         onRetry: ({ attempt, attempts, error }) => context.log.debug(`${operation} failed (attempt ${attempt} of ${attempts}): ${(error as Error)?.message ?? error}`),

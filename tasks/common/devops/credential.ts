@@ -4,14 +4,17 @@
  * connection (sent as Basic, the only way Azure DevOps takes a PAT). No SDK here: the input layer
  * builds credentials without loading azure-devops-node-api.
  */
-import { InputError, RemoteError, type TaskError } from '../errors';
+import { RemoteError, SettingError, type TaskError } from '../errors';
 
 export type DevOpsCredential =
   | { readonly kind: 'bearer'; readonly token: string }
-  | { readonly kind: 'pat'; readonly token: string; /** The service connection's id, as input azureDevOpsConnection holds it. */ readonly connection: string };
+  | { readonly kind: 'pat'; readonly token: string; /** The id of the service connection that holds the token. */ readonly connection: string };
 
-/** The input that names the service connection; a refusal of its token points there. */
-export const DEVOPS_CONNECTION_INPUT = 'azureDevOpsConnection';
+/**
+ * What a failure of the Azure DevOps calls may ask the user to change (a SettingError's
+ * `setting`): the service connection whose token was refused, the pipeline, its artifact, the run.
+ */
+export type DevOpsSetting = 'devopsConnection' | 'pipeline' | 'artifactName' | 'pipelineRun';
 
 /** A credential whose token is non-enumerable: a dump or copy of it never carries the token. */
 export function devOpsCredential(kind: 'bearer', token: string): DevOpsCredential;
@@ -33,11 +36,11 @@ export function basicAuthorizationOf(token: string): string {
 /** HTTP 401: which credential Azure DevOps refused, and where to fix it. */
 export function unauthorizedError(credential: DevOpsCredential, operation: string, where: string): TaskError {
   if (credential.kind === 'bearer') return new RemoteError('DevOpsUnauthorized', [operation, where]);
-  return new InputError(DEVOPS_CONNECTION_INPUT, 'DevOpsConnectionUnauthorized', [credential.connection, DEVOPS_CONNECTION_INPUT, operation, where]);
+  return new SettingError<DevOpsSetting>('devopsConnection', 'DevOpsConnectionUnauthorized', [credential.connection, '{input}', operation, where]);
 }
 
 /** HTTP 403: the identity behind the credential may not read the pipeline. */
 export function forbiddenError(credential: DevOpsCredential, operation: string, pipeline: string, detail: string): TaskError {
   if (credential.kind === 'bearer') return new RemoteError('DevOpsForbidden', [operation, pipeline, detail]);
-  return new InputError(DEVOPS_CONNECTION_INPUT, 'DevOpsConnectionForbidden', [credential.connection, DEVOPS_CONNECTION_INPUT, operation, pipeline, detail]);
+  return new SettingError<DevOpsSetting>('devopsConnection', 'DevOpsConnectionForbidden', [credential.connection, '{input}', operation, pipeline, detail]);
 }

@@ -2,16 +2,17 @@
  * An Azure Machine Learning workspace's model as a model store. Each active model version is one
  * version folder `<version>/<path>`: the version comes from the registry, the files from the blob
  * datastore its modelUri points into, read through the blob store. The version's tags answer
- * tagQuery; `modelLabel: latest` is the workspace's own latestVersion.
+ * a tag query; the label latest is the workspace's own latestVersion.
  */
 import type { Readable } from 'node:stream';
 import type { TokenCredential } from '@azure/core-auth';
 import type { DatastoreRecord, MachineLearningClient, ModelVersionRecord } from '../azure/machineLearning';
-import { InputError, TaskError } from '../errors';
+import { SettingError, TaskError } from '../errors';
 import type { AzureTransport } from '../azure/transport';
 import { type BlobAccess, openBlobStore } from './blobStore';
 import { mapBounded } from '../boundedMap';
 import type { SelectionRule } from './select';
+import type { ModelSetting } from './settings';
 import type { ModelStore, StoredObject } from './store';
 import { matchesTagQuery } from './tagQuery';
 import { sameVersionText } from './version';
@@ -106,7 +107,7 @@ class AzureMlModelStore implements ModelStore {
   private async versionRecords(): Promise<ModelVersionRecord[]> {
     const latest = await this.deps.client.latestVersion(this.model.modelName);
     if (this.model.label !== 'latest') return this.deps.client.listVersions(this.model.modelName);
-    if (!latest) throw new InputError('modelLabel', 'AzureMlNoLatestVersion', [this.model.modelName, this.model.workspace]);
+    if (!latest) throw new SettingError<ModelSetting>('modelLabel', 'AzureMlNoLatestVersion', [this.model.modelName, this.model.workspace]);
     return [await this.deps.client.getVersion(this.model.modelName, latest)];
   }
 
@@ -123,7 +124,7 @@ class AzureMlModelStore implements ModelStore {
         if (relative) files.push({ object: Object.freeze({ ...inner, name: `${record.version}/${relative}` }), inner, store });
       }
     } catch (error) {
-      if (error instanceof InputError && error.input === 'container') throw new TaskError('AzureMlDatastoreContainerMissing', [target.datastore, store.location]);
+      if (error instanceof SettingError && error.setting === 'storeContainer') throw new TaskError('AzureMlDatastoreContainerMissing', [target.datastore, store.location]);
       throw error;
     }
     return files;
@@ -147,9 +148,8 @@ class AzureMlModelStore implements ModelStore {
 
   private async blobAccess(datastore: DatastoreRecord): Promise<BlobAccess> {
     const blobEndpoint = blobEndpointOf(datastore);
-    const credentialInput = 'azureSubscription';
     if (datastore.credentialsType === 'None') {
-      return { kind: 'tokenCredential', blobEndpoint, credential: this.deps.credential, container: datastore.container, credentialInput };
+      return { kind: 'tokenCredential', blobEndpoint, credential: this.deps.credential, container: datastore.container };
     }
     if (datastore.credentialsType !== 'AccountKey' && datastore.credentialsType !== 'Sas') {
       throw new TaskError('AzureMlDatastoreCredentialsUnsupported', [datastore.name, datastore.credentialsType]);
@@ -158,10 +158,10 @@ class AzureMlModelStore implements ModelStore {
     if (secret.kind === 'AccountKey') {
       this.deps.registerSecret(secret.key);
       const connectionString = `DefaultEndpointsProtocol=${datastore.protocol};AccountName=${datastore.accountName};AccountKey=${secret.key};BlobEndpoint=${blobEndpoint}`;
-      return { kind: 'connectionString', connectionString, container: datastore.container, credentialInput };
+      return { kind: 'connectionString', connectionString, container: datastore.container };
     }
     this.deps.registerSecret(secret.sasToken);
-    return { kind: 'sasUrl', sasUrl: `${blobEndpoint}${encodeURIComponent(datastore.container)}?${secret.sasToken.replace(/^\?/, '')}`, credentialInput };
+    return { kind: 'sasUrl', sasUrl: `${blobEndpoint}${encodeURIComponent(datastore.container)}?${secret.sasToken.replace(/^\?/, '')}` };
   }
 }
 

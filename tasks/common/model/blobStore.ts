@@ -4,24 +4,20 @@ import { createHttpHeaders, createPipelineRequest, type HttpClient } from '@azur
 import { toHttpHeadersLike } from '@azure/core-http-compat';
 import { AnonymousCredential, BlobServiceClient, ContainerClient, type IHttpClient, type StoragePipelineOptions } from '@azure/storage-blob';
 import { AZURE_BODY_LIMITS, type AzureTransport, BLOB_PAGE_SIZE, isNetworkLayerError, sdkHttpClient } from '../azure/transport';
-import { InputError, RemoteError, TaskError } from '../errors';
+import { RemoteError, SettingError, TaskError } from '../errors';
+import type { MessageKey } from '../messages';
 import { NetworkError } from '../net/errors';
+import type { ModelSetting } from './settings';
 import type { ModelStore, StoredObject } from './store';
 import { withoutQuery } from '../redact';
 
-/**
- * How to reach a container, one case per `connectionType`. `credentialInput` names the input a
- * refused credential came through when it is not the access's own (an Azure ML datastore's key).
- */
+/** How to reach a container: with a connection string, a SAS URL, or an Entra ID token. */
 export type BlobAccess =
-  | { readonly kind: 'connectionString'; readonly connectionString: string; readonly container: string; readonly credentialInput?: string }
-  | { readonly kind: 'sasUrl'; readonly sasUrl: string; readonly container?: string; readonly credentialInput?: string }
-  | { readonly kind: 'tokenCredential'; readonly blobEndpoint: string; readonly credential: TokenCredential; readonly container: string; readonly credentialInput: string };
+  | { readonly kind: 'connectionString'; readonly connectionString: string; readonly container: string }
+  | { readonly kind: 'sasUrl'; readonly sasUrl: string; readonly container?: string }
+  | { readonly kind: 'tokenCredential'; readonly blobEndpoint: string; readonly credential: TokenCredential; readonly container: string };
 
-export interface BlobStoreSettings {
-  readonly retries: number;
-  readonly retryDelayMs: number;
-}
+type Failure = SettingError<ModelSetting>;
 
 /**
  * Opens a container as a ModelStore. Validates the access locally first, so typos fail fast. The
@@ -33,8 +29,7 @@ export function openBlobStore(access: BlobAccess, transport: AzureTransport): Mo
     retryOptions: { maxTries: 1 },
     userAgentOptions: { userAgentPrefix: 'FetchLatestModel/1' },
   };
-  const { container, credentialInput } = containerFor(access, options);
-  return new BlobModelStore(container, credentialInput);
+  return new BlobModelStore(containerFor(access, options));
 }
 
 /**
@@ -58,43 +53,57 @@ function storageHttpClient(client: HttpClient): IHttpClient {
   };
 }
 
-function containerFor(access: BlobAccess, options: StoragePipelineOptions): { container: ContainerClient; credentialInput: string } {
+function containerFor(access: BlobAccess, options: StoragePipelineOptions): ContainerClient {
   switch (access.kind) {
     case 'connectionString': {
       let service: BlobServiceClient;
       try {
         service = BlobServiceClient.fromConnectionString(access.connectionString, options);
       } catch {
-        throw new InputError('connectionString', 'ConnectionStringInvalid', ['connectionString']);
+        throw new SettingError<ModelSetting>('storeCredential', 'ConnectionStringInvalid', ['{input}']);
       }
-      return { container: service.getContainerClient(access.container), credentialInput: access.credentialInput ?? 'connectionString' };
+      return service.getContainerClient(access.container);
     }
     case 'sasUrl':
-      return { container: containerFromSasUrl(access.sasUrl, access.container, options), credentialInput: access.credentialInput ?? 'sasUrl' };
+      return containerFromSasUrl(access.sasUrl, access.container, options);
     case 'tokenCredential':
-      return {
-        container: new BlobServiceClient(access.blobEndpoint, access.credential, options).getContainerClient(access.container),
-        credentialInput: access.credentialInput,
-      };
+      return new BlobServiceClient(access.blobEndpoint, access.credential, options).getContainerClient(access.container);
   }
 }
 
+/**
+ * What is wrong with a SAS URL, or with the container beside it, as the failure to report; or
+ * undefined. Pure but for the clock: the input reader checks a SAS with it before any work.
+ */
+export function sasUrlProblem(sasUrl: string, container: string | undefined): Failure | undefined {
+  const target = sasTarget(sasUrl, container);
+  return target instanceof SettingError ? target : undefined;
+}
+
 function containerFromSasUrl(sasUrl: string, container: string | undefined, options: StoragePipelineOptions): ContainerClient {
+  const target = sasTarget(sasUrl, container);
+  if (target instanceof SettingError) throw target;
+  if (target.named) return new ContainerClient(sasUrl, new AnonymousCredential(), options);
+  return new BlobServiceClient(sasUrl, undefined, options).getContainerClient(container!);
+}
+
+/** The container a SAS URL names (if it names one), or why it cannot be used. */
+function sasTarget(sasUrl: string, container: string | undefined): { readonly named?: string } | Failure {
+  const unusable = (reason: string) => new SettingError<ModelSetting>('storeCredential', 'SasUrlInvalid', ['{input}', reason]);
   let url: URL;
   try {
     url = new URL(sasUrl);
   } catch {
-    throw new InputError('sasUrl', 'SasUrlInvalid', ['sasUrl', 'it is not a URL']);
+    return unusable('it is not a URL');
   }
-  if (!/^https?:$/.test(url.protocol)) throw new InputError('sasUrl', 'SasUrlInvalid', ['sasUrl', `the scheme is ${url.protocol} (use https)`]);
-  if (!url.searchParams.get('sig')) throw new InputError('sasUrl', 'SasUrlInvalid', ['sasUrl', 'it has no SAS token (no sig= parameter)']);
+  if (!/^https?:$/.test(url.protocol)) return unusable(`the scheme is ${url.protocol} (use https)`);
+  if (!url.searchParams.get('sig')) return unusable('it has no SAS token (no sig= parameter)');
   const expiry = url.searchParams.get('se');
-  if (expiry && Date.parse(expiry) < Date.now()) throw new InputError('sasUrl', 'SasUrlExpired', ['sasUrl', expiry]);
+  if (expiry && Date.parse(expiry) < Date.now()) return new SettingError<ModelSetting>('storeCredential', 'SasUrlExpired', ['{input}', expiry]);
   const named = containerNamedBy(url);
-  if (named && container && named !== container) throw new InputError('container', 'SasContainerMismatch', [container, named]);
-  if (named) return new ContainerClient(sasUrl, new AnonymousCredential(), options);
-  if (!container) throw new InputError('container', 'InputRequired', ['container', 'the SAS URL names no container']);
-  return new BlobServiceClient(sasUrl, undefined, options).getContainerClient(container);
+  if (named && container && named !== container) return new SettingError<ModelSetting>('storeContainer', 'SasContainerMismatch', [container, named]);
+  if (!named && !container) return new SettingError<ModelSetting>('storeContainer', 'InputRequired', ['{input}', 'the SAS URL names no container']);
+  return { named };
 }
 
 /** Path-style (Azurite, IP hosts) URLs carry the account first: /account/container. */
@@ -106,10 +115,7 @@ function containerNamedBy(url: URL): string | undefined {
 
 class BlobModelStore implements ModelStore {
   readonly location: string;
-  constructor(
-    private readonly container: ContainerClient,
-    private readonly credentialInput: string,
-  ) {
+  constructor(private readonly container: ContainerClient) {
     this.location = withoutQuery(container.url);
   }
 
@@ -177,14 +183,13 @@ class BlobModelStore implements ModelStore {
     const status = (error as { statusCode?: number }).statusCode;
     const code = (error as { code?: string }).code ?? '';
     const detail = firstLine(error);
-    if (code === 'ContainerNotFound') return new InputError('container', 'ContainerNotFound', [this.location]);
+    if (code === 'ContainerNotFound') return new SettingError<ModelSetting>('storeContainer', 'ContainerNotFound', [this.location]);
     if (code === 'ConditionNotMet' || status === 412) return new TaskError('BlobChanged', [what]);
     if (code === 'BlobNotFound') return new TaskError('BlobChanged', [what]);
-    if (code === 'AuthorizationFailure') return new InputError(this.credentialInput, 'StorageAuthorizationFailure', [this.location, this.credentialInput]);
-    if (status === 403 && /^Authorization(PermissionMismatch|ResourceTypeMismatch|ServiceMismatch)/.test(code)) {
-      return new InputError(this.credentialInput, 'StoragePermissionDenied', [this.location, this.credentialInput, code]);
-    }
-    if (status === 403 || status === 401) return new InputError(this.credentialInput, 'StorageAuthenticationFailed', [this.location, this.credentialInput, detail]);
+    const refused = (key: MessageKey, ...rest: string[]) => new SettingError<ModelSetting>('storeCredential', key, [this.location, '{input}', ...rest]);
+    if (code === 'AuthorizationFailure') return refused('StorageAuthorizationFailure');
+    if (status === 403 && /^Authorization(PermissionMismatch|ResourceTypeMismatch|ServiceMismatch)/.test(code)) return refused('StoragePermissionDenied', code);
+    if (status === 403 || status === 401) return refused('StorageAuthenticationFailed', detail);
     if (error instanceof TaskError) return error;
     return new RemoteError('StorageRequestFailed', [what, this.location, status ?? code, detail], { cause: error });
   }

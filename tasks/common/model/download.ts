@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { RemoteError, TaskError } from '../errors';
 import type { Log, Progress } from '../log';
 import { StoppedError } from '../net/errors';
-import { policyForRetries, retry, type RetryFailure } from '../net/retry';
+import { retry, type RetryFailure, type RetryPolicy } from '../net/retry';
 import { acceptChunk, type Block, BlockBudget, BlockQueue, completeBlock, type FileState, Folders } from './blocks';
 import { ConcurrencyGovernor } from './governor';
 import { HashingThread, inlineHasher, type FileHasher } from './hashing';
@@ -13,13 +13,12 @@ import type { ModelStore, StoredObject } from './store';
 export interface DownloadSettings {
   readonly concurrency: number;
   readonly blockSize: number;
-  readonly retries: number;
+  /** How a broken range is tried again, each time from the last byte written. */
+  readonly retry: RetryPolicy;
   /** Compute MD5 too, for objects whose store reports Content-MD5. */
   readonly md5: boolean;
   /** A range that sends nothing for this long is dropped and resumed. */
   readonly idleTimeoutMs: number;
-  /** The retry policy's first pause; it doubles per attempt, with jitter. */
-  readonly retryDelayMs: number;
 }
 
 export interface DownloadTarget {
@@ -133,14 +132,14 @@ interface ReadContext {
  * attempt is reported as DownloadFailed.
  */
 function rangeReader(store: ModelStore, settings: DownloadSettings, context: ReadContext): (block: Block) => Promise<void> {
-  const policy = policyForRetries(settings.retries, { baseDelayMs: settings.retryDelayMs });
+  const policy = settings.retry;
   const peer = peerOf(store.location);
   return async (block) => {
     const name = block.file.target.object.name;
     const handle = await handleOf(block.file);
     const onRetry = ({ attempt, error, delayMs }: RetryFailure) => {
       context.log.debug(`range ${block.start + block.received}-${block.start + block.size - 1} of ${name} failed (${(error as Error).message}); resuming in ${delayMs} ms`);
-      context.log.info('DownloadResuming', name, attempt, settings.retries);
+      context.log.info('DownloadResuming', name, attempt, policy.attempts - 1);
     };
     try {
       await retry(() => streamRange(store, block, handle, { ...context, peer, idleTimeoutMs: settings.idleTimeoutMs }), policy, { signal: context.signal, onRetry, classify: classifyReadFailure });

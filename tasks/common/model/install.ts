@@ -11,11 +11,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { formatBytes } from '../bytes';
-import { InputError } from '../errors';
+import { SettingError } from '../errors';
 import type { Lifetime } from '../lifetime';
 import type { Log } from '../log';
+import type { MessageKey } from '../messages';
+import type { ModelSetting } from './settings';
 
-const INPUT = 'destination';
+/** Every failure here is the destination's: the user fixes it by choosing another folder. */
+function destinationError(key: MessageKey, args: readonly unknown[]): SettingError<ModelSetting> {
+  return new SettingError<ModelSetting>('destination', key, args);
+}
 
 interface Marker {
   readonly installedBy: 'FetchLatestModel';
@@ -34,12 +39,12 @@ export function markerPath(destination: string): string {
 export async function previousInstall(destination: string): Promise<readonly string[]> {
   const existing = await stat(destination).catch(() => undefined);
   if (!existing) return [];
-  if (!existing.isDirectory()) throw new InputError(INPUT, 'DestinationIsFile', [INPUT, destination]);
+  if (!existing.isDirectory()) throw destinationError('DestinationIsFile', ['{input}', destination]);
   const present = await filesUnder(destination);
   if (present.length === 0) return [];
   const installed = new Set(await readMarker(destination));
   const foreign = present.find((file) => !installed.has(file));
-  if (foreign !== undefined) throw new InputError(INPUT, 'DestinationForeign', [INPUT, destination, foreign]);
+  if (foreign !== undefined) throw destinationError('DestinationForeign', ['{input}', destination, foreign]);
   return present;
 }
 
@@ -71,7 +76,7 @@ export async function assertRoomFor(destination: string, bytes: number): Promise
   const space = await statfs(folder).catch(() => undefined);
   if (!space) return; // a file system that cannot say: the write itself will tell
   const free = space.bavail * space.bsize;
-  if (bytes > free) throw new InputError(INPUT, 'NotEnoughDiskSpace', [formatBytes(bytes), destination, formatBytes(free)]);
+  if (bytes > free) throw destinationError('NotEnoughDiskSpace', [formatBytes(bytes), destination, formatBytes(free)]);
 }
 
 async function nearestExisting(folder: string): Promise<string> {
@@ -100,7 +105,7 @@ export async function createStaging(destination: string, context: { readonly lif
     await removeStaleStaging(destination, context.log);
     await mkdir(path);
   } catch (error) {
-    throw new InputError(INPUT, 'DestinationNotWritable', [INPUT, destination, (error as NodeJS.ErrnoException).code ?? String(error)]);
+    throw notWritable(destination, error);
   }
   return { path, release: context.lifetime.track(path) };
 }
@@ -135,24 +140,27 @@ function escapeRegExp(text: string): string {
  * the next run would take for a stranger's.
  */
 export async function promoteStaging(staging: Staging, destination: string, files: readonly string[], previous: readonly string[]): Promise<void> {
-  const notWritable = (error: unknown) => new InputError(INPUT, 'DestinationNotWritable', [INPUT, destination, (error as NodeJS.ErrnoException).code ?? String(error)]);
   await writeMarker(destination, new Set([...previous, ...files])).catch((error) => {
-    throw notWritable(error);
+    throw notWritable(destination, error);
   });
   const aside = `${staging.path}.previous`;
   const hadPrevious = await rename(destination, aside).then(() => true, (error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return false;
-    throw notWritable(error);
+    throw notWritable(destination, error);
   });
   try {
     await rename(staging.path, destination);
     staging.release();
   } catch (error) {
     if (hadPrevious) await rename(aside, destination).catch(() => undefined);
-    throw notWritable(error);
+    throw notWritable(destination, error);
   }
   await writeMarker(destination, files);
   if (hadPrevious) await rm(aside, { recursive: true, force: true });
+}
+
+function notWritable(destination: string, error: unknown): SettingError<ModelSetting> {
+  return destinationError('DestinationNotWritable', ['{input}', destination, (error as NodeJS.ErrnoException).code ?? String(error)]);
 }
 
 export async function discardStaging(staging: Staging): Promise<void> {

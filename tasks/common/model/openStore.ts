@@ -6,24 +6,24 @@ import type { AzureTransport } from '../azure/transport';
 import type { Lifetime } from '../lifetime';
 import type { Log, Progress } from '../log';
 import type { Network } from '../net/network';
-import { policyForRetries } from '../net/retry';
+import type { RetryPolicy } from '../net/retry';
 import type { AzureMlModel } from './azureMlStore';
-import { openBlobStore, type BlobStoreSettings } from './blobStore';
+import { openBlobStore } from './blobStore';
 import type { PipelineArtifactAccess } from './pipelineArtifactStore';
 import type { S3Access } from './s3Access';
 import type { ModelStore } from './store';
 
 /** Everything needed to reach the model store, as validated from the task's inputs. */
 export type StoreAccess =
-  | { readonly kind: 'connectionString'; readonly connectionString: string; readonly container: string; readonly settings: BlobStoreSettings }
-  | { readonly kind: 'sasUrl'; readonly sasUrl: string; readonly container?: string; readonly settings: BlobStoreSettings }
+  | { readonly kind: 'connectionString'; readonly connectionString: string; readonly container: string; readonly retry: RetryPolicy }
+  | { readonly kind: 'sasUrl'; readonly sasUrl: string; readonly container?: string; readonly retry: RetryPolicy }
   | {
       readonly kind: 'azureResourceManager';
       readonly connection: AzureRmConnection;
       readonly storageAccount: string;
       readonly container: string;
       readonly devOps: OidcContext;
-      readonly settings: BlobStoreSettings;
+      readonly retry: RetryPolicy;
     }
   | { readonly kind: 's3'; readonly s3: S3Access }
   | { readonly kind: 'pipelineArtifact'; readonly artifact: PipelineArtifactAccess }
@@ -32,7 +32,7 @@ export type StoreAccess =
       readonly connection: AzureRmConnection;
       readonly model: AzureMlModel;
       readonly devOps: OidcContext;
-      readonly settings: BlobStoreSettings;
+      readonly retry: RetryPolicy;
     };
 
 /** What opening a store may need from the caller: where to report, and how to mask a secret it learns. */
@@ -54,12 +54,12 @@ export async function openModelStore(access: StoreAccess, context: OpenContext):
   switch (access.kind) {
     case 'connectionString':
     case 'sasUrl':
-      return openBlobStore(access, transportOf(access.settings, context));
+      return openBlobStore(access, transportOf(access.retry, context));
     case 'azureResourceManager': {
-      const transport = transportOf(access.settings, context);
+      const transport = transportOf(access.retry, context);
       const credential = azureCredential(access.connection, { oidcToken: () => oidcToken(access.devOps), transport });
       const blobEndpoint = await findStorageAccountBlobEndpoint({ ...armTargetFor(access.connection, { credential, transport }), subscriptionId: access.connection.subscriptionId, accountName: access.storageAccount, log: context.log });
-      return openBlobStore({ kind: 'tokenCredential', blobEndpoint, credential, container: access.container, credentialInput: 'azureSubscription' }, transport);
+      return openBlobStore({ kind: 'tokenCredential', blobEndpoint, credential, container: access.container }, transport);
     }
     case 's3':
       return (await import('./s3Store')).openS3Store(access.s3, { ...context, oidcToken });
@@ -67,7 +67,7 @@ export async function openModelStore(access: StoreAccess, context: OpenContext):
       return (await import('./pipelineArtifactStore')).openPipelineArtifactStore(access.artifact, context);
     case 'azureMLRegistry': {
       const [{ MachineLearningClient }, { openAzureMlStore }] = await Promise.all([import('../azure/machineLearning'), import('./azureMlStore')]);
-      const transport = transportOf(access.settings, context);
+      const transport = transportOf(access.retry, context);
       const credential = azureCredential(access.connection, { oidcToken: () => oidcToken(access.devOps), transport });
       const { subscriptionId, resourceGroup, workspace } = access.model;
       const client = new MachineLearningClient({ ...armTargetFor(access.connection, { credential, transport }), subscriptionId, resourceGroup, workspace });
@@ -77,6 +77,6 @@ export async function openModelStore(access: StoreAccess, context: OpenContext):
 }
 
 /** How the Azure clients of one store send: the task's network and cancel, the retries its inputs ask for. */
-function transportOf(settings: BlobStoreSettings, context: OpenContext): AzureTransport {
-  return { network: context.network, signal: context.lifetime.signal, retry: policyForRetries(settings.retries, { baseDelayMs: settings.retryDelayMs }), log: context.log };
+function transportOf(retry: RetryPolicy, context: OpenContext): AzureTransport {
+  return { network: context.network, signal: context.lifetime.signal, retry, log: context.log };
 }

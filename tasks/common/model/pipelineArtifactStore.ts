@@ -2,9 +2,10 @@
  * A pipeline artifact as a model store. Azure DevOps serves an artifact only as one zip, so the
  * store resolves the run first (newest successful run on a branch with a tag, or a pinned run id),
  * then, when asked to list, downloads the zip into a scratch folder, unpacks the entries under
- * modelPrefix there (names never become paths: entries are written as numbered files), and lists
- * them as one version folder `<version>/<path>`. Ranged reads then come from the unpacked files,
- * so the downloader's parallel copy, hashing, verification and atomic install apply unchanged.
+ * the model's prefix there (names never become paths: entries are written as numbered files),
+ * and lists them as one version folder `<version>/<path>`. Ranged reads then come from the
+ * unpacked files, so the downloader's parallel copy, hashing, verification and atomic install
+ * apply unchanged.
  */
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, statfs } from 'node:fs/promises';
@@ -14,11 +15,12 @@ import { formatBytes } from '../bytes';
 import { downloadArtifactZip } from '../devops/artifactDownload';
 import { buildApi, resolvePipelineArtifact, type ResolvedArtifact, type RunSelection } from '../devops/builds';
 import type { DevOpsCredential } from '../devops/credential';
-import { InputError, TaskError } from '../errors';
+import { SettingError, TaskError } from '../errors';
 import type { Lifetime } from '../lifetime';
 import type { Log, Progress } from '../log';
 import type { Network } from '../net/network';
-import { policyForRetries } from '../net/retry';
+import type { RetryPolicy } from '../net/retry';
+import type { ModelSetting } from './settings';
 import type { ModelStore, StoredObject } from './store';
 import { parseVersion, versionInName } from './version';
 import { extractZipEntry, readZipEntries, type ZipEntry } from './zipArchive';
@@ -37,8 +39,8 @@ export interface PipelineArtifactAccess {
   readonly modelPrefix: string;
   /** A folder of the agent's (Agent.TempDirectory) for the zip and its unpacked files. */
   readonly scratchFolder: string;
-  readonly retries: number;
-  readonly retryDelayMs: number;
+  /** For the REST calls and the zip's download. */
+  readonly retry: RetryPolicy;
 }
 
 export interface StoreContext {
@@ -61,10 +63,9 @@ export async function openPipelineArtifactStore(access: PipelineArtifactAccess, 
   const api = buildApi(access.collectionUri, access.credential, context.network, context.lifetime.signal);
   const artifact = await resolvePipelineArtifact(api, access, { log: context.log, signal: context.lifetime.signal });
   context.log.info('PipelineRunSelected', artifact.pipelineName, artifact.buildNumber, artifact.runId, access.artifactName);
-  const retry = policyForRetries(access.retries, { baseDelayMs: access.retryDelayMs });
   return new PipelineArtifactStore(access, artifact, context.lifetime, (target, signal) =>
     downloadArtifactZip(
-      { url: artifact.downloadUrl, target, collectionUri: access.collectionUri, credential: access.credential, retry, expectedSize: artifact.reportedSize },
+      { url: artifact.downloadUrl, target, collectionUri: access.collectionUri, credential: access.credential, retry: access.retry, expectedSize: artifact.reportedSize },
       { ...context, signal: AbortSignal.any([signal, context.lifetime.signal]) },
     ));
 }
@@ -89,8 +90,9 @@ class PipelineArtifactStore implements ModelStore {
     for (const file of (await this.unpacked).values()) if (file.object.name.startsWith(prefix)) yield file.object;
   }
 
+  /** Runs, not files, carry tags here: the run was chosen by its tag before the listing. */
   async *findByTags(): AsyncIterable<string> {
-    throw new InputError('selection', 'SelectionNotForSource', ['tagQuery', 'pipelineArtifact', 'runTag']);
+    throw new SettingError<ModelSetting>('modelSelection', 'StoreHasNoTags', [this.location]);
   }
 
   async readRange(object: StoredObject, offset: number, count: number): Promise<Readable> {

@@ -3,10 +3,11 @@
  * reading inputs never loads the AWS SDK.
  */
 import type { OidcContext } from '../azure/oidc';
+import type { RetryPolicy } from '../net/retry';
 
-/** Where the access key came from, so a refusal names the input the user has to fix. */
+/** Where the access key came from: a service connection (named in STS's refusals) or secret values. */
 export type S3CredentialSource =
-  | { readonly kind: 'serviceConnection'; readonly input: string; readonly name: string }
+  | { readonly kind: 'serviceConnection'; readonly name: string }
   | { readonly kind: 'inputs' };
 
 export interface S3Credentials {
@@ -43,7 +44,8 @@ export interface S3Access {
   /** When set, S3 requests are signed with the role's temporary credentials. */
   readonly role?: S3Role;
   readonly credentialSource: S3CredentialSource;
-  readonly retries: number;
+  /** For listing, HEAD, tags and STS; ranged reads are resumed by the downloader instead. */
+  readonly retry: RetryPolicy;
 }
 
 /** A secret-safe credentials value: the secret key and token do not show up in a dump of it. */

@@ -1,14 +1,13 @@
-import { InputError, RemoteError, TaskError } from '../errors';
+import { RemoteError, SettingError, TaskError } from '../errors';
 import { BodyTooLargeError, CredentialScopeError, HttpStatusError, NetworkError, ProxyError, StoppedError, isRetryableStatus } from '../net/errors';
 import { withoutQuery } from '../redact';
-import type { S3CredentialSource } from './s3Access';
+import type { ModelSetting } from './settings';
 
 export interface S3ErrorContext {
   readonly bucket: string;
   readonly region: string;
   readonly endpoint: string | undefined;
   readonly location: string;
-  readonly credentialSource: S3CredentialSource;
 }
 
 export interface S3Failure {
@@ -27,12 +26,6 @@ export function failureOf(error: unknown): S3Failure {
     message: withoutQuery(String(e.message ?? error).split('\n')[0]).slice(0, 300),
     bucketRegion: e.$response?.headers?.['x-amz-bucket-region'],
   };
-}
-
-/** The inputs that hold each part of the credential, as the user set them. */
-function credentialInputs(source: S3CredentialSource): { keyId: string; secret: string; token: string } {
-  if (source.kind === 'serviceConnection') return { keyId: source.input, secret: source.input, token: source.input };
-  return { keyId: 'awsAccessKeyId', secret: 'awsSecretAccessKey', token: 'awsSessionToken' };
 }
 
 const REGION_CODES = /^(PermanentRedirect|AuthorizationHeaderMalformed|IllegalLocationConstraintException|Redirect|301)$/;
@@ -54,32 +47,36 @@ export function explainS3Error(error: unknown, what: string, context: S3ErrorCon
   if (options.retryable && failure.status !== undefined && isRetryableStatus(failure.status)) {
     return new HttpStatusError(peerOf(context), failure.status, `${failure.code}: ${failure.message}`);
   }
-  const inputs = credentialInputs(context.credentialSource);
   const where = context.endpoint ? `${context.location} at ${withoutQuery(context.endpoint)}` : `${context.location} in ${context.region}`;
   switch (failure.code) {
     case 'NoSuchBucket':
-      return new InputError('s3Bucket', 'S3BucketNotFound', [context.bucket, where]);
+      return new SettingError<ModelSetting>('storeContainer', 'S3BucketNotFound', [context.bucket, where]);
     case 'InvalidAccessKeyId':
-      return new InputError(inputs.keyId, 'S3AccessKeyRejected', [where, inputs.keyId]);
+      return new SettingError<ModelSetting>('storeAccessKeyId', 'S3AccessKeyRejected', [where, '{input}']);
     case 'SignatureDoesNotMatch':
-      return new InputError(inputs.secret, 'S3SignatureRejected', [where, inputs.secret]);
+      return new SettingError<ModelSetting>('storeCredential', 'S3SignatureRejected', [where, '{input}']);
     case 'ExpiredToken':
     case 'InvalidToken':
     case 'TokenRefreshRequired':
-      return new InputError(inputs.token, 'S3SessionTokenRejected', [where, inputs.token, failure.code]);
+      return new SettingError<ModelSetting>('storeSessionToken', 'S3SessionTokenRejected', [where, '{input}', failure.code]);
     case 'AccessDenied':
-      return new InputError(inputs.secret, 'S3AccessDenied', [where, what, inputs.secret]);
+      return accessDenied(where, what);
     case 'NoSuchKey':
     case 'PreconditionFailed':
       return new TaskError('ObjectChanged', [`${context.location}/${what}`]);
   }
   if (REGION_CODES.test(failure.code) || failure.status === 301) {
-    return new InputError('s3Region', 'S3WrongRegion', [context.bucket, context.region, failure.bucketRegion ?? 'the region shown on the bucket\'s Properties tab']);
+    return new SettingError<ModelSetting>('storeRegion', 'S3WrongRegion', [context.bucket, context.region, failure.bucketRegion ?? 'the region shown on the bucket\'s Properties tab']);
   }
   if (failure.status === 412) return new TaskError('ObjectChanged', [`${context.location}/${what}`]);
-  if (failure.status === 403) return new InputError(inputs.secret, 'S3AccessDenied', [where, what, inputs.secret]);
+  if (failure.status === 403) return accessDenied(where, what);
   if (error instanceof NetworkError) return new RemoteError('S3Unreachable', [where, error.code], { cause: error });
   return new RemoteError('S3RequestFailed', [what, where, failure.status ?? failure.code, failure.message], { cause: error });
+}
+
+/** The secret key answers for what its identity may do. */
+function accessDenied(where: string, what: string): SettingError<ModelSetting> {
+  return new SettingError<ModelSetting>('storeCredential', 'S3AccessDenied', [where, what, '{input}']);
 }
 
 /** host[:port] of the S3 endpoint, as the network layer names peers. */

@@ -7,7 +7,7 @@
 import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, type Credentials, STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import type { OidcContext } from '../azure/oidc';
-import { InputError, RemoteError, TaskError } from '../errors';
+import { RemoteError, SettingError, TaskError } from '../errors';
 import type { Lifetime } from '../lifetime';
 import type { Log } from '../log';
 import { awsHandler } from '../net/adapters/awsHttpHandler';
@@ -15,6 +15,7 @@ import type { Network } from '../net/network';
 import { withoutQuery } from '../redact';
 import type { S3Access, S3Role } from './s3Access';
 import { failureOf, isNetworkLayerError } from './s3Errors';
+import type { ModelSetting } from './settings';
 import { NetworkError } from '../net/errors';
 
 export interface RoleContext {
@@ -37,7 +38,7 @@ export function roleCredentials(access: S3Access, role: S3Role, context: RoleCon
     // Without keys the client never signs: AssumeRoleWithWebIdentity is an anonymous call.
     credentials: base ? { accessKeyId: base.accessKeyId, secretAccessKey: base.secretAccessKey, sessionToken: base.sessionToken } : { accessKeyId: '', secretAccessKey: '' },
     maxAttempts: 1,
-    requestHandler: awsHandler(context, { retries: access.retries, streamBodies: false }),
+    requestHandler: awsHandler(context, { retry: access.retry, streamBodies: false }),
   });
   const connection = access.credentialSource.kind === 'serviceConnection' ? access.credentialSource.name : '?';
   return shared(async () => {
@@ -45,7 +46,7 @@ export function roleCredentials(access: S3Access, role: S3Role, context: RoleCon
     try {
       issued = await assume(client, role, context);
     } catch (error) {
-      throw explainStsError(error, role, where, connection, access.retries + 1);
+      throw explainStsError(error, role, where, connection, access.retry.attempts);
     }
     return accept(issued, role, where, context);
   });
@@ -89,9 +90,10 @@ function accept(issued: Credentials | undefined, role: S3Role, where: string, co
   return { accessKeyId: issued.AccessKeyId, secretAccessKey: issued.SecretAccessKey, sessionToken: issued.SessionToken, expiration: issued.Expiration };
 }
 
-const INPUT = 'awsCredentials';
-
-/** Says which part of the connection STS (at `where`) refused, or that STS could not be reached. */
+/**
+ * Says which part of the connection STS (at `where`) refused, or that STS could not be reached.
+ * A role comes with a service connection, which holds the whole credential.
+ */
 export function explainStsError(error: unknown, role: S3Role, where: string, connection: string, attempts: number): unknown {
   if (error instanceof TaskError || isNetworkLayerError(error)) return error;
   if (error instanceof NetworkError) return new RemoteError('S3StsFailed', [where, role.roleArn, attempts, error.code], { cause: error });
@@ -101,17 +103,17 @@ export function explainStsError(error: unknown, role: S3Role, where: string, con
     return new RemoteError('S3StsFailed', [where, role.roleArn, attempts, failure.status ? `HTTP ${failure.status} ${code}` : code || failure.message], { cause: error });
   }
   if (role.signIn.kind === 'webIdentity' && /^(AccessDenied|InvalidIdentityToken|IDPRejectedClaim|IDPCommunicationError|ExpiredToken)$/.test(code)) {
-    return new InputError(INPUT, 'S3WebIdentityRejected', [where, connection, INPUT, role.roleArn, code, failure.message]);
+    return new SettingError<ModelSetting>('storeCredential', 'S3WebIdentityRejected', [where, connection, '{input}', role.roleArn, code, failure.message]);
   }
   switch (code) {
     case 'AccessDenied':
-      return new InputError(INPUT, 'S3AssumeRoleDenied', [where, connection, INPUT, role.roleArn, code, failure.message]);
+      return new SettingError<ModelSetting>('storeCredential', 'S3AssumeRoleDenied', [where, connection, '{input}', role.roleArn, code, failure.message]);
     case 'InvalidClientTokenId':
-      return new InputError(INPUT, 'S3AccessKeyRejected', [`AWS STS at ${where}`, INPUT]);
+      return new SettingError<ModelSetting>('storeAccessKeyId', 'S3AccessKeyRejected', [`AWS STS at ${where}`, '{input}']);
     case 'SignatureDoesNotMatch':
-      return new InputError(INPUT, 'S3SignatureRejected', [`AWS STS at ${where}`, INPUT]);
+      return new SettingError<ModelSetting>('storeCredential', 'S3SignatureRejected', [`AWS STS at ${where}`, '{input}']);
     case 'ExpiredToken':
-      return new InputError(INPUT, 'S3SessionTokenRejected', [`AWS STS at ${where}`, INPUT, code]);
+      return new SettingError<ModelSetting>('storeSessionToken', 'S3SessionTokenRejected', [`AWS STS at ${where}`, '{input}', code]);
   }
   return new RemoteError('S3RequestFailed', [role.signIn.kind === 'webIdentity' ? 'AssumeRoleWithWebIdentity' : 'AssumeRole', `AWS STS at ${where}`, failure.status, `${code}: ${failure.message}`], { cause: error });
 }

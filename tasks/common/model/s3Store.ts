@@ -13,6 +13,7 @@ import type { Lifetime } from '../lifetime';
 import type { Log } from '../log';
 import { awsHandler } from '../net/adapters/awsHttpHandler';
 import type { Network } from '../net/network';
+import { policyForRetries } from '../net/retry';
 import { explainS3Error, type S3ErrorContext } from './s3Errors';
 import type { S3Access } from './s3Access';
 import { roleCredentials, type RoleContext } from './s3Role';
@@ -21,6 +22,8 @@ import { matchesTagQuery } from './tagQuery';
 
 /** Per-object requests (HEAD, tagging) in flight at once while listing. */
 const LISTING_CONCURRENCY = 16;
+/** A ranged read is sent once: the downloader resumes it from the last byte it wrote. */
+const ONE_ATTEMPT = policyForRetries(0);
 /** Each request in flight listens on the fetch's abort signal: up to 64 ranges plus listing. */
 const SIGNAL_LISTENERS = 128;
 
@@ -47,7 +50,7 @@ export function openS3Store(access: S3Access, context: S3Context): ModelStore {
     // Integrity is ours (sha256 metadata, MD5 ETag); keep the SDK from wrapping streams or uploads.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: awsHandler(context, { retries: streamBodies ? 0 : access.retries, streamBodies }),
+    requestHandler: awsHandler(context, { retry: streamBodies ? ONE_ATTEMPT : access.retry, streamBodies }),
   });
   return new S3ModelStore(client(false), client(true), access);
 }
@@ -73,7 +76,7 @@ class S3ModelStore implements ModelStore {
     private readonly access: S3Access,
   ) {
     this.location = `s3://${access.bucket}`;
-    this.errors = { bucket: access.bucket, region: access.region, endpoint: access.endpoint, location: this.location, credentialSource: access.credentialSource };
+    this.errors = { bucket: access.bucket, region: access.region, endpoint: access.endpoint, location: this.location };
   }
 
   /**

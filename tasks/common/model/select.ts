@@ -1,8 +1,9 @@
-import { InputError, TaskError } from '../errors';
+import { SettingError, TaskError } from '../errors';
 import type { ModelCandidate } from './layout';
+import type { ModelSetting } from './settings';
 import { compareVersions, sameVersionText } from './version';
 
-/** What "latest" means, as chosen by the `selection` input. */
+/** What "latest" means: the highest version, the newest, the one whose tags match, or a pinned one. */
 export type SelectionRule =
   | { readonly kind: 'highestVersion' }
   | { readonly kind: 'newest' }
@@ -59,7 +60,7 @@ function nothingFound(candidates: readonly ModelCandidate[], rule: SelectionRule
   const unversioned = context.ignored.length > 0 ? context.ignored.slice(0, LISTED).join(', ') + (context.ignored.length > LISTED ? ', ...' : '') : 'none';
   switch (rule.kind) {
     case 'pinned':
-      return new InputError('version', 'PinnedVersionNotFound', [rule.version, where, found]);
+      return new SettingError<ModelSetting>('modelVersion', 'PinnedVersionNotFound', [rule.version, where, found]);
     case 'tagQuery':
       return new TaskError('NoVersionMatchesTags', [where, rule.query, found]);
     default:

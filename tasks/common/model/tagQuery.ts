@@ -1,4 +1,5 @@
-import { InputError } from '../errors';
+import { SettingError } from '../errors';
+import type { ModelSetting } from './settings';
 
 /**
  * Validates a blob index tag expression before it reaches the service, so a typo fails with a
@@ -21,29 +22,45 @@ export interface TagCondition {
   readonly value: string;
 }
 
-export function validateTagQuery(query: string): string {
-  parseTagQuery(query);
-  return query.trim();
+/**
+ * What is wrong with a query, as the failure to report, or undefined when Azure would take it.
+ * Pure: the input reader checks a query with it before any work starts and names its input.
+ */
+export function tagQueryProblem(query: string): SettingError<ModelSetting> | undefined {
+  const read = conditionsOf(query);
+  return typeof read === 'string' ? invalid(query, read) : undefined;
 }
 
+/** The conditions of a query; its tagQueryProblem when it has one. */
 export function parseTagQuery(query: string): TagCondition[] {
+  const read = conditionsOf(query);
+  if (typeof read === 'string') throw invalid(query, read);
+  return read;
+}
+
+function invalid(query: string, problem: string): SettingError<ModelSetting> {
+  return new SettingError<ModelSetting>('tagQuery', 'InputInvalid', ['{input}', query, problem]);
+}
+
+/** The conditions, or what is wrong and where, with an example. */
+function conditionsOf(query: string): TagCondition[] | string {
   let rest = query.trim();
   const conditions: TagCondition[] = [];
   while (true) {
     const match = CONDITION.exec(rest);
-    if (!match) return fail(query, rest, /^\s*[A-Za-z_][\w-]*\s*(=|<|>)/.test(rest) ? 'put the tag name in double quotes' : 'expected "tag" operator \'value\'');
+    if (!match) return problem(rest, /^\s*[A-Za-z_][\w-]*\s*(=|<|>)/.test(rest) ? 'put the tag name in double quotes' : 'expected "tag" operator \'value\'');
     const [whole, , key, operator, value] = match;
-    if (key !== undefined && !TAG_CHARACTERS.test(key)) return fail(query, rest, `tag name "${key}" has characters tags cannot hold`);
-    if (!TAG_CHARACTERS.test(value)) return fail(query, rest, `value '${value}' has characters tags cannot hold`);
-    if (key === undefined && operator !== '=') return fail(query, rest, '@container only supports =');
+    if (key !== undefined && !TAG_CHARACTERS.test(key)) return problem(rest, `tag name "${key}" has characters tags cannot hold`);
+    if (!TAG_CHARACTERS.test(value)) return problem(rest, `value '${value}' has characters tags cannot hold`);
+    if (key === undefined && operator !== '=') return problem(rest, '@container only supports =');
     conditions.push({ key, operator: operator as TagOperator, value });
     rest = rest.slice(whole.length);
     if (rest === '') break;
     const and = /^AND\s+/i.exec(rest);
-    if (!and) return fail(query, rest, /^OR\b/i.test(rest) ? 'OR is not supported; only AND' : 'expected AND between conditions');
+    if (!and) return problem(rest, /^OR\b/i.test(rest) ? 'OR is not supported; only AND' : 'expected AND between conditions');
     rest = rest.slice(and[0].length);
   }
-  if (conditions.length > 10) return fail(query, '', 'at most 10 conditions are allowed');
+  if (conditions.length > 10) return problem('', 'at most 10 conditions are allowed');
   return conditions;
 }
 
@@ -53,7 +70,7 @@ export function parseTagQuery(query: string): TagCondition[] {
  */
 export function matchesTagQuery(query: string, tags: Readonly<Record<string, string>>, container: string): boolean {
   return parseTagQuery(query).every((condition) => {
-    const actual = condition.key === undefined ? container : tags[condition.key];
+    const actual = condition.key === undefined ? container : tagValue(tags, condition.key);
     if (actual === undefined) return false;
     const order = Buffer.compare(Buffer.from(actual), Buffer.from(condition.value));
     switch (condition.operator) {
@@ -71,7 +88,12 @@ export function matchesTagQuery(query: string, tags: Readonly<Record<string, str
   });
 }
 
-function fail(query: string, rest: string, problem: string): never {
+/** A tag the store reported; a key such as "valueOf" is one the object must hold, not inherit. */
+function tagValue(tags: Readonly<Record<string, string>>, key: string): string | undefined {
+  return Object.hasOwn(tags, key) ? tags[key] : undefined;
+}
+
+function problem(rest: string, what: string): string {
   const at = rest ? ` at "${rest.slice(0, 30)}"` : '';
-  throw new InputError('tagQuery', 'InputInvalid', ['tagQuery', query, `${problem}${at}. Example: ${EXAMPLE}`]);
+  return `${what}${at}. Example: ${EXAMPLE}`;
 }

@@ -9,6 +9,7 @@
  * A role without keys means "the agent's own AWS credentials" (EC2 instance profile) to the
  * toolkit; this task does not read those, and says so.
  */
+import { FetchLatestModelInputs } from '../contract/fetchLatestModel';
 import { InputError } from '../errors';
 import { s3Credentials, type S3Access, type S3Role } from '../model/s3Access';
 import type { Agent, Endpoint } from './agent';
@@ -16,7 +17,7 @@ import { devOpsContextOf } from './devops';
 
 export type AwsLogin = Pick<S3Access, 'credentials' | 'role' | 'credentialSource'>;
 
-const INPUT = 'awsCredentials';
+const INPUT = FetchLatestModelInputs.awsCredentials.name;
 // IAM's rules (AWS partitions, and S3-compatible stores' own ARNs such as arn:minio:iam:::role/x).
 const ROLE_ARN = /^arn:[\w-]+:iam::\d{0,12}:role\/[\w+=,.@/-]{1,512}$/;
 const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
@@ -25,7 +26,7 @@ const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
 export function readAwsConnection(agent: Agent, id: string): AwsLogin {
   const endpoint = agent.endpoint(id);
   if (!endpoint) throw new InputError(INPUT, 'EndpointMissing', [INPUT, id]);
-  const credentialSource = { kind: 'serviceConnection' as const, input: INPUT, name: id };
+  const credentialSource = { kind: 'serviceConnection' as const, name: id };
   if (endpoint.scheme?.toLowerCase() === 'none') {
     // The toolkit names the OIDC role 'role': that name is exempt from log masking.
     const roleArn = endpoint.authParameter('role');

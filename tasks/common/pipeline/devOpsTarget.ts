@@ -6,7 +6,8 @@
  * DownloadExternalBuildArtifacts reads it: the endpoint URL is the organization (collection) URL,
  * and authorization scheme Token holds a personal access token in parameter apitoken.
  */
-import { DEVOPS_CONNECTION_INPUT, basicAuthorizationOf, devOpsCredential, type DevOpsCredential } from '../devops/credential';
+import { FetchLatestModelInputs } from '../contract/fetchLatestModel';
+import { basicAuthorizationOf, devOpsCredential, type DevOpsCredential } from '../devops/credential';
 import { InputError, TaskError } from '../errors';
 import type { Agent } from './agent';
 import { jobConnectionOf } from './devops';
@@ -21,6 +22,9 @@ export interface DevOpsTarget {
 
 const PROJECT_RULES =
   "use the project's name or id: a name has at most 64 characters, none of \\ / : * ? \" ' < > ; # $ { } , + = [ ] | or control characters, does not start with _ or . nor end with ., and is not a reserved name such as CON or DefaultCollection";
+/** The input that names the service connection. */
+const DEVOPS_CONNECTION_INPUT = FetchLatestModelInputs.azureDevOpsConnection.name;
+const PROJECT_INPUT = FetchLatestModelInputs.project.name;
 // Names Azure DevOps reserves (naming restrictions: system reserved names).
 const RESERVED = /^(aux|con|nul|prn|com\d|com10|lpt\d|defaultcollection|server|signalr|web|app_\w+|bin|web\.config)$/i;
 
@@ -29,7 +33,7 @@ export function readDevOpsTarget(agent: Agent): DevOpsTarget {
   const project = projectInput(agent);
   if (connectionId) {
     // A connection reaches an organization; which project holds the pipeline is not implied.
-    if (!project) throw new InputError('project', 'InputRequired', ['project', `${DEVOPS_CONNECTION_INPUT} is set (a service connection reaches an organization; project names the one that holds the pipeline)`]);
+    if (!project) throw new InputError(PROJECT_INPUT, 'InputRequired', [PROJECT_INPUT, `${DEVOPS_CONNECTION_INPUT} is set (a service connection reaches an organization; project names the one that holds the pipeline)`]);
     return { ...fromServiceConnection(agent, connectionId), project };
   }
   const job = jobConnectionOf(agent);
@@ -66,10 +70,10 @@ function organizationUrl(text: string | undefined, id: string): string {
 }
 
 function projectInput(agent: Agent): string | undefined {
-  const project = agent.input('project');
+  const project = agent.input(PROJECT_INPUT);
   if (project === undefined) return undefined;
   const valid = project.length <= 64 && !/[\\/:*?"'<>;#${},+=[\]|\x00-\x1f\x7f]/.test(project) && !/^[_.]|\.$/.test(project) && !RESERVED.test(project);
-  if (!valid) throw new InputError('project', 'InputInvalid', ['project', project, PROJECT_RULES]);
+  if (!valid) throw new InputError(PROJECT_INPUT, 'InputInvalid', [PROJECT_INPUT, project, PROJECT_RULES]);
   return project;
 }
 

@@ -1,93 +1,107 @@
 import * as path from 'node:path';
+import { FetchLatestModelInputs as INPUTS } from '../contract/fetchLatestModel';
 import { InputError } from '../errors';
 import type { FetchOptions } from '../model/fetch';
 import type { StoreAccess } from '../model/openStore';
 import type { SelectionRule } from '../model/select';
-import { validateTagQuery } from '../model/tagQuery';
+import { tagQueryProblem } from '../model/tagQuery';
+import { type RetryPolicy, policyForRetries } from '../net/retry';
 import type { Agent } from './agent';
-import type { SettingInputs, WithSettings } from './settings';
 import { readAzureMlAccess } from './azureMlInputs';
 import { readBlobAccess } from './blobInputs';
-import { boolInput, intInput, pickInput, requiredInput } from './inputs';
+import { type FetchSettings, type Source, type StoreInputs, whenPicked } from './fetchStoreInputs';
+import { boolInput, intInput, pickInput, requiredInput, textInput } from './inputs';
 import { readPipelineArtifactAccess } from './pipelineArtifactInputs';
 import { readS3Access } from './s3Inputs';
+import { asInputError, type WithSettings } from './settings';
 
 export interface FetchTaskInputs extends WithSettings {
   readonly access: StoreAccess;
   readonly fetch: FetchOptions;
 }
 
-export const SOURCES = ['azureBlob', 's3', 'pipelineArtifact', 'azureMLRegistry'] as const;
-type Source = (typeof SOURCES)[number];
-const SELECTIONS = ['highestVersion', 'newest', 'tagQuery', 'pinned'] as const;
 const MiB = 1024 * 1024;
 
-/** Which input carries each setting the core may name (pipeline/settings.ts). */
-const FETCH_SETTINGS: SettingInputs = Object.freeze({});
+/** The settings of every source: how the version is chosen, and where it goes. */
+const MODEL_SETTINGS = {
+  modelSelection: INPUTS.selection.name,
+  modelVersion: INPUTS.version.name,
+  tagQuery: INPUTS.tagQuery.name,
+  destination: INPUTS.destination.name,
+} satisfies FetchSettings;
 
-/** Reads and validates every input of FetchLatestModel@1 into one frozen object, before any work. */
+/**
+ * Reads and validates every input of FetchLatestModel@1 into one frozen object, before any work,
+ * with the table of which input carried each setting the core may name in this run.
+ */
 export function readFetchInputs(agent: Agent): FetchTaskInputs {
-  const retries = intInput(agent, 'retries', { min: 0, max: 20, fallback: 5 });
-  const source = pickInput(agent, 'source', SOURCES, 'azureBlob');
+  const retry = policyForRetries(intInput(agent, INPUTS.retries, { min: 0, max: 20 }));
+  const source = pickInput(agent, INPUTS.source);
   const rule = readRule(agent);
   const prefix = modelPrefixInput(agent, source);
   const destination = destinationInput(agent);
-  const access = readAccess(agent, source, { retries, rule, prefix, scratchFolder: agent.variable('Agent.TempDirectory') ?? path.dirname(destination) });
+  const store = readStore(agent, source, { retry, rule, prefix, scratchFolder: agent.variable('Agent.TempDirectory') ?? path.dirname(destination) });
   // Stores of versioned records (runs, registry versions) list one folder per version: no prefix above it.
   const pathStore = source === 'azureBlob' || source === 's3';
   return Object.freeze({
-    settings: FETCH_SETTINGS,
-    access,
+    settings: Object.freeze({ ...MODEL_SETTINGS, ...store.settings }),
+    access: store.access,
     fetch: Object.freeze({
       prefix: pathStore ? prefix : '',
       // A pipeline artifact store has already narrowed to one run, which is its only version.
       rule: source === 'pipelineArtifact' ? { kind: 'highestVersion' as const } : rule,
       destination,
-      verifyIntegrity: boolInput(agent, 'verifyIntegrity', true),
-      cacheDirectory: optionalPath(agent.pathInput('cacheDirectory')),
+      verifyIntegrity: boolInput(agent, INPUTS.verifyIntegrity),
+      cacheDirectory: optionalPath(agent.pathInput(INPUTS.cacheDirectory.name)),
       download: Object.freeze({
-        concurrency: intInput(agent, 'concurrency', { min: 1, max: 64, fallback: 8 }),
-        blockSize: intInput(agent, 'blockSizeMiB', { min: 1, max: 256, fallback: 16 }) * MiB,
-        retries,
+        concurrency: intInput(agent, INPUTS.concurrency, { min: 1, max: 64 }),
+        blockSize: intInput(agent, INPUTS.blockSizeMiB, { min: 1, max: 256 }) * MiB,
+        retry,
         idleTimeoutMs: 60_000,
-        retryDelayMs: 500,
       }),
-      timeoutMs: intInput(agent, 'timeoutSeconds', { min: 10, max: 86_400, fallback: 3600 }) * 1000,
+      timeoutMs: intInput(agent, INPUTS.timeoutSeconds, { min: 10, max: 86_400 }) * 1000,
     }),
   });
 }
 
-interface AccessContext {
-  readonly retries: number;
+interface StoreContext {
+  readonly retry: RetryPolicy;
   readonly rule: SelectionRule;
   readonly prefix: string;
   readonly scratchFolder: string;
 }
 
-function readAccess(agent: Agent, source: Source, context: AccessContext): StoreAccess {
-  const settings = { retries: context.retries, retryDelayMs: 500 };
+function readStore(agent: Agent, source: Source, context: StoreContext): StoreInputs {
   switch (source) {
     case 'azureBlob':
-      return readBlobAccess(agent, settings);
+      return readBlobAccess(agent, context.retry);
     case 's3':
-      return readS3Access(agent, context.retries);
+      return readS3Access(agent, context.retry);
     case 'pipelineArtifact':
       return readPipelineArtifactAccess(agent, context);
     case 'azureMLRegistry':
-      return readAzureMlAccess(agent, context.rule, settings);
+      return readAzureMlAccess(agent, context.rule, context.retry);
   }
 }
 
 function readRule(agent: Agent): SelectionRule {
-  const selection = pickInput(agent, 'selection', SELECTIONS, 'highestVersion');
+  const selection = pickInput(agent, INPUTS.selection);
   switch (selection) {
     case 'tagQuery':
-      return { kind: 'tagQuery', query: validateTagQuery(requiredInput(agent, 'tagQuery', "selection is 'tagQuery'")) };
+      return { kind: 'tagQuery', query: tagQueryInput(agent) };
     case 'pinned':
-      return { kind: 'pinned', version: requiredInput(agent, 'version', "selection is 'pinned'") };
+      return { kind: 'pinned', version: requiredInput(agent, INPUTS.version, whenPicked(INPUTS.selection, 'pinned')) };
     default:
       return { kind: selection };
   }
+}
+
+/** Checked here, so a typo fails before any work with a message that points at the spot. */
+function tagQueryInput(agent: Agent): string {
+  const query = requiredInput(agent, INPUTS.tagQuery, whenPicked(INPUTS.selection, 'tagQuery'));
+  const problem = tagQueryProblem(query);
+  if (problem) throw asInputError(problem, MODEL_SETTINGS);
+  return query.trim();
 }
 
 /**
@@ -95,33 +109,41 @@ function readRule(agent: Agent): SelectionRule {
  * so it ends with '/' and may not climb out; an Azure ML model has no prefix and ignores it.
  */
 function modelPrefixInput(agent: Agent, source: Source): string {
-  const prefix = (agent.input('modelPrefix') ?? '').replace(/^\/+/, '');
+  const name = INPUTS.modelPrefix.name;
+  const prefix = (textInput(agent, INPUTS.modelPrefix) ?? '').replace(/^\/+/, '');
   if (source === 'azureMLRegistry') {
     if (prefix) agent.log.warn('ModelPrefixIgnored', prefix);
     return '';
   }
   if (source !== 'pipelineArtifact' || prefix === '') return prefix;
   if (prefix.split('/').some((segment) => segment === '..' || segment === '.')) {
-    throw new InputError('modelPrefix', 'InputInvalid', ['modelPrefix', prefix, "inside a pipeline artifact, use a folder path such as model/ without '.' or '..'"]);
+    throw new InputError(name, 'InputInvalid', [name, prefix, "inside a pipeline artifact, use a folder path such as model/ without '.' or '..'"]);
   }
   return prefix.endsWith('/') ? prefix : `${prefix}/`;
 }
 
 /** The destination is replaced as a whole, so it must not be, or contain, the agent's own folders. */
 function destinationInput(agent: Agent): string {
-  const given = agent.pathInput('destination');
-  const temp = agent.variable('Agent.TempDirectory');
-  if (given === undefined && temp === undefined) throw new InputError('destination', 'InputRequired', ['destination', 'the variable Agent.TempDirectory is not set']);
-  const destination = path.resolve(given ?? path.join(temp!, 'model'));
+  const name = INPUTS.destination.name;
+  const destination = path.resolve(agent.pathInput(name) ?? agentDefaultOf(agent, INPUTS.destination));
   const protectedFolders = ['Build.SourcesDirectory', 'System.DefaultWorkingDirectory', 'Agent.BuildDirectory', 'Agent.WorkFolder', 'Agent.HomeDirectory', 'Agent.TempDirectory'];
   for (const variable of protectedFolders) {
     const folder = agent.variable(variable);
-    if (folder && isSameOrInside(path.resolve(folder), destination)) throw new InputError('destination', 'DestinationUnsafe', ['destination', destination, variable, folder]);
+    if (folder && isSameOrInside(path.resolve(folder), destination)) throw new InputError(name, 'DestinationUnsafe', [name, destination, variable, folder]);
   }
-  if (destination === path.parse(destination).root) throw new InputError('destination', 'DestinationUnsafe', ['destination', destination, 'the file system root', destination]);
+  if (destination === path.parse(destination).root) throw new InputError(name, 'DestinationUnsafe', [name, destination, 'the file system root', destination]);
   const system = systemFolderHolding(destination, process.platform === 'win32' ? 'win32' : 'posix');
-  if (system) throw new InputError('destination', 'DestinationSystemFolder', ['destination', destination, system]);
+  if (system) throw new InputError(name, 'DestinationSystemFolder', [name, destination, system]);
   return destination;
+}
+
+/** task.json's default for an input, with the agent variables it names expanded as the agent expands them. */
+function agentDefaultOf(agent: Agent, input: { readonly name: string; readonly agentDefault: string }): string {
+  return input.agentDefault.replace(/\$\(([^)]+)\)/g, (_, variable: string) => {
+    const value = agent.variable(variable);
+    if (value === undefined) throw new InputError(input.name, 'InputRequired', [input.name, `the variable ${variable} is not set`]);
+    return value;
+  });
 }
 
 /** Folders of the operating system that nothing may be installed in, nor below. */

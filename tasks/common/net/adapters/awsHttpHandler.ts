@@ -13,7 +13,7 @@ import type { Lifetime } from '../../lifetime';
 import type { Log } from '../../log';
 import type { NetResponse } from '../body';
 import type { Network } from '../network';
-import { type RetryPolicy, policyForRetries, retry } from '../retry';
+import { type RetryPolicy, retry } from '../retry';
 
 export interface AwsHttpHandlerOptions {
   readonly retry: RetryPolicy;
@@ -120,10 +120,10 @@ export class AwsHttpHandler {
 /** A listing page of 1000 keys of up to 1 KiB each, XML-escaped, an error or an STS answer stays well under this. */
 const AWS_BODY_LIMIT = 16 * 1024 * 1024;
 
-/** The handler a task's S3 or STS client gets: its network layer, its lifetime's signal, `retries` as the task input counts them. */
-export function awsHandler(context: { readonly log: Log; readonly network: Network; readonly lifetime: Lifetime }, options: { readonly retries: number; readonly streamBodies: boolean }): AwsHttpHandler {
+/** The handler a task's S3 or STS client gets: its network layer, its lifetime's signal, the task's retry policy. */
+export function awsHandler(context: { readonly log: Log; readonly network: Network; readonly lifetime: Lifetime }, options: { readonly retry: RetryPolicy; readonly streamBodies: boolean }): AwsHttpHandler {
   return new AwsHttpHandler(context.network, {
-    retry: policyForRetries(options.retries),
+    retry: options.retry,
     signal: context.lifetime.signal,
     streamBodies: options.streamBodies,
     maxBodyBytes: AWS_BODY_LIMIT,
