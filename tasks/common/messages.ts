@@ -9,7 +9,22 @@ export type MessageKey = keyof typeof catalog;
 
 export const messages: Readonly<Record<MessageKey, string>> = catalog;
 
-/** English text, formatted as task-lib's loc() formats it (util.format). */
+/**
+ * Where a message names the task input a failure is about: in the template's text, or as an
+ * argument. The core never knows the input; pipeline/ fills the slot in (pipeline/settings.ts).
+ */
+export const INPUT_SLOT = '{input}';
+
+/**
+ * A template formatted as task-lib's loc() formats it (util.format), with `input` in its slot: only
+ * in the template and in slot arguments, never inside an argument's own text.
+ */
+export function formatTemplate(template: string, args: readonly unknown[], input?: string): string {
+  if (input === undefined) return utilFormat(template, ...args);
+  return utilFormat(template.replaceAll(INPUT_SLOT, input), ...args.map((arg) => (arg === INPUT_SLOT ? input : arg)));
+}
+
+/** English text of a catalog message. */
 export function format(key: MessageKey, ...args: unknown[]): string {
-  return utilFormat(messages[key], ...args);
+  return formatTemplate(messages[key], args);
 }

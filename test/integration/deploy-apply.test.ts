@@ -21,7 +21,7 @@ import { smokeTest } from '../../tasks/common/kube/smokeTest';
 import { substituteImage } from '../../tasks/common/kube/substitute';
 import type { KubeObject } from '../../tasks/common/kube/types';
 import { type ClusterSimulator, startClusterSimulator } from '../support/cluster';
-import { capturingLog, rejection } from '../support/capture';
+import { recordingLog, rejection } from '../support/capture';
 import { reportedByDeploy } from '../support/deployFailures';
 import { testNetwork } from '../support/services';
 
@@ -84,7 +84,7 @@ describe('deploy core against the cluster simulator', function () {
 
   beforeEach(() => {
     lines = [];
-    log = capturingLog(lines);
+    log = recordingLog(lines);
   });
 
   afterEach(function () {

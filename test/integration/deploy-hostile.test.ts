@@ -10,7 +10,8 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { InputError, TaskError } from '../../tasks/common/errors';
+import { TaskError } from '../../tasks/common/errors';
+import { InputError } from '../../tasks/common/pipeline/inputError';
 import { OwnedLifetime } from '../../tasks/common/lifetime';
 import type { Log } from '../../tasks/common/log';
 import { ensureNamespace } from '../../tasks/common/kube/apply';
@@ -23,7 +24,7 @@ import { type ClusterSimulator, startClusterSimulator } from '../support/cluster
 import { type HostileFront, startHostileFront } from '../support/cluster/hostileFront';
 import { ForwardProxy } from '../support/forwardProxy';
 import { createTestCa } from '../support/tls';
-import { capturingLog, rejection } from '../support/capture';
+import { recordingLog, rejection } from '../support/capture';
 import { reportedByDeploy } from '../support/deployFailures';
 import { testNetwork } from '../support/services';
 
@@ -57,7 +58,7 @@ describe('deploy core against hostile API servers', function () {
   });
   beforeEach(() => {
     lines = [];
-    log = capturingLog(lines);
+    log = recordingLog(lines);
     front.setMode({ kind: 'forward' });
   });
   afterEach(async () => {
@@ -170,7 +171,7 @@ describe('kubeconfig TLS, commands and proxies', function () {
   this.timeout(60_000);
   let sim: ClusterSimulator;
   let dir: string;
-  const log: Log = capturingLog([]);
+  const log: Log = recordingLog([]);
 
   before(async () => {
     sim = await startClusterSimulator({ auth: { token: TOKEN }, podReadyDelayMs: 50 });

@@ -6,8 +6,6 @@
  */
 import { strict as assert } from 'node:assert';
 import { TaskError } from '../../tasks/common/errors';
-import type { Log } from '../../tasks/common/log';
-import type { MessageKey } from '../../tasks/common/messages';
 import { type Cluster, connectCluster } from '../../tasks/common/kube/cluster';
 import { describeRolloutFailure } from '../../tasks/common/kube/diagnostics';
 import { rollbackDeployment } from '../../tasks/common/kube/rollback';
@@ -16,6 +14,7 @@ import { type RolloutOutcome, watchRollout } from '../../tasks/common/kube/rollo
 import { type ClusterSimulator, type ImageBehaviour, startClusterSimulator } from '../support/cluster';
 import { testNetwork } from '../support/services';
 import { startTcpProxy } from '../support/tcpProxy';
+import { recordingLog } from '../support/capture';
 
 const TOKEN = 'simulated-aks-token';
 const SECRET = 'sk-live-do-not-print-4242';
@@ -23,22 +22,6 @@ const MODEL_VERSION = 'ai.model-delivery/model-version';
 const REGISTRY = 'example.azurecr.io/app';
 
 type Obj = { metadata: { name: string; uid?: string; annotations?: Record<string, string>; ownerReferences?: { uid: string }[] }; spec?: any; status?: any };
-
-interface RecordingLog extends Log {
-  readonly lines: { level: 'info' | 'warn'; key: MessageKey; args: unknown[] }[];
-  readonly debugs: string[];
-}
-
-function recordingLog(): RecordingLog {
-  const lines: RecordingLog['lines'] = [];
-  const debugs: string[] = [];
-  return {
-    lines, debugs,
-    info: (key, ...args) => void lines.push({ level: 'info', key, args }),
-    warn: (key, ...args) => void lines.push({ level: 'warn', key, args }),
-    debug: (text) => void debugs.push(text),
-  };
-}
 
 function behaviour(image: string): ImageBehaviour {
   if (image.endsWith(':missing')) return 'pullError';
@@ -133,8 +116,8 @@ describe('rollout watch, diagnostics and rollback (cluster simulator)', function
       assert.equal(deployment('fast')?.status?.availableReplicas, 2);
       assert.ok(statuses.length >= 2 && statuses.at(-1)?.done, 'progress, then done');
       assert.equal(new Set(statuses.map((s) => s.message)).size, statuses.length, 'only changes are reported');
-      assert.ok(log.lines.some((l) => l.key === 'RolloutStatus' && /rollout to finish/.test(String(l.args[1]))), 'a progress line');
-      assert.deepEqual(log.lines.at(-1)?.key, 'RolloutComplete');
+      assert.ok(log.entries.some((l) => l.key === 'RolloutStatus' && /rollout to finish/.test(String(l.args[1]))), 'a progress line');
+      assert.deepEqual(log.entries.at(-1)?.key, 'RolloutComplete');
       assert.equal(listsOf(sim, 'fast').length, 1, 'one list, then the watch decided');
     } finally {
       clearInterval(sampler);
@@ -183,7 +166,7 @@ describe('rollout watch, diagnostics and rollback (cluster simulator)', function
       return all.length === 2 && all.every((p) => p.spec.containers[0].image.endsWith(':v1') && p.status?.containerStatuses?.[0]?.ready) && all;
     });
     assert.equal(running.length, 2);
-    assert.ok(log.lines.some((l) => l.key === 'RolloutRolledBack' && l.args[1] === 1 && l.args[2] === 3));
+    assert.ok(log.entries.some((l) => l.key === 'RolloutRolledBack' && l.args[1] === 1 && l.args[2] === 3));
   });
 
   it('gives up with a Timeout outcome after timeoutMs when the deadline is far away', async () => {
@@ -202,7 +185,7 @@ describe('rollout watch, diagnostics and rollback (cluster simulator)', function
     const patchesBefore = sim.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith('/deployments/solo')).length;
     assert.equal(await rollbackDeployment(cluster, 'default', 'solo', log), undefined);
     assert.equal(sim.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith('/deployments/solo')).length, patchesBefore);
-    assert.ok(log.lines.some((l) => l.key === 'RolloutNoPreviousRevision'));
+    assert.ok(log.entries.some((l) => l.key === 'RolloutNoPreviousRevision'));
     assert.equal(deployment('solo')?.metadata.annotations?.['deployment.kubernetes.io/revision'], '1');
   });
 
@@ -287,7 +270,7 @@ describe('rollout watch through quiet streams, cut connections and 410 Gone', fu
     assert.equal(outcome.revision, 1);
     assert.ok(watchesOf(sim, 'cut').length >= 2, 'watched again after the cut');
     assert.ok(proxy.connections >= 2, 'over a new connection');
-    assert.ok(log.lines.some((l) => l.key === 'RolloutRewatching') || log.debugs.some((d) => /ended \(closed/.test(d)), 'the loss was noticed');
+    assert.ok(log.entries.some((l) => l.key === 'RolloutRewatching') || log.debugs.some((d) => /ended \(closed/.test(d)), 'the loss was noticed');
     assert.ok(outcome.elapsedMs < 5000);
   });
 

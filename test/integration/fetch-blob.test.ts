@@ -7,12 +7,13 @@ import { openBlobStore, type BlobAccess } from '../../tasks/common/model/blobSto
 import { fetchLatestModel, type FetchOptions } from '../../tasks/common/model/fetch';
 import { accountSasUrl, containerSasUrl, startAzurite, type Azurite } from '../support/azurite';
 import { fakeAgent } from '../support/fakeAgent';
-import { assertHolds, digestListing, filesUnder, publishTestModels, quietProgress, SELECTION_CASES, settingFailure, testFetchOptions } from '../support/fetchHarness';
+import { assertHolds,  digestListing,  filesUnder,  publishTestModels,  SELECTION_CASES,  settingFailure,  testFetchOptions  } from '../support/fetchHarness';
 import { ModelPublisher, randomBytes, sha256 } from '../support/modelStore';
 import { startHttpFaultProxy } from '../support/httpFaultProxy';
 import { startTcpProxy } from '../support/tcpProxy';
 import { testServices } from '../support/services';
 import { testTransport } from '../support/azureTransport';
+import { silentProgress } from '../../tasks/common/log';
 
 const MiB = 1024 * 1024;
 
@@ -44,7 +45,7 @@ describe('fetchLatestModel against Azurite', function () {
   async function fetch(overrides: Partial<FetchOptions> = {}, access: BlobAccess = connectionString()) {
     const agent = fakeAgent({});
     const store = openBlobStore(access, testTransport());
-    const model = await fetchLatestModel(store, testFetchOptions(work, overrides), { log: agent.log, progress: quietProgress, ...testServices() });
+    const model = await fetchLatestModel(store, testFetchOptions(work, overrides), { log: agent.log, progress: silentProgress, ...testServices() });
     return { model, agent };
   }
 

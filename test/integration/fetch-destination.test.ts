@@ -12,9 +12,10 @@ import { SettingError } from '../../tasks/common/errors';
 import { fetchLatestModel, type FetchOptions } from '../../tasks/common/model/fetch';
 import { markerPath } from '../../tasks/common/model/install';
 import { fakeAgent } from '../support/fakeAgent';
-import { assertHolds, quietProgress, settingFailure, testFetchOptions } from '../support/fetchHarness';
+import { assertHolds,  settingFailure,  testFetchOptions  } from '../support/fetchHarness';
 import { FakeModelStore } from '../support/fakeModelStore';
 import { testServices } from '../support/services';
+import { silentProgress } from '../../tasks/common/log';
 
 const v1 = { 'model.bin': Buffer.from('weights of 1.0.0'), 'vocab/words.txt': Buffer.from('a\nb\n') };
 const v2 = { 'model.bin': Buffer.from('weights of 2.0.0!'), 'labels.txt': Buffer.from('yes\nno\n') };
@@ -32,7 +33,7 @@ describe('fetchLatestModel: destination safety and cache integrity', function ()
 
   async function fetch(store: FakeModelStore, overrides: Partial<FetchOptions> = {}) {
     const agent = fakeAgent({});
-    const model = await fetchLatestModel(store, testFetchOptions(work, overrides), { log: agent.log, progress: quietProgress, ...testServices() });
+    const model = await fetchLatestModel(store, testFetchOptions(work, overrides), { log: agent.log, progress: silentProgress, ...testServices() });
     return { model, agent };
   }
 

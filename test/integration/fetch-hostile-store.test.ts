@@ -13,9 +13,10 @@ import { TaskError } from '../../tasks/common/errors';
 import { fetchLatestModel, type FetchOptions } from '../../tasks/common/model/fetch';
 import { StoppedError } from '../../tasks/common/net/errors';
 import { fakeAgent } from '../support/fakeAgent';
-import { quietProgress, settingFailure, testFetchOptions } from '../support/fetchHarness';
+import { settingFailure,  testFetchOptions  } from '../support/fetchHarness';
 import { FakeModelStore, type FakeObject } from '../support/fakeModelStore';
 import { testServices } from '../support/services';
+import { silentProgress } from '../../tasks/common/log';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -27,7 +28,7 @@ describe('fetchLatestModel against a store that lies (fake ModelStore)', functio
 
   async function fetch(store: FakeModelStore, overrides: Partial<FetchOptions> = {}, services = testServices()) {
     const agent = fakeAgent({});
-    const model = await fetchLatestModel(store, testFetchOptions(work, overrides), { log: agent.log, progress: quietProgress, ...services });
+    const model = await fetchLatestModel(store, testFetchOptions(work, overrides), { log: agent.log, progress: silentProgress, ...services });
     return { model, agent };
   }
 
@@ -77,7 +78,7 @@ describe('fetchLatestModel against a store that lies (fake ModelStore)', functio
     const name = 'churn/x ##vso[task.setvariable variable=INJECTED]pwned-9.9.9.onnx';
     const store = new FakeModelStore([{ name, data: Buffer.from('evil') }, { name: 'churn/1.0.0/model.onnx', data: Buffer.from('good') }]);
     const agent = fakeAgent({});
-    const fetching = fetchLatestModel(store, testFetchOptions(work), { log: agent.log, progress: quietProgress, ...testServices() });
+    const fetching = fetchLatestModel(store, testFetchOptions(work), { log: agent.log, progress: silentProgress, ...testServices() });
     await assert.rejects(fetching, (error: unknown) => error instanceof TaskError && error.key === 'UnsafeNameCommand' && error.args[0] === name);
     assert.ok(!agent.lines.some((line) => line.includes('##vso[')), 'nothing printed carries the command');
     assert.equal(store.reads.length, 0);

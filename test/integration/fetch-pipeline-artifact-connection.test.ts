@@ -8,10 +8,11 @@ import { fetchLatestModel } from '../../tasks/common/model/fetch';
 import { openPipelineArtifactStore, type PipelineArtifactAccess } from '../../tasks/common/model/pipelineArtifactStore';
 import { policyForRetries } from '../../tasks/common/net/retry';
 import { fakeAgent } from '../support/fakeAgent';
-import { settingFailure } from '../support/fetchHarness';
+import { settingFailure  } from '../support/fetchHarness';
 import { randomBytes } from '../support/modelStore';
 import { startPipelinesStandIn, type PipelinesStandIn } from '../support/pipelinesStandIn';
 import { testServices } from '../support/services';
+import { silentProgress } from '../../tasks/common/log';
 
 const MiB = 1024 * 1024;
 
@@ -59,7 +60,7 @@ describe('fetchLatestModel from another organization\'s pipeline artifact (servi
 
   async function fetch(artifact: PipelineArtifactAccess) {
     const agent = fakeAgent({});
-    const context = { log: agent.log, progress: { start() {}, advance() {}, finish() {} }, ...testServices() };
+    const context = { log: agent.log, progress: silentProgress, ...testServices() };
     const store = await openPipelineArtifactStore(artifact, context);
     try {
       return await fetchLatestModel(store, { prefix: '', rule: { kind: 'highestVersion' }, destination: join(work, 'model'), verifyIntegrity: true, download: { concurrency: 4, blockSize: MiB, retry: policyForRetries(2, { baseDelayMs: 20 }), idleTimeoutMs: 10_000 }, timeoutMs: 30_000 }, context);

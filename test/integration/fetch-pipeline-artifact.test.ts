@@ -10,11 +10,12 @@ import { fetchLatestModel } from '../../tasks/common/model/fetch';
 import { openPipelineArtifactStore, type PipelineArtifactAccess } from '../../tasks/common/model/pipelineArtifactStore';
 import { policyForRetries } from '../../tasks/common/net/retry';
 import { fakeAgent } from '../support/fakeAgent';
-import { settingFailure } from '../support/fetchHarness';
+import { settingFailure  } from '../support/fetchHarness';
 import { randomBytes, sha256 } from '../support/modelStore';
 import { startPipelinesStandIn, type PipelinesStandIn, type RunSpec } from '../support/pipelinesStandIn';
 import { startTcpProxy } from '../support/tcpProxy';
 import { testServices } from '../support/services';
+import { silentProgress } from '../../tasks/common/log';
 
 const MiB = 1024 * 1024;
 const day = (n: number) => new Date(Date.UTC(2026, 0, n, 12));
@@ -58,7 +59,7 @@ describe('fetchLatestModel from Azure Pipelines artifacts (Build REST stand-in)'
 
   async function fetch(overrides: Partial<PipelineArtifactAccess> = {}) {
     const agent = fakeAgent({});
-    const context = { log: agent.log, progress: { start() {}, advance() {}, finish() {} }, ...testServices() };
+    const context = { log: agent.log, progress: silentProgress, ...testServices() };
     const store = await openPipelineArtifactStore(access(overrides), context);
     try {
       const model = await fetchLatestModel(store, { prefix: '', rule: { kind: 'highestVersion' }, destination: join(work, 'model'), verifyIntegrity: true, download: { concurrency: 4, blockSize: MiB, retry: policyForRetries(2, { baseDelayMs: 20 }), idleTimeoutMs: 10_000 }, timeoutMs: 30_000 }, context);

@@ -12,12 +12,13 @@ import { openS3Store } from '../../tasks/common/model/s3Store';
 import { policyForRetries } from '../../tasks/common/net/retry';
 import { startDevOpsStandIn, type DevOpsStandIn } from '../support/devopsStandIn';
 import { fakeAgent } from '../support/fakeAgent';
-import { assertHolds, quietProgress, settingFailure, testFetchOptions } from '../support/fetchHarness';
+import { assertHolds,  settingFailure,  testFetchOptions  } from '../support/fetchHarness';
 import { randomBytes } from '../support/modelStore';
 import { S3Publisher, startS3, type S3Server } from '../support/s3';
 import { startTcpProxy } from '../support/tcpProxy';
 import { testServices } from '../support/services';
 import { testTransport } from '../support/azureTransport';
+import { silentProgress } from '../../tasks/common/log';
 
 const ROLE = 'arn:aws:iam::123456789012:role/model-reader';
 const OPEN_ROLE = 'arn:aws:iam::123456789012:role/ci/open-reader';
@@ -66,7 +67,7 @@ describe('fetchLatestModel from S3 with an assumed IAM role (STS stand-in)', fun
     const agent = fakeAgent({});
     const services = testServices();
     const context = { log: agent.log, registerSecret: agent.setSecret, oidcToken: (devOps: OidcContext) => requestPipelineOidcToken(devOps, testTransport()), ...services };
-    const model = await fetchLatestModel(openS3Store(s3Access, context), testFetchOptions(work, { prefix: 'churn/' }), { log: agent.log, progress: quietProgress, ...services });
+    const model = await fetchLatestModel(openS3Store(s3Access, context), testFetchOptions(work, { prefix: 'churn/' }), { log: agent.log, progress: silentProgress, ...services });
     return { model, agent };
   }
 

@@ -9,11 +9,12 @@ import { openS3Store } from '../../tasks/common/model/s3Store';
 import type { StoredObject } from '../../tasks/common/model/store';
 import { policyForRetries } from '../../tasks/common/net/retry';
 import { fakeAgent } from '../support/fakeAgent';
-import { assertHolds, digestListing, filesUnder, publishTestModels, quietProgress, SELECTION_CASES, settingFailure, testFetchOptions } from '../support/fetchHarness';
+import { assertHolds,  digestListing,  filesUnder,  publishTestModels,  SELECTION_CASES,  settingFailure,  testFetchOptions  } from '../support/fetchHarness';
 import { randomBytes, sha256 } from '../support/modelStore';
 import { S3Publisher, startS3, type S3Server } from '../support/s3';
 import { startTcpProxy } from '../support/tcpProxy';
 import { testServices } from '../support/services';
+import { silentProgress } from '../../tasks/common/log';
 
 const MiB = 1024 * 1024;
 
@@ -57,7 +58,7 @@ describe('fetchLatestModel against a local S3 (s3rver)', function () {
   async function fetch(overrides: Partial<FetchOptions> = {}, s3Access: S3Access = access()) {
     const agent = fakeAgent({});
     const services = testServices();
-    const model = await fetchLatestModel(openS3Store(s3Access, { log: agent.log, ...services }), testFetchOptions(work, overrides), { log: agent.log, progress: quietProgress, ...services });
+    const model = await fetchLatestModel(openS3Store(s3Access, { log: agent.log, ...services }), testFetchOptions(work, overrides), { log: agent.log, progress: silentProgress, ...services });
     return { model, agent };
   }
 

@@ -13,10 +13,11 @@ import { openBlobStore } from '../../tasks/common/model/blobStore';
 import { fetchLatestModel } from '../../tasks/common/model/fetch';
 import { containerSasUrl, startAzurite, type Azurite } from '../support/azurite';
 import { fakeAgent } from '../support/fakeAgent';
-import { quietProgress, testFetchOptions } from '../support/fetchHarness';
+import { testFetchOptions  } from '../support/fetchHarness';
 import { ModelPublisher, sha256 } from '../support/modelStore';
 import { testServices } from '../support/services';
 import { testTransport } from '../support/azureTransport';
+import { silentProgress } from '../../tasks/common/log';
 
 const run = promisify(execFile);
 const sample = join(__dirname, '..', '..', 'samples', 'flask-app');
@@ -103,7 +104,7 @@ describe('sample app model: train, publish to Azurite, fetch by tag, serve', fun
 
     const agent = fakeAgent({});
     const store = openBlobStore({ kind: 'connectionString', connectionString: azurite.connectionString, container: 'models' }, testTransport());
-    const model = await fetchLatestModel(store, testFetchOptions(work, { rule: { kind: 'tagQuery', query: `"stage" = 'approved'` } }), { log: agent.log, progress: quietProgress, ...testServices() });
+    const model = await fetchLatestModel(store, testFetchOptions(work, { rule: { kind: 'tagQuery', query: `"stage" = 'approved'` } }), { log: agent.log, progress: silentProgress, ...testServices() });
     assert.equal(model.version, '1.2.0', 'the approved version, not the higher candidate');
     assert.equal(model.digest, published.digest);
     assert.ok(model.verified);

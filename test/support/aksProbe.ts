@@ -8,7 +8,8 @@
  * runAksProbe (below) starts it; the script itself runs only when AKS_PROBE is set.
  */
 import { resolveKubeconfig } from '../../tasks/common/azure/clusterAccess';
-import { InputError, SettingError, TaskError } from '../../tasks/common/errors';
+import { SettingError, TaskError } from '../../tasks/common/errors';
+import { InputError } from '../../tasks/common/pipeline/inputError';
 import { Network } from '../../tasks/common/net/network';
 import { retryPolicy } from '../../tasks/common/net/retry';
 import { deploySettings } from '../../tasks/common/pipeline/deployInputs';

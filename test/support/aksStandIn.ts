@@ -17,7 +17,7 @@ import * as https from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { dump } from 'js-yaml';
 import type { Claims } from './jwt';
-import { bearerToken, sendJson, startServer } from './standInServer';
+import { bearerToken, sendJson, startServer, InjectedFaults } from './standInServer';
 import type { ClientCertificate, TestCa } from './tls';
 
 export const aksServerAppId = '6dae42f8-4368-4678-94ff-3960e28e3630';
@@ -208,7 +208,7 @@ export async function startAksStandIn(o: AksStandInOptions): Promise<AksStandIn>
   const requests: AksRequestRecord[] = [];
   const apiRequests: ApiServerRecord[] = [];
   const tokens = { user: randomBytes(32).toString('hex'), admin: randomBytes(32).toString('hex') };
-  const failures = { count: 0, status: 503 };
+  const faults = new InjectedFaults();
   const apiServer = await startApiServerFront(o, tokens, apiRequests);
   const front = { url: apiServer.origin, caData: fs.readFileSync(o.tls.caCert).toString('base64'), tokens };
   let origin = '';
@@ -218,10 +218,8 @@ export async function startAksStandIn(o: AksStandInOptions): Promise<AksStandIn>
       requests.push({ method, path: url.pathname, appId: claims?.appid as string | undefined, status });
       sendJson(res, status, body);
     };
-    if (failures.count > 0) {
-      failures.count--;
-      return answer(failures.status, armError('ServiceUnavailable', 'The service is temporarily unavailable (stand-in fault).'));
-    }
+    const fault = faults.take();
+    if (fault !== undefined) return answer(fault, armError('ServiceUnavailable', 'The service is temporarily unavailable (stand-in fault).'));
     const token = bearerToken(req);
     const claims = token ? o.verifyToken(token) : undefined;
     if (!claims) return answer(401, armError('InvalidAuthenticationToken', 'The access token is invalid.'));
@@ -236,10 +234,7 @@ export async function startAksStandIn(o: AksStandInOptions): Promise<AksStandIn>
   origin = server.origin;
   return {
     url: `${origin}/`, audience: origin, apiServerUrl: apiServer.origin, requests, apiRequests, userToken: tokens.user, adminToken: tokens.admin,
-    failNext(count, status) {
-      failures.count = count;
-      failures.status = status;
-    },
+    failNext: (count, status) => faults.failNext(count, status),
     close: async () => {
       await Promise.all([server.close(), apiServer.close()]);
     },

@@ -8,7 +8,7 @@
  * ARM's own error codes and bodies otherwise.
  */
 import type { Claims } from './jwt';
-import { type ServerTls, bearerToken, sendJson, startServer } from './standInServer';
+import { type ServerTls, bearerToken, sendJson, startServer, InjectedFaults } from './standInServer';
 
 export interface StorageAccountSpec {
   readonly name: string;
@@ -94,7 +94,7 @@ function accountResource(subscriptionId: string, spec: StorageAccountSpec): obje
 export async function startArmStandIn(options: ArmStandInOptions): Promise<ArmStandIn> {
   const requests: ArmRequestRecord[] = [];
   const pageSize = options.pageSize ?? 2;
-  const failures = { count: 0, status: 503 };
+  const faults = new InjectedFaults();
   let origin = '';
   let audience = '';
   const server = await startServer((req, res, url) => {
@@ -103,10 +103,8 @@ export async function startArmStandIn(options: ArmStandInOptions): Promise<ArmSt
       requests.push({ ...record, appId: claims?.appid as string | undefined, status });
       sendJson(res, status, body, headers);
     };
-    if (failures.count > 0) {
-      failures.count--;
-      return answer(failures.status, armError('ServiceUnavailable', 'The service is temporarily unavailable (stand-in fault).'));
-    }
+    const fault = faults.take();
+    if (fault !== undefined) return answer(fault, armError('ServiceUnavailable', 'The service is temporarily unavailable (stand-in fault).'));
     const token = bearerToken(req);
     const claims = token ? options.verifyToken(token) : undefined;
     const challenge = { 'www-authenticate': `Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token", error_description="The access token is invalid."` };
@@ -139,10 +137,7 @@ export async function startArmStandIn(options: ArmStandInOptions): Promise<ArmSt
     url: `${origin}/`,
     audience,
     requests,
-    failNext(count, status) {
-      failures.count = count;
-      failures.status = status;
-    },
+    failNext: (count, status) => faults.failNext(count, status),
     close: () => server.close(),
   };
 }

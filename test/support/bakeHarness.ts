@@ -9,10 +9,10 @@ import type { BakeContext, BakeOptions } from '../../tasks/common/oci/bake';
 import { policyForRetries } from '../../tasks/common/net/retry';
 import { parseReference, parseRepository } from '../../tasks/common/oci/reference';
 import type { RegistryCredential } from '../../tasks/common/oci/registry/auth';
-import type { Log, Progress } from '../../tasks/common/log';
-import { format, type MessageKey } from '../../tasks/common/messages';
+import type { Progress } from '../../tasks/common/log';
 import type { TestRegistry } from './registry/registry';
 import { testServices } from './services';
+import { recordingLog } from './capture';
 
 export const MiB = 1024 * 1024;
 
@@ -85,11 +85,7 @@ export function recordingContext(): RecordingContext {
   const lines: string[] = [];
   const secrets: string[] = [];
   let bytes = 0;
-  const log: Log = {
-    info: (key: MessageKey, ...args: unknown[]) => lines.push(format(key, ...args)),
-    warn: (key: MessageKey, ...args: unknown[]) => lines.push(`WARNING ${format(key, ...args)}`),
-    debug: (text: string) => lines.push(`DEBUG ${text}`),
-  };
+  const log = recordingLog(lines);
   const progress: Progress = { start() {}, advance: (count) => void (bytes += count), finish() {} };
   return { log, progress, onSecret: (value) => secrets.push(value), lines, secrets, progressBytes: () => bytes, ...testServices() };
 }

@@ -3,7 +3,8 @@
  * it becomes the InputError the user sees, through the task's own table (pipeline/deployInputs.ts).
  */
 import { strict as assert } from 'node:assert';
-import { InputError, SettingError } from '../../tasks/common/errors';
+import { SettingError } from '../../tasks/common/errors';
+import { InputError } from '../../tasks/common/pipeline/inputError';
 import { deploySettings } from '../../tasks/common/pipeline/deployInputs';
 import type { ConnectionType } from '../../tasks/common/pipeline/kubeConnection';
 import { asInputError } from '../../tasks/common/pipeline/settings';

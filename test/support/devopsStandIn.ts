@@ -14,7 +14,7 @@
 import { type KeyObject, generateKeyPairSync, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { nowSeconds, signRs256 } from './jwt';
-import { type ServerTls, bearerToken, readBody, sendJson, startServer } from './standInServer';
+import { type ServerTls, bearerToken, readBody, sendJson, startServer, InjectedFaults } from './standInServer';
 
 export const oidcTokenLocationId = '69a319f4-28c1-4bfd-93e6-ea0ff5c6f1a2';
 
@@ -84,7 +84,7 @@ export async function startDevOpsStandIn(options: DevOpsStandInOptions): Promise
   const issuer = `https://vstoken.dev.azure.com/${organizationId}`;
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const requests: OidcTokenRequestRecord[] = [];
-  const failures = { count: 0, status: 503 };
+  const faults = new InjectedFaults();
   const subjectFor = (id: string) => `sc://${organization}/${projectName}/${options.serviceConnections[id] ?? id}`;
 
   const issue = (serviceConnectionId: string): string => {
@@ -99,10 +99,10 @@ export async function startDevOpsStandIn(options: DevOpsStandInOptions): Promise
     const apiVersion = /api-version=([^;,\s]+)/.exec(req.headers.accept ?? '')?.[1] ?? url.searchParams.get('api-version');
     const record = { projectId: match[1], hub: match[2], planId: match[3], jobId: match[4], serviceConnectionId, apiVersion };
     const answer = (status: number) => requests.push({ ...record, status });
-    if (failures.count > 0) {
-      failures.count--;
-      answer(failures.status);
-      return sendVssError(res, failures.status, 'The service is temporarily unavailable (stand-in fault).');
+    const fault = faults.take();
+    if (fault !== undefined) {
+      answer(fault);
+      return sendVssError(res, fault, 'The service is temporarily unavailable (stand-in fault).');
     }
     if (!serviceConnectionId || !(serviceConnectionId in options.serviceConnections)) {
       answer(400);
@@ -129,10 +129,7 @@ export async function startDevOpsStandIn(options: DevOpsStandInOptions): Promise
     publicKey,
     requests,
     subjectFor,
-    failNext(count, status) {
-      failures.count = count;
-      failures.status = status;
-    },
+    failNext: (count, status) => faults.failNext(count, status),
     close: () => server.close(),
   };
 }

@@ -2,10 +2,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { OwnedLifetime } from '../../tasks/common/lifetime';
 import type { Agent } from '../../tasks/common/pipeline/agent';
-import { safeArgument, safeLines } from '../../tasks/common/pipeline/output';
 import { Network } from '../../tasks/common/net/network';
 import { fakeEndpoint, type EndpointSpec } from './fakeAzureEndpoint';
-import { format, type MessageKey } from '../../tasks/common/messages';
+import type { MessageKey } from '../../tasks/common/messages';
+import { printed, recordingLog } from './capture';
 
 /** An in-memory Agent: inputs and variables from maps, and a record of everything the task said. */
 export interface RecordingAgent extends Agent {
@@ -21,8 +21,7 @@ export function fakeAgent(
   options: { variables?: Record<string, string>; endpoints?: Record<string, Omit<EndpointSpec, 'id'>>; root?: string } = {},
 ): RecordingAgent {
   const lines: string[] = [];
-  // The same output boundary as the real agent, so tests see what a pipeline log would show.
-  const render = (key: MessageKey, args: unknown[]) => safeLines(format(key, ...args.map(safeArgument)));
+  const log = recordingLog(lines);
   let network: Network | undefined;
   const secrets: string[] = [];
   const value = (text: string | undefined) => (text?.trim() ? text.trim() : undefined);
@@ -34,12 +33,8 @@ export function fakeAgent(
     summaries: [],
     lifetime: new OwnedLifetime(),
     network: () => (network ??= new Network()),
-    loc: (key: MessageKey, ...args: unknown[]) => render(key, args),
-    log: {
-      info: (key: MessageKey, ...args: unknown[]) => lines.push(render(key, args)),
-      warn: (key: MessageKey, ...args: unknown[]) => lines.push(`WARNING ${render(key, args)}`),
-      debug: (text: string) => lines.push(`DEBUG ${text}`),
-    },
+    loc: (key: MessageKey, ...args: unknown[]) => printed(key, args),
+    log,
     input: (name) => value(inputs[name]),
     pathInput: (name) => value(inputs[name]),
     secretInput(name) {

@@ -5,7 +5,8 @@
 import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError, SettingError } from '../../tasks/common/errors';
+import { SettingError } from '../../tasks/common/errors';
+import { InputError } from '../../tasks/common/pipeline/inputError';
 import type { MessageKey } from '../../tasks/common/messages';
 import type { FetchOptions } from '../../tasks/common/model/fetch';
 import type { SelectionRule } from '../../tasks/common/model/select';
@@ -18,7 +19,6 @@ import { randomBytes, sha256 } from './modelStore';
 
 const MiB = 1024 * 1024;
 
-export const quietProgress = { start() {}, advance() {}, finish() {} };
 
 /** Options for fetchLatestModel into `<work>/model`: 1 MiB blocks, 4 connections, short retries. */
 export function testFetchOptions(work: string, overrides: Partial<FetchOptions> = {}): FetchOptions {

@@ -68,3 +68,24 @@ export async function readBody(req: http.IncomingMessage): Promise<string> {
 export function bearerToken(req: http.IncomingMessage): string | undefined {
   return /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
 }
+
+/**
+ * Faults a stand-in serves on demand: the next `count` requests are answered with `status`
+ * (a 503 by default), whatever they ask, so tests can check retries and giving up.
+ */
+export class InjectedFaults {
+  private count = 0;
+  private status = 503;
+
+  failNext(count: number, status: number): void {
+    this.count = count;
+    this.status = status;
+  }
+
+  /** The status to fail this request with, or undefined to serve it. */
+  take(): number | undefined {
+    if (this.count <= 0) return undefined;
+    this.count -= 1;
+    return this.status;
+  }
+}

@@ -1,7 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { readAzureRmConnection } from '../../tasks/common/azure/connection';
-import { InputError, SettingError } from '../../tasks/common/errors';
+import { SettingError } from '../../tasks/common/errors';
+import { InputError } from '../../tasks/common/pipeline/inputError';
 import { asInputError } from '../../tasks/common/pipeline/settings';
 import { type EndpointSpec, fakeEndpoint } from '../support/fakeAzureEndpoint';
 

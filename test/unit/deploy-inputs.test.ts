@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DeployAiAppToAksInputs } from '../../tasks/common/contract/deployAiAppToAks';
-import { InputError } from '../../tasks/common/errors';
+import { InputError } from '../../tasks/common/pipeline/inputError';
 import { deploySettings, progressDeadlineFor, readDeployInputs } from '../../tasks/common/pipeline/deployInputs';
 import { connectionTypeOf } from '../../tasks/common/pipeline/kubeConnection';
 import { fakeAgent } from '../support/fakeAgent';

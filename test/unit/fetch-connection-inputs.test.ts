@@ -1,7 +1,8 @@
 // Service connections of FetchLatestModel's stores: an Azure Repos/Team Foundation Server
 // connection (PAT) for pipelineArtifact, and the AWS Toolkit's AWS connection with a role for s3.
 import { strict as assert } from 'node:assert';
-import { InputError, TaskError } from '../../tasks/common/errors';
+import { TaskError } from '../../tasks/common/errors';
+import { InputError } from '../../tasks/common/pipeline/inputError';
 import { readFetchInputs } from '../../tasks/common/pipeline/fetchInputs';
 import { fakeAgent } from '../support/fakeAgent';
 import type { EndpointSpec } from '../support/fakeAzureEndpoint';

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { InputError } from '../../tasks/common/errors';
+import { InputError } from '../../tasks/common/pipeline/inputError';
 import { DEFAULT_RETRY_POLICY } from '../../tasks/common/net/retry';
 import { readFetchInputs, systemFolderHolding } from '../../tasks/common/pipeline/fetchInputs';
 import { fakeAgent } from '../support/fakeAgent';

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { InputError, TaskError } from '../../tasks/common/errors';
+import { TaskError } from '../../tasks/common/errors';
+import { InputError } from '../../tasks/common/pipeline/inputError';
 import { readFetchInputs } from '../../tasks/common/pipeline/fetchInputs';
 import { fakeAgent } from '../support/fakeAgent';
 import type { EndpointSpec } from '../support/fakeAzureEndpoint';

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { inspect } from 'node:util';
 import { load } from 'js-yaml';
-import { InputError } from '../../tasks/common/errors';
+import { InputError } from '../../tasks/common/pipeline/inputError';
 import { type ClusterAccessRequest, resolveKubeconfig } from '../../tasks/common/azure/clusterAccess';
 import { readClusterAccess } from '../../tasks/common/pipeline/kubeConnection';
 import { fakeAgent, type RecordingAgent } from '../support/fakeAgent';

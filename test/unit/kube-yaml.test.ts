@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { KubeconfigError, parseKubeconfig } from '../../tasks/common/kube/kubeconfig';
 import { parseManifests } from '../../tasks/common/kube/parse';
-import type { InputError } from '../../tasks/common/errors';
+import type { InputError } from '../../tasks/common/pipeline/inputError';
 import { KubeManifestError } from '../../tasks/common/kube/types';
 import { MAX_YAML_NODES } from '../../tasks/common/kube/yamlDocuments';
 import { reportedByDeploy } from '../support/deployFailures';

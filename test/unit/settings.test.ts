@@ -2,7 +2,8 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FetchLatestModelInputs } from '../../tasks/common/contract/fetchLatestModel';
-import { InputError, SettingError, TaskError } from '../../tasks/common/errors';
+import { INPUT_SLOT, SettingError, TaskError } from '../../tasks/common/errors';
+import { InputError } from '../../tasks/common/pipeline/inputError';
 import { boolInput, intInput, pickInput, textInput } from '../../tasks/common/pipeline/inputs';
 import { asInputError } from '../../tasks/common/pipeline/settings';
 import { fakeAgent } from '../support/fakeAgent';
@@ -24,6 +25,12 @@ describe('settings: a core failure names a setting, the task names the input', (
   it('names the setting itself when a task forgot to map it, rather than nothing', () => {
     const error = asInputError(new SettingError('storeRegion', 'InputInvalid', ['{input}', 'x', 'y']), {}) as InputError;
     assert.equal(error.input, 'storeRegion');
+  });
+
+  it('fills the slot only where the message keeps it, never inside a value the user typed', () => {
+    const typed = `"{input}" = 'yes'`;
+    const error = asInputError(new SettingError('tagQuery', 'InputInvalid', [INPUT_SLOT, typed, 'no such tag']), { tagQuery: 'tagQuery' }) as InputError;
+    assert.equal(error.message, `Input 'tagQuery' is '${typed}': no such tag`);
   });
 
   it('passes every other error through as it is', () => {

@@ -27,7 +27,7 @@ export interface AksClusterRef extends ArmTarget {
   readonly useClusterAdmin: boolean;
 }
 
-/** What a failure here is fixed by changing (messages say '{input}' for its input). */
+/** What a failure here is fixed by changing (messages say INPUT_SLOT for its input). */
 export type AksSetting = 'resourceGroup' | 'cluster' | 'useClusterAdmin';
 
 export interface AksDeps {

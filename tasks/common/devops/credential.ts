@@ -4,7 +4,7 @@
  * connection (sent as Basic, the only way Azure DevOps takes a PAT). No SDK here: the input layer
  * builds credentials without loading azure-devops-node-api.
  */
-import { RemoteError, SettingError, type TaskError } from '../errors';
+import { RemoteError, SettingError, type TaskError, INPUT_SLOT } from '../errors';
 
 export type DevOpsCredential =
   | { readonly kind: 'bearer'; readonly token: string }
@@ -36,11 +36,11 @@ export function basicAuthorizationOf(token: string): string {
 /** HTTP 401: which credential Azure DevOps refused, and where to fix it. */
 export function unauthorizedError(credential: DevOpsCredential, operation: string, where: string): TaskError {
   if (credential.kind === 'bearer') return new RemoteError('DevOpsUnauthorized', [operation, where]);
-  return new SettingError<DevOpsSetting>('devopsConnection', 'DevOpsConnectionUnauthorized', [credential.connection, '{input}', operation, where]);
+  return new SettingError<DevOpsSetting>('devopsConnection', 'DevOpsConnectionUnauthorized', [credential.connection, INPUT_SLOT, operation, where]);
 }
 
 /** HTTP 403: the identity behind the credential may not read the pipeline. */
 export function forbiddenError(credential: DevOpsCredential, operation: string, pipeline: string, detail: string): TaskError {
   if (credential.kind === 'bearer') return new RemoteError('DevOpsForbidden', [operation, pipeline, detail]);
-  return new SettingError<DevOpsSetting>('devopsConnection', 'DevOpsConnectionForbidden', [credential.connection, '{input}', operation, pipeline, detail]);
+  return new SettingError<DevOpsSetting>('devopsConnection', 'DevOpsConnectionForbidden', [credential.connection, INPUT_SLOT, operation, pipeline, detail]);
 }

@@ -15,7 +15,7 @@ export type KubeconfigOrigin =
   | { readonly kind: 'kubeconfig' }
   | { readonly kind: 'aks'; readonly cluster: string; readonly resourceGroup: string };
 
-/** The settings a kubeconfig failure names (messages say '{input}' for its input). */
+/** The settings a kubeconfig failure names (messages say INPUT_SLOT for its input). */
 export type KubeconfigSetting = 'clusterConnection' | 'kubeconfig';
 
 const MESSAGES: Readonly<Record<'serviceConnection' | 'kubeconfig', Readonly<Record<KubeconfigProblem, MessageKey>>>> = {

@@ -45,7 +45,7 @@ export interface PodTemplate {
 
 /**
  * A manifest that cannot be used as written: a failure of the manifests, or of the container names
- * to replace. The message names the document and what to change, and says '{input}' for the input.
+ * to replace. The message names the document and what to change, and says INPUT_SLOT for the input.
  */
 export class KubeManifestError extends SettingError<'manifests' | 'containers'> {
   constructor(key: MessageKey, args: readonly unknown[], setting: 'manifests' | 'containers' = 'manifests') {

@@ -4,7 +4,7 @@ import { createHttpHeaders, createPipelineRequest, type HttpClient } from '@azur
 import { toHttpHeadersLike } from '@azure/core-http-compat';
 import { AnonymousCredential, BlobServiceClient, ContainerClient, type IHttpClient, type StoragePipelineOptions } from '@azure/storage-blob';
 import { AZURE_BODY_LIMITS, type AzureTransport, BLOB_PAGE_SIZE, isNetworkLayerError, sdkHttpClient } from '../azure/transport';
-import { RemoteError, SettingError, TaskError } from '../errors';
+import { RemoteError, SettingError, TaskError, INPUT_SLOT } from '../errors';
 import type { MessageKey } from '../messages';
 import { NetworkError } from '../net/errors';
 import type { ModelSetting } from './settings';
@@ -60,7 +60,7 @@ function containerFor(access: BlobAccess, options: StoragePipelineOptions): Cont
       try {
         service = BlobServiceClient.fromConnectionString(access.connectionString, options);
       } catch {
-        throw new SettingError<ModelSetting>('storeCredential', 'ConnectionStringInvalid', ['{input}']);
+        throw new SettingError<ModelSetting>('storeCredential', 'ConnectionStringInvalid', [INPUT_SLOT]);
       }
       return service.getContainerClient(access.container);
     }
@@ -89,7 +89,7 @@ function containerFromSasUrl(sasUrl: string, container: string | undefined, opti
 
 /** The container a SAS URL names (if it names one), or why it cannot be used. */
 function sasTarget(sasUrl: string, container: string | undefined): { readonly named?: string } | Failure {
-  const unusable = (reason: string) => new SettingError<ModelSetting>('storeCredential', 'SasUrlInvalid', ['{input}', reason]);
+  const unusable = (reason: string) => new SettingError<ModelSetting>('storeCredential', 'SasUrlInvalid', [INPUT_SLOT, reason]);
   let url: URL;
   try {
     url = new URL(sasUrl);
@@ -99,10 +99,10 @@ function sasTarget(sasUrl: string, container: string | undefined): { readonly na
   if (!/^https?:$/.test(url.protocol)) return unusable(`the scheme is ${url.protocol} (use https)`);
   if (!url.searchParams.get('sig')) return unusable('it has no SAS token (no sig= parameter)');
   const expiry = url.searchParams.get('se');
-  if (expiry && Date.parse(expiry) < Date.now()) return new SettingError<ModelSetting>('storeCredential', 'SasUrlExpired', ['{input}', expiry]);
+  if (expiry && Date.parse(expiry) < Date.now()) return new SettingError<ModelSetting>('storeCredential', 'SasUrlExpired', [INPUT_SLOT, expiry]);
   const named = containerNamedBy(url);
   if (named && container && named !== container) return new SettingError<ModelSetting>('storeContainer', 'SasContainerMismatch', [container, named]);
-  if (!named && !container) return new SettingError<ModelSetting>('storeContainer', 'InputRequired', ['{input}', 'the SAS URL names no container']);
+  if (!named && !container) return new SettingError<ModelSetting>('storeContainer', 'InputRequired', [INPUT_SLOT, 'the SAS URL names no container']);
   return { named };
 }
 
@@ -186,7 +186,7 @@ class BlobModelStore implements ModelStore {
     if (code === 'ContainerNotFound') return new SettingError<ModelSetting>('storeContainer', 'ContainerNotFound', [this.location]);
     if (code === 'ConditionNotMet' || status === 412) return new TaskError('BlobChanged', [what]);
     if (code === 'BlobNotFound') return new TaskError('BlobChanged', [what]);
-    const refused = (key: MessageKey, ...rest: string[]) => new SettingError<ModelSetting>('storeCredential', key, [this.location, '{input}', ...rest]);
+    const refused = (key: MessageKey, ...rest: string[]) => new SettingError<ModelSetting>('storeCredential', key, [this.location, INPUT_SLOT, ...rest]);
     if (code === 'AuthorizationFailure') return refused('StorageAuthorizationFailure');
     if (status === 403 && /^Authorization(PermissionMismatch|ResourceTypeMismatch|ServiceMismatch)/.test(code)) return refused('StoragePermissionDenied', code);
     if (status === 403 || status === 401) return refused('StorageAuthenticationFailed', detail);

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { formatBytes } from '../bytes';
-import { SettingError } from '../errors';
+import { SettingError, INPUT_SLOT } from '../errors';
 import type { Lifetime } from '../lifetime';
 import type { Log } from '../log';
 import type { MessageKey } from '../messages';
@@ -39,12 +39,12 @@ export function markerPath(destination: string): string {
 export async function previousInstall(destination: string): Promise<readonly string[]> {
   const existing = await stat(destination).catch(() => undefined);
   if (!existing) return [];
-  if (!existing.isDirectory()) throw destinationError('DestinationIsFile', ['{input}', destination]);
+  if (!existing.isDirectory()) throw destinationError('DestinationIsFile', [INPUT_SLOT, destination]);
   const present = await filesUnder(destination);
   if (present.length === 0) return [];
   const installed = new Set(await readMarker(destination));
   const foreign = present.find((file) => !installed.has(file));
-  if (foreign !== undefined) throw destinationError('DestinationForeign', ['{input}', destination, foreign]);
+  if (foreign !== undefined) throw destinationError('DestinationForeign', [INPUT_SLOT, destination, foreign]);
   return present;
 }
 
@@ -160,7 +160,7 @@ export async function promoteStaging(staging: Staging, destination: string, file
 }
 
 function notWritable(destination: string, error: unknown): SettingError<ModelSetting> {
-  return destinationError('DestinationNotWritable', ['{input}', destination, (error as NodeJS.ErrnoException).code ?? String(error)]);
+  return destinationError('DestinationNotWritable', [INPUT_SLOT, destination, (error as NodeJS.ErrnoException).code ?? String(error)]);
 }
 
 export async function discardStaging(staging: Staging): Promise<void> {

@@ -1,4 +1,4 @@
-import { RemoteError, SettingError, TaskError } from '../errors';
+import { RemoteError, SettingError, TaskError, INPUT_SLOT } from '../errors';
 import { BodyTooLargeError, CredentialScopeError, HttpStatusError, NetworkError, ProxyError, StoppedError, isRetryableStatus } from '../net/errors';
 import { withoutQuery } from '../redact';
 import type { ModelSetting } from './settings';
@@ -52,13 +52,13 @@ export function explainS3Error(error: unknown, what: string, context: S3ErrorCon
     case 'NoSuchBucket':
       return new SettingError<ModelSetting>('storeContainer', 'S3BucketNotFound', [context.bucket, where]);
     case 'InvalidAccessKeyId':
-      return new SettingError<ModelSetting>('storeAccessKeyId', 'S3AccessKeyRejected', [where, '{input}']);
+      return new SettingError<ModelSetting>('storeAccessKeyId', 'S3AccessKeyRejected', [where, INPUT_SLOT]);
     case 'SignatureDoesNotMatch':
-      return new SettingError<ModelSetting>('storeCredential', 'S3SignatureRejected', [where, '{input}']);
+      return new SettingError<ModelSetting>('storeCredential', 'S3SignatureRejected', [where, INPUT_SLOT]);
     case 'ExpiredToken':
     case 'InvalidToken':
     case 'TokenRefreshRequired':
-      return new SettingError<ModelSetting>('storeSessionToken', 'S3SessionTokenRejected', [where, '{input}', failure.code]);
+      return new SettingError<ModelSetting>('storeSessionToken', 'S3SessionTokenRejected', [where, INPUT_SLOT, failure.code]);
     case 'AccessDenied':
       return accessDenied(where, what);
     case 'NoSuchKey':
@@ -76,7 +76,7 @@ export function explainS3Error(error: unknown, what: string, context: S3ErrorCon
 
 /** The secret key answers for what its identity may do. */
 function accessDenied(where: string, what: string): SettingError<ModelSetting> {
-  return new SettingError<ModelSetting>('storeCredential', 'S3AccessDenied', [where, what, '{input}']);
+  return new SettingError<ModelSetting>('storeCredential', 'S3AccessDenied', [where, what, INPUT_SLOT]);
 }
 
 /** host[:port] of the S3 endpoint, as the network layer names peers. */

@@ -7,7 +7,7 @@
 import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, type Credentials, STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import type { OidcContext } from '../azure/oidc';
-import { RemoteError, SettingError, TaskError } from '../errors';
+import { RemoteError, SettingError, TaskError, INPUT_SLOT } from '../errors';
 import type { Lifetime } from '../lifetime';
 import type { Log } from '../log';
 import { awsHandler } from '../net/adapters/awsHttpHandler';
@@ -103,17 +103,17 @@ export function explainStsError(error: unknown, role: S3Role, where: string, con
     return new RemoteError('S3StsFailed', [where, role.roleArn, attempts, failure.status ? `HTTP ${failure.status} ${code}` : code || failure.message], { cause: error });
   }
   if (role.signIn.kind === 'webIdentity' && /^(AccessDenied|InvalidIdentityToken|IDPRejectedClaim|IDPCommunicationError|ExpiredToken)$/.test(code)) {
-    return new SettingError<ModelSetting>('storeCredential', 'S3WebIdentityRejected', [where, connection, '{input}', role.roleArn, code, failure.message]);
+    return new SettingError<ModelSetting>('storeCredential', 'S3WebIdentityRejected', [where, connection, INPUT_SLOT, role.roleArn, code, failure.message]);
   }
   switch (code) {
     case 'AccessDenied':
-      return new SettingError<ModelSetting>('storeCredential', 'S3AssumeRoleDenied', [where, connection, '{input}', role.roleArn, code, failure.message]);
+      return new SettingError<ModelSetting>('storeCredential', 'S3AssumeRoleDenied', [where, connection, INPUT_SLOT, role.roleArn, code, failure.message]);
     case 'InvalidClientTokenId':
-      return new SettingError<ModelSetting>('storeAccessKeyId', 'S3AccessKeyRejected', [`AWS STS at ${where}`, '{input}']);
+      return new SettingError<ModelSetting>('storeAccessKeyId', 'S3AccessKeyRejected', [`AWS STS at ${where}`, INPUT_SLOT]);
     case 'SignatureDoesNotMatch':
-      return new SettingError<ModelSetting>('storeCredential', 'S3SignatureRejected', [`AWS STS at ${where}`, '{input}']);
+      return new SettingError<ModelSetting>('storeCredential', 'S3SignatureRejected', [`AWS STS at ${where}`, INPUT_SLOT]);
     case 'ExpiredToken':
-      return new SettingError<ModelSetting>('storeSessionToken', 'S3SessionTokenRejected', [`AWS STS at ${where}`, '{input}', code]);
+      return new SettingError<ModelSetting>('storeSessionToken', 'S3SessionTokenRejected', [`AWS STS at ${where}`, INPUT_SLOT, code]);
   }
   return new RemoteError('S3RequestFailed', [role.signIn.kind === 'webIdentity' ? 'AssumeRoleWithWebIdentity' : 'AssumeRole', `AWS STS at ${where}`, failure.status, `${code}: ${failure.message}`], { cause: error });
 }

@@ -1,4 +1,4 @@
-import { SettingError } from '../errors';
+import { SettingError, INPUT_SLOT } from '../errors';
 import type { ModelSetting } from './settings';
 
 /**
@@ -39,7 +39,7 @@ export function parseTagQuery(query: string): TagCondition[] {
 }
 
 function invalid(query: string, problem: string): SettingError<ModelSetting> {
-  return new SettingError<ModelSetting>('tagQuery', 'InputInvalid', ['{input}', query, problem]);
+  return new SettingError<ModelSetting>('tagQuery', 'InputInvalid', [INPUT_SLOT, query, problem]);
 }
 
 /** The conditions, or what is wrong and where, with an example. */

@@ -8,17 +8,18 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import * as tl from 'azure-pipelines-task-lib/task';
-import { InputError, TaskError } from '../errors';
+import { TaskError } from '../errors';
+import { InputError } from './inputError';
 import { OwnedLifetime, type Lifetime } from '../lifetime';
 import type { Log } from '../log';
-import type { MessageKey } from '../messages';
+import { type MessageKey, formatTemplate } from '../messages';
 import { Network } from '../net/network';
 import { explainFailure } from '../net/explain';
 import { withoutQuery } from '../redact';
 import { agentNetworkSettings } from './network';
 import { neutralize, outputValueProblem, safeArgument, safeLines } from './output';
 import { secretPartsOf } from './secrets';
-import { INPUT_SLOT, type SettingInputs, type WithSettings, asInputError } from './settings';
+import { type SettingInputs, type WithSettings, asInputError } from './settings';
 import type { Endpoint } from '../endpoint';
 
 export type { Endpoint } from '../endpoint';
@@ -220,8 +221,9 @@ export async function runTask<T extends WithSettings>(taskDirectory: string, rea
 
 /** A failure's message in the agent's language, its arguments through the output boundary. */
 function messageOf(error: TaskError): string {
-  const text = render(error.key, error.args);
-  return error instanceof InputError ? text.replaceAll(INPUT_SLOT, error.input) : text;
+  if (!(error instanceof InputError)) return render(error.key, error.args);
+  // loc() without arguments gives the localized template, whose slot takes the input's name.
+  return safeLines(formatTemplate(tl.loc(error.key), error.args.map(safeArgument), error.input));
 }
 
 function report(error: unknown, lifetime: OwnedLifetime): void {

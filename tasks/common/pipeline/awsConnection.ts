@@ -10,7 +10,7 @@
  * toolkit; this task does not read those, and says so.
  */
 import { FetchLatestModelInputs } from '../contract/fetchLatestModel';
-import { InputError } from '../errors';
+import { InputError } from './inputError';
 import { s3Credentials, type S3Access, type S3Role } from '../model/s3Access';
 import type { Agent, Endpoint } from './agent';
 import { devOpsContextOf } from './devops';

@@ -1,6 +1,6 @@
 import { BakeModelIntoImageInputs as Inputs } from '../contract/bakeModelIntoImage';
 import type { DockerBuildOptions, DockerfileSetting } from '../dockerfile/dockerBuild';
-import { InputError } from '../errors';
+import { InputError } from './inputError';
 import { policyForRetries } from '../net/retry';
 import { azureTransportOf } from './azureTransport';
 import type { BakeOptions, BakeSetting, BakeTarget, RegistrySettings } from '../oci/bake';

@@ -1,6 +1,6 @@
 import { readAzureRmConnection } from '../azure/connection';
 import { FetchLatestModelInputs as INPUTS } from '../contract/fetchLatestModel';
-import { InputError } from '../errors';
+import { InputError } from './inputError';
 import { sasUrlProblem } from '../model/blobStore';
 import type { RetryPolicy } from '../net/retry';
 import type { Agent } from './agent';

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import type { ClusterAccessRequest } from '../azure/clusterAccess';
 import { DeployAiAppToAksInputs as Inputs } from '../contract/deployAiAppToAks';
-import { InputError } from '../errors';
+import { InputError } from './inputError';
 import type { DeployRequest, PullSecret, Workload } from '../kube/deploy';
 import { type AppSpec, DEFAULT_PROGRESS_DEADLINE_SECONDS, appSpecProblem } from '../kube/generate';
 import { parseManifests } from '../kube/parse';

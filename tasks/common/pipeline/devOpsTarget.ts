@@ -8,7 +8,8 @@
  */
 import { FetchLatestModelInputs } from '../contract/fetchLatestModel';
 import { basicAuthorizationOf, devOpsCredential, type DevOpsCredential } from '../devops/credential';
-import { InputError, TaskError } from '../errors';
+import { TaskError } from '../errors';
+import { InputError } from './inputError';
 import type { Agent } from './agent';
 import { jobConnectionOf } from './devops';
 

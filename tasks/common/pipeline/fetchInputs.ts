@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { FetchLatestModelInputs as INPUTS } from '../contract/fetchLatestModel';
-import { InputError } from '../errors';
+import { InputError } from './inputError';
 import type { FetchOptions } from '../model/fetch';
 import type { StoreAccess } from '../model/openStore';
 import type { SelectionRule } from '../model/select';

@@ -1,4 +1,4 @@
-import { InputError } from '../errors';
+import { InputError } from './inputError';
 import { isValidDigest } from '../oci/reference';
 import type { InputReader } from './agent';
 

@@ -9,7 +9,7 @@
 import { readAzureRmConnection } from '../azure/connection';
 import type { AzureClusterAccess, ClusterAccessRequest, KubeAuthorizationType, ServiceConnectionAccess } from '../azure/clusterAccess';
 import { DeployAiAppToAksInputs as Inputs } from '../contract/deployAiAppToAks';
-import { InputError } from '../errors';
+import { InputError } from './inputError';
 import {
   type Kubeconfig, KubeconfigError, credentialValuesIn, interactiveEntraLogin, kubeconfigSecrets, parseKubeconfig, selectContext, serializeKubeconfig, skipTlsVerify,
 } from '../kube/kubeconfig';

@@ -5,7 +5,7 @@
  * agent proxy, the usual HTTPS_PROXY / HTTP_PROXY / NO_PROXY variables apply, as curl reads them.
  */
 import * as fs from 'node:fs';
-import { InputError } from '../errors';
+import { InputError } from './inputError';
 import { type ClientCertificate, type NetworkSettings, type ProxySettings, networkSettings, noProxyPatterns, proxySettings } from '../net/settings';
 
 /** What task-lib reports, in its own shapes; a test passes plain objects. */

@@ -1,6 +1,6 @@
 import { FetchLatestModelInputs as INPUTS } from '../contract/fetchLatestModel';
 import type { RunSelection } from '../devops/builds';
-import { InputError } from '../errors';
+import { InputError } from './inputError';
 import type { PipelineArtifactAccess } from '../model/pipelineArtifactStore';
 import type { SelectionRule } from '../model/select';
 import type { RetryPolicy } from '../net/retry';

@@ -5,7 +5,7 @@
  * password for the registry URL.
  */
 import { readAzureRmConnection } from '../azure/connection';
-import { InputError } from '../errors';
+import { InputError } from './inputError';
 import type { RegistryAccess } from '../oci/registry/access';
 import type { Agent, Endpoint } from './agent';
 import { devOpsContextOf } from './devops';

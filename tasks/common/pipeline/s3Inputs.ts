@@ -1,5 +1,5 @@
 import { FetchLatestModelInputs as INPUTS } from '../contract/fetchLatestModel';
-import { InputError } from '../errors';
+import { InputError } from './inputError';
 import { s3Credentials, type S3Access, type S3CredentialSource } from '../model/s3Access';
 import type { RetryPolicy } from '../net/retry';
 import type { Agent } from './agent';

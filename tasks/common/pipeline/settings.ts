@@ -5,7 +5,8 @@
  * same credential) and returns that table with the inputs; the task runner applies it to a
  * failure before it reports it.
  */
-import { InputError, SettingError } from '../errors';
+import { SettingError } from '../errors';
+import { InputError } from './inputError';
 
 export { INPUT_SLOT } from '../errors';
 
