@@ -160,7 +160,7 @@ describe('deploy core against the cluster simulator', function () {
       assert.match(result.service?.ip ?? '', /^10\./);
       assert.equal(result.service?.url, undefined);
       assert.equal((sim.get('Service', 'internal', 'scorer') as Obj).spec.clusterIP, result.service?.ip);
-      assert.ok(lines.some((line) => line.startsWith("Smoke test skipped: service 'scorer' is of type ClusterIP")));
+      assert.ok(lines.some((line) => /^(WARNING )?Smoke test skipped: service 'scorer' is of type ClusterIP/.test(line)), lines.join('\n'));
       assert.ok(!lines.some((line) => line.includes('Waiting up to') && line.includes('load balancer')));
     });
 
@@ -345,7 +345,7 @@ spec:
       }, { log, retry: { attempts: 3, baseDelayMs: 10 } });
       assert.equal(result, 'done');
       assert.equal(calls, 3);
-      assert.equal(lines.filter((line) => line.startsWith('The Kubernetes API server failed to apply Deployment')).length, 2);
+      assert.equal(lines.filter((line) => line.startsWith('WARNING The Kubernetes API server failed to apply Deployment')).length, 2, lines.join('\n'));
     });
 
     it('fails a 4xx at once with the server message, sanitised, and gives up on persistent 5xx', async () => {
@@ -409,7 +409,7 @@ spec:
       const error = await rejection(smokeTest(`http://127.0.0.1:${closed}/nothing`, { attempts: 3, intervalMs: 40, timeoutMs: 1000, log, network: testNetwork }));
       assert.ok(Date.now() - started >= 40, 'two pauses of at least half the interval (jitter)');
       assert.match(error.message, new RegExp(`Smoke test of http://127\\.0\\.0\\.1:${closed}/nothing failed after 3 attempts; the last attempt got ECONNREFUSED`));
-      assert.equal(lines.filter((line) => line.startsWith('smoke test ')).length, 3);
+      assert.equal(lines.filter((line) => line.startsWith('DEBUG smoke test ')).length, 3, lines.join('\n'));
     });
   });
 
