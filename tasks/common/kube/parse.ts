@@ -3,10 +3,12 @@
  * document is parsed, its aliases expanded within a cap, checked, and turned into the JSON it will
  * be sent as, so a problem in the last document leaves the cluster untouched. Empty documents (a
  * lone '---', comments) are skipped; a `kind: List` is flattened into its items as kubectl does.
+ * Scalars are read as kubectl reads them (YAML 1.1: `0644` is octal; see kubectlScalars.ts).
  * Errors name the file, the document and the line, never the manifest's text.
  */
 import { KubeManifestError, type KubeObject } from './types';
-import { MANIFEST_SCHEMA, YamlProblem, loadDocuments } from './yamlDocuments';
+import { KUBECTL_SCHEMA, UnsafeInteger } from './kubectlScalars';
+import { YamlProblem, loadDocuments } from './yamlDocuments';
 
 export interface ManifestSource {
   /** Where the text came from (a file path), used in messages only. */
@@ -18,16 +20,17 @@ export function parseManifests(sources: readonly ManifestSource[]): KubeObject[]
   return sources.flatMap(parseOne);
 }
 
-/** JSON has no .inf or .nan: YAML's would reach the API server as null. */
+/** JSON has no .inf or .nan (kubectl refuses them too), and a JavaScript number holds integers only up to 2^53. */
 function jsonScalar(value: unknown): string | undefined {
   if (typeof value === 'number' && !Number.isFinite(value)) return 'it holds a number JSON cannot carry (.inf or .nan); quote it if it is meant as text';
+  if (value instanceof UnsafeInteger) return `it holds an integer beyond 2^53 that would not be sent exactly (${value.text.slice(0, 30)}); quote it if it is meant as text`;
   return undefined;
 }
 
 function parseOne({ source, text }: ManifestSource): KubeObject[] {
   let documents: unknown[];
   try {
-    documents = loadDocuments(text, { schema: MANIFEST_SCHEMA, checkScalar: jsonScalar });
+    documents = loadDocuments(text, { schema: KUBECTL_SCHEMA, checkScalar: jsonScalar });
   } catch (error) {
     if (!(error instanceof YamlProblem)) throw error;
     throw new KubeManifestError('ManifestInvalidYaml', [source, error.reason]);

@@ -22,9 +22,6 @@ export class YamlProblem extends Error {
   }
 }
 
-/** kubectl's YAML: the core schema (timestamps stay strings, no !!binary) plus merge keys (`<<`). */
-const mergeType = (yaml as unknown as { types: { merge: yaml.Type } }).types.merge;
-export const MANIFEST_SCHEMA = yaml.CORE_SCHEMA.extend({ implicit: [mergeType] });
 
 /** js-yaml's reason with anything it quotes from the text (alias names, tags) cut out. */
 function withoutQuotes(reason: string): string {
@@ -52,7 +49,8 @@ function walk(value: unknown, state: Walk, depth: number): void {
   state.nodes += 1;
   if (state.nodes > MAX_YAML_NODES) throw new YamlProblem(`its aliases expand to more than ${MAX_YAML_NODES} nodes`);
   if (depth > MAX_EXPANDED_DEPTH) throw new YamlProblem(`its aliases nest deeper than ${MAX_EXPANDED_DEPTH} levels`);
-  if (typeof value !== 'object' || value === null) {
+  // Mappings and lists are walked; anything else (a scalar, or a value a schema made) is checked.
+  if (typeof value !== 'object' || value === null || !(Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype)) {
     const problem = state.checkScalar?.(value);
     if (problem) throw new YamlProblem(problem);
     return;
