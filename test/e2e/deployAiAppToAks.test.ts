@@ -21,7 +21,10 @@ import { assertNoSecrets, runTask, visibleOutput, type TaskRun } from '../suppor
 
 const taskDir = join(__dirname, '..', '..', 'dist', 'tasks', 'DeployAiAppToAksV1');
 const KUBE_TOKEN = 'e2e-kube-token-7f3a9c';
-const pipeline = { 'Build.BuildId': '77', 'System.CollectionUri': 'https://dev.azure.com/contoso/', 'System.TeamProject': 'churn', 'Build.SourceVersion': 'c0ffee' };
+const pipeline = {
+  'Build.BuildId': '77', 'Build.BuildNumber': '20261206.3', 'Build.DefinitionName': 'churn CI', 'System.DefinitionId': '12', 'Agent.JobName': 'Deploy churn',
+  'System.CollectionUri': 'https://dev.azure.com/contoso/', 'System.CollectionId': 'c0113c71-0000-4000-8000-000000000001', 'System.TeamProject': 'churn ml', 'Build.SourceVersion': 'c0ffee',
+};
 
 describe('DeployAiAppToAks e2e (the bundle as the agent runs it)', function () {
   this.timeout(180_000);
@@ -59,8 +62,8 @@ describe('DeployAiAppToAks e2e (the bundle as the agent runs it)', function () {
     aks: { url: cluster.url, scheme: 'Kubernetes', parameters: { kubeconfig: cluster.kubeconfig() }, data: { authorizationType: 'Kubeconfig' } },
     acr: { url: `https://${registry.host}`, scheme: 'UsernamePassword', parameters: { registry: `https://${registry.host}`, username: registry.username!, password: registry.password! }, data: { registrytype: 'Others' } },
   });
-  const deploy = (inputs: Record<string, string>, nodePath?: string) => runTask({
-    taskDir, nodePath, endpoints: endpoints(), variables: pipeline,
+  const deploy = (inputs: Record<string, string>, nodePath?: string, variables: Record<string, string> = {}) => runTask({
+    taskDir, nodePath, endpoints: endpoints(), variables: { ...pipeline, ...variables },
     inputs: {
       kubernetesServiceConnection: 'aks', namespace: 'churn', appName: 'churn-app', containerPort: '8080', servicePort: '8080',
       containerRegistry: 'acr', modelVersion: '1.2.0', modelDigest: `sha256:${'d'.repeat(64)}`, rolloutTimeoutSeconds: '60', progressDeadlineSeconds: '5', ...inputs,
@@ -91,7 +94,17 @@ describe('DeployAiAppToAks e2e (the bundle as the agent runs it)', function () {
       const template = JSON.parse(await kubectl('get', 'deployment', 'churn-app', '-n', 'churn', '-o', 'json'));
       assert.equal(template.spec.template.spec.containers[0].image, image);
       assert.equal(template.spec.template.metadata.annotations['ai.model.version'], '1.2.0');
-      assert.equal(template.metadata.annotations['dev.azure.pipelines.run'], 'https://dev.azure.com/contoso/churn/_build/results?buildId=77');
+      assert.equal(template.metadata.annotations['dev.azure.pipelines.run'], 'https://dev.azure.com/contoso/churn%20ml/_build/results?buildId=77');
+      // The traceability annotations Microsoft's Kubernetes tasks write, on every object applied.
+      const service = JSON.parse(await kubectl('get', 'service', 'churn-app', '-n', 'churn', '-o', 'json'));
+      for (const object of [template, service]) {
+        assert.deepEqual(Object.fromEntries(Object.entries(object.metadata.annotations as Record<string, string>).filter(([key]) => key.startsWith('azure-pipelines/'))), {
+          'azure-pipelines/execution': '20261206.3', 'azure-pipelines/pipeline': 'churn CI', 'azure-pipelines/pipelineId': '12', 'azure-pipelines/jobName': 'Deploy churn',
+          'azure-pipelines/executionuri': 'https://dev.azure.com/contoso/churn%20ml/_build/results?buildId=77', 'azure-pipelines/project': 'churn ml',
+          'azure-pipelines/org': 'c0113c71-0000-4000-8000-000000000001',
+        });
+      }
+      assert.equal(template.spec.template.metadata.annotations['azure-pipelines/execution'], undefined, 'never on the pod template, which would restart pods');
       assert.equal(run.outputs.revision, template.metadata.annotations['deployment.kubernetes.io/revision']);
       assert.match(await kubectl('rollout', 'status', 'deployment/churn-app', '-n', 'churn', '--timeout=5s'), /successfully rolled out/);
       const secret = JSON.parse(await kubectl('get', 'secret', 'ai-app-registry', '-n', 'churn', '-o', 'json'));
@@ -105,9 +118,12 @@ describe('DeployAiAppToAks e2e (the bundle as the agent runs it)', function () {
   it('re-deploying the running digest is a fast no-op that still reports outputs', async () => {
     const before = JSON.parse(await kubectl('get', 'deployment', 'churn-app', '-n', 'churn', '-o', 'json'));
     const running = before.spec.template.spec.containers[0].image;
-    const run = await deploy({ image: running });
+    const run = await deploy({ image: running }, undefined, { 'Build.BuildNumber': '20261206.4', 'Build.BuildId': '78' });
     assert.equal(run.result.status, 'Succeeded', visibleOutput(run));
     assert.equal(run.outputs.revision, before.metadata.annotations['deployment.kubernetes.io/revision']);
+    const after = JSON.parse(await kubectl('get', 'deployment', 'churn-app', '-n', 'churn', '-o', 'json'));
+    assert.equal(after.metadata.annotations['azure-pipelines/execution'], '20261206.4', 'the run that last applied it');
+    assert.equal(after.metadata.generation, before.metadata.generation, 'new run annotations roll nothing out');
     assert.equal(run.outputs.deployedImage, running);
     assert.ok(run.outputs.serviceUrl);
     assert.match(visibleOutput(run), /already runs this pod template/);

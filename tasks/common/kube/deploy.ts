@@ -26,6 +26,7 @@ import { type DeploymentLike, revisionOf, rolloutStatus } from './rolloutStatus'
 import { type RolloutOutcome, watchRollout } from './rolloutWatch';
 import { type ServiceAddress, waitForServiceAddress } from './service';
 import { smokeTest } from './smokeTest';
+import { withRunAnnotations } from './traceability';
 import type { KubeObject, PodTemplate } from './types';
 
 export { RolloutFailedError };
@@ -59,6 +60,8 @@ export interface DeployRequest {
   readonly rollbackOnFailure: boolean;
   readonly loadBalancerTimeoutMs: number;
   readonly smokeTest?: SmokeTestSettings;
+  /** The run's traceability annotations (traceability.ts), put on every object applied. */
+  readonly runAnnotations?: Readonly<Record<string, string>>;
 }
 
 export interface DeployContext {
@@ -90,7 +93,7 @@ export interface DeployResult {
 
 export async function deployApp(options: DeployRequest, context: DeployContext): Promise<DeployResult> {
   const cluster = context.signal ? context.cluster.within(context.signal) : context.cluster;
-  const documents = workloadDocuments(options);
+  const documents = withRunAnnotations(workloadDocuments(options), options.runAnnotations);
   const deploymentIndex = theDeployment(documents);
   const started = Date.now();
   const name = documents[deploymentIndex].metadata?.name ?? '';

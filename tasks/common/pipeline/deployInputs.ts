@@ -12,10 +12,11 @@ import type { DeployRequest, PullSecret, Workload } from '../kube/deploy';
 import { type AppSpec, DEFAULT_PROGRESS_DEADLINE_SECONDS, appSpecProblem } from '../kube/generate';
 import { parseManifests } from '../kube/parse';
 import { substituteImage } from '../kube/substitute';
+import { runAnnotationsFor } from '../kube/traceability';
 import type { ModelAnnotations } from '../kube/types';
 import { MAX_REPLICAS, type ValueProblem, dns1123LabelProblem, dns1123SubdomainProblem, httpPathProblem, imageProblem } from '../kube/validate';
 import type { Agent } from './agent';
-import { devOpsRunOf } from './devops';
+import { devOpsRunOf, pipelineRunInfoOf } from './devops';
 import { type InputSpec, boolInput, intInput, keyValueInput, listInput, modelDigestInput, modelVersionInput, pickInput, requiredInput, textInput } from './inputs';
 import { type ConnectionType, clusterSettings, connectionTypeOf, readClusterAccess } from './kubeConnection';
 import { readRegistryConnection } from './registryConnection';
@@ -137,6 +138,7 @@ function readDeploy(agent: Agent): Omit<DeployTaskInputs, 'settings' | 'cluster'
     rollbackOnFailure: boolInput(agent, Inputs.rollbackOnFailure),
     loadBalancerTimeoutMs: intInput(agent, Inputs.loadBalancerTimeoutSeconds, { min: 10, max: 3600 }) * 1000,
     smokeTest: smokeTestPath === undefined ? undefined : { path: smokeTestPath, ...SMOKE_TEST },
+    runAnnotations: runAnnotationsFor(pipelineRunInfoOf(agent)),
   });
   return { deploy, manifestFiles: files, model };
 }

@@ -1,4 +1,5 @@
 import type { OidcContext } from '../azure/oidc';
+import type { PipelineRunInfo } from '../kube/traceability';
 import type { PipelineRun } from '../oci/modelImage';
 import type { Agent } from './agent';
 
@@ -40,4 +41,21 @@ export function devOpsRunOf(agent: Agent): PipelineRun {
   const buildId = agent.variable('Build.BuildId');
   const runUrl = collection && project && buildId ? `${collection.replace(/\/?$/, '/')}${encodeURIComponent(project)}/_build/results?buildId=${buildId}` : undefined;
   return { sourceUrl: agent.variable('Build.Repository.Uri'), revision: agent.variable('Build.SourceVersion'), runUrl, pipelineName: agent.variable('Build.DefinitionName') };
+}
+
+/** The run as Microsoft's Kubernetes tasks describe it in their traceability annotations. */
+export function pipelineRunInfoOf(agent: Agent): PipelineRunInfo {
+  const hostType = agent.variable('System.HostType');
+  const release = hostType?.toLowerCase() === 'release';
+  return {
+    hostType,
+    collectionUri: agent.variable('System.CollectionUri') ?? agent.variable('System.TeamFoundationCollectionUri'),
+    collectionId: agent.variable('System.CollectionId'),
+    project: agent.variable('System.TeamProject'),
+    pipelineName: agent.variable(release ? 'Release.DefinitionName' : 'Build.DefinitionName'),
+    pipelineId: agent.variable(release ? 'Release.DefinitionId' : 'System.DefinitionId'),
+    jobName: agent.variable('Agent.JobName'),
+    runName: agent.variable(release ? 'Release.ReleaseId' : 'Build.BuildNumber'),
+    runId: agent.variable(release ? 'Release.ReleaseId' : 'Build.BuildId'),
+  };
 }
