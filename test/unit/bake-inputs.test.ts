@@ -47,6 +47,16 @@ function inputError(inputs: Record<string, string>, variables: Record<string, st
 }
 
 describe('BakeModelIntoImage inputs', () => {
+  it('attaches unsigned provenance by default and reads a PEM signer and the model URI', () => {
+    const plain = read(base);
+    assert.deepEqual(plain.options.provenance, { builder: { id: 'BakeModelIntoImage@1', version: plain.options.provenance!.builder.version }, modelUri: undefined });
+    assert.match(plain.options.provenance!.builder.version, /^1\.\d+\.\d+$/);
+    assert.equal(read({ ...base, provenance: 'false' }).options.provenance, undefined);
+    const signed = read({ ...base, signingKey: 'pemFile', signingKeyFile: '/agent/_temp/signing.pem', modelUri: 'azureml://registries/r/models/churn/versions/3' });
+    assert.equal(signed.options.provenance!.modelUri, 'azureml://registries/r/models/churn/versions/3');
+    assert.equal(typeof signed.options.provenance!.signer, 'function');
+  });
+
   it('applies the documented defaults', () => {
     const inputs = read(base);
     assert.equal(inputs.mode, 'appendLayer');
@@ -129,6 +139,14 @@ describe('BakeModelIntoImage inputs', () => {
     ['target in another registry than the connection', { ...base, containerRegistry: 'reg', image: 'other.io/app' }, 'image', /registry other.io.*myacr.azurecr.io/],
     ['dockerBuild without image', { ...base, mode: 'dockerBuild', dockerfile: '/src/Dockerfile' }, 'image', /required when mode is 'dockerBuild'/],
     ['bad SOURCE_DATE_EPOCH', base, 'SOURCE_DATE_EPOCH', /whole seconds/],
+    ['provenance that is not a boolean', { ...base, provenance: 'yes please' }, 'provenance', /'yes please'/],
+    ['an unknown signing key kind', { ...base, signingKey: 'gpg' }, 'signingKey', /'gpg'.*none, azureKeyVault, pemFile/],
+    ['pemFile without a key file', { ...base, signingKey: 'pemFile' }, 'signingKeyFile', /required when signingKey is 'pemFile'/],
+    ['azureKeyVault without a key id', { ...base, signingKey: 'azureKeyVault', keyVaultConnection: 'acr' }, 'keyVaultKeyId', /required when signingKey is 'azureKeyVault'/],
+    ['a Key Vault key id that is not one', { ...base, signingKey: 'azureKeyVault', keyVaultKeyId: 'http://vault/keys/k', keyVaultConnection: 'acr' }, 'keyVaultKeyId', /'http:\/\/vault\/keys\/k': expected a Key Vault key identifier/],
+    ['azureKeyVault without a connection', { ...base, signingKey: 'azureKeyVault', keyVaultKeyId: 'https://v1.vault.azure.net/keys/sign' }, 'keyVaultConnection', /required when signingKey is 'azureKeyVault'/],
+    ['a model URI with a query string', { ...base, modelUri: 'https://store.example/model?sig=secret' }, 'modelUri', /without credentials or query string/],
+    ['a model URI that is not one', { ...base, modelUri: 'just a name' }, 'modelUri', /'just a name'/],
   ];
   for (const [title, inputs, input, message] of cases) {
     it(`rejects ${title}, naming input ${input}`, () => {
