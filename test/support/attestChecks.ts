@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { toSignedEntity, Verifier, type TrustMaterial } from '@sigstore/verify';
-import { rawRequest } from './registry/http';
+import { basicAuth, rawRequest } from './registry/http';
 import { skopeoInspectRaw } from './registry/imageTools';
 import type { TestRegistry } from './registry/registry';
 import { run } from './registry/run';
@@ -25,8 +25,9 @@ export interface Referrer {
 }
 
 /** A blob's bytes, as the registry serves them (no auth), checked against its digest. */
-export async function registryBlob(registry: Pick<TestRegistry, 'url' | 'caPem'>, repository: string, digest: string): Promise<Buffer> {
-  const response = await rawRequest(`${registry.url}/v2/${repository}/blobs/${digest}`, { ca: registry.caPem });
+export async function registryBlob(registry: Pick<TestRegistry, 'url' | 'caPem' | 'username' | 'password'>, repository: string, digest: string): Promise<Buffer> {
+  const headers = registry.username ? { authorization: basicAuth(registry.username, registry.password ?? '') } : {};
+  const response = await rawRequest(`${registry.url}/v2/${repository}/blobs/${digest}`, { ca: registry.caPem, headers });
   assert.equal(response.status, 200, `blob ${digest}: ${response.body}`);
   const bytes = Buffer.from(response.body, 'utf8');
   assert.equal(`sha256:${createHash('sha256').update(bytes).digest('hex')}`, digest);
