@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BakeModelIntoImageInputs } from '../../tasks/common/contract/bakeModelIntoImage';
@@ -32,6 +33,13 @@ function recordingAgent(inputs: Record<string, string>) {
   return { agent, secretReads };
 }
 
+/** A P-384 key: valid PEM, but not a curve the signer takes. */
+function secp384KeyFile(): string {
+  const file = join(tmpdir(), `bake-inputs-p384-${process.pid}.pem`);
+  writeFileSync(file, generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  return file;
+}
+
 function read(inputs: Record<string, string>, variables: Record<string, string> = {}) {
   return readBakeInputs(fakeAgent(inputs, { variables, endpoints: { reg: registryEndpoint, acr: acrEndpoint } }));
 }
@@ -47,12 +55,16 @@ function inputError(inputs: Record<string, string>, variables: Record<string, st
 }
 
 describe('BakeModelIntoImage inputs', () => {
+  after(() => rmSync(join(tmpdir(), `bake-inputs-p384-${process.pid}.pem`), { force: true }));
   it('attaches unsigned provenance by default and reads a PEM signer and the model URI', () => {
     const plain = read(base);
     assert.deepEqual(plain.options.provenance, { builder: { id: 'BakeModelIntoImage@1', version: plain.options.provenance!.builder.version }, modelUri: undefined });
     assert.match(plain.options.provenance!.builder.version, /^1\.\d+\.\d+$/);
     assert.equal(read({ ...base, provenance: 'false' }).options.provenance, undefined);
-    const signed = read({ ...base, signingKey: 'pemFile', signingKeyFile: '/agent/_temp/signing.pem', modelUri: 'azureml://registries/r/models/churn/versions/3' });
+    const keyFile = join(tmpdir(), `bake-inputs-key-${process.pid}.pem`);
+    writeFileSync(keyFile, generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const signed = read({ ...base, signingKey: 'pemFile', signingKeyFile: keyFile, modelUri: 'azureml://registries/r/models/churn/versions/3' });
+    rmSync(keyFile);
     assert.equal(signed.options.provenance!.modelUri, 'azureml://registries/r/models/churn/versions/3');
     assert.equal(typeof signed.options.provenance!.signer, 'function');
   });
@@ -147,6 +159,8 @@ describe('BakeModelIntoImage inputs', () => {
     ['azureKeyVault without a connection', { ...base, signingKey: 'azureKeyVault', keyVaultKeyId: 'https://v1.vault.azure.net/keys/sign' }, 'keyVaultConnection', /required when signingKey is 'azureKeyVault'/],
     ['a model URI with a query string', { ...base, modelUri: 'https://store.example/model?sig=secret' }, 'modelUri', /without credentials or query string/],
     ['a model URI that is not one', { ...base, modelUri: 'just a name' }, 'modelUri', /'just a name'/],
+    ['a signing key file that is not there', { ...base, signingKey: 'pemFile', signingKeyFile: '/nonexistent/key.pem' }, 'signingKeyFile', /Input 'signingKeyFile': the signing key \/nonexistent\/key.pem could not be read as a PEM private key/],
+    ['a signing key on another curve', { ...base, signingKey: 'pemFile', signingKeyFile: secp384KeyFile() }, 'signingKeyFile', /an ECDSA key on secp384r1; only P-256/],
   ];
   for (const [title, inputs, input, message] of cases) {
     it(`rejects ${title}, naming input ${input}`, () => {

@@ -2,7 +2,7 @@
  * Signers with no binaries: a PEM private key read with node:crypto, for users outside Azure. The
  * signature is over SHA-256 of the data: ECDSA P-256 in DER, or RSA PKCS#1 v1.5, as cosign makes them.
  */
-import { promises as fs } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { SettingError } from '../errors';
@@ -19,15 +19,21 @@ export function signingKeyProblem(key: KeyObject): string | undefined {
   return `a ${key.asymmetricKeyType ?? 'secret'} key; an ECDSA P-256 or RSA private key is needed`;
 }
 
-export async function pemFileSigner(file: string): Promise<Signer> {
+/** Reads and checks a PEM private key at once, so a bad key file fails before anything is pushed. */
+export function readSigningKey(file: string): KeyObject {
   let privateKey: KeyObject;
   try {
-    privateKey = createPrivateKey({ key: await fs.readFile(file), format: 'pem' });
+    privateKey = createPrivateKey({ key: readFileSync(file), format: 'pem' });
   } catch (error) {
     throw new SettingError<SigningSetting>('signingKeyFile', 'SigningKeyUnreadable', [file, (error as Error).message], { cause: error });
   }
   const problem = signingKeyProblem(privateKey);
   if (problem) throw new SettingError<SigningSetting>('signingKeyFile', 'SigningKeyUnsupported', [file, problem]);
+  return privateKey;
+}
+
+/** A signer over a private key held in this process. */
+export function keySigner(privateKey: KeyObject, file: string): Signer {
   const publicKey = createPublicKey(privateKey);
   return {
     hint: keyHint(publicKey),
@@ -35,4 +41,8 @@ export async function pemFileSigner(file: string): Promise<Signer> {
     description: `key file ${path.basename(file)}`,
     sign: async (data) => sign('sha256', data, privateKey),
   };
+}
+
+export async function pemFileSigner(file: string): Promise<Signer> {
+  return keySigner(readSigningKey(file), file);
 }

@@ -7,7 +7,7 @@ import { readAzureRmConnection } from '../azure/connection';
 import { requestPipelineOidcToken } from '../azure/oidc';
 import type { ProvenanceSettings } from '../attest/attest';
 import { keyVaultSigner, parseKeyVaultKeyId } from '../attest/keyVaultSigner';
-import { pemFileSigner, type SigningSetting } from '../attest/signer';
+import { keySigner, readSigningKey, type SigningSetting } from '../attest/signer';
 import type { ProvenanceGate } from '../attest/verify';
 import { BakeModelIntoImageInputs as Bake, BakeModelIntoImageTask } from '../contract/bakeModelIntoImage';
 import { DeployAiAppToAksInputs as Deploy } from '../contract/deployAiAppToAks';
@@ -69,7 +69,9 @@ export function bakeProvenanceInput(agent: Agent): ProvenanceSettings | undefine
       return base;
     case 'pemFile': {
       const file = requiredPath(agent, Bake.signingKeyFile.name, `${Bake.signingKey.name} is 'pemFile'`);
-      return { ...base, signer: () => pemFileSigner(file) };
+      // The key is read now: a bad key file fails before anything is pushed.
+      const key = readingInputs(SIGNING_SETTINGS, () => readSigningKey(file));
+      return { ...base, signer: async () => keySigner(key, file) };
     }
     case 'azureKeyVault':
       return { ...base, signer: keyVaultSignerInput(agent) };
