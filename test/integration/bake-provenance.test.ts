@@ -11,7 +11,7 @@ import { attachReferrer } from '../../tasks/common/attest/referrers';
 import { pemFileSigner } from '../../tasks/common/attest/signer';
 import { bakeModel, registryClient } from '../../tasks/common/oci/bake';
 import { MediaType } from '../../tasks/common/oci/mediaTypes';
-import { BUNDLE, IN_TOTO, opensslVerifiesEnvelope, sigstoreVerifies, tagSchemaReferrers } from '../support/attestChecks';
+import { BUNDLE, certifySigningKey, IN_TOTO, joseVerifiesNotary, NOTARY, opensslVerifiesEnvelope, sigstoreVerifies, tagSchemaReferrers } from '../support/attestChecks';
 import { bakeOptions, MiB, recordingContext, tempRoot, writeModel } from '../support/bakeHarness';
 import { pushBaseImage } from '../support/registry/baseImages';
 import { skopeoInspectRaw } from '../support/registry/imageTools';
@@ -20,9 +20,10 @@ import { run } from '../support/registry/run';
 
 const builder = { id: 'BakeModelIntoImage@1', version: '1.2.0' };
 
-function keyFiles(root: string, type: 'ec' | 'rsa') {
+function keyFiles(root: string, name: string) {
+  const type = name.endsWith('rsa') ? 'rsa' : 'ec';
   const pair = type === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const file = path.join(root, `${type}-key.pem`);
+  const file = path.join(root, `${name}-key.pem`);
   fs.writeFileSync(file, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
   return { file, publicKey: pair.publicKey, publicPem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString() };
 }
@@ -98,6 +99,29 @@ describe('Bake attaches signed provenance (docker-registry: referrers tag schema
         assert.equal(statement.predicate.runDetails.builder.id, 'BakeModelIntoImage@1');
         assert.equal(statement.predicate.runDetails.metadata.invocationId, 'https://dev.azure.com/contoso/churn/_build/results?buildId=42');
       }
+    });
+  }
+
+  for (const type of ['ec', 'rsa'] as const) {
+    it(`adds a Notary Project JWS signature when the ${type.toUpperCase()} key has a certificate; jose checks it and openssl the chain`, async () => {
+      const key = keyFiles(root, `notary-${type}`);
+      const rootPem = await certifySigningKey(path.join(root, `ca-${type}`), key.file);
+      const options = bakeOptions(registry, { base: 'app:1', target: `notary-${type}`, modelPath: model, tags: ['v1'], provenance: { builder, signer: () => pemFileSigner(key.file) } });
+      const result = await bakeModel(options, recordingContext());
+      const notary = (await tagSchemaReferrers(registry, `notary-${type}`, result.digest)).find((entry) => entry.artifactType === NOTARY);
+      assert.ok(notary, 'a Notary Project signature is among the referrers');
+      assert.equal(notary.digest, result.attestation!.notaryDigest);
+      assert.equal(notary.manifest.layers[0].mediaType, 'application/jose+json');
+      const jws = JSON.parse(notary.content.toString('utf8'));
+      assert.equal(jws.header.x5c.length, 2, 'the leaf and its root');
+      const verified = await joseVerifiesNotary(path.join(root, `jose-${type}`), jws, rootPem);
+      const raw = await skopeoInspectRaw(registry, `notary-${type}@${result.digest}`);
+      assert.deepEqual(verified.targetArtifact, { mediaType: MediaType.ociIndex, digest: result.digest, size: Buffer.byteLength(raw) });
+      assert.equal(verified.header.alg, type === 'ec' ? 'ES256' : 'PS256');
+      assert.equal(verified.header['io.cncf.notary.signingScheme'], 'notary.x509');
+      assert.equal(verified.header.cty, 'application/vnd.cncf.notary.payload.v1+json');
+      const thumbprints = JSON.parse(notary.manifest.annotations!['io.cncf.notary.x509chain.thumbprint#S256']);
+      assert.equal(thumbprints.length, 2);
     });
   }
 

@@ -20,7 +20,7 @@ export const BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 export interface Referrer {
   readonly digest: string;
   readonly artifactType: string;
-  readonly manifest: { subject: { digest: string }; layers: { digest: string; mediaType: string }[]; artifactType: string };
+  readonly manifest: { subject: { digest: string }; layers: { digest: string; mediaType: string }[]; artifactType: string; annotations?: Record<string, string> };
   readonly content: Buffer;
 }
 
@@ -72,4 +72,36 @@ export function sigstoreVerifies(bundleJson: unknown, publicKey: KeyObject): voi
     publicKey: () => ({ publicKey, validFor: () => true }),
   };
   new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(toSignedEntity(bundle));
+}
+
+export const NOTARY = 'application/vnd.cncf.notary.signature';
+
+/**
+ * The npm package jose checks a Notary Project JWS (flattened JSON) with the leaf certificate's
+ * key, knowing the critical notary header; openssl checks the x5c chain to its root. Returns the payload.
+ */
+export async function joseVerifiesNotary(dir: string, jws: { header: { x5c: string[] } }, rootPem: string): Promise<{ targetArtifact: { digest: string; mediaType: string; size: number }; header: Record<string, unknown> }> {
+  const jose = await import('jose');
+  const pems = jws.header.x5c.map((der) => `-----BEGIN CERTIFICATE-----\n${der.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`);
+  const key = await jose.importX509(pems[0], (JSON.parse(Buffer.from((jws as unknown as { protected: string }).protected, 'base64url').toString()) as { alg: string }).alg);
+  const verified = await jose.flattenedVerify(jws as unknown as Parameters<typeof jose.flattenedVerify>[0], key, { crit: { 'io.cncf.notary.signingScheme': true } });
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'root.pem'), rootPem);
+  fs.writeFileSync(path.join(dir, 'chain.pem'), pems.slice(1).join(''));
+  fs.writeFileSync(path.join(dir, 'leaf.pem'), pems[0]);
+  const chain = await run('openssl', ['verify', '-CAfile', path.join(dir, 'root.pem'), '-untrusted', path.join(dir, 'chain.pem'), path.join(dir, 'leaf.pem')]);
+  assert.match(chain.stdout, /leaf\.pem: OK/, 'openssl verifies the certificate chain');
+  return { ...(JSON.parse(Buffer.from(verified.payload).toString('utf8')) as { targetArtifact: { digest: string; mediaType: string; size: number } }), header: verified.protectedHeader as Record<string, unknown> };
+}
+
+/** A root CA and a code-signing leaf certificate for `keyFile`'s key, made by openssl; the key file gets the leaf and the root appended. */
+export async function certifySigningKey(dir: string, keyFile: string): Promise<string> {
+  fs.mkdirSync(dir, { recursive: true });
+  const at = (name: string) => path.join(dir, name);
+  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', at('root.key'), '-out', at('root.pem'), '-days', '2', '-subj', '/CN=Provenance Test Root', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  await run('openssl', ['req', '-new', '-key', keyFile, '-out', at('leaf.csr'), '-subj', '/CN=Provenance Signer/O=Contoso']);
+  fs.writeFileSync(at('leaf.ext'), 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n');
+  await run('openssl', ['x509', '-req', '-in', at('leaf.csr'), '-CA', at('root.pem'), '-CAkey', at('root.key'), '-CAcreateserial', '-out', at('leaf.pem'), '-days', '1', '-extfile', at('leaf.ext')]);
+  fs.appendFileSync(keyFile, fs.readFileSync(at('leaf.pem'), 'utf8') + fs.readFileSync(at('root.pem'), 'utf8'));
+  return fs.readFileSync(at('root.pem'), 'utf8');
 }

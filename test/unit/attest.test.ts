@@ -40,7 +40,7 @@ describe('attestation pieces (pure)', () => {
   it('signs an envelope that verifies with its key only, and not once the payload changes', async () => {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    const signer = keySigner(privateKey, '/keys/k.pem');
+    const signer = keySigner({ privateKey, certificates: [] }, '/keys/k.pem');
     const envelope = await signEnvelope('application/vnd.in-toto+json', Buffer.from('{"a":1}'), signer);
     assert.equal(verifyEnvelope(envelope, [other.publicKey, signer.publicKey]), signer.publicKey);
     assert.equal(verifyEnvelope(envelope, [other.publicKey]), undefined);

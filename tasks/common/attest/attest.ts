@@ -15,6 +15,7 @@ import type { RegistryClient } from '../oci/registry/client';
 import { Provenance } from '../provenance';
 import { sigstoreBundle, SIGSTORE_BUNDLE_V03 } from './bundle';
 import { signEnvelope, type Signer } from './dsse';
+import { notarySignature } from './notary';
 import { attachReferrer, type ReferrersPath } from './referrers';
 import { InToto, statementBytes, type ModelFileDigest, type ProvenanceFacts } from './statement';
 
@@ -49,6 +50,8 @@ export interface AttestationResult {
   readonly path: ReferrersPath;
   /** Who signed, for the summary. */
   readonly signer?: string;
+  /** The Notary Project signature of the pushed digest, when the key has a certificate. */
+  readonly notaryDigest?: string;
   /** How many manifests got a statement: the pushed one and each platform of an index. */
   readonly subjects: number;
 }
@@ -134,7 +137,9 @@ export async function attestBake(client: RegistryClient, bake: BakeFacts, settin
     results.push({ provenance: provenance.digest, signature, path: provenance.path });
   }
   const [first] = results;
-  return { provenanceDigest: first.provenance, ...(first.signature ? { signatureDigest: first.signature } : {}), path: first.path, ...(signer ? { signer: signer.description } : {}), subjects: results.length };
+  const notary = signer ? await notarySignature(subjects[0].descriptor, signer, new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), `${settings.builder.id} ${settings.builder.version}`) : undefined;
+  const notaryDigest = notary ? (await attachReferrer(client, bake.repository, subjects[0].descriptor, notary)).digest : undefined;
+  return { provenanceDigest: first.provenance, ...(first.signature ? { signatureDigest: first.signature } : {}), path: first.path, ...(signer ? { signer: signer.description } : {}), ...(notaryDigest ? { notaryDigest } : {}), subjects: results.length };
 }
 
 /** What a bake knows that the statement repeats: where it pushed, the model and the run. */
@@ -152,6 +157,6 @@ export async function attestPushed(client: RegistryClient, options: AttestedBake
   const { bake } = options;
   const facts: BakeFacts = { repository: options.target.repository, digest, tags: options.tags, modelPath: options.modelPath, modelDirectory: bake.modelDirectory, modelVersion: bake.modelVersion, modelDigest: bake.modelDigest, pipelineRun: bake.pipelineRun, startedOn };
   const result = await attestBake(client, facts, options.provenance, log);
-  log.info('ProvenanceAttached', `${client.registry}/${options.target.repository}@${digest}`, result.subjects, result.path === 'referrersApi' ? 'referrers API' : 'referrers tag schema', result.provenanceDigest, result.signatureDigest ? `, signed by ${result.signer} in ${result.signatureDigest}` : ', unsigned');
+  log.info('ProvenanceAttached', `${client.registry}/${options.target.repository}@${digest}`, result.subjects, result.path === 'referrersApi' ? 'referrers API' : 'referrers tag schema', result.provenanceDigest, result.signatureDigest ? `, signed by ${result.signer} in ${result.signatureDigest}${result.notaryDigest ? `, Notary Project signature ${result.notaryDigest}` : ''}` : ', unsigned');
   return result;
 }

@@ -2,7 +2,7 @@
  * DSSE (Dead Simple Signing Envelope) v1: the pre-authentication encoding that is signed, and the
  * envelope that carries the payload and its signatures. The payload is signed exactly as sent.
  */
-import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, verify, type KeyObject, type X509Certificate } from 'node:crypto';
 
 export interface DsseSignature {
   readonly keyid: string;
@@ -32,6 +32,10 @@ export interface Signer {
   readonly description: string;
   /** A signature over SHA-256(data): DER for ECDSA, PKCS#1 v1.5 for RSA. */
   sign(data: Buffer): Promise<Buffer>;
+  /** A JWS signature over data: ES256 (r||s) for ECDSA, PS256 (RSASSA-PSS) for RSA, as Notary Project signatures use. */
+  signJws(data: Buffer): Promise<{ readonly alg: 'ES256' | 'PS256'; readonly signature: Buffer }>;
+  /** The key's certificate and its chain, leaf first, when it has one. */
+  readonly certificates?: readonly X509Certificate[];
 }
 
 export async function signEnvelope(payloadType: string, payload: Buffer, signer: Signer): Promise<DsseEnvelope> {

@@ -119,5 +119,13 @@ export async function keyVaultSigner(keyId: string, deps: KeyVaultDeps): Promise
       if (raw.length === 0) throw new RemoteError('KeyVaultKeyUnsupported', [keyId, 'a key whose sign answer held no signature']);
       return ec ? derOfP1363(raw) : raw;
     },
+    async signJws(data) {
+      const alg = ec ? 'ES256' : 'PS256';
+      const digest = createHash('sha256').update(data).digest('base64url');
+      const signed = await call<{ value?: string }>(key, keyId, 'sign', deps, { method: 'POST', path: signPath, body: { alg, value: digest } });
+      const signature = Buffer.from(String(signed.value ?? ''), 'base64url');
+      if (signature.length === 0) throw new RemoteError('KeyVaultKeyUnsupported', [keyId, 'a key whose sign answer held no signature']);
+      return { alg, signature };
+    },
   };
 }

@@ -21,8 +21,9 @@ export const EMPTY_CONFIG = Object.freeze({ mediaType: 'application/vnd.oci.empt
 
 export interface Artifact {
   readonly artifactType: string;
-  /** The one layer: the statement or the bundle, with artifactType as its media type. */
+  /** The one layer: the statement or the bundle, with artifactType as its media type unless layerMediaType says otherwise. */
   readonly content: Buffer;
+  readonly layerMediaType?: string;
   readonly annotations: Readonly<Record<string, string>>;
 }
 
@@ -39,7 +40,7 @@ export function referrersTag(digest: string): string {
 
 /** An image manifest carrying the artifact, naming `subject`. Pure: the same artifact gives the same bytes. */
 export function artifactManifest(artifact: Artifact, subject: Descriptor): { manifest: Blob; layer: Blob } {
-  const layer: Blob = { mediaType: artifact.artifactType, bytes: artifact.content, digest: `sha256:${createHash('sha256').update(artifact.content).digest('hex')}` };
+  const layer: Blob = { mediaType: artifact.layerMediaType ?? artifact.artifactType, bytes: artifact.content, digest: `sha256:${createHash('sha256').update(artifact.content).digest('hex')}` };
   const manifest = blobOf(MediaType.ociManifest, {
     schemaVersion: 2,
     mediaType: MediaType.ociManifest,

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
+import { constants, createPrivateKey, createPublicKey, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { SettingError } from '../errors';
 import { keyHint, type Signer } from './dsse';
 
@@ -19,27 +19,48 @@ export function signingKeyProblem(key: KeyObject): string | undefined {
   return `a ${key.asymmetricKeyType ?? 'secret'} key; an ECDSA P-256 or RSA private key is needed`;
 }
 
-/** Reads and checks a PEM private key at once, so a bad key file fails before anything is pushed. */
-export function readSigningKey(file: string): KeyObject {
+export interface SigningKey {
+  readonly privateKey: KeyObject;
+  /** Certificates in the same PEM file, leaf first: the leaf must be the key's. */
+  readonly certificates: readonly X509Certificate[];
+}
+
+function sameKey(a: KeyObject, b: KeyObject): boolean {
+  return a.export({ type: 'spki', format: 'der' }).equals(b.export({ type: 'spki', format: 'der' }));
+}
+
+/** Reads and checks a PEM private key (and any certificate chain beside it) at once, so a bad key file fails before anything is pushed. */
+export function readSigningKey(file: string): SigningKey {
   let privateKey: KeyObject;
+  let certificates: X509Certificate[];
   try {
-    privateKey = createPrivateKey({ key: readFileSync(file), format: 'pem' });
+    const text = readFileSync(file, 'utf8');
+    privateKey = createPrivateKey({ key: text, format: 'pem' });
+    certificates = [...text.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map(([block]) => new X509Certificate(block));
   } catch (error) {
     throw new SettingError<SigningSetting>('signingKeyFile', 'SigningKeyUnreadable', [file, (error as Error).message], { cause: error });
   }
   const problem = signingKeyProblem(privateKey);
   if (problem) throw new SettingError<SigningSetting>('signingKeyFile', 'SigningKeyUnsupported', [file, problem]);
-  return privateKey;
+  if (certificates.length > 0 && !sameKey(certificates[0].publicKey, createPublicKey(privateKey))) {
+    throw new SettingError<SigningSetting>('signingKeyFile', 'SigningKeyUnsupported', [file, 'a key whose file holds a certificate for another key; put the certificate of this key first, then its chain']);
+  }
+  return { privateKey, certificates };
 }
 
 /** A signer over a private key held in this process. */
-export function keySigner(privateKey: KeyObject, file: string): Signer {
+export function keySigner({ privateKey, certificates }: SigningKey, file: string): Signer {
   const publicKey = createPublicKey(privateKey);
+  const ec = privateKey.asymmetricKeyType === 'ec';
   return {
     hint: keyHint(publicKey),
     publicKey,
     description: `key file ${path.basename(file)}`,
     sign: async (data) => sign('sha256', data, privateKey),
+    signJws: async (data) => ec
+      ? { alg: 'ES256', signature: sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' }) }
+      : { alg: 'PS256', signature: sign('sha256', data, { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }) },
+    ...(certificates.length > 0 ? { certificates } : {}),
   };
 }
 
