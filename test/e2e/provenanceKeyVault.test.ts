@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { startAzureStandIns, type AzureStandIns } from '../support/azureStandIns';
-import { BUNDLE, opensslVerifiesEnvelope, sigstoreVerifies, tagSchemaReferrers } from '../support/attestChecks';
+import { BUNDLE, IN_TOTO, joseVerifiesNotary, NOTARY, opensslVerifiesEnvelope, sigstoreVerifies, tagSchemaReferrers } from '../support/attestChecks';
 import { MiB, tempRoot, writeModel } from '../support/bakeHarness';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from '../support/keyVaultStandIn';
 import { pushBaseImage } from '../support/registry/baseImages';
@@ -27,7 +27,7 @@ describe('Bake signs provenance with an Azure Key Vault key (bundle, Entra and K
   before(async () => {
     root = tempRoot('provenance-kv-');
     azure = await startAzureStandIns(join(root, 'azure'));
-    vault = await startKeyVaultStandIn({ tls: azure.ca, dir: join(root, 'vault'), verifyToken: azure.entra.verifyAccessToken, keys: { ecsign: { type: 'ec' }, rsasign: { type: 'rsa' }, locked: { type: 'ec', signers: ['someone-else'] } } });
+    vault = await startKeyVaultStandIn({ tls: azure.ca, dir: join(root, 'vault'), verifyToken: azure.entra.verifyAccessToken, keys: { ecsign: { type: 'ec' }, rsasign: { type: 'rsa' }, certified: { type: 'ec', certificate: true }, locked: { type: 'ec', signers: ['someone-else'] } } });
     registry = await startRegistry({ auth: 'none' });
     model = writeModel(root, { weightsBytes: 1 * MiB });
     await pushBaseImage(registry, 'app', '1', 'oci');
@@ -53,7 +53,9 @@ describe('Bake signs provenance with an Azure Key Vault key (bundle, Entra and K
       const run = await bake(`kv-${name}`, vault.keyId(name));
       assert.equal(run.result.status, 'Succeeded', visibleOutput(run));
       assert.ok(vault.signatures.some((entry) => entry.key === name), 'the vault signed');
-      const [bundle] = (await tagSchemaReferrers(registry, `kv-${name}`, run.outputs.imageDigest)).filter((entry) => entry.artifactType === BUNDLE);
+      const referrers = await tagSchemaReferrers(registry, `kv-${name}`, run.outputs.imageDigest);
+      assert.ok(!referrers.some((entry) => entry.artifactType === NOTARY), 'a key without a certificate makes no Notary signature');
+      const [bundle] = referrers.filter((entry) => entry.artifactType === BUNDLE);
       assert.equal(bundle.digest, run.outputs.signatureDigest);
       const json = JSON.parse(bundle.content.toString('utf8'));
       const publicPem = vault.publicKey(name).export({ type: 'spki', format: 'pem' }).toString();
@@ -62,6 +64,17 @@ describe('Bake signs provenance with an Azure Key Vault key (bundle, Entra and K
       assertNoSecrets(run, { 'client secret': azure.clientSecret, 'system access token': azure.systemAccessToken });
     });
   }
+
+  it("adds a Notary Project signature when the Key Vault key has a certificate; jose and openssl check it", async () => {
+    const run = await bake('kv-certified', vault.keyId('certified'));
+    assert.equal(run.result.status, 'Succeeded', visibleOutput(run));
+    const referrers = await tagSchemaReferrers(registry, 'kv-certified', run.outputs.imageDigest);
+    assert.deepEqual(referrers.map((entry) => entry.artifactType).sort(), [IN_TOTO, BUNDLE, NOTARY].sort());
+    const notary = referrers.find((entry) => entry.artifactType === NOTARY)!;
+    const verified = await joseVerifiesNotary(join(root, 'jose-kv'), JSON.parse(notary.content.toString('utf8')), vault.certificatePem('certified')!);
+    assert.equal(verified.targetArtifact.digest, run.outputs.imageDigest);
+    assert.equal(verified.header.alg, 'ES256');
+  });
 
   it('fails clearly, naming the connection input, when the identity may not sign with the key', async () => {
     const run = await bake('kv-locked', vault.keyId('locked'));

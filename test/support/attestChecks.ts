@@ -89,7 +89,8 @@ export async function joseVerifiesNotary(dir: string, jws: { header: { x5c: stri
   fs.writeFileSync(path.join(dir, 'root.pem'), rootPem);
   fs.writeFileSync(path.join(dir, 'chain.pem'), pems.slice(1).join(''));
   fs.writeFileSync(path.join(dir, 'leaf.pem'), pems[0]);
-  const chain = await run('openssl', ['verify', '-CAfile', path.join(dir, 'root.pem'), '-untrusted', path.join(dir, 'chain.pem'), path.join(dir, 'leaf.pem')]);
+  const untrusted = pems.length > 1 ? ['-untrusted', path.join(dir, 'chain.pem')] : [];
+  const chain = await run('openssl', ['verify', '-CAfile', path.join(dir, 'root.pem'), ...untrusted, path.join(dir, 'leaf.pem')]);
   assert.match(chain.stdout, /leaf\.pem: OK/, 'openssl verifies the certificate chain');
   return { ...(JSON.parse(Buffer.from(verified.payload).toString('utf8')) as { targetArtifact: { digest: string; mediaType: string; size: number } }), header: verified.protectedHeader as Record<string, unknown> };
 }

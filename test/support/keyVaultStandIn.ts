@@ -17,6 +17,8 @@ export interface VaultKeySpec {
   readonly type: 'ec' | 'rsa';
   /** Client ids allowed to sign; any valid token when absent. */
   readonly signers?: readonly string[];
+  /** Make a self-signed certificate for the key, as a Key Vault certificate's key has one. */
+  readonly certificate?: boolean;
 }
 
 export interface KeyVaultStandIn {
@@ -25,6 +27,8 @@ export interface KeyVaultStandIn {
   /** The full key identifier (with version) of a key. */
   keyId(name: string): string;
   publicKey(name: string): KeyObject;
+  /** The key's certificate (PEM), when it has one. */
+  certificatePem(name: string): string | undefined;
   readonly signatures: { readonly key: string; readonly appId: string }[];
   close(): Promise<void>;
 }
@@ -54,7 +58,8 @@ export async function startKeyVaultStandIn(options: { tls: TestCa; dir: string; 
     const pair = spec.type === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
     const file = path.join(options.dir, `${name}.pem`);
     fs.writeFileSync(file, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-    return [name, { spec, file, publicKey: pair.publicKey, version: randomBytes(16).toString('hex') }];
+    const certificate = spec.certificate ? execFileSync('openssl', ['req', '-x509', '-key', file, '-days', '1', '-subj', `/CN=${name}`, '-addext', 'extendedKeyUsage=codeSigning'], { encoding: 'utf8' }) : undefined;
+    return [name, { spec, file, certificate, publicKey: pair.publicKey, version: randomBytes(16).toString('hex') }];
   }));
   const signatures: { key: string; appId: string }[] = [];
   let origin = '';
@@ -62,6 +67,13 @@ export async function startKeyVaultStandIn(options: { tls: TestCa; dir: string; 
     const claims = options.verifyToken(bearerToken(req) ?? '');
     if (!claims || String(claims.aud).replace(/\/$/, '') !== AUDIENCE) return sendJson(res, 401, vaultError('Unauthorized', 'AKV10000: Request is missing a Bearer or PoP token.'), { 'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/common", resource="${AUDIENCE}"` });
     if (url.searchParams.get('api-version') !== '7.4') return sendJson(res, 400, vaultError('BadParameter', 'The specified version is not supported.'));
+    const certificate = /^\/certificates\/([^/]+)\/([0-9a-f]{32})$/.exec(url.pathname);
+    if (req.method === 'GET' && certificate) {
+      const held = keys.get(certificate[1]);
+      if (!held?.certificate || held.version !== certificate[2]) return sendJson(res, 404, vaultError('CertificateNotFound', `A certificate with (name/id) ${certificate[1]} was not found in this key vault.`));
+      const der = Buffer.from(held.certificate.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
+      return sendJson(res, 200, { id: `${origin}/certificates/${certificate[1]}/${held.version}`, kid: `${origin}/keys/${certificate[1]}/${held.version}`, cer: der.toString('base64') });
+    }
     const match = /^\/keys\/([^/]+)(?:\/([0-9a-f]{32}))?(\/sign)?$/.exec(url.pathname);
     const key = match ? keys.get(match[1]) : undefined;
     if (!match || !key || (match[2] && match[2] !== key.version)) return sendJson(res, 404, vaultError('KeyNotFound', `A key with (name/id) ${url.pathname} was not found in this key vault.`));
@@ -89,6 +101,7 @@ export async function startKeyVaultStandIn(options: { tls: TestCa; dir: string; 
     origin,
     keyId: (name) => `${origin}/keys/${name}/${keys.get(name)!.version}`,
     publicKey: (name) => keys.get(name)!.publicKey,
+    certificatePem: (name) => keys.get(name)?.certificate,
     signatures,
     close: () => server.close(),
   };

@@ -3,7 +3,7 @@
  * signature is Key Vault's `keys/sign` over our SHA-256 digest, so the private key never leaves
  * the vault. Requests go through the network layer with an Entra token for Key Vault's audience.
  */
-import { createHash, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { TokenCredential } from '@azure/identity';
 import { RemoteError, SettingError } from '../errors';
 import { BODY_LIMITS } from '../net/body';
@@ -62,7 +62,8 @@ function derOfP1363(signature: Buffer): Buffer {
   return Buffer.concat([Buffer.from([0x30, sequence.length]), sequence]);
 }
 
-async function call<T>(key: KeyVaultKey, keyId: string, what: string, deps: KeyVaultDeps, request: { method: 'GET' | 'POST'; path: string; body?: unknown }): Promise<T> {
+/** One Key Vault request with a token for its audience; a status in `absent` resolves undefined. */
+async function call<T>(key: KeyVaultKey, keyId: string, what: string, deps: KeyVaultDeps, request: { method: 'GET' | 'POST'; path: string; body?: unknown; absent?: readonly number[] }): Promise<T> {
   const token = await deps.credential.getToken(keyVaultScope(key.vault), { abortSignal: deps.signal });
   if (!token) throw new SettingError<SigningSetting>('keyVaultConnection', 'KeyVaultRequestFailed', [what, keyId, 'no Entra token was returned']);
   deps.onSecret(token.token);
@@ -76,6 +77,10 @@ async function call<T>(key: KeyVaultKey, keyId: string, what: string, deps: KeyV
       body,
       signal: deps.signal,
     });
+    if (request.absent?.includes(response.status)) {
+      await response.discard();
+      return undefined as T;
+    }
     if (response.status === 401 || response.status === 403) {
       const error = await response.statusError();
       throw new SettingError<SigningSetting>('keyVaultConnection', 'KeyVaultRequestFailed', [what, keyId, error.message]);
@@ -95,6 +100,24 @@ function publicKeyOf(jwk: JsonWebKey | undefined, keyId: string): KeyObject {
   }
 }
 
+/**
+ * A key made for a Key Vault certificate has that certificate under the same name and version.
+ * Key Vault keeps only the leaf: a self-signed one, or one whose chain the verifier already trusts.
+ * Absent (404), or not readable by this identity (403): no certificate, so no Notary signature.
+ */
+async function certificateOf(key: KeyVaultKey, keyId: string, version: string | undefined, publicKey: KeyObject, deps: KeyVaultDeps): Promise<X509Certificate[] | undefined> {
+  if (!version) return undefined;
+  const answer = await call<{ cer?: string } | undefined>(key, keyId, 'get certificate', deps, { method: 'GET', path: `/certificates/${key.name}/${version}`, absent: [403, 404] });
+  if (!answer?.cer) return undefined;
+  try {
+    const certificate = new X509Certificate(Buffer.from(answer.cer, 'base64'));
+    const same = certificate.publicKey.export({ type: 'spki', format: 'der' }).equals(publicKey.export({ type: 'spki', format: 'der' }));
+    return same ? [certificate] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads the key's public half and returns a signer that asks the vault for each signature. */
 export async function keyVaultSigner(keyId: string, deps: KeyVaultDeps): Promise<Signer> {
   const key = parseKeyVaultKeyId(keyId);
@@ -108,7 +131,9 @@ export async function keyVaultSigner(keyId: string, deps: KeyVaultDeps): Promise
   const version = /\/keys\/[^/]+\/([0-9a-f]{32})$/.exec(String(answer.key?.kid ?? ''))?.[1] ?? key.version;
   const signPath = `/keys/${key.name}${version ? `/${version}` : ''}/sign`;
   const ec = publicKey.asymmetricKeyType === 'ec';
+  const certificates = await certificateOf(key, keyId, version, publicKey, deps);
   return {
+    ...(certificates ? { certificates } : {}),
     hint: keyHint(publicKey),
     publicKey,
     description: `Key Vault key ${key.vault.host}/keys/${key.name}${version ? `/${version}` : ''}`,
