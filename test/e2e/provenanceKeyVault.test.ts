@@ -27,7 +27,7 @@ describe('Bake signs provenance with an Azure Key Vault key (bundle, Entra and K
   before(async () => {
     root = tempRoot('provenance-kv-');
     azure = await startAzureStandIns(join(root, 'azure'));
-    vault = await startKeyVaultStandIn({ tls: azure.ca, dir: join(root, 'vault'), verifyToken: azure.entra.verifyAccessToken, keys: { ecsign: { type: 'ec' }, rsasign: { type: 'rsa' }, certified: { type: 'ec', certificate: true }, locked: { type: 'ec', signers: ['someone-else'] } } });
+    vault = await startKeyVaultStandIn({ tls: azure.ca, dir: join(root, 'vault'), verifyToken: azure.entra.verifyAccessToken, keys: { ecsign: { type: 'ec' }, rsasign: { type: 'rsa' }, certified: { type: 'ec', certificate: true }, rsacertified: { type: 'rsa', certificate: true }, locked: { type: 'ec', signers: ['someone-else'] } } });
     registry = await startRegistry({ auth: 'none' });
     model = writeModel(root, { weightsBytes: 1 * MiB });
     await pushBaseImage(registry, 'app', '1', 'oci');
@@ -65,16 +65,18 @@ describe('Bake signs provenance with an Azure Key Vault key (bundle, Entra and K
     });
   }
 
-  it("adds a Notary Project signature when the Key Vault key has a certificate; jose and openssl check it", async () => {
-    const run = await bake('kv-certified', vault.keyId('certified'));
-    assert.equal(run.result.status, 'Succeeded', visibleOutput(run));
-    const referrers = await tagSchemaReferrers(registry, 'kv-certified', run.outputs.imageDigest);
-    assert.deepEqual(referrers.map((entry) => entry.artifactType).sort(), [IN_TOTO, BUNDLE, NOTARY].sort());
-    const notary = referrers.find((entry) => entry.artifactType === NOTARY)!;
-    const verified = await joseVerifiesNotary(join(root, 'jose-kv'), JSON.parse(notary.content.toString('utf8')), vault.certificatePem('certified')!);
-    assert.equal(verified.targetArtifact.digest, run.outputs.imageDigest);
-    assert.equal(verified.header.alg, 'ES256');
-  });
+  for (const [name, alg] of [['certified', 'ES256'], ['rsacertified', 'PS256']] as const) {
+    it(`adds a Notary Project signature (${alg}) when the Key Vault key has a certificate; jose and openssl check it`, async () => {
+      const run = await bake(`kv-${name}`, vault.keyId(name));
+      assert.equal(run.result.status, 'Succeeded', visibleOutput(run));
+      const referrers = await tagSchemaReferrers(registry, `kv-${name}`, run.outputs.imageDigest);
+      assert.deepEqual(referrers.map((entry) => entry.artifactType).sort(), [IN_TOTO, BUNDLE, NOTARY].sort());
+      const notary = referrers.find((entry) => entry.artifactType === NOTARY)!;
+      const verified = await joseVerifiesNotary(join(root, `jose-${name}`), JSON.parse(notary.content.toString('utf8')), vault.certificatePem(name)!);
+      assert.equal(verified.targetArtifact.digest, run.outputs.imageDigest);
+      assert.equal(verified.header.alg, alg);
+    });
+  }
 
   it('fails clearly, naming the connection input, when the identity may not sign with the key', async () => {
     const run = await bake('kv-locked', vault.keyId('locked'));

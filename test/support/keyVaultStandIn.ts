@@ -2,7 +2,7 @@
  * An Azure Key Vault stand-in for signing keys, beside the Entra stand-in whose tokens it checks
  * (audience https://vault.azure.net): GET /keys/{name}[/{version}] answers the public JWK, and
  * POST /keys/{name}/{version}/sign signs the SHA-256 digest it is given (ES256: r||s, RS256:
- * PKCS#1 v1.5) with a private key that never leaves this process. Keys are made by node:crypto;
+ * PKCS#1 v1.5, PS256: RSASSA-PSS) with a private key that never leaves this process. Keys are made by node:crypto;
  * signing a digest that was hashed elsewhere is done by `openssl pkeyutl`, as node has no call for it.
  */
 import { execFileSync } from 'node:child_process';
@@ -87,11 +87,12 @@ export async function startKeyVaultStandIn(options: { tls: TestCa; dir: string; 
     if (key.spec.signers && !key.spec.signers.includes(appId)) return sendJson(res, 403, vaultError('Forbidden', `The user, group or application 'appid=${appId}' does not have keys sign permission on key vault.`));
     const body = JSON.parse(await readBody(req)) as { alg?: string; value?: string };
     const digest = Buffer.from(body.value ?? '', 'base64url');
-    const alg = key.spec.type === 'ec' ? 'ES256' : 'RS256';
-    if (body.alg !== alg || digest.length !== 32) return sendJson(res, 400, vaultError('BadParameter', `Key ${match[1]} signs ${alg} over a 32-byte digest.`));
+    const algs = key.spec.type === 'ec' ? ['ES256'] : ['RS256', 'PS256'];
+    if (!algs.includes(String(body.alg)) || digest.length !== 32) return sendJson(res, 400, vaultError('BadParameter', `Key ${match[1]} signs ${algs.join(' or ')} over a 32-byte digest.`));
     const digestFile = path.join(options.dir, `digest-${randomBytes(4).toString('hex')}`);
     fs.writeFileSync(digestFile, digest);
-    const signed = execFileSync('openssl', ['pkeyutl', '-sign', '-inkey', key.file, '-in', digestFile, '-pkeyopt', 'digest:sha256']);
+    const pss = body.alg === 'PS256' ? ['-pkeyopt', 'rsa_padding_mode:pss', '-pkeyopt', 'rsa_pss_saltlen:32'] : [];
+    const signed = execFileSync('openssl', ['pkeyutl', '-sign', '-inkey', key.file, '-in', digestFile, '-pkeyopt', 'digest:sha256', ...pss]);
     fs.rmSync(digestFile);
     signatures.push({ key: match[1], appId });
     return sendJson(res, 200, { kid, value: (key.spec.type === 'ec' ? p1363OfDer(signed) : signed).toString('base64url') });
