@@ -40,6 +40,8 @@ export interface BakeFacts {
   readonly pipelineRun?: PipelineRun;
   /** When the bake began, RFC 3339. */
   readonly startedOn: string;
+  /** The model files' digests, hashed while the bake ran. */
+  readonly files: Promise<readonly ModelFileDigest[]>;
 }
 
 export interface AttestationResult {
@@ -121,10 +123,10 @@ function factsFor(subject: Subject, bake: BakeFacts, settings: ProvenanceSetting
 /** Attaches the statement (and its signed bundle) to the pushed image and each of its platforms. */
 export async function attestBake(client: RegistryClient, bake: BakeFacts, settings: ProvenanceSettings, log: Log): Promise<AttestationResult> {
   const signer = settings.signer ? await settings.signer(client) : undefined;
-  const files = await modelFileDigests(bake.modelPath);
+  const files = await bake.files;
   const subjects = await subjectsOf(client, bake.repository, bake.digest);
-  const results: { provenance: string; signature?: string; path: ReferrersPath }[] = [];
-  for (const subject of subjects) {
+  // Each subject has its own referrers (its own tag index), so they are attached side by side.
+  const results = await Promise.all(subjects.map(async (subject) => {
     const statement = statementBytes(factsFor(subject, bake, settings, files, client.registry));
     const annotations = { 'in-toto.io/predicate-type': InToto.slsaProvenance };
     const provenance = await attachReferrer(client, bake.repository, subject.descriptor, { artifactType: PROVENANCE_ARTIFACT_TYPE, content: statement, annotations });
@@ -134,8 +136,8 @@ export async function attestBake(client: RegistryClient, bake: BakeFacts, settin
       signature = (await attachReferrer(client, bake.repository, subject.descriptor, { artifactType: SIGSTORE_BUNDLE_V03, content: Buffer.from(JSON.stringify(bundle)), annotations: { [PREDICATE_TYPE_ANNOTATION]: InToto.slsaProvenance } })).digest;
     }
     log.debug(`attested ${subject.descriptor.digest}: provenance ${provenance.digest}${signature ? `, signature ${signature}` : ''} (${provenance.path})`);
-    results.push({ provenance: provenance.digest, signature, path: provenance.path });
-  }
+    return { provenance: provenance.digest, signature, path: provenance.path };
+  }));
   const [first] = results;
   const notary = signer ? await notarySignature(subjects[0].descriptor, signer, new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), `${settings.builder.id} ${settings.builder.version}`) : undefined;
   const notaryDigest = notary ? (await attachReferrer(client, bake.repository, subjects[0].descriptor, notary)).digest : undefined;
@@ -151,11 +153,26 @@ export interface AttestedBake {
   readonly provenance?: ProvenanceSettings;
 }
 
-/** Bake's one call after its push: nothing when provenance is off, else the attestation of `digest`. */
-export async function attestPushed(client: RegistryClient, options: AttestedBake, digest: string, startedOn: string, log: Log): Promise<AttestationResult | undefined> {
+/** What an attestation needs from the start of the bake: its time, and the model files hashed meanwhile. */
+export interface AttestationStart {
+  readonly startedOn: string;
+  readonly files: Promise<readonly ModelFileDigest[]>;
+}
+
+/** Bake's call as it starts: undefined when provenance is off, else the files start hashing beside the bake's own reading. */
+export function beginAttestation(options: Pick<AttestedBake, 'provenance' | 'modelPath'>): AttestationStart | undefined {
   if (!options.provenance) return undefined;
+  const files = modelFileDigests(options.modelPath);
+  // Awaited after the push; a bake that fails first must not leave this rejection unhandled.
+  files.catch(() => undefined);
+  return { startedOn: new Date().toISOString(), files };
+}
+
+/** Bake's call after its push: nothing when provenance is off, else the attestation of `digest`. */
+export async function attestPushed(client: RegistryClient, options: AttestedBake, digest: string, start: AttestationStart | undefined, log: Log): Promise<AttestationResult | undefined> {
+  if (!options.provenance || !start) return undefined;
   const { bake } = options;
-  const facts: BakeFacts = { repository: options.target.repository, digest, tags: options.tags, modelPath: options.modelPath, modelDirectory: bake.modelDirectory, modelVersion: bake.modelVersion, modelDigest: bake.modelDigest, pipelineRun: bake.pipelineRun, startedOn };
+  const facts: BakeFacts = { repository: options.target.repository, digest, tags: options.tags, modelPath: options.modelPath, modelDirectory: bake.modelDirectory, modelVersion: bake.modelVersion, modelDigest: bake.modelDigest, pipelineRun: bake.pipelineRun, ...start };
   const result = await attestBake(client, facts, options.provenance, log);
   log.info('ProvenanceAttached', `${client.registry}/${options.target.repository}@${digest}`, result.subjects, result.path === 'referrersApi' ? 'referrers API' : 'referrers tag schema', result.provenanceDigest, result.signatureDigest ? `, signed by ${result.signer} in ${result.signatureDigest}${result.notaryDigest ? `, Notary Project signature ${result.notaryDigest}` : ''}` : ', unsigned');
   return result;

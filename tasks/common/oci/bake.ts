@@ -19,7 +19,7 @@ import type { RegistryCredential } from './registry/auth';
 import { explainRegistryFailure, RegistryClient } from './registry/client';
 import { readBaseImage } from './remoteImage';
 import type { Layer } from './layer';
-import { attestPushed, type AttestationResult, type ProvenanceSettings } from '../attest/attest';
+import { attestPushed, beginAttestation, type AttestationResult, type ProvenanceSettings } from '../attest/attest';
 
 export interface RegistrySettings {
   readonly credential: RegistryCredential;
@@ -144,7 +144,7 @@ export function bakeModel(options: BakeOptions, context: BakeContext): Promise<A
 
 async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: BakeContext): Promise<AppendLayerResult> {
   const { baseImage, target, registry: settings } = options;
-  const startedOn = new Date().toISOString();
+  const attesting = beginAttestation(options);
   // The model first: bad input fails before any network.
   const plans = planModelLayers(await readModelEntries(options.modelPath), options.bake.modelDirectory);
   const clients = clientsFor(options, context, signal);
@@ -159,7 +159,7 @@ async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: Bak
     { repository: target.repository, images, tags: options.tags, ...(base.isIndex ? { index } : {}) },
     { concurrency: settings.concurrency, chunkSize: settings.chunkSize, log: context.log, progress: context.progress },
   ).catch(explainedBy(target.registry));
-  const attestation = await attestPushed(clients.target, options, pushed.digest, startedOn, context.log).catch(explainedBy(target.registry));
+  const attestation = await attestPushed(clients.target, options, pushed.digest, attesting, context.log).catch(explainedBy(target.registry));
   return {
     mode: 'appendLayer',
     ...(attestation ? { attestation } : {}),
