@@ -33,7 +33,6 @@ export interface BakeFacts {
   readonly repository: string;
   readonly digest: string;
   readonly tags: readonly string[];
-  readonly modelPath: string;
   readonly modelDirectory: string;
   readonly modelVersion?: string;
   readonly modelDigest?: string;
@@ -172,7 +171,7 @@ export function beginAttestation(options: Pick<AttestedBake, 'provenance' | 'mod
 export async function attestPushed(client: RegistryClient, options: AttestedBake, digest: string, start: AttestationStart | undefined, log: Log): Promise<AttestationResult | undefined> {
   if (!options.provenance || !start) return undefined;
   const { bake } = options;
-  const facts: BakeFacts = { repository: options.target.repository, digest, tags: options.tags, modelPath: options.modelPath, modelDirectory: bake.modelDirectory, modelVersion: bake.modelVersion, modelDigest: bake.modelDigest, pipelineRun: bake.pipelineRun, ...start };
+  const facts: BakeFacts = { repository: options.target.repository, digest, tags: options.tags, modelDirectory: bake.modelDirectory, modelVersion: bake.modelVersion, modelDigest: bake.modelDigest, pipelineRun: bake.pipelineRun, ...start };
   const result = await attestBake(client, facts, options.provenance, log);
   log.info('ProvenanceAttached', `${client.registry}/${options.target.repository}@${digest}`, result.subjects, result.path === 'referrersApi' ? 'referrers API' : 'referrers tag schema', result.provenanceDigest, result.signatureDigest ? `, signed by ${result.signer} in ${result.signatureDigest}${result.notaryDigest ? `, Notary Project signature ${result.notaryDigest}` : ''}` : ', unsigned');
   return result;
