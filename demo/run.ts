@@ -20,6 +20,7 @@ import { skopeoInspect } from '../test/support/registry/imageTools';
 import { startRegistry, type TestRegistry } from '../test/support/registry/registry';
 import { runTask, visibleOutput, type TaskRun, type TaskStatus } from '../test/support/taskRunner';
 import { deployDemo } from './deploy';
+import { provenanceDemo } from './provenance';
 
 const taskDir = join(__dirname, '..', 'dist', 'tasks', 'FetchLatestModelV1');
 const bakeDir = join(__dirname, '..', 'dist', 'tasks', 'BakeModelIntoImageV1');
@@ -128,8 +129,9 @@ async function main(): Promise<void> {
       const same = rebakeSame.outputs.imageDigest === rebaked.outputs.imageDigest;
       console.log(`Re-baking model ${next.outputs.modelVersion} with the same inputs gave ${same ? 'the identical digest' : 'A DIFFERENT DIGEST'}; it uploaded ${rebakeSame.outputs.bytesUploaded} bytes (manifest only).`);
       if (!same) throw new Error('re-baking the same inputs changed the digest');
+      const provenance = await provenanceDemo(registry, next, rebakeSame, work, show);
       const deployed = await deployDemo(registry, [{ fetched: first, baked }, { fetched: next, baked: rebaked }], show);
-      for (const line of deployed) console.log(line);
+      for (const line of [...deployed, provenance]) console.log(line);
       console.log('Steps, as the agent ran them:');
       for (const [title, ms] of steps) console.log(`  ${(ms / 1000).toFixed(2).padStart(5)} s  ${title}`);
       console.log(`The whole demo took ${((performance.now() - started) / 1000).toFixed(1)} s.`);

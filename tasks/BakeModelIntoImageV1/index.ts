@@ -34,6 +34,8 @@ function publish(agent: Agent, result: BakeResult, modelVersion: string | undefi
   agent.setOutput(Outputs.imageDigest, result.digest);
   agent.setOutput(Outputs.imageTags, result.tags.join(','));
   agent.setOutput(Outputs.modelLayerDigests, result.modelLayerDigests.join(','));
+  agent.setOutput(Outputs.provenanceDigest, result.attestation?.provenanceDigest ?? '');
+  agent.setOutput(Outputs.signatureDigest, result.attestation?.signatureDigest ?? '');
   if (result.mode === 'appendLayer') {
     agent.setOutput(Outputs.bytesUploaded, String(result.bytesUploaded));
     agent.setOutput(Outputs.bytesReused, String(result.bytesReused));
@@ -45,6 +47,8 @@ function publish(agent: Agent, result: BakeResult, modelVersion: string | undefi
     ['Model version', modelVersion ?? '(not given)'],
     ['Model layers', result.modelLayerDigests.join(', ')],
     ...modeRows(result),
+    ['Provenance', result.attestation ? `${result.attestation.provenanceDigest} (${result.attestation.subjects} subject(s))` : '(off)'],
+    ['Signed by', result.attestation?.signer ? `${result.attestation.signer}: ${result.attestation.signatureDigest}` : '(not signed)'],
   ]));
 }
 

@@ -3,6 +3,7 @@
  * when it fails, then report where it answers. Thin by design: read inputs, reach the cluster, call
  * the core once, publish outputs. Errors are reported by runTask.
  */
+import { verifyProvenance, type VerifiedProvenance } from '../common/attest/verify';
 import { resolveKubeconfig } from '../common/azure/clusterAccess';
 import { DeployAiAppToAksOutputs as Outputs } from '../common/contract/deployAiAppToAks';
 import { connectCluster } from '../common/kube/cluster';
@@ -10,19 +11,22 @@ import { deployApp, type DeployResult, RolloutFailedError } from '../common/kube
 import { runTask, type Agent } from '../common/pipeline/agent';
 import { type DeployTaskInputs, readDeployInputs } from '../common/pipeline/deployInputs';
 import { markdownSummary } from '../common/pipeline/summary';
+import { retryPolicy } from '../common/net/retry';
 
 export async function run(): Promise<void> {
   await runTask(__dirname, readDeployInputs, async (inputs, agent) => {
     const network = agent.network();
     const signal = agent.lifetime.signal;
+    // The gate comes first: nothing reaches the cluster for an image whose provenance fails.
+    const provenance = inputs.provenance && (await verifyProvenance(inputs.provenance, { network, signal, log: agent.log, retryPolicy: retryPolicy(), onSecret: (value) => agent.setSecret(value) }));
     const access = await resolveKubeconfig(inputs.cluster, { setSecret: (value) => agent.setSecret(value), log: agent.log, network, signal });
     const cluster = connectCluster(access.kubeconfig, { network, signal });
     try {
       const result = await deployApp(inputs.deploy, { cluster, log: agent.log, network, signal });
-      publish(agent, inputs, result);
+      publish(agent, inputs, result, provenance);
       return agent.loc('DeploySucceeded', result.deploymentName, result.revision, result.deployedImage, result.service?.url ?? result.service?.ip ?? '-');
     } catch (error) {
-      if (error instanceof RolloutFailedError) publishFailure(agent, inputs, error);
+      if (error instanceof RolloutFailedError) publishFailure(agent, inputs, error, provenance);
       throw error;
     } finally {
       cluster.close();
@@ -30,7 +34,7 @@ export async function run(): Promise<void> {
   });
 }
 
-function publish(agent: Agent, inputs: DeployTaskInputs, result: DeployResult): void {
+function publish(agent: Agent, inputs: DeployTaskInputs, result: DeployResult, provenance: VerifiedProvenance | undefined): void {
   agent.setOutput(Outputs.deploymentName, result.deploymentName);
   agent.setOutput(Outputs.revision, String(result.revision));
   agent.setOutput(Outputs.deployedImage, result.deployedImage);
@@ -43,10 +47,10 @@ function publish(agent: Agent, inputs: DeployTaskInputs, result: DeployResult): 
     ['Image', result.deployedImage],
     ['Address', result.service?.url ?? result.service?.hostname ?? result.service?.ip ?? '(no Service)'],
     ['Rolled back', 'no'],
-  ]);
+  ], provenance);
 }
 
-function publishFailure(agent: Agent, inputs: DeployTaskInputs, failure: RolloutFailedError): void {
+function publishFailure(agent: Agent, inputs: DeployTaskInputs, failure: RolloutFailedError, provenance: VerifiedProvenance | undefined): void {
   agent.setOutput(Outputs.deploymentName, failure.deployment);
   agent.setOutput(Outputs.rolledBack, String(failure.rolledBack));
   if (failure.rolledBack) {
@@ -57,13 +61,14 @@ function publishFailure(agent: Agent, inputs: DeployTaskInputs, failure: Rollout
     ['Deployment', `${failure.namespace}/${failure.deployment}: revision ${failure.revision} failed (${failure.detail})`],
     ['Image', `${failure.image} (failed)`],
     ['Rolled back', failure.rolledBack ? `yes, to revision ${failure.previousRevision}: ${(failure.previousImages ?? []).join(', ')}` : 'no'],
-  ]);
+  ], provenance);
 }
 
-function summarize(agent: Agent, inputs: DeployTaskInputs, rows: [string, string][]): void {
+function summarize(agent: Agent, inputs: DeployTaskInputs, rows: [string, string][], provenance: VerifiedProvenance | undefined): void {
   const title = agent.loc('SummaryTitleDeploy');
   const model = inputs.model.modelVersion ? `${inputs.model.modelVersion}${inputs.model.modelDigest ? ` (${inputs.model.modelDigest})` : ''}` : '(not given)';
-  agent.uploadSummary(title, markdownSummary(title, [...rows.slice(0, 2), ['Model', model], ...rows.slice(2)]));
+  const signed: [string, string][] = provenance ? [['Provenance', `signed by key ${provenance.signer}; model ${provenance.model}`]] : [];
+  agent.uploadSummary(title, markdownSummary(title, [...rows.slice(0, 2), ['Model', model], ...signed, ...rows.slice(2)]));
 }
 
 void run();

@@ -208,7 +208,8 @@ describe('BakeModelIntoImage e2e against hostile registries', function () {
       const again = await build();
       assert.equal(again.result.status, 'Succeeded', visibleOutput(again));
       assert.match(again.outputs.imageRef, new RegExp(`^${basic.host.replace(/\./g, '\\.')}/built@sha256:[a-f0-9]{64}$`));
-      assert.deepEqual(Object.keys(again.outputs).sort(), ['imageDigest', 'imageRef', 'imageTags', 'modelLayerDigests'], 'the engine reports no bytes, so no byte outputs');
+      assert.deepEqual(Object.keys(again.outputs).sort(), ['imageDigest', 'imageRef', 'imageTags', 'modelLayerDigests', 'provenanceDigest', 'signatureDigest'], 'the engine reports no bytes, so no byte outputs');
+      assert.match(again.outputs.provenanceDigest, /^sha256:[a-f0-9]{64}$/, 'the built image is attested too');
       const summary = again.attachments.find((attachment) => attachment.type === 'Distributedtask.Core.Summary')?.content ?? '';
       assert.ok(summary.includes('| Base digest | `(built from Dockerfile)` |\n| Platforms | `(as built)` |\n| Uploaded | `(by the build engine)` |\n| Reused | `(by the build engine)` |'), summary);
     });

@@ -11,6 +11,7 @@ import { SettingError, TaskError } from '../../tasks/common/errors';
 import { InputError } from '../../tasks/common/pipeline/inputError';
 import { BAKE_SETTINGS } from '../../tasks/common/pipeline/bakeInputs';
 import { asInputError } from '../../tasks/common/pipeline/settings';
+import { tagSchemaReferrers } from '../support/attestChecks';
 import { Provenance } from '../../tasks/common/provenance';
 import { bakeOptions, MiB, recordingContext, tempRoot, writeModel } from '../support/bakeHarness';
 import { pushBaseImage } from '../support/registry/baseImages';
@@ -44,8 +45,11 @@ describe('Bake dockerBuild mode (buildah bud, no Docker engine)', function () {
   }
 
   it('builds the Dockerfile with the model staged, pushes every tag, and cleans the context', async () => {
-    const result = await dockerBuild(options(), recordingContext());
+    const result = await dockerBuild(options({ provenance: { builder: { id: 'BakeModelIntoImage@1', version: '1.2.0' } } }), recordingContext());
     assert.match(result.digest, /^sha256:[a-f0-9]{64}$/);
+    const [statement] = await tagSchemaReferrers(registry, 'built-app', result.digest);
+    assert.equal(statement.digest, result.attestation?.provenanceDigest, 'the built image gets its provenance too');
+    assert.equal(JSON.parse(statement.content.toString('utf8')).subject[0].digest.sha256, result.digest.slice(7));
     for (const tag of ['b1', 'latest']) assert.equal((await skopeoInspect(registry, `built-app:${tag}`)).Digest, result.digest);
     const inspected = await skopeoInspect(registry, 'built-app:b1');
     assert.ok(inspected.Env?.includes('MODEL_VERSION=1.0.0'), 'build args reach the Dockerfile');

@@ -30,8 +30,10 @@ describe('BakeModelIntoImage L0 (MockTestRunner)', function () {
         const runner = await runL0('BakeModelIntoImageV1', { baseImage: `${registry.host}/app:1`, image: `${registry.host}/app-model`, tags: 'l0', modelPath: model, allowInsecureRegistry: 'true' }, nodePath);
         assert.ok(runner.succeeded, runner.stdout + runner.stderr);
         const outputs = Object.fromEntries([...runner.stdout.matchAll(/##vso\[task\.setvariable variable=(\w+);isOutput=true;[^\]]*\](.*)/g)].map((m) => [m[1], m[2]]));
-        assert.deepEqual(Object.keys(outputs).sort(), ['bytesReused', 'bytesUploaded', 'imageDigest', 'imageRef', 'imageTags', 'modelLayerDigests']);
+        assert.deepEqual(Object.keys(outputs).sort(), ['bytesReused', 'bytesUploaded', 'imageDigest', 'imageRef', 'imageTags', 'modelLayerDigests', 'provenanceDigest', 'signatureDigest']);
         assert.equal(outputs.imageRef, `${registry.host}/app-model@${outputs.imageDigest}`);
+        assert.match(outputs.provenanceDigest, /^sha256:[a-f0-9]{64}$/, 'provenance is on by default');
+        assert.equal(outputs.signatureDigest, '', 'and unsigned unless a signing key is chosen');
         assert.match(runner.stdout, /loc_mock_BakeSucceeded/, 'user-facing text goes through tl.loc');
         assert.match(runner.stdout, /##vso\[task\.addattachment type=Distributedtask\.Core\.Summary;name=loc_mock_SummaryTitleBake;\]/);
       });

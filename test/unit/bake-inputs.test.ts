@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BakeModelIntoImageInputs } from '../../tasks/common/contract/bakeModelIntoImage';
@@ -32,6 +33,13 @@ function recordingAgent(inputs: Record<string, string>) {
   return { agent, secretReads };
 }
 
+/** A P-384 key: valid PEM, but not a curve the signer takes. */
+function secp384KeyFile(): string {
+  const file = join(tmpdir(), `bake-inputs-p384-${process.pid}.pem`);
+  writeFileSync(file, generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  return file;
+}
+
 function read(inputs: Record<string, string>, variables: Record<string, string> = {}) {
   return readBakeInputs(fakeAgent(inputs, { variables, endpoints: { reg: registryEndpoint, acr: acrEndpoint } }));
 }
@@ -47,6 +55,20 @@ function inputError(inputs: Record<string, string>, variables: Record<string, st
 }
 
 describe('BakeModelIntoImage inputs', () => {
+  after(() => rmSync(join(tmpdir(), `bake-inputs-p384-${process.pid}.pem`), { force: true }));
+  it('attaches unsigned provenance by default and reads a PEM signer and the model URI', () => {
+    const plain = read(base);
+    assert.deepEqual(plain.options.provenance, { builder: { id: 'BakeModelIntoImage@1', version: plain.options.provenance!.builder.version }, modelUri: undefined });
+    assert.match(plain.options.provenance!.builder.version, /^1\.\d+\.\d+$/);
+    assert.equal(read({ ...base, provenance: 'false' }).options.provenance, undefined);
+    const keyFile = join(tmpdir(), `bake-inputs-key-${process.pid}.pem`);
+    writeFileSync(keyFile, generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const signed = read({ ...base, signingKey: 'pemFile', signingKeyFile: keyFile, modelUri: 'azureml://registries/r/models/churn/versions/3' });
+    rmSync(keyFile);
+    assert.equal(signed.options.provenance!.modelUri, 'azureml://registries/r/models/churn/versions/3');
+    assert.equal(typeof signed.options.provenance!.signer, 'function');
+  });
+
   it('applies the documented defaults', () => {
     const inputs = read(base);
     assert.equal(inputs.mode, 'appendLayer');
@@ -129,6 +151,16 @@ describe('BakeModelIntoImage inputs', () => {
     ['target in another registry than the connection', { ...base, containerRegistry: 'reg', image: 'other.io/app' }, 'image', /registry other.io.*myacr.azurecr.io/],
     ['dockerBuild without image', { ...base, mode: 'dockerBuild', dockerfile: '/src/Dockerfile' }, 'image', /required when mode is 'dockerBuild'/],
     ['bad SOURCE_DATE_EPOCH', base, 'SOURCE_DATE_EPOCH', /whole seconds/],
+    ['provenance that is not a boolean', { ...base, provenance: 'yes please' }, 'provenance', /'yes please'/],
+    ['an unknown signing key kind', { ...base, signingKey: 'gpg' }, 'signingKey', /'gpg'.*none, azureKeyVault, pemFile/],
+    ['pemFile without a key file', { ...base, signingKey: 'pemFile' }, 'signingKeyFile', /required when signingKey is 'pemFile'/],
+    ['azureKeyVault without a key id', { ...base, signingKey: 'azureKeyVault', keyVaultConnection: 'acr' }, 'keyVaultKeyId', /required when signingKey is 'azureKeyVault'/],
+    ['a Key Vault key id that is not one', { ...base, signingKey: 'azureKeyVault', keyVaultKeyId: 'http://vault/keys/k', keyVaultConnection: 'acr' }, 'keyVaultKeyId', /'http:\/\/vault\/keys\/k': expected a Key Vault key identifier/],
+    ['azureKeyVault without a connection', { ...base, signingKey: 'azureKeyVault', keyVaultKeyId: 'https://v1.vault.azure.net/keys/sign' }, 'keyVaultConnection', /required when signingKey is 'azureKeyVault'/],
+    ['a model URI with a query string', { ...base, modelUri: 'https://store.example/model?sig=secret' }, 'modelUri', /without credentials or query string/],
+    ['a model URI that is not one', { ...base, modelUri: 'just a name' }, 'modelUri', /'just a name'/],
+    ['a signing key file that is not there', { ...base, signingKey: 'pemFile', signingKeyFile: '/nonexistent/key.pem' }, 'signingKeyFile', /Input 'signingKeyFile': the signing key \/nonexistent\/key.pem could not be read as a PEM private key/],
+    ['a signing key on another curve', { ...base, signingKey: 'pemFile', signingKeyFile: secp384KeyFile() }, 'signingKeyFile', /an ECDSA key on secp384r1; only P-256/],
   ];
   for (const [title, inputs, input, message] of cases) {
     it(`rejects ${title}, naming input ${input}`, () => {

@@ -168,6 +168,9 @@ describe('DeployAiAppToAks inputs', () => {
     ['an invalid pull secret name', { containerRegistry: 'registry', imagePullSecretName: 'ACR Pull' }, 'imagePullSecretName', /Input 'imagePullSecretName' is 'ACR Pull'/],
     ['a federated ACR connection for a pull secret', { containerRegistry: 'acrWif' }, 'containerRegistry', /has no password a pull secret could hold.*--attach-acr/],
     ['a registry connection that does not exist', { containerRegistry: 'nope' }, 'containerRegistry', /nope/],
+    ['requireProvenance that is not a boolean', { requireProvenance: 'strict' }, 'requireProvenance', /'strict'/],
+    ['requireProvenance without trusted keys', { requireProvenance: 'true' }, 'trustedPublicKeys', /Input 'trustedPublicKeys' is required when requireProvenance is true/],
+    ['allowInsecureRegistry that is not a boolean', { requireProvenance: 'true', trustedPublicKeys: '/keys.pem', allowInsecureRegistry: 'sometimes' }, 'allowInsecureRegistry', /'sometimes'/],
   ];
   for (const [what, inputs, input, message] of bad) {
     it(`rejects ${what}`, () => {

@@ -1,7 +1,7 @@
 // Generated from tasks/DeployAiAppToAksV1/task.json by scripts/contracts.mjs (npm run build). Do not edit:
 // change task.json and rebuild.
 
-/** Deploy AI App To AKS 1.0.0: every input, with its pick-list values and default. */
+/** Deploy AI App To AKS 1.1.0: every input, with its pick-list values and default. */
 export const DeployAiAppToAksInputs = {
   connectionType: { name: 'connectionType', kind: 'pickList', options: ['kubernetesServiceConnection', 'azureResourceManager'], default: 'kubernetesServiceConnection', required: true },
   kubernetesServiceConnection: { name: 'kubernetesServiceConnection', kind: 'connectedService', required: true },
@@ -25,6 +25,9 @@ export const DeployAiAppToAksInputs = {
   smokeTestPath: { name: 'smokeTestPath', kind: 'string' },
   containerRegistry: { name: 'containerRegistry', kind: 'connectedService' },
   imagePullSecretName: { name: 'imagePullSecretName', kind: 'string', default: 'ai-app-registry' },
+  requireProvenance: { name: 'requireProvenance', kind: 'boolean', default: false },
+  trustedPublicKeys: { name: 'trustedPublicKeys', kind: 'filePath' },
+  allowInsecureRegistry: { name: 'allowInsecureRegistry', kind: 'boolean', default: false },
   modelVersion: { name: 'modelVersion', kind: 'string' },
   modelDigest: { name: 'modelDigest', kind: 'string' },
   rolloutTimeoutSeconds: { name: 'rolloutTimeoutSeconds', kind: 'int', default: 600 },
@@ -32,6 +35,9 @@ export const DeployAiAppToAksInputs = {
   progressDeadlineSeconds: { name: 'progressDeadlineSeconds', kind: 'int' },
   loadBalancerTimeoutSeconds: { name: 'loadBalancerTimeoutSeconds', kind: 'int', default: 300 },
 } as const;
+
+/** The task's name and version, as its provenance names the builder. */
+export const DeployAiAppToAksTask = { name: 'DeployAiAppToAks', version: '1.1.0' } as const;
 
 /** The output variables, by name. */
 export const DeployAiAppToAksOutputs = {

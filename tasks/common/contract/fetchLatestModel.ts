@@ -41,6 +41,9 @@ export const FetchLatestModelInputs = {
   timeoutSeconds: { name: 'timeoutSeconds', kind: 'int', default: 3600 },
 } as const;
 
+/** The task's name and version, as its provenance names the builder. */
+export const FetchLatestModelTask = { name: 'FetchLatestModel', version: '1.2.0' } as const;
+
 /** The output variables, by name. */
 export const FetchLatestModelOutputs = {
   modelPath: 'modelPath',

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { SettingError } from '../errors';
+import { attestPushed, beginAttestation } from '../attest/attest';
 import { explainedBy, registryClient, withinDeadline, type BakeContext, type BakedImage, type BakeTarget } from '../oci/bake';
 import { readModelEntries, type ModelEntry } from '../oci/modelFiles';
 import { modelLabels } from '../oci/modelImage';
@@ -89,6 +90,7 @@ export function dockerBuild(options: DockerBuildOptions, context: BakeContext): 
  * by it: a cancel at any stage leaves neither behind, however the task ends.
  */
 async function buildUntil(signal: AbortSignal, options: DockerBuildOptions, context: BakeContext): Promise<DockerBuildResult> {
+  const attesting = beginAttestation(options);
   const entries = await readModelEntries(options.modelPath);
   const { dockerfile, contextDir } = await dockerfileOf(options);
   const at: EngineRun = { log: context.log, signal };
@@ -118,7 +120,8 @@ async function buildUntil(signal: AbortSignal, options: DockerBuildOptions, cont
     const manifest = readPeerManifest(await client.getManifest(target.repository, digest).catch(explainedBy(target.registry)), image);
     // The engine does not say which layer holds the model: taken as the last one, where COPY $MODEL_DIR usually lands.
     const modelLayerDigests = manifest.kind === 'manifest' ? manifest.layers.slice(-1).map((layer) => layer.digest) : [];
-    return { mode: 'dockerBuild', engine, imageRef: image, digest, mediaType: manifest.mediaType, tags: options.tags, modelLayerDigests };
+    const attestation = await attestPushed(client, options, digest, attesting, context.log).catch(explainedBy(target.registry));
+    return { mode: 'dockerBuild', engine, imageRef: image, digest, mediaType: manifest.mediaType, tags: options.tags, modelLayerDigests, ...(attestation ? { attestation } : {}) };
   } finally {
     await fs.rm(staged, { recursive: true, force: true });
     await fs.rm(work, { recursive: true, force: true });

@@ -19,6 +19,7 @@ import type { RegistryCredential } from './registry/auth';
 import { explainRegistryFailure, RegistryClient } from './registry/client';
 import { readBaseImage } from './remoteImage';
 import type { Layer } from './layer';
+import { attestPushed, beginAttestation, type AttestationResult, type ProvenanceSettings } from '../attest/attest';
 
 export interface RegistrySettings {
   readonly credential: RegistryCredential;
@@ -41,6 +42,8 @@ export interface BakeTarget {
   readonly registry: RegistrySettings;
   /** The whole run, retries included; past it the bake stops and says so. */
   readonly timeoutMs: number;
+  /** The signed (or unsigned) provenance attestation to attach; undefined when it is off. */
+  readonly provenance?: ProvenanceSettings;
 }
 
 export interface BakeOptions extends BakeTarget {
@@ -63,6 +66,8 @@ export interface BakedImage {
   readonly digest: string;
   readonly tags: readonly string[];
   readonly modelLayerDigests: readonly string[];
+  /** Set when a provenance attestation was attached. */
+  readonly attestation?: AttestationResult;
 }
 
 /** appendLayer mode built every manifest itself, so it knows the base, the platforms and each byte it sent. */
@@ -139,6 +144,7 @@ export function bakeModel(options: BakeOptions, context: BakeContext): Promise<A
 
 async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: BakeContext): Promise<AppendLayerResult> {
   const { baseImage, target, registry: settings } = options;
+  const attesting = beginAttestation(options);
   // The model first: bad input fails before any network.
   const plans = planModelLayers(await readModelEntries(options.modelPath), options.bake.modelDirectory);
   const clients = clientsFor(options, context, signal);
@@ -153,8 +159,10 @@ async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: Bak
     { repository: target.repository, images, tags: options.tags, ...(base.isIndex ? { index } : {}) },
     { concurrency: settings.concurrency, chunkSize: settings.chunkSize, log: context.log, progress: context.progress },
   ).catch(explainedBy(target.registry));
+  const attestation = await attestPushed(clients.target, options, pushed.digest, attesting, context.log).catch(explainedBy(target.registry));
   return {
     mode: 'appendLayer',
+    ...(attestation ? { attestation } : {}),
     imageRef: `${repositoryName(target)}@${pushed.digest}`,
     digest: pushed.digest,
     mediaType: pushed.mediaType,

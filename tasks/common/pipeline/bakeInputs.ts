@@ -11,6 +11,8 @@ import type { WithSettings } from './settings';
 import { devOpsRunOf as pipelineRunOf } from './devops';
 import { boolInput, intInput, keyValueInput as keyValues, listInput, modelDigestInput, modelVersionInput, pickInput, requiredInput, textInput } from './inputs';
 import { readRegistryConnection } from './registryConnection';
+import type { SigningSetting } from '../attest/signer';
+import { bakeProvenanceInput, SIGNING_SETTINGS } from './provenanceInputs';
 
 type BakeMode = (typeof Inputs.mode.options)[number];
 
@@ -28,7 +30,8 @@ export const BAKE_SETTINGS = Object.freeze({
   timeout: Inputs.timeoutSeconds.name,
   dockerfile: Inputs.dockerfile.name,
   registryConnection: Inputs.containerRegistry.name,
-} satisfies Record<BakeSetting | DockerfileSetting | 'registryConnection', string>);
+  ...SIGNING_SETTINGS,
+} satisfies Record<BakeSetting | DockerfileSetting | SigningSetting | 'registryConnection', string>);
 
 const MiB = 1024 * 1024;
 
@@ -96,7 +99,9 @@ function commonOptions(agent: Agent, access: RegistryAccess): Omit<BakeTarget, '
   const { name } = Inputs.modelPath;
   const modelPath = agent.pathInput(name);
   if (modelPath === undefined) throw new InputError(name, 'InputMissing', [name, 'the model file or folder to bake, typically $(fetch.modelPath)']);
+  const provenance = bakeProvenanceInput(agent);
   return {
+    ...(provenance ? { provenance } : {}),
     tags: tagsInput(agent),
     modelPath,
     bake: {

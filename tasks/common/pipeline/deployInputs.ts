@@ -20,6 +20,8 @@ import { devOpsRunOf, pipelineRunInfoOf } from './devops';
 import { type InputSpec, boolInput, intInput, keyValueInput, listInput, modelDigestInput, modelVersionInput, pickInput, requiredInput, textInput } from './inputs';
 import { type ConnectionType, clusterSettings, connectionTypeOf, readClusterAccess } from './kubeConnection';
 import { readRegistryConnection } from './registryConnection';
+import type { ProvenanceGate } from '../attest/verify';
+import { deployProvenanceInput } from './provenanceInputs';
 import { type SettingInputs, type WithSettings, readingInputs } from './settings';
 
 export interface DeployTaskInputs extends WithSettings {
@@ -28,6 +30,8 @@ export interface DeployTaskInputs extends WithSettings {
   /** The manifest files the globs matched; empty when the workload is generated. */
   readonly manifestFiles: readonly string[];
   readonly model: ModelAnnotations;
+  /** Set when requireProvenance is on: what the gate checks before anything is applied. */
+  readonly provenance?: ProvenanceGate;
 }
 
 /** The input behind each field of a generated app's spec: the setting a spec problem names. */
@@ -47,6 +51,8 @@ export function deploySettings(connectionType: ConnectionType): SettingInputs {
     registryConnection: Inputs.containerRegistry.name,
     manifests: Inputs.manifests.name,
     containers: Inputs.containers.name,
+    trustedPublicKeys: Inputs.trustedPublicKeys.name,
+    modelDigest: Inputs.modelDigest.name,
   });
 }
 
@@ -140,7 +146,8 @@ function readDeploy(agent: Agent): Omit<DeployTaskInputs, 'settings' | 'cluster'
     smokeTest: smokeTestPath === undefined ? undefined : { path: smokeTestPath, ...SMOKE_TEST },
     runAnnotations: runAnnotationsFor(pipelineRunInfoOf(agent)),
   });
-  return { deploy, manifestFiles: files, model };
+  const provenance = deployProvenanceInput(agent, image, model.modelDigest);
+  return { deploy, manifestFiles: files, model, ...(provenance ? { provenance } : {}) };
 }
 
 export function readDeployInputs(agent: Agent): DeployTaskInputs {

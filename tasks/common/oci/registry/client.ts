@@ -194,7 +194,8 @@ export class RegistryClient {
     return redirectHop(this.origin, location).url;
   }
 
-  async putManifest(repository: string, reference: string, manifest: { mediaType: string; bytes: Buffer; digest: string }): Promise<void> {
+  /** Resolves with the OCI-Subject header: a registry with the referrers API names the subject it indexed. */
+  async putManifest(repository: string, reference: string, manifest: { mediaType: string; bytes: Buffer; digest: string }): Promise<{ subject?: string }> {
     const response = await this.call('PUT', `/v2/${repository}/manifests/${reference}`, {
       headers: { 'content-type': manifest.mediaType, 'content-length': manifest.bytes.length },
       body: () => manifest.bytes,
@@ -202,6 +203,7 @@ export class RegistryClient {
     });
     await response.discard();
     checkDigest(this.registry, response, manifest.digest);
+    return { subject: response.header('oci-subject') };
   }
 
   /** Authenticates once (GET /v2/) and returns credentials for another tool, such as buildah push. */
