@@ -24,6 +24,7 @@ describe('FetchLatestModel inputs', () => {
     assert.equal(inputs.fetch.destination, path.join('/agent/tmp', 'model'));
     assert.deepEqual(inputs.fetch.rule, { kind: 'highestVersion' });
     assert.equal(inputs.fetch.verifyIntegrity, true);
+    assert.equal(inputs.fetch.includePrereleases, false, 'pre-releases are skipped unless asked for');
     assert.equal(inputs.fetch.download.concurrency, 8);
     assert.equal(inputs.fetch.download.blockSize, 16 * 1024 * 1024);
     assert.equal(inputs.fetch.download.retry.attempts, 5 + 1, 'retries after the first attempt');
@@ -36,6 +37,11 @@ describe('FetchLatestModel inputs', () => {
     const agent = fakeAgent(base);
     readFetchInputs(agent);
     assert.deepEqual(agent.secrets, ['UseDevelopmentStorage=true']);
+  });
+
+  it('reads includePrereleases, and takes a pinned pipeline run whatever its build number says', () => {
+    assert.equal(readFetchInputs(fakeAgent({ ...base, includePrereleases: 'true' })).fetch.includePrereleases, true);
+    assert.equal(readFetchInputs(fakeAgent({ ...base, selection: 'pinned', version: '1.0.0-rc.1' })).fetch.includePrereleases, false, 'the selection core takes a pinned version as named');
   });
 
   it('accepts pickList values in any case, as the agent does', () => {
@@ -62,6 +68,7 @@ describe('FetchLatestModel inputs', () => {
     ['negative retries', { ...base, retries: '-1' }, 'retries', /-1.*from 0 to 20/],
     ['timeout too small', { ...base, timeoutSeconds: '5' }, 'timeoutSeconds', /5.*from 10 to 86400/],
     ['verifyIntegrity not boolean', { ...base, verifyIntegrity: 'yes' }, 'verifyIntegrity', /'yes'.*true or false/],
+    ['includePrereleases not boolean', { ...base, includePrereleases: 'rc' }, 'includePrereleases', /'rc'.*true or false/],
   ];
   for (const [title, inputs, input, message] of cases) {
     it(`rejects ${title}, naming input '${input}'`, () => {
@@ -128,6 +135,7 @@ describe('FetchLatestModel defaults: task.json alone holds them', () => {
     assert.equal(inputs.access.kind, defaultOf('connectionType'), 'source azureBlob, by its connectionType');
     assert.equal(inputs.fetch.rule.kind, defaultOf('selection'));
     assert.equal(inputs.fetch.verifyIntegrity, defaultOf('verifyIntegrity') === 'true');
+    assert.equal(inputs.fetch.includePrereleases, defaultOf('includePrereleases') === 'true');
     assert.equal(inputs.fetch.download.concurrency, Number(defaultOf('concurrency')));
     assert.equal(inputs.fetch.download.blockSize, Number(defaultOf('blockSizeMiB')) * 1024 * 1024);
     assert.equal(inputs.fetch.timeoutMs, Number(defaultOf('timeoutSeconds')) * 1000);

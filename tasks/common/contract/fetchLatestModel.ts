@@ -1,7 +1,7 @@
 // Generated from tasks/FetchLatestModelV1/task.json by scripts/contracts.mjs (npm run build). Do not edit:
 // change task.json and rebuild.
 
-/** Fetch Latest Model 1.2.0: every input, with its pick-list values and default. */
+/** Fetch Latest Model 1.3.0: every input, with its pick-list values and default. */
 export const FetchLatestModelInputs = {
   source: { name: 'source', kind: 'pickList', options: ['azureBlob', 's3', 'pipelineArtifact', 'azureMLRegistry'], default: 'azureBlob', required: true },
   connectionType: { name: 'connectionType', kind: 'pickList', options: ['azureResourceManager', 'connectionString', 'sasUrl'], default: 'azureResourceManager', required: true },
@@ -32,6 +32,7 @@ export const FetchLatestModelInputs = {
   selection: { name: 'selection', kind: 'pickList', options: ['highestVersion', 'newest', 'tagQuery', 'pinned'], default: 'highestVersion', required: true },
   tagQuery: { name: 'tagQuery', kind: 'string', required: true },
   version: { name: 'version', kind: 'string', required: true },
+  includePrereleases: { name: 'includePrereleases', kind: 'boolean', default: false },
   destination: { name: 'destination', kind: 'filePath', agentDefault: '$(Agent.TempDirectory)/model', required: true },
   verifyIntegrity: { name: 'verifyIntegrity', kind: 'boolean', default: true },
   cacheDirectory: { name: 'cacheDirectory', kind: 'string' },

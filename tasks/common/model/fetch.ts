@@ -19,6 +19,8 @@ import { verifyDownload } from './verify';
 export interface FetchOptions {
   readonly prefix: string;
   readonly rule: SelectionRule;
+  /** Whether a pre-release may be chosen by a rule other than pinned. */
+  readonly includePrereleases: boolean;
   readonly destination: string;
   readonly verifyIntegrity: boolean;
   readonly cacheDirectory?: string;
@@ -135,7 +137,7 @@ async function chooseModel(store: ModelStore, options: FetchOptions, signal: Abo
     tagMatches = new Set<string>();
     for await (const name of store.findByTags(options.rule.query, options.prefix, signal)) tagMatches.add(name);
   }
-  return selectModel(listing.candidates, options.rule, { location: store.location, prefix: options.prefix, tagMatches, ignored: listing.ignored });
+  return selectModel(listing.candidates, options.rule, { location: store.location, prefix: options.prefix, tagMatches, ignored: listing.ignored, includePrereleases: options.includePrereleases });
 }
 
 async function downloadVerified(

@@ -19,5 +19,7 @@ export type ModelSetting =
   /** The pinned version. */
   | 'modelVersion'
   | 'tagQuery'
+  /** Whether pre-releases may be chosen. */
+  | 'includePrereleases'
   | 'modelLabel'
   | 'destination';

@@ -27,6 +27,7 @@ const MODEL_SETTINGS = {
   modelSelection: INPUTS.selection.name,
   modelVersion: INPUTS.version.name,
   tagQuery: INPUTS.tagQuery.name,
+  includePrereleases: INPUTS.includePrereleases.name,
   destination: INPUTS.destination.name,
 } satisfies FetchSettings;
 
@@ -50,6 +51,8 @@ export function readFetchInputs(agent: Agent): FetchTaskInputs {
       prefix: pathStore ? prefix : '',
       // A pipeline artifact store has already narrowed to one run, which is its only version.
       rule: source === 'pipelineArtifact' ? { kind: 'highestVersion' as const } : rule,
+      // A pinned run is taken as it is, whatever its build number says: the artifact's version is the run's.
+      includePrereleases: boolInput(agent, INPUTS.includePrereleases) || (source === 'pipelineArtifact' && rule.kind === 'pinned'),
       destination,
       verifyIntegrity: boolInput(agent, INPUTS.verifyIntegrity),
       cacheDirectory: optionalPath(agent.pathInput(INPUTS.cacheDirectory.name)),
