@@ -44,6 +44,39 @@ describe('FetchLatestModel inputs', () => {
     assert.equal(readFetchInputs(fakeAgent({ ...base, selection: 'pinned', version: '1.0.0-rc.1' })).fetch.includePrereleases, false, 'the selection core takes a pinned version as named');
   });
 
+  describe('source oci', () => {
+    const oci = { source: 'oci', ociRepository: 'contosoacr.azurecr.io/models/churn', destination: '/tmp/model' };
+    const registryEndpoint = { scheme: 'UsernamePassword', auth: { registry: 'https://contosoacr.azurecr.io', username: 'puller', password: 'p4ss' }, data: { registrytype: 'Others' } };
+    const read = (inputs: Record<string, string>) => readFetchInputs(fakeAgent({ ...oci, ...inputs }, { endpoints: { reg: registryEndpoint } }));
+
+    it('reads the repository, the connection and the image folder, and ignores modelPrefix', () => {
+      const inputs = read({ containerRegistry: 'reg', modelPathInImage: '/models/churn/', modelPrefix: 'x/' });
+      assert.ok(inputs.access.kind === 'oci');
+      assert.deepEqual({ ...inputs.access.model, scratchFolder: '' }, { registry: 'contosoacr.azurecr.io', repository: 'models/churn', modelPathInImage: 'models/churn', scratchFolder: '', concurrency: 8 });
+      assert.deepEqual(inputs.access.credential, { kind: 'basic', username: 'puller', password: 'p4ss' });
+      assert.equal(inputs.access.insecure, false);
+      assert.equal(inputs.fetch.prefix, '');
+      assert.equal(inputs.settings.modelPathInImage, 'modelPathInImage');
+      const anonymous = read({}).access;
+      assert.equal(anonymous.kind === 'oci' && anonymous.credential.kind, 'anonymous');
+    });
+
+    const ociCases: [string, Record<string, string>, string, RegExp][] = [
+      ['a missing repository', { ociRepository: '' }, 'ociRepository', /required when source is 'oci'/],
+      ['a repository with a tag', { ociRepository: 'contosoacr.azurecr.io/models/churn:1.0' }, 'ociRepository', /without a tag or digest/],
+      ['a repository with capitals', { ociRepository: 'contosoacr.azurecr.io/Models/churn' }, 'ociRepository', /'Models'.*not valid/],
+      ['a connection for another registry', { ociRepository: 'other.azurecr.io/models/churn', containerRegistry: 'reg' }, 'ociRepository', /connection for contosoacr\.azurecr\.io/],
+      ['the image root as model folder', { modelPathInImage: '/' }, 'modelPathInImage', /not the image's root/],
+      ['a model folder climbing out', { modelPathInImage: '/models/../etc' }, 'modelPathInImage', /'\.\.'/],
+      ['allowInsecureRegistry not boolean', { allowInsecureRegistry: 'maybe' }, 'allowInsecureRegistry', /'maybe'.*true or false/],
+    ];
+    for (const [title, inputs, input, message] of ociCases) {
+      it(`rejects ${title}, naming input '${input}'`, () => {
+        assert.throws(() => read(inputs), (error: unknown) => error instanceof InputError && error.input === input && message.test(error.message));
+      });
+    }
+  });
+
   it('accepts pickList values in any case, as the agent does', () => {
     const inputs = readFetchInputs(fakeAgent({ ...base, selection: 'PINNED', version: 'v2' }));
     assert.deepEqual(inputs.fetch.rule, { kind: 'pinned', version: 'v2' });

@@ -3,7 +3,7 @@
 
 /** Fetch Latest Model 1.3.0: every input, with its pick-list values and default. */
 export const FetchLatestModelInputs = {
-  source: { name: 'source', kind: 'pickList', options: ['azureBlob', 's3', 'pipelineArtifact', 'azureMLRegistry'], default: 'azureBlob', required: true },
+  source: { name: 'source', kind: 'pickList', options: ['azureBlob', 's3', 'pipelineArtifact', 'azureMLRegistry', 'oci'], default: 'azureBlob', required: true },
   connectionType: { name: 'connectionType', kind: 'pickList', options: ['azureResourceManager', 'connectionString', 'sasUrl'], default: 'azureResourceManager', required: true },
   azureSubscription: { name: 'azureSubscription', kind: 'connectedService', required: true },
   storageAccount: { name: 'storageAccount', kind: 'pickList', required: true },
@@ -28,6 +28,9 @@ export const FetchLatestModelInputs = {
   workspace: { name: 'workspace', kind: 'string', required: true },
   modelName: { name: 'modelName', kind: 'string', required: true },
   modelLabel: { name: 'modelLabel', kind: 'string' },
+  ociRepository: { name: 'ociRepository', kind: 'string', required: true },
+  containerRegistry: { name: 'containerRegistry', kind: 'connectedService' },
+  modelPathInImage: { name: 'modelPathInImage', kind: 'string' },
   modelPrefix: { name: 'modelPrefix', kind: 'string' },
   selection: { name: 'selection', kind: 'pickList', options: ['highestVersion', 'newest', 'tagQuery', 'pinned'], default: 'highestVersion', required: true },
   tagQuery: { name: 'tagQuery', kind: 'string', required: true },
@@ -40,6 +43,7 @@ export const FetchLatestModelInputs = {
   blockSizeMiB: { name: 'blockSizeMiB', kind: 'int', default: 16 },
   retries: { name: 'retries', kind: 'int', default: 5 },
   timeoutSeconds: { name: 'timeoutSeconds', kind: 'int', default: 3600 },
+  allowInsecureRegistry: { name: 'allowInsecureRegistry', kind: 'boolean', default: false },
 } as const;
 
 /** The output variables, by name. */

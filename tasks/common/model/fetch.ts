@@ -75,7 +75,7 @@ export async function fetchLatestModel(store: ModelStore, options: FetchOptions,
 
 async function fetchWithin(store: ModelStore, options: FetchOptions, context: FetchContext, signal: AbortSignal): Promise<FetchedModel> {
   const previous = await previousInstall(options.destination);
-  const chosen = await chooseModel(store, options, signal, context.log);
+  const chosen = store.chooseModel ? await store.chooseModel(options.rule, options.includePrereleases, signal) : await chooseModel(store, options, signal, context.log);
   // Names from the store reach the disk, the log and the outputs: all of them are checked first.
   assertSafeName(chosen.name);
   const files = chosen.files.map((file) => ({ object: file.object, relativePath: safeRelativePath(file.relativePath, file.object.name) }));

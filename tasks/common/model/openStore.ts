@@ -7,7 +7,10 @@ import type { Lifetime } from '../lifetime';
 import type { Log, Progress } from '../log';
 import type { Network } from '../net/network';
 import type { RetryPolicy } from '../net/retry';
+import type { RegistryCredential } from '../oci/registry/auth';
+import { RegistryClient } from '../oci/registry/client';
 import type { AzureMlModel } from './azureMlStore';
+import { OciModelStore, type OciModel } from './ociStore';
 import { openBlobStore } from './blobStore';
 import type { PipelineArtifactAccess } from './pipelineArtifactStore';
 import type { S3Access } from './s3Access';
@@ -33,7 +36,8 @@ export type StoreAccess =
       readonly model: AzureMlModel;
       readonly devOps: OidcContext;
       readonly retry: RetryPolicy;
-    };
+    }
+  | { readonly kind: 'oci'; readonly model: OciModel; readonly credential: RegistryCredential; readonly insecure: boolean; readonly retry: RetryPolicy };
 
 /** What opening a store may need from the caller: where to report, and how to mask a secret it learns. */
 export interface OpenContext {
@@ -72,6 +76,20 @@ export async function openModelStore(access: StoreAccess, context: OpenContext):
       const { subscriptionId, resourceGroup, workspace } = access.model;
       const client = new MachineLearningClient({ ...armTargetFor(access.connection, { credential, transport }), subscriptionId, resourceGroup, workspace });
       return openAzureMlStore(access.model, { client, credential, registerSecret: context.registerSecret, transport });
+    }
+    case 'oci': {
+      const { model } = access;
+      const client = new RegistryClient(model.registry, {
+        network: context.network,
+        signal: context.lifetime.signal,
+        credential: access.credential,
+        insecure: access.insecure,
+        scopes: [`repository:${model.repository}:pull`],
+        retryPolicy: access.retry,
+        log: context.log,
+        onSecret: context.registerSecret,
+      });
+      return new OciModelStore(model, client, context);
     }
   }
 }

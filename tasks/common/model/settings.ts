@@ -22,4 +22,6 @@ export type ModelSetting =
   /** Whether pre-releases may be chosen. */
   | 'includePrereleases'
   | 'modelLabel'
+  /** For an ordinary image in a registry: the folder in the image that holds the model. */
+  | 'modelPathInImage'
   | 'destination';
