@@ -1,7 +1,7 @@
 // Generated from tasks/BakeModelIntoImageV1/task.json by scripts/contracts.mjs (npm run build). Do not edit:
 // change task.json and rebuild.
 
-/** Bake Model Into Image 1.1.0: every input, with its pick-list values and default. */
+/** Bake Model Into Image 1.2.0: every input, with its pick-list values and default. */
 export const BakeModelIntoImageInputs = {
   mode: { name: 'mode', kind: 'pickList', options: ['appendLayer', 'dockerBuild'], default: 'appendLayer', required: true },
   containerRegistry: { name: 'containerRegistry', kind: 'connectedService' },
@@ -12,6 +12,7 @@ export const BakeModelIntoImageInputs = {
   modelDirectory: { name: 'modelDirectory', kind: 'string', default: '/models' },
   modelVersion: { name: 'modelVersion', kind: 'string' },
   modelDigest: { name: 'modelDigest', kind: 'string' },
+  modelUri: { name: 'modelUri', kind: 'string' },
   setModelEnv: { name: 'setModelEnv', kind: 'boolean', default: true },
   dockerfile: { name: 'dockerfile', kind: 'filePath', required: true },
   buildContext: { name: 'buildContext', kind: 'filePath' },
