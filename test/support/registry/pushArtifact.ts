@@ -14,7 +14,8 @@ export interface BlobSpec {
 
 export interface ArtifactSpec {
   readonly config: BlobSpec;
-  readonly layers: readonly BlobSpec[];
+  /** Blobs to push, or descriptors of blobs already in the repository (a large file uploaded by curl). */
+  readonly layers: readonly (BlobSpec | Descriptor)[];
   readonly annotations?: Record<string, string>;
   readonly artifactType?: string;
 }
@@ -38,7 +39,7 @@ export async function pushBlob(registry: TestRegistry, repository: string, blob:
 export async function pushArtifact(registry: TestRegistry, repository: string, tag: string, spec: ArtifactSpec): Promise<string> {
   const config = await pushBlob(registry, repository, spec.config);
   const layers = [];
-  for (const layer of spec.layers) layers.push(await pushBlob(registry, repository, layer));
+  for (const layer of spec.layers) layers.push('data' in layer ? await pushBlob(registry, repository, layer) : layer);
   const manifest = Buffer.from(JSON.stringify({
     schemaVersion: 2,
     mediaType: 'application/vnd.oci.image.manifest.v1+json',
