@@ -77,6 +77,37 @@ describe('FetchLatestModel inputs', () => {
     }
   });
 
+  describe('source mlflow', () => {
+    const mlflow = { source: 'mlflow', mlflowTrackingUri: 'https://mlflow.contoso.com/', registeredModel: 'churn', destination: '/tmp/model' };
+    const read = (inputs: Record<string, string>) => readFetchInputs(fakeAgent({ ...mlflow, ...inputs }));
+
+    it('reads the server, the model, the alias and the token (as a secret)', () => {
+      const agent = fakeAgent({ ...mlflow, mlflowAlias: 'champion', mlflowToken: 'dapi-secret' });
+      const inputs = readFetchInputs(agent);
+      assert.ok(inputs.access.kind === 'mlflow');
+      assert.deepEqual(inputs.access.model, { trackingUri: 'https://mlflow.contoso.com', registeredModel: 'churn', alias: 'champion', token: 'dapi-secret' });
+      assert.deepEqual(agent.secrets, ['dapi-secret']);
+      assert.equal(inputs.settings.storeCredential, 'mlflowToken');
+      assert.equal(inputs.settings.modelLabel, 'mlflowAlias');
+    });
+
+    const mlflowCases: [string, Record<string, string>, string, RegExp][] = [
+      ['a missing tracking URI', { mlflowTrackingUri: '' }, 'mlflowTrackingUri', /required when source is 'mlflow'/],
+      ['a tracking URI that is not http(s)', { mlflowTrackingUri: 'databricks' }, 'mlflowTrackingUri', /an http\(s\) URL/],
+      ['a tracking URI holding credentials', { mlflowTrackingUri: 'https://user:pw@mlflow.contoso.com' }, 'mlflowTrackingUri', /without credentials/],
+      ['a missing registered model', { registeredModel: '' }, 'registeredModel', /required when source is 'mlflow'/],
+      ['an alias with a space', { mlflowAlias: 'the champion' }, 'mlflowAlias', /'the champion'.*letters, digits/],
+    ];
+    for (const [title, inputs, input, message] of mlflowCases) {
+      it(`rejects ${title}, naming input '${input}'`, () => {
+        assert.throws(() => read(inputs), (error: unknown) => error instanceof InputError && error.input === input && message.test(error.message));
+      });
+    }
+    it('never echoes the credentials of a tracking URI', () => {
+      assert.throws(() => read({ mlflowTrackingUri: 'https://user:s3cret@mlflow.contoso.com' }), (error: unknown) => error instanceof Error && !error.message.includes('s3cret'));
+    });
+  });
+
   it('accepts pickList values in any case, as the agent does', () => {
     const inputs = readFetchInputs(fakeAgent({ ...base, selection: 'PINNED', version: 'v2' }));
     assert.deepEqual(inputs.fetch.rule, { kind: 'pinned', version: 'v2' });

@@ -82,6 +82,7 @@ describe('FetchLatestModel inputs per model store', () => {
       ['an AWS connection', { ...s3, awsAccessKeyId: '', awsSecretAccessKey: '', awsCredentials: 'aws-keys' }, { storeCredential: 'awsCredentials', storeAccessKeyId: 'awsCredentials', storeSessionToken: 'awsCredentials', storeContainer: 's3Bucket', storeRegion: 's3Region', storeEndpoint: 's3Endpoint' }],
       ['a pipeline artifact', artifact, { devopsConnection: 'azureDevOpsConnection', pipeline: 'pipeline', artifactName: 'artifactName', pipelineRun: 'version' }],
       ['an Azure ML model', aml, { storeConnection: 'azureSubscription', storeCredential: 'azureSubscription', resourceGroup: 'resourceGroup', workspace: 'workspace', modelName: 'modelName', modelLabel: 'modelLabel' }],
+      ['an MLflow model', { source: 'mlflow', mlflowTrackingUri: 'https://mlflow.contoso.com', registeredModel: 'churn' }, { storeEndpoint: 'mlflowTrackingUri', storeCredential: 'mlflowToken', modelName: 'registeredModel', modelLabel: 'mlflowAlias' }],
       ['an OCI repository', { source: 'oci', ociRepository: 'contosoacr.azurecr.io/models/churn' }, { storeCredential: 'containerRegistry', storeContainer: 'ociRepository', modelPathInImage: 'modelPathInImage' }],
     ];
     for (const [title, inputs, store] of cases) {
@@ -96,7 +97,7 @@ describe('FetchLatestModel inputs per model store', () => {
   it('rejects an unknown source, listing the five', () => {
     const error = rejected({ source: 'gcs', destination: '/tmp/model' });
     assert.ok(error instanceof InputError && error.input === 'source');
-    assert.match(error.message, /'gcs'.*azureBlob, s3, pipelineArtifact, azureMLRegistry, oci/);
+    assert.match(error.message, /'gcs'.*azureBlob, s3, pipelineArtifact, azureMLRegistry, oci, mlflow/);
   });
 
   describe('s3', () => {

@@ -3,7 +3,7 @@
 
 /** Fetch Latest Model 1.3.0: every input, with its pick-list values and default. */
 export const FetchLatestModelInputs = {
-  source: { name: 'source', kind: 'pickList', options: ['azureBlob', 's3', 'pipelineArtifact', 'azureMLRegistry', 'oci'], default: 'azureBlob', required: true },
+  source: { name: 'source', kind: 'pickList', options: ['azureBlob', 's3', 'pipelineArtifact', 'azureMLRegistry', 'oci', 'mlflow'], default: 'azureBlob', required: true },
   connectionType: { name: 'connectionType', kind: 'pickList', options: ['azureResourceManager', 'connectionString', 'sasUrl'], default: 'azureResourceManager', required: true },
   azureSubscription: { name: 'azureSubscription', kind: 'connectedService', required: true },
   storageAccount: { name: 'storageAccount', kind: 'pickList', required: true },
@@ -31,6 +31,10 @@ export const FetchLatestModelInputs = {
   ociRepository: { name: 'ociRepository', kind: 'string', required: true },
   containerRegistry: { name: 'containerRegistry', kind: 'connectedService' },
   modelPathInImage: { name: 'modelPathInImage', kind: 'string' },
+  mlflowTrackingUri: { name: 'mlflowTrackingUri', kind: 'string', required: true },
+  registeredModel: { name: 'registeredModel', kind: 'string', required: true },
+  mlflowAlias: { name: 'mlflowAlias', kind: 'string' },
+  mlflowToken: { name: 'mlflowToken', kind: 'string' },
   modelPrefix: { name: 'modelPrefix', kind: 'string' },
   selection: { name: 'selection', kind: 'pickList', options: ['highestVersion', 'newest', 'tagQuery', 'pinned'], default: 'highestVersion', required: true },
   tagQuery: { name: 'tagQuery', kind: 'string', required: true },

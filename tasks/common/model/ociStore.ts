@@ -21,7 +21,7 @@ import { assertDigest, finishDigest, hasherFor, isContentDigest } from '../oci/d
 import { readPeerConfig, readPeerManifest } from '../oci/peerManifest';
 import type { Manifest, RegistryClient } from '../oci/registry/client';
 import { annotationsOf, createdOf, overlay, planArtifact, type ArtifactPlan, type ModelLayer } from './ociArtifact';
-import type { ModelCandidate, ModelFile } from './layout';
+import { recordCandidate, type ModelCandidate, type ModelFile } from './layout';
 import { selectModel, type SelectionRule } from './select';
 import type { ModelSetting } from './settings';
 import type { ModelStore, StoredObject } from './store';
@@ -78,7 +78,7 @@ export class OciModelStore implements ModelStore {
     });
     const ignored = tags.filter((tag) => !tagged.some((entry) => entry.tag === tag));
     const details = rule.kind === 'newest' || rule.kind === 'tagQuery' ? await this.detailsOf(tagged) : undefined;
-    const light = tagged.map(({ tag, version }) => lightCandidate(tag, version, details?.get(tag)?.created ?? EPOCH));
+    const light = tagged.map(({ tag, version }) => recordCandidate(version, `${tag}/`, details?.get(tag)?.created ?? EPOCH));
     const tagMatches = rule.kind === 'tagQuery' ? new Set(tagged.filter(({ tag }) => matchesTagQuery(rule.query, details?.get(tag)?.annotations ?? {}, this.model.repository)).map(({ tag }) => `${tag}/`)) : undefined;
     const chosen = selectModel(light, rule, { location: this.location, prefix: '', tagMatches, ignored, includePrereleases });
     const tag = chosen.name.slice(0, -1);
@@ -170,10 +170,6 @@ export class OciModelStore implements ModelStore {
   }
 }
 
-function lightCandidate(tag: string, version: Version, lastModified: Date): ModelCandidate {
-  const marker = { name: `${tag}/`, size: 0, etag: tag, lastModified };
-  return { version, layout: 'folder', name: `${tag}/`, files: [{ object: marker, relativePath: '' }], lastModified, size: 0 };
-}
 
 /**
  * The model's files among the tar layers' entries: for an image, what survives the overlay under

@@ -10,6 +10,8 @@ import type { RetryPolicy } from '../net/retry';
 import type { RegistryCredential } from '../oci/registry/auth';
 import { RegistryClient } from '../oci/registry/client';
 import type { AzureMlModel } from './azureMlStore';
+import { MlflowClient } from './mlflowClient';
+import { MlflowModelStore, type MlflowModel } from './mlflowStore';
 import { OciModelStore, type OciModel } from './ociStore';
 import { openBlobStore } from './blobStore';
 import type { PipelineArtifactAccess } from './pipelineArtifactStore';
@@ -37,7 +39,8 @@ export type StoreAccess =
       readonly devOps: OidcContext;
       readonly retry: RetryPolicy;
     }
-  | { readonly kind: 'oci'; readonly model: OciModel; readonly credential: RegistryCredential; readonly insecure: boolean; readonly retry: RetryPolicy };
+  | { readonly kind: 'oci'; readonly model: OciModel; readonly credential: RegistryCredential; readonly insecure: boolean; readonly retry: RetryPolicy }
+  | { readonly kind: 'mlflow'; readonly model: MlflowModel; readonly retry: RetryPolicy };
 
 /** What opening a store may need from the caller: where to report, and how to mask a secret it learns. */
 export interface OpenContext {
@@ -90,6 +93,10 @@ export async function openModelStore(access: StoreAccess, context: OpenContext):
         onSecret: context.registerSecret,
       });
       return new OciModelStore(model, client, context);
+    }
+    case 'mlflow': {
+      const client = new MlflowClient({ trackingUri: new URL(access.model.trackingUri), token: access.model.token, network: context.network, signal: context.lifetime.signal, retry: access.retry, log: context.log });
+      return new MlflowModelStore(access.model, client);
     }
   }
 }

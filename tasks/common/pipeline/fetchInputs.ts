@@ -12,6 +12,7 @@ import { readBlobAccess } from './blobInputs';
 import { type FetchSettings, type Source, type StoreInputs, whenPicked } from './fetchStoreInputs';
 import { boolInput, intInput, pickInput, requiredInput, textInput } from './inputs';
 import { readPipelineArtifactAccess } from './pipelineArtifactInputs';
+import { readMlflowAccess } from './mlflowInputs';
 import { readOciAccess } from './ociInputs';
 import { readS3Access } from './s3Inputs';
 import { asInputError, type WithSettings } from './settings';
@@ -89,6 +90,8 @@ function readStore(agent: Agent, source: Source, context: StoreContext): StoreIn
       return readAzureMlAccess(agent, context.rule, context.retry);
     case 'oci':
       return readOciAccess(agent, context);
+    case 'mlflow':
+      return readMlflowAccess(agent, context.retry);
   }
 }
 
@@ -119,7 +122,7 @@ function tagQueryInput(agent: Agent): string {
 function modelPrefixInput(agent: Agent, source: Source): string {
   const name = INPUTS.modelPrefix.name;
   const prefix = (textInput(agent, INPUTS.modelPrefix) ?? '').replace(/^\/+/, '');
-  if (source === 'azureMLRegistry' || source === 'oci') {
+  if (source === 'azureMLRegistry' || source === 'oci' || source === 'mlflow') {
     if (prefix) agent.log.warn('ModelPrefixIgnored', prefix);
     return '';
   }

@@ -1,0 +1,60 @@
+/**
+ * Source mlflow end to end: the bundled task, as the agent runs it, takes the @champion version of
+ * a registered model from the MLflow stand-in with a bearer token from a secret variable.
+ */
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startMlflowStandIn, type MlflowStandIn } from '../support/mlflowStandIn';
+import { randomBytes } from '../support/modelStore';
+import { handlerNodes } from '../support/node24';
+import { assertNoSecrets, runTask, visibleOutput } from '../support/taskRunner';
+
+const taskDir = join(__dirname, '..', '..', 'dist', 'tasks', 'FetchLatestModelV1');
+const TOKEN = `dapi${randomBytes(16).toString('hex')}`;
+
+describe('FetchLatestModel e2e from an MLflow model registry (the bundle as the agent runs it)', function () {
+  this.timeout(120_000);
+  let mlflow: MlflowStandIn;
+  let work: string;
+  const weights = randomBytes(1024 * 1024 + 9);
+
+  before(async () => {
+    mlflow = await startMlflowStandIn({
+      token: TOKEN,
+      artifacts: { '3/r7/artifacts/model/model.pkl': weights, '3/r7/artifacts/model/MLmodel': Buffer.from('flavors: {}'), '3/r8/artifacts/model/model.pkl': Buffer.from('challenger') },
+      models: { churn: { aliases: { champion: '7' }, versions: [{ version: '7', createdMs: 1, downloadUri: 'mlflow-artifacts:/3/r7/artifacts/model' }, { version: '8', createdMs: 2, downloadUri: 'mlflow-artifacts:/3/r8/artifacts/model' }] } },
+    });
+  });
+  after(async () => mlflow?.close());
+  beforeEach(() => {
+    work = mkdtempSync(join(tmpdir(), 'fetch-mlflow-e2e-'));
+  });
+  afterEach(() => rmSync(work, { recursive: true, force: true }));
+
+  for (const { handler, nodePath } of handlerNodes()) {
+    it(`fetches the @champion version under ${handler}, and leaks nothing`, async () => {
+      const destination = join(work, 'model');
+      const run = await runTask({
+        taskDir,
+        nodePath,
+        inputs: { source: 'mlflow', mlflowTrackingUri: mlflow.uri, registeredModel: 'churn', mlflowAlias: 'champion', mlflowToken: TOKEN, destination },
+        secretVariables: { MlflowToken: TOKEN },
+      });
+      assert.equal(run.result.status, 'Succeeded', visibleOutput(run));
+      assert.equal(run.outputs.modelVersion, '7');
+      assert.equal(run.outputs.modelUri, 'models:/churn/7');
+      assert.equal(run.outputs.modelFiles, '2');
+      assert.ok(readFileSync(join(destination, 'model.pkl')).equals(weights));
+      assert.ok(run.secretsRegistered.includes(TOKEN));
+      assertNoSecrets(run, { token: TOKEN });
+    });
+  }
+
+  it('fails naming mlflowToken when the server refuses the token', async () => {
+    const run = await runTask({ taskDir, inputs: { source: 'mlflow', mlflowTrackingUri: mlflow.uri, registeredModel: 'churn', mlflowToken: 'wrong', destination: join(work, 'model') } });
+    assert.equal(run.result.status, 'Failed');
+    assert.match(run.result.message ?? '', /Check 'mlflowToken'/);
+  });
+});
