@@ -8,7 +8,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { SettingError } from '../../tasks/common/errors';
+import { IntegrityError, RemoteError, SettingError } from '../../tasks/common/errors';
+import { entryHeader } from '../../tasks/common/oci/tar';
 import { silentProgress } from '../../tasks/common/log';
 import { fetchLatestModel } from '../../tasks/common/model/fetch';
 import { openModelStore } from '../../tasks/common/model/openStore';
@@ -16,6 +17,7 @@ import { readFetchInputs } from '../../tasks/common/pipeline/fetchInputs';
 import { fakeAgent } from '../support/fakeAgent';
 import { randomBytes, sha256 } from '../support/modelStore';
 import { tarFiles } from '../support/registry/ociLayout';
+import { startHostileFront, type HostileFront } from '../support/registry/hostileFront';
 import { pushArtifact } from '../support/registry/pushArtifact';
 import { startRegistry, type TestRegistry } from '../support/registry/registry';
 import { testServices } from '../support/services';
@@ -35,6 +37,7 @@ const text = (size: number) => randomBytes(size).toString('hex');
 describe('fetchLatestModel from an OCI registry (docker-registry)', function () {
   this.timeout(60_000);
   let registry: TestRegistry;
+  let front: HostileFront;
   let work: string;
   const weights = randomBytes(3 * 1024 * 1024 + 17);
   const settings = Buffer.from('{"threshold":0.7}');
@@ -82,8 +85,23 @@ describe('fetchLatestModel from an OCI registry (docker-registry)', function () 
       config: { mediaType: 'application/vnd.oci.image.config.v1+json', data: imageConfig([base, update]) },
       layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', data: gzipSync(base) }, { mediaType: 'application/vnd.oci.image.layer.v1.tar', data: update }],
     });
+    const entry = (path: string, data: Buffer, extra: { type?: 'file' | 'symlink'; linkTarget?: string } = {}) => [entryHeader({ path, type: extra.type ?? 'file', mode: 0o644, size: data.length, ...(extra.linkTarget ? { linkTarget: extra.linkTarget } : {}) }, 0), data, Buffer.alloc((512 - (data.length % 512)) % 512)];
+    const tarOf = (...entries: Buffer[][]) => Buffer.concat([...entries.flat(), Buffer.alloc(1024)]);
+    const hostile = (name: string, tar: Buffer) => pushArtifact(registry, `hostile/${name}`, '1.0.0', modelPack('2026-01-01T00:00:00Z', [{ mediaType: MP.tar, data: tar, annotations: { [MP.filepath]: 'model' } }]));
+    await hostile('escape', tarOf(entry('model/ok.bin', Buffer.from('ok')), entry('model/../../escape.txt', Buffer.from('outside'))));
+    await hostile('link', tarOf(entry('model/ok.bin', Buffer.from('ok')), entry('model/passwd', Buffer.alloc(0), { type: 'symlink', linkTarget: '/etc/passwd' })));
+    await hostile('tampered', tarOf(entry('model/weights.bin', randomBytes(5000))));
+    await pushArtifact(registry, 'hostile/raw', '1.0.0', modelPack('2026-01-01T00:00:00Z', [{ mediaType: MP.raw, data: randomBytes(5000), annotations: { [MP.filepath]: 'model.bin' } }]));
+    // Blobs of the tampered repositories come back with one byte changed.
+    front = await startHostileFront({
+      upstreamPort: Number(registry.host.split(':')[1]),
+      decide: (request) => (/^\/v2\/hostile\/(tampered|raw)\/blobs\//.test(request.url ?? '') && request.method === 'GET' ? { kind: 'rewrite', change: (body) => (body.length > 1000 ? Buffer.concat([body.subarray(0, 600), Buffer.from([body[600] ^ 1]), body.subarray(601)]) : body) } : undefined),
+    });
   });
-  after(async () => registry?.stop());
+  after(async () => {
+    await front?.close();
+    await registry?.stop();
+  });
   beforeEach(() => {
     work = mkdtempSync(join(tmpdir(), 'fetch-oci-'));
   });
@@ -161,6 +179,31 @@ describe('fetchLatestModel from an OCI registry (docker-registry)', function () 
   it('takes the files under modelPathInImage from a plain image, as its layers leave them (later files win, whiteouts remove)', async () => {
     const model = await fetch({ ociRepository: `${registry.host}/apps/churn-app`, modelPathInImage: '/models/churn/' });
     assert.deepEqual(holds(model.path), { 'model.bin': imageModel });
+  });
+
+  describe('a hostile registry', () => {
+    const nothingInstalled = () => assert.deepEqual(readdirSync(work).filter((name) => !name.startsWith('.')), [], 'nothing installed, no unpacked layer left');
+
+    it('a tar layer whose bytes do not match its digest is refused before any file is used', async () => {
+      await assert.rejects(fetch({ ociRepository: `${front.host}/hostile/tampered` }), (error: unknown) => error instanceof IntegrityError && error.key === 'ModelLayerDigestMismatch');
+      nothingInstalled();
+    });
+
+    it('a raw layer whose bytes do not match its digest is refused', async () => {
+      await assert.rejects(fetch({ ociRepository: `${front.host}/hostile/raw` }), (error: unknown) => error instanceof IntegrityError && /sha256/.test(error.message));
+      nothingInstalled();
+    });
+
+    it('an entry that climbs out of the model is refused, and nothing is written outside', async () => {
+      await assert.rejects(fetch({ ociRepository: `${registry.host}/hostile/escape` }), /escape\.txt|\.\./);
+      nothingInstalled();
+      assert.ok(!readdirSync(join(work, '..')).includes('escape.txt'));
+    });
+
+    it('a link inside the model is refused', async () => {
+      await assert.rejects(fetch({ ociRepository: `${registry.host}/hostile/link` }), (error: unknown) => error instanceof RemoteError && error.key === 'OciModelLinkUnsupported');
+      nothingInstalled();
+    });
   });
 
   it('a plain image without modelPathInImage fails naming that input', async () => {
