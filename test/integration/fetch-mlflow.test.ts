@@ -11,10 +11,14 @@ import { join } from 'node:path';
 import { SettingError, TaskError } from '../../tasks/common/errors';
 import { silentProgress } from '../../tasks/common/log';
 import { fetchLatestModel } from '../../tasks/common/model/fetch';
+import { MlflowClient } from '../../tasks/common/model/mlflowClient';
+import { MlflowModelStore } from '../../tasks/common/model/mlflowStore';
 import { openModelStore } from '../../tasks/common/model/openStore';
+import { openS3Store } from '../../tasks/common/model/s3Store';
 import { readFetchInputs } from '../../tasks/common/pipeline/fetchInputs';
 import { fakeAgent } from '../support/fakeAgent';
 import { startMlflowStandIn, type MlflowStandIn } from '../support/mlflowStandIn';
+import { S3Publisher, startS3, type S3Server } from '../support/s3';
 import { randomBytes } from '../support/modelStore';
 import { testServices } from '../support/services';
 
@@ -23,7 +27,9 @@ const TOKEN = 'dapi-0123456789abcdef';
 describe('fetchLatestModel from an MLflow model registry (stand-in)', function () {
   this.timeout(30_000);
   let mlflow: MlflowStandIn;
+  let s3: S3Server;
   let work: string;
+  const s3Weights = randomBytes(2 * 1024 * 1024 + 1);
   const weights = randomBytes(3 * 1024 * 1024 + 5);
   const artifacts: Record<string, Buffer> = {
     '1/run1/artifacts/model/MLmodel': Buffer.from('flavors: {sklearn: {}} # v1'),
@@ -53,11 +59,23 @@ describe('fetchLatestModel from an MLflow model registry (stand-in)', function (
           ],
         },
         'churn-v3': { versions: [{ version: '1', createdMs: Date.UTC(2026, 1, 1), downloadUri: 'models:/m-abc123' }, { version: '2', createdMs: Date.UTC(2026, 1, 2), downloadUri: 'models:/m-gone' }] },
-        'churn-s3': { versions: [{ version: '1', createdMs: 0, downloadUri: 's3://contoso-mlflow/1/run9/artifacts/model?X-Amz-Signature=secret' }] },
+        'churn-s3': { versions: [{ version: '1', createdMs: 0, downloadUri: 's3://contoso-mlflow/1/run9/artifacts/model' }, { version: '2', createdMs: 0, downloadUri: 's3://contoso-mlflow/1/run10/artifacts/model' }] },
+        'churn-blob': { versions: [{ version: '1', createdMs: 0, downloadUri: 'wasbs://mlflow@contoso.blob.core.windows.net/1/run9/artifacts/model?sv=2024&sig=secret' }] },
       },
     });
   });
-  after(async () => mlflow?.close());
+  before(async () => {
+    s3 = await startS3();
+    const publisher = await new S3Publisher(s3, 'contoso-mlflow').create();
+    await publisher.publish('1/run9/artifacts/model/model.pkl', s3Weights);
+    await publisher.publish('1/run9/artifacts/model/MLmodel', Buffer.from('flavors: {}'));
+    await publisher.publish('1/run9/artifacts/model-old/stale.bin', Buffer.from('not part of the model'));
+    await publisher.publish('1/run10/artifacts/model/model.pkl', Buffer.from('tampered'), { sha256: 'a'.repeat(64) });
+  });
+  after(async () => {
+    await mlflow?.close();
+    await s3?.stop();
+  });
   beforeEach(() => {
     work = mkdtempSync(join(tmpdir(), 'fetch-mlflow-'));
   });
@@ -67,7 +85,12 @@ describe('fetchLatestModel from an MLflow model registry (stand-in)', function (
     const agent = fakeAgent({ source: 'mlflow', mlflowTrackingUri: mlflow.uri, mlflowToken: TOKEN, registeredModel: 'churn', destination: join(work, 'model'), ...inputs });
     const read = readFetchInputs(agent);
     const services = testServices();
-    const store = await openModelStore(read.access, { log: agent.log, progress: silentProgress, ...services, registerSecret: () => undefined });
+    const context = { log: agent.log, progress: silentProgress, ...services, registerSecret: () => undefined };
+    // openModelStore loads the S3 store lazily (a dynamic import the bundle resolves, tsx/cjs does not): wire it here.
+    const access = read.access;
+    const store = access.kind === 'mlflow' && access.s3
+      ? new MlflowModelStore(access.model, new MlflowClient({ trackingUri: new URL(access.model.trackingUri), token: access.model.token, network: services.network, signal: services.lifetime.signal, retry: access.retry, log: agent.log }), { openS3: async (bucket) => openS3Store({ ...access.s3!, bucket }, { ...context, oidcToken: () => Promise.reject(new Error('no OIDC')) }) })
+      : await openModelStore(access, context);
     const model = await fetchLatestModel(store, read.fetch, { log: agent.log, progress: silentProgress, ...services });
     return { model, agent };
   }
@@ -102,13 +125,23 @@ describe('fetchLatestModel from an MLflow model registry (stand-in)', function (
     await assert.rejects(fetch({ registeredModel: 'churn-v3', selection: 'pinned', version: '2' }), (error: unknown) => error instanceof TaskError && error.key === 'MlflowLoggedModelUnresolved' && /models:\/m-gone/.test(error.message));
   });
 
-  it('names the store a version lives in when it is not behind the artifact proxy, without its query', async () => {
-    await assert.rejects(fetch({ registeredModel: 'churn-s3' }), (error: unknown) => error instanceof TaskError && error.key === 'MlflowArtifactStoreUnsupported' && /s3:\/\/contoso-mlflow\/1\/run9\/artifacts\/model\./.test(error.message) && !/Signature/.test(error.message));
+  it('reads a version kept in S3 through the S3 store with the AWS inputs, verified against its sha256 metadata', async () => {
+    const aws = { awsAccessKeyId: s3.accessKeyId, awsSecretAccessKey: s3.secretAccessKey, s3Endpoint: s3.endpoint, s3ForcePathStyle: 'true' };
+    const { model } = await fetch({ registeredModel: 'churn-s3', selection: 'pinned', version: '1', ...aws });
+    assert.deepEqual(files(model.path), { 'model.pkl': s3Weights, MLmodel: Buffer.from('flavors: {}') });
+    assert.ok(model.verified);
+    rmSync(join(work, 'model'), { recursive: true });
+    await assert.rejects(fetch({ registeredModel: 'churn-s3', selection: 'pinned', version: '2', ...aws }), /sha256/);
+  });
+
+  it('says what it needs for a version in S3 without AWS inputs, and names an artifact store it cannot read, without its query', async () => {
+    await assert.rejects(fetch({ registeredModel: 'churn-s3' }), (error: unknown) => error instanceof TaskError && error.key === 'MlflowS3NeedsCredentials' && /s3:\/\/contoso-mlflow\/1\/run10\/artifacts\/model: give the task AWS credentials/.test(error.message));
+    await assert.rejects(fetch({ registeredModel: 'churn-blob' }), (error: unknown) => error instanceof TaskError && error.key === 'MlflowArtifactStoreUnsupported' && /wasbs:\/\/mlflow@contoso\.blob\.core\.windows\.net\/1\/run9\/artifacts\/model\./.test(error.message) && !/sig=/.test(error.message));
   });
 
   const failures: [string, Record<string, string>, string, RegExp][] = [
-    ['a wrong token', { mlflowToken: 'nope' }, 'storeCredential', /HTTP 401/],
-    ['no token', { mlflowToken: '' }, 'storeCredential', /HTTP 401/],
+    ['a wrong token', { mlflowToken: 'nope' }, 'trackingCredential', /HTTP 401/],
+    ['no token', { mlflowToken: '' }, 'trackingCredential', /HTTP 401/],
     ['an alias that does not exist', { mlflowAlias: 'gold' }, 'modelLabel', /no alias 'gold'/],
     ['a model that does not exist', { registeredModel: 'Churn' }, 'modelName', /no registered model Churn/],
     ['a pinned version that does not exist', { selection: 'pinned', version: '99' }, 'modelVersion', /10, 2, 1/],

@@ -87,7 +87,7 @@ describe('FetchLatestModel inputs', () => {
       assert.ok(inputs.access.kind === 'mlflow');
       assert.deepEqual(inputs.access.model, { trackingUri: 'https://mlflow.contoso.com', registeredModel: 'churn', alias: 'champion', token: 'dapi-secret' });
       assert.deepEqual(agent.secrets, ['dapi-secret']);
-      assert.equal(inputs.settings.storeCredential, 'mlflowToken');
+      assert.equal(inputs.settings.trackingCredential, 'mlflowToken');
       assert.equal(inputs.settings.modelLabel, 'mlflowAlias');
     });
 

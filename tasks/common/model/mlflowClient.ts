@@ -72,7 +72,7 @@ export class MlflowClient {
     }
     if (response.status === 401 || response.status === 403) {
       const error = await response.statusError();
-      throw new SettingError<ModelSetting>('storeCredential', 'MlflowUnauthorized', [this.location, response.status, error.detail]);
+      throw new SettingError<ModelSetting>('trackingCredential', 'MlflowUnauthorized', [this.location, response.status, error.detail]);
     }
     if (response.status !== 200) throw await response.statusError();
     return response.json<T>(BODY_LIMITS.manifest, `the answer to ${path}`);

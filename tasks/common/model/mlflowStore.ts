@@ -27,28 +27,37 @@ export interface MlflowModel {
 /** Files listed at most, so a hostile server cannot make the agent list forever. */
 const MAX_FILES = 100_000;
 
+/** Opens the store an artifact URI points into, reusing Fetch's own stores. */
+export interface ArtifactStores {
+  /** For s3://bucket/... URIs, when the task was given AWS credentials. */
+  readonly openS3?: (bucket: string) => Promise<ModelStore>;
+}
+
+type ArtifactSource = { readonly kind: 'proxy'; readonly path: string } | { readonly kind: 'store'; readonly store: ModelStore; readonly object: StoredObject };
+
 export class MlflowModelStore implements ModelStore {
   readonly location: string;
-  private readonly artifacts = new Map<string, string>();
+  private readonly artifacts = new Map<string, ArtifactSource>();
   private uri = '';
 
   constructor(
     private readonly model: MlflowModel,
     private readonly client: MlflowClient,
+    private readonly stores: ArtifactStores = {},
   ) {
     this.location = `${client.location}#/models/${encodeURIComponent(model.registeredModel)}`;
   }
 
-  async chooseModel(rule: SelectionRule, includePrereleases: boolean): Promise<ModelCandidate> {
+  async chooseModel(rule: SelectionRule, includePrereleases: boolean, signal: AbortSignal): Promise<ModelCandidate> {
     const name = this.model.registeredModel;
     if (this.model.alias) {
       const version = await this.client.versionByAlias(name, this.model.alias);
       if (!version) throw new SettingError<ModelSetting>('modelLabel', 'MlflowAliasNotFound', [name, this.model.alias, this.client.location]);
-      return this.candidateOf(version);
+      return this.candidateOf(version, signal);
     }
     if (rule.kind === 'pinned') {
       const version = await this.client.version(name, rule.version.trim());
-      if (version) return this.candidateOf(version);
+      if (version) return this.candidateOf(version, signal);
     }
     const versions = await this.client.versions(name);
     if (!versions) throw new SettingError<'modelName'>('modelName', 'MlflowModelNotFound', [this.client.location, name]);
@@ -59,25 +68,33 @@ export class MlflowModelStore implements ModelStore {
     });
     const tagMatches = rule.kind === 'tagQuery' ? new Set(ready.filter((version) => matchesTagQuery(rule.query, tagsOf(version), name)).map((version) => `${version.version}/`)) : undefined;
     const chosen = selectModel(light, rule, { location: this.location, prefix: '', tagMatches, ignored: [], includePrereleases });
-    return this.candidateOf(ready.find((version) => `${version.version}/` === chosen.name)!);
+    return this.candidateOf(ready.find((version) => `${version.version}/` === chosen.name)!, signal);
   }
 
-  private async candidateOf(version: MlflowModelVersion): Promise<ModelCandidate> {
+  private async candidateOf(version: MlflowModelVersion, signal: AbortSignal): Promise<ModelCandidate> {
     const parsed = parseVersion(String(version.version)) ?? { raw: String(version.version), release: [], prerelease: [] };
     const root = await this.artifactRoot(version);
     const lastModified = new Date(version.creation_timestamp ?? 0);
     const files: ModelFile[] = [];
-    for (const { path, size } of await this.walk(root)) {
+    const add = (path: string, object: Omit<StoredObject, 'name'>, source: ArtifactSource) => {
       const name = `${version.version}/${path}`;
-      this.artifacts.set(name, root ? `${root}/${path}` : path);
-      files.push({ relativePath: path, object: { name, size, etag: `"${version.version}-${path}-${size}"`, lastModified } });
+      this.artifacts.set(name, source);
+      files.push({ relativePath: path, object: { ...object, name } });
+    };
+    if (root.kind === 'store') {
+      // The underlying store's own digests (sha256 metadata, Content-MD5) come along, and are checked.
+      for await (const object of root.store.list(root.prefix, signal)) {
+        if (object.name.startsWith(root.prefix)) add(object.name.slice(root.prefix.length), object, { kind: 'store', store: root.store, object });
+      }
+    } else {
+      for (const { path, size } of await this.walk(root.path)) add(path, { size, etag: `"${version.version}-${path}-${size}"`, lastModified }, { kind: 'proxy', path: root.path ? `${root.path}/${path}` : path });
     }
     if (files.length === 0) throw new TaskError('MlflowVersionEmpty', [version.version, this.model.registeredModel, this.uri]);
     return { version: parsed, layout: 'folder', name: `${version.version}/`, files, lastModified, size: files.reduce((sum, file) => sum + file.object.size, 0) };
   }
 
-  /** The version's path in the artifact proxy, from get-download-uri (a logged model resolved first). */
-  private async artifactRoot(version: MlflowModelVersion): Promise<string> {
+  /** Where the version's files are: a path in the artifact proxy, or a prefix in S3 (get-download-uri, a logged model resolved first). */
+  private async artifactRoot(version: MlflowModelVersion): Promise<{ kind: 'proxy'; path: string } | { kind: 'store'; store: ModelStore; prefix: string }> {
     let uri = await this.client.downloadUri(this.model.registeredModel, String(version.version));
     const logged = /^models:\/(m-[A-Za-z0-9]+)\/?$/.exec(uri);
     if (logged) {
@@ -87,8 +104,11 @@ export class MlflowModelStore implements ModelStore {
     }
     this.uri = uri;
     const proxied = /^mlflow-artifacts:(?:\/\/[^/]+)?\/(.*)$/.exec(uri);
-    if (!proxied) throw new TaskError('MlflowArtifactStoreUnsupported', [version.version, this.model.registeredModel, uri.split('?')[0]]);
-    return proxied[1].replace(/\/+$/, '');
+    if (proxied) return { kind: 'proxy', path: proxied[1].replace(/\/+$/, '') };
+    const s3 = /^s3a?:\/\/([^/?#]+)\/([^?#]*)$/.exec(uri);
+    if (s3 && this.stores.openS3) return { kind: 'store', store: await this.stores.openS3(s3[1]), prefix: `${s3[2].replace(/\/+$/, '')}/` };
+    if (s3) throw new TaskError('MlflowS3NeedsCredentials', [version.version, this.model.registeredModel, uri.split('?')[0]]);
+    throw new TaskError('MlflowArtifactStoreUnsupported', [version.version, this.model.registeredModel, uri.split('?')[0]]);
   }
 
   /** Every file under the folder, with its path relative to it; '..' or absolute paths from the server are refused later, by fetch. */
@@ -116,10 +136,11 @@ export class MlflowModelStore implements ModelStore {
     // Version tags answer a tag query inside chooseModel.
   }
 
-  async readRange(object: StoredObject, offset: number, count: number): Promise<Readable> {
-    const path = this.artifacts.get(object.name);
-    if (path === undefined) throw new TaskError('ObjectChanged', [`${this.location}/${object.name}`]);
-    return this.client.openArtifact(path, offset, count);
+  async readRange(object: StoredObject, offset: number, count: number, signal: AbortSignal): Promise<Readable> {
+    const source = this.artifacts.get(object.name);
+    if (source === undefined) throw new TaskError('ObjectChanged', [`${this.location}/${object.name}`]);
+    if (source.kind === 'store') return source.store.readRange(source.object, offset, count, signal);
+    return this.client.openArtifact(source.path, offset, count);
   }
 
   uriOf(name: string): string {

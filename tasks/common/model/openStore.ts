@@ -40,7 +40,7 @@ export type StoreAccess =
       readonly retry: RetryPolicy;
     }
   | { readonly kind: 'oci'; readonly model: OciModel; readonly credential: RegistryCredential; readonly insecure: boolean; readonly retry: RetryPolicy }
-  | { readonly kind: 'mlflow'; readonly model: MlflowModel; readonly retry: RetryPolicy };
+  | { readonly kind: 'mlflow'; readonly model: MlflowModel; readonly retry: RetryPolicy; readonly s3?: Omit<S3Access, 'bucket'> };
 
 /** What opening a store may need from the caller: where to report, and how to mask a secret it learns. */
 export interface OpenContext {
@@ -96,7 +96,9 @@ export async function openModelStore(access: StoreAccess, context: OpenContext):
     }
     case 'mlflow': {
       const client = new MlflowClient({ trackingUri: new URL(access.model.trackingUri), token: access.model.token, network: context.network, signal: context.lifetime.signal, retry: access.retry, log: context.log });
-      return new MlflowModelStore(access.model, client);
+      const { s3 } = access;
+      const openS3 = s3 ? async (bucket: string) => (await import('./s3Store')).openS3Store({ ...s3, bucket }, { ...context, oidcToken }) : undefined;
+      return new MlflowModelStore(access.model, client, { openS3 });
     }
   }
 }

@@ -9,6 +9,7 @@ import type { Agent } from './agent';
 import { type FetchSettings, type StoreInputs, whenPicked } from './fetchStoreInputs';
 import { InputError } from './inputError';
 import { requiredInput, textInput } from './inputs';
+import { readS3Connection } from './s3Inputs';
 
 export function readMlflowAccess(agent: Agent, retry: RetryPolicy): StoreInputs {
   const when = whenPicked(INPUTS.source, 'mlflow');
@@ -23,13 +24,15 @@ export function readMlflowAccess(agent: Agent, retry: RetryPolicy): StoreInputs 
     ...(alias ? { alias } : {}),
     ...(token ? { token } : {}),
   });
+  // Artifacts kept in S3 (s3:// download URIs) are read with the AWS inputs, when given.
+  const s3 = agent.input(INPUTS.awsCredentials.name) || agent.input(INPUTS.awsAccessKeyId.name) ? readS3Connection(agent, retry) : undefined;
   const settings = {
-    storeEndpoint: INPUTS.mlflowTrackingUri.name,
-    storeCredential: INPUTS.mlflowToken.name,
+    ...s3?.settings,
+    trackingCredential: INPUTS.mlflowToken.name,
     modelName: INPUTS.registeredModel.name,
     modelLabel: INPUTS.mlflowAlias.name,
   } satisfies FetchSettings;
-  return { access: { kind: 'mlflow', model, retry }, settings };
+  return { access: { kind: 'mlflow', model, retry, ...(s3 ? { s3: s3.access } : {}) }, settings };
 }
 
 /** An http(s) URL without credentials or a query: the token has its own input, kept secret. */
