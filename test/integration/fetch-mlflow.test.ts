@@ -18,6 +18,8 @@ import { openS3Store } from '../../tasks/common/model/s3Store';
 import { readFetchInputs } from '../../tasks/common/pipeline/fetchInputs';
 import { fakeAgent } from '../support/fakeAgent';
 import { startMlflowStandIn, type MlflowStandIn } from '../support/mlflowStandIn';
+import { startAzurite, type Azurite } from '../support/azurite';
+import { ModelPublisher } from '../support/modelStore';
 import { S3Publisher, startS3, type S3Server } from '../support/s3';
 import { randomBytes } from '../support/modelStore';
 import { testServices } from '../support/services';
@@ -28,7 +30,9 @@ describe('fetchLatestModel from an MLflow model registry (stand-in)', function (
   this.timeout(30_000);
   let mlflow: MlflowStandIn;
   let s3: S3Server;
+  let azurite: Azurite;
   let work: string;
+  const blobWeights = randomBytes(1024 * 1024 + 3);
   const s3Weights = randomBytes(2 * 1024 * 1024 + 1);
   const weights = randomBytes(3 * 1024 * 1024 + 5);
   const artifacts: Record<string, Buffer> = {
@@ -43,6 +47,10 @@ describe('fetchLatestModel from an MLflow model registry (stand-in)', function (
   };
 
   before(async () => {
+    azurite = await startAzurite();
+    const blobs = await new ModelPublisher(azurite.connectionString, 'mlflow').create();
+    await blobs.publish('1/run9/artifacts/model/model.pkl', blobWeights);
+    await blobs.publish('1/run9/artifacts/model-old/stale.bin', Buffer.from('not part of the model'));
     mlflow = await startMlflowStandIn({
       token: TOKEN,
       pageSize: 2,
@@ -61,6 +69,7 @@ describe('fetchLatestModel from an MLflow model registry (stand-in)', function (
         'churn-v3': { versions: [{ version: '1', createdMs: Date.UTC(2026, 1, 1), downloadUri: 'models:/m-abc123' }, { version: '2', createdMs: Date.UTC(2026, 1, 2), downloadUri: 'models:/m-gone' }] },
         'churn-s3': { versions: [{ version: '1', createdMs: 0, downloadUri: 's3://contoso-mlflow/1/run9/artifacts/model' }, { version: '2', createdMs: 0, downloadUri: 's3://contoso-mlflow/1/run10/artifacts/model' }] },
         'churn-blob': { versions: [{ version: '1', createdMs: 0, downloadUri: 'wasbs://mlflow@contoso.blob.core.windows.net/1/run9/artifacts/model?sv=2024&sig=secret' }] },
+        'churn-azurite': { versions: [{ version: '3', createdMs: 0, downloadUri: `${azurite.blobEndpoint}/mlflow/1/run9/artifacts/model` }] },
       },
     });
   });
@@ -75,6 +84,7 @@ describe('fetchLatestModel from an MLflow model registry (stand-in)', function (
   after(async () => {
     await mlflow?.close();
     await s3?.stop();
+    await azurite?.stop();
   });
   beforeEach(() => {
     work = mkdtempSync(join(tmpdir(), 'fetch-mlflow-'));
@@ -132,6 +142,14 @@ describe('fetchLatestModel from an MLflow model registry (stand-in)', function (
     assert.ok(model.verified);
     rmSync(join(work, 'model'), { recursive: true });
     await assert.rejects(fetch({ registeredModel: 'churn-s3', selection: 'pinned', version: '2', ...aws }), /sha256/);
+  });
+
+  it('reads a version kept in Blob Storage through the blob store, with a connection string of that account', async () => {
+    const { model } = await fetch({ registeredModel: 'churn-azurite', connectionString: azurite.connectionString });
+    assert.deepEqual(files(model.path), { 'model.pkl': blobWeights });
+    assert.ok(model.verified);
+    rmSync(join(work, 'model'), { recursive: true });
+    await assert.rejects(fetch({ registeredModel: 'churn-azurite' }), (error: unknown) => error instanceof TaskError && error.key === 'MlflowArtifactStoreUnsupported');
   });
 
   it('says what it needs for a version in S3 without AWS inputs, and names an artifact store it cannot read, without its query', async () => {

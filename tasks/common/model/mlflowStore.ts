@@ -31,6 +31,8 @@ const MAX_FILES = 100_000;
 export interface ArtifactStores {
   /** For s3://bucket/... URIs, when the task was given AWS credentials. */
   readonly openS3?: (bucket: string) => Promise<ModelStore>;
+  /** For Blob Storage URLs in the account the task was given a connection string for: the container's store and the prefix in it. */
+  readonly openBlob?: (url: string) => Promise<{ store: ModelStore; prefix: string } | undefined>;
 }
 
 type ArtifactSource = { readonly kind: 'proxy'; readonly path: string } | { readonly kind: 'store'; readonly store: ModelStore; readonly object: StoredObject };
@@ -108,6 +110,9 @@ export class MlflowModelStore implements ModelStore {
     const s3 = /^s3a?:\/\/([^/?#]+)\/([^?#]*)$/.exec(uri);
     if (s3 && this.stores.openS3) return { kind: 'store', store: await this.stores.openS3(s3[1]), prefix: `${s3[2].replace(/\/+$/, '')}/` };
     if (s3) throw new TaskError('MlflowS3NeedsCredentials', [version.version, this.model.registeredModel, uri.split('?')[0]]);
+    const blob = blobUrlOf(uri);
+    const inAccount = blob && this.stores.openBlob ? await this.stores.openBlob(blob) : undefined;
+    if (inAccount) return { kind: 'store', ...inAccount };
     throw new TaskError('MlflowArtifactStoreUnsupported', [version.version, this.model.registeredModel, uri.split('?')[0]]);
   }
 
@@ -150,4 +155,19 @@ export class MlflowModelStore implements ModelStore {
 
 function tagsOf(version: MlflowModelVersion): Record<string, string> {
   return Object.fromEntries((version.tags ?? []).filter((tag) => typeof tag?.key === 'string' && typeof tag?.value === 'string').map((tag) => [tag.key, tag.value]));
+}
+
+/** A Blob Storage artifact URI as an https URL: wasbs://container@account.blob.../path becomes https://account.blob.../container/path. */
+export function blobUrlOf(uri: string): string | undefined {
+  const wasbs = /^(?:wasbs?|abfss?):\/\/([^@/]+)@([^/?#]+)\/?([^?#]*)$/.exec(uri);
+  if (wasbs) return `https://${wasbs[2].replace('.dfs.', '.blob.')}/${wasbs[1]}/${wasbs[3]}`.replace(/\/+$/, '');
+  return /^https?:\/\//.test(uri) ? uri.split(/[?#]/)[0].replace(/\/+$/, '') : undefined;
+}
+
+/** Where a connection string's account serves blobs: its BlobEndpoint, or https://<account>.blob.<suffix>. */
+export function blobEndpointOf(connectionString: string): string | undefined {
+  const parts = Object.fromEntries(connectionString.split(';').filter(Boolean).map((part) => [part.slice(0, part.indexOf('=')).toLowerCase(), part.slice(part.indexOf('=') + 1)]));
+  if (parts.blobendpoint) return parts.blobendpoint.replace(/\/+$/, '');
+  if (!parts.accountname) return undefined;
+  return `${parts.defaultendpointsprotocol ?? 'https'}://${parts.accountname}.blob.${parts.endpointsuffix ?? 'core.windows.net'}`;
 }

@@ -26,13 +26,16 @@ export function readMlflowAccess(agent: Agent, retry: RetryPolicy): StoreInputs 
   });
   // Artifacts kept in S3 (s3:// download URIs) are read with the AWS inputs, when given.
   const s3 = agent.input(INPUTS.awsCredentials.name) || agent.input(INPUTS.awsAccessKeyId.name) ? readS3Connection(agent, retry) : undefined;
+  // Artifacts kept in Blob Storage are read with a connection string of their account, when given.
+  const blobConnectionString = agent.secretInput(INPUTS.connectionString.name);
   const settings = {
     ...s3?.settings,
+    ...(blobConnectionString ? { storeCredential: INPUTS.connectionString.name } : {}),
     trackingCredential: INPUTS.mlflowToken.name,
     modelName: INPUTS.registeredModel.name,
     modelLabel: INPUTS.mlflowAlias.name,
   } satisfies FetchSettings;
-  return { access: { kind: 'mlflow', model, retry, ...(s3 ? { s3: s3.access } : {}) }, settings };
+  return { access: { kind: 'mlflow', model, retry, ...(s3 ? { s3: s3.access } : {}), ...(blobConnectionString ? { blobConnectionString } : {}) }, settings };
 }
 
 /** An http(s) URL without credentials or a query: the token has its own input, kept secret. */
