@@ -91,13 +91,12 @@ export class OciModelStore implements ModelStore {
     const read = await mapBounded(tagged, MANIFESTS_AT_ONCE, async ({ tag }) => {
       const manifest = await this.client.getManifest(this.model.repository, tag);
       const image = `${this.location}:${tag}`;
+      // Checked first: a manifest that is not JSON, or names a descriptor that is not a digest, is refused here.
+      const peer = readPeerManifest(manifest, image);
       const json = JSON.parse(manifest.bytes.toString('utf8')) as Record<string, unknown>;
       const annotations = annotationsOf(json.annotations, image);
       let created = createdOf(annotations, undefined);
-      if (!created) {
-        const peer = readPeerManifest(manifest, image);
-        if (peer.kind === 'manifest') created = createdOf({}, JSON.parse((await this.client.readConfig(this.model.repository, peer.config.digest, image)).toString('utf8')) as Record<string, unknown>);
-      }
+      if (!created && peer.kind === 'manifest') created = createdOf({}, configJson(await this.client.readConfig(this.model.repository, peer.config.digest, image), image));
       return [tag, { manifest, annotations, created }] as const;
     });
     return new Map(read);
@@ -195,6 +194,17 @@ function tarFiles(plan: ArtifactPlan, staged: readonly { layer: ModelLayer; file
   }
   if (files.length === 0) throw new RemoteError('OciArtifactHasNoModel', [plan.kind === 'image' ? `${image} (under ${plan.root(staged[0].layer)})` : image]);
   return files;
+}
+
+/** A config blob (already checked against its digest) as JSON, or a clear refusal. */
+function configJson(bytes: Buffer, image: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(bytes.toString('utf8'));
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // refused below
+  }
+  throw new RemoteError('ManifestInvalid', [image, 'its config is not a JSON object']);
 }
 
 /** The one folder every path sits under ('models' for models/a.bin and models/b/c.bin), or ''. */

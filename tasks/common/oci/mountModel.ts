@@ -75,8 +75,13 @@ export async function mountableModel(uri: string, target: ImageReference, modelD
 
 /** A ModelPack config's modelfs.diffIds, by the digest of the layer at the same position. */
 async function diffIdsOf(client: RegistryClient, artifact: ModelArtifact, configDigest: string, image: string, layerDigests: readonly string[]): Promise<Map<string, string>> {
-  const config = JSON.parse((await client.readConfig(artifact.repository, configDigest, image)).toString('utf8')) as { modelfs?: { diffIds?: unknown } };
-  const diffIds = config.modelfs?.diffIds;
+  const bytes = await client.readConfig(artifact.repository, configDigest, image);
+  let diffIds: unknown;
+  try {
+    diffIds = (JSON.parse(bytes.toString('utf8')) as { modelfs?: { diffIds?: unknown } } | null)?.modelfs?.diffIds;
+  } catch {
+    // A config that is not JSON lists no diffIds: the bake falls back and says so.
+  }
   if (!Array.isArray(diffIds) || diffIds.length !== layerDigests.length || !diffIds.every(isContentDigest)) return new Map();
   return new Map(layerDigests.map((digest, index) => [digest, diffIds[index] as string]));
 }
