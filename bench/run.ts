@@ -6,6 +6,7 @@
 import { benchBake } from './bake';
 import { benchDeploy } from './deploy';
 import { benchFetch } from './fetch';
+import { benchOci } from './oci';
 import { benchS3Fetch } from './fetchS3';
 import { printTable, type Row } from './measure';
 import { benchPackage } from './package';
@@ -17,6 +18,7 @@ const SECTIONS: ReadonlyArray<{ name: string; run: (log: Log) => Promise<Row[]> 
   { name: 'fetch', run: benchFetch },
   { name: 'fetch-s3', run: benchS3Fetch },
   { name: 'bake', run: benchBake },
+  { name: 'oci', run: benchOci },
   { name: 'deploy', run: benchDeploy },
   { name: 'package', run: benchPackage },
 ];

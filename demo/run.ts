@@ -95,8 +95,13 @@ async function main(): Promise<void> {
     show('FetchLatestModel@1 (newest approved)', first);
     const again = await runTask({ taskDir, inputs, variables: quiet });
     show('FetchLatestModel@1 again (cache)', again);
-    const candidate = await runTask({ taskDir, inputs: { ...inputs, selection: 'highestVersion', destination: `${destination}-candidate` }, variables: quiet });
-    show('FetchLatestModel@1 (highest version, any stage)', candidate);
+    const release = await runTask({ taskDir, inputs: { ...inputs, selection: 'highestVersion', destination: `${destination}-release` }, variables: quiet });
+    show('FetchLatestModel@1 (highest version, any stage: pre-releases skipped)', release);
+    const candidate = await runTask({ taskDir, inputs: { ...inputs, selection: 'highestVersion', includePrereleases: 'true', destination: `${destination}-candidate` }, variables: quiet });
+    show('FetchLatestModel@1 (highest version, includePrereleases: true)', candidate);
+    if (release.outputs.modelVersion !== '1.1.0' || candidate.outputs.modelVersion !== '1.2.0-rc.1') {
+      throw new Error(`pre-releases: expected 1.1.0 without them and 1.2.0-rc.1 with them, got ${release.outputs.modelVersion} and ${candidate.outputs.modelVersion}`);
+    }
 
     console.log('\nOutput variables a later step reads as $(fetch.<name>):');
     for (const [name, value] of Object.entries(first.outputs)) console.log(`  ${name.padEnd(13)} ${value}`);
@@ -123,7 +128,7 @@ async function main(): Promise<void> {
       const rebakeSame = await bake(registry, next, '102', ', same inputs again');
 
       console.log(`\nReport: approved model ${first.outputs.modelName} ${first.outputs.modelVersion} (${first.outputs.modelDigest}); ` +
-        `candidate ${candidate.outputs.modelVersion}; fetch ${(first.durationMs / 1000).toFixed(2)} s, cached re-run ${(again.durationMs / 1000).toFixed(2)} s.`);
+        `highest release ${release.outputs.modelVersion}, candidate with pre-releases ${candidate.outputs.modelVersion}; fetch ${(first.durationMs / 1000).toFixed(2)} s, cached re-run ${(again.durationMs / 1000).toFixed(2)} s.`);
       console.log(`Baked ${baked.outputs.imageRef}: uploaded ${baked.outputs.bytesUploaded} bytes, reused ${baked.outputs.bytesReused} bytes of the app image.`);
       console.log(`Model ${next.outputs.modelVersion} baked as ${rebaked.outputs.imageRef}: uploaded ${rebaked.outputs.bytesUploaded} bytes (the new model layer, config and manifest).`);
       const same = rebakeSame.outputs.imageDigest === rebaked.outputs.imageDigest;

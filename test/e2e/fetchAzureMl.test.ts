@@ -102,6 +102,8 @@ describe('FetchLatestModel e2e from an Azure Machine Learning workspace', functi
     ['a model registered from a job output (workspaceartifactstore)', { modelName: 'churn-job' }, '1', ['conda.yaml', 'weights.bin']],
     ['an identity-based datastore (the connection\'s Entra token)', { modelName: 'churn-identity' }, '7', ['weights.bin']],
     ['a SAS datastore', { modelName: 'churn-sas' }, '3', ['weights.bin']],
+    ['the highest release, a higher pre-release skipped', { modelName: 'churn-rc' }, '5', ['fraud.onnx']],
+    ['the highest version, pre-releases included', { modelName: 'churn-rc', includePrereleases: 'true' }, '6-rc.1', ['fraud.onnx']],
   ];
   for (const [title, inputs, version, files] of picks) {
     it(`fetches ${title}`, async () => {
@@ -156,6 +158,10 @@ function workspaces(accountKey: string, sasToken: string): WorkspaceSpec[] {
     'churn-identity': [{ version: '7', modelUri: long('identitystore', 'churn/7') }],
     'churn-sas': [{ version: '3', modelUri: long('sasstore', 'churn/3/') }],
     'on-files': [{ version: '1', modelUri: long('filestore', 'x/') }],
+    'churn-rc': [
+      { version: '5', modelUri: long('workspaceblobstore', 'LocalUpload/fraud/5/fraud.onnx') },
+      { version: '6-rc.1', modelUri: long('workspaceblobstore', 'LocalUpload/fraud/4/fraud.onnx') },
+    ],
   };
   return [
     { subscriptionId, resourceGroup: 'ml-rg', workspace: 'contoso-ml', models, datastores },

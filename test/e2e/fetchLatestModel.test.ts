@@ -63,9 +63,9 @@ describe('FetchLatestModel e2e (the bundle as the agent runs it)', function () {
 
   it('fetches with a container SAS URL; the signature never shows, not even in modelUri', async () => {
     const sasUrl = containerSasUrl(azurite, 'models', { permissions: 'rl' });
-    const run = await runTask({ taskDir, inputs: { connectionType: 'sasUrl', sasUrl, container: 'models', modelPrefix: 'churn/', destination: join(work, 'model') } });
+    const run = await runTask({ taskDir, inputs: { connectionType: 'sasUrl', sasUrl, container: 'models', modelPrefix: 'churn/', includePrereleases: 'true', destination: join(work, 'model') } });
     assert.equal(run.result.status, 'Succeeded', visibleOutput(run));
-    assert.equal(run.outputs.modelVersion, '2.1.0-rc.1');
+    assert.equal(run.outputs.modelVersion, '2.1.0-rc.1', 'the release candidate, as includePrereleases asks');
     assert.ok(!run.outputs.modelUri.includes('?'));
     const signature = new URL(sasUrl).searchParams.get('sig')!;
     assertNoSecrets(run, { 'SAS URL': sasUrl, 'SAS signature': signature, ...secrets() });

@@ -70,7 +70,7 @@ describe('FetchLatestModel e2e from S3 (the bundle as the agent runs it, against
       endpoints: { 'aws-models': { scheme: 'UsernamePassword', parameters: { username: s3.accessKeyId, password: s3.secretAccessKey } } },
     });
     assert.equal(run.result.status, 'Succeeded', visibleOutput(run));
-    assert.equal(run.outputs.modelVersion, '2.1.0-rc.1');
+    assert.equal(run.outputs.modelVersion, '2.0.0', 'the highest release: 2.1.0-rc.1 is skipped');
     assert.ok(run.secretsRegistered.includes(s3.secretAccessKey), 'the connection\'s secret key is registered as a secret');
     assertNoSecrets(run, secrets());
   });
@@ -80,7 +80,7 @@ describe('FetchLatestModel e2e from S3 (the bundle as the agent runs it, against
     const role = { username: s3.accessKeyId, password: s3.secretAccessKey, assumeRoleArn: ROLE, externalId: 'contoso-7f3a9c' };
     const run = await runTask({
       taskDir,
-      inputs: { ...storeInputs(), awsCredentials: 'aws-role', modelPrefix: 'churn/', destination: join(work, 'model') },
+      inputs: { ...storeInputs(), awsCredentials: 'aws-role', modelPrefix: 'churn/', includePrereleases: 'true', destination: join(work, 'model') },
       endpoints: { 'aws-role': { scheme: 'UsernamePassword', parameters: role } },
       variables: { 'Build.BuildId': '5150' },
     });
@@ -96,7 +96,7 @@ describe('FetchLatestModel e2e from S3 (the bundle as the agent runs it, against
   it('fails an assumed role STS refuses, naming the role and the connection', async () => {
     const run = await runTask({
       taskDir,
-      inputs: { ...storeInputs(), awsCredentials: 'aws-role', modelPrefix: 'churn/', destination: join(work, 'model') },
+      inputs: { ...storeInputs(), awsCredentials: 'aws-role', modelPrefix: 'churn/', includePrereleases: 'true', destination: join(work, 'model') },
       endpoints: { 'aws-role': { scheme: 'UsernamePassword', parameters: { username: s3.accessKeyId, password: s3.secretAccessKey, assumeRoleArn: ROLE, externalId: 'wrong-id' } } },
     });
     assert.equal(run.result.status, 'Failed');

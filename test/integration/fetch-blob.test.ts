@@ -53,9 +53,9 @@ describe('fetchLatestModel against Azurite', function () {
     assert.deepEqual(readdirSync(work), [], 'no destination and no staging folder remain');
   }
 
-  for (const [rule, version] of SELECTION_CASES) {
-    it(`${rule.kind} selects ${version} and installs exactly its files, nested paths included`, async () => {
-      const { model } = await fetch({ rule });
+  for (const [rule, version, includePrereleases] of SELECTION_CASES) {
+    it(`${rule.kind}${includePrereleases ? ' with pre-releases' : ''} selects ${version} and installs exactly its files, nested paths included`, async () => {
+      const { model } = await fetch({ rule, includePrereleases });
       assert.equal(model.version, version);
       const expected = filesUnder(files, `churn/${version}/`);
       assertHolds(model.path, expected);

@@ -63,7 +63,7 @@ describe('fetchLatestModel from another organization\'s pipeline artifact (servi
     const context = { log: agent.log, progress: silentProgress, ...testServices() };
     const store = await openPipelineArtifactStore(artifact, context);
     try {
-      return await fetchLatestModel(store, { prefix: '', rule: { kind: 'highestVersion' }, destination: join(work, 'model'), verifyIntegrity: true, download: { concurrency: 4, blockSize: MiB, retry: policyForRetries(2, { baseDelayMs: 20 }), idleTimeoutMs: 10_000 }, timeoutMs: 30_000 }, context);
+      return await fetchLatestModel(store, { prefix: '', rule: { kind: 'highestVersion' }, includePrereleases: false, destination: join(work, 'model'), verifyIntegrity: true, download: { concurrency: 4, blockSize: MiB, retry: policyForRetries(2, { baseDelayMs: 20 }), idleTimeoutMs: 10_000 }, timeoutMs: 30_000 }, context);
     } finally {
       await store.close?.();
     }

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SettingError } from '../../tasks/common/errors';
 import type { RunSelection } from '../../tasks/common/devops/builds';
 import { devOpsCredential } from '../../tasks/common/devops/credential';
 import { RemoteError, TaskError } from '../../tasks/common/errors';
@@ -36,6 +37,7 @@ describe('fetchLatestModel from Azure Pipelines artifacts (Build REST stand-in)'
     { id: 300, definitionId: 9, buildNumber: '20260110.4', finishTime: day(1), artifacts: { model: [{ name: 'bundle/VERSION', data: Buffer.from('3.1.0\n') }, { name: 'bundle/model.onnx', data: Buffer.from('onnx') }, { name: 'docs/x.md', data: Buffer.from('x') }] } },
     { id: 400, definitionId: 10, buildNumber: '1.0.400', finishTime: day(1), artifacts: { model: [{ name: 'big.bin', data: big, method: 'store' }] } },
     { id: 500, definitionId: 13, buildNumber: 'nightly build', finishTime: day(1), artifacts: { model: modelOf('500') } },
+    { id: 600, definitionId: 14, buildNumber: 'churn-3.0.0-rc.1', finishTime: day(1), artifacts: { model: modelOf('600') } },
   ];
   let devops: PipelinesStandIn;
   let work: string;
@@ -43,7 +45,7 @@ describe('fetchLatestModel from Azure Pipelines artifacts (Build REST stand-in)'
   before(async () => {
     devops = await startPipelinesStandIn({
       accessToken: token,
-      definitions: [{ id: 7, name: 'train-churn', path: '\\ml' }, { id: 8, name: 'train-fraud' }, { id: 9, name: 'train-versioned' }, { id: 10, name: 'train-big' }, { id: 11, name: 'twin', path: '\\a' }, { id: 12, name: 'twin', path: '\\b' }, { id: 13, name: 'nightly' }],
+      definitions: [{ id: 7, name: 'train-churn', path: '\\ml' }, { id: 8, name: 'train-fraud' }, { id: 9, name: 'train-versioned' }, { id: 10, name: 'train-big' }, { id: 11, name: 'twin', path: '\\a' }, { id: 12, name: 'twin', path: '\\b' }, { id: 13, name: 'nightly' }, { id: 14, name: 'train-candidate' }],
       runs,
     });
   });
@@ -57,12 +59,12 @@ describe('fetchLatestModel from Azure Pipelines artifacts (Build REST stand-in)'
     return { collectionUri: devops.collectionUri, project: devops.projectId, credential: devOpsCredential('bearer', token), pipeline: 'train-churn', artifactName: 'model', run: { kind: 'latest' }, modelPrefix: '', scratchFolder: work, retry: policyForRetries(3, { baseDelayMs: 20 }), ...overrides };
   }
 
-  async function fetch(overrides: Partial<PipelineArtifactAccess> = {}) {
+  async function fetch(overrides: Partial<PipelineArtifactAccess> = {}, includePrereleases = false) {
     const agent = fakeAgent({});
     const context = { log: agent.log, progress: silentProgress, ...testServices() };
     const store = await openPipelineArtifactStore(access(overrides), context);
     try {
-      const model = await fetchLatestModel(store, { prefix: '', rule: { kind: 'highestVersion' }, destination: join(work, 'model'), verifyIntegrity: true, download: { concurrency: 4, blockSize: MiB, retry: policyForRetries(2, { baseDelayMs: 20 }), idleTimeoutMs: 10_000 }, timeoutMs: 30_000 }, context);
+      const model = await fetchLatestModel(store, { prefix: '', rule: { kind: 'highestVersion' }, includePrereleases, destination: join(work, 'model'), verifyIntegrity: true, download: { concurrency: 4, blockSize: MiB, retry: policyForRetries(2, { baseDelayMs: 20 }), idleTimeoutMs: 10_000 }, timeoutMs: 30_000 }, context);
       return { model, agent };
     } finally {
       await store.close?.();
@@ -101,6 +103,14 @@ describe('fetchLatestModel from Azure Pipelines artifacts (Build REST stand-in)'
     const { model } = await fetch({ run: { kind: 'pinned', runId: 101 } });
     assert.equal(model.version, '20260101.1');
     assert.equal(holds(model.path)['weights.bin'], 'weights of 101');
+  });
+
+  it('skips a run whose version is a pre-release unless pre-releases are included', async () => {
+    await assert.rejects(fetch({ pipeline: 'train-candidate' }), (error: unknown) => error instanceof SettingError && error.setting === 'includePrereleases' && /Pre-releases skipped: 3\.0\.0-rc\.1\./.test(error.message));
+    assert.deepEqual(readdirSync(work).filter((name) => !name.startsWith('artifact')), [], 'nothing is installed');
+    const { model } = await fetch({ pipeline: 'train-candidate' }, true);
+    assert.equal(model.version, '3.0.0-rc.1');
+    assert.equal(holds(model.path)['weights.bin'], 'weights of 600');
   });
 
   it('walks back to the newest successful run that published the artifact', async () => {

@@ -64,9 +64,9 @@ describe('fetchLatestModel against a local S3 (s3rver)', function () {
 
   const versionFiles = (version: string) => filesUnder(files, `churn/${version}/`);
 
-  for (const [rule, version] of SELECTION_CASES) {
-    it(`${rule.kind} selects ${version} and installs exactly its files, verified against the sha256 metadata`, async () => {
-      const { model } = await fetch({ rule });
+  for (const [rule, version, includePrereleases] of SELECTION_CASES) {
+    it(`${rule.kind}${includePrereleases ? ' with pre-releases' : ''} selects ${version} and installs exactly its files, verified against the sha256 metadata`, async () => {
+      const { model } = await fetch({ rule, includePrereleases });
       assert.equal(model.version, version);
       const expected = versionFiles(version);
       assertHolds(model.path, expected);

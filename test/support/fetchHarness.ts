@@ -25,6 +25,7 @@ export function testFetchOptions(work: string, overrides: Partial<FetchOptions> 
   return {
     prefix: 'churn/',
     rule: { kind: 'highestVersion' },
+    includePrereleases: false,
     destination: join(work, 'model'),
     verifyIntegrity: true,
     download: { concurrency: 4, blockSize: MiB, retry: policyForRetries(3, { baseDelayMs: 50 }), idleTimeoutMs: 10_000 },
@@ -63,17 +64,23 @@ export async function publishTestModels(publish: Publish, weights: Buffer): Prom
   await publish('churn/README.md', Buffer.from('not a model'));
   await new Promise((resolve) => setTimeout(resolve, 1100)); // Azurite's and s3rver's last-modified times have one-second resolution
   await publish('churn/1.2.0/model.bin', randomBytes(300));
+  // A release candidate: the highest, the newest (ties with 1.2.0 broken by version) and tagged production.
+  await publish('churn/1.11.0-rc.1/model.bin', randomBytes(200), { stage: 'production' });
   await publish('fraud/fraud-2.0.0.onnx', randomBytes(2 * MiB + 5));
   await publish('fraud/fraud-2.0.0-rc.1.onnx', randomBytes(10));
   await publish('fraud/fraud-1.0.0.onnx', randomBytes(10));
 }
 
-/** What each selection rule picks among the churn versions publishTestModels publishes. */
-export const SELECTION_CASES: readonly [SelectionRule, string][] = [
-  [{ kind: 'highestVersion' }, '1.10.0'],
-  [{ kind: 'newest' }, '1.2.0'],
-  [{ kind: 'tagQuery', query: `"stage" = 'production'` }, '1.9.3'],
-  [{ kind: 'pinned', version: 'v1.9.3' }, '1.9.3'],
+/** What each selection rule picks among the churn versions publishTestModels publishes, without and with pre-releases. */
+export const SELECTION_CASES: readonly [SelectionRule, string, boolean][] = [
+  [{ kind: 'highestVersion' }, '1.10.0', false],
+  [{ kind: 'newest' }, '1.2.0', false],
+  [{ kind: 'tagQuery', query: `"stage" = 'production'` }, '1.9.3', false],
+  [{ kind: 'pinned', version: 'v1.9.3' }, '1.9.3', false],
+  [{ kind: 'pinned', version: '1.11.0-rc.1' }, '1.11.0-rc.1', false],
+  [{ kind: 'highestVersion' }, '1.11.0-rc.1', true],
+  [{ kind: 'newest' }, '1.11.0-rc.1', true],
+  [{ kind: 'tagQuery', query: `"stage" = 'production'` }, '1.11.0-rc.1', true],
 ];
 
 /** One run's inputs per way of reaching a store: what the task would read before the core ran. */

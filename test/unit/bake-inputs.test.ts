@@ -69,6 +69,14 @@ describe('BakeModelIntoImage inputs', () => {
     assert.equal(typeof signed.options.provenance!.signer, 'function');
   });
 
+  it('reads modelUri for a zero-copy bake, and leaves it out when empty', () => {
+    const uri = `oci://myacr.azurecr.io/models/churn@sha256:${'a'.repeat(64)}`;
+    const inputs = read({ ...base, modelUri: ` ${uri} ` });
+    assert.ok(inputs.mode === 'appendLayer' && inputs.options.modelUri === uri);
+    const without = read(base);
+    assert.ok(without.mode === 'appendLayer' && !('modelUri' in without.options));
+  });
+
   it('applies the documented defaults', () => {
     const inputs = read(base);
     assert.equal(inputs.mode, 'appendLayer');

@@ -24,6 +24,7 @@ describe('FetchLatestModel inputs', () => {
     assert.equal(inputs.fetch.destination, path.join('/agent/tmp', 'model'));
     assert.deepEqual(inputs.fetch.rule, { kind: 'highestVersion' });
     assert.equal(inputs.fetch.verifyIntegrity, true);
+    assert.equal(inputs.fetch.includePrereleases, false, 'pre-releases are skipped unless asked for');
     assert.equal(inputs.fetch.download.concurrency, 8);
     assert.equal(inputs.fetch.download.blockSize, 16 * 1024 * 1024);
     assert.equal(inputs.fetch.download.retry.attempts, 5 + 1, 'retries after the first attempt');
@@ -36,6 +37,75 @@ describe('FetchLatestModel inputs', () => {
     const agent = fakeAgent(base);
     readFetchInputs(agent);
     assert.deepEqual(agent.secrets, ['UseDevelopmentStorage=true']);
+  });
+
+  it('reads includePrereleases, and takes a pinned pipeline run whatever its build number says', () => {
+    assert.equal(readFetchInputs(fakeAgent({ ...base, includePrereleases: 'true' })).fetch.includePrereleases, true);
+    assert.equal(readFetchInputs(fakeAgent({ ...base, selection: 'pinned', version: '1.0.0-rc.1' })).fetch.includePrereleases, false, 'the selection core takes a pinned version as named');
+  });
+
+  describe('source oci', () => {
+    const oci = { source: 'oci', ociRepository: 'contosoacr.azurecr.io/models/churn', destination: '/tmp/model' };
+    const registryEndpoint = { scheme: 'UsernamePassword', auth: { registry: 'https://contosoacr.azurecr.io', username: 'puller', password: 'p4ss' }, data: { registrytype: 'Others' } };
+    const read = (inputs: Record<string, string>) => readFetchInputs(fakeAgent({ ...oci, ...inputs }, { endpoints: { reg: registryEndpoint } }));
+
+    it('reads the repository, the connection and the image folder, and ignores modelPrefix', () => {
+      const inputs = read({ containerRegistry: 'reg', modelPathInImage: '/models/churn/', modelPrefix: 'x/' });
+      assert.ok(inputs.access.kind === 'oci');
+      assert.deepEqual({ ...inputs.access.model, scratchFolder: '' }, { registry: 'contosoacr.azurecr.io', repository: 'models/churn', modelPathInImage: 'models/churn', scratchFolder: '', concurrency: 8 });
+      assert.deepEqual(inputs.access.credential, { kind: 'basic', username: 'puller', password: 'p4ss' });
+      assert.equal(inputs.access.insecure, false);
+      assert.equal(inputs.fetch.prefix, '');
+      assert.equal(inputs.settings.modelPathInImage, 'modelPathInImage');
+      const anonymous = read({}).access;
+      assert.equal(anonymous.kind === 'oci' && anonymous.credential.kind, 'anonymous');
+    });
+
+    const ociCases: [string, Record<string, string>, string, RegExp][] = [
+      ['a missing repository', { ociRepository: '' }, 'ociRepository', /required when source is 'oci'/],
+      ['a repository with a tag', { ociRepository: 'contosoacr.azurecr.io/models/churn:1.0' }, 'ociRepository', /without a tag or digest/],
+      ['a repository with capitals', { ociRepository: 'contosoacr.azurecr.io/Models/churn' }, 'ociRepository', /'Models'.*not valid/],
+      ['a connection for another registry', { ociRepository: 'other.azurecr.io/models/churn', containerRegistry: 'reg' }, 'ociRepository', /connection for contosoacr\.azurecr\.io/],
+      ['the image root as model folder', { modelPathInImage: '/' }, 'modelPathInImage', /not the image's root/],
+      ['a model folder climbing out', { modelPathInImage: '/models/../etc' }, 'modelPathInImage', /'\.\.'/],
+      ['allowInsecureRegistry not boolean', { allowInsecureRegistry: 'maybe' }, 'allowInsecureRegistry', /'maybe'.*true or false/],
+    ];
+    for (const [title, inputs, input, message] of ociCases) {
+      it(`rejects ${title}, naming input '${input}'`, () => {
+        assert.throws(() => read(inputs), (error: unknown) => error instanceof InputError && error.input === input && message.test(error.message));
+      });
+    }
+  });
+
+  describe('source mlflow', () => {
+    const mlflow = { source: 'mlflow', mlflowTrackingUri: 'https://mlflow.contoso.com/', registeredModel: 'churn', destination: '/tmp/model' };
+    const read = (inputs: Record<string, string>) => readFetchInputs(fakeAgent({ ...mlflow, ...inputs }));
+
+    it('reads the server, the model, the alias and the token (as a secret)', () => {
+      const agent = fakeAgent({ ...mlflow, mlflowAlias: 'champion', mlflowToken: 'dapi-secret' });
+      const inputs = readFetchInputs(agent);
+      assert.ok(inputs.access.kind === 'mlflow');
+      assert.deepEqual(inputs.access.model, { trackingUri: 'https://mlflow.contoso.com', registeredModel: 'churn', alias: 'champion', token: 'dapi-secret' });
+      assert.deepEqual(agent.secrets, ['dapi-secret']);
+      assert.equal(inputs.settings.trackingCredential, 'mlflowToken');
+      assert.equal(inputs.settings.modelLabel, 'mlflowAlias');
+    });
+
+    const mlflowCases: [string, Record<string, string>, string, RegExp][] = [
+      ['a missing tracking URI', { mlflowTrackingUri: '' }, 'mlflowTrackingUri', /required when source is 'mlflow'/],
+      ['a tracking URI that is not http(s)', { mlflowTrackingUri: 'databricks' }, 'mlflowTrackingUri', /an http\(s\) URL/],
+      ['a tracking URI holding credentials', { mlflowTrackingUri: 'https://user:pw@mlflow.contoso.com' }, 'mlflowTrackingUri', /without credentials/],
+      ['a missing registered model', { registeredModel: '' }, 'registeredModel', /required when source is 'mlflow'/],
+      ['an alias with a space', { mlflowAlias: 'the champion' }, 'mlflowAlias', /'the champion'.*letters, digits/],
+    ];
+    for (const [title, inputs, input, message] of mlflowCases) {
+      it(`rejects ${title}, naming input '${input}'`, () => {
+        assert.throws(() => read(inputs), (error: unknown) => error instanceof InputError && error.input === input && message.test(error.message));
+      });
+    }
+    it('never echoes the credentials of a tracking URI', () => {
+      assert.throws(() => read({ mlflowTrackingUri: 'https://user:s3cret@mlflow.contoso.com' }), (error: unknown) => error instanceof Error && !error.message.includes('s3cret'));
+    });
   });
 
   it('accepts pickList values in any case, as the agent does', () => {
@@ -62,6 +132,7 @@ describe('FetchLatestModel inputs', () => {
     ['negative retries', { ...base, retries: '-1' }, 'retries', /-1.*from 0 to 20/],
     ['timeout too small', { ...base, timeoutSeconds: '5' }, 'timeoutSeconds', /5.*from 10 to 86400/],
     ['verifyIntegrity not boolean', { ...base, verifyIntegrity: 'yes' }, 'verifyIntegrity', /'yes'.*true or false/],
+    ['includePrereleases not boolean', { ...base, includePrereleases: 'rc' }, 'includePrereleases', /'rc'.*true or false/],
   ];
   for (const [title, inputs, input, message] of cases) {
     it(`rejects ${title}, naming input '${input}'`, () => {
@@ -128,6 +199,7 @@ describe('FetchLatestModel defaults: task.json alone holds them', () => {
     assert.equal(inputs.access.kind, defaultOf('connectionType'), 'source azureBlob, by its connectionType');
     assert.equal(inputs.fetch.rule.kind, defaultOf('selection'));
     assert.equal(inputs.fetch.verifyIntegrity, defaultOf('verifyIntegrity') === 'true');
+    assert.equal(inputs.fetch.includePrereleases, defaultOf('includePrereleases') === 'true');
     assert.equal(inputs.fetch.download.concurrency, Number(defaultOf('concurrency')));
     assert.equal(inputs.fetch.download.blockSize, Number(defaultOf('blockSizeMiB')) * 1024 * 1024);
     assert.equal(inputs.fetch.timeoutMs, Number(defaultOf('timeoutSeconds')) * 1000);

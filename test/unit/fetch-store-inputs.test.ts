@@ -72,7 +72,7 @@ describe('FetchLatestModel inputs per model store', () => {
   });
 
   describe('which input carries each setting the core may name, per store and connection', () => {
-    const model = { modelSelection: 'selection', modelVersion: 'version', tagQuery: 'tagQuery', destination: 'destination' };
+    const model = { modelSelection: 'selection', modelVersion: 'version', tagQuery: 'tagQuery', includePrereleases: 'includePrereleases', destination: 'destination' };
     const blob = { connectionType: 'connectionString', connectionString: 'UseDevelopmentStorage=true', container: 'models' };
     const cases: [string, Record<string, string>, Record<string, string>][] = [
       ['a connection string', blob, { storeCredential: 'connectionString', storeContainer: 'container' }],
@@ -82,6 +82,9 @@ describe('FetchLatestModel inputs per model store', () => {
       ['an AWS connection', { ...s3, awsAccessKeyId: '', awsSecretAccessKey: '', awsCredentials: 'aws-keys' }, { storeCredential: 'awsCredentials', storeAccessKeyId: 'awsCredentials', storeSessionToken: 'awsCredentials', storeContainer: 's3Bucket', storeRegion: 's3Region', storeEndpoint: 's3Endpoint' }],
       ['a pipeline artifact', artifact, { devopsConnection: 'azureDevOpsConnection', pipeline: 'pipeline', artifactName: 'artifactName', pipelineRun: 'version' }],
       ['an Azure ML model', aml, { storeConnection: 'azureSubscription', storeCredential: 'azureSubscription', resourceGroup: 'resourceGroup', workspace: 'workspace', modelName: 'modelName', modelLabel: 'modelLabel' }],
+      ['an MLflow model', { source: 'mlflow', mlflowTrackingUri: 'https://mlflow.contoso.com', registeredModel: 'churn' }, { trackingCredential: 'mlflowToken', modelName: 'registeredModel', modelLabel: 'mlflowAlias' }],
+      ['an MLflow model with its artifacts in S3', { source: 'mlflow', mlflowTrackingUri: 'https://mlflow.contoso.com', registeredModel: 'churn', awsAccessKeyId: 'AKIAIOSFODNN7EXAMPLE', awsSecretAccessKey: 'secret', s3Region: 'eu-central-1' }, { trackingCredential: 'mlflowToken', modelName: 'registeredModel', modelLabel: 'mlflowAlias', storeCredential: 'awsSecretAccessKey', storeAccessKeyId: 'awsAccessKeyId', storeSessionToken: 'awsSessionToken', storeRegion: 's3Region', storeEndpoint: 's3Endpoint' }],
+      ['an OCI repository', { source: 'oci', ociRepository: 'contosoacr.azurecr.io/models/churn' }, { storeCredential: 'containerRegistry', storeContainer: 'ociRepository', modelPathInImage: 'modelPathInImage' }],
     ];
     for (const [title, inputs, store] of cases) {
       it(`with ${title}`, () => {
@@ -92,10 +95,10 @@ describe('FetchLatestModel inputs per model store', () => {
     }
   });
 
-  it('rejects an unknown source, listing the four', () => {
+  it('rejects an unknown source, listing the five', () => {
     const error = rejected({ source: 'gcs', destination: '/tmp/model' });
     assert.ok(error instanceof InputError && error.input === 'source');
-    assert.match(error.message, /'gcs'.*azureBlob, s3, pipelineArtifact, azureMLRegistry/);
+    assert.match(error.message, /'gcs'.*azureBlob, s3, pipelineArtifact, azureMLRegistry, oci, mlflow/);
   });
 
   describe('s3', () => {

@@ -9,11 +9,11 @@ function blob(name: string, minutesAgo = 0, size = 10): StoredObject {
   return { name, size, etag: `"${name}"`, lastModified: new Date(Date.UTC(2026, 10, 20, 12, 0) - minutesAgo * 60_000) };
 }
 
-const context = (extra: Partial<Parameters<typeof selectModel>[2]> = {}) => ({ location: 'https://acct/models', prefix: 'churn/', ignored: [], ...extra });
+const context = (extra: Partial<Parameters<typeof selectModel>[2]> = {}) => ({ location: 'https://acct/models', prefix: 'churn/', ignored: [], includePrereleases: false, ...extra });
 
-function pick(objects: StoredObject[], rule: SelectionRule, tagMatches?: Set<string>) {
+function pick(objects: StoredObject[], rule: SelectionRule, tagMatches?: Set<string>, includePrereleases = false) {
   const listing = groupByVersion('churn/', objects);
-  return selectModel(listing.candidates, rule, context({ tagMatches, ignored: listing.ignored }));
+  return selectModel(listing.candidates, rule, context({ tagMatches, ignored: listing.ignored, includePrereleases }));
 }
 
 describe('model layout', () => {
@@ -49,13 +49,18 @@ describe('selection rules', () => {
     blob('churn/v0.9.0/model.onnx', 60),
   ];
 
-  it('highestVersion compares numerically and ranks pre-releases below releases', () => {
-    assert.equal(pick(objects.filter((o) => !o.name.includes('rc')), { kind: 'highestVersion' }).version.raw, '1.10.0');
-    assert.equal(pick(objects, { kind: 'highestVersion' }).version.raw, '1.11.0-rc.1');
+  it('highestVersion compares numerically and skips pre-releases unless asked', () => {
+    assert.equal(pick(objects, { kind: 'highestVersion' }).version.raw, '1.10.0');
+    assert.equal(pick(objects, { kind: 'highestVersion' }, undefined, true).version.raw, '1.11.0-rc.1');
+    // The case an independent check found: 2.11.0-beta.2 ranks above 2.10.1, but is not a release.
+    const beta = [blob('churn/2.10.1/m.bin'), blob('churn/2.11.0-beta.2/m.bin')];
+    assert.equal(pick(beta, { kind: 'highestVersion' }).version.raw, '2.10.1');
+    assert.equal(pick(beta, { kind: 'highestVersion' }, undefined, true).version.raw, '2.11.0-beta.2');
   });
 
-  it('newest uses the last-modified time, ties broken by version', () => {
-    assert.equal(pick(objects, { kind: 'newest' }).version.raw, '1.11.0-rc.1');
+  it('newest uses the last-modified time, ties broken by version, and skips pre-releases unless asked', () => {
+    assert.equal(pick(objects, { kind: 'newest' }).version.raw, '1.9.3');
+    assert.equal(pick(objects, { kind: 'newest' }, undefined, true).version.raw, '1.11.0-rc.1');
     const tied = [blob('churn/1.0.0/a.bin', 5), blob('churn/2.0.0/a.bin', 5)];
     assert.equal(pick(tied, { kind: 'newest' }).version.raw, '2.0.0');
   });
@@ -65,14 +70,31 @@ describe('selection rules', () => {
     assert.equal(pick(folders, { kind: 'newest' }).version.raw, '1.0.0');
   });
 
-  it('tagQuery takes the highest version that has a matching blob', () => {
-    const matches = new Set(['churn/1.9.3/model.onnx', 'churn/v0.9.0/model.onnx']);
-    assert.equal(pick(objects, { kind: 'tagQuery', query: `"stage" = 'production'` }, matches).version.raw, '1.9.3');
+  it('tagQuery takes the highest version that has a matching blob, pre-releases only when asked', () => {
+    const matches = new Set(['churn/1.9.3/model.onnx', 'churn/v0.9.0/model.onnx', 'churn/1.11.0-rc.1/model.onnx']);
+    const query = { kind: 'tagQuery', query: `"stage" = 'production'` } as const;
+    assert.equal(pick(objects, query, matches).version.raw, '1.9.3');
+    assert.equal(pick(objects, query, matches, true).version.raw, '1.11.0-rc.1');
   });
 
-  it('pinned finds the named version with or without a leading v', () => {
+  it('pinned finds the named version with or without a leading v, a pre-release included', () => {
     assert.equal(pick(objects, { kind: 'pinned', version: '0.9.0' }).name, 'churn/v0.9.0/');
+    assert.equal(pick(objects, { kind: 'pinned', version: '1.11.0-rc.1' }).name, 'churn/1.11.0-rc.1/');
   });
+
+  for (const rule of [{ kind: 'highestVersion' }, { kind: 'newest' }, { kind: 'tagQuery', query: `"stage" = 'candidate'` }] as const) {
+    it(`${rule.kind} with only pre-releases qualifying fails on includePrereleases and lists the ones it skipped`, () => {
+      const candidates = [blob('churn/2.0.0-rc.1/m.bin'), blob('churn/2.0.0-rc.2/m.bin'), blob('churn/1.0.0/m.bin')];
+      const matches = new Set(['churn/2.0.0-rc.1/m.bin', 'churn/2.0.0-rc.2/m.bin']);
+      const only = rule.kind === 'tagQuery' ? candidates : candidates.slice(0, 2);
+      assert.throws(() => pick(only, rule, matches), (error: unknown) => {
+        settingFailure({ setting: 'includePrereleases', key: 'OnlyPrereleasesFound', run: 'connectionString', input: 'includePrereleases', message: /only pre-releases qualify.*'includePrereleases' is true\. Pre-releases skipped: 2\.0\.0-rc\.2, 2\.0\.0-rc\.1\.$/ })(error);
+        assert.match((error as Error).message, new RegExp(rule.kind));
+        return true;
+      });
+      assert.equal(pick(only, rule, matches, true).version.raw, '2.0.0-rc.2');
+    });
+  }
 
   it('a missing pinned version fails on the version input and lists what exists', () => {
     assert.throws(() => pick(objects, { kind: 'pinned', version: '3.0.0' }), (error: unknown) => {

@@ -49,8 +49,8 @@ describe('readers over the contract generated from task.json', () => {
   });
 
   it('read the pick list from task.json and type the answer by it', () => {
-    const source: 'azureBlob' | 's3' | 'pipelineArtifact' | 'azureMLRegistry' = pickInput(fakeAgent({ source: 'S3' }), FetchLatestModelInputs.source);
+    const source: 'azureBlob' | 's3' | 'pipelineArtifact' | 'azureMLRegistry' | 'oci' | 'mlflow' = pickInput(fakeAgent({ source: 'S3' }), FetchLatestModelInputs.source);
     assert.equal(source, 's3');
-    assert.throws(() => pickInput(fakeAgent({ source: 'ftp' }), FetchLatestModelInputs.source), (error: InputError) => error.input === 'source' && /azureBlob, s3, pipelineArtifact, azureMLRegistry/.test(error.message));
+    assert.throws(() => pickInput(fakeAgent({ source: 'ftp' }), FetchLatestModelInputs.source), (error: InputError) => error.input === 'source' && /azureBlob, s3, pipelineArtifact, azureMLRegistry, oci, mlflow/.test(error.message));
   });
 });

@@ -159,9 +159,10 @@ export interface AttestationStart {
 }
 
 /** Bake's call as it starts: undefined when provenance is off, else the files start hashing beside the bake's own reading. */
-export function beginAttestation(options: Pick<AttestedBake, 'provenance' | 'modelPath'>): AttestationStart | undefined {
+/** `modelPath` undefined: the model is not on disk (a zero-copy bake), and the statement lists no files. */
+export function beginAttestation(options: { readonly provenance?: ProvenanceSettings; readonly modelPath?: string }): AttestationStart | undefined {
   if (!options.provenance) return undefined;
-  const files = modelFileDigests(options.modelPath);
+  const files = options.modelPath === undefined ? Promise.resolve([]) : modelFileDigests(options.modelPath);
   // Awaited after the push; a bake that fails first must not leave this rejection unhandled.
   files.catch(() => undefined);
   return { startedOn: new Date().toISOString(), files };

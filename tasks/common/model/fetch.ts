@@ -19,6 +19,8 @@ import { verifyDownload } from './verify';
 export interface FetchOptions {
   readonly prefix: string;
   readonly rule: SelectionRule;
+  /** Whether a pre-release may be chosen by a rule other than pinned. */
+  readonly includePrereleases: boolean;
   readonly destination: string;
   readonly verifyIntegrity: boolean;
   readonly cacheDirectory?: string;
@@ -73,7 +75,7 @@ export async function fetchLatestModel(store: ModelStore, options: FetchOptions,
 
 async function fetchWithin(store: ModelStore, options: FetchOptions, context: FetchContext, signal: AbortSignal): Promise<FetchedModel> {
   const previous = await previousInstall(options.destination);
-  const chosen = await chooseModel(store, options, signal, context.log);
+  const chosen = store.chooseModel ? await store.chooseModel(options.rule, options.includePrereleases, signal) : await chooseModel(store, options, signal, context.log);
   // Names from the store reach the disk, the log and the outputs: all of them are checked first.
   assertSafeName(chosen.name);
   const files = chosen.files.map((file) => ({ object: file.object, relativePath: safeRelativePath(file.relativePath, file.object.name) }));
@@ -135,7 +137,7 @@ async function chooseModel(store: ModelStore, options: FetchOptions, signal: Abo
     tagMatches = new Set<string>();
     for await (const name of store.findByTags(options.rule.query, options.prefix, signal)) tagMatches.add(name);
   }
-  return selectModel(listing.candidates, options.rule, { location: store.location, prefix: options.prefix, tagMatches, ignored: listing.ignored });
+  return selectModel(listing.candidates, options.rule, { location: store.location, prefix: options.prefix, tagMatches, ignored: listing.ignored, includePrereleases: options.includePrereleases });
 }
 
 async function downloadVerified(

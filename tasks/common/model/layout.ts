@@ -78,3 +78,12 @@ function sortedByPath(files: readonly ModelFile[]): ModelFile[] {
 export function baseName(name: string): string {
   return name.slice(name.lastIndexOf('/') + 1);
 }
+
+/**
+ * A version known only by its record (a registry tag, an MLflow version): one marker file named
+ * after it, so selectModel can choose among records before any of their files are listed.
+ */
+export function recordCandidate(version: Version, folder: string, lastModified: Date): ModelCandidate {
+  const marker = { name: folder, size: 0, etag: folder, lastModified };
+  return { version, layout: 'folder', name: folder, files: [{ object: marker, relativePath: '' }], lastModified, size: 0 };
+}

@@ -17,13 +17,19 @@ export interface SelectionContext {
   readonly tagMatches?: ReadonlySet<string>;
   /** Names that carry no version, for the error message when nothing matches. */
   readonly ignored: readonly string[];
+  /** Whether a pre-release (1.4.0-rc.1) may be chosen by a rule other than pinned. */
+  readonly includePrereleases: boolean;
 }
 
 const LISTED = 20;
 
 /** Picks the model version a rule asks for. Pure: the listing and tag matches come in. */
 export function selectModel(candidates: readonly ModelCandidate[], rule: SelectionRule, context: SelectionContext): ModelCandidate {
-  const eligible = candidates.filter((candidate) => isEligible(candidate, rule, context));
+  const matching = candidates.filter((candidate) => isEligible(candidate, rule, context));
+  // Pre-releases are skipped unless asked for, as npm's latest and NuGet do; a pinned version is taken as named.
+  const skipsPrereleases = rule.kind !== 'pinned' && !context.includePrereleases;
+  const eligible = skipsPrereleases ? matching.filter((candidate) => !isPrerelease(candidate)) : matching;
+  if (eligible.length === 0 && matching.length > 0) throw onlyPrereleases(matching, rule, context);
   if (eligible.length === 0) throw nothingFound(candidates, rule, context);
   const order = rule.kind === 'newest' ? byNewestThenVersion : byVersion;
   const sorted = [...eligible].sort(order).reverse();
@@ -44,6 +50,10 @@ function isEligible(candidate: ModelCandidate, rule: SelectionRule, context: Sel
   }
 }
 
+export function isPrerelease(candidate: ModelCandidate): boolean {
+  return candidate.version.prerelease.length > 0;
+}
+
 function byVersion(a: ModelCandidate, b: ModelCandidate): number {
   return compareVersions(a.version, b.version);
 }
@@ -53,11 +63,20 @@ function byNewestThenVersion(a: ModelCandidate, b: ModelCandidate): number {
   return Math.sign(a.lastModified.getTime() - b.lastModified.getTime()) || byVersion(a, b);
 }
 
+function onlyPrereleases(skipped: readonly ModelCandidate[], rule: SelectionRule, context: SelectionContext): SettingError<ModelSetting> {
+  const versions = [...skipped].sort(byVersion).reverse().map((candidate) => candidate.version.raw);
+  return new SettingError<ModelSetting>('includePrereleases', 'OnlyPrereleasesFound', [`${context.location}/${context.prefix}`, rule.kind, listed(versions)]);
+}
+
+function listed(names: readonly string[]): string {
+  return names.slice(0, LISTED).join(', ') + (names.length > LISTED ? ', ...' : '');
+}
+
 function nothingFound(candidates: readonly ModelCandidate[], rule: SelectionRule, context: SelectionContext): TaskError {
   const where = `${context.location}/${context.prefix}`;
   const versions = [...candidates].sort(byVersion).reverse().map((candidate) => candidate.version.raw);
-  const found = versions.length > 0 ? versions.slice(0, LISTED).join(', ') + (versions.length > LISTED ? ', ...' : '') : 'no versions';
-  const unversioned = context.ignored.length > 0 ? context.ignored.slice(0, LISTED).join(', ') + (context.ignored.length > LISTED ? ', ...' : '') : 'none';
+  const found = versions.length > 0 ? listed(versions) : 'no versions';
+  const unversioned = context.ignored.length > 0 ? listed(context.ignored) : 'none';
   switch (rule.kind) {
     case 'pinned':
       return new SettingError<ModelSetting>('modelVersion', 'PinnedVersionNotFound', [rule.version, where, found]);

@@ -7,6 +7,8 @@
 export type ModelSetting =
   /** What proves the store's identity: the secret, key or service connection that signs requests. */
   | 'storeCredential'
+  /** What proves the caller to a tracking server (MLflow), apart from the artifact store's credential. */
+  | 'trackingCredential'
   /** The id half of an access key pair, where it is set apart from its secret. */
   | 'storeAccessKeyId'
   | 'storeSessionToken'
@@ -19,5 +21,9 @@ export type ModelSetting =
   /** The pinned version. */
   | 'modelVersion'
   | 'tagQuery'
+  /** Whether pre-releases may be chosen. */
+  | 'includePrereleases'
   | 'modelLabel'
+  /** For an ordinary image in a registry: the folder in the image that holds the model. */
+  | 'modelPathInImage'
   | 'destination';

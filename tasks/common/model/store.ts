@@ -1,4 +1,6 @@
 import type { Readable } from 'node:stream';
+import type { ModelCandidate } from './layout';
+import type { SelectionRule } from './select';
 
 /** One stored object as a listing reports it. */
 export interface StoredObject {
@@ -26,6 +28,12 @@ export interface ModelStore {
   findByTags(query: string, prefix: string, signal: AbortSignal): AsyncIterable<string>;
   /** Streams bytes [offset, offset + count) of an object, failing if its ETag is no longer etag. */
   readRange(object: StoredObject, offset: number, count: number, signal: AbortSignal): Promise<Readable>;
+  /**
+   * For a store of tagged records (a registry): chooses the version itself, with selectModel so the
+   * same ordering and pre-release rule apply, and lists only the chosen version's files. Fetch then
+   * neither lists nor asks for tags.
+   */
+  chooseModel?(rule: SelectionRule, includePrereleases: boolean, signal: AbortSignal): Promise<ModelCandidate>;
   /** The object's URI without any query string or credential. */
   uriOf(name: string): string;
   /**

@@ -20,6 +20,7 @@ import { explainRegistryFailure, RegistryClient } from './registry/client';
 import { readBaseImage } from './remoteImage';
 import type { Layer } from './layer';
 import { attestPushed, beginAttestation, type AttestationResult, type ProvenanceSettings } from '../attest/attest';
+import { modelMountScope, mountableModel, zeroCopyLayers } from './mountModel';
 
 export interface RegistrySettings {
   readonly credential: RegistryCredential;
@@ -51,6 +52,8 @@ export interface BakeOptions extends BakeTarget {
   readonly compression: Compression;
   /** Seconds since the epoch for every file in the model layers (SOURCE_DATE_EPOCH, else 0). */
   readonly mtime: number;
+  /** Fetch's modelUri: an OCI artifact in the target registry is mounted instead of uploaded (mountModel.ts). */
+  readonly modelUri?: string;
 }
 
 /**
@@ -116,6 +119,8 @@ function clientsFor(options: BakeOptions, context: BakeContext, signal: AbortSig
   const sameRegistry = baseImage.registry === target.registry;
   const scopes = [`repository:${target.repository}:pull,push`];
   if (sameRegistry && baseImage.repository !== target.repository) scopes.push(`repository:${baseImage.repository}:pull`);
+  const modelScope = modelMountScope(options.modelUri, target);
+  if (modelScope) scopes.push(modelScope);
   const targetClient = registryClient(target.registry, scopes, settings, settings.credential, context, signal);
   // The service connection belongs to the target: its credentials never go to another registry.
   const baseClient = sameRegistry ? targetClient : registryClient(baseImage.registry, [`repository:${baseImage.repository}:pull`], settings, { kind: 'anonymous' }, context, signal);
@@ -144,13 +149,14 @@ export function bakeModel(options: BakeOptions, context: BakeContext): Promise<A
 
 async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: BakeContext): Promise<AppendLayerResult> {
   const { baseImage, target, registry: settings } = options;
-  const attesting = beginAttestation(options);
-  // The model first: bad input fails before any network.
-  const plans = planModelLayers(await readModelEntries(options.modelPath), options.bake.modelDirectory);
   const clients = clientsFor(options, context, signal);
+  const mounted = options.modelUri ? zeroCopyLayers(await mountableModel(options.modelUri, target, options.bake.modelDirectory, clients.target).catch(explainedBy(target.registry)), context.log) : undefined;
+  const attesting = beginAttestation({ provenance: options.provenance, modelPath: mounted ? undefined : options.modelPath });
+  // The model first: bad input fails before any network (a model to mount is never read from disk).
+  const plans = mounted ? [] : planModelLayers(await readModelEntries(options.modelPath), options.bake.modelDirectory);
   const base = await readBaseImage(clients.base, baseImage).catch(explainedBy(baseImage.registry));
   for (const skipped of base.skipped) context.log.info('IndexEntrySkipped', skipped.digest, skipped.platform ? `${skipped.platform.os}/${skipped.platform.architecture}` : 'no platform');
-  const layers = await modelLayers(plans, options, signal);
+  const layers = mounted ?? (await modelLayers(plans, options, signal));
   const bake: ModelBake = { ...options.bake, baseName: formatReference(baseImage) };
   const images = base.platforms.map(({ image, baseDigest }) => bakeModelIntoImage(image, baseDigest, layers, bake));
   const index = { annotations: { [Provenance.baseName]: bake.baseName, [Provenance.baseDigest]: base.digest } };

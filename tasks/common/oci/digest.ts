@@ -30,7 +30,7 @@ export function digestLike(like: string, bytes: Buffer): string {
 
 /** What a mismatch is reported as: the key says which kind of content; the image names where it came from. */
 export interface DigestCheck {
-  readonly key: Extract<MessageKey, 'ManifestDigestMismatch' | 'ConfigDigestMismatch' | 'LayerDigestMismatch'>;
+  readonly key: Extract<MessageKey, 'ManifestDigestMismatch' | 'ConfigDigestMismatch' | 'LayerDigestMismatch' | 'ModelLayerDigestMismatch'>;
   /** registry/repository (with the tag or digest asked for, when there is one). */
   readonly image: string;
 }

@@ -29,7 +29,8 @@ export interface BaseImage {
   readonly skipped: readonly Descriptor[];
 }
 
-function remoteLayer(client: RegistryClient, repository: string, descriptor: Descriptor, diffId: string): Layer {
+/** A layer of a blob in the registry, read on demand (a base image's, or a model artifact's to mount). */
+export function remoteLayer(client: RegistryClient, repository: string, descriptor: Descriptor, diffId: string): Layer {
   const open = (offset = 0) =>
     Readable.from((async function* () {
       const body = await client.openBlob(repository, descriptor.digest, offset);

@@ -141,7 +141,13 @@ function appendLayerOptions(agent: Agent, access: RegistryAccess): BakeOptions {
   const base = reference(baseImage.name, baseText, parseReference);
   const target = imageText === undefined ? { registry: base.registry, repository: base.repository } : targetRepository(imageText);
   checkRegistry(access, target, imageText === undefined ? baseImage.name : image.name, imageText ?? baseText);
-  return { ...common, baseImage: base, target, compression: pickInput(agent, Inputs.compression), mtime: sourceDateEpoch(agent) };
+  return { ...common, baseImage: base, target, compression: pickInput(agent, Inputs.compression), mtime: sourceDateEpoch(agent), ...modelUriInput(agent) };
+}
+
+/** Fetch's modelUri; only an oci:// URI changes anything (a zero-copy bake), any other is kept for the record and ignored. */
+function modelUriInput(agent: Agent): { modelUri?: string } {
+  const modelUri = textInput(agent, Inputs.modelUri);
+  return modelUri === undefined ? {} : { modelUri };
 }
 
 /** Reads and validates every input of BakeModelIntoImage@1 into one frozen object, before any work. */

@@ -12,6 +12,8 @@ import { readBlobAccess } from './blobInputs';
 import { type FetchSettings, type Source, type StoreInputs, whenPicked } from './fetchStoreInputs';
 import { boolInput, intInput, pickInput, requiredInput, textInput } from './inputs';
 import { readPipelineArtifactAccess } from './pipelineArtifactInputs';
+import { readMlflowAccess } from './mlflowInputs';
+import { readOciAccess } from './ociInputs';
 import { readS3Access } from './s3Inputs';
 import { asInputError, type WithSettings } from './settings';
 
@@ -27,6 +29,7 @@ const MODEL_SETTINGS = {
   modelSelection: INPUTS.selection.name,
   modelVersion: INPUTS.version.name,
   tagQuery: INPUTS.tagQuery.name,
+  includePrereleases: INPUTS.includePrereleases.name,
   destination: INPUTS.destination.name,
 } satisfies FetchSettings;
 
@@ -40,7 +43,8 @@ export function readFetchInputs(agent: Agent): FetchTaskInputs {
   const rule = readRule(agent);
   const prefix = modelPrefixInput(agent, source);
   const destination = destinationInput(agent);
-  const store = readStore(agent, source, { retry, rule, prefix, scratchFolder: agent.variable('Agent.TempDirectory') ?? path.dirname(destination) });
+  const concurrency = intInput(agent, INPUTS.concurrency, { min: 1, max: 64 });
+  const store = readStore(agent, source, { retry, rule, prefix, concurrency, scratchFolder: agent.variable('Agent.TempDirectory') ?? path.dirname(destination) });
   // Stores of versioned records (runs, registry versions) list one folder per version: no prefix above it.
   const pathStore = source === 'azureBlob' || source === 's3';
   return Object.freeze({
@@ -50,11 +54,13 @@ export function readFetchInputs(agent: Agent): FetchTaskInputs {
       prefix: pathStore ? prefix : '',
       // A pipeline artifact store has already narrowed to one run, which is its only version.
       rule: source === 'pipelineArtifact' ? { kind: 'highestVersion' as const } : rule,
+      // A pinned run is taken as it is, whatever its build number says: the artifact's version is the run's.
+      includePrereleases: boolInput(agent, INPUTS.includePrereleases) || (source === 'pipelineArtifact' && rule.kind === 'pinned'),
       destination,
       verifyIntegrity: boolInput(agent, INPUTS.verifyIntegrity),
       cacheDirectory: optionalPath(agent.pathInput(INPUTS.cacheDirectory.name)),
       download: Object.freeze({
-        concurrency: intInput(agent, INPUTS.concurrency, { min: 1, max: 64 }),
+        concurrency,
         blockSize: intInput(agent, INPUTS.blockSizeMiB, { min: 1, max: 256 }) * MiB,
         retry,
         idleTimeoutMs: 60_000,
@@ -69,6 +75,7 @@ interface StoreContext {
   readonly rule: SelectionRule;
   readonly prefix: string;
   readonly scratchFolder: string;
+  readonly concurrency: number;
 }
 
 function readStore(agent: Agent, source: Source, context: StoreContext): StoreInputs {
@@ -81,6 +88,10 @@ function readStore(agent: Agent, source: Source, context: StoreContext): StoreIn
       return readPipelineArtifactAccess(agent, context);
     case 'azureMLRegistry':
       return readAzureMlAccess(agent, context.rule, context.retry);
+    case 'oci':
+      return readOciAccess(agent, context);
+    case 'mlflow':
+      return readMlflowAccess(agent, context.retry);
   }
 }
 
@@ -111,7 +122,7 @@ function tagQueryInput(agent: Agent): string {
 function modelPrefixInput(agent: Agent, source: Source): string {
   const name = INPUTS.modelPrefix.name;
   const prefix = (textInput(agent, INPUTS.modelPrefix) ?? '').replace(/^\/+/, '');
-  if (source === 'azureMLRegistry') {
+  if (source === 'azureMLRegistry' || source === 'oci' || source === 'mlflow') {
     if (prefix) agent.log.warn('ModelPrefixIgnored', prefix);
     return '';
   }

@@ -13,23 +13,18 @@ const BUCKET_RULES = 'bucket names have 3 to 63 characters: lower-case letters, 
 
 /** The inputs of source s3. Credentials come from an AWS service connection or from secret variables, never both. */
 export function readS3Access(agent: Agent, retry: RetryPolicy): StoreInputs {
+  const connection = readS3Connection(agent, retry);
+  const s3: S3Access = { bucket: bucketInput(agent), ...connection.access };
+  return { access: { kind: 's3', s3: Object.freeze(s3) }, settings: { ...connection.settings, storeContainer: INPUTS.s3Bucket.name } };
+}
+
+/** How to reach S3 without the bucket: for source mlflow, whose artifact URI names the bucket. */
+export function readS3Connection(agent: Agent, retry: RetryPolicy): { access: Omit<S3Access, 'bucket'>; settings: FetchSettings } {
   const endpoint = endpointInput(agent);
   const login = credentialsInput(agent);
-  const s3: S3Access = {
-    bucket: bucketInput(agent),
-    region: regionInput(agent, endpoint),
-    endpoint,
-    forcePathStyle: boolInput(agent, INPUTS.s3ForcePathStyle),
-    ...login,
-    retry,
-  };
-  const settings = {
-    ...credentialSettings(login.credentialSource),
-    storeContainer: INPUTS.s3Bucket.name,
-    storeRegion: INPUTS.s3Region.name,
-    storeEndpoint: INPUTS.s3Endpoint.name,
-  } satisfies FetchSettings;
-  return { access: { kind: 's3', s3: Object.freeze(s3) }, settings };
+  const access = Object.freeze({ region: regionInput(agent, endpoint), endpoint, forcePathStyle: boolInput(agent, INPUTS.s3ForcePathStyle), ...login, retry });
+  const settings = { ...credentialSettings(login.credentialSource), storeRegion: INPUTS.s3Region.name, storeEndpoint: INPUTS.s3Endpoint.name } satisfies FetchSettings;
+  return { access, settings };
 }
 
 /** A service connection holds the whole credential; secret variables hold its parts in three inputs. */

@@ -50,6 +50,8 @@ export interface Manifest {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** 100 pages of 1000 tags: a registry that keeps paging past that is not listed further. */
+const MAX_TAG_PAGES = 100;
 
 export class RegistryClient {
   /** scheme://host[:port] of the registry: the one origin its credentials belong to. */
@@ -156,15 +158,43 @@ export class RegistryClient {
     return bytes;
   }
 
-  /** A blob's bytes from offset, following the registry's redirect to storage. The caller verifies them. */
-  async openBlob(repository: string, digest: string, offset = 0): Promise<Readable> {
-    const headers = offset > 0 ? { range: `bytes=${offset}-` } : undefined;
+  /** A blob's bytes from offset (count of them, or to the end), following the registry's redirect to storage. The caller verifies them. */
+  async openBlob(repository: string, digest: string, offset = 0, count?: number): Promise<Readable> {
+    const ranged = offset > 0 || count !== undefined;
+    const headers = ranged ? { range: `bytes=${offset}-${count === undefined ? '' : offset + count - 1}` } : undefined;
     const response = await this.call('GET', `/v2/${repository}/blobs/${digest}`, { headers, expect: [200, 206] });
-    if (offset > 0 && response.status !== 206) {
+    if (ranged && response.status !== 206) {
       await response.discard();
       throw new RemoteError('RegistryRangeIgnored', [this.registry, digest]);
     }
     return response.body;
+  }
+
+  /** Every tag of a repository (undefined when there is no such repository), page by page as the Link header leads; each page bounded like a manifest. */
+  async listTags(repository: string): Promise<string[] | undefined> {
+    const tags: string[] = [];
+    let next: URL | undefined = this.url(`/v2/${repository}/tags/list?n=1000`);
+    for (let page = 0; next && page < MAX_TAG_PAGES; page++) {
+      const response = await this.call('GET', next, { expect: [200, 404] });
+      if (response.status === 404) {
+        await response.discard();
+        return undefined;
+      }
+      const link = response.header('link');
+      const bytes = await response.bytes(BODY_LIMITS.manifest, `the tags of ${this.registry}/${repository}`);
+      let json: unknown;
+      try {
+        json = JSON.parse(bytes.toString('utf8'));
+      } catch {
+        throw new RemoteError('ManifestInvalid', [`${this.registry}/${repository}`, 'its tag list is not JSON']);
+      }
+      const page = (json as { tags?: unknown }).tags ?? [];
+      if (!Array.isArray(page) || !page.every((tag) => typeof tag === 'string')) throw new RemoteError('ManifestInvalid', [`${this.registry}/${repository}`, 'its tag list holds a value that is not text']);
+      tags.push(...(page as string[]));
+      const target = link && /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)?.[1];
+      next = target ? redirectHop(this.origin, target).url : undefined;
+    }
+    return tags;
   }
 
   async hasBlob(repository: string, digest: string): Promise<boolean> {
