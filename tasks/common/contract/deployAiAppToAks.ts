@@ -1,7 +1,7 @@
 // Generated from tasks/DeployAiAppToAksV1/task.json by scripts/contracts.mjs (npm run build). Do not edit:
 // change task.json and rebuild.
 
-/** Deploy AI App To AKS 1.0.0: every input, with its pick-list values and default. */
+/** Deploy AI App To AKS 1.1.0: every input, with its pick-list values and default. */
 export const DeployAiAppToAksInputs = {
   connectionType: { name: 'connectionType', kind: 'pickList', options: ['kubernetesServiceConnection', 'azureResourceManager'], default: 'kubernetesServiceConnection', required: true },
   kubernetesServiceConnection: { name: 'kubernetesServiceConnection', kind: 'connectedService', required: true },
@@ -27,6 +27,11 @@ export const DeployAiAppToAksInputs = {
   imagePullSecretName: { name: 'imagePullSecretName', kind: 'string', default: 'ai-app-registry' },
   modelVersion: { name: 'modelVersion', kind: 'string' },
   modelDigest: { name: 'modelDigest', kind: 'string' },
+  verifyModel: { name: 'verifyModel', kind: 'boolean', default: true },
+  modelCheckPath: { name: 'modelCheckPath', kind: 'string', default: '/version' },
+  modelCheckField: { name: 'modelCheckField', kind: 'string', default: 'model_digest' },
+  goldenRequests: { name: 'goldenRequests', kind: 'filePath' },
+  maxLatencyMs: { name: 'maxLatencyMs', kind: 'int' },
   rolloutTimeoutSeconds: { name: 'rolloutTimeoutSeconds', kind: 'int', default: 600 },
   rollbackOnFailure: { name: 'rollbackOnFailure', kind: 'boolean', default: true },
   progressDeadlineSeconds: { name: 'progressDeadlineSeconds', kind: 'int' },
@@ -42,4 +47,5 @@ export const DeployAiAppToAksOutputs = {
   serviceHostname: 'serviceHostname',
   serviceUrl: 'serviceUrl',
   rolledBack: 'rolledBack',
+  modelVerified: 'modelVerified',
 } as const;

@@ -8,6 +8,7 @@ import { DeploymentController } from './deploymentController';
 import type { EventRecorder } from './events';
 import { Kubelet, type KubeletOptions } from './kubelet';
 import type { ObjectApi } from './objectApi';
+import type { PodNetwork } from './podNetwork';
 import { ReplicaSetController } from './replicaSetController';
 import { RESOURCES } from './resources';
 import { type LoadBalancerInfo, ServiceController } from './serviceController';
@@ -16,6 +17,7 @@ import type { Timers } from './timers';
 import type { KubeObject } from './types';
 
 export interface ControllerOptions extends KubeletOptions {
+  readonly pods: PodNetwork;
   readonly loadBalancerDelayMs: number;
   readonly serveLoadBalancers: boolean;
 }
@@ -37,7 +39,7 @@ export class ControllerManager {
     this.deployments = new DeploymentController(this.ctx);
     this.replicaSets = new ReplicaSetController(this.ctx);
     this.kubelet = new Kubelet(this.ctx, options);
-    this.services = new ServiceController(this.ctx, { delayMs: options.loadBalancerDelayMs, serve: options.serveLoadBalancers });
+    this.services = new ServiceController(this.ctx, { delayMs: options.loadBalancerDelayMs, serve: options.serveLoadBalancers, pods: options.pods });
   }
 
   start(): void {

@@ -15,16 +15,24 @@ import { ControllerManager } from './controllerManager';
 import { EventRecorder } from './events';
 import type { ImageBehaviour } from './kubelet';
 import { ObjectApi } from './objectApi';
+import { type PodAnswer, type PodRequest, type ScriptedApp, ScriptedPodNetwork, defaultScriptedApp } from './podNetwork';
 import { resourceByAnyName } from './resources';
 import type { LoadBalancerInfo } from './serviceController';
 import { Store } from './store';
 import { Timers } from './timers';
 
-export type { ImageBehaviour, LoadBalancerInfo, RequestRecord };
+export type { ImageBehaviour, LoadBalancerInfo, PodAnswer, PodRequest, RequestRecord, ScriptedApp };
+export { defaultScriptedApp };
 
 export interface ClusterSimulatorOptions {
   /** Decides what a pod with this image does: 'run' (becomes Ready), 'pullError' (ImagePullBackOff, never ready), 'crash' (CrashLoopBackOff). Default: every image runs. Async so a test can ask a real registry. */
   imageBehaviour?: (image: string) => Promise<ImageBehaviour> | ImageBehaviour;
+  /**
+   * What a scripted pod answers through a load balancer or the pod proxy; undefined falls back to
+   * defaultScriptedApp (GET /version: the model digest of the pod template's annotation), then to
+   * the pod's name, image and env. Default: defaultScriptedApp alone.
+   */
+  podApp?: ScriptedApp;
   /** From a pod's creation to Ready (or to its pull error / first crash). Default 200. */
   podReadyDelayMs?: number;
   /** From a LoadBalancer Service's creation to its ingress IP. Default 300. */
@@ -87,7 +95,9 @@ export async function startClusterSimulator(options: ClusterSimulatorOptions = {
   const store = new Store(options.watchCacheSize ?? 5000);
   const api = new ObjectApi(store, new ClusterAllocations(store));
   bootstrap(api, kubernetesVersion);
+  const pods = new ScriptedPodNetwork(api, options.podApp ?? defaultScriptedApp);
   const controllers = new ControllerManager(api, store, timers, new EventRecorder(api), {
+    pods,
     imageBehaviour: options.imageBehaviour ?? (() => 'run'),
     podReadyDelayMs: options.podReadyDelayMs ?? 200,
     loadBalancerDelayMs: options.loadBalancerDelayMs ?? 300,
@@ -102,7 +112,7 @@ export async function startClusterSimulator(options: ClusterSimulatorOptions = {
   const requests: RequestRecord[] = [];
   const token = options.auth?.token;
   const handler = createApiHandler({
-    store, api, kubernetesVersion, token, requests, onError,
+    store, api, kubernetesVersion, token, requests, onError, pods,
     watch: { store, timers, bookmarkIntervalMs: options.bookmarkIntervalMs ?? 1000 },
   });
   const server = await startServer(handler, ca ? { cert: ca.cert, key: ca.key } : undefined);
