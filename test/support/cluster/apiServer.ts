@@ -93,7 +93,7 @@ export function createApiHandler(config: ApiServerConfig): (req: http.IncomingMe
         case 'openapiV2': throw errors.pathNotFound(url.pathname);
         case 'resource':
           if (!accepted(accept)) throw errors.notAcceptable(accept ?? '');
-          return await handleResource({ req, res, url, route: target, api: config.api, store: config.store, watch: config.watch });
+          return await handleResource({ req, res, url, route: target, api: config.api, store: config.store, watch: config.watch, pods: config.pods });
       }
     } catch (error) {
       if (!(error instanceof ApiError)) config.onError(error);

@@ -15,13 +15,14 @@ import { ControllerManager } from './controllerManager';
 import { EventRecorder } from './events';
 import type { ImageBehaviour } from './kubelet';
 import { ObjectApi } from './objectApi';
-import { type PodAnswer, type PodRequest, type ScriptedApp, ScriptedPodNetwork, defaultScriptedApp } from './podNetwork';
+import { type PodAnswer, type PodRequest, type ScriptedApp, defaultScriptedApp } from './podNetwork';
+import type { RuntimeOptions } from './runtime/runcKubelet';
 import { resourceByAnyName } from './resources';
 import type { LoadBalancerInfo } from './serviceController';
 import { Store } from './store';
 import { Timers } from './timers';
 
-export type { ImageBehaviour, LoadBalancerInfo, PodAnswer, PodRequest, RequestRecord, ScriptedApp };
+export type { ImageBehaviour, LoadBalancerInfo, PodAnswer, PodRequest, RequestRecord, RuntimeOptions, ScriptedApp };
 export { defaultScriptedApp };
 
 export interface ClusterSimulatorOptions {
@@ -33,6 +34,12 @@ export interface ClusterSimulatorOptions {
    * the pod's name, image and env. Default: defaultScriptedApp alone.
    */
   podApp?: ScriptedApp;
+  /**
+   * Run pods as real containers: pulled from this registry, unpacked, run with runc (as root), each
+   * in its own network namespace; load balancers and the pod proxy reach the real app. Default: the
+   * scripted kubelet (imageBehaviour, podApp), fast and with no app at all.
+   */
+  runtime?: RuntimeOptions;
   /** From a pod's creation to Ready (or to its pull error / first crash). Default 200. */
   podReadyDelayMs?: number;
   /** From a LoadBalancer Service's creation to its ingress IP. Default 300. */
@@ -71,6 +78,8 @@ export interface ClusterSimulator {
   readonly errors: readonly string[];
   /** Load balancers with an address, and the Azure DNS label each service asked for. */
   loadBalancers(): LoadBalancerInfo[];
+  /** With a runtime: each running container's init process on the host (its user, its namespaces). */
+  containerProcesses(): { namespace: string; pod: string; container: string; pid: number }[];
   stop(): Promise<void>;
 }
 
@@ -95,9 +104,8 @@ export async function startClusterSimulator(options: ClusterSimulatorOptions = {
   const store = new Store(options.watchCacheSize ?? 5000);
   const api = new ObjectApi(store, new ClusterAllocations(store));
   bootstrap(api, kubernetesVersion);
-  const pods = new ScriptedPodNetwork(api, options.podApp ?? defaultScriptedApp);
   const controllers = new ControllerManager(api, store, timers, new EventRecorder(api), {
-    pods,
+    podApp: options.podApp ?? defaultScriptedApp, runtime: options.runtime,
     imageBehaviour: options.imageBehaviour ?? (() => 'run'),
     podReadyDelayMs: options.podReadyDelayMs ?? 200,
     loadBalancerDelayMs: options.loadBalancerDelayMs ?? 300,
@@ -112,7 +120,7 @@ export async function startClusterSimulator(options: ClusterSimulatorOptions = {
   const requests: RequestRecord[] = [];
   const token = options.auth?.token;
   const handler = createApiHandler({
-    store, api, kubernetesVersion, token, requests, onError, pods,
+    store, api, kubernetesVersion, token, requests, onError, pods: controllers.pods,
     watch: { store, timers, bookmarkIntervalMs: options.bookmarkIntervalMs ?? 1000 },
   });
   const server = await startServer(handler, ca ? { cert: ca.cert, key: ca.key } : undefined);
@@ -130,6 +138,7 @@ export async function startClusterSimulator(options: ClusterSimulatorOptions = {
     list: (kind, namespace) => store.list(resourceByAnyName(kind), namespace),
     onChange: (listener) => store.subscribe((event) => listener(event.resource.kind, event.object)),
     loadBalancers: () => controllers.loadBalancers(),
+    containerProcesses: () => controllers.containerProcesses(),
     async stop() {
       timers.stop();
       await controllers.stop();

@@ -38,6 +38,8 @@ export type ScriptedApp = (request: PodRequest) => PodAnswer | undefined;
 export interface PodNetwork {
   /** Sends req to the pod's port (a number or a port name) as `path`, and the answer to res. */
   forward(pod: Pod, port: number | string, path: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
+  /** A container's own output for `kubectl logs`; absent (or undefined) where the simulator makes it up. */
+  logs?(pod: Pod, container: string, previous: boolean): string | undefined;
 }
 
 /** The container listening on `port` (by number or name), else the first. */
