@@ -11,12 +11,15 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
+import { connectCluster } from '../../tasks/common/kube/cluster';
+import { generateManifests } from '../../tasks/common/kube/generate';
 import { pushAppImage } from '../support/appImage/appImage';
 import { startAzurite, type Azurite } from '../support/azurite';
 import { type ClusterSimulator, startClusterSimulator } from '../support/cluster';
 import { ModelPublisher } from '../support/modelStore';
 import { PipelineJob } from '../support/pipelineJob';
 import { startRegistry, type TestRegistry } from '../support/registry/registry';
+import { testNetwork } from '../support/services';
 import { visibleOutput, type TaskRun } from '../support/taskRunner';
 
 const tasks = join(__dirname, '..', '..', 'dist', 'tasks');
@@ -31,6 +34,7 @@ describe('the pipeline on the real runtime: storage -> Fetch -> Bake -> Deploy -
   let cluster: ClusterSimulator;
   let work: string;
   let job: PipelineJob;
+  let appImage: string;
 
   before(async () => {
     work = fs.mkdtempSync(join(os.tmpdir(), 'pipeline-runtime-'));
@@ -41,7 +45,7 @@ describe('the pipeline on the real runtime: storage -> Fetch -> Bake -> Deploy -
     execFileSync('/usr/bin/python3', [join(sample, 'model', 'train.py'), '--version', '2.0.0', '--out', model, '--seed', '40']);
     const publisher = await new ModelPublisher(azurite.connectionString, 'models').create();
     for (const file of fs.readdirSync(model)) await publisher.publish(`churn/2.0.0/${file}`, fs.readFileSync(join(model, file)), { tags: { stage: 'approved' } });
-    await pushAppImage(registry, 'churn-app', 'app-1');
+    appImage = (await pushAppImage(registry, 'churn-app', 'app-1')).pinned;
   });
   after(async () => {
     job?.cleanup();
@@ -96,5 +100,31 @@ describe('the pipeline on the real runtime: storage -> Fetch -> Bake -> Deploy -
       assert.notEqual(fs.readlinkSync(`/proc/${pid}/ns/net`), fs.readlinkSync('/proc/self/ns/net'), `pod ${pod} has its own network namespace`);
     }
     assert.deepEqual(cluster.errors, []);
+  });
+
+  it('restarts a container that exits, with back-off, its exit code in the status and its output in the logs', async () => {
+    // The app image alone carries no model: the real app refuses to start, as its Dockerfile says.
+    const kube = connectCluster(cluster.kubeconfig(), { network: testNetwork });
+    try {
+      const { deployment } = generateManifests({
+        appName: 'bare', namespace: 'bare', image: appImage, replicas: 1, containerPort: 5000, servicePort: 8081, serviceType: 'ClusterIP', readinessPath: '/healthz', env: {}, annotations: {},
+      });
+      await kube.core.createNamespace({ body: { metadata: { name: 'bare' } } });
+      await kube.apps.createNamespacedDeployment({ namespace: 'bare', body: deployment as never });
+      type PodView = { metadata: { name: string }; status?: { containerStatuses?: { restartCount: number; state: { waiting?: { reason?: string } }; lastState: { terminated?: { exitCode: number } } }[] } };
+      const deadline = Date.now() + 120_000;
+      let pod: PodView | undefined;
+      while (!((pod?.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 2)) {
+        assert.ok(Date.now() < deadline, `no second restart: ${JSON.stringify(pod?.status)}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        pod = (cluster.list('Pod', 'bare') as PodView[])[0];
+      }
+      const status = pod?.status?.containerStatuses?.[0];
+      assert.equal(status?.lastState.terminated?.exitCode, 1);
+      const logs = await kube.core.readNamespacedPodLog({ name: pod?.metadata.name ?? '', namespace: 'bare', previous: true });
+      assert.match(logs, /error: cannot load the model: MODEL_PATH \/models does not exist/);
+    } finally {
+      kube.close();
+    }
   });
 });

@@ -32,6 +32,11 @@ export class ImageStore {
 
   constructor(private readonly dir: string, private readonly registry: RegistryAccess) {}
 
+  /** Waits for pulls under way, so their folders can be removed. */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.unpacked.values()]);
+  }
+
   /** The unpacked image; a reference outside the test registry, or one it does not hold, rejects. */
   image(reference: string): Promise<UnpackedImage> {
     let pending = this.unpacked.get(reference);

@@ -44,6 +44,7 @@ export class RuncKubelet extends Kubelet implements PodNetwork {
   private readonly containers = new Map<string, Running>();
   private readonly root: string;
   private counter = 0;
+  private stopping = false;
 
   constructor(ctx: ControllerContext, options: KubeletOptions, runtime: RuntimeOptions) {
     super(ctx, options);
@@ -78,7 +79,7 @@ export class RuncKubelet extends Kubelet implements PodNetwork {
         if (this.runs.get(run.uid) === run) this.pullFailed(run, pod, c, 0);
         continue;
       }
-      if (this.runs.get(run.uid) !== run || this.ctx.timers.isStopped) return;
+      if (this.runs.get(run.uid) !== run || this.ctx.timers.isStopped || this.stopping) return;
       const ms = Date.now() - started;
       this.event(run, pod, 'Normal', 'Pulled', `Successfully pulled image "${c.image}" in ${ms}ms (${ms}ms including waiting)`, c);
       const spec = pod.spec.containers.find((container) => container.name === c.name) as Container;
@@ -87,6 +88,7 @@ export class RuncKubelet extends Kubelet implements PodNetwork {
   }
 
   private launch(run: PodRun, pod: Pod, c: ContainerRun, spec: Container, image: Awaited<ReturnType<ImageStore['image']>>): void {
+    if (this.stopping) return;
     const id = `sim-${run.uid.slice(0, 8)}-${c.name}-${this.counter++}`;
     const bundle = path.join(this.root, 'bundles', id);
     fs.mkdirSync(bundle, { recursive: true });
@@ -237,6 +239,8 @@ export class RuncKubelet extends Kubelet implements PodNetwork {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
+    await this.images.settle();
     await Promise.all([...this.containers.keys()].map((key) => this.kill(key)));
     fs.rmSync(this.root, { recursive: true, force: true });
   }
