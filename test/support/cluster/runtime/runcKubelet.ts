@@ -74,9 +74,11 @@ export class RuncKubelet extends Kubelet implements PodNetwork {
       let image;
       try {
         image = await this.images.image(c.image);
-      } catch {
+      } catch (error) {
         // The registry does not hold it (or it is elsewhere): ErrImagePull, then back-off, as the scripted kubelet shows it.
-        if (this.runs.get(run.uid) === run) this.pullFailed(run, pod, c, 0);
+        if (this.runs.get(run.uid) !== run) return;
+        this.event(run, pod, 'Warning', 'Failed', `Failed to pull image "${c.image}": ${(error as Error).message.slice(0, 500)}`, c);
+        this.pullFailed(run, pod, c, 0);
         continue;
       }
       if (this.runs.get(run.uid) !== run || this.ctx.timers.isStopped || this.stopping) return;
