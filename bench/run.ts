@@ -5,6 +5,7 @@
  */
 import { benchBake } from './bake';
 import { benchDeploy } from './deploy';
+import { benchDeployProof } from './deployProof';
 import { benchFetch } from './fetch';
 import { benchS3Fetch } from './fetchS3';
 import { printTable, type Row } from './measure';
@@ -18,6 +19,7 @@ const SECTIONS: ReadonlyArray<{ name: string; run: (log: Log) => Promise<Row[]> 
   { name: 'fetch-s3', run: benchS3Fetch },
   { name: 'bake', run: benchBake },
   { name: 'deploy', run: benchDeploy },
+  { name: 'deployProof', run: benchDeployProof },
   { name: 'package', run: benchPackage },
 ];
 
