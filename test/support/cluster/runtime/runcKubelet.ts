@@ -77,7 +77,9 @@ export class RuncKubelet extends Kubelet implements PodNetwork {
       } catch (error) {
         // The registry does not hold it (or it is elsewhere): ErrImagePull, then back-off, as the scripted kubelet shows it.
         if (this.runs.get(run.uid) !== run) return;
-        this.event(run, pod, 'Warning', 'Failed', `Failed to pull image "${c.image}": ${(error as Error).message.slice(0, 500)}`, c);
+        // The tool's own words, without its command line: "manifest unknown", "not in the test registry".
+        const why = (error as Error).message.split(' failed: ').pop()?.trim().split('\n').pop() ?? '';
+        this.event(run, pod, 'Warning', 'Failed', `Failed to pull image "${c.image}": ${why.slice(0, 300)}`, c);
         this.pullFailed(run, pod, c, 0);
         continue;
       }
