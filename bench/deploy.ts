@@ -32,6 +32,8 @@ const ROUNDS = 5;
 const POD_READY_DELAYS = [1000, 200];
 const HELD_TO_TARGET = 1000;
 const MODEL = { modelVersion: '1.2.0', modelDigest: `sha256:${'d'.repeat(64)}` };
+/** The task against kubectl on the rollout alone: what proving the model adds is bench/deployProof.ts's. */
+const NO_PROOF = { verifyModel: 'false' };
 /** The task's inputs; the kubectl manifest is generated from the same values. */
 const APP_INPUTS = { replicas: '2', containerPort: '8080', servicePort: '8080', progressDeadlineSeconds: '300' };
 
@@ -142,7 +144,7 @@ async function taskRollout(bench: Bench, image: string): Promise<Measure> {
   const run = await runTask({
     taskDir: bench.taskDir,
     endpoints: { aks: { url: bench.cluster.url, scheme: 'Kubernetes', parameters: { kubeconfig: bench.cluster.kubeconfig() }, data: { authorizationType: 'Kubeconfig' } } },
-    inputs: { kubernetesServiceConnection: 'aks', namespace: NS, appName: APP, image, rolloutTimeoutSeconds: '120', ...APP_INPUTS, ...MODEL },
+    inputs: { kubernetesServiceConnection: 'aks', namespace: NS, appName: APP, image, rolloutTimeoutSeconds: '120', ...APP_INPUTS, ...MODEL, ...NO_PROOF },
     variables: { 'System.Debug': 'false' },
     onLine: (line, at) => { if (seenAt === undefined && /rolled out revision \d+/.test(line)) seenAt = at; },
     timeoutMs: 120_000,

@@ -5,6 +5,7 @@
  */
 import { benchBake } from './bake';
 import { benchDeploy } from './deploy';
+import { benchDeployProof } from './deployProof';
 import { benchFetch } from './fetch';
 import { benchOci } from './oci';
 import { benchS3Fetch } from './fetchS3';
@@ -20,6 +21,7 @@ const SECTIONS: ReadonlyArray<{ name: string; run: (log: Log) => Promise<Row[]> 
   { name: 'bake', run: benchBake },
   { name: 'oci', run: benchOci },
   { name: 'deploy', run: benchDeploy },
+  { name: 'deployProof', run: benchDeployProof },
   { name: 'package', run: benchPackage },
 ];
 

@@ -1,20 +1,33 @@
 /**
  * The demo's last act: the bundled Deploy AI App To AKS task rolls the baked images out to a
- * simulated AKS cluster (HTTPS, bearer token), with Bake's imageRef and Fetch's model outputs as
- * its inputs. The cluster's "kubelet" asks the demo's registry whether it holds each image, so an
- * image the registry never received fails as on AKS (ImagePullBackOff) and is rolled back.
+ * simulated AKS cluster (HTTPS, bearer token) whose kubelet runs real containers: each image is
+ * pulled from the demo's registry (verified by digest), unpacked and run with runc, so the pods are
+ * the sample app serving the fetched model. Deploy proves the model each pod serves (its digest,
+ * then the sample's golden requests), and a real POST /score goes through the load balancer.
+ * Then what goes wrong in real life: an image that was never pushed, a model that predicts a
+ * constant, and an image that reports another model's digest. Each is caught and rolled back.
  */
+import { createHash } from 'node:crypto';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connectCluster } from '../tasks/common/kube/cluster';
+import { callPod, servingPods } from '../tasks/common/kube/podProxy';
+import type { DeploymentLike } from '../tasks/common/kube/rolloutStatus';
+import { silentLog } from '../tasks/common/log';
 import { type ClusterSimulator, startClusterSimulator } from '../test/support/cluster';
-import { registryHolds } from '../test/support/registry/http';
 import type { TestRegistry } from '../test/support/registry/registry';
+import { testNetwork } from '../test/support/services';
 import { runTask, type TaskRun, type TaskStatus } from '../test/support/taskRunner';
 
 const deployDir = join(__dirname, '..', 'dist', 'tasks', 'DeployAiAppToAksV1');
+const GOLDEN = join(__dirname, '..', 'samples', 'flask-app', 'golden-requests.jsonl');
 const KUBE_TOKEN = 'demo-aks-token';
 const pipeline = { 'System.Debug': 'false', 'System.CollectionUri': 'https://dev.azure.com/contoso/', 'System.TeamProject': 'churn', 'Build.SourceVersion': 'c0ffee' };
+/** A customer the churn model should flag: new, expensive, many support calls, monthly contract. */
+const CUSTOMER = { instances: [{ tenure_months: 3, monthly_charges: 99.5, support_calls: 4, month_to_month: 1, senior: 0 }] };
 
 export type Show = (title: string, run: TaskRun, expected?: TaskStatus) => void;
+export type Bake = (fetched: TaskRun, tag: string, note: string, model: Partial<Record<'modelPath' | 'modelVersion' | 'modelDigest', string>>) => Promise<TaskRun>;
 
 /** One approved model and the image it was baked into. */
 export interface Release {
@@ -28,58 +41,89 @@ function deploy(cluster: ClusterSimulator, image: string, fetched: TaskRun, buil
     endpoints: { aks: { url: cluster.url, scheme: 'Kubernetes', parameters: { kubeconfig: cluster.kubeconfig() }, data: { authorizationType: 'Kubeconfig' } } },
     inputs: {
       kubernetesServiceConnection: 'aks', namespace: 'churn', appName: 'churn-app', image,
-      containerPort: '8080', servicePort: '8080', readinessPath: '/healthz', rolloutTimeoutSeconds: '60',
-      modelVersion: fetched.outputs.modelVersion, modelDigest: fetched.outputs.modelDigest, ...extra,
+      containerPort: '5000', servicePort: '8080', readinessPath: '/healthz', rolloutTimeoutSeconds: '90',
+      modelVersion: fetched.outputs.modelVersion, modelDigest: fetched.outputs.modelDigest, goldenRequests: GOLDEN, ...extra,
     },
     variables: { ...pipeline, 'Build.BuildId': buildId },
   });
 }
 
-/** What the load balancer answers: the pod that served and the image it runs. */
-async function served(url: string): Promise<{ pod: string; image: string }> {
-  const answer = await (await fetch(url)).json() as { pod: string; image: string };
-  console.log(`  GET ${url} -> pod ${answer.pod}, image ${answer.image}`);
-  return answer;
+/** A real prediction through the load balancer, printed as sent and as answered. */
+async function score(url: string): Promise<{ model_version: string; model_digest: string }> {
+  const body = JSON.stringify(CUSTOMER);
+  const answer = await fetch(`${url}/score`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const text = await answer.text();
+  console.log(`  POST ${url}/score ${body}`);
+  console.log(`  -> HTTP ${answer.status} ${text.trim()}`);
+  if (answer.status !== 200) throw new Error(`the app answered /score with HTTP ${answer.status}`);
+  return JSON.parse(text) as { model_version: string; model_digest: string };
+}
+
+/** Which model digest each ready pod serves, asked through the API server's pod proxy. */
+async function podDigests(cluster: ClusterSimulator): Promise<string[]> {
+  const kube = connectCluster(cluster.kubeconfig(), { network: testNetwork });
+  try {
+    const deployment = await kube.apps.readNamespacedDeployment({ name: 'churn-app', namespace: 'churn' });
+    const image = deployment.spec?.template.spec?.containers[0].image ?? '';
+    const pods = await servingPods(kube, 'churn', deployment as DeploymentLike, image, { log: silentLog });
+    return Promise.all(pods.map(async (pod) => {
+      const reply = await callPod(kube, pod, pod.port ?? 5000, { method: 'GET', path: '/version' }, 10_000);
+      const { model_version: version, model_digest: digest } = reply.body as { model_version: string; model_digest: string };
+      return `pod ${pod.name} serves model ${version} (${digest})`;
+    }));
+  } finally {
+    kube.close();
+  }
 }
 
 function outputs(run: TaskRun, names: string[]): void {
   for (const name of names) console.log(`  ${name.padEnd(13)} ${run.outputs[name] ?? ''}`);
 }
 
-/** Runs the three deployments and returns the lines of the final report. */
-export async function deployDemo(registry: TestRegistry, releases: readonly [Release, Release], show: Show): Promise<string[]> {
-  const cluster = await startClusterSimulator({
-    auth: { token: KUBE_TOKEN },
-    imageBehaviour: async (image) => ((await registryHolds(registry, image)) ? 'run' : 'pullError'),
-    podReadyDelayMs: 300, loadBalancerDelayMs: 500,
-  });
+/** Runs the deployments and returns the lines of the final report. */
+export async function deployDemo(registry: TestRegistry, releases: readonly [Release, Release], show: Show, bake: Bake, work: string): Promise<string[]> {
+  const cluster = await startClusterSimulator({ auth: { token: KUBE_TOKEN }, loadBalancerDelayMs: 300, runtime: { registry, workDir: work } });
   try {
-    console.log(`\nAKS (cluster simulator) at ${cluster.url}: HTTPS, bearer token; its kubelet pulls from ${registry.host}`);
+    console.log(`\nAKS (cluster simulator) at ${cluster.url}: HTTPS, bearer token; its kubelet pulls from ${registry.host} and runs pods with runc`);
     const [one, two] = releases;
     const first = await deploy(cluster, one.baked.outputs.imageRef, one.fetched, '101');
     show(`DeployAiAppToAks@1 (model ${one.fetched.outputs.modelVersion})`, first);
     console.log('Output variables a later step reads as $(deploy.<name>):');
-    outputs(first, ['deploymentName', 'revision', 'deployedImage', 'serviceIp', 'serviceUrl', 'rolledBack']);
-    await served(first.outputs.serviceUrl);
+    outputs(first, ['deploymentName', 'revision', 'deployedImage', 'serviceUrl', 'modelVerified', 'rolledBack']);
+    await score(first.outputs.serviceUrl);
 
     console.log(`\nModel ${two.fetched.outputs.modelVersion} was baked into a new image; the next run deploys it:`);
     const second = await deploy(cluster, two.baked.outputs.imageRef, two.fetched, '102');
     show(`DeployAiAppToAks@1 (model ${two.fetched.outputs.modelVersion})`, second);
-    outputs(second, ['revision', 'deployedImage', 'serviceUrl']);
-    await served(second.outputs.serviceUrl);
+    outputs(second, ['revision', 'deployedImage', 'modelVerified']);
+    const served = await score(second.outputs.serviceUrl);
+    if (served.model_digest !== two.fetched.outputs.modelDigest) throw new Error(`/score was answered by model ${served.model_digest}, not ${two.fetched.outputs.modelDigest}`);
 
     const broken = await deployBroken(cluster, registry, two, show);
-    const after = await served(second.outputs.serviceUrl);
-    if (after.image !== two.baked.outputs.imageRef) throw new Error(`after the rollback the app serves ${after.image}, not ${two.baked.outputs.imageRef}`);
+    const constant = await deployConstant(cluster, two, show, bake, work);
+    const mislabeled = await deployMislabeled(cluster, one, two, show, bake);
+    console.log('\nAfter the three rollbacks, the previous model still answers:');
+    const after = await score(second.outputs.serviceUrl);
+    if (after.model_digest !== two.fetched.outputs.modelDigest) throw new Error(`after the rollbacks the app serves model ${after.model_digest}, not ${two.fetched.outputs.modelDigest}`);
+    const pods = await podDigests(cluster);
     return [
-      `Deployed model ${one.fetched.outputs.modelVersion} (${digestOf(first)}) as revision ${first.outputs.revision} at ${first.outputs.serviceUrl} in ${s(first)}; ` +
-        `model ${two.fetched.outputs.modelVersion} (${digestOf(second)}) as revision ${second.outputs.revision} in ${s(second)}.`,
-      `The broken image failed and was rolled back in ${s(broken)} (rolledBack=${broken.outputs.rolledBack}, revision ${broken.outputs.revision}); ` +
-        `${second.outputs.serviceUrl} still serves model ${two.fetched.outputs.modelVersion}'s image.`,
+      `\nDeployed model ${one.fetched.outputs.modelVersion} as revision ${first.outputs.revision} at ${first.outputs.serviceUrl} in ${s(first)}; ` +
+        `model ${two.fetched.outputs.modelVersion} as revision ${second.outputs.revision} in ${s(second)}; both proven (modelVerified=${second.outputs.modelVerified}).`,
+      `Caught and rolled back: the never-pushed image in ${s(broken)}, the constant predictor (golden requests) in ${s(constant)}, ` +
+        `the image reporting another model's digest (model check) in ${s(mislabeled)}.`,
+      ...pods,
     ];
   } finally {
     await cluster.stop();
   }
+}
+
+function caught(run: TaskRun, title: string, show: Show, lines = 3): void {
+  show(title, run, 'Failed');
+  console.log('Its failure message (trimmed):');
+  for (const line of trim(run.result.message, lines)) console.log(`  ! ${line}`);
+  outputs(run, ['rolledBack', 'revision', 'modelVerified']);
+  if (run.outputs.rolledBack !== 'true') throw new Error(`${title} was not rolled back`);
 }
 
 /** An image digest the registry never received: ImagePullBackOff, progress deadline, rollback. */
@@ -87,11 +131,30 @@ async function deployBroken(cluster: ClusterSimulator, registry: TestRegistry, r
   const missing = `${registry.host}/churn-app@sha256:${'0'.repeat(64)}`;
   console.log(`\nA typo'd pipeline deploys ${missing} (never pushed), with progressDeadlineSeconds 5:`);
   const run = await deploy(cluster, missing, running.fetched, '103', { progressDeadlineSeconds: '5' });
-  show('DeployAiAppToAks@1 (broken image)', run, 'Failed');
-  console.log('Its failure message (trimmed):');
-  for (const line of trim(run.result.message, 6)) console.log(`  ! ${line}`);
-  outputs(run, ['rolledBack', 'revision', 'deployedImage']);
-  if (run.outputs.rolledBack !== 'true') throw new Error('the broken deployment was not rolled back');
+  caught(run, 'DeployAiAppToAks@1 (broken image)', show, 6);
+  return run;
+}
+
+/** A model that loads and answers, but the same for everyone: the golden requests catch it. */
+async function deployConstant(cluster: ClusterSimulator, running: Release, show: Show, bake: Bake, work: string): Promise<TaskRun> {
+  const folder = join(work, 'constant-model');
+  cpSync(running.fetched.outputs.modelPath, folder, { recursive: true });
+  const spec = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8')) as { coefficients: number[]; intercept: number };
+  writeFileSync(join(folder, 'model.json'), JSON.stringify({ ...spec, coefficients: spec.coefficients.map(() => 0), intercept: 0 }, null, 2));
+  const digest = `sha256:${createHash('sha256').update(readFileSync(join(folder, 'model.json'))).digest('hex')}`;
+  console.log('\nA training bug ships churn 9.9.9, a model that predicts 0.5 for every customer:');
+  const baked = await bake(running.fetched, '104', ' (constant predictor)', { modelPath: folder, modelVersion: '9.9.9', modelDigest: digest });
+  const run = await deploy(cluster, baked.outputs.imageRef, running.fetched, '104', { modelVersion: '9.9.9', modelDigest: digest });
+  caught(run, 'DeployAiAppToAks@1 (constant predictor)', show);
+  return run;
+}
+
+/** An image that serves another model than the pipeline deploys (a stale variable at bake time): the model check catches it. */
+async function deployMislabeled(cluster: ClusterSimulator, old: Release, running: Release, show: Show, bake: Bake): Promise<TaskRun> {
+  console.log(`\nA stale variable bakes model ${old.fetched.outputs.modelVersion} where ${running.fetched.outputs.modelVersion} was meant; the release deploys it as ${running.fetched.outputs.modelVersion}:`);
+  const baked = await bake(old.fetched, '105', ' (stale model)', {});
+  const run = await deploy(cluster, baked.outputs.imageRef, running.fetched, '105');
+  caught(run, 'DeployAiAppToAks@1 (image reporting another digest)', show);
   return run;
 }
 
@@ -103,5 +166,4 @@ function trim(message: string, maxLines: number): string[] {
   return lines.length > maxLines ? [...headline, ...rest, `(${lines.length - maxLines} more lines)`] : [...headline, ...rest];
 }
 
-const digestOf = (run: TaskRun) => `${run.outputs.deployedImage.split('@')[1]?.slice(0, 19)}...`;
 const s = (run: TaskRun) => `${(run.durationMs / 1000).toFixed(2)} s`;

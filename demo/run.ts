@@ -8,14 +8,16 @@
  * bundled Bake Model Into Image task then adds that model to the app image on a real registry
  * (the CNCF distribution registry), chaining Fetch's output variables, with no Docker engine.
  * A new approved version follows, and only the model layer moves. Finally the bundled Deploy AI App
- * To AKS task rolls both images out to a simulated AKS cluster, and a broken one is rolled back.
+ * To AKS task rolls both images out to a simulated AKS cluster whose pods are real containers (runc)
+ * running the real app, proves the model each pod serves, and answers a real POST /score through
+ * the load balancer; a broken image and two bad models are caught and rolled back.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAzurite } from '../test/support/azurite';
-import { pushBaseImage } from '../test/support/registry/baseImages';
+import { pushAppImage } from '../test/support/appImage/appImage';
 import { skopeoInspect } from '../test/support/registry/imageTools';
 import { startRegistry, type TestRegistry } from '../test/support/registry/registry';
 import { runTask, visibleOutput, type TaskRun, type TaskStatus } from '../test/support/taskRunner';
@@ -29,7 +31,7 @@ const quiet = { 'System.Debug': 'false' };
 const steps: [string, number][] = [];
 
 /** Bake the fetched model into the app image, with Fetch's outputs as Bake's inputs (as in YAML). */
-async function bake(registry: TestRegistry, fetched: TaskRun, tag: string, note = ''): Promise<TaskRun> {
+async function bake(registry: TestRegistry, fetched: TaskRun, tag: string, note = '', model: Partial<Record<'modelPath' | 'modelVersion' | 'modelDigest', string>> = {}): Promise<TaskRun> {
   const run = await runTask({
     taskDir: bakeDir,
     inputs: {
@@ -39,11 +41,12 @@ async function bake(registry: TestRegistry, fetched: TaskRun, tag: string, note 
       modelPath: fetched.outputs.modelPath,
       modelVersion: fetched.outputs.modelVersion,
       modelDigest: fetched.outputs.modelDigest,
+      ...model,
       allowInsecureRegistry: 'true',
     },
     variables: { ...quiet, 'Build.BuildId': tag, 'System.CollectionUri': 'https://dev.azure.com/contoso/', 'System.TeamProject': 'churn' },
   });
-  show(`BakeModelIntoImage@1 (model ${fetched.outputs.modelVersion}${note})`, run);
+  show(`BakeModelIntoImage@1 (model ${model.modelVersion ?? fetched.outputs.modelVersion}${note})`, run);
   return run;
 }
 
@@ -111,8 +114,9 @@ async function main(): Promise<void> {
 
     const registry = await startRegistry({ auth: 'none' });
     try {
-      console.log(`\nContainer registry (CNCF distribution) at ${registry.host}; the app team pushed churn-app:app-1`);
-      await pushBaseImage(registry, 'churn-app', 'app-1', 'oci');
+      console.log(`\nContainer registry (CNCF distribution) at ${registry.host}; the app team pushes churn-app:app-1,`);
+      console.log('the sample app (samples/flask-app) built from Debian\'s packages: python3-flask, waitress, its non-root user');
+      await pushAppImage(registry, 'churn-app', 'app-1');
       const baked = await bake(registry, first, '101');
       const inspected = await skopeoInspect(registry, 'churn-app:101');
       console.log('\nWhat skopeo sees in the baked image (anyone can tell which model it holds):');
@@ -135,7 +139,8 @@ async function main(): Promise<void> {
       console.log(`Re-baking model ${next.outputs.modelVersion} with the same inputs gave ${same ? 'the identical digest' : 'A DIFFERENT DIGEST'}; it uploaded ${rebakeSame.outputs.bytesUploaded} bytes (manifest only).`);
       if (!same) throw new Error('re-baking the same inputs changed the digest');
       const provenance = await provenanceDemo(registry, next, rebakeSame, work, show);
-      const deployed = await deployDemo(registry, [{ fetched: first, baked }, { fetched: next, baked: rebaked }], show);
+      const deployed = await deployDemo(registry, [{ fetched: first, baked }, { fetched: next, baked: rebaked }], show,
+        (fetched, tag, note, model) => bake(registry, fetched, tag, note, model), work);
       for (const line of [...deployed, provenance]) console.log(line);
       console.log('Steps, as the agent ran them:');
       for (const [title, ms] of steps) console.log(`  ${(ms / 1000).toFixed(2).padStart(5)} s  ${title}`);

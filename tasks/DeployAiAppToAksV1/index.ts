@@ -42,10 +42,12 @@ function publish(agent: Agent, inputs: DeployTaskInputs, result: DeployResult, p
   agent.setOutput(Outputs.serviceHostname, result.service?.hostname ?? '');
   agent.setOutput(Outputs.serviceUrl, result.service?.url ?? '');
   agent.setOutput(Outputs.rolledBack, 'false');
+  agent.setOutput(Outputs.modelVerified, String(result.modelVerified));
   summarize(agent, inputs, [
     ['Deployment', `${result.namespace}/${result.deploymentName}, revision ${result.revision}${result.unchanged ? ' (already running: nothing rolled out)' : ''}`],
     ['Image', result.deployedImage],
     ['Address', result.service?.url ?? result.service?.hostname ?? result.service?.ip ?? '(no Service)'],
+    ['Model verified', result.modelVerified ? 'yes: every ready pod reported the deployed digest' : 'no (not asked)'],
     ['Rolled back', 'no'],
   ], provenance);
 }
@@ -53,6 +55,7 @@ function publish(agent: Agent, inputs: DeployTaskInputs, result: DeployResult, p
 function publishFailure(agent: Agent, inputs: DeployTaskInputs, failure: RolloutFailedError, provenance: VerifiedProvenance | undefined): void {
   agent.setOutput(Outputs.deploymentName, failure.deployment);
   agent.setOutput(Outputs.rolledBack, String(failure.rolledBack));
+  agent.setOutput(Outputs.modelVerified, 'false');
   if (failure.rolledBack) {
     agent.setOutput(Outputs.revision, String(failure.previousRevision ?? ''));
     agent.setOutput(Outputs.deployedImage, (failure.previousImages ?? []).join(','));

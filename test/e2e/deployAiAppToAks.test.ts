@@ -87,6 +87,7 @@ describe('DeployAiAppToAks e2e (the bundle as the agent runs it)', function () {
       assert.equal(run.outputs.deploymentName, 'churn-app');
       assert.equal(run.outputs.deployedImage, image);
       assert.equal(run.outputs.rolledBack, 'false');
+      assert.equal(run.outputs.modelVerified, 'true', 'each pod reported the model digest given (through the pod proxy)');
       assert.match(run.outputs.serviceIp, /^127\.\d+\.\d+\.\d+$/);
       assert.equal(run.outputs.serviceUrl, `http://${run.outputs.serviceIp}:8080`);
       const served = await (await fetch(run.outputs.serviceUrl)).json() as { image: string };
@@ -136,6 +137,7 @@ describe('DeployAiAppToAks e2e (the bundle as the agent runs it)', function () {
     const run = await deploy({ image: missing });
     assert.equal(run.result.status, 'Failed');
     assert.equal(run.outputs.rolledBack, 'true');
+    assert.equal(run.outputs.modelVerified, 'false');
     assert.equal(run.outputs.deployedImage, running);
     assert.match(run.result.message, /ImagePullBackOff|ErrImagePull/);
     assert.match(run.result.message, /rolled back/i);

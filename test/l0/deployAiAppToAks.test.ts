@@ -24,8 +24,8 @@ describe('DeployAiAppToAks L0 (MockTestRunner)', function () {
         const runner = await runL0('DeployAiAppToAksV1', { kubernetesServiceConnection: 'aks', image, appName: `l0-app-${index}`, containerPort: '8080', servicePort: String(18080 + index) }, nodePath, env);
         assert.ok(runner.succeeded, runner.stdout + runner.stderr);
         const outputs = Object.fromEntries([...runner.stdout.matchAll(/##vso\[task\.setvariable variable=(\w+);isOutput=true;[^\]]*\](.*)/g)].map((m) => [m[1], m[2]]));
-        assert.deepEqual(Object.keys(outputs).sort(), ['deployedImage', 'deploymentName', 'revision', 'rolledBack', 'serviceHostname', 'serviceIp', 'serviceUrl']);
-        assert.deepEqual([outputs.deploymentName, outputs.deployedImage, outputs.revision, outputs.rolledBack], [`l0-app-${index}`, image, '1', 'false']);
+        assert.deepEqual(Object.keys(outputs).sort(), ['deployedImage', 'deploymentName', 'modelVerified', 'revision', 'rolledBack', 'serviceHostname', 'serviceIp', 'serviceUrl']);
+        assert.deepEqual([outputs.deploymentName, outputs.deployedImage, outputs.revision, outputs.rolledBack, outputs.modelVerified], [`l0-app-${index}`, image, '1', 'false', 'false']);
         assert.match(runner.stdout, /loc_mock_DeploySucceeded/, 'user-facing text goes through tl.loc');
         assert.match(runner.stdout, /##vso\[task\.addattachment type=Distributedtask\.Core\.Summary;name=loc_mock_SummaryTitleDeploy;\]/);
         assert.match(outputs.serviceUrl, /^http:\/\/127\.\d+\.\d+\.\d+:1808\d$/);

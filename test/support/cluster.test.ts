@@ -145,6 +145,24 @@ describe('cluster simulator', function () {
     assert.deepEqual(sim.loadBalancers().find((lb) => lb.name === 'web'), { namespace: 'default', name: 'web', ip, ports: [80], dnsLabel: 'web-demo' });
   });
 
+  it('proxies to a pod with kubectl get --raw .../pods/{pod}:{port}/proxy, 404 for no such pod, 503 for one not running', async () => {
+    await lbIp('web');
+    const pods = (sim.list('Pod', 'default') as Obj[]).filter((pod) => pod.metadata.name.startsWith('web-') && pod.status?.phase === 'Running');
+    const name = pods[0].metadata.name;
+    const version = JSON.parse(await ok('get', '--raw', `/api/v1/namespaces/default/pods/${name}:8080/proxy/version`)) as Record<string, unknown>;
+    assert.deepEqual(version, { model_version: null, model_digest: null }, 'the scripted app reports the model the pod template names: none here');
+    const other = JSON.parse(await ok('get', '--raw', `/api/v1/namespaces/default/pods/${name}:8080/proxy/anything?x=1`)) as { pod: string; env: Record<string, string> };
+    assert.equal(other.pod, name);
+    const missing = await kubectl('get', '--raw', '/api/v1/namespaces/default/pods/web-nope:8080/proxy/version');
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /NotFound|not found/);
+    await apply('stuck', 'example.azurecr.io/app:missing');
+    const stuck = await eventually('a pod of stuck', () => (sim.list('Pod', 'default') as Obj[]).find((pod) => pod.metadata.name.startsWith('stuck-'))?.metadata.name);
+    const refused = await kubectl('get', '--raw', `/api/v1/namespaces/default/pods/${stuck}:8080/proxy/version`);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /ServiceUnavailable|connection refused/);
+  });
+
   it('fails rollout status with the progress deadline when the image cannot be pulled', async () => {
     assert.equal((await apply('web', 'example.azurecr.io/app:missing')).code, 0);
     const status = await kubectl('rollout', 'status', 'deployment/web', '--timeout=30s');

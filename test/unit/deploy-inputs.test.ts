@@ -35,6 +35,14 @@ const variables = {
   'System.CollectionUri': 'https://dev.azure.com/contoso/', 'System.TeamProject': 'churn', 'Build.BuildId': '42', 'Build.SourceVersion': 'abc123',
 };
 const base = { kubernetesServiceConnection: 'k8s', image, appName: 'churn-app' };
+/** Golden request files for the good and bad cases, written once. */
+const goldenDir = fs.mkdtempSync(path.join(os.tmpdir(), 'golden-inputs-'));
+const goldenFile = (name: string, text: string) => {
+  const file = path.join(goldenDir, name);
+  fs.writeFileSync(file, text);
+  return file;
+};
+const GOLDEN_OK = goldenFile('ok.jsonl', '{"path": "/score", "body": {"instances": [{"a": 1}]}, "expect": {"predictions": [{"probability": 0.7}]}, "tolerance": 0.01}\n\n{"path": "/version", "expect": {"model_version": "3"}}\n');
 
 function read(inputs: Record<string, string>, root?: string) {
   return readDeployInputs(fakeAgent(inputs, { endpoints, variables, root }));
@@ -85,6 +93,22 @@ describe('DeployAiAppToAks inputs', () => {
     }
     assert.deepEqual([deploySettings('kubernetesServiceConnection').clusterConnection, deploySettings('azureResourceManager').clusterConnection], ['kubernetesServiceConnection', 'azureSubscription']);
     assert.deepEqual([deploySettings('azureResourceManager').cluster, deploySettings('kubernetesServiceConnection').imagePullSecret], ['kubernetesCluster', 'imagePullSecretName']);
+  });
+
+  it('checks the model when a digest is given, at the path and field task.json names, unless verifyModel is off', () => {
+    assert.equal(read(base).deploy.modelCheck, undefined);
+    assert.deepEqual(read({ ...base, modelDigest: digest }).deploy.modelCheck, { digest, path: taskDefault('modelCheckPath'), field: taskDefault('modelCheckField') });
+    assert.deepEqual(read({ ...base, modelDigest: digest, modelCheckPath: '/info?full=1', modelCheckField: 'model.digest' }).deploy.modelCheck, { digest, path: '/info?full=1', field: 'model.digest' });
+    assert.equal(read({ ...base, modelDigest: digest, verifyModel: 'false' }).deploy.modelCheck, undefined);
+  });
+
+  it('reads golden requests from JSON Lines or a JSON array, with their latency limit', () => {
+    const lines = read({ ...base, goldenRequests: GOLDEN_OK, maxLatencyMs: '250' }).deploy.goldenRequests;
+    assert.equal(lines?.maxLatencyMs, 250);
+    assert.deepEqual(lines?.requests.map((r) => [r.method, r.path, r.tolerance, r.where]), [['POST', '/score', 0.01, 'line 1'], ['GET', '/version', 0, 'line 3']]);
+    const array = read({ ...base, goldenRequests: goldenFile('array.json', '[{"path": "/v", "method": "put", "body": [1], "expect": "ok"}]') }).deploy.goldenRequests;
+    assert.deepEqual(array?.requests.map((r) => [r.method, r.body, r.expect, r.where]), [['PUT', [1], 'ok', 'item 1']]);
+    assert.equal(read(base).deploy.goldenRequests, undefined);
   });
 
   it('reads env values that hold = and commas, one per line', () => {
@@ -165,6 +189,23 @@ describe('DeployAiAppToAks inputs', () => {
     ['a load balancer wait too long', { loadBalancerTimeoutSeconds: '99999' }, 'loadBalancerTimeoutSeconds', /from 10 to 3600/],
     ['a rollback flag that is not a boolean', { rollbackOnFailure: 'maybe' }, 'rollbackOnFailure', /Input 'rollbackOnFailure'.*'maybe'/],
     ['a model digest that is not sha256', { modelDigest: 'md5:abc' }, 'modelDigest', /Input 'modelDigest' is 'md5:abc'/],
+    ['a model check path without /', { modelDigest: digest, modelCheckPath: 'version' }, 'modelCheckPath', /Input 'modelCheckPath' is 'version'.*starts with '\/'/],
+    ['a model check field with a space', { modelDigest: digest, modelCheckField: 'model digest' }, 'modelCheckField', /Input 'modelCheckField' is 'model digest'.*model\.digest/],
+    ['a model check field with an empty part', { modelDigest: digest, modelCheckField: 'model..digest' }, 'modelCheckField', /Input 'modelCheckField' is 'model\.\.digest'/],
+    ['a verifyModel that is not a boolean', { modelDigest: digest, verifyModel: 'sometimes' }, 'verifyModel', /Input 'verifyModel'.*'sometimes'/],
+    ['a golden requests file that does not exist', { goldenRequests: path.join(goldenDir, 'missing.json') }, 'goldenRequests', /Input 'goldenRequests' is '.*missing\.json': no such file/],
+    ['a golden requests file that is empty', { goldenRequests: goldenFile('empty.json', '  \n') }, 'goldenRequests', /Input 'goldenRequests': golden requests file .*empty\.json, the file: it is empty/],
+    ['a golden requests line that is not JSON', { goldenRequests: goldenFile('broken.jsonl', '{"path": "/score", "expect": 1}\n{"path": /score}\n') }, 'goldenRequests', /golden requests file .*broken\.jsonl, line 2: it is not valid JSON/],
+    ['a golden array that is not JSON', { goldenRequests: goldenFile('broken.json', '[{"path": "/score"},') }, 'goldenRequests', /broken\.json, the file: it is not valid JSON/],
+    ['a golden request without expect', { goldenRequests: goldenFile('noexpect.json', '[{"path": "/score", "body": {}}]') }, 'goldenRequests', /noexpect\.json, item 1: "expect" is missing/],
+    ['a golden request with an unknown field', { goldenRequests: goldenFile('unknown.json', '[{"path": "/score", "expect": 1, "expected": 2}]') }, 'goldenRequests', /item 1: unknown field\(s\) expected/],
+    ['a golden request with a relative path', { goldenRequests: goldenFile('relative.json', '[{"path": "score", "expect": 1}]') }, 'goldenRequests', /item 1: "path" must be an HTTP path/],
+    ['a golden request with a DELETE', { goldenRequests: goldenFile('delete.json', '[{"path": "/score", "method": "DELETE", "expect": 1}]') }, 'goldenRequests', /"method" must be one of GET, POST, PUT/],
+    ['a golden GET with a body', { goldenRequests: goldenFile('getbody.json', '[{"path": "/score", "method": "GET", "body": {}, "expect": 1}]') }, 'goldenRequests', /a GET request has no "body"/],
+    ['a negative tolerance', { goldenRequests: goldenFile('tolerance.json', '[{"path": "/score", "body": {}, "expect": 1, "tolerance": -1}]') }, 'goldenRequests', /"tolerance" must be a number, 0 or more/],
+    ['a request that is not an object', { goldenRequests: goldenFile('string.jsonl', '"/score"\n') }, 'goldenRequests', /line 1: each request is a JSON object/],
+    ['a latency limit of 0', { goldenRequests: GOLDEN_OK, maxLatencyMs: '0' }, 'maxLatencyMs', /Input 'maxLatencyMs' is 0, which is out of range\. Use a whole number from 1 to 600000/],
+    ['a latency limit that is not a number', { goldenRequests: GOLDEN_OK, maxLatencyMs: 'fast' }, 'maxLatencyMs', /Input 'maxLatencyMs' is 'fast', which is not a whole number/],
     ['an invalid pull secret name', { containerRegistry: 'registry', imagePullSecretName: 'ACR Pull' }, 'imagePullSecretName', /Input 'imagePullSecretName' is 'ACR Pull'/],
     ['a federated ACR connection for a pull secret', { containerRegistry: 'acrWif' }, 'containerRegistry', /has no password a pull secret could hold.*--attach-acr/],
     ['a registry connection that does not exist', { containerRegistry: 'nope' }, 'containerRegistry', /nope/],

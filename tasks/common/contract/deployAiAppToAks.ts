@@ -30,6 +30,11 @@ export const DeployAiAppToAksInputs = {
   allowInsecureRegistry: { name: 'allowInsecureRegistry', kind: 'boolean', default: false },
   modelVersion: { name: 'modelVersion', kind: 'string' },
   modelDigest: { name: 'modelDigest', kind: 'string' },
+  verifyModel: { name: 'verifyModel', kind: 'boolean', default: true },
+  modelCheckPath: { name: 'modelCheckPath', kind: 'string', default: '/version' },
+  modelCheckField: { name: 'modelCheckField', kind: 'string', default: 'model_digest' },
+  goldenRequests: { name: 'goldenRequests', kind: 'filePath' },
+  maxLatencyMs: { name: 'maxLatencyMs', kind: 'int' },
   rolloutTimeoutSeconds: { name: 'rolloutTimeoutSeconds', kind: 'int', default: 600 },
   rollbackOnFailure: { name: 'rollbackOnFailure', kind: 'boolean', default: true },
   progressDeadlineSeconds: { name: 'progressDeadlineSeconds', kind: 'int' },
@@ -48,4 +53,5 @@ export const DeployAiAppToAksOutputs = {
   serviceHostname: 'serviceHostname',
   serviceUrl: 'serviceUrl',
   rolledBack: 'rolledBack',
+  modelVerified: 'modelVerified',
 } as const;

@@ -33,6 +33,8 @@ export interface Cluster {
   within(signal: AbortSignal): Cluster;
   /** GET `path` with the cluster's credentials; resolves once the headers are in (a watch streams the body). */
   open(path: string, query: Readonly<Record<string, string | undefined>>): Promise<NetResponse>;
+  /** One request with the cluster's credentials (a pod proxy call), sent as given; resolves once the headers are in. */
+  send(method: 'GET' | 'POST' | 'PUT', path: string, body?: string): Promise<NetResponse>;
   /** Closes the connections of a network this cluster made itself (for its proxy-url). */
   close(): void;
 }
@@ -68,6 +70,7 @@ export function connectCluster(kubeconfigYaml: string, options: ConnectOptions):
       apps: new AppsV1Api(configuration),
       within: (phase: AbortSignal) => bound(AbortSignal.any([signal, phase])),
       open: (path: string, query: Readonly<Record<string, string | undefined>>) => openKubeRequest(requestFor(server, path, query), http),
+      send: (method: 'GET' | 'POST' | 'PUT', path: string, body?: string) => openKubeRequest(requestWith(server, method, path, body), http),
     });
   };
   return bound(taskSignal);
@@ -77,6 +80,17 @@ function requestFor(server: string, path: string, query: Readonly<Record<string,
   const request = new RequestContext(`${server.replace(/\/+$/, '')}${path}`, HttpMethod.GET);
   for (const [name, value] of Object.entries(query)) if (value !== undefined) request.setQueryParam(name, value);
   request.setHeaderParam('Accept', 'application/json');
+  return request;
+}
+
+/** A request whose path already carries its query (a pod proxy path); a body is sent as JSON. */
+function requestWith(server: string, method: 'GET' | 'POST' | 'PUT', path: string, body: string | undefined): RequestContext {
+  const request = new RequestContext(`${server.replace(/\/+$/, '')}${path}`, HttpMethod[method]);
+  request.setHeaderParam('Accept', 'application/json');
+  if (body !== undefined) {
+    request.setHeaderParam('Content-Type', 'application/json');
+    request.setBody(body);
+  }
   return request;
 }
 

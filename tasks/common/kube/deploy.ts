@@ -24,6 +24,10 @@ import { StoppedError } from '../net/errors';
 import { rollbackDeployment } from './rollback';
 import { type DeploymentLike, revisionOf, rolloutStatus } from './rolloutStatus';
 import { type RolloutOutcome, watchRollout } from './rolloutWatch';
+import { addressSender, runGoldenRequests } from './goldenRun';
+import type { GoldenSettings } from './goldenRequests';
+import type { ModelCheckSettings } from './modelCheck';
+import { type ProofFailureReason, provePods } from './modelProof';
 import { type ServiceAddress, waitForServiceAddress } from './service';
 import { smokeTest } from './smokeTest';
 import { withRunAnnotations } from './traceability';
@@ -62,6 +66,10 @@ export interface DeployRequest {
   readonly smokeTest?: SmokeTestSettings;
   /** The run's traceability annotations (traceability.ts), put on every object applied. */
   readonly runAnnotations?: Readonly<Record<string, string>>;
+  /** Each new pod must report this model digest; undefined: not checked. */
+  readonly modelCheck?: ModelCheckSettings;
+  /** Sent to one new pod before the rollout is done, then through the load balancer. */
+  readonly goldenRequests?: GoldenSettings;
 }
 
 export interface DeployContext {
@@ -88,7 +96,9 @@ export interface DeployResult {
   readonly rolledBack: boolean;
   /** The apply left the Deployment's generation as it was: same template, nothing rolled out. */
   readonly unchanged: boolean;
-  readonly timings: { readonly applyMs: number; readonly rolloutMs: number; readonly serviceMs: number };
+  /** Every ready pod reported the deployed model digest. */
+  readonly modelVerified: boolean;
+  readonly timings: { readonly applyMs: number; readonly rolloutMs: number; readonly proofMs: number; readonly serviceMs: number };
 }
 
 export async function deployApp(options: DeployRequest, context: DeployContext): Promise<DeployResult> {
@@ -106,11 +116,27 @@ export async function deployApp(options: DeployRequest, context: DeployContext):
   if (outcome.kind === 'failed') throw await rolloutFailed(cluster, context, options, applied, outcome);
   const deployedImage = imageOf(outcome.deployment.spec?.template, options.image);
 
+  const proof = await provePods(cluster, options, { namespace: applied.namespace, deployment: outcome.deployment, image: deployedImage }, { log: context.log, retry: context.retry });
+  if (proof.failure) throw await unproven(cluster, context, options, applied, outcome, proof.failure.reason, proof.failure.detail);
+  const proofMs = Date.now() - started - applyMs - rolloutMs;
+
   const service = await reach(cluster, context, options, applied.objects, outcome.deployment, applied.namespace);
+  const golden = options.goldenRequests;
+  if (golden && service?.url) {
+    const send = addressSender(service.url, context.network, cluster.signal, golden.timeoutMs ?? 10_000);
+    const through = await runGoldenRequests(send, golden, service.url, context.log);
+    if (through.failure) throw await unproven(cluster, context, options, applied, outcome, 'GoldenRequestsFailed', through.failure);
+  }
   return Object.freeze({
     deploymentName: name, namespace: applied.namespace, revision: outcome.revision, deployedImage, service, rolledBack: false, unchanged: applied.unchanged,
-    timings: Object.freeze({ applyMs, rolloutMs, serviceMs: Date.now() - started - applyMs - rolloutMs }),
+    modelVerified: proof.modelVerified,
+    timings: Object.freeze({ applyMs, rolloutMs, proofMs, serviceMs: Date.now() - started - applyMs - rolloutMs - proofMs }),
   });
+}
+
+/** Pods that are Ready but do not prove the model: failed like a rollout that did not complete. */
+function unproven(cluster: Cluster, context: DeployContext, options: DeployRequest, applied: Applied, outcome: Complete, reason: ProofFailureReason, detail: string): Promise<RolloutFailedError> {
+  return rolloutFailed(cluster, context, options, applied, { ...outcome, kind: 'failed', reason, message: detail });
 }
 
 /** The namespace and pull secret, then every object; reads the Deployment first to tell a no-op apply. */
@@ -188,7 +214,8 @@ async function rollout(cluster: Cluster, context: DeployContext, options: Deploy
   });
 }
 
-type Failed = Extract<RolloutOutcome, { kind: 'failed' }>;
+type Complete = Extract<RolloutOutcome, { kind: 'complete' }>;
+type Failed = Extract<RolloutOutcome, { kind: 'failed' }> | (Omit<Complete, 'kind'> & { readonly kind: 'failed'; readonly reason: ProofFailureReason; readonly message: string });
 
 async function rolloutFailed(cluster: Cluster, context: DeployContext, options: DeployRequest, applied: Applied, outcome: Failed): Promise<RolloutFailedError> {
   const { log } = context;

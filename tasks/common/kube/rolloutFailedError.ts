@@ -4,13 +4,15 @@
  */
 import { TaskError } from '../errors';
 import type { TextBlock } from '../log';
+import type { ProofFailureReason } from './modelProof';
 
 export interface RolloutFailure {
   readonly deployment: string;
   readonly namespace: string;
   /** The image that failed to roll out. */
   readonly image: string;
-  readonly reason: 'ProgressDeadlineExceeded' | 'Timeout';
+  /** The rollout did not complete, or its pods did not prove the model (identity check, golden requests). */
+  readonly reason: 'ProgressDeadlineExceeded' | 'Timeout' | ProofFailureReason;
   /** kubectl's words for the failure, e.g. 'deployment "app" exceeded its progress deadline'. */
   readonly detail: string;
   /** The revision that failed. */

@@ -9,6 +9,8 @@ import type { ClusterAccessRequest } from '../azure/clusterAccess';
 import { DeployAiAppToAksInputs as Inputs } from '../contract/deployAiAppToAks';
 import { InputError } from './inputError';
 import type { DeployRequest, PullSecret, Workload } from '../kube/deploy';
+import { type GoldenSettings, parseGoldenRequests } from '../kube/goldenRequests';
+import type { ModelCheckSettings } from '../kube/modelCheck';
 import { type AppSpec, DEFAULT_PROGRESS_DEADLINE_SECONDS, appSpecProblem } from '../kube/generate';
 import { parseManifests } from '../kube/parse';
 import { substituteImage } from '../kube/substitute';
@@ -53,6 +55,7 @@ export function deploySettings(connectionType: ConnectionType): SettingInputs {
     containers: Inputs.containers.name,
     trustedPublicKeys: Inputs.trustedPublicKeys.name,
     modelDigest: Inputs.modelDigest.name,
+    goldenRequests: Inputs.goldenRequests.name,
   });
 }
 
@@ -124,6 +127,34 @@ function userManifests(agent: Agent, patterns: readonly string[], image: string,
   return { workload: { kind: 'manifests', documents }, files };
 }
 
+/** A dotted JSON field: letters, digits, '_' and '-' between dots. */
+const FIELD_PATH = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
+/** A golden file is a handful of requests with their answers. */
+const MAX_GOLDEN_FILE_BYTES = 4 * 1024 * 1024;
+
+/** The identity check: on when a model digest is given and verifyModel is not turned off. */
+function modelCheckInput(agent: Agent, digest: string | undefined): ModelCheckSettings | undefined {
+  if (digest === undefined || !boolInput(agent, Inputs.verifyModel)) return undefined;
+  const path = checkedText(agent, Inputs.modelCheckPath, httpPathProblem);
+  const field = textInput(agent, Inputs.modelCheckField) ?? '';
+  if (!FIELD_PATH.test(field)) {
+    throw new InputError(Inputs.modelCheckField.name, 'InputInvalid', [Inputs.modelCheckField.name, field, "a field name of the JSON answer: letters, digits, '_' or '-', with dots for nested objects, for example 'model_digest' or 'model.digest'"]);
+  }
+  return { digest, path, field };
+}
+
+function goldenRequestsInput(agent: Agent): GoldenSettings | undefined {
+  const name = Inputs.goldenRequests.name;
+  const file = agent.pathInput(name);
+  if (file === undefined) return undefined;
+  const stat = fs.statSync(file, { throwIfNoEntry: false });
+  if (!stat?.isFile()) throw new InputError(name, 'InputInvalid', [name, file, 'no such file; give the path of a JSON or JSON Lines file of golden requests']);
+  if (stat.size > MAX_GOLDEN_FILE_BYTES) throw new InputError(name, 'InputInvalid', [name, file, `the file holds ${stat.size} bytes; a golden requests file is at most ${MAX_GOLDEN_FILE_BYTES} bytes`]);
+  const maxLatencyText = agent.input(Inputs.maxLatencyMs.name);
+  const maxLatencyMs = maxLatencyText === undefined ? undefined : intInput(agent, Inputs.maxLatencyMs, { min: 1, max: 600_000 });
+  return { requests: parseGoldenRequests(fs.readFileSync(file, 'utf8'), file), source: file, maxLatencyMs };
+}
+
 function readDeploy(agent: Agent): Omit<DeployTaskInputs, 'settings' | 'cluster'> {
   const namespace = checkedText(agent, Inputs.namespace, dns1123LabelProblem);
   const image = requiredInput(agent, Inputs.image, 'deploying (use $(bake.imageRef), the digest reference Bake Model Into Image outputs)');
@@ -145,6 +176,8 @@ function readDeploy(agent: Agent): Omit<DeployTaskInputs, 'settings' | 'cluster'
     loadBalancerTimeoutMs: intInput(agent, Inputs.loadBalancerTimeoutSeconds, { min: 10, max: 3600 }) * 1000,
     smokeTest: smokeTestPath === undefined ? undefined : { path: smokeTestPath, ...SMOKE_TEST },
     runAnnotations: runAnnotationsFor(pipelineRunInfoOf(agent)),
+    modelCheck: modelCheckInput(agent, model.modelDigest),
+    goldenRequests: goldenRequestsInput(agent),
   });
   const provenance = deployProvenanceInput(agent, image, model.modelDigest);
   return { deploy, manifestFiles: files, model, ...(provenance ? { provenance } : {}) };

@@ -9,6 +9,8 @@ import { ApiError, errors } from './errors';
 import { handleResource, managerOf } from './handlers';
 import type { ObjectApi } from './objectApi';
 import { openApiDocument, openApiRoot } from './openapi';
+import type { PodNetwork } from './podNetwork';
+import { podProxyTarget, servePodProxy } from './podProxy';
 import { route } from './router';
 import type { Store } from './store';
 import type { WatchSettings } from './watch';
@@ -31,6 +33,8 @@ export interface ApiServerConfig {
   readonly kubernetesVersion: string;
   readonly token?: string;
   readonly requests: RequestRecord[];
+  /** Where the pod proxy sends requests. */
+  readonly pods: PodNetwork;
   readonly onError: (error: unknown) => void;
 }
 
@@ -59,6 +63,11 @@ export function createApiHandler(config: ApiServerConfig): (req: http.IncomingMe
   return async (req, res, url) => {
     record(config, req, url);
     try {
+      const proxied = podProxyTarget(url);
+      if (proxied) {
+        if (config.token && bearerToken(req) !== config.token) throw errors.unauthorized();
+        return await servePodProxy(config.api, config.pods, proxied, req, res);
+      }
       const target = route(url.pathname);
       if (config.token && !(target && PUBLIC.has(target.type)) && bearerToken(req) !== config.token) throw errors.unauthorized();
       if (!target) throw errors.pathNotFound(url.pathname);
@@ -84,7 +93,7 @@ export function createApiHandler(config: ApiServerConfig): (req: http.IncomingMe
         case 'openapiV2': throw errors.pathNotFound(url.pathname);
         case 'resource':
           if (!accepted(accept)) throw errors.notAcceptable(accept ?? '');
-          return await handleResource({ req, res, url, route: target, api: config.api, store: config.store, watch: config.watch });
+          return await handleResource({ req, res, url, route: target, api: config.api, store: config.store, watch: config.watch, pods: config.pods });
       }
     } catch (error) {
       if (!(error instanceof ApiError)) config.onError(error);

@@ -8,6 +8,8 @@ import { DeploymentController } from './deploymentController';
 import type { EventRecorder } from './events';
 import { Kubelet, type KubeletOptions } from './kubelet';
 import type { ObjectApi } from './objectApi';
+import { type PodNetwork, type ScriptedApp, ScriptedPodNetwork } from './podNetwork';
+import { RuncKubelet, type RuntimeOptions } from './runtime/runcKubelet';
 import { ReplicaSetController } from './replicaSetController';
 import { RESOURCES } from './resources';
 import { type LoadBalancerInfo, ServiceController } from './serviceController';
@@ -16,6 +18,10 @@ import type { Timers } from './timers';
 import type { KubeObject } from './types';
 
 export interface ControllerOptions extends KubeletOptions {
+  /** What scripted pods answer (the default kubelet). */
+  readonly podApp: ScriptedApp;
+  /** Run pods as real containers (runc) instead. */
+  readonly runtime?: RuntimeOptions;
   readonly loadBalancerDelayMs: number;
   readonly serveLoadBalancers: boolean;
 }
@@ -27,6 +33,9 @@ export class ControllerManager {
   private readonly deployments: DeploymentController;
   private readonly replicaSets: ReplicaSetController;
   private readonly kubelet: Kubelet;
+  private readonly runtime?: RuncKubelet;
+  /** Where load balancers and the pod proxy send requests: the scripted app, or the real containers. */
+  readonly pods: PodNetwork;
   private readonly services: ServiceController;
   private readonly pending = new Map<string, Work>();
   private flushing = false;
@@ -36,8 +45,10 @@ export class ControllerManager {
     this.ctx = { api, store, timers, events, onError, enqueue: (kind, namespace, name, delayMs) => this.enqueue({ kind, namespace, name }, delayMs) };
     this.deployments = new DeploymentController(this.ctx);
     this.replicaSets = new ReplicaSetController(this.ctx);
-    this.kubelet = new Kubelet(this.ctx, options);
-    this.services = new ServiceController(this.ctx, { delayMs: options.loadBalancerDelayMs, serve: options.serveLoadBalancers });
+    this.runtime = options.runtime ? new RuncKubelet(this.ctx, options, options.runtime) : undefined;
+    this.kubelet = this.runtime ?? new Kubelet(this.ctx, options);
+    this.pods = this.runtime ?? new ScriptedPodNetwork(api, options.podApp);
+    this.services = new ServiceController(this.ctx, { delayMs: options.loadBalancerDelayMs, serve: options.serveLoadBalancers, pods: this.pods });
   }
 
   start(): void {
@@ -48,6 +59,12 @@ export class ControllerManager {
     this.unsubscribe();
     this.pending.clear();
     await this.services.stop();
+    await this.runtime?.stop();
+  }
+
+  /** The real containers' processes (runtime kubelet); empty for scripted pods. */
+  containerProcesses(): ReturnType<RuncKubelet['processes']> {
+    return this.runtime?.processes() ?? [];
   }
 
   loadBalancers(): LoadBalancerInfo[] {

@@ -9,6 +9,7 @@ import type { Route } from './router';
 import { labelSelectorString, parseFieldSelector, parseLabelSelector } from './selectors';
 import type { Store } from './store';
 import { toTable, wantsTable } from './tables';
+import type { PodNetwork } from './podNetwork';
 import { podLog, sendLog } from './podLogs';
 import type { Deployment, KubeObject, Pod } from './types';
 import { isMap } from './types';
@@ -22,6 +23,7 @@ export interface RequestContext {
   readonly api: ObjectApi;
   readonly store: Store;
   readonly watch: WatchSettings;
+  readonly pods: PodNetwork;
 }
 
 /** The field manager of a request: fieldManager, or the user agent's product ("kubectl" from "kubectl/v1.30.13 (...)"). */
@@ -121,7 +123,7 @@ export async function handleResource(ctx: RequestContext): Promise<void> {
   const method = req.method ?? 'GET';
   if (subresource && !resource.subresources.includes(subresource)) throw errors.pathNotFound(url.pathname);
   if (subresource === 'scale' && name) return handleScale(ctx, method, name);
-  if (subresource === 'log' && name && method === 'GET') return sendLog(ctx.res, podLog(api.get(resource, namespace, name) as Pod, url.searchParams));
+  if (subresource === 'log' && name && method === 'GET') return sendLog(ctx.res, podLog(api.get(resource, namespace, name) as Pod, url.searchParams, ctx.pods));
   const contentType = (req.headers['content-type'] ?? 'application/json').split(';')[0].trim();
   const warnings: string[] = [];
   if (method === 'GET') return name ? respond(ctx, 200, api.get(resource, namespace, name)) : list(ctx);

@@ -15,16 +15,31 @@ import { ControllerManager } from './controllerManager';
 import { EventRecorder } from './events';
 import type { ImageBehaviour } from './kubelet';
 import { ObjectApi } from './objectApi';
+import { type PodAnswer, type PodRequest, type ScriptedApp, defaultScriptedApp } from './podNetwork';
+import type { RuntimeOptions } from './runtime/runcKubelet';
 import { resourceByAnyName } from './resources';
 import type { LoadBalancerInfo } from './serviceController';
 import { Store } from './store';
 import { Timers } from './timers';
 
-export type { ImageBehaviour, LoadBalancerInfo, RequestRecord };
+export type { ImageBehaviour, LoadBalancerInfo, PodAnswer, PodRequest, RequestRecord, RuntimeOptions, ScriptedApp };
+export { defaultScriptedApp };
 
 export interface ClusterSimulatorOptions {
   /** Decides what a pod with this image does: 'run' (becomes Ready), 'pullError' (ImagePullBackOff, never ready), 'crash' (CrashLoopBackOff). Default: every image runs. Async so a test can ask a real registry. */
   imageBehaviour?: (image: string) => Promise<ImageBehaviour> | ImageBehaviour;
+  /**
+   * What a scripted pod answers through a load balancer or the pod proxy; undefined falls back to
+   * defaultScriptedApp (GET /version: the model digest of the pod template's annotation), then to
+   * the pod's name, image and env. Default: defaultScriptedApp alone.
+   */
+  podApp?: ScriptedApp;
+  /**
+   * Run pods as real containers: pulled from this registry, unpacked, run with runc (as root), each
+   * in its own network namespace; load balancers and the pod proxy reach the real app. Default: the
+   * scripted kubelet (imageBehaviour, podApp), fast and with no app at all.
+   */
+  runtime?: RuntimeOptions;
   /** From a pod's creation to Ready (or to its pull error / first crash). Default 200. */
   podReadyDelayMs?: number;
   /** From a LoadBalancer Service's creation to its ingress IP. Default 300. */
@@ -63,6 +78,8 @@ export interface ClusterSimulator {
   readonly errors: readonly string[];
   /** Load balancers with an address, and the Azure DNS label each service asked for. */
   loadBalancers(): LoadBalancerInfo[];
+  /** With a runtime: each running container's init process on the host (its user, its namespaces). */
+  containerProcesses(): { namespace: string; pod: string; container: string; pid: number }[];
   stop(): Promise<void>;
 }
 
@@ -88,6 +105,7 @@ export async function startClusterSimulator(options: ClusterSimulatorOptions = {
   const api = new ObjectApi(store, new ClusterAllocations(store));
   bootstrap(api, kubernetesVersion);
   const controllers = new ControllerManager(api, store, timers, new EventRecorder(api), {
+    podApp: options.podApp ?? defaultScriptedApp, runtime: options.runtime,
     imageBehaviour: options.imageBehaviour ?? (() => 'run'),
     podReadyDelayMs: options.podReadyDelayMs ?? 200,
     loadBalancerDelayMs: options.loadBalancerDelayMs ?? 300,
@@ -102,7 +120,7 @@ export async function startClusterSimulator(options: ClusterSimulatorOptions = {
   const requests: RequestRecord[] = [];
   const token = options.auth?.token;
   const handler = createApiHandler({
-    store, api, kubernetesVersion, token, requests, onError,
+    store, api, kubernetesVersion, token, requests, onError, pods: controllers.pods,
     watch: { store, timers, bookmarkIntervalMs: options.bookmarkIntervalMs ?? 1000 },
   });
   const server = await startServer(handler, ca ? { cert: ca.cert, key: ca.key } : undefined);
@@ -120,6 +138,7 @@ export async function startClusterSimulator(options: ClusterSimulatorOptions = {
     list: (kind, namespace) => store.list(resourceByAnyName(kind), namespace),
     onChange: (listener) => store.subscribe((event) => listener(event.resource.kind, event.object)),
     loadBalancers: () => controllers.loadBalancers(),
+    containerProcesses: () => controllers.containerProcesses(),
     async stop() {
       timers.stop();
       await controllers.stop();

@@ -19,7 +19,7 @@ export interface KubeletOptions {
   readonly nodeIp: string;
 }
 
-interface ContainerRun {
+export interface ContainerRun {
   readonly name: string;
   readonly image: string;
   state: Record<string, unknown>;
@@ -30,7 +30,7 @@ interface ContainerRun {
   containerId?: string;
 }
 
-interface PodRun {
+export interface PodRun {
   readonly uid: string;
   readonly namespace: string;
   readonly name: string;
@@ -44,10 +44,10 @@ interface PodRun {
 const KUBELET = { manager: 'kubelet', subresource: 'status' } as const;
 
 export class Kubelet {
-  private readonly runs = new Map<string, PodRun>();
+  protected readonly runs = new Map<string, PodRun>();
   private ipCounter = 10;
 
-  constructor(private readonly ctx: ControllerContext, private readonly options: KubeletOptions) {}
+  constructor(protected readonly ctx: ControllerContext, protected readonly options: KubeletOptions) {}
 
   onPodEvent(event: StoreEvent): void {
     const pod = event.object as Pod;
@@ -59,11 +59,11 @@ export class Kubelet {
     }
   }
 
-  private source() {
+  protected source() {
     return { component: 'kubelet', host: this.options.nodeName };
   }
 
-  private bind(created: Pod): void {
+  protected bind(created: Pod): void {
     const { namespace = '', name = '', uid = '' } = created.metadata;
     const pod = this.ctx.api.modify(R.pod, namespace, name, { manager: 'kube-scheduler' }, (o) => {
       (o as Pod).spec.nodeName = this.options.nodeName;
@@ -82,13 +82,13 @@ export class Kubelet {
     void this.pull(run, pod);
   }
 
-  private later(run: PodRun, ms: number, fn: () => void): void {
+  protected later(run: PodRun, ms: number, fn: () => void): void {
     run.cancels.push(this.ctx.timers.after(ms, () => {
       if (this.runs.get(run.uid) === run) fn();
     }));
   }
 
-  private async pull(run: PodRun, pod: Pod): Promise<void> {
+  protected async pull(run: PodRun, pod: Pod): Promise<void> {
     const behaviours = await Promise.all(run.containers.map(async (c) => {
       try {
         return await this.options.imageBehaviour(c.image);
@@ -104,19 +104,19 @@ export class Kubelet {
     });
   }
 
-  private event(run: PodRun, pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string, c: ContainerRun): void {
+  protected event(run: PodRun, pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string, c: ContainerRun): void {
     const current = this.ctx.api.tryGet(R.pod, run.namespace, run.name) ?? pod;
     this.ctx.events.record(current, type, reason, message, this.source(), `spec.containers{${c.name}}`);
   }
 
-  private afterPull(run: PodRun, pod: Pod, c: ContainerRun, behaviour: ImageBehaviour): void {
+  protected afterPull(run: PodRun, pod: Pod, c: ContainerRun, behaviour: ImageBehaviour): void {
     if (behaviour === 'pullError') return this.pullFailed(run, pod, c, 0);
     this.event(run, pod, 'Normal', 'Pulled', `Successfully pulled image "${c.image}" in ${this.options.podReadyDelayMs}ms (${this.options.podReadyDelayMs}ms including waiting). Image size: 0 bytes.`, c);
     this.startContainer(run, pod, c, behaviour === 'run');
     if (behaviour === 'crash') this.later(run, Math.max(50, this.options.podReadyDelayMs / 2), () => this.crash(run, pod, c));
   }
 
-  private startContainer(run: PodRun, pod: Pod, c: ContainerRun, ready: boolean): void {
+  protected startContainer(run: PodRun, pod: Pod, c: ContainerRun, ready: boolean): void {
     c.containerId = `containerd://${createHash('sha256').update(`${run.uid}/${c.name}/${c.restartCount}`).digest('hex')}`;
     this.event(run, pod, 'Normal', 'Created', `Created container ${c.name}`, c);
     this.event(run, pod, 'Normal', 'Started', `Started container ${c.name}`, c);
@@ -126,7 +126,7 @@ export class Kubelet {
     this.writeStatus(run);
   }
 
-  private pullFailed(run: PodRun, pod: Pod, c: ContainerRun, attempt: number): void {
+  protected pullFailed(run: PodRun, pod: Pod, c: ContainerRun, attempt: number): void {
     const reason = `rpc error: code = NotFound desc = failed to pull and unpack image "${c.image}": failed to resolve reference "${c.image}": ${c.image}: not found`;
     this.event(run, pod, 'Warning', 'Failed', `Failed to pull image "${c.image}": ${reason}`, c);
     this.event(run, pod, 'Warning', 'Failed', 'Error: ErrImagePull', c);
@@ -145,7 +145,7 @@ export class Kubelet {
     });
   }
 
-  private crash(run: PodRun, pod: Pod, c: ContainerRun): void {
+  protected crash(run: PodRun, pod: Pod, c: ContainerRun): void {
     const running = isMap(c.state.running) ? c.state.running : {};
     c.lastState = { terminated: { exitCode: 1, reason: 'Error', startedAt: running.startedAt, finishedAt: timestamp(), containerID: c.containerId } };
     c.restartCount += 1;
@@ -171,7 +171,7 @@ export class Kubelet {
     return { type, status, lastProbeTime: null, lastTransitionTime: time, ...(ok ? {} : { reason, message }) };
   }
 
-  private writeStatus(run: PodRun): void {
+  protected writeStatus(run: PodRun): void {
     const unready = run.containers.filter((c) => !c.ready).map((c) => c.name);
     const ready = unready.length === 0;
     const why = `containers with unready status: [${unready.join(' ')}]`;

@@ -5,6 +5,7 @@
  */
 import type * as http from 'node:http';
 import { ApiError, errors } from './errors';
+import type { PodNetwork } from './podNetwork';
 import type { ContainerStatus, Pod } from './types';
 import { isMap } from './types';
 
@@ -13,7 +14,7 @@ function waitingReason(status: ContainerStatus | undefined): string | undefined 
   return isMap(waiting) && typeof waiting.reason === 'string' ? waiting.reason : undefined;
 }
 
-export function podLog(pod: Pod, params: URLSearchParams): string {
+export function podLog(pod: Pod, params: URLSearchParams, pods?: PodNetwork): string {
   const containers = pod.spec.containers.map((c) => c.name);
   const wanted = params.get('container') ?? (containers.length === 1 ? containers[0] : undefined);
   if (!wanted) {
@@ -23,6 +24,8 @@ export function podLog(pod: Pod, params: URLSearchParams): string {
   if (!container) throw errors.badRequest(`container ${wanted} is not valid for pod ${pod.metadata.name}`);
   const status = pod.status?.containerStatuses?.find((s) => s.name === wanted);
   const previous = params.get('previous') === 'true';
+  const real = pods?.logs?.(pod, wanted, previous);
+  if (real !== undefined) return tailOf(real, params.get('tailLines'));
   if (previous) {
     if (!isMap(status?.lastState.terminated)) throw errors.badRequest(`previous terminated container "${wanted}" in pod "${pod.metadata.name}" not found`);
     return `starting ${container.image}\nloading model\nError: the application exited with code 1 (simulated crash)\n`;
@@ -33,8 +36,13 @@ export function podLog(pod: Pod, params: URLSearchParams): string {
     throw new ApiError(400, 'BadRequest', `container "${wanted}" in pod "${pod.metadata.name}" is waiting to start: ${why}`);
   }
   const lines = [`starting ${container.image}`, 'loading model', ...(waiting ? ['Error: the application exited with code 1 (simulated crash)'] : ['serving on :8080'])];
-  const tail = params.get('tailLines');
-  return `${(tail ? lines.slice(-Number(tail)) : lines).join('\n')}\n`;
+  return tailOf(`${lines.join('\n')}\n`, params.get('tailLines'));
+}
+
+function tailOf(text: string, tail: string | null): string {
+  if (!tail) return text;
+  const lines = text.replace(/\n$/, '').split('\n');
+  return `${lines.slice(-Number(tail)).join('\n')}\n`;
 }
 
 export function sendLog(res: http.ServerResponse, text: string): void {

@@ -1,15 +1,15 @@
 /**
  * Services of type LoadBalancer, as AKS's cloud provider handles them: after loadBalancerDelayMs the
  * service gets status.loadBalancer.ingress[0].ip, and (serveLoadBalancers) that address answers HTTP
- * like the app would: 200 with the pod, image and env of one ready endpoint (round robin), or 503 when
- * no pod behind the selector is ready.
+ * as the app: it forwards to one ready endpoint (round robin) through the PodNetwork, or answers 503
+ * when no pod behind the selector is ready.
  */
 import type * as http from 'node:http';
 import { type ControllerContext, R } from './context';
 import { Frontend } from './loadBalancer';
 import { readyCondition } from './replicaSetController';
-import type { Container, EnvVar, KubeObject, Pod, Service } from './types';
-import { isMap } from './types';
+import { type PodNetwork, sendJsonAnswer } from './podNetwork';
+import type { Pod, Service } from './types';
 
 export interface LoadBalancerInfo {
   readonly namespace: string;
@@ -34,7 +34,7 @@ export class ServiceController {
   private readonly balancers = new Map<string, Balancer>();
   private roundRobin = 0;
 
-  constructor(private readonly ctx: ControllerContext, private readonly options: { delayMs: number; serve: boolean }) {}
+  constructor(private readonly ctx: ControllerContext, private readonly options: { delayMs: number; serve: boolean; pods: PodNetwork }) {}
 
   list(): LoadBalancerInfo[] {
     return [...this.balancers.entries()].flatMap(([key, b]) => {
@@ -106,42 +106,20 @@ export class ServiceController {
 
   private answer(namespace: string, name: string, port: number): http.RequestListener {
     return (req, res) => {
-      req.resume();
       const svc = this.ctx.api.tryGet(R.service, namespace, name) as Service | undefined;
       const selector = svc?.spec.selector ?? {};
       const pods = !svc || Object.keys(selector).length === 0 ? [] : (this.ctx.api.list(R.pod, namespace) as Pod[]).filter((p) =>
         !p.metadata.deletionTimestamp && readyCondition(p) && Object.entries(selector).every(([k, v]) => p.metadata.labels?.[k] === v));
-      const send = (status: number, body: unknown) => {
-        const text = JSON.stringify(body);
-        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
-      };
-      if (pods.length === 0) return send(503, { error: 'no ready endpoints', service: `${namespace}/${name}` });
+      if (pods.length === 0) {
+        req.resume();
+        return sendJsonAnswer(res, 503, { error: 'no ready endpoints', service: `${namespace}/${name}` });
+      }
       const pod = pods[this.roundRobin++ % pods.length];
       const target = svc?.spec.ports?.find((p) => p.port === port)?.targetPort ?? port;
-      const container = pod.spec.containers.find((c) => (c.ports ?? []).some((p) => p.containerPort === target || p.name === target)) ?? pod.spec.containers[0];
-      send(200, { pod: pod.metadata.name, image: container.image, env: this.environment(container, pod) });
+      this.options.pods.forward(pod, target, req.url ?? '/', req, res).catch((error: unknown) => {
+        if (!res.headersSent) sendJsonAnswer(res, 502, { error: `the pod did not answer: ${(error as Error).message}` });
+        else res.destroy();
+      });
     };
-  }
-
-  /** The container's environment as the app would see it: literal values, secret/config map keys, field refs. */
-  private environment(container: Container, pod: Pod): Record<string, string> {
-    const env: Record<string, string> = {};
-    const fromData = (resource: typeof R.secret, ref: { name: string; key: string }, base64: boolean) => {
-      const data = this.ctx.api.tryGet(resource, pod.metadata.namespace, ref.name)?.data;
-      const value = isMap(data) ? data[ref.key] : undefined;
-      return typeof value === 'string' ? (base64 ? Buffer.from(value, 'base64').toString('utf8') : value) : undefined;
-    };
-    const field = (path: string) => {
-      let current: unknown = pod as KubeObject;
-      for (const part of path.split('.')) current = isMap(current) ? current[part] : undefined;
-      return current === undefined ? undefined : String(current);
-    };
-    for (const e of container.env ?? ([] as EnvVar[])) {
-      const value = e.value ?? (e.valueFrom?.secretKeyRef ? fromData(R.secret, e.valueFrom.secretKeyRef, true)
-        : e.valueFrom?.configMapKeyRef ? fromData(R.configMap, e.valueFrom.configMapKeyRef, false)
-          : e.valueFrom?.fieldRef ? field(e.valueFrom.fieldRef.fieldPath) : undefined);
-      if (value !== undefined) env[e.name] = value;
-    }
-    return env;
   }
 }

@@ -9,7 +9,7 @@ import type { TestRegistry } from './registry';
 import { run } from './run';
 
 export type Platform = 'amd64' | 'arm64';
-type RegistryAccess = Pick<TestRegistry, 'host' | 'tls' | 'certDir' | 'username' | 'password'>;
+export type RegistryAccess = Pick<TestRegistry, 'host' | 'tls' | 'certDir' | 'username' | 'password'>;
 
 /**
  * skopeo's flags for this registry: `--tls-verify=false` for plain http (skopeo then falls back to
