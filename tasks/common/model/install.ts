@@ -15,7 +15,7 @@ import { SettingError, INPUT_SLOT } from '../errors';
 import type { Lifetime } from '../lifetime';
 import type { Log } from '../log';
 import type { MessageKey } from '../messages';
-import { matchesWanted, recheck, statRecord, type CachedFile, type RecordedFile } from './fileRecord';
+import { matchesWanted, recheck, sameStat, statRecord, type CachedFile, type RecordedFile } from './fileRecord';
 import type { ModelSetting } from './settings';
 
 /** Every failure here is the destination's: the user fixes it by choosing another folder. */
@@ -80,6 +80,21 @@ async function writeMarker(destination: string, files: Iterable<string>, model?:
   const temporary = `${path}.${randomBytes(4).toString('hex')}`;
   await writeFile(temporary, JSON.stringify({ installedBy: 'FetchLatestModel', files: [...files], ...(model ? { model } : {}) } satisfies Marker));
   await rename(temporary, path);
+}
+
+/**
+ * What Fetch recorded of the model it installed at `destination` (undefined when it installed none
+ * there), and whether every file's stat is still as recorded. Nothing is read but the stats.
+ */
+export async function installRecord(destination: string): Promise<{ readonly files: readonly CachedFile[]; readonly unchanged: boolean } | undefined> {
+  const model = (await markerOf(destination))?.model;
+  if (!model || !Array.isArray(model.files)) return undefined;
+  let unchanged = true;
+  for (const file of model.files) {
+    const now = await statRecord(join(destination, file.relativePath)).catch(() => undefined);
+    unchanged &&= now !== undefined && sameStat(now, file.stat);
+  }
+  return { files: model.files.map(({ stat: _, ...file }) => file), unchanged };
 }
 
 /**

@@ -9,6 +9,7 @@ import { withDeadline, type Lifetime } from '../lifetime';
 import type { Log, Progress } from '../log';
 import type { Network } from '../net/network';
 import type { RetryPolicy } from '../net/retry';
+import { recallModelLayers, rememberModelLayers, type MemoContext } from './bakeMemo';
 import { bakeModelIntoImage, type ModelBake } from './modelImage';
 import { Provenance } from '../provenance';
 import { buildModelLayer, planModelLayers, type Compression, type LayerPlan } from './modelLayers';
@@ -117,13 +118,17 @@ function clientsFor(options: BakeOptions, context: BakeContext, signal: AbortSig
   return { base: baseClient, target: targetClient };
 }
 
-async function modelLayers(plans: readonly LayerPlan[], options: BakeOptions, signal: AbortSignal): Promise<{ layer: Layer; description: string }[]> {
+/** The model layers: an earlier bake's, from its memo, when that holds up; else built by reading the model. */
+async function modelLayers(plans: readonly LayerPlan[], options: BakeOptions, memo: MemoContext, signal: AbortSignal): Promise<{ layers: { layer: Layer; description: string }[]; recalled: boolean }> {
+  const layerOptions = { mtime: options.mtime, compression: options.compression };
+  const recalled = await recallModelLayers(options.bake.modelDigest, options.modelPath, plans, layerOptions, memo);
+  if (recalled) return { layers: recalled.map((layer, index) => ({ layer, description: plans[index].description })), recalled: true };
   const layers: { layer: Layer; description: string }[] = [];
   for (const plan of plans) {
     signal.throwIfAborted();
-    layers.push({ layer: await buildModelLayer(plan, { mtime: options.mtime, compression: options.compression }), description: plan.description });
+    layers.push({ layer: await buildModelLayer(plan, layerOptions), description: plan.description });
   }
-  return layers;
+  return { layers, recalled: false };
 }
 
 /** A rejection handler that turns a registry failure into its message. */
@@ -144,7 +149,8 @@ async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: Bak
   const clients = clientsFor(options, context, signal);
   const base = await readBaseImage(clients.base, baseImage).catch(explainedBy(baseImage.registry));
   for (const skipped of base.skipped) context.log.info('IndexEntrySkipped', skipped.digest, skipped.platform ? `${skipped.platform.os}/${skipped.platform.architecture}` : 'no platform');
-  const layers = await modelLayers(plans, options, signal);
+  const memo: MemoContext = { client: clients.target, repository: target.repository, log: context.log };
+  const { layers, recalled } = await modelLayers(plans, options, memo, signal);
   const bake: ModelBake = { ...options.bake, baseName: formatReference(baseImage) };
   const images = base.platforms.map(({ image, baseDigest }) => bakeModelIntoImage(image, baseDigest, layers, bake));
   const index = { annotations: { [Provenance.baseName]: bake.baseName, [Provenance.baseDigest]: base.digest } };
@@ -153,6 +159,7 @@ async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: Bak
     { repository: target.repository, images, tags: options.tags, ...(base.isIndex ? { index } : {}) },
     { concurrency: settings.concurrency, chunkSize: settings.chunkSize, log: context.log, progress: context.progress },
   ).catch(explainedBy(target.registry));
+  if (!recalled) await rememberModelLayers(options.bake.modelDigest, plans, options, layers.map(({ layer }) => layer), memo);
   return {
     mode: 'appendLayer',
     imageRef: `${repositoryName(target)}@${pushed.digest}`,
