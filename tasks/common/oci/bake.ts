@@ -10,6 +10,7 @@ import type { Log, Progress } from '../log';
 import type { Network } from '../net/network';
 import type { RetryPolicy } from '../net/retry';
 import { recallModelLayers, rememberModelLayers, type MemoContext } from './bakeMemo';
+import { uploadModelLayers, type ModelUploadContext } from './modelUpload';
 import { bakeModelIntoImage, type ModelBake } from './modelImage';
 import { Provenance } from '../provenance';
 import { buildModelLayer, planModelLayers, type Compression, type LayerPlan } from './modelLayers';
@@ -118,17 +119,25 @@ function clientsFor(options: BakeOptions, context: BakeContext, signal: AbortSig
   return { base: baseClient, target: targetClient };
 }
 
-/** The model layers: an earlier bake's, from its memo, when that holds up; else built by reading the model. */
-async function modelLayers(plans: readonly LayerPlan[], options: BakeOptions, memo: MemoContext, signal: AbortSignal): Promise<{ layers: { layer: Layer; description: string }[]; recalled: boolean }> {
+/**
+ * The model layers: an earlier bake's, from its memo, when that holds up; else uncompressed ones
+ * uploaded as they are hashed (one read of the model), or gzip ones hashed here and pushed later.
+ */
+async function modelLayers(plans: readonly LayerPlan[], options: BakeOptions, memo: MemoContext, upload: Omit<ModelUploadContext, 'client' | 'repository'>, signal: AbortSignal) {
   const layerOptions = { mtime: options.mtime, compression: options.compression };
+  const described = (layers: readonly Layer[]) => layers.map((layer, index) => ({ layer, description: plans[index].description }));
   const recalled = await recallModelLayers(options.bake.modelDigest, options.modelPath, plans, layerOptions, memo);
-  if (recalled) return { layers: recalled.map((layer, index) => ({ layer, description: plans[index].description })), recalled: true };
-  const layers: { layer: Layer; description: string }[] = [];
+  if (recalled) return { layers: described(recalled), recalled: true, uploaded: 0 };
+  if (options.compression === 'none') {
+    const { layers, uploaded } = await uploadModelLayers(plans, layerOptions, { ...memo, ...upload });
+    return { layers: described(layers), recalled: false, uploaded };
+  }
+  const layers: Layer[] = [];
   for (const plan of plans) {
     signal.throwIfAborted();
-    layers.push({ layer: await buildModelLayer(plan, layerOptions), description: plan.description });
+    layers.push(await buildModelLayer(plan, layerOptions));
   }
-  return { layers, recalled: false };
+  return { layers: described(layers), recalled: false, uploaded: 0 };
 }
 
 /** A rejection handler that turns a registry failure into its message. */
@@ -150,14 +159,15 @@ async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: Bak
   const base = await readBaseImage(clients.base, baseImage).catch(explainedBy(baseImage.registry));
   for (const skipped of base.skipped) context.log.info('IndexEntrySkipped', skipped.digest, skipped.platform ? `${skipped.platform.os}/${skipped.platform.architecture}` : 'no platform');
   const memo: MemoContext = { client: clients.target, repository: target.repository, log: context.log };
-  const { layers, recalled } = await modelLayers(plans, options, memo, signal);
+  const pushing = { concurrency: settings.concurrency, chunkSize: settings.chunkSize, log: context.log, progress: context.progress };
+  const { layers, recalled, uploaded } = await modelLayers(plans, options, memo, pushing, signal).catch(explainedBy(target.registry));
   const bake: ModelBake = { ...options.bake, baseName: formatReference(baseImage) };
   const images = base.platforms.map(({ image, baseDigest }) => bakeModelIntoImage(image, baseDigest, layers, bake));
   const index = { annotations: { [Provenance.baseName]: bake.baseName, [Provenance.baseDigest]: base.digest } };
   const pushed = await push(
     clients.target,
     { repository: target.repository, images, tags: options.tags, ...(base.isIndex ? { index } : {}) },
-    { concurrency: settings.concurrency, chunkSize: settings.chunkSize, log: context.log, progress: context.progress },
+    pushing,
   ).catch(explainedBy(target.registry));
   if (!recalled) await rememberModelLayers(options.bake.modelDigest, plans, options, layers.map(({ layer }) => layer), memo);
   return {
@@ -167,7 +177,7 @@ async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: Bak
     mediaType: pushed.mediaType,
     tags: options.tags,
     modelLayerDigests: layers.map(({ layer }) => layer.digest),
-    bytesUploaded: pushed.bytesUploaded,
+    bytesUploaded: pushed.bytesUploaded + uploaded,
     bytesReused: pushed.bytesReused,
     baseDigest: base.digest,
     platforms: base.platforms.map(({ image }) => (image.platform ? `${image.platform.os}/${image.platform.architecture}` : `${image.config.os ?? 'linux'}/${image.config.architecture ?? 'amd64'}`)),
