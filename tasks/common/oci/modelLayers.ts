@@ -133,16 +133,23 @@ export function knownModelLayer(plan: LayerPlan, options: LayerOptions, known: L
   return Object.freeze({ mediaType: known.mediaType, digest: known.digest, diffId: known.diffId, size: known.size, open });
 }
 
-/** The layer's tar as it starts, at most `count` bytes (what an earlier bake's blob must start with). */
+/**
+ * The layer's tar as it starts, at most `count` bytes (what an earlier bake's blob must start with).
+ * The segments are cut at `count` first, so no more than that is read from the files.
+ */
 export async function tarPrefix(plan: LayerPlan, options: LayerOptions, count: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let held = 0;
-  for await (const chunk of openSegments(tarSegments(plan.entries, options.mtime)) as AsyncIterable<Buffer>) {
-    chunks.push(chunk);
-    held += chunk.length;
-    if (held >= count) break;
+  const cut: Segment[] = [];
+  let left = count;
+  for (const segment of tarSegments(plan.entries, options.mtime)) {
+    if (left <= 0) break;
+    const length = segment.kind === 'bytes' ? segment.data.length : segment.size;
+    const taken = Math.min(length, left);
+    cut.push(segment.kind === 'bytes' ? { kind: 'bytes', data: segment.data.subarray(0, taken) } : { ...segment, size: taken });
+    left -= taken;
   }
-  return Buffer.concat(chunks).subarray(0, count);
+  const chunks: Buffer[] = [];
+  for await (const chunk of openSegments(cut) as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }
 
 /** The uncompressed tar's size, known from the plan alone. */
