@@ -99,6 +99,11 @@ describe('fetchLatestModel: destination safety and cache integrity', function ()
       assert.equal(store.reads.length, reads, 'no byte was read from the store');
       assert.ok(!agent.lines.some((line) => /re-hashing cached/.test(line)));
       assertHolds(destination, v1);
+      // The files restored by hard link are then found in place, again without a read.
+      const held = await fetch(store, { cacheDirectory });
+      assert.ok(held.agent.lines.some((line) => /already holds this verified model/.test(line)));
+      assert.ok(!held.agent.lines.some((line) => /re-hashing/.test(line)), held.agent.lines.join('\n'));
+      assert.equal(store.reads.length, reads);
     });
 
     it('a destination that still holds the verified model is a hit with nothing copied or read', async () => {
