@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { ConcurrencyGovernor, startingConnections } from '../../tasks/common/model/governor';
+import { ConcurrencyGovernor } from '../../tasks/common/model/governor';
 
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -24,26 +24,6 @@ describe('concurrency governor', () => {
     const governor = new ConcurrencyGovernor(8, 40);
     await drive(governor, () => 1000, 400);
     assert.equal(governor.allowed, 2);
-    governor.stop();
-  });
-
-  it('starts a large model with more connections, keeping one doubling to measure', () => {
-    const MiB = 1024 * 1024;
-    assert.equal(startingConnections(10 * MiB, 8), 2, 'a small model starts with two');
-    assert.equal(startingConnections(64 * MiB, 8), 2);
-    assert.equal(startingConnections(128 * MiB, 8), 4);
-    assert.equal(startingConnections(256 * MiB, 8), 4, 'at most half the maximum');
-    assert.equal(startingConnections(4096 * MiB, 64), 32);
-    assert.equal(startingConnections(256 * MiB, 32), 8);
-    assert.equal(startingConnections(256 * MiB, 2), 2);
-    assert.equal(startingConnections(256 * MiB, 1), 1, 'never above the maximum');
-  });
-
-  it('backs off from a large start when doubling does not pay', async () => {
-    const governor = new ConcurrencyGovernor(16, 40, startingConnections(1024 * 1024 * 1024, 16));
-    assert.equal(governor.allowed, 8);
-    await drive(governor, () => 1000, 400);
-    assert.equal(governor.allowed, 8, 'tried 16, found no gain, went back');
     governor.stop();
   });
 

@@ -5,7 +5,7 @@ import type { Log, Progress } from '../log';
 import { StoppedError } from '../net/errors';
 import { retry, type RetryFailure, type RetryPolicy } from '../net/retry';
 import { acceptChunk, type Block, BlockBudget, BlockQueue, completeBlock, type FileState, Folders } from './blocks';
-import { ConcurrencyGovernor, startingConnections } from './governor';
+import { ConcurrencyGovernor } from './governor';
 import { HashingThread, inlineHasher, type FileHasher } from './hashing';
 import { classifyReadFailure, RangeInterrupted } from './readFailure';
 import type { ModelStore, StoredObject } from './store';
@@ -49,8 +49,7 @@ export async function downloadFiles(
   const files = targets.map((target) => planFile(target, settings, folders));
   const queue = new BlockQueue(files, settings.blockSize);
   const budget = new BlockBudget(settings.concurrency);
-  const totalBytes = targets.reduce((sum, target) => sum + target.object.size, 0);
-  const governor = new ConcurrencyGovernor(settings.concurrency, undefined, startingConnections(totalBytes, settings.concurrency));
+  const governor = new ConcurrencyGovernor(settings.concurrency);
   const failure = new AbortController();
   const signal = AbortSignal.any([context.signal, failure.signal]);
   const reader = rangeReader(store, settings, { signal, log: context.log, progress: { ...context.progress, advance: (bytes: number) => (governor.received(bytes), context.progress.advance(bytes)) } });

@@ -1,20 +1,5 @@
-/** Transfer size per starting connection: a model this many times larger starts with that many (within bounds). */
-const BYTES_PER_STARTING_CONNECTION = 32 * 1024 * 1024;
-
 /**
- * Where the governor starts for a transfer of `totalBytes`: two connections for a small model; for
- * a large one, as many as its size suggests, rounded down to a power of two, but at most half the
- * maximum, so one doubling remains to be measured and the back-off still has something to judge.
- * A large model on a link one connection cannot fill then reaches the maximum after one window.
- */
-export function startingConnections(totalBytes: number, max: number): number {
-  const bySize = 2 ** Math.floor(Math.log2(Math.max(1, totalBytes / BYTES_PER_STARTING_CONNECTION)));
-  return Math.min(max, Math.max(2, Math.min(bySize, Math.floor(max / 2))));
-}
-
-/**
- * Decides how many ranged requests run at once. It starts with two (more for a large model, see
- * startingConnections) and doubles while doubling
+ * Decides how many ranged requests run at once. It starts with two and doubles while doubling
  * pays (the rate over the next window rises by a quarter or more), then holds. On a link where one
  * connection cannot fill the pipe it climbs to the maximum within a second; where the server or the
  * CPU is the limit (a co-located store, a 2-core agent) it stays low and spends no memory or CPU on
@@ -22,7 +7,6 @@ export function startingConnections(totalBytes: number, max: number): number {
  */
 export class ConcurrencyGovernor {
   private allowedCount: number;
-  private previousCount: number;
   private bytes = 0;
   private lastRate = 0;
   private settled = false;
@@ -36,7 +20,6 @@ export class ConcurrencyGovernor {
     initial = 2,
   ) {
     this.allowedCount = Math.min(initial, max);
-    this.previousCount = this.allowedCount;
     if (this.allowedCount >= max) this.settled = true;
   }
 
@@ -73,15 +56,13 @@ export class ConcurrencyGovernor {
     this.bytes = 0;
     if (this.lastRate > 0 && rate < this.lastRate * 1.25) {
       // Doubling did not pay: go back to what we had, and keep it.
-      this.allowedCount = this.previousCount;
+      this.allowedCount = Math.max(1, Math.floor(this.allowedCount / 2));
       this.finish();
       return;
     }
-    // The maximum is kept only once it has paid too (a window measured at it).
-    if (this.allowedCount >= this.max) return this.finish();
     this.lastRate = rate;
-    this.previousCount = this.allowedCount;
     this.allowedCount = Math.min(this.max, this.allowedCount * 2);
+    if (this.allowedCount >= this.max) this.finish();
     this.wake();
   }
 
