@@ -2,7 +2,8 @@
  * Bake benchmarks, side by side in one run against the real distribution registry: the whole
  * bundled task (a child process, as the agent runs it) against the physical floor (hash the file,
  * then one monolithic curl PUT of it) and against `buildah bud` + `buildah push`; then a re-bake of
- * an unchanged model, and the task's peak RSS.
+ * an unchanged model (from the memo the first bake left in the registry: its work after start-up and
+ * the bytes it read), and the task's peak RSS; and a new bake and a re-bake of a 4 GiB model.
  *
  * Every comparison gets a fresh registry holding only the base image, removed afterwards, so no
  * blob is there before it is measured (the floor pushes the weights file as it is and the task a
@@ -10,7 +11,7 @@
  * the next (in one registry, curl's 1 GiB PUT went from 3.6 s to 5.5-6.2 s once it held 6 GiB).
  * `sync` runs before each timed command so one side's write-back does not land on the other's clock.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +39,8 @@ interface TaskMeasure {
   readonly rss: number;
   readonly bytesUploaded: number;
   readonly layers: string;
+  /** Bytes the task read from the model's files. */
+  readonly readBytes: number;
 }
 
 export async function benchBake(log: Log): Promise<Row[]> {
@@ -79,7 +82,7 @@ async function alternate<A, B>(round: number, a: () => Promise<A>, b: () => Prom
   return [await a(), second];
 }
 
-/** Target 1 (task <= 1.3x the floor, median of interleaved pairs) and target 4 (RSS at 1 GiB). */
+/** Target 1 (task <= 1.0x the floor, median of interleaved pairs: hashed while uploaded) and target 4 (RSS at 1 GiB). */
 async function newModelRows(model: string, work: string, rows: Row[], log: Log): Promise<void> {
   log(`bake a new 1 GiB model: floor (hash + curl PUT) vs task, ${PAIRS} pairs in alternating order`);
   const floors: Floor[] = [];
@@ -93,7 +96,7 @@ async function newModelRows(model: string, work: string, rows: Row[], log: Log):
       tasks.push(taskRun);
       log(`  pair ${i + 1}${i % 2 === 0 ? ' (floor first)' : ' (task first)'}: sha256sum ${s(floorRun.sha256sumMs - floorRun.uploadMs)}, ` +
         `openssl ${s(floorRun.opensslMs - floorRun.uploadMs)}, curl ${s(floorRun.uploadMs)}; task ${s(taskRun.ms)} (first line at ${s(taskRun.startMs)}), ` +
-        `uploaded ${mib(taskRun.bytesUploaded)}, RSS ${mib(taskRun.rss)}`);
+        `uploaded ${mib(taskRun.bytesUploaded)}, read ${mib(taskRun.readBytes)} of the model, RSS ${mib(taskRun.rss)}`);
       if (taskRun.bytesUploaded < GiB) throw new Error(`the task uploaded only ${taskRun.bytesUploaded} bytes of a new 1 GiB model`);
     });
   }
@@ -101,7 +104,7 @@ async function newModelRows(model: string, work: string, rows: Row[], log: Log):
     const ratios = tasks.map((task, i) => task.ms / floors[i][`${hasher}Ms`]);
     const ratio = median(ratios);
     log(`  task / floor with ${hasher}: ${ratios.map((r) => r.toFixed(2)).join(', ')} -> median ${ratio.toFixed(2)}x`);
-    rows.push({ name: `bake new 1 GiB model: task / floor (${hasher} + curl PUT)`, value: `${ratio.toFixed(2)}x`, target: '<= 1.3x', pass: ratio <= 1.3 });
+    rows.push({ name: `bake new 1 GiB model: task / floor (${hasher} + curl PUT)`, value: `${ratio.toFixed(2)}x`, target: '<= 1.0x', pass: ratio <= 1.0 });
   }
   const rss = Math.max(...tasks.map((t) => t.rss));
   rows.push({ name: 'bake 1 GiB: task peak RSS', value: `${(rss / MiB).toFixed(0)} MB`, target: '< 300 MB', pass: rss < 300 * MiB });
@@ -116,10 +119,11 @@ async function rebakeRows(registry: TestRegistry, work: string, model: string, r
   for (let i = 0; i < REBAKES; i++) {
     await sync();
     runs.push(await bakeTask(registry, work, model, `rebake-${i}`));
-    log(`  re-bake ${i + 1}: ${s(runs[i].ms)}, uploaded ${runs[i].bytesUploaded} bytes, model layers ${runs[i].layers === first.layers ? 'unchanged' : 'CHANGED'}`);
+    log(`  re-bake ${i + 1}: ${s(runs[i].ms)}, uploaded ${runs[i].bytesUploaded} bytes, read ${(runs[i].readBytes / 1024).toFixed(0)} KiB of the model, model layers ${runs[i].layers === first.layers ? 'unchanged' : 'CHANGED'}`);
   }
   const ms = median(runs.map((run) => run.ms));
   rows.push({ name: 're-bake unchanged 1 GiB model: whole task', value: `${(ms / 1000).toFixed(2)} s`, target: '< 2 s', pass: ms < 2000 });
+  rows.push(...rebakeWorkRows('1 GiB', runs));
   const uploaded = Math.max(...runs.map((run) => run.bytesUploaded));
   const same = runs.every((run) => run.layers === first.layers);
   rows.push({ name: 're-bake unchanged 1 GiB model: bytes uploaded (same layers)', value: `${(uploaded / 1024).toFixed(1)} KiB`, target: '< 1 MiB', pass: uploaded < MiB && same });
@@ -154,15 +158,33 @@ async function buildahRow(model: string, work: string, rows: Row[], log: Log): P
   rows.push({ name: 'bake new 1 GiB model: buildah bud+push / task', value: `${ratio.toFixed(2)}x`, target: '>= 4x', pass: ratio >= 4 });
 }
 
-/** The 4 GiB variant of target 4: memory must not grow with the model. */
+/** What a re-bake from the memo costs beyond the task's start-up, and how much it read (the median and the most of the runs). */
+function rebakeWorkRows(size: string, runs: readonly TaskMeasure[]): Row[] {
+  const work = median(runs.map((run) => run.ms - run.startMs));
+  const read = Math.max(...runs.map((run) => run.readBytes));
+  return [
+    { name: `re-bake unchanged ${size} model: work after start-up (first line)`, value: `${(work / 1000).toFixed(2)} s`, target: '< 0.5 s', pass: work < 500 },
+    { name: `re-bake unchanged ${size} model: bytes of the model read`, value: `${(read / 1024).toFixed(0)} KiB`, target: '< 1 MiB', pass: read < MiB },
+  ];
+}
+
+/** The 4 GiB variant of target 4 (memory must not grow with the model), and the time of a new bake and a re-bake. */
 async function bigModelRow(registry: TestRegistry, work: string, rows: Row[], log: Log): Promise<void> {
-  log(`bake a new ${BIG_MODEL / GiB} GiB model: task peak RSS`);
+  log(`bake a new ${BIG_MODEL / GiB} GiB model, then re-bake it: time and peak RSS`);
   const folder = writeModel(join(work, 'model-big'), BIG_MODEL);
+  const size = `${BIG_MODEL / GiB} GiB`;
   try {
     await sync();
     const task = await bakeTask(registry, work, folder, 'big');
-    log(`  task ${s(task.ms)}, uploaded ${mib(task.bytesUploaded)}, RSS ${mib(task.rss)}`);
-    rows.push({ name: `bake ${BIG_MODEL / GiB} GiB: task peak RSS`, value: `${(task.rss / MiB).toFixed(0)} MB`, target: '< 300 MB', pass: task.rss < 300 * MiB });
+    log(`  new bake ${s(task.ms)}, uploaded ${mib(task.bytesUploaded)}, read ${mib(task.readBytes)} of the model, RSS ${mib(task.rss)}`);
+    await sync();
+    const again = await bakeTask(registry, work, folder, 'big-again');
+    log(`  re-bake ${s(again.ms)} (first line at ${s(again.startMs)}), uploaded ${again.bytesUploaded} bytes, read ${(again.readBytes / 1024).toFixed(0)} KiB, RSS ${mib(again.rss)}`);
+    rows.push({ name: `bake new ${size} model: whole task`, value: s(task.ms), target: 'reported', pass: true });
+    rows.push({ name: `bake new ${size} model: task peak RSS`, value: `${(task.rss / MiB).toFixed(0)} MB`, target: '< 300 MB', pass: task.rss < 300 * MiB });
+    rows.push({ name: `re-bake unchanged ${size} model: whole task`, value: s(again.ms), target: 'reported', pass: true });
+    rows.push({ name: `re-bake unchanged ${size} model: task peak RSS`, value: `${(again.rss / MiB).toFixed(0)} MB`, target: '< 300 MB', pass: again.rss < 300 * MiB });
+    rows.push(...rebakeWorkRows(size, [again]));
   } finally {
     rmSync(folder, { recursive: true, force: true });
   }
@@ -171,20 +193,24 @@ async function bigModelRow(registry: TestRegistry, work: string, rows: Row[], lo
 /** The bundled task in appendLayer mode, as the agent runs it; wall time of the whole process. */
 async function bakeTask(registry: TestRegistry, work: string, modelPath: string, tag: string): Promise<TaskMeasure> {
   const rssFile = join(work, 'rss');
+  const readsFile = join(work, 'reads');
   const run = await runTask({
     taskDir,
     inputs: {
       mode: 'appendLayer', baseImage: `${registry.host}/${BASE}`, image: `${registry.host}/bench/app`, tags: tag,
-      modelPath, modelVersion: '1.0.0', allowInsecureRegistry: 'true',
+      // The digest names the model (as Fetch's output would; Bake keys its memo by it): one per model folder here.
+      modelPath, modelVersion: '1.0.0', modelDigest: `sha256:${createHash('sha256').update(modelPath).digest('hex')}`, allowInsecureRegistry: 'true',
     },
     variables: { 'System.Debug': 'false' },
-    env: { NODE_OPTIONS: `--require ${join(__dirname, 'maxRss.cjs')}`, BENCH_MAX_RSS_FILE: rssFile },
+    env: { NODE_OPTIONS: `--require ${join(__dirname, 'maxRss.cjs')}`, BENCH_MAX_RSS_FILE: rssFile, BENCH_READS_FILE: readsFile, BENCH_MODEL_DIR: modelPath },
     timeoutMs: 600_000,
   });
   if (run.result.status !== 'Succeeded') throw new Error(`the bake task failed: ${visibleOutput(run).slice(-2000)}`);
   const rss = Number(readFileSync(rssFile, 'utf8'));
+  const readBytes = Number(readFileSync(readsFile, 'utf8'));
   rmSync(rssFile);
-  return { ms: run.durationMs, startMs: run.firstLineMs ?? Number.NaN, rss, bytesUploaded: Number(run.outputs.bytesUploaded), layers: run.outputs.modelLayerDigests };
+  rmSync(readsFile);
+  return { ms: run.durationMs, startMs: run.firstLineMs ?? Number.NaN, rss, bytesUploaded: Number(run.outputs.bytesUploaded), layers: run.outputs.modelLayerDigests, readBytes };
 }
 
 interface Floor {

@@ -12,6 +12,8 @@ import { SettingError, TaskError } from '../../tasks/common/errors';
 import { InputError } from '../../tasks/common/pipeline/inputError';
 import { policyForRetries } from '../../tasks/common/net/retry';
 import { bakeModel, type BakeOptions } from '../../tasks/common/oci/bake';
+import { readModelEntries } from '../../tasks/common/oci/modelFiles';
+import { buildModelLayer, planModelLayers } from '../../tasks/common/oci/modelLayers';
 import { parseRepository } from '../../tasks/common/oci/reference';
 import { BAKE_SETTINGS } from '../../tasks/common/pipeline/bakeInputs';
 import { asInputError } from '../../tasks/common/pipeline/settings';
@@ -91,6 +93,29 @@ describe('Bake under faults', function () {
       assert.ok(fs.readFileSync(path.join(unpacked.rootfs, 'models/weights.bin')).equals(fs.readFileSync(path.join(model, 'weights.bin'))));
     } finally {
       await unpacked.cleanup();
+    }
+  });
+
+  it('hashes a new model while uploading it: after cuts and a 5xx it resumes from the registry\'s Range, and the registry takes the digest a separate hashing pass gives', async () => {
+    const fresh = writeModel(root, { weightsBytes: 40 * MiB, seed: 9 });
+    const expected = await Promise.all(planModelLayers(await readModelEntries(fresh), '/models').map((plan) => buildModelLayer(plan, { mtime: 0, compression: 'none' })));
+    const port = Number(registry.host.split(':')[1]);
+    // The whole blob shares one retry budget (4 here): two cuts and one 503.
+    const tcp = await startTcpProxy({ targetPort: port, cut: { direction: 'upstream', afterBytes: (n) => 3 * MiB + n * 7919, maxCuts: 2 } });
+    let patches = 0;
+    const http = await startHttpFaultProxy({ targetPort: tcp.port, fault: (request) => (request.method === 'PATCH' && ++patches === 5 ? 503 : undefined) });
+    try {
+      const base = bakeOptions(registry, { host: `127.0.0.1:${http.port}`, base: 'app:1', target: 'hashing', modelPath: fresh });
+      const options = { ...base, registry: { ...base.registry, chunkSize: 4 * MiB }, bake: { ...base.bake, modelDigest: `sha256:${'9'.repeat(64)}` } };
+      const context = recordingContext();
+      const result = await bakeModel(options, context);
+      assert.equal(tcp.cuts, 2, 'two connections were cut');
+      assert.equal(http.faults, 1, 'a PATCH was answered 503');
+      assert.ok(context.lines.some((line) => /hashed on the way/.test(line)), 'the model was hashed while it was uploaded');
+      assert.deepEqual(result.modelLayerDigests, expected.map((layer) => layer.digest), 'the digests a separate hashing pass gives');
+    } finally {
+      await http.close();
+      await tcp.close();
     }
   });
 

@@ -119,7 +119,7 @@ describe('fetchLatestModel against Azurite', function () {
     const hit = await fetch({ prefix: 'cached/', cacheDirectory });
     assert.equal(hit.model.fromCache, true);
     assert.equal(hit.model.digest, miss.model.digest);
-    assert.ok(hit.agent.lines.some((line) => /Reusing the verified download/.test(line)));
+    assert.ok(hit.agent.lines.some((line) => /already holds this verified model/.test(line)), 'the destination holds it: nothing copied');
     const replaced = randomBytes(2 * MiB);
     await publisher.publish('cached/1.0.0/model.bin', replaced);
     const again = await fetch({ prefix: 'cached/', cacheDirectory });

@@ -99,6 +99,46 @@ describe('fetchLatestModel: destination safety and cache integrity', function ()
       assert.equal(store.reads.length, reads, 'no byte was read from the store');
       assert.ok(!agent.lines.some((line) => /re-hashing cached/.test(line)));
       assertHolds(destination, v1);
+      // The files restored by hard link are then found in place, again without a read.
+      const held = await fetch(store, { cacheDirectory });
+      assert.ok(held.agent.lines.some((line) => /already holds this verified model/.test(line)));
+      assert.ok(!held.agent.lines.some((line) => /re-hashing/.test(line)), held.agent.lines.join('\n'));
+      assert.equal(store.reads.length, reads);
+    });
+
+    it('a destination that still holds the verified model is a hit with nothing copied or read', async () => {
+      const store = storeOf('1.0.0', v1);
+      await fetch(store, { cacheDirectory });
+      const inode = statSync(join(destination, 'model.bin')).ino;
+      const reads = store.reads.length;
+      const { model, agent } = await fetch(store, { cacheDirectory });
+      assert.ok(model.fromCache);
+      assert.equal(store.reads.length, reads, 'no byte was read from the store');
+      assert.ok(agent.lines.some((line) => /already holds this verified model/.test(line)), agent.lines.join('\n'));
+      assert.ok(!agent.lines.some((line) => /re-hashing/.test(line)));
+      assert.equal(statSync(join(destination, 'model.bin')).ino, inode, 'the same file, not a copy');
+      assert.equal(model.digest, (await fetch(storeOf('1.0.0', v1))).model.digest, 'the digest of a full download');
+    });
+
+    it('restores by hard link into read-only files, and a write through the link is caught: the model is downloaded again', async () => {
+      const store = storeOf('1.0.0', v1);
+      await fetch(store, { cacheDirectory });
+      rmSync(destination, { recursive: true });
+      const { model } = await fetch(store, { cacheDirectory });
+      assert.ok(model.fromCache);
+      const installed = statSync(join(destination, 'model.bin'));
+      assert.equal(installed.ino, statSync(cachedFile('model.bin')).ino, 'a hard link to the cached file');
+      assert.equal(installed.mode & 0o222, 0, 'read-only');
+      // As root (or after a chmod) a write still gets through the link: it reaches the cache too.
+      writeFileSync(join(destination, 'model.bin'), 'weights of 6.6.6');
+      assert.equal(readFileSync(cachedFile('model.bin'), 'utf8'), 'weights of 6.6.6');
+      const reads = store.reads.length;
+      const { model: again, agent } = await fetch(store, { cacheDirectory });
+      assert.ok(!again.fromCache, 'neither the destination nor the cache is taken as a hit');
+      assert.ok(store.reads.length > reads, 'downloaded again');
+      assert.ok(agent.lines.some((line) => line.startsWith('WARNING ') && /changed after it was verified/.test(line)));
+      assertHolds(destination, v1);
+      assert.equal(readFileSync(cachedFile('model.bin'), 'utf8'), 'weights of 1.0.0', 'the cache holds the verified bytes again');
     });
 
     it('a file touched but unchanged is hashed once, found intact, and not hashed again on the next hit', async () => {

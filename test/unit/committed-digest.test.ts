@@ -85,3 +85,39 @@ describe('the committed digest of a streamed blob (fast-check)', () => {
     }), { numRuns: 300 });
   });
 });
+
+describe('the learnt digest of a new model layer, hashed while it uploads (fast-check)', () => {
+  it('is the blob\'s digest after any sequence of cut, landed-in-part and dropped sends, catching up from disk', async () => {
+    const blob = fc.uint8Array({ minLength: 1, maxLength: 1024 }).map((array) => Buffer.from(array));
+    const send = fc.record({ size: fc.integer({ min: 1, max: 400 }), landed: fc.option(fc.nat({ max: 400 }), { nil: undefined }), lost: fc.boolean() });
+    await fc.assert(fc.asyncProperty(blob, fc.array(send, { maxLength: 10 }), async (bytes, sends) => {
+      const open = (offset: number) => Readable.from([Buffer.from(bytes.subarray(offset))]);
+      const hashing = new CommittedDigest({ digest: 'sha256:' }, 'the model files');
+      let held = Buffer.alloc(0);
+      let caughtUp = 0;
+      for (const next of [...sends, { size: bytes.length, landed: undefined, lost: false }]) {
+        if (held.length >= bytes.length) break;
+        const body = bytes.subarray(held.length, held.length + next.size);
+        hashing.forBody()(body);
+        if (next.landed === undefined || next.landed >= body.length) {
+          held = Buffer.concat([held, body]);
+          hashing.accepted(held.length);
+          continue;
+        }
+        // Cut: the registry keeps part of the body, or (lost) forgets part of what it had.
+        held = next.lost ? held.subarray(0, Math.floor(held.length / 2)) : Buffer.concat([held, body.subarray(0, next.landed)]);
+        if (!hashing.resumesAt(held.length)) {
+          assert.ok(await hashing.catchUp(held.length, open));
+          caughtUp++;
+        }
+      }
+      assert.ok(held.equals(bytes));
+      assert.equal(hashing.digest(), sha256(bytes), `after ${caughtUp} catch-ups`);
+    }), { numRuns: 300 });
+  });
+
+  it('says so when the blob ends before the registry\'s count', async () => {
+    const hashing = new CommittedDigest({ digest: 'sha256:' }, 'the model files');
+    assert.equal(await hashing.catchUp(10, () => Readable.from([Buffer.from('short')])), false);
+  });
+});

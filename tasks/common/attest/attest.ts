@@ -4,9 +4,9 @@
  * also a Sigstore bundle holding the statement in a signed DSSE envelope. The statement is built
  * from the pushed manifest itself (read back by digest), the model on disk and the run's facts.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import type { Log } from '../log';
+import { sha256Of } from '../model/fileRecord';
+import { installRecord } from '../model/install';
 import { readModelEntries } from '../oci/modelFiles';
 import type { PipelineRun } from '../oci/modelImage';
 import type { Descriptor } from '../oci/layer';
@@ -60,17 +60,17 @@ export interface AttestationResult {
 export const PROVENANCE_ARTIFACT_TYPE = InToto.payloadType;
 const PREDICATE_TYPE_ANNOTATION = 'dev.sigstore.bundle.predicateType';
 
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return `sha256:${hash.digest('hex')}`;
-}
-
-/** The digest of every regular file of the model, by its path inside the model folder. */
+/**
+ * The digest of every regular file of the model, by its path inside the model folder. Files Fetch
+ * installed and verified, unchanged since (their stat records say so), are not read again: a
+ * re-bake from the memo then reads none of the model.
+ */
 export async function modelFileDigests(modelPath: string): Promise<ModelFileDigest[]> {
+  const installed = await installRecord(modelPath).catch(() => undefined);
+  const verified = new Map(installed?.unchanged ? installed.files.map((file) => [file.relativePath, file.sha256]) : []);
   const files: ModelFileDigest[] = [];
   for (const entry of await readModelEntries(modelPath)) {
-    if (entry.type === 'file' && entry.source) files.push({ path: entry.relativePath, digest: await sha256Of(entry.source) });
+    if (entry.type === 'file' && entry.source) files.push({ path: entry.relativePath, digest: `sha256:${verified.get(entry.relativePath) ?? (await sha256Of(entry.source))}` });
   }
   return files;
 }

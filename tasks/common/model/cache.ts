@@ -1,38 +1,27 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, copyFile, link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Log } from '../log';
+import { matchesWanted, recheck, statRecord, type CachedFile, type RecordedFile } from './fileRecord';
 
-/** What a cached download is valid for: the same files with the same ETags and sizes. */
-export interface CachedFile {
-  readonly relativePath: string;
-  readonly etag: string;
-  readonly size: number;
-  readonly sha256: string;
-}
-
-/**
- * A cached file's stat when it was verified, as git's index keeps it: a file whose stat is the
- * same has not been written since (a write moves ctime, which no utimes call can set back).
- */
-interface StatRecord {
-  readonly size: string;
-  readonly mtimeNs: string;
-  readonly ctimeNs: string;
-  readonly ino: string;
-}
+export type { CachedFile } from './fileRecord';
 
 interface CacheEntry {
   readonly uri: string;
-  readonly files: readonly (CachedFile & { readonly stat: StatRecord })[];
+  readonly files: readonly RecordedFile[];
 }
+
+/** Cached files are read-only: a write through a hard link to them fails instead of changing them. */
+const READ_ONLY = 0o444;
 
 /**
  * A folder of verified downloads keyed by the model's URI. An entry is reused only when every
  * file's ETag and size still match the store, so a re-published version is never served stale,
  * and only when every cached file is still the one verified: a file whose stat changed is hashed
- * again, and a mismatch drops the whole entry.
+ * again, and a mismatch drops the whole entry. Files move in and out by hard link where the file
+ * system allows (constant time), else by reflink or copy; they are read-only, and a write that
+ * gets through anyway (root ignores the mode) moves ctime, which the next lookup catches.
  */
 export class ModelCache {
   constructor(
@@ -42,24 +31,22 @@ export class ModelCache {
 
   /** The cached files for this URI when they match `wanted` exactly and are untouched, else undefined. */
   async lookup(uri: string, wanted: readonly Omit<CachedFile, 'sha256'>[]): Promise<readonly CachedFile[] | undefined> {
-    const entry = await readFile(join(this.folderOf(uri), 'entry.json'), 'utf8').then((text) => JSON.parse(text) as CacheEntry, () => undefined);
-    if (!entry || entry.uri !== uri || !Array.isArray(entry.files) || entry.files.length !== wanted.length) return undefined;
-    const byPath = new Map(entry.files.map((file) => [file.relativePath, file]));
-    const matches = wanted.every((file) => {
-      const cached = byPath.get(file.relativePath);
-      return cached && cached.etag === file.etag && cached.size === file.size;
-    });
-    if (!matches) return undefined;
+    const entry = await this.readEntry(uri);
+    if (!entry || !matchesWanted(entry.files, wanted)) return undefined;
     return (await this.untampered(uri, entry)) ? entry.files.map(({ stat: _, ...file }) => file) : undefined;
   }
 
-  /** Copies cached files into a staging folder (a reflink where the file system can). */
+  /** Puts cached files into a staging folder: hard links where it can, copies (a reflink where possible) elsewhere. */
   async restore(uri: string, files: readonly CachedFile[], staging: string): Promise<void> {
+    const folder = join(this.folderOf(uri), 'files');
+    let linked = false;
     for (const file of files) {
       const target = join(staging, file.relativePath);
       await mkdir(dirname(target), { recursive: true });
-      await copyFile(join(this.folderOf(uri), 'files', file.relativePath), target, constants.COPYFILE_FICLONE);
+      linked = (await linkOrCopy(join(folder, file.relativePath), target)) || linked;
     }
+    // A new link moved the cached files' ctime: record their stat again, or the next hit re-hashes them.
+    if (linked) await this.record(uri, files, this.folderOf(uri)).catch(() => undefined);
   }
 
   /** Saves verified files. Best effort: a full or read-only cache only costs the next run time. */
@@ -67,20 +54,30 @@ export class ModelCache {
     const folder = this.folderOf(uri);
     const temporary = `${folder}.tmp-${randomBytes(4).toString('hex')}`;
     try {
-      const recorded: CacheEntry['files'][number][] = [];
       for (const file of files) {
         const target = join(temporary, 'files', file.relativePath);
         await mkdir(dirname(target), { recursive: true });
-        await copyFile(join(staging, file.relativePath), target, constants.COPYFILE_FICLONE);
-        recorded.push({ ...file, stat: await statRecord(target) });
+        await linkOrCopy(join(staging, file.relativePath), target);
+        await chmod(target, READ_ONLY);
       }
-      await writeFile(join(temporary, 'entry.json'), JSON.stringify({ uri, files: recorded } satisfies CacheEntry));
+      await this.record(uri, files, temporary);
       await rm(folder, { recursive: true, force: true });
       await rename(temporary, folder);
     } catch (error) {
       this.log.warn('CacheSaveFailed', this.root, (error as NodeJS.ErrnoException).code ?? String(error));
       await rm(temporary, { recursive: true, force: true }).catch(() => undefined);
     }
+  }
+
+  private async record(uri: string, files: readonly CachedFile[], folder: string): Promise<void> {
+    const recorded: RecordedFile[] = [];
+    for (const file of files) recorded.push({ ...file, stat: await statRecord(join(folder, 'files', file.relativePath)) });
+    await writeFile(join(folder, 'entry.json'), JSON.stringify({ uri, files: recorded } satisfies CacheEntry));
+  }
+
+  private async readEntry(uri: string): Promise<CacheEntry | undefined> {
+    const entry = await readFile(join(this.folderOf(uri), 'entry.json'), 'utf8').then((text) => JSON.parse(text) as CacheEntry, () => undefined);
+    return entry && entry.uri === uri && Array.isArray(entry.files) ? entry : undefined;
   }
 
   /**
@@ -90,23 +87,13 @@ export class ModelCache {
    */
   private async untampered(uri: string, entry: CacheEntry): Promise<boolean> {
     const folder = this.folderOf(uri);
-    const files: CacheEntry['files'][number][] = [];
-    let restatted = false;
-    for (const file of entry.files) {
-      const path = join(folder, 'files', file.relativePath);
-      const now = await statRecord(path).catch(() => undefined);
-      files.push(now ? { ...file, stat: now } : file);
-      if (now && sameStat(now, file.stat)) continue;
-      this.log.debug(`re-hashing cached ${file.relativePath}: its stat changed since it was verified`);
-      const sha256 = now ? await sha256Of(path).catch(() => 'unreadable') : 'missing';
-      if (sha256 !== file.sha256) {
-        this.log.warn('CacheTampered', file.relativePath, this.root, file.sha256, sha256);
-        await rm(folder, { recursive: true, force: true }).catch(() => undefined);
-        return false;
-      }
-      restatted = true;
+    const checked = await recheck(join(folder, 'files'), entry.files, 'cached', this.log);
+    if (!checked.intact) {
+      this.log.warn('CacheTampered', checked.file.relativePath, this.root, checked.file.sha256, checked.now);
+      await rm(folder, { recursive: true, force: true }).catch(() => undefined);
+      return false;
     }
-    if (restatted) await writeFile(join(folder, 'entry.json'), JSON.stringify({ uri, files } satisfies CacheEntry)).catch(() => undefined);
+    if (checked.restatted) await writeFile(join(folder, 'entry.json'), JSON.stringify({ uri, files: checked.files } satisfies CacheEntry)).catch(() => undefined);
     return true;
   }
 
@@ -115,18 +102,13 @@ export class ModelCache {
   }
 }
 
-async function statRecord(path: string): Promise<StatRecord> {
-  const stats = await stat(path, { bigint: true });
-  return { size: String(stats.size), mtimeNs: String(stats.mtimeNs), ctimeNs: String(stats.ctimeNs), ino: String(stats.ino) };
-}
-
-function sameStat(a: StatRecord, b: StatRecord | undefined): boolean {
-  return b !== undefined && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.ino === b.ino;
-}
-
-function sha256Of(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(path).on('error', reject).on('data', (chunk) => hash.update(chunk)).on('end', () => resolve(hash.digest('hex')));
-  });
+/** A hard link (true), or a copy where the file system or the folders do not allow one (false). */
+async function linkOrCopy(from: string, to: string): Promise<boolean> {
+  try {
+    await link(from, to);
+    return true;
+  } catch {
+    await copyFile(from, to, constants.COPYFILE_FICLONE);
+    return false;
+  }
 }

@@ -8,7 +8,7 @@ import type { Network } from '../net/network';
 import { ModelCache, type CachedFile } from './cache';
 import { modelDigest } from './digest';
 import { downloadFiles, type DownloadSettings } from './download';
-import { assertRoomFor, createStaging, discardStaging, previousInstall, promoteStaging } from './install';
+import { assertRoomFor, createStaging, discardStaging, installedModel, previousInstall, promoteStaging } from './install';
 import { baseName, groupByVersion, type ModelCandidate } from './layout';
 import { assertDistinctPaths, assertSafeName, safeRelativePath } from './paths';
 import { selectModel, type SelectionRule } from './select';
@@ -82,37 +82,52 @@ async function fetchWithin(store: ModelStore, options: FetchOptions, context: Fe
   assertDistinctPaths(files.map((file) => file.relativePath));
   const uri = store.uriOf(chosen.name);
   context.log.info('ModelSelected', chosen.version.raw, uri, files.length, formatBytes(chosen.size));
+  const result = (stored: readonly CachedFile[], fromCache: boolean) => describeFetched({ store, chosen, files, uri, stored, fromCache }, options);
+  // With a cache, a destination that still holds exactly this verified model is the fastest hit of all.
+  const wanted = wantedFiles(files);
+  const installed = options.cacheDirectory ? await installedModel(options.destination, previous, uri, wanted, context.log) : undefined;
+  if (installed) {
+    context.log.info('DestinationCurrent', options.destination);
+    return result(installed, true);
+  }
   await assertRoomFor(options.destination, chosen.size);
 
   const staging = await createStaging(options.destination, context);
   try {
     const { stored, fromCache } = await stage(store, files, uri, staging.path, options, signal, context);
     signal.throwIfAborted();
-    await promoteStaging(staging, options.destination, files.map((file) => file.relativePath), previous);
-    return Object.freeze({
-      path: options.destination,
-      name: modelNameOf(chosen, options.prefix, store.location),
-      version: chosen.version.raw,
-      digest: modelDigest(stored, chosen.layout),
-      uri,
-      size: chosen.size,
-      files: files.length,
-      layout: chosen.layout,
-      source: store.location,
-      fromCache,
-      verified: options.verifyIntegrity && files.some((file) => file.object.contentMd5 || file.object.sha256Metadata),
-    });
+    await promoteStaging(staging, options.destination, { uri, files: stored }, previous);
+    return result(stored, fromCache);
   } catch (error) {
     await discardStaging(staging);
     throw error;
   }
 }
 
+function describeFetched(
+  fetched: { store: ModelStore; chosen: ModelCandidate; files: readonly ModelFileToFetch[]; uri: string; stored: readonly CachedFile[]; fromCache: boolean },
+  options: FetchOptions,
+): FetchedModel {
+  const { store, chosen, files } = fetched;
+  return Object.freeze({
+    path: options.destination,
+    name: modelNameOf(chosen, options.prefix, store.location),
+    version: chosen.version.raw,
+    digest: modelDigest(fetched.stored, chosen.layout),
+    uri: fetched.uri,
+    size: chosen.size,
+    files: files.length,
+    layout: chosen.layout,
+    source: store.location,
+    fromCache: fetched.fromCache,
+    verified: options.verifyIntegrity && files.some((file) => file.object.contentMd5 || file.object.sha256Metadata),
+  });
+}
+
 /** Fills the staging folder from the cache when it holds this model untouched, else from the store. */
 async function stage(store: ModelStore, files: readonly ModelFileToFetch[], uri: string, staging: string, options: FetchOptions, signal: AbortSignal, context: FetchContext) {
   const cache = options.cacheDirectory ? new ModelCache(options.cacheDirectory, context.log) : undefined;
-  const wanted = files.map((file) => ({ relativePath: file.relativePath, etag: file.object.etag, size: file.object.size }));
-  const cached = await cache?.lookup(uri, wanted);
+  const cached = await cache?.lookup(uri, wantedFiles(files));
   if (cache && cached) {
     context.log.info('CacheHit', options.cacheDirectory);
     await cache.restore(uri, cached, staging);
@@ -121,6 +136,10 @@ async function stage(store: ModelStore, files: readonly ModelFileToFetch[], uri:
   const stored = await downloadVerified(store, files, staging, options, signal, context);
   await cache?.save(uri, stored, staging);
   return { stored, fromCache: false };
+}
+
+function wantedFiles(files: readonly ModelFileToFetch[]): Omit<CachedFile, 'sha256'>[] {
+  return files.map((file) => ({ relativePath: file.relativePath, etag: file.object.etag, size: file.object.size }));
 }
 
 async function chooseModel(store: ModelStore, options: FetchOptions, signal: AbortSignal, log: Log): Promise<ModelCandidate> {

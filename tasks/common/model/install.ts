@@ -15,6 +15,7 @@ import { SettingError, INPUT_SLOT } from '../errors';
 import type { Lifetime } from '../lifetime';
 import type { Log } from '../log';
 import type { MessageKey } from '../messages';
+import { matchesWanted, recheck, sameStat, statRecord, type CachedFile, type RecordedFile } from './fileRecord';
 import type { ModelSetting } from './settings';
 
 /** Every failure here is the destination's: the user fixes it by choosing another folder. */
@@ -22,9 +23,16 @@ function destinationError(key: MessageKey, args: readonly unknown[]): SettingErr
   return new SettingError<ModelSetting>('destination', key, args);
 }
 
+/** Which verified model the installed files are, with their stat when installed. */
+interface InstalledModel {
+  readonly uri: string;
+  readonly files: readonly RecordedFile[];
+}
+
 interface Marker {
   readonly installedBy: 'FetchLatestModel';
   readonly files: readonly string[];
+  readonly model?: InstalledModel;
 }
 
 /** `.model.fetch-latest-model` beside `…/model`. */
@@ -55,19 +63,55 @@ async function filesUnder(folder: string): Promise<string[]> {
 }
 
 async function readMarker(destination: string): Promise<readonly string[]> {
+  return (await markerOf(destination))?.files ?? [];
+}
+
+async function markerOf(destination: string): Promise<Marker | undefined> {
   try {
     const marker = JSON.parse(await readFile(markerPath(destination), 'utf8')) as Partial<Marker>;
-    return marker.installedBy === 'FetchLatestModel' && Array.isArray(marker.files) ? marker.files : [];
+    return marker.installedBy === 'FetchLatestModel' && Array.isArray(marker.files) ? (marker as Marker) : undefined;
   } catch {
-    return [];
+    return undefined;
   }
 }
 
-async function writeMarker(destination: string, files: Iterable<string>): Promise<void> {
+async function writeMarker(destination: string, files: Iterable<string>, model?: InstalledModel): Promise<void> {
   const path = markerPath(destination);
   const temporary = `${path}.${randomBytes(4).toString('hex')}`;
-  await writeFile(temporary, JSON.stringify({ installedBy: 'FetchLatestModel', files: [...files] } satisfies Marker));
+  await writeFile(temporary, JSON.stringify({ installedBy: 'FetchLatestModel', files: [...files], ...(model ? { model } : {}) } satisfies Marker));
   await rename(temporary, path);
+}
+
+/**
+ * What Fetch recorded of the model it installed at `destination` (undefined when it installed none
+ * there), and whether every file's stat is still as recorded. Nothing is read but the stats.
+ */
+export async function installRecord(destination: string): Promise<{ readonly files: readonly CachedFile[]; readonly unchanged: boolean } | undefined> {
+  const model = (await markerOf(destination))?.model;
+  if (!model || !Array.isArray(model.files)) return undefined;
+  let unchanged = true;
+  for (const file of model.files) {
+    const now = await statRecord(join(destination, file.relativePath)).catch(() => undefined);
+    unchanged &&= now !== undefined && sameStat(now, file.stat);
+  }
+  return { files: model.files.map(({ stat: _, ...file }) => file), unchanged };
+}
+
+/**
+ * The verified files of the model installed at the destination when it is exactly the one wanted
+ * (same URI, paths, ETags and sizes; nothing else in the folder) and no file was written since it
+ * was installed, else undefined. `present` is what previousInstall found there.
+ */
+export async function installedModel(destination: string, present: readonly string[], uri: string, wanted: readonly Omit<CachedFile, 'sha256'>[], log: Log): Promise<readonly CachedFile[] | undefined> {
+  const model = (await markerOf(destination))?.model;
+  if (!model || model.uri !== uri || !Array.isArray(model.files) || !matchesWanted(model.files, wanted) || present.length !== wanted.length) return undefined;
+  const checked = await recheck(destination, model.files, 'installed', log);
+  if (!checked.intact) {
+    log.debug(`the installed ${checked.file.relativePath} changed since it was verified (sha256 ${checked.file.sha256}, now ${checked.now}): installing the model again`);
+    return undefined;
+  }
+  if (checked.restatted) await writeMarker(destination, present, { uri, files: checked.files }).catch(() => undefined);
+  return model.files.map(({ stat: _, ...file }) => file);
 }
 
 /** Refuses, before anything is written, a model larger than the free space where it will be staged. */
@@ -139,7 +183,8 @@ function escapeRegExp(text: string): string {
  * The marker lists both models' files while they swap, so a stop in between leaves nothing that
  * the next run would take for a stranger's.
  */
-export async function promoteStaging(staging: Staging, destination: string, files: readonly string[], previous: readonly string[]): Promise<void> {
+export async function promoteStaging(staging: Staging, destination: string, model: { readonly uri: string; readonly files: readonly CachedFile[] }, previous: readonly string[]): Promise<void> {
+  const files = model.files.map((file) => file.relativePath);
   await writeMarker(destination, new Set([...previous, ...files])).catch((error) => {
     throw notWritable(destination, error);
   });
@@ -155,8 +200,11 @@ export async function promoteStaging(staging: Staging, destination: string, file
     if (hadPrevious) await rename(aside, destination).catch(() => undefined);
     throw notWritable(destination, error);
   }
-  await writeMarker(destination, files);
   if (hadPrevious) await rm(aside, { recursive: true, force: true });
+  // Stat after the previous model is gone: it may have shared inodes (hard links) with this one.
+  const recorded: RecordedFile[] = [];
+  for (const file of model.files) recorded.push({ ...file, stat: await statRecord(join(destination, file.relativePath)) });
+  await writeMarker(destination, files, { uri: model.uri, files: recorded });
 }
 
 function notWritable(destination: string, error: unknown): SettingError<ModelSetting> {

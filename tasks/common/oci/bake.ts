@@ -9,6 +9,8 @@ import { withDeadline, type Lifetime } from '../lifetime';
 import type { Log, Progress } from '../log';
 import type { Network } from '../net/network';
 import type { RetryPolicy } from '../net/retry';
+import { recallModelLayers, rememberModelLayers, type MemoContext } from './bakeMemo';
+import { uploadModelLayers, type ModelUploadContext } from './modelUpload';
 import { bakeModelIntoImage, type ModelBake } from './modelImage';
 import { Provenance } from '../provenance';
 import { buildModelLayer, planModelLayers, type Compression, type LayerPlan } from './modelLayers';
@@ -127,13 +129,25 @@ function clientsFor(options: BakeOptions, context: BakeContext, signal: AbortSig
   return { base: baseClient, target: targetClient };
 }
 
-async function modelLayers(plans: readonly LayerPlan[], options: BakeOptions, signal: AbortSignal): Promise<{ layer: Layer; description: string }[]> {
-  const layers: { layer: Layer; description: string }[] = [];
+/**
+ * The model layers: an earlier bake's, from its memo, when that holds up; else uncompressed ones
+ * uploaded as they are hashed (one read of the model), or gzip ones hashed here and pushed later.
+ */
+async function modelLayers(plans: readonly LayerPlan[], options: BakeOptions, memo: MemoContext, upload: Omit<ModelUploadContext, 'client' | 'repository'>, signal: AbortSignal) {
+  const layerOptions = { mtime: options.mtime, compression: options.compression };
+  const described = (layers: readonly Layer[]) => layers.map((layer, index) => ({ layer, description: plans[index].description }));
+  const recalled = await recallModelLayers(options.bake.modelDigest, options.modelPath, plans, layerOptions, memo);
+  if (recalled) return { layers: described(recalled), recalled: true, uploaded: 0 };
+  if (options.compression === 'none') {
+    const { layers, uploaded } = await uploadModelLayers(plans, layerOptions, { ...memo, ...upload });
+    return { layers: described(layers), recalled: false, uploaded };
+  }
+  const layers: Layer[] = [];
   for (const plan of plans) {
     signal.throwIfAborted();
-    layers.push({ layer: await buildModelLayer(plan, { mtime: options.mtime, compression: options.compression }), description: plan.description });
+    layers.push(await buildModelLayer(plan, layerOptions));
   }
-  return layers;
+  return { layers: described(layers), recalled: false, uploaded: 0 };
 }
 
 /** A rejection handler that turns a registry failure into its message. */
@@ -156,15 +170,21 @@ async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: Bak
   const plans = mounted ? [] : planModelLayers(await readModelEntries(options.modelPath), options.bake.modelDirectory);
   const base = await readBaseImage(clients.base, baseImage).catch(explainedBy(baseImage.registry));
   for (const skipped of base.skipped) context.log.info('IndexEntrySkipped', skipped.digest, skipped.platform ? `${skipped.platform.os}/${skipped.platform.architecture}` : 'no platform');
-  const layers = mounted ?? (await modelLayers(plans, options, signal));
+  const memo: MemoContext = { client: clients.target, repository: target.repository, log: context.log };
+  const pushing = { concurrency: settings.concurrency, chunkSize: settings.chunkSize, log: context.log, progress: context.progress };
+  // A mounted model is neither uploaded nor remembered: the registry already holds its layers.
+  const { layers, recalled, uploaded } = mounted
+    ? { layers: mounted, recalled: true, uploaded: 0 }
+    : await modelLayers(plans, options, memo, pushing, signal).catch(explainedBy(target.registry));
   const bake: ModelBake = { ...options.bake, baseName: formatReference(baseImage) };
   const images = base.platforms.map(({ image, baseDigest }) => bakeModelIntoImage(image, baseDigest, layers, bake));
   const index = { annotations: { [Provenance.baseName]: bake.baseName, [Provenance.baseDigest]: base.digest } };
   const pushed = await push(
     clients.target,
     { repository: target.repository, images, tags: options.tags, ...(base.isIndex ? { index } : {}) },
-    { concurrency: settings.concurrency, chunkSize: settings.chunkSize, log: context.log, progress: context.progress },
+    pushing,
   ).catch(explainedBy(target.registry));
+  if (!recalled) await rememberModelLayers(options.bake.modelDigest, plans, options, layers.map(({ layer }) => layer), memo);
   const attestation = await attestPushed(clients.target, options, pushed.digest, attesting, context.log).catch(explainedBy(target.registry));
   return {
     mode: 'appendLayer',
@@ -174,7 +194,7 @@ async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: Bak
     mediaType: pushed.mediaType,
     tags: options.tags,
     modelLayerDigests: layers.map(({ layer }) => layer.digest),
-    bytesUploaded: pushed.bytesUploaded,
+    bytesUploaded: pushed.bytesUploaded + uploaded,
     bytesReused: pushed.bytesReused,
     baseDigest: base.digest,
     platforms: base.platforms.map(({ image }) => (image.platform ? `${image.platform.os}/${image.platform.architecture}` : `${image.config.os ?? 'linux'}/${image.config.architecture ?? 'amd64'}`)),

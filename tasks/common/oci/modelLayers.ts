@@ -107,20 +107,52 @@ function gzipped(segments: readonly Segment[], offset: number): Readable {
   return offset === 0 ? gzip : Readable.from(skipBytes(gzip, offset));
 }
 
+export interface LayerOptions {
+  readonly mtime: number;
+  readonly compression: Compression;
+}
+
+/** What a layer's digests are, once known. */
+export type LayerDigests = Pick<Layer, 'mediaType' | 'digest' | 'diffId' | 'size'>;
+
 /** Builds one layer: reads the files once to learn its digests, then serves its bytes on demand. */
-export async function buildModelLayer(plan: LayerPlan, options: { mtime: number; compression: Compression }): Promise<Layer> {
+export async function buildModelLayer(plan: LayerPlan, options: LayerOptions): Promise<Layer> {
   const segments = tarSegments(plan.entries, options.mtime);
   if (options.compression === 'none') {
     const { digest } = await digestOf(openSegments(segments));
-    const size = segmentsSize(segments);
-    return Object.freeze({ mediaType: MediaType.ociLayer, digest, diffId: digest, size, open: (offset = 0) => openSegments(segments, offset) });
+    return knownModelLayer(plan, options, { mediaType: MediaType.ociLayer, digest, diffId: digest, size: segmentsSize(segments) });
   }
   const [uncompressed, compressed] = await Promise.all([digestOf(openSegments(segments)), digestOf(gzipped(segments, 0))]);
-  return Object.freeze({
-    mediaType: MediaType.ociLayerGzip,
-    digest: compressed.digest,
-    diffId: uncompressed.digest,
-    size: compressed.size,
-    open: (offset = 0) => gzipped(segments, offset),
-  });
+  return knownModelLayer(plan, options, { mediaType: MediaType.ociLayerGzip, digest: compressed.digest, diffId: uncompressed.digest, size: compressed.size });
+}
+
+/** A layer whose digests are known already (an earlier bake's memo): nothing is read until it is opened. */
+export function knownModelLayer(plan: LayerPlan, options: LayerOptions, known: LayerDigests): Layer {
+  const segments = tarSegments(plan.entries, options.mtime);
+  const open = options.compression === 'none' ? (offset = 0) => openSegments(segments, offset) : (offset = 0) => gzipped(segments, offset);
+  return Object.freeze({ mediaType: known.mediaType, digest: known.digest, diffId: known.diffId, size: known.size, open });
+}
+
+/**
+ * The layer's tar as it starts, at most `count` bytes (what an earlier bake's blob must start with).
+ * The segments are cut at `count` first, so no more than that is read from the files.
+ */
+export async function tarPrefix(plan: LayerPlan, options: LayerOptions, count: number): Promise<Buffer> {
+  const cut: Segment[] = [];
+  let left = count;
+  for (const segment of tarSegments(plan.entries, options.mtime)) {
+    if (left <= 0) break;
+    const length = segment.kind === 'bytes' ? segment.data.length : segment.size;
+    const taken = Math.min(length, left);
+    cut.push(segment.kind === 'bytes' ? { kind: 'bytes', data: segment.data.subarray(0, taken) } : { ...segment, size: taken });
+    left -= taken;
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of openSegments(cut) as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+/** The uncompressed tar's size, known from the plan alone. */
+export function tarSize(plan: LayerPlan, options: LayerOptions): number {
+  return segmentsSize(tarSegments(plan.entries, options.mtime));
 }

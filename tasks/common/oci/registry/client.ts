@@ -197,6 +197,28 @@ export class RegistryClient {
     return tags;
   }
 
+  /** The size the registry reports for a blob (HEAD), or undefined when it does not hold it. */
+  async blobSize(repository: string, digest: string): Promise<number | undefined> {
+    const response = await this.call('HEAD', `/v2/${repository}/blobs/${digest}`, { expect: [200, 404] });
+    await response.discard();
+    if (response.status !== 200) return undefined;
+    const length = Number(response.header('content-length'));
+    return Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+  }
+
+  /** At most `count` bytes from the start of a blob (a registry that ignores Range is cut off there). The caller checks them. */
+  async readBlobPrefix(repository: string, digest: string, count: number): Promise<Buffer> {
+    const response = await this.call('GET', `/v2/${repository}/blobs/${digest}`, { headers: { range: `bytes=0-${count - 1}` }, expect: [200, 206] });
+    const chunks: Buffer[] = [];
+    let held = 0;
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      held += chunk.length;
+      if (held >= count) break; // leaving the loop destroys the body
+    }
+    return Buffer.concat(chunks).subarray(0, count);
+  }
+
   async hasBlob(repository: string, digest: string): Promise<boolean> {
     const response = await this.call('HEAD', `/v2/${repository}/blobs/${digest}`, { expect: [200, 404] });
     await response.discard();

@@ -3,7 +3,9 @@
  * PATCH it asks the registry how much it kept and resumes from there, and when the registry has
  * forgotten the session it starts the blob again. The whole blob shares one retry budget of the
  * task's policy. A blob streamed from another registry is hashed on its way through and never
- * committed when it does not match its digest; it resumes only where the accepted bytes end.
+ * committed when it does not match its digest; it resumes only where the accepted bytes end. A
+ * new model layer is hashed in the same read that uploads it (uploadHashing): its digest comes
+ * from the bytes the registry accepted, and after a cut the hash catches up to the registry's Range.
  */
 import type { Readable } from 'node:stream';
 import { RemoteError } from '../../errors';
@@ -48,11 +50,17 @@ async function resumePosition(client: RegistryClient, repository: string, positi
   return { session: position.session, offset: kept };
 }
 
+/** What an upload reads: a size known in advance, and the bytes from any offset. */
+type BlobBytes = Pick<Layer, 'size' | 'open'> & { readonly digest: string };
+
 interface ChunkContext {
   readonly client: RegistryClient;
-  readonly layer: Layer;
+  readonly layer: BlobBytes;
   readonly chunkSize: number;
+  /** Hashes what the registry accepts: to check a claimed digest, or to learn a new layer's. */
   readonly verified?: CommittedDigest;
+  /** Whether the hash may catch up by reading the blob again (our own files), rather than restart. */
+  readonly rereadable: boolean;
   /** Where the bytes come from, for a message when they end early. */
   readonly origin: string;
   readonly count: (piece: Buffer) => void;
@@ -96,47 +104,71 @@ async function nextPosition(context: ChunkContext, repository: string, position:
   const { client, verified } = context;
   const next = failure === undefined ? position : await resumePosition(client, repository, position, failure, context.chunkSize);
   if (!verified || verified.resumesAt(next.offset)) return next;
+  if (context.rereadable && (await verified.catchUp(next.offset, (offset) => context.layer.open(offset)))) {
+    client.options.log.debug(`the registry holds ${next.offset} bytes of ${context.layer.digest}: its hash caught up from disk, and the upload goes on from there`);
+    return next;
+  }
   verified.restart();
   return next.offset === 0 ? next : { session: await client.startUpload(repository), offset: 0 };
 }
 
 /** Uploads a blob and returns the bytes sent (including any resent after a failure). */
 export async function uploadBlob(client: RegistryClient, repository: string, layer: Layer, options: UploadOptions): Promise<number> {
+  const source = layer.source;
+  const origin = source ? `${source.registry}/${source.repository}` : 'the model files';
+  const verified = source ? new CommittedDigest(layer, origin) : undefined;
+  client.options.log.debug(`uploading ${layer.digest} (${layer.size} bytes) to ${client.registry}/${repository}${verified ? `, checked against its digest on the way from ${origin}` : ''}`);
+  const { sent, session } = await sendAll(client, repository, { layer, verified, origin, rereadable: false }, options);
+  verified?.check();
+  await finish(client, session, layer.digest);
+  return sent;
+}
+
+/**
+ * Uploads a blob of our own whose digest is not known yet, hashing it in the same read that sends
+ * it, and commits it under that digest. Returns the digest and the bytes sent.
+ */
+export async function uploadHashing(client: RegistryClient, repository: string, blob: Pick<Layer, 'size' | 'open'>, options: UploadOptions): Promise<{ digest: string; sent: number }> {
+  const hashing = new CommittedDigest({ digest: 'sha256:' }, 'the model files');
+  const layer = { ...blob, digest: 'a new model layer' };
+  client.options.log.debug(`uploading a new model layer (${blob.size} bytes) to ${client.registry}/${repository}, hashed on the way`);
+  const { sent, session } = await sendAll(client, repository, { layer, verified: hashing, origin: 'the model files', rereadable: true }, options);
+  const digest = hashing.digest();
+  await finish(client, session, digest);
+  return { digest, sent };
+}
+
+/** Sends every chunk under one retry budget; returns the session to commit and the bytes sent. */
+async function sendAll(client: RegistryClient, repository: string, blob: Pick<ChunkContext, 'layer' | 'verified' | 'origin' | 'rereadable'>, options: UploadOptions): Promise<{ sent: number; session: URL }> {
   let sent = 0;
   const count = (piece: Buffer) => {
     sent += piece.length;
     options.onBytes(piece.length);
   };
-  const source = layer.source;
-  const origin = source ? `${source.registry}/${source.repository}` : 'the model files';
-  const verified = source ? new CommittedDigest(layer, origin) : undefined;
-  const context: ChunkContext = { client, layer, chunkSize: options.chunkSize, verified, origin, count };
-  client.options.log.debug(`uploading ${layer.digest} (${layer.size} bytes) to ${client.registry}/${repository}${verified ? `, checked against its digest on the way from ${origin}` : ''}`);
+  const context: ChunkContext = { client, chunkSize: options.chunkSize, count, ...blob };
   let position: Position = { session: options.session ?? (await client.startUpload(repository)), offset: 0 };
   let failure: unknown;
-  await client.retrying(`upload of ${layer.digest}`, async () => {
+  await client.retrying(`upload of ${blob.layer.digest}`, async () => {
     try {
       position = await nextPosition(context, repository, position, failure);
-      while (position.offset < layer.size) position = await sendChunk(context, position);
+      while (position.offset < blob.layer.size) position = await sendChunk(context, position);
     } catch (error) {
       failure = error;
       throw error;
     }
   }, (error) => (error instanceof HttpStatusError && error.status === 416 ? 'retry' : undefined));
-  verified?.check();
-  await finish(client, position.session, layer);
-  return sent;
+  return { sent, session: position.session };
 }
 
-async function finish(client: RegistryClient, session: URL, layer: Layer): Promise<void> {
+async function finish(client: RegistryClient, session: URL, digest: string): Promise<void> {
   const url = new URL(session);
-  url.searchParams.set('digest', layer.digest);
+  url.searchParams.set('digest', digest);
   const response = await client.call('PUT', url, { headers: { 'content-length': 0 }, expect: [201, 204, 400] });
   if (response.status === 400) {
-    throw new RemoteError('RegistryBlobRejected', [client.registry, layer.digest, (await response.statusError()).detail]);
+    throw new RemoteError('RegistryBlobRejected', [client.registry, digest, (await response.statusError()).detail]);
   }
   await response.discard();
-  checkDigest(client.registry, response, layer.digest);
+  checkDigest(client.registry, response, digest);
 }
 
 /** Small blobs (configs) in one monolithic PUT. */

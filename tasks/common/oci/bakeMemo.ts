@@ -1,0 +1,176 @@
+/**
+ * The memo of a bake: which layer digests a model's files became, kept in the target repository
+ * so that a re-bake of the same model on any agent (ephemeral hosted ones included) skips reading
+ * and hashing it. The memo is a small OCI artifact tagged by the model's digest; its layers are the
+ * model layers themselves (so the registry keeps them while the memo exists), and it records a key
+ * of everything else the layers depend on: the file list with sizes and modes, where the model goes
+ * in the image, the layer split, the mtime and the compression.
+ *
+ * A memo is used only when its key matches, the registry holds every layer at the recorded size,
+ * and each layer's blob starts with the bytes this model's tar starts with (a few KiB read from the
+ * registry and from disk). Anything else is a full bake, and the log says why.
+ */
+import { createHash } from 'node:crypto';
+import { constants, gunzipSync } from 'node:zlib';
+import { TaskError } from '../errors';
+import type { Log } from '../log';
+import type { MessageKey } from '../messages';
+import { modelDigest } from '../model/digest';
+import { installRecord } from '../model/install';
+import { isContentDigest } from './digest';
+import { blobOf, type Blob } from './image';
+import type { Layer } from './layer';
+import { MediaType } from './mediaTypes';
+import { knownModelLayer, tarPrefix, tarSize, type LayerDigests, type LayerOptions, type LayerPlan } from './modelLayers';
+import type { RegistryClient } from './registry/client';
+import { uploadSmallBlob } from './registry/upload';
+
+export const MEMO_ARTIFACT_TYPE = 'application/vnd.ai-model-bake.memo.v1';
+const KEY_ANNOTATION = 'ai.model.bake.key';
+const DIGEST_ANNOTATION = 'ai.model.digest';
+const DIFF_ID_ANNOTATION = 'ai.model.bake.diffid';
+/** The OCI empty config ({}), as artifacts without a config of their own use. */
+const EMPTY_CONFIG = blobOf('application/vnd.oci.empty.v1+json', {});
+/** How much of each layer's start is compared: tar headers and the first bytes of the first file. */
+const PREFIX_BYTES = 32 * 1024;
+
+/** Where a model's memo lives: `bakememo-sha256-<hex>` in the target repository. */
+export function memoTag(model: string): string {
+  return `bakememo-${model.replace(':', '-')}`;
+}
+
+/** Everything besides the model's bytes that the layer digests depend on. */
+export function memoKey(plans: readonly LayerPlan[], options: LayerOptions): string {
+  const layers = plans.map((plan) => plan.entries.map((entry) => [entry.path, entry.type, entry.mode, entry.size, entry.linkTarget ?? '']));
+  const text = JSON.stringify({ memo: 1, mtime: options.mtime, compression: options.compression, layers });
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
+}
+
+/** The memo artifact's manifest: the model layers, each with its diffId, and the model digest and key. */
+export function memoManifest(model: string, key: string, layers: readonly LayerDigests[]): Blob {
+  return blobOf(MediaType.ociManifest, {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    artifactType: MEMO_ARTIFACT_TYPE,
+    config: { mediaType: EMPTY_CONFIG.mediaType, digest: EMPTY_CONFIG.digest, size: EMPTY_CONFIG.bytes.length },
+    layers: layers.map((layer) => ({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size, annotations: { [DIFF_ID_ANNOTATION]: layer.diffId } })),
+    annotations: { [DIGEST_ANNOTATION]: model, [KEY_ANNOTATION]: key },
+  });
+}
+
+/** Why a memo is not used, as a message key and its arguments after the model digest and repository. */
+type Miss = { readonly key: MessageKey; readonly args: readonly unknown[] };
+
+/** A memo manifest read back from the registry, or why it cannot be one. */
+function parseMemo(bytes: Buffer, model: string): { key: string; layers: LayerDigests[] } | Miss {
+  const tampered = (what: string): Miss => ({ key: 'BakeMemoTampered', args: [what] });
+  let json: { artifactType?: unknown; layers?: unknown; annotations?: Record<string, unknown> };
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return tampered('it is not JSON');
+  }
+  if (json.artifactType !== MEMO_ARTIFACT_TYPE || !Array.isArray(json.layers)) return tampered('it is not a bake memo');
+  if (json.annotations?.[DIGEST_ANNOTATION] !== model) return tampered('it names another model');
+  const key = json.annotations?.[KEY_ANNOTATION];
+  const layers = (json.layers as Record<string, unknown>[]).map((layer) => ({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size, diffId: (layer.annotations as Record<string, unknown> | undefined)?.[DIFF_ID_ANNOTATION] }));
+  const valid = (layer: (typeof layers)[number]): layer is LayerDigests =>
+    (layer.mediaType === MediaType.ociLayer || layer.mediaType === MediaType.ociLayerGzip) && isContentDigest(layer.digest) && isContentDigest(layer.diffId) && Number.isSafeInteger(layer.size) && (layer.size as number) >= 0;
+  if (typeof key !== 'string' || !layers.every(valid)) return tampered('a layer or its key is malformed');
+  return { key, layers };
+}
+
+export interface MemoContext {
+  readonly client: RegistryClient;
+  readonly repository: string;
+  readonly log: Log;
+}
+
+/**
+ * The model layers of an earlier bake of this model, confirmed against the registry, or undefined
+ * (after a line saying why) when the model has to be read.
+ */
+export async function recallModelLayers(model: string | undefined, modelPath: string, plans: readonly LayerPlan[], options: LayerOptions, context: MemoContext): Promise<Layer[] | undefined> {
+  if (!model) {
+    context.log.debug('no model digest given: the model is read and hashed, and no memo is kept');
+    return undefined;
+  }
+  const miss = await missOf(model, modelPath, plans, options, context).catch((error: unknown): Miss => {
+    if (context.client.options.signal.aborted) throw error;
+    return { key: 'BakeMemoUnreadable', args: [error instanceof Error ? error.message : String(error)] };
+  });
+  if ('layers' in miss) {
+    context.log.info('BakeMemoUsed', model, `${context.client.registry}/${context.repository}:${memoTag(model)}`, plans.length);
+    return miss.layers;
+  }
+  context.log.info(miss.key, model, `${context.client.registry}/${context.repository}`, ...miss.args);
+  return undefined;
+}
+
+async function missOf(model: string, modelPath: string, plans: readonly LayerPlan[], options: LayerOptions, context: MemoContext): Promise<Miss | { layers: Layer[] }> {
+  const installed = await installedMismatch(model, modelPath);
+  if (installed) return installed;
+  const { client, repository } = context;
+  const manifest = await client.getManifest(repository, memoTag(model)).catch((error: unknown) => {
+    if (error instanceof TaskError && error.key === 'ImageNotFound') return undefined;
+    throw error;
+  });
+  if (!manifest) return { key: 'BakeMemoNone', args: [] };
+  const memo = parseMemo(manifest.bytes, model);
+  if ('args' in memo) return memo;
+  if (memo.key !== memoKey(plans, options) || memo.layers.length !== plans.length) return { key: 'BakeMemoStale', args: [] };
+  const layers: Layer[] = [];
+  for (const [index, plan] of plans.entries()) {
+    const known = memo.layers[index];
+    const size = await client.blobSize(repository, known.digest);
+    if (size === undefined) return { key: 'BakeMemoLayerMissing', args: [known.digest] };
+    if (size !== known.size) return { key: 'BakeMemoTampered', args: [`layer ${known.digest} is ${size} bytes, not ${known.size}`] };
+    const start = await startsAsPlanned(plan, options, known, context);
+    if (start) return { key: 'BakeMemoTampered', args: [start] };
+    layers.push(knownModelLayer(plan, options, known));
+  }
+  return { layers };
+}
+
+/** Fetch's record beside the model: when there is one, it has to name this digest, and no file may have changed since. */
+async function installedMismatch(model: string, modelPath: string): Promise<Miss | undefined> {
+  const record = await installRecord(modelPath).catch(() => undefined);
+  if (!record) return undefined;
+  const digests = [modelDigest(record.files, 'folder'), ...(record.files.length === 1 ? [modelDigest(record.files, 'file')] : [])];
+  if (!digests.includes(model)) return { key: 'BakeMemoModelDiffers', args: [modelPath, digests[digests.length - 1]] };
+  if (!record.unchanged) return { key: 'BakeMemoModelChanged', args: [modelPath] };
+  return undefined;
+}
+
+/** Why the layer's blob does not start as this model's tar does, or undefined when it does. */
+async function startsAsPlanned(plan: LayerPlan, options: LayerOptions, known: LayerDigests, context: MemoContext): Promise<string | undefined> {
+  const gzip = known.mediaType === MediaType.ociLayerGzip;
+  if (gzip !== (options.compression === 'gzip')) return `layer ${known.digest} has media type ${known.mediaType}`;
+  if (!gzip && known.size !== tarSize(plan, options)) return `layer ${known.digest} is ${known.size} bytes, and this model's tar would be ${tarSize(plan, options)}`;
+  const remote = await context.client.readBlobPrefix(context.repository, known.digest, Math.min(PREFIX_BYTES, known.size));
+  // A gzip prefix inflates as far as it goes; a sync flush returns that much without an error.
+  const start = gzip ? inflatedPrefix(remote) : remote;
+  const local = await tarPrefix(plan, options, Math.min(start.length, PREFIX_BYTES));
+  if (start.length === 0 || !start.subarray(0, local.length).equals(local)) return `layer ${known.digest} does not start with this model's files`;
+  return undefined;
+}
+
+function inflatedPrefix(bytes: Buffer): Buffer {
+  try {
+    return gunzipSync(bytes, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: 4 * PREFIX_BYTES });
+  } catch {
+    return Buffer.alloc(0);
+  }
+}
+
+/** Saves the memo after a full bake. Best effort: without it the next bake reads the model again. */
+export async function rememberModelLayers(model: string | undefined, plans: readonly LayerPlan[], options: LayerOptions, layers: readonly Layer[], context: MemoContext): Promise<void> {
+  if (!model) return;
+  const { client, repository } = context;
+  try {
+    if (!(await client.hasBlob(repository, EMPTY_CONFIG.digest))) await uploadSmallBlob(client, repository, EMPTY_CONFIG);
+    await client.putManifest(repository, memoTag(model), memoManifest(model, memoKey(plans, options), layers));
+  } catch (error) {
+    context.log.warn('BakeMemoNotSaved', model, `${client.registry}/${repository}`, error instanceof Error ? error.message : String(error));
+  }
+}
