@@ -197,13 +197,18 @@ export class RegistryClient {
     return tags;
   }
 
-  /** The size the registry reports for a blob (HEAD), or undefined when it does not hold it. */
-  async blobSize(repository: string, digest: string): Promise<number | undefined> {
+  /** What a HEAD of the blob tells: whether the registry holds it, and the size it reports. */
+  private async headBlob(repository: string, digest: string): Promise<{ readonly held: boolean; readonly size?: number }> {
     const response = await this.call('HEAD', `/v2/${repository}/blobs/${digest}`, { expect: [200, 404] });
     await response.discard();
-    if (response.status !== 200) return undefined;
+    if (response.status !== 200) return { held: false };
     const length = Number(response.header('content-length'));
-    return Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+    return { held: true, size: Number.isSafeInteger(length) && length >= 0 ? length : undefined };
+  }
+
+  /** The size the registry reports for a blob, or undefined when it does not hold it (or says no size). */
+  async blobSize(repository: string, digest: string): Promise<number | undefined> {
+    return (await this.headBlob(repository, digest)).size;
   }
 
   /** At most `count` bytes from the start of a blob (a registry that ignores Range is cut off there). The caller checks them. */
@@ -220,9 +225,7 @@ export class RegistryClient {
   }
 
   async hasBlob(repository: string, digest: string): Promise<boolean> {
-    const response = await this.call('HEAD', `/v2/${repository}/blobs/${digest}`, { expect: [200, 404] });
-    await response.discard();
-    return response.status === 200;
+    return (await this.headBlob(repository, digest)).held;
   }
 
   /** Cross-repository mount. Returns undefined when mounted, else the upload session the registry opened instead. */
