@@ -157,7 +157,9 @@ describe('Deploy provenance gate', function () {
     assert.equal(verified.signer, keyHint(trusted.publicKey));
     assert.ok(front.listings.includes(`native@${signed.digest}`), 'the gate asked the referrers API');
     const tags = JSON.parse((await rawRequest(`${registry.url}/v2/native/tags/list`)).body) as { tags: string[] };
-    assert.deepEqual(tags.tags, ['v1'], 'no sha256-<hex> tag index was written');
+    // Bake's re-bake memo has a tag of its own (bakememo-sha256-…); the referrers index would be sha256-<hex>.
+    assert.deepEqual(tags.tags.filter((tag) => tag.startsWith('sha256-')), [], 'no sha256-<hex> tag index was written');
+    assert.ok(tags.tags.includes('v1'));
     const unsigned = await bake('native-unsigned', undefined, front.host);
     const error = await refused(gate(unsigned.imageRef), 'ProvenanceMissing');
     assert.match(error.message, /the referrers API/);
