@@ -184,7 +184,7 @@ describe('DeployAiAppToAks inputs', () => {
     ['a smoke test path with a space', { smokeTestPath: '/score now' }, 'smokeTestPath', /Input 'smokeTestPath' is '\/score now'/],
     ['an env line without =', { env: 'MODEL_PATH' }, 'env', /Input 'env' is 'MODEL_PATH': expected one KEY=VALUE per line/],
     ['an env name with a space', { env: 'MODEL PATH=/m' }, 'env', /Input 'env'/],
-    ['a rollout timeout too small', { rolloutTimeoutSeconds: '10' }, 'rolloutTimeoutSeconds', /Input 'rolloutTimeoutSeconds' is 10, which is out of range\. Use a whole number from 60 to 86400/],
+    ['a rollout timeout too small', { rolloutTimeoutSeconds: '9' }, 'rolloutTimeoutSeconds', /Input 'rolloutTimeoutSeconds' is 9, which is out of range\. Use a whole number from 10 to 86400/],
     ['a progress deadline too small', { progressDeadlineSeconds: '1' }, 'progressDeadlineSeconds', /from 5 to 86400/],
     ['a load balancer wait too long', { loadBalancerTimeoutSeconds: '99999' }, 'loadBalancerTimeoutSeconds', /from 10 to 3600/],
     ['a rollback flag that is not a boolean', { rollbackOnFailure: 'maybe' }, 'rollbackOnFailure', /Input 'rollbackOnFailure'.*'maybe'/],

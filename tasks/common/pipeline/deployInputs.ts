@@ -159,7 +159,7 @@ function readDeploy(agent: Agent): Omit<DeployTaskInputs, 'settings' | 'cluster'
   const namespace = checkedText(agent, Inputs.namespace, dns1123LabelProblem);
   const image = requiredInput(agent, Inputs.image, 'deploying (use $(bake.imageRef), the digest reference Bake Model Into Image outputs)');
   rejectIf(Inputs.image.name, imageProblem(image));
-  const rolloutTimeoutSeconds = intInput(agent, Inputs.rolloutTimeoutSeconds, { min: 60, max: 86400 });
+  const rolloutTimeoutSeconds = intInput(agent, Inputs.rolloutTimeoutSeconds, { min: 10, max: 86400 });
   const smokeTestPath = textInput(agent, Inputs.smokeTestPath);
   if (smokeTestPath !== undefined) rejectIf(Inputs.smokeTestPath.name, httpPathProblem(smokeTestPath));
   const model = modelAnnotations(agent);
