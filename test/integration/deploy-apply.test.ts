@@ -271,12 +271,16 @@ spec:
       assert.match(error.message, /kind 'Deploymnet' in apiVersion 'apps\/v1' \(apps\/v1 has no kind Deploymnet\)/);
     });
 
-    it('wants exactly one Deployment', async () => {
-      const two = [...documents('one', `${REPO}:v1`), ...documents('two', `${REPO}:v1`)];
-      const error = await rejection(deploy({ namespace: 'two', image: `${REPO}:v1`, workload: { kind: 'manifests', documents: two } }));
-      assert.equal((error as TaskError).key, 'DeployDeploymentCount');
-      assert.match(error.message, /2 Deployments \('one', 'two'\)/);
-      assert.equal(sim.get('Namespace', '', 'two'), undefined);
+    it('wants at least one Deployment, and each once', async () => {
+      const config = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'only' }, data: {} };
+      let error = await rejection(deploy({ namespace: 'none', image: `${REPO}:v1`, workload: { kind: 'manifests', documents: [config] } }));
+      assert.equal((error as TaskError).key, 'DeployNoDeployment');
+      assert.match(error.message, /no Deployment \(they hold ConfigMap 'only'\)/);
+      const twice = [...documents('same', `${REPO}:v1`), ...documents('same', `${REPO}:v1`)];
+      error = await rejection(deploy({ namespace: 'twice', image: `${REPO}:v1`, workload: { kind: 'manifests', documents: twice } }));
+      assert.equal((error as TaskError).key, 'DeployDeploymentTwice');
+      assert.equal(sim.get('Namespace', '', 'none'), undefined);
+      assert.equal(sim.get('Namespace', '', 'twice'), undefined);
     });
 
     it('puts cluster-scoped objects in no namespace', async () => {
@@ -427,6 +431,37 @@ spec:
     ];
     const manifests = (image: string, more: Partial<DeployRequest> = {}) =>
       deploy({ namespace: 'rollback', image, workload: { kind: 'manifests', documents: fragile(image) }, ...more });
+
+    const worker = (image: string): KubeObject => ({
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'worker' },
+      spec: {
+        replicas: 1, progressDeadlineSeconds: 2, selector: { matchLabels: { app: 'worker' } },
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        template: { metadata: { labels: { app: 'worker' } }, spec: { containers: [{ name: 'worker', image }] } },
+      },
+    });
+    const pair = (api: string, work: string) => deploy({ namespace: 'pair', image: api, workload: { kind: 'manifests', documents: [...fragile(api), worker(work)] } });
+
+    it('rolls out every Deployment, the one running image as the primary, and rolls all of them back when one fails', async () => {
+      const first = await pair(`${REPO}:v1`, 'example.azurecr.io/worker:v1');
+      assert.equal(first.deploymentName, 'fragile');
+      assert.deepEqual(first.workloads.map((w) => ({ ...w, images: [...w.images] })), [
+        { kind: 'Deployment', name: 'fragile', namespace: 'pair', revision: 1, images: [`${REPO}:v1`] },
+        { kind: 'Deployment', name: 'worker', namespace: 'pair', revision: 1, images: ['example.azurecr.io/worker:v1'] },
+      ]);
+      assert.equal(livePods('pair', 'worker').length, 1);
+
+      // The api's new image is fine, the worker's cannot be pulled: both go back to v1.
+      const error = await rejection(pair(`${REPO}:v2`, 'example.azurecr.io/worker:broken'));
+      assert.ok(error instanceof RolloutFailedError, String(error));
+      assert.equal(error.deployment, 'worker');
+      assert.equal(error.rolledBack, true);
+      assert.deepEqual(error.previousImages, ['example.azurecr.io/worker:v1']);
+      assert.equal(deployment('pair', 'worker')?.spec.template.spec.containers[0].image, 'example.azurecr.io/worker:v1');
+      assert.equal(deployment('pair', 'fragile')?.spec.template.spec.containers[0].image, `${REPO}:v1`, 'the api was rolled back too');
+      assert.equal(deployment('pair', 'fragile')?.metadata.annotations?.['deployment.kubernetes.io/revision'], '3');
+      assert.ok(lines.some((line) => /fragile/.test(line) && /revision 1/.test(line) && /rolled back|Rolled back|rolling back|Rolling back/i.test(line)), lines.join('\n'));
+    });
 
     it('rolls back when the progress deadline passes, and says so with the pods\' diagnostics', async () => {
       const first = await manifests(`${REPO}:v1`);

@@ -55,4 +55,5 @@ export const DeployAiAppToAksOutputs = {
   serviceUrl: 'serviceUrl',
   rolledBack: 'rolledBack',
   modelVerified: 'modelVerified',
+  workloads: 'workloads',
 } as const;
