@@ -463,6 +463,40 @@ spec:
       assert.ok(lines.some((line) => /fragile/.test(line) && /revision 1/.test(line) && /rolled back|Rolled back|rolling back|Rolling back/i.test(line)), lines.join('\n'));
     });
 
+    it('prunes, after a successful rollout only, what earlier runs applied and the manifests no longer hold', async () => {
+      const extra: KubeObject[] = [
+        { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'old-settings' }, data: { A: '1' } } as KubeObject,
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'pruned-scratch' } } as KubeObject,
+      ];
+      const run = (api: string, documents: KubeObject[]) => deploy({ namespace: 'prune', image: api, prune: true, workload: { kind: 'manifests', documents } });
+      await run(`${REPO}:v1`, [...fragile(`${REPO}:v1`), worker('example.azurecr.io/worker:v1'), ...extra]);
+      const parent = sim.get('Secret', 'prune', 'fragile-applyset') as Obj;
+      const id = (parent.metadata as unknown as { labels: Record<string, string> }).labels['applyset.kubernetes.io/id'];
+      assert.match(id, /^applyset-[A-Za-z0-9_-]{43}-v1$/);
+      assert.equal(parent.metadata.annotations?.['applyset.kubernetes.io/contains-group-kinds'], 'ConfigMap,Deployment.apps,Namespace,Service');
+      assert.equal((sim.get('Deployment', 'prune', 'worker') as any).metadata.labels['applyset.kubernetes.io/part-of'], id);
+      // Not the app's: applied without the label, it must survive any prune.
+      await applyObjects(cluster, [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'someone-elses' }, data: {} } as KubeObject], { namespace: 'prune', log });
+
+      // The worker and the extras leave the manifests, but the api fails: nothing is deleted.
+      const failed = await rejection(run(`${REPO}:broken`, fragile(`${REPO}:broken`)));
+      assert.ok(failed instanceof RolloutFailedError, String(failed));
+      assert.ok(sim.get('Deployment', 'prune', 'worker') && sim.get('ConfigMap', 'prune', 'old-settings'), 'a failed run prunes nothing');
+      assert.ok(!lines.some((line) => /Pruned/.test(line)), lines.join('\n'));
+
+      await run(`${REPO}:v2`, fragile(`${REPO}:v2`));
+      assert.equal(sim.get('Deployment', 'prune', 'worker'), undefined);
+      assert.equal(sim.get('ConfigMap', 'prune', 'old-settings'), undefined);
+      const scratch = sim.get('Namespace', '', 'pruned-scratch') as Obj | undefined;
+      assert.ok(!scratch || scratch.metadata.deletionTimestamp, 'the cluster-scoped Namespace is deleted');
+      assert.ok(sim.get('ConfigMap', 'prune', 'someone-elses'), 'an object outside the set stays');
+      assert.ok(sim.get('Deployment', 'prune', 'fragile') && sim.get('Service', 'prune', 'fragile'));
+      assert.deepEqual(lines.filter((line) => /Pruned/.test(line)).map((line) => line.replace(/:.*/, '')).sort(), [
+        "Pruned ConfigMap 'old-settings' in namespace 'prune'", "Pruned Deployment 'worker' in namespace 'prune'", "Pruned Namespace 'pruned-scratch'",
+      ]);
+      assert.equal((sim.get('Secret', 'prune', 'fragile-applyset') as Obj).metadata.annotations?.['applyset.kubernetes.io/contains-group-kinds'], 'Deployment.apps,Service');
+    });
+
     it('rolls back when the progress deadline passes, and says so with the pods\' diagnostics', async () => {
       const first = await manifests(`${REPO}:v1`);
       assert.equal(first.revision, 1);

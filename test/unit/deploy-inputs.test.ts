@@ -155,6 +155,12 @@ describe('DeployAiAppToAks inputs', () => {
       assert.deepEqual(containers.map((container: { image: string }) => container.image), [image, 'nginx:1.27']);
     });
 
+    it('prunes only when asked, and only with manifests', () => {
+      assert.equal(read({ kubernetesServiceConnection: 'k8s', image, manifests: 'k8s/app.yaml' }, root).deploy.prune, false);
+      assert.equal(read({ kubernetesServiceConnection: 'k8s', image, manifests: 'k8s/app.yaml', prune: 'true' }, root).deploy.prune, true);
+      assert.equal(read({ ...base, prune: 'true' }).deploy.prune, false, 'a generated app has nothing to prune');
+    });
+
     it('substitutes further images by repository from the images input', () => {
       const inputs = read({ kubernetesServiceConnection: 'k8s', image, manifests: 'k8s/app.yaml', images: '\n docker.io/library/nginx = nginx@sha256:' + 'b'.repeat(64) + '\n' }, root);
       assert.ok(inputs.deploy.workload.kind === 'manifests');
@@ -172,6 +178,7 @@ describe('DeployAiAppToAks inputs', () => {
       ['an images reference that is not a reference', { manifests: 'k8s/app.yaml', images: 'nginx=Nginx Latest' }, 'images', /Input 'images' is 'Nginx Latest'/],
       ['an images repository given twice', { manifests: 'k8s/app.yaml', images: 'nginx=nginx:1.28\ndocker.io/library/nginx=nginx:1.29' }, 'images', /repository '[a-z0-9.-]*docker\.io\/library\/nginx': it is given twice/],
       ['an images repository that is the image\'s', { manifests: 'k8s/app.yaml', images: 'myacr.azurecr.io/churn-app=myacr.azurecr.io/churn-app:v2' }, 'images', /it is the repository of 'image'/],
+      ['a prune that is not a boolean', { manifests: 'k8s/app.yaml', prune: 'sometimes' }, 'prune', /Input 'prune'.*'sometimes'/],
       ['an images repository no container uses', { manifests: 'k8s/app.yaml', images: 'redis=redis:7.2' }, 'images', /Input 'images' names repository 'redis', but no container/],
     ];
     for (const [what, inputs, input, message] of badManifests) {

@@ -15,6 +15,7 @@ export const DeployAiAppToAksInputs = {
   manifests: { name: 'manifests', kind: 'multiLine' },
   containers: { name: 'containers', kind: 'string' },
   images: { name: 'images', kind: 'multiLine' },
+  prune: { name: 'prune', kind: 'boolean', default: false },
   appName: { name: 'appName', kind: 'string' },
   replicas: { name: 'replicas', kind: 'int', default: 2 },
   containerPort: { name: 'containerPort', kind: 'int', default: 5000 },

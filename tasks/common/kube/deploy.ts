@@ -19,6 +19,7 @@ import { applyObjects, applyPullSecret, ensureNamespace, type RegistryCredential
 import type { Cluster } from './cluster';
 import { describeRolloutFailure } from './diagnostics';
 import { type AppSpec, generateManifests } from './generate';
+import { type ApplySet, applySetId, asMembers, openApplySet, pruneApplySet } from './prune';
 import { RolloutFailedError } from './rolloutFailedError';
 import { StoppedError } from '../net/errors';
 import { rollbackDeployment } from './rollback';
@@ -70,6 +71,8 @@ export interface DeployRequest {
   readonly modelCheck?: ModelCheckSettings;
   /** Sent to one new pod before the rollout is done, then through the load balancer. */
   readonly goldenRequests?: GoldenSettings;
+  /** After a successful rollout, delete what earlier runs of this app applied and the manifests no longer hold (prune.ts). */
+  readonly prune?: boolean;
 }
 
 export interface DeployContext {
@@ -115,13 +118,16 @@ export interface DeployResult {
 
 export async function deployApp(options: DeployRequest, context: DeployContext): Promise<DeployResult> {
   const cluster = context.signal ? context.cluster.within(context.signal) : context.cluster;
-  const documents = withRunAnnotations(workloadDocuments(options), options.runAnnotations);
-  const indexes = deploymentIndexes(documents);
+  const annotated = withRunAnnotations(workloadDocuments(options), options.runAnnotations);
+  const indexes = deploymentIndexes(annotated);
   const started = Date.now();
-  const primaryIndex = indexes.find((index) => imagesOf(documents[index]).includes(options.image)) ?? indexes[0];
+  const primaryIndex = indexes.find((index) => imagesOf(annotated[index]).includes(options.image)) ?? indexes[0];
+  // The apply set is named after the primary Deployment: the app, whatever else its manifests hold.
+  const parent = options.prune ? { name: `${annotated[primaryIndex].metadata?.name ?? ''}-applyset`, namespace: options.namespace } : undefined;
+  const documents = parent ? asMembers(annotated, applySetId(parent.name, parent.namespace)) : annotated;
   const names = indexes.map((index) => documents[index].metadata?.name ?? '').join(', ');
   const rolling = cluster.within(withDeadline(cluster.signal, options.rolloutTimeoutMs, format('DeployRolloutPhase', names, Math.round(options.rolloutTimeoutMs / 1000))));
-  const applied = await applyWorkload(rolling, context, options, documents, indexes, primaryIndex);
+  const applied = await applyWorkload(rolling, context, options, documents, indexes, primaryIndex, parent);
   const applyMs = Date.now() - started;
 
   const outcomes = await Promise.all(applied.deployments.map((one) => rollout(rolling, context, options, one)));
@@ -152,6 +158,8 @@ export async function deployApp(options: DeployRequest, context: DeployContext):
     const through = await runGoldenRequests(send, golden, service.url, context.log);
     if (through.failure) throw await unproven(cluster, context, options, applied, primary, outcome, 'GoldenRequestsFailed', through.failure);
   }
+  // Only now, with every workload rolled out and proven: deleting earlier objects cannot be undone.
+  if (applied.set) await pruneApplySet(cluster, applied.set, applied.objects, context.log);
   const workloads = applied.deployments.map((one, index): WorkloadReport => Object.freeze({
     kind: 'Deployment', name: one.name, namespace: one.namespace, revision: completed[index].revision, images: Object.freeze(imagesOf(completed[index].deployment as KubeObject)),
   }));
@@ -168,11 +176,12 @@ function unproven(cluster: Cluster, context: DeployContext, options: DeployReque
 }
 
 /** The namespace and pull secret, then every object; reads each Deployment first to tell a no-op apply. */
-async function applyWorkload(cluster: Cluster, context: DeployContext, options: DeployRequest, documents: KubeObject[], indexes: readonly number[], primaryIndex: number): Promise<Applied> {
+async function applyWorkload(cluster: Cluster, context: DeployContext, options: DeployRequest, documents: KubeObject[], indexes: readonly number[], primaryIndex: number, parent?: { name: string; namespace: string }): Promise<Applied> {
   const { log } = context;
   await ensureNamespace(cluster, options.namespace, options.createNamespace, log);
   const secret = options.imagePullSecret;
   if (secret) await applyPullSecret(cluster, options.namespace, secret.name, secret, log);
+  const set = parent && await openApplySet(cluster, parent, documents, log);
   const before = await Promise.all(indexes.map((index) => {
     const namespace = documents[index].metadata?.namespace ?? options.namespace;
     const name = documents[index].metadata?.name ?? '';
@@ -188,7 +197,7 @@ async function applyWorkload(cluster: Cluster, context: DeployContext, options: 
       unchanged: generation !== undefined && generation === deployment.metadata?.generation, primary: index === primaryIndex,
     };
   });
-  return { deployments, objects };
+  return { deployments, objects, set };
 }
 
 /** The objects to apply; a pull secret is referenced from the Deployments' pods so it is used. */
@@ -247,6 +256,8 @@ interface Applied {
   readonly deployments: readonly AppliedDeployment[];
   /** The server's copies of every object, in the order applied. */
   readonly objects: readonly KubeObject[];
+  /** With prune: the apply set this run's objects joined. */
+  readonly set?: ApplySet;
 }
 
 /** An unchanged, healthy Deployment needs no watch: the fast path of a re-run. */

@@ -211,6 +211,7 @@ function readDeploy(agent: Agent): Omit<DeployTaskInputs, 'settings' | 'cluster'
     runAnnotations: runAnnotationsFor(pipelineRunInfoOf(agent)),
     modelCheck: modelCheckInput(agent, model.modelDigest),
     goldenRequests: goldenRequestsInput(agent),
+    prune: patterns.length > 0 && boolInput(agent, Inputs.prune),
   });
   const provenance = deployProvenanceInput(agent, image, model.modelDigest);
   return { deploy, manifestFiles: files, model, ...(provenance ? { provenance } : {}) };
