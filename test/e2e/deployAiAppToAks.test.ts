@@ -149,7 +149,7 @@ describe('DeployAiAppToAks e2e (the bundle as the agent runs it)', function () {
     assertNothingLeaked(run);
   });
 
-  it('rolls out an api and a worker Deployment with two images, and rolls both back when the worker fails', async () => {
+  it('rolls out an api and a worker Deployment with two images, rolls both back when the worker fails, and prunes the worker once the manifests drop it', async () => {
     await pushBaseImage(registry, 'churn-worker', '1', 'oci');
     const worker = `${registry.host}/churn-worker@${(await skopeoInspect(registry, 'churn-worker:1')).Digest}`;
     const manifests = join(home, 'shop.yaml');
@@ -198,7 +198,7 @@ spec:
   selector: { app: api }
   ports: [{ port: 8085, targetPort: 8080 }]
 `);
-    const inputs = { namespace: 'shop', manifests, images: `${registry.host}/churn-worker=${worker}` };
+    const inputs = { namespace: 'shop', manifests, images: `${registry.host}/churn-worker=${worker}`, prune: 'true' };
     const run = await deploy({ ...inputs, image: goodImage });
     assert.equal(run.result.status, 'Succeeded', visibleOutput(run));
     assert.equal(run.outputs.deploymentName, 'api', 'the Deployment running image is the primary');
@@ -221,6 +221,14 @@ spec:
     assert.equal(await images('api'), goodImage, 'the api, whose rollout succeeded, is rolled back too');
     for (const name of ['api', 'worker']) assert.match(await kubectl('rollout', 'status', `deployment/${name}`, '-n', 'shop', '--timeout=10s'), /successfully rolled out/);
     assertNothingLeaked(failed);
+
+    // The worker leaves the manifests: with prune, the next successful run deletes it.
+    const apiOnly = join(home, 'shop-api.yaml');
+    fs.writeFileSync(apiOnly, fs.readFileSync(manifests, 'utf8').split('\n---\n').filter((document) => !/name: worker/.test(document)).join('\n---\n'));
+    const pruned = await deploy({ namespace: 'shop', manifests: apiOnly, image: goodImage, prune: 'true' });
+    assert.equal(pruned.result.status, 'Succeeded', visibleOutput(pruned));
+    assert.match(visibleOutput(pruned), /Pruned Deployment 'worker' in namespace 'shop'/);
+    assert.deepEqual(JSON.parse(await kubectl('get', 'deployments', '-n', 'shop', '-o', 'json')).items.map((item: { metadata: { name: string } }) => item.metadata.name), ['api']);
   });
 
   it('fails on a malformed kubeconfig without printing it', async () => {
