@@ -19,6 +19,7 @@ import { parseManifests } from '../../tasks/common/kube/parse';
 import { waitForServiceAddress } from '../../tasks/common/kube/service';
 import { smokeTest } from '../../tasks/common/kube/smokeTest';
 import { substituteImage } from '../../tasks/common/kube/substitute';
+import { statefulSetStatus } from '../../tasks/common/kube/workloads/rolloutRules';
 import type { KubeObject } from '../../tasks/common/kube/types';
 import { type ClusterSimulator, startClusterSimulator } from '../support/cluster';
 import { recordingLog, rejection } from '../support/capture';
@@ -275,7 +276,7 @@ spec:
       const config = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'only' }, data: {} };
       let error = await rejection(deploy({ namespace: 'none', image: `${REPO}:v1`, workload: { kind: 'manifests', documents: [config] } }));
       assert.equal((error as TaskError).key, 'DeployNoDeployment');
-      assert.match(error.message, /no Deployment \(they hold ConfigMap 'only'\)/);
+      assert.match(error.message, /no Deployment or StatefulSet \(they hold ConfigMap 'only'\)/);
       const twice = [...documents('same', `${REPO}:v1`), ...documents('same', `${REPO}:v1`)];
       error = await rejection(deploy({ namespace: 'twice', image: `${REPO}:v1`, workload: { kind: 'manifests', documents: twice } }));
       assert.equal((error as TaskError).key, 'DeployDeploymentTwice');
@@ -461,6 +462,39 @@ spec:
       assert.equal(deployment('pair', 'fragile')?.spec.template.spec.containers[0].image, `${REPO}:v1`, 'the api was rolled back too');
       assert.equal(deployment('pair', 'fragile')?.metadata.annotations?.['deployment.kubernetes.io/revision'], '3');
       assert.ok(lines.some((line) => /fragile/.test(line) && /revision 1/.test(line) && /rolled back|Rolled back|rolling back|Rolling back/i.test(line)), lines.join('\n'));
+    });
+
+    const database = (image: string): KubeObject => ({
+      apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db' },
+      spec: {
+        replicas: 2, serviceName: 'db', selector: { matchLabels: { app: 'db' } },
+        template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'db', image }] } },
+      },
+    });
+
+    it('rolls out a StatefulSet by kubectl\'s rules and, when its update fails, restores its template, replaces the pod it left and rolls the api back too', async () => {
+      // A StatefulSet has no progress deadline: like kubectl, its failure is the timeout.
+      const run = (api: string, db: string) => deploy({ namespace: 'stateful', image: api, rolloutTimeoutMs: 5000, workload: { kind: 'manifests', documents: [...fragile(api), database(db)] } });
+      const first = await run(`${REPO}:v1`, 'example.azurecr.io/db:v1');
+      assert.deepEqual(first.workloads.map((w) => [w.kind, w.name, [...w.images]]), [['Deployment', 'fragile', [`${REPO}:v1`]], ['StatefulSet', 'db', ['example.azurecr.io/db:v1']]]);
+      const sts = sim.get('StatefulSet', 'stateful', 'db') as any;
+      assert.equal(sts.status.readyReplicas, 2);
+      assert.equal(sts.status.currentRevision, sts.status.updateRevision);
+      assert.deepEqual(statefulSetStatus(sts), { done: true, failed: false, message: 'partitioned roll out complete: 2 new pods have been updated...' });
+
+      // The db's new image cannot be pulled: its last pod never becomes Ready and blocks the update.
+      const error = await rejection(run(`${REPO}:v2`, 'example.azurecr.io/db:broken'));
+      assert.ok(error instanceof RolloutFailedError, String(error));
+      assert.equal(error.deployment, 'db');
+      assert.equal(error.rolledBack, true, error.message);
+      assert.deepEqual(error.previousImages, ['example.azurecr.io/db:v1']);
+      const after = sim.get('StatefulSet', 'stateful', 'db') as any;
+      assert.equal(after.spec.template.spec.containers[0].image, 'example.azurecr.io/db:v1');
+      assert.equal(after.status.readyReplicas, 2);
+      assert.equal(after.status.currentRevision, sts.status.currentRevision, 'back at the revision it ran before');
+      assert.deepEqual(livePods('stateful', 'db').map((pod: any) => pod.spec.containers[0].image), ['example.azurecr.io/db:v1', 'example.azurecr.io/db:v1']);
+      assert.ok(lines.some((line) => /Deleting pod 'db-1'/.test(line)), lines.join('\n'));
+      assert.equal(deployment('stateful', 'fragile')?.spec.template.spec.containers[0].image, `${REPO}:v1`, 'the api is rolled back too');
     });
 
     it('prunes, after a successful rollout only, what earlier runs applied and the manifests no longer hold', async () => {

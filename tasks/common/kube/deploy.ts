@@ -23,8 +23,9 @@ import { type ApplySet, applySetId, asMembers, openApplySet, pruneApplySet } fro
 import { RolloutFailedError } from './rolloutFailedError';
 import { StoppedError } from '../net/errors';
 import { rollbackDeployment } from './rollback';
-import { type DeploymentLike, revisionOf, rolloutStatus } from './rolloutStatus';
-import { type RolloutOutcome, watchRollout } from './rolloutWatch';
+import type { DeploymentLike } from './rolloutStatus';
+import { type RolloutOutcome, watchRollout, workloadRevision, workloadStatus } from './rolloutWatch';
+import { rollbackStatefulSet } from './workloads/statefulSetRollback';
 import { addressSender, runGoldenRequests } from './goldenRun';
 import type { GoldenSettings } from './goldenRequests';
 import type { ModelCheckSettings } from './modelCheck';
@@ -161,7 +162,7 @@ export async function deployApp(options: DeployRequest, context: DeployContext):
   // Only now, with every workload rolled out and proven: deleting earlier objects cannot be undone.
   if (applied.set) await pruneApplySet(cluster, applied.set, applied.objects, context.log);
   const workloads = applied.deployments.map((one, index): WorkloadReport => Object.freeze({
-    kind: 'Deployment', name: one.name, namespace: one.namespace, revision: completed[index].revision, images: Object.freeze(imagesOf(completed[index].deployment as KubeObject)),
+    kind: one.kind, name: one.name, namespace: one.namespace, revision: completed[index].revision, images: Object.freeze(imagesOf(completed[index].deployment as KubeObject)),
   }));
   return Object.freeze({
     deploymentName: applied.deployments[primary].name, namespace: applied.deployments[primary].namespace, revision: outcome.revision, deployedImage, service, rolledBack: false,
@@ -182,17 +183,19 @@ async function applyWorkload(cluster: Cluster, context: DeployContext, options: 
   const secret = options.imagePullSecret;
   if (secret) await applyPullSecret(cluster, options.namespace, secret.name, secret, log);
   const set = parent && await openApplySet(cluster, parent, documents, log);
-  const before = await Promise.all(indexes.map((index) => {
+  const before = await Promise.all(indexes.map((index): Promise<DeploymentLike | undefined> => {
     const namespace = documents[index].metadata?.namespace ?? options.namespace;
     const name = documents[index].metadata?.name ?? '';
-    return kubeRead(cluster, `read deployment '${name}' in namespace '${namespace}'`,
-      () => cluster.apps.readNamespacedDeployment({ name, namespace }), { log, namespace, retry: context.retry });
+    const kind = documents[index].kind;
+    return kubeRead(cluster, `read ${kind.toLowerCase()} '${name}' in namespace '${namespace}'`,
+      () => (kind === 'StatefulSet' ? cluster.apps.readNamespacedStatefulSet({ name, namespace }) : cluster.apps.readNamespacedDeployment({ name, namespace })) as Promise<DeploymentLike>, { log, namespace, retry: context.retry });
   }));
   const objects = await applyObjects(cluster, documents, { namespace: options.namespace, log, retry: context.retry });
   const deployments = indexes.map((index, at): AppliedDeployment => {
     const deployment = objects[index] as DeploymentLike;
     const generation = before[at]?.metadata?.generation;
     return {
+      kind: documents[index].kind as WorkloadKind, before: before[at],
       namespace: documents[index].metadata?.namespace ?? options.namespace, name: documents[index].metadata?.name ?? '', deployment,
       unchanged: generation !== undefined && generation === deployment.metadata?.generation, primary: index === primaryIndex,
     };
@@ -209,11 +212,12 @@ function workloadDocuments(options: DeployRequest): KubeObject[] {
     const { deployment, service } = generateManifests(spec);
     return [deployment as KubeObject, service as KubeObject];
   }
-  return options.workload.documents.map((document) => (secret && isDeployment(document) ? withPullSecret(document, secret) : document));
+  return options.workload.documents.map((document) => (secret && isWorkload(document) ? withPullSecret(document, secret) : document));
 }
 
-function isDeployment(object: KubeObject): boolean {
-  return object.kind === 'Deployment' && /^apps\//.test(object.apiVersion);
+/** What is watched and rolled back: Deployments and StatefulSets. */
+function isWorkload(object: KubeObject): boolean {
+  return (object.kind === 'Deployment' || object.kind === 'StatefulSet') && /^apps\//.test(object.apiVersion);
 }
 
 function withPullSecret(deployment: KubeObject, name: string): KubeObject {
@@ -226,11 +230,13 @@ function withPullSecret(deployment: KubeObject, name: string): KubeObject {
 
 /** At least one Deployment: it is what is watched, rolled back and reported. */
 function deploymentIndexes(documents: readonly KubeObject[]): number[] {
-  const indexes = documents.flatMap((document, index) => (isDeployment(document) ? [index] : []));
+  const indexes = documents.flatMap((document, index) => (isWorkload(document) ? [index] : []));
   if (indexes.length === 0) throw new TaskError('DeployNoDeployment', [documents.map((document) => `${document.kind} '${document.metadata?.name ?? '(unnamed)'}'`).join(', ') || 'nothing']);
   const seen = new Set<string>();
   for (const index of indexes) {
-    const key = `${documents[index].metadata?.namespace ?? ''}/${documents[index].metadata?.name ?? ''}`;
+    const strategy = (documents[index].spec as { updateStrategy?: { type?: string } } | undefined)?.updateStrategy?.type;
+    if (documents[index].kind === 'StatefulSet' && strategy !== undefined && strategy !== 'RollingUpdate') throw new TaskError('DeployStatefulSetOnDelete', [documents[index].metadata?.name ?? '']);
+    const key = `${documents[index].kind}/${documents[index].metadata?.namespace ?? ''}/${documents[index].metadata?.name ?? ''}`;
     if (seen.has(key)) throw new TaskError('DeployDeploymentTwice', [documents[index].metadata?.name ?? '(unnamed)']);
     seen.add(key);
   }
@@ -242,7 +248,12 @@ function imagesOf(object: KubeObject): string[] {
   return (template?.spec?.containers ?? []).map((container) => container.image ?? '');
 }
 
+type WorkloadKind = 'Deployment' | 'StatefulSet';
+
 interface AppliedDeployment {
+  readonly kind: WorkloadKind;
+  /** As it was before this run's apply: a StatefulSet is rolled back to its template. */
+  readonly before?: DeploymentLike;
   readonly namespace: string;
   readonly name: string;
   readonly deployment: DeploymentLike;
@@ -262,15 +273,15 @@ interface Applied {
 
 /** An unchanged, healthy Deployment needs no watch: the fast path of a re-run. */
 async function rollout(cluster: Cluster, context: DeployContext, options: DeployRequest, applied: AppliedDeployment): Promise<RolloutOutcome> {
-  const { deployment, unchanged, name, namespace } = applied;
-  if (unchanged && rolloutStatus(deployment).done) {
-    const revision = revisionOf(deployment) ?? 0;
+  const { deployment, unchanged, name, namespace, kind } = applied;
+  if (unchanged && workloadStatus(deployment, kind).done) {
+    const revision = workloadRevision(deployment, kind);
     context.log.info('DeployUnchanged', name, revision);
     return { kind: 'complete', revision, deployment, elapsedMs: 0 };
   }
   context.log.info('DeployRollingOut', Math.round(options.rolloutTimeoutMs / 1000), name, imagesOf(deployment as KubeObject).join(', '));
   return watchRollout(cluster, {
-    namespace, name, timeoutMs: options.rolloutTimeoutMs, log: context.log, initial: deployment, retry: context.retry,
+    kind, namespace, name, timeoutMs: options.rolloutTimeoutMs, log: context.log, initial: deployment, retry: context.retry,
     onStatus: context.progress ? (status) => context.progress?.(status.message) : undefined,
   });
 }
@@ -293,7 +304,10 @@ async function rolloutFailed(cluster: Cluster, context: DeployContext, options: 
   const changed = applied.deployments.filter((one, at) => at === index || !one.unchanged);
   const results = await Promise.all(changed.map(async (one) => {
     try {
-      return { one, rollback: await rollbackDeployment(cluster, one.namespace, one.name, log, { timeoutMs: options.rolloutTimeoutMs }) };
+      const rollback = one.kind === 'StatefulSet'
+        ? await rollbackStatefulSet(cluster, one.namespace, one.name, one.before, log, options.rolloutTimeoutMs)
+        : await rollbackDeployment(cluster, one.namespace, one.name, log, { timeoutMs: options.rolloutTimeoutMs });
+      return { one, rollback };
     } catch (error) {
       if (error instanceof StoppedError) throw error;
       return { one, error: error as Error };
