@@ -43,6 +43,7 @@ function publish(agent: Agent, inputs: DeployTaskInputs, result: DeployResult, p
   agent.setOutput(Outputs.serviceUrl, result.service?.url ?? '');
   agent.setOutput(Outputs.rolledBack, 'false');
   agent.setOutput(Outputs.modelVerified, String(result.modelVerified));
+  agent.setOutput(Outputs.workloads, JSON.stringify(result.workloads));
   summarize(agent, inputs, [
     ['Deployment', `${result.namespace}/${result.deploymentName}, revision ${result.revision}${result.unchanged ? ' (already running: nothing rolled out)' : ''}`],
     ['Image', result.deployedImage],

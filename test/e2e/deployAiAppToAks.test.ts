@@ -149,6 +149,106 @@ describe('DeployAiAppToAks e2e (the bundle as the agent runs it)', function () {
     assertNothingLeaked(run);
   });
 
+  it('rolls out an api and a worker Deployment with two images and a StatefulSet; a failing worker rolls all three back; prune removes the StatefulSet once the manifests drop it', async () => {
+    await pushBaseImage(registry, 'churn-worker', '1', 'oci');
+    const worker = `${registry.host}/churn-worker@${(await skopeoInspect(registry, 'churn-worker:1')).Digest}`;
+    const manifests = join(home, 'shop.yaml');
+    fs.writeFileSync(manifests, `
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: shop-settings }
+data: { THRESHOLD: "0.5" }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: api }
+spec:
+  replicas: 2
+  selector: { matchLabels: { app: api } }
+  template:
+    metadata: { labels: { app: api } }
+    spec:
+      volumes:
+      - name: settings
+        configMap: { name: shop-settings, defaultMode: 0440 }
+      containers:
+      - name: api
+        image: ${registry.host}/churn-app:placeholder
+        ports: [{ containerPort: 8080 }]
+        volumeMounts: [{ name: settings, mountPath: /etc/shop }]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: worker }
+spec:
+  replicas: 1
+  progressDeadlineSeconds: 5
+  selector: { matchLabels: { app: worker } }
+  template:
+    metadata: { labels: { app: worker } }
+    spec:
+      containers:
+      - { name: worker, image: "${registry.host}/churn-worker:placeholder" }
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: { name: cache }
+spec:
+  replicas: 2
+  serviceName: cache
+  selector: { matchLabels: { app: cache } }
+  template:
+    metadata: { labels: { app: cache } }
+    spec:
+      containers:
+      - { name: cache, image: "${registry.host}/churn-app:placeholder", ports: [{ containerPort: 8080 }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: api }
+spec:
+  type: LoadBalancer
+  selector: { app: api }
+  ports: [{ port: 8085, targetPort: 8080 }]
+`);
+    const inputs = { namespace: 'shop', manifests, images: `${registry.host}/churn-worker=${worker}`, prune: 'true' };
+    const run = await deploy({ ...inputs, image: goodImage });
+    assert.equal(run.result.status, 'Succeeded', visibleOutput(run));
+    assert.equal(run.outputs.deploymentName, 'api', 'the Deployment running image is the primary');
+    assert.equal(run.outputs.modelVerified, 'true');
+    assert.deepEqual(JSON.parse(run.outputs.workloads).map((w: { name: string; revision: number; images: string[] }) => [w.name, w.revision, w.images]), [['api', 1, [goodImage]], ['worker', 1, [worker]], ['cache', 1, [goodImage]]]);
+    const api = JSON.parse(await kubectl('get', 'deployment', 'api', '-n', 'shop', '-o', 'json'));
+    assert.equal(api.spec.template.spec.containers[0].image, goodImage);
+    assert.equal(api.spec.template.spec.volumes[0].configMap.defaultMode, 288, 'YAML 1.1 octal 0440, as kubectl reads it');
+    assert.equal(JSON.parse(await kubectl('get', 'deployment', 'worker', '-n', 'shop', '-o', 'json')).spec.template.spec.containers[0].image, worker);
+    for (const name of ['api', 'worker']) assert.match(await kubectl('rollout', 'status', `deployment/${name}`, '-n', 'shop', '--timeout=5s'), /successfully rolled out/);
+    assert.match(await kubectl('rollout', 'status', 'statefulset/cache', '-n', 'shop', '--timeout=5s'), /partitioned roll out complete: 2 new pods have been updated/);
+
+    const missing = `${registry.host}/churn-worker@sha256:${'0'.repeat(64)}`;
+    const failed = await deploy({ ...inputs, image: secondImage, images: `${registry.host}/churn-worker=${missing}` });
+    assert.equal(failed.result.status, 'Failed');
+    assert.equal(failed.outputs.deploymentName, 'worker');
+    assert.equal(failed.outputs.rolledBack, 'true');
+    assert.match(failed.result.message, /ImagePullBackOff|ErrImagePull/);
+    const images = async (name: string) => JSON.parse(await kubectl('get', 'deployment', name, '-n', 'shop', '-o', 'json')).spec.template.spec.containers[0].image;
+    assert.equal(await images('worker'), worker);
+    assert.equal(await images('api'), goodImage, 'the api, whose rollout succeeded, is rolled back too');
+    const cache = JSON.parse(await kubectl('get', 'statefulset', 'cache', '-n', 'shop', '-o', 'json'));
+    assert.equal(cache.spec.template.spec.containers[0].image, goodImage, 'the StatefulSet too');
+    assert.match(await kubectl('rollout', 'status', 'statefulset/cache', '-n', 'shop', '--timeout=10s'), /partitioned roll out complete: 2 new pods have been updated/);
+    for (const name of ['api', 'worker']) assert.match(await kubectl('rollout', 'status', `deployment/${name}`, '-n', 'shop', '--timeout=10s'), /successfully rolled out/);
+    assertNothingLeaked(failed);
+
+    // The StatefulSet leaves the manifests: with prune, the next successful run deletes it.
+    const withoutCache = join(home, 'shop-without-cache.yaml');
+    fs.writeFileSync(withoutCache, fs.readFileSync(manifests, 'utf8').split('\n---\n').filter((document) => !/name: cache/.test(document)).join('\n---\n'));
+    const pruned = await deploy({ ...inputs, manifests: withoutCache, image: goodImage });
+    assert.equal(pruned.result.status, 'Succeeded', visibleOutput(pruned));
+    assert.match(visibleOutput(pruned), /Pruned StatefulSet 'cache' in namespace 'shop'/);
+    assert.deepEqual(JSON.parse(await kubectl('get', 'statefulsets', '-n', 'shop', '-o', 'json')).items, []);
+    assert.deepEqual(JSON.parse(await kubectl('get', 'deployments', '-n', 'shop', '-o', 'json')).items.map((item: { metadata: { name: string } }) => item.metadata.name).sort(), ['api', 'worker']);
+  });
+
   it('fails on a malformed kubeconfig without printing it', async () => {
     const broken = `${cluster.kubeconfig().replace('clusters:', 'clusters: [')}\n`;
     const run = await runTask({

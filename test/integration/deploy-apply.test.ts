@@ -19,6 +19,7 @@ import { parseManifests } from '../../tasks/common/kube/parse';
 import { waitForServiceAddress } from '../../tasks/common/kube/service';
 import { smokeTest } from '../../tasks/common/kube/smokeTest';
 import { substituteImage } from '../../tasks/common/kube/substitute';
+import { statefulSetStatus } from '../../tasks/common/kube/workloads/rolloutRules';
 import type { KubeObject } from '../../tasks/common/kube/types';
 import { type ClusterSimulator, startClusterSimulator } from '../support/cluster';
 import { recordingLog, rejection } from '../support/capture';
@@ -271,12 +272,16 @@ spec:
       assert.match(error.message, /kind 'Deploymnet' in apiVersion 'apps\/v1' \(apps\/v1 has no kind Deploymnet\)/);
     });
 
-    it('wants exactly one Deployment', async () => {
-      const two = [...documents('one', `${REPO}:v1`), ...documents('two', `${REPO}:v1`)];
-      const error = await rejection(deploy({ namespace: 'two', image: `${REPO}:v1`, workload: { kind: 'manifests', documents: two } }));
-      assert.equal((error as TaskError).key, 'DeployDeploymentCount');
-      assert.match(error.message, /2 Deployments \('one', 'two'\)/);
-      assert.equal(sim.get('Namespace', '', 'two'), undefined);
+    it('wants at least one Deployment, and each once', async () => {
+      const config = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'only' }, data: {} };
+      let error = await rejection(deploy({ namespace: 'none', image: `${REPO}:v1`, workload: { kind: 'manifests', documents: [config] } }));
+      assert.equal((error as TaskError).key, 'DeployNoDeployment');
+      assert.match(error.message, /no Deployment or StatefulSet \(they hold ConfigMap 'only'\)/);
+      const twice = [...documents('same', `${REPO}:v1`), ...documents('same', `${REPO}:v1`)];
+      error = await rejection(deploy({ namespace: 'twice', image: `${REPO}:v1`, workload: { kind: 'manifests', documents: twice } }));
+      assert.equal((error as TaskError).key, 'DeployDeploymentTwice');
+      assert.equal(sim.get('Namespace', '', 'none'), undefined);
+      assert.equal(sim.get('Namespace', '', 'twice'), undefined);
     });
 
     it('puts cluster-scoped objects in no namespace', async () => {
@@ -427,6 +432,104 @@ spec:
     ];
     const manifests = (image: string, more: Partial<DeployRequest> = {}) =>
       deploy({ namespace: 'rollback', image, workload: { kind: 'manifests', documents: fragile(image) }, ...more });
+
+    const worker = (image: string): KubeObject => ({
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'worker' },
+      spec: {
+        replicas: 1, progressDeadlineSeconds: 2, selector: { matchLabels: { app: 'worker' } },
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        template: { metadata: { labels: { app: 'worker' } }, spec: { containers: [{ name: 'worker', image }] } },
+      },
+    });
+    const pair = (api: string, work: string) => deploy({ namespace: 'pair', image: api, workload: { kind: 'manifests', documents: [...fragile(api), worker(work)] } });
+
+    it('rolls out every Deployment, the one running image as the primary, and rolls all of them back when one fails', async () => {
+      const first = await pair(`${REPO}:v1`, 'example.azurecr.io/worker:v1');
+      assert.equal(first.deploymentName, 'fragile');
+      assert.deepEqual(first.workloads.map((w) => ({ ...w, images: [...w.images] })), [
+        { kind: 'Deployment', name: 'fragile', namespace: 'pair', revision: 1, images: [`${REPO}:v1`] },
+        { kind: 'Deployment', name: 'worker', namespace: 'pair', revision: 1, images: ['example.azurecr.io/worker:v1'] },
+      ]);
+      assert.equal(livePods('pair', 'worker').length, 1);
+
+      // The api's new image is fine, the worker's cannot be pulled: both go back to v1.
+      const error = await rejection(pair(`${REPO}:v2`, 'example.azurecr.io/worker:broken'));
+      assert.ok(error instanceof RolloutFailedError, String(error));
+      assert.equal(error.deployment, 'worker');
+      assert.equal(error.rolledBack, true);
+      assert.deepEqual(error.previousImages, ['example.azurecr.io/worker:v1']);
+      assert.equal(deployment('pair', 'worker')?.spec.template.spec.containers[0].image, 'example.azurecr.io/worker:v1');
+      assert.equal(deployment('pair', 'fragile')?.spec.template.spec.containers[0].image, `${REPO}:v1`, 'the api was rolled back too');
+      assert.equal(deployment('pair', 'fragile')?.metadata.annotations?.['deployment.kubernetes.io/revision'], '3');
+      assert.ok(lines.some((line) => /fragile/.test(line) && /revision 1/.test(line) && /rolled back|Rolled back|rolling back|Rolling back/i.test(line)), lines.join('\n'));
+    });
+
+    const database = (image: string): KubeObject => ({
+      apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db' },
+      spec: {
+        replicas: 2, serviceName: 'db', selector: { matchLabels: { app: 'db' } },
+        template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'db', image }] } },
+      },
+    });
+
+    it('rolls out a StatefulSet by kubectl\'s rules and, when its update fails, restores its template, replaces the pod it left and rolls the api back too', async () => {
+      // A StatefulSet has no progress deadline: like kubectl, its failure is the timeout.
+      const run = (api: string, db: string) => deploy({ namespace: 'stateful', image: api, rolloutTimeoutMs: 5000, workload: { kind: 'manifests', documents: [...fragile(api), database(db)] } });
+      const first = await run(`${REPO}:v1`, 'example.azurecr.io/db:v1');
+      assert.deepEqual(first.workloads.map((w) => [w.kind, w.name, [...w.images]]), [['Deployment', 'fragile', [`${REPO}:v1`]], ['StatefulSet', 'db', ['example.azurecr.io/db:v1']]]);
+      const sts = sim.get('StatefulSet', 'stateful', 'db') as any;
+      assert.equal(sts.status.readyReplicas, 2);
+      assert.equal(sts.status.currentRevision, sts.status.updateRevision);
+      assert.deepEqual(statefulSetStatus(sts), { done: true, failed: false, message: 'partitioned roll out complete: 2 new pods have been updated...' });
+
+      // The db's new image cannot be pulled: its last pod never becomes Ready and blocks the update.
+      const error = await rejection(run(`${REPO}:v2`, 'example.azurecr.io/db:broken'));
+      assert.ok(error instanceof RolloutFailedError, String(error));
+      assert.equal(error.deployment, 'db');
+      assert.equal(error.rolledBack, true, error.message);
+      assert.deepEqual(error.previousImages, ['example.azurecr.io/db:v1']);
+      const after = sim.get('StatefulSet', 'stateful', 'db') as any;
+      assert.equal(after.spec.template.spec.containers[0].image, 'example.azurecr.io/db:v1');
+      assert.equal(after.status.readyReplicas, 2);
+      assert.equal(after.status.currentRevision, sts.status.currentRevision, 'back at the revision it ran before');
+      assert.deepEqual(livePods('stateful', 'db').map((pod: any) => pod.spec.containers[0].image), ['example.azurecr.io/db:v1', 'example.azurecr.io/db:v1']);
+      assert.ok(lines.some((line) => /Deleting pod 'db-1'/.test(line)), lines.join('\n'));
+      assert.equal(deployment('stateful', 'fragile')?.spec.template.spec.containers[0].image, `${REPO}:v1`, 'the api is rolled back too');
+    });
+
+    it('prunes, after a successful rollout only, what earlier runs applied and the manifests no longer hold', async () => {
+      const extra: KubeObject[] = [
+        { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'old-settings' }, data: { A: '1' } } as KubeObject,
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'pruned-scratch' } } as KubeObject,
+      ];
+      const run = (api: string, documents: KubeObject[]) => deploy({ namespace: 'prune', image: api, prune: true, workload: { kind: 'manifests', documents } });
+      await run(`${REPO}:v1`, [...fragile(`${REPO}:v1`), worker('example.azurecr.io/worker:v1'), ...extra]);
+      const parent = sim.get('Secret', 'prune', 'fragile-applyset') as Obj;
+      const id = (parent.metadata as unknown as { labels: Record<string, string> }).labels['applyset.kubernetes.io/id'];
+      assert.match(id, /^applyset-[A-Za-z0-9_-]{43}-v1$/);
+      assert.equal(parent.metadata.annotations?.['applyset.kubernetes.io/contains-group-kinds'], 'ConfigMap,Deployment.apps,Namespace,Service');
+      assert.equal((sim.get('Deployment', 'prune', 'worker') as any).metadata.labels['applyset.kubernetes.io/part-of'], id);
+      // Not the app's: applied without the label, it must survive any prune.
+      await applyObjects(cluster, [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'someone-elses' }, data: {} } as KubeObject], { namespace: 'prune', log });
+
+      // The worker and the extras leave the manifests, but the api fails: nothing is deleted.
+      const failed = await rejection(run(`${REPO}:broken`, fragile(`${REPO}:broken`)));
+      assert.ok(failed instanceof RolloutFailedError, String(failed));
+      assert.ok(sim.get('Deployment', 'prune', 'worker') && sim.get('ConfigMap', 'prune', 'old-settings'), 'a failed run prunes nothing');
+      assert.ok(!lines.some((line) => /Pruned/.test(line)), lines.join('\n'));
+
+      await run(`${REPO}:v2`, fragile(`${REPO}:v2`));
+      assert.equal(sim.get('Deployment', 'prune', 'worker'), undefined);
+      assert.equal(sim.get('ConfigMap', 'prune', 'old-settings'), undefined);
+      const scratch = sim.get('Namespace', '', 'pruned-scratch') as Obj | undefined;
+      assert.ok(!scratch || scratch.metadata.deletionTimestamp, 'the cluster-scoped Namespace is deleted');
+      assert.ok(sim.get('ConfigMap', 'prune', 'someone-elses'), 'an object outside the set stays');
+      assert.ok(sim.get('Deployment', 'prune', 'fragile') && sim.get('Service', 'prune', 'fragile'));
+      assert.deepEqual(lines.filter((line) => /Pruned/.test(line)).map((line) => line.replace(/:.*/, '')).sort(), [
+        "Pruned ConfigMap 'old-settings' in namespace 'prune'", "Pruned Deployment 'worker' in namespace 'prune'", "Pruned Namespace 'pruned-scratch'",
+      ]);
+      assert.equal((sim.get('Secret', 'prune', 'fragile-applyset') as Obj).metadata.annotations?.['applyset.kubernetes.io/contains-group-kinds'], 'Deployment.apps,Service');
+    });
 
     it('rolls back when the progress deadline passes, and says so with the pods\' diagnostics', async () => {
       const first = await manifests(`${REPO}:v1`);

@@ -24,11 +24,12 @@ describe('DeployAiAppToAks L0 (MockTestRunner)', function () {
         const runner = await runL0('DeployAiAppToAksV1', { kubernetesServiceConnection: 'aks', image, appName: `l0-app-${index}`, containerPort: '8080', servicePort: String(18080 + index) }, nodePath, env);
         assert.ok(runner.succeeded, runner.stdout + runner.stderr);
         const outputs = Object.fromEntries([...runner.stdout.matchAll(/##vso\[task\.setvariable variable=(\w+);isOutput=true;[^\]]*\](.*)/g)].map((m) => [m[1], m[2]]));
-        assert.deepEqual(Object.keys(outputs).sort(), ['deployedImage', 'deploymentName', 'modelVerified', 'revision', 'rolledBack', 'serviceHostname', 'serviceIp', 'serviceUrl']);
+        assert.deepEqual(Object.keys(outputs).sort(), ['deployedImage', 'deploymentName', 'modelVerified', 'revision', 'rolledBack', 'serviceHostname', 'serviceIp', 'serviceUrl', 'workloads']);
         assert.deepEqual([outputs.deploymentName, outputs.deployedImage, outputs.revision, outputs.rolledBack, outputs.modelVerified], [`l0-app-${index}`, image, '1', 'false', 'false']);
         assert.match(runner.stdout, /loc_mock_DeploySucceeded/, 'user-facing text goes through tl.loc');
         assert.match(runner.stdout, /##vso\[task\.addattachment type=Distributedtask\.Core\.Summary;name=loc_mock_SummaryTitleDeploy;\]/);
         assert.match(outputs.serviceUrl, /^http:\/\/127\.\d+\.\d+\.\d+:1808\d$/);
+        assert.deepEqual(JSON.parse(outputs.workloads), [{ kind: 'Deployment', name: `l0-app-${index}`, namespace: 'default', revision: 1, images: [image] }]);
       });
 
       it('fails on an invalid namespace, naming the input, before reaching the cluster', async () => {

@@ -84,7 +84,7 @@ describe('DeployAiAppToAks inputs', () => {
 
   it('names each setting the Deploy core may raise as a declared input, by connection type', () => {
     const declared = new Set(deployTask.inputs.map((input) => input.name));
-    const raised = ['clusterConnection', 'kubeconfig', 'registryConnection', 'namespace', 'image', 'manifests', 'containers', 'appName', 'replicas', 'containerPort', 'servicePort', 'serviceType', 'dnsLabel', 'readinessPath', 'env', 'imagePullSecret', 'progressDeadlineSeconds'];
+    const raised = ['clusterConnection', 'kubeconfig', 'registryConnection', 'namespace', 'image', 'manifests', 'containers', 'images', 'appName', 'replicas', 'containerPort', 'servicePort', 'serviceType', 'dnsLabel', 'readinessPath', 'env', 'imagePullSecret', 'progressDeadlineSeconds'];
     for (const type of ['kubernetesServiceConnection', 'azureResourceManager'] as const) {
       const settings = deploySettings(type);
       for (const setting of [...raised, ...(type === 'azureResourceManager' ? ['resourceGroup', 'cluster', 'useClusterAdmin'] : [])]) {
@@ -155,11 +155,31 @@ describe('DeployAiAppToAks inputs', () => {
       assert.deepEqual(containers.map((container: { image: string }) => container.image), [image, 'nginx:1.27']);
     });
 
+    it('prunes only when asked, and only with manifests', () => {
+      assert.equal(read({ kubernetesServiceConnection: 'k8s', image, manifests: 'k8s/app.yaml' }, root).deploy.prune, false);
+      assert.equal(read({ kubernetesServiceConnection: 'k8s', image, manifests: 'k8s/app.yaml', prune: 'true' }, root).deploy.prune, true);
+      assert.equal(read({ ...base, prune: 'true' }).deploy.prune, false, 'a generated app has nothing to prune');
+    });
+
+    it('substitutes further images by repository from the images input', () => {
+      const inputs = read({ kubernetesServiceConnection: 'k8s', image, manifests: 'k8s/app.yaml', images: '\n docker.io/library/nginx = nginx@sha256:' + 'b'.repeat(64) + '\n' }, root);
+      assert.ok(inputs.deploy.workload.kind === 'manifests');
+      const containers = (inputs.deploy.workload.documents[0] as any).spec.template.spec.containers;
+      assert.deepEqual(containers.map((container: { image: string }) => container.image), [image, 'nginx@sha256:' + 'b'.repeat(64)]);
+    });
+
     const badManifests: [string, Record<string, string>, string, RegExp][] = [
       ['invalid YAML', { manifests: 'k8s/broken.yml' }, 'manifests', /broken\.yml is not valid YAML/],
       ['a manifest with no matching container', { manifests: 'k8s/other.yaml' }, 'manifests', /No container in the manifests uses repository 'myacr\.azurecr\.io\/churn-app'.*redis:7 \(Deployment\/x, container c\)/],
       ['a glob that matches nothing', { manifests: 'deploy/*.yaml' }, 'manifests', /Input 'manifests' is 'deploy\/\*\.yaml': no file matches/],
       ['containers naming a missing container', { manifests: 'k8s/app.yaml', containers: 'sidecar' }, 'containers', /no container named 'sidecar'.*container proxy/],
+      ['an images line without =', { manifests: 'k8s/app.yaml', images: 'nginx@sha256:' + 'a'.repeat(64) }, 'images', /^Input 'images' is 'nginx@sha256:a+': expected one repository=reference per line/],
+      ['an images repository with a tag', { manifests: 'k8s/app.yaml', images: 'nginx:1.27=nginx:1.28' }, 'images', /Input 'images' is 'nginx:1\.27=nginx:1\.28': 'nginx:1\.27': give a repository without a tag or digest/],
+      ['an images reference that is not a reference', { manifests: 'k8s/app.yaml', images: 'nginx=Nginx Latest' }, 'images', /Input 'images' is 'Nginx Latest'/],
+      ['an images repository given twice', { manifests: 'k8s/app.yaml', images: 'nginx=nginx:1.28\ndocker.io/library/nginx=nginx:1.29' }, 'images', /repository '[a-z0-9.-]*docker\.io\/library\/nginx': it is given twice/],
+      ['an images repository that is the image\'s', { manifests: 'k8s/app.yaml', images: 'myacr.azurecr.io/churn-app=myacr.azurecr.io/churn-app:v2' }, 'images', /it is the repository of 'image'/],
+      ['a prune that is not a boolean', { manifests: 'k8s/app.yaml', prune: 'sometimes' }, 'prune', /Input 'prune'.*'sometimes'/],
+      ['an images repository no container uses', { manifests: 'k8s/app.yaml', images: 'redis=redis:7.2' }, 'images', /Input 'images' names repository 'redis', but no container/],
     ];
     for (const [what, inputs, input, message] of badManifests) {
       it(`rejects ${what}`, () => assert.throws(() => read({ kubernetesServiceConnection: 'k8s', image, ...inputs }, root), (error: unknown) =>

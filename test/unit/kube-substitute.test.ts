@@ -156,4 +156,22 @@ describe('kube substituteImage', () => {
   it('rejects an image that is not a reference', () => {
     assert.throws(() => substituteImage(load(), { image: 'Bad Image' }), (error: unknown) => /Input 'image' .*'Bad Image'/.test(reportedByDeploy(error, { setting: 'image', key: 'InputInvalid' }).message));
   });
+
+  it('puts further images into the containers of their repositories, without the model annotations', () => {
+    const nginx = `docker.io/library/nginx@${digest}`;
+    const { documents, replacements } = substituteImage(load(), { image: newImage, annotations: { modelVersion: '7' }, images: [{ repository: 'nginx', reference: nginx }] });
+    assert.deepEqual(replacements.map((r) => `${r.container}:${r.to}`), [`migrate:${newImage}`, `app:${newImage}`, `proxy:${nginx}`, `job:${newImage}`]);
+    assert.equal(at(documents[0], 'spec.template.spec.containers.1.image'), nginx);
+    const pod = `apiVersion: v1\nkind: Pod\nmetadata: { name: p }\nspec: { containers: [{ name: web, image: "127.0.0.1:5000/team/churn-app" }] }\n---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: { name: cache }\nspec: { template: { spec: { containers: [{ name: redis, image: "redis:7" }] } } }\n`;
+    const only = substituteImage(load(pod), { image: newImage, annotations: { modelVersion: '7' }, images: [{ repository: 'docker.io/library/redis', reference: `redis@${digest}` }] });
+    assert.equal(at(only.documents[1], 'spec.template.spec.containers.0.image'), `redis@${digest}`);
+    assert.equal(only.documents[1].metadata?.annotations, undefined, 'a further image is not the model\'s');
+  });
+
+  it('names the further images no container uses', () => {
+    assert.throws(() => substituteImage(load(), { image: newImage, images: [{ repository: 'nginx', reference: `nginx@${digest}` }, { repository: 'myacr.azurecr.io/worker', reference: `myacr.azurecr.io/worker@${digest}` }] }), (error: unknown) => {
+      const reported = reportedByDeploy(error, { setting: 'images', key: 'ManifestNoImagesMatch' });
+      return reported.input === 'images' && /^Input 'images' names repository 'myacr\.azurecr\.io\/worker', but no container .*nginx:1\.27 \(Deployment\/web, container proxy\)/.test(reported.message);
+    });
+  });
 });

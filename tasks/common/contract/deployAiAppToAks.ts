@@ -1,7 +1,7 @@
 // Generated from tasks/DeployAiAppToAksV1/task.json by scripts/contracts.mjs (npm run build). Do not edit:
 // change task.json and rebuild.
 
-/** Deploy AI App To AKS 1.1.0: every input, with its pick-list values and default. */
+/** Deploy AI App To AKS 1.2.0: every input, with its pick-list values and default. */
 export const DeployAiAppToAksInputs = {
   connectionType: { name: 'connectionType', kind: 'pickList', options: ['kubernetesServiceConnection', 'azureResourceManager'], default: 'kubernetesServiceConnection', required: true },
   kubernetesServiceConnection: { name: 'kubernetesServiceConnection', kind: 'connectedService', required: true },
@@ -14,6 +14,8 @@ export const DeployAiAppToAksInputs = {
   image: { name: 'image', kind: 'string', required: true },
   manifests: { name: 'manifests', kind: 'multiLine' },
   containers: { name: 'containers', kind: 'string' },
+  images: { name: 'images', kind: 'multiLine' },
+  prune: { name: 'prune', kind: 'boolean', default: false },
   appName: { name: 'appName', kind: 'string' },
   replicas: { name: 'replicas', kind: 'int', default: 2 },
   containerPort: { name: 'containerPort', kind: 'int', default: 5000 },
@@ -42,7 +44,7 @@ export const DeployAiAppToAksInputs = {
 } as const;
 
 /** The task's name and version, as its provenance names the builder. */
-export const DeployAiAppToAksTask = { name: 'DeployAiAppToAks', version: '1.1.0' } as const;
+export const DeployAiAppToAksTask = { name: 'DeployAiAppToAks', version: '1.2.0' } as const;
 
 /** The output variables, by name. */
 export const DeployAiAppToAksOutputs = {
@@ -54,4 +56,5 @@ export const DeployAiAppToAksOutputs = {
   serviceUrl: 'serviceUrl',
   rolledBack: 'rolledBack',
   modelVerified: 'modelVerified',
+  workloads: 'workloads',
 } as const;

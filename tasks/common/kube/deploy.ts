@@ -19,11 +19,13 @@ import { applyObjects, applyPullSecret, ensureNamespace, type RegistryCredential
 import type { Cluster } from './cluster';
 import { describeRolloutFailure } from './diagnostics';
 import { type AppSpec, generateManifests } from './generate';
+import { type ApplySet, applySetId, asMembers, openApplySet, pruneApplySet } from './prune';
 import { RolloutFailedError } from './rolloutFailedError';
 import { StoppedError } from '../net/errors';
 import { rollbackDeployment } from './rollback';
-import { type DeploymentLike, revisionOf, rolloutStatus } from './rolloutStatus';
-import { type RolloutOutcome, watchRollout } from './rolloutWatch';
+import type { DeploymentLike } from './rolloutStatus';
+import { type RolloutOutcome, watchRollout, workloadRevision, workloadStatus } from './rolloutWatch';
+import { rollbackStatefulSet } from './workloads/statefulSetRollback';
 import { addressSender, runGoldenRequests } from './goldenRun';
 import type { GoldenSettings } from './goldenRequests';
 import type { ModelCheckSettings } from './modelCheck';
@@ -70,6 +72,8 @@ export interface DeployRequest {
   readonly modelCheck?: ModelCheckSettings;
   /** Sent to one new pod before the rollout is done, then through the load balancer. */
   readonly goldenRequests?: GoldenSettings;
+  /** After a successful rollout, delete what earlier runs of this app applied and the manifests no longer hold (prune.ts). */
+  readonly prune?: boolean;
 }
 
 export interface DeployContext {
@@ -86,7 +90,17 @@ export interface DeployContext {
 /** Reading pods and events after a failed rollout: enough for a healthy server, short for a silent one. */
 export const DIAGNOSTICS_BUDGET_MS = 30_000;
 
+/** One rolled-out workload, as the workloads output lists it. */
+export interface WorkloadReport {
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace: string;
+  readonly revision: number;
+  readonly images: readonly string[];
+}
+
 export interface DeployResult {
+  /** The primary Deployment: the one running `image`, else the first. */
   readonly deploymentName: string;
   readonly namespace: string;
   readonly revision: number;
@@ -98,65 +112,98 @@ export interface DeployResult {
   readonly unchanged: boolean;
   /** Every ready pod reported the deployed model digest. */
   readonly modelVerified: boolean;
+  /** Every Deployment the manifests hold, in their order, the primary among them. */
+  readonly workloads: readonly WorkloadReport[];
   readonly timings: { readonly applyMs: number; readonly rolloutMs: number; readonly proofMs: number; readonly serviceMs: number };
 }
 
 export async function deployApp(options: DeployRequest, context: DeployContext): Promise<DeployResult> {
   const cluster = context.signal ? context.cluster.within(context.signal) : context.cluster;
-  const documents = withRunAnnotations(workloadDocuments(options), options.runAnnotations);
-  const deploymentIndex = theDeployment(documents);
+  const annotated = withRunAnnotations(workloadDocuments(options), options.runAnnotations);
+  const indexes = deploymentIndexes(annotated);
   const started = Date.now();
-  const name = documents[deploymentIndex].metadata?.name ?? '';
-  const rolling = cluster.within(withDeadline(cluster.signal, options.rolloutTimeoutMs, format('DeployRolloutPhase', name, Math.round(options.rolloutTimeoutMs / 1000))));
-  const applied = await applyWorkload(rolling, context, options, documents, deploymentIndex);
+  const primaryIndex = indexes.find((index) => imagesOf(annotated[index]).includes(options.image)) ?? indexes[0];
+  // The apply set is named after the primary Deployment: the app, whatever else its manifests hold.
+  const parent = options.prune ? { name: `${annotated[primaryIndex].metadata?.name ?? ''}-applyset`, namespace: options.namespace } : undefined;
+  const documents = parent ? asMembers(annotated, applySetId(parent.name, parent.namespace)) : annotated;
+  const names = indexes.map((index) => documents[index].metadata?.name ?? '').join(', ');
+  const rolling = cluster.within(withDeadline(cluster.signal, options.rolloutTimeoutMs, format('DeployRolloutPhase', names, Math.round(options.rolloutTimeoutMs / 1000))));
+  const applied = await applyWorkload(rolling, context, options, documents, indexes, primaryIndex, parent);
   const applyMs = Date.now() - started;
 
-  const outcome = await rollout(rolling, context, options, applied);
+  const outcomes = await Promise.all(applied.deployments.map((one) => rollout(rolling, context, options, one)));
   const rolloutMs = Date.now() - started - applyMs;
-  if (outcome.kind === 'failed') throw await rolloutFailed(cluster, context, options, applied, outcome);
+  const failedAt = outcomes.findIndex((outcome) => outcome.kind === 'failed');
+  if (failedAt >= 0) throw await rolloutFailed(cluster, context, options, applied, failedAt, outcomes[failedAt] as Failed);
+  const completed = outcomes as Complete[];
+  const primary = applied.deployments.findIndex((one) => one.primary);
+  const outcome = completed[primary];
   const deployedImage = imageOf(outcome.deployment.spec?.template, options.image);
 
-  const proof = await provePods(cluster, options, { namespace: applied.namespace, deployment: outcome.deployment, image: deployedImage }, { log: context.log, retry: context.retry });
-  if (proof.failure) throw await unproven(cluster, context, options, applied, outcome, proof.failure.reason, proof.failure.detail);
+  let modelVerified = false;
+  // The model check on every Deployment running the model's image; the golden requests once, on the primary.
+  for (const [index, one] of applied.deployments.entries()) {
+    const template = completed[index].deployment.spec?.template;
+    if (!one.primary && !(template?.spec?.containers ?? []).some((container) => container.image === options.image)) continue;
+    const settings = one.primary ? options : { modelCheck: options.modelCheck };
+    const proof = await provePods(cluster, settings, { namespace: one.namespace, deployment: completed[index].deployment, image: options.image }, { log: context.log, retry: context.retry });
+    if (proof.failure) throw await unproven(cluster, context, options, applied, index, completed[index], proof.failure.reason, proof.failure.detail);
+    if (one.primary) modelVerified = proof.modelVerified;
+  }
   const proofMs = Date.now() - started - applyMs - rolloutMs;
 
-  const service = await reach(cluster, context, options, applied.objects, outcome.deployment, applied.namespace);
+  const service = await reach(cluster, context, options, applied.objects, outcome.deployment, applied.deployments[primary].namespace);
   const golden = options.goldenRequests;
   if (golden && service?.url) {
     const send = addressSender(service.url, context.network, cluster.signal, golden.timeoutMs ?? 10_000);
     const through = await runGoldenRequests(send, golden, service.url, context.log);
-    if (through.failure) throw await unproven(cluster, context, options, applied, outcome, 'GoldenRequestsFailed', through.failure);
+    if (through.failure) throw await unproven(cluster, context, options, applied, primary, outcome, 'GoldenRequestsFailed', through.failure);
   }
+  // Only now, with every workload rolled out and proven: deleting earlier objects cannot be undone.
+  if (applied.set) await pruneApplySet(cluster, applied.set, applied.objects, context.log);
+  const workloads = applied.deployments.map((one, index): WorkloadReport => Object.freeze({
+    kind: one.kind, name: one.name, namespace: one.namespace, revision: completed[index].revision, images: Object.freeze(imagesOf(completed[index].deployment as KubeObject)),
+  }));
   return Object.freeze({
-    deploymentName: name, namespace: applied.namespace, revision: outcome.revision, deployedImage, service, rolledBack: false, unchanged: applied.unchanged,
-    modelVerified: proof.modelVerified,
+    deploymentName: applied.deployments[primary].name, namespace: applied.deployments[primary].namespace, revision: outcome.revision, deployedImage, service, rolledBack: false,
+    unchanged: applied.deployments.every((one) => one.unchanged), modelVerified, workloads: Object.freeze(workloads),
     timings: Object.freeze({ applyMs, rolloutMs, proofMs, serviceMs: Date.now() - started - applyMs - rolloutMs - proofMs }),
   });
 }
 
 /** Pods that are Ready but do not prove the model: failed like a rollout that did not complete. */
-function unproven(cluster: Cluster, context: DeployContext, options: DeployRequest, applied: Applied, outcome: Complete, reason: ProofFailureReason, detail: string): Promise<RolloutFailedError> {
-  return rolloutFailed(cluster, context, options, applied, { ...outcome, kind: 'failed', reason, message: detail });
+function unproven(cluster: Cluster, context: DeployContext, options: DeployRequest, applied: Applied, index: number, outcome: Complete, reason: ProofFailureReason, detail: string): Promise<RolloutFailedError> {
+  return rolloutFailed(cluster, context, options, applied, index, { ...outcome, kind: 'failed', reason, message: detail });
 }
 
-/** The namespace and pull secret, then every object; reads the Deployment first to tell a no-op apply. */
-async function applyWorkload(cluster: Cluster, context: DeployContext, options: DeployRequest, documents: KubeObject[], deploymentIndex: number): Promise<Applied> {
+/** The namespace and pull secret, then every object; reads each Deployment first to tell a no-op apply. */
+async function applyWorkload(cluster: Cluster, context: DeployContext, options: DeployRequest, documents: KubeObject[], indexes: readonly number[], primaryIndex: number, parent?: { name: string; namespace: string }): Promise<Applied> {
   const { log } = context;
   await ensureNamespace(cluster, options.namespace, options.createNamespace, log);
   const secret = options.imagePullSecret;
   if (secret) await applyPullSecret(cluster, options.namespace, secret.name, secret, log);
-  const target = documents[deploymentIndex];
-  const namespace = target.metadata?.namespace ?? options.namespace;
-  const name = target.metadata?.name ?? '';
-  const before = await kubeRead(cluster, `read deployment '${name}' in namespace '${namespace}'`,
-    () => cluster.apps.readNamespacedDeployment({ name, namespace }), { log, namespace, retry: context.retry });
+  const set = parent && await openApplySet(cluster, parent, documents, log);
+  const before = await Promise.all(indexes.map((index): Promise<DeploymentLike | undefined> => {
+    const namespace = documents[index].metadata?.namespace ?? options.namespace;
+    const name = documents[index].metadata?.name ?? '';
+    const kind = documents[index].kind;
+    return kubeRead(cluster, `read ${kind.toLowerCase()} '${name}' in namespace '${namespace}'`,
+      () => (kind === 'StatefulSet' ? cluster.apps.readNamespacedStatefulSet({ name, namespace }) : cluster.apps.readNamespacedDeployment({ name, namespace })) as Promise<DeploymentLike>, { log, namespace, retry: context.retry });
+  }));
   const objects = await applyObjects(cluster, documents, { namespace: options.namespace, log, retry: context.retry });
-  const deployment = objects[deploymentIndex] as DeploymentLike;
-  const unchanged = before?.metadata?.generation !== undefined && before.metadata.generation === deployment.metadata?.generation;
-  return { namespace, name, deployment, unchanged, objects };
+  const deployments = indexes.map((index, at): AppliedDeployment => {
+    const deployment = objects[index] as DeploymentLike;
+    const generation = before[at]?.metadata?.generation;
+    return {
+      kind: documents[index].kind as WorkloadKind, before: before[at],
+      namespace: documents[index].metadata?.namespace ?? options.namespace, name: documents[index].metadata?.name ?? '', deployment,
+      unchanged: generation !== undefined && generation === deployment.metadata?.generation, primary: index === primaryIndex,
+    };
+  });
+  return { deployments, objects, set };
 }
 
-/** The objects to apply; a pull secret is referenced from the Deployment's pods so it is used. */
+/** The objects to apply; a pull secret is referenced from the Deployments' pods so it is used. */
 function workloadDocuments(options: DeployRequest): KubeObject[] {
   const secret = options.imagePullSecret?.name;
   if (options.workload.kind === 'generated') {
@@ -165,11 +212,12 @@ function workloadDocuments(options: DeployRequest): KubeObject[] {
     const { deployment, service } = generateManifests(spec);
     return [deployment as KubeObject, service as KubeObject];
   }
-  return options.workload.documents.map((document) => (secret && isDeployment(document) ? withPullSecret(document, secret) : document));
+  return options.workload.documents.map((document) => (secret && isWorkload(document) ? withPullSecret(document, secret) : document));
 }
 
-function isDeployment(object: KubeObject): boolean {
-  return object.kind === 'Deployment' && /^apps\//.test(object.apiVersion);
+/** What is watched and rolled back: Deployments and StatefulSets. */
+function isWorkload(object: KubeObject): boolean {
+  return (object.kind === 'Deployment' || object.kind === 'StatefulSet') && /^apps\//.test(object.apiVersion);
 }
 
 function withPullSecret(deployment: KubeObject, name: string): KubeObject {
@@ -180,36 +228,60 @@ function withPullSecret(deployment: KubeObject, name: string): KubeObject {
   return copy as KubeObject;
 }
 
-/** Exactly one Deployment: outputs, rollback and the smoke test all speak of one app. */
-function theDeployment(documents: readonly KubeObject[]): number {
-  const indexes = documents.flatMap((document, index) => (isDeployment(document) ? [index] : []));
-  if (indexes.length !== 1) {
-    const names = indexes.map((index) => `'${documents[index].metadata?.name ?? '(unnamed)'}'`).join(', ') || 'none';
-    throw new TaskError('DeployDeploymentCount', [indexes.length, names]);
+/** At least one Deployment: it is what is watched, rolled back and reported. */
+function deploymentIndexes(documents: readonly KubeObject[]): number[] {
+  const indexes = documents.flatMap((document, index) => (isWorkload(document) ? [index] : []));
+  if (indexes.length === 0) throw new TaskError('DeployNoDeployment', [documents.map((document) => `${document.kind} '${document.metadata?.name ?? '(unnamed)'}'`).join(', ') || 'nothing']);
+  const seen = new Set<string>();
+  for (const index of indexes) {
+    const strategy = (documents[index].spec as { updateStrategy?: { type?: string } } | undefined)?.updateStrategy?.type;
+    if (documents[index].kind === 'StatefulSet' && strategy !== undefined && strategy !== 'RollingUpdate') throw new TaskError('DeployStatefulSetOnDelete', [documents[index].metadata?.name ?? '']);
+    const key = `${documents[index].kind}/${documents[index].metadata?.namespace ?? ''}/${documents[index].metadata?.name ?? ''}`;
+    if (seen.has(key)) throw new TaskError('DeployDeploymentTwice', [documents[index].metadata?.name ?? '(unnamed)']);
+    seen.add(key);
   }
-  return indexes[0];
+  return indexes;
 }
 
-interface Applied {
+function imagesOf(object: KubeObject): string[] {
+  const template = (object.spec as { template?: PodTemplate } | undefined)?.template;
+  return (template?.spec?.containers ?? []).map((container) => container.image ?? '');
+}
+
+type WorkloadKind = 'Deployment' | 'StatefulSet';
+
+interface AppliedDeployment {
+  readonly kind: WorkloadKind;
+  /** As it was before this run's apply: a StatefulSet is rolled back to its template. */
+  readonly before?: DeploymentLike;
   readonly namespace: string;
   readonly name: string;
   readonly deployment: DeploymentLike;
+  /** The apply left the generation as it was: nothing to roll out, nothing to roll back. */
   readonly unchanged: boolean;
+  /** The one running `image`: outputs, the service and the golden requests speak of it. */
+  readonly primary: boolean;
+}
+
+interface Applied {
+  readonly deployments: readonly AppliedDeployment[];
   /** The server's copies of every object, in the order applied. */
   readonly objects: readonly KubeObject[];
+  /** With prune: the apply set this run's objects joined. */
+  readonly set?: ApplySet;
 }
 
 /** An unchanged, healthy Deployment needs no watch: the fast path of a re-run. */
-async function rollout(cluster: Cluster, context: DeployContext, options: DeployRequest, applied: Applied): Promise<RolloutOutcome> {
-  const { deployment, unchanged, name, namespace } = applied;
-  if (unchanged && rolloutStatus(deployment).done) {
-    const revision = revisionOf(deployment) ?? 0;
+async function rollout(cluster: Cluster, context: DeployContext, options: DeployRequest, applied: AppliedDeployment): Promise<RolloutOutcome> {
+  const { deployment, unchanged, name, namespace, kind } = applied;
+  if (unchanged && workloadStatus(deployment, kind).done) {
+    const revision = workloadRevision(deployment, kind);
     context.log.info('DeployUnchanged', name, revision);
     return { kind: 'complete', revision, deployment, elapsedMs: 0 };
   }
-  context.log.info('DeployRollingOut', Math.round(options.rolloutTimeoutMs / 1000), name, options.image);
+  context.log.info('DeployRollingOut', Math.round(options.rolloutTimeoutMs / 1000), name, imagesOf(deployment as KubeObject).join(', '));
   return watchRollout(cluster, {
-    namespace, name, timeoutMs: options.rolloutTimeoutMs, log: context.log, initial: deployment, retry: context.retry,
+    kind, namespace, name, timeoutMs: options.rolloutTimeoutMs, log: context.log, initial: deployment, retry: context.retry,
     onStatus: context.progress ? (status) => context.progress?.(status.message) : undefined,
   });
 }
@@ -217,24 +289,36 @@ async function rollout(cluster: Cluster, context: DeployContext, options: Deploy
 type Complete = Extract<RolloutOutcome, { kind: 'complete' }>;
 type Failed = Extract<RolloutOutcome, { kind: 'failed' }> | (Omit<Complete, 'kind'> & { readonly kind: 'failed'; readonly reason: ProofFailureReason; readonly message: string });
 
-async function rolloutFailed(cluster: Cluster, context: DeployContext, options: DeployRequest, applied: Applied, outcome: Failed): Promise<RolloutFailedError> {
+/**
+ * The failing Deployment's diagnostics, then every Deployment this run changed rolled back (the
+ * failing one's result is the headline; another's rollback failure is added to it).
+ */
+async function rolloutFailed(cluster: Cluster, context: DeployContext, options: DeployRequest, applied: Applied, index: number, outcome: Failed): Promise<RolloutFailedError> {
   const { log } = context;
-  const { namespace, name } = applied;
+  const { namespace, name } = applied.deployments[index];
   // Diagnostics first: a rollback scales the failing pods away, and their events with them.
   const reading = cluster.within(withDeadline(cluster.signal, Math.min(DIAGNOSTICS_BUDGET_MS, options.rolloutTimeoutMs), `reading the pods of deployment '${name}'`));
   const diagnostics = await describeRolloutFailure(reading, namespace, outcome.deployment, log);
-  const base = { deployment: name, namespace, image: options.image, reason: outcome.reason, detail: outcome.message, revision: outcome.revision, diagnostics };
+  const base = { deployment: name, namespace, image: imagesOf(outcome.deployment as KubeObject).join(', ') || options.image, reason: outcome.reason, detail: outcome.message, revision: outcome.revision, diagnostics };
   if (!options.rollbackOnFailure) return new RolloutFailedError({ ...base, rolledBack: false });
-  let rollback;
-  try {
-    rollback = await rollbackDeployment(cluster, namespace, name, log, { timeoutMs: options.rolloutTimeoutMs });
-  } catch (error) {
-    if (error instanceof StoppedError) throw error;
-    // The rollout's failure stays the headline; the rollback's is added to it.
-    return new RolloutFailedError({ ...base, rolledBack: false, rollbackError: (error as Error).message });
-  }
-  if (!rollback) return new RolloutFailedError({ ...base, rolledBack: false, noHistory: true });
-  return new RolloutFailedError({ ...base, rolledBack: true, previousRevision: rollback.revision, previousImages: rollback.images });
+  const changed = applied.deployments.filter((one, at) => at === index || !one.unchanged);
+  const results = await Promise.all(changed.map(async (one) => {
+    try {
+      const rollback = one.kind === 'StatefulSet'
+        ? await rollbackStatefulSet(cluster, one.namespace, one.name, one.before, log, options.rolloutTimeoutMs)
+        : await rollbackDeployment(cluster, one.namespace, one.name, log, { timeoutMs: options.rolloutTimeoutMs });
+      return { one, rollback };
+    } catch (error) {
+      if (error instanceof StoppedError) throw error;
+      return { one, error: error as Error };
+    }
+  }));
+  const mine = results.find((result) => result.one.name === name && result.one.namespace === namespace);
+  const otherError = results.find((result) => result !== mine && result.error)?.error;
+  // The rollout's failure stays the headline; a rollback's is added to it.
+  if (mine?.error || otherError) return new RolloutFailedError({ ...base, rolledBack: false, rollbackError: (mine?.error ?? otherError as Error).message });
+  if (!mine?.rollback) return new RolloutFailedError({ ...base, rolledBack: false, noHistory: true });
+  return new RolloutFailedError({ ...base, rolledBack: true, previousRevision: mine.rollback.revision, previousImages: mine.rollback.images });
 }
 
 /** The container running the deployed image, else the first: what the task reports as deployed. */

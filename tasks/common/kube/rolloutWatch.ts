@@ -17,8 +17,11 @@ import { type CallOptions, describeFailure, kubeCall, kubeStatusError, refusal, 
 import { type DeploymentLike, type RolloutStatus, TIMED_OUT_REASON, revisionOf, rolloutStatus } from './rolloutStatus';
 import { serverHost } from './kubeconfig';
 import { watch } from './watch';
+import { type StatefulSetLike, statefulSetStatus } from './workloads/rolloutRules';
 
 export interface RolloutWatchOptions {
+  /** Default Deployment; a StatefulSet is judged by kubectl's StatefulSet rules, its revision being its generation. */
+  readonly kind?: 'Deployment' | 'StatefulSet';
   readonly namespace: string;
   readonly name: string;
   /** The most the watch may take; the cluster's own signal may end it sooner. */
@@ -70,7 +73,7 @@ class RolloutWatcher {
   constructor(cluster: Cluster, private readonly options: RolloutWatchOptions) {
     this.cluster = cluster.within(withDeadline(cluster.signal, options.timeoutMs, `the rollout of deployment '${options.name}'`));
     this.idleMs = Math.max(1, options.idleRewatchMs ?? DEFAULT_IDLE_REWATCH_MS);
-    this.path = `/apis/apps/v1/namespaces/${encodeURIComponent(options.namespace)}/deployments`;
+    this.path = `/apis/apps/v1/namespaces/${encodeURIComponent(options.namespace)}/${options.kind === 'StatefulSet' ? 'statefulsets' : 'deployments'}`;
     this.fieldSelector = `metadata.name=${options.name}`;
     this.deployment = options.initial;
   }
@@ -119,8 +122,9 @@ class RolloutWatcher {
   /** Lists the one deployment: the list's resourceVersion, unlike the object's, is recent enough to watch from. */
   private async relist(): Promise<RolloutOutcome | undefined> {
     const { namespace, name, log } = this.options;
-    const list = await kubeCall(this.cluster, `list deployment '${name}'`,
-      () => this.cluster.apps.listNamespacedDeployment({ namespace, fieldSelector: this.fieldSelector }), { log, namespace, retry: this.options.retry });
+    const query = { namespace, fieldSelector: this.fieldSelector };
+    const list = await kubeCall(this.cluster, `list ${this.options.kind === 'StatefulSet' ? 'statefulset' : 'deployment'} '${name}'`,
+      () => (this.options.kind === 'StatefulSet' ? this.cluster.apps.listNamespacedStatefulSet(query) : this.cluster.apps.listNamespacedDeployment(query)), { log, namespace, retry: this.options.retry });
     const found = list.items.find((item) => item.metadata?.name === name) as DeploymentLike | undefined;
     if (!found) throw new TaskError(this.deployment && this.options.initial !== this.deployment ? 'RolloutDeploymentDeleted' : 'RolloutDeploymentNotFound', [name, namespace]);
     this.resourceVersion = list.metadata?.resourceVersion ?? (found.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
@@ -183,12 +187,12 @@ class RolloutWatcher {
   /** kubectl's decision on this version of the deployment; reports the status when its words change. */
   private observe(deployment: DeploymentLike): RolloutOutcome | undefined {
     this.deployment = deployment;
-    const status = rolloutStatus(deployment);
+    const status = workloadStatus(deployment, this.options.kind);
     const { log, name, namespace } = this.options;
     const changed = status.message !== this.lastMessage;
     this.lastMessage = status.message;
     if (changed) this.options.onStatus?.(status);
-    const revision = revisionOf(deployment) ?? 0;
+    const revision = workloadRevision(deployment, this.options.kind);
     const elapsedMs = performance.now() - this.started;
     if (status.done) {
       log.info('RolloutComplete', name, namespace, revision, (elapsedMs / 1000).toFixed(1));
@@ -209,13 +213,23 @@ class RolloutWatcher {
       const why = this.lastError ? describeFailure(this.lastError) : `no answer within ${Math.round(timeoutMs / 1000)} s`;
       throw new RemoteError('RolloutWatchFailed', ['list', name, namespace, why], { cause: this.lastError });
     }
-    const revision = revisionOf(this.deployment) ?? 0;
+    const revision = workloadRevision(this.deployment, this.options.kind);
     // Seen only as the apply returned it: the server said nothing since, and that is the news.
     const last = this.deployment === this.options.initial ? format('RolloutServerSilent', serverHost(this.cluster.server)) : this.lastMessage;
     const message = format('RolloutTimedOut', revision, Math.round(timeoutMs / 100) / 10, last);
     this.options.log.debug(`rollout of deployment ${name} timed out after ${Math.round(elapsedMs)} ms`);
     return { kind: 'failed', reason: 'Timeout', message, revision, deployment: this.deployment, elapsedMs };
   }
+}
+
+/** kubectl's rules for the kind. */
+export function workloadStatus(workload: DeploymentLike, kind: RolloutWatchOptions['kind']): RolloutStatus {
+  return kind === 'StatefulSet' ? statefulSetStatus(workload as StatefulSetLike) : rolloutStatus(workload);
+}
+
+/** A Deployment's revision annotation; a StatefulSet's generation (its revisions are named, not numbered). */
+export function workloadRevision(workload: DeploymentLike, kind: RolloutWatchOptions['kind']): number {
+  return kind === 'StatefulSet' ? workload.metadata?.generation ?? 0 : revisionOf(workload) ?? 0;
 }
 
 function trimPeriod(text: string): string {

@@ -14,6 +14,17 @@ export interface SubstituteOptions {
   readonly containers?: readonly string[];
   /** Added to the pod templates where an image was replaced. */
   readonly annotations?: ModelAnnotations;
+  /**
+   * Further images, each put into every container whose image has the pair's repository (`image`
+   * and `containers` win where both match). No model annotations: those describe `image`.
+   */
+  readonly images?: readonly ImagePair[];
+}
+
+/** One line of the images input: the repository the manifests name, and the reference to deploy. */
+export interface ImagePair {
+  readonly repository: string;
+  readonly reference: string;
 }
 
 export interface Replacement {
@@ -59,9 +70,12 @@ function podTemplateOf(object: Record<string, unknown>): PodTemplate | undefined
 
 export function substituteImage(documents: readonly KubeObject[], options: SubstituteOptions): SubstituteResult {
   const matches = containerMatcher(options);
+  const pairs = (options.images ?? []).map((pair) => ({ ...pair, target: repositoryOf(pair.repository) }));
   const copies = documents.map((document) => structuredClone(document) as KubeObject);
   const seen: SeenContainer[] = [];
   const replacements: Replacement[] = [];
+  const others: Replacement[] = [];
+  const inOrder: Replacement[] = [];
   for (const copy of copies) {
     const template = podTemplateOf(copy as Record<string, unknown>);
     if (!template) continue;
@@ -69,9 +83,18 @@ export function substituteImage(documents: readonly KubeObject[], options: Subst
     for (const container of containersOf(template)) {
       const entry = { kind: copy.kind, name: copy.metadata?.name ?? '(unnamed)', container: container.name ?? '(unnamed)', image: container.image ?? '' };
       seen.push(entry);
-      if (!matches(entry)) continue;
-      (container as { image?: string }).image = options.image;
-      replacements.push({ kind: entry.kind, name: entry.name, container: entry.container, from: entry.image, to: options.image });
+      if (matches(entry)) {
+        (container as { image?: string }).image = options.image;
+        replacements.push({ kind: entry.kind, name: entry.name, container: entry.container, from: entry.image, to: options.image });
+        inOrder.push(replacements[replacements.length - 1]);
+        continue;
+      }
+      const pair = pairs.find((candidate) => candidate.target !== undefined && candidate.target === repositoryOf(entry.image));
+      if (pair) {
+        (container as { image?: string }).image = pair.reference;
+        others.push({ kind: entry.kind, name: entry.name, container: entry.container, from: entry.image, to: pair.reference });
+        inOrder.push(others[others.length - 1]);
+      }
     }
     // Only templates that changed get annotations, so unrelated workloads do not restart.
     if (replacements.length > before) {
@@ -80,7 +103,11 @@ export function substituteImage(documents: readonly KubeObject[], options: Subst
     }
   }
   checkAllMatched(options, seen, replacements);
-  return { documents: copies, replacements };
+  const unused = pairs.filter((pair) => !others.some((replacement) => repositoryOf(replacement.from) === pair.target));
+  if (unused.length > 0) {
+    throw new KubeManifestError('ManifestNoImagesMatch', [unused.map((pair) => `'${pair.repository}'`).join(', '), describeSeen(seen)], 'images');
+  }
+  return { documents: copies, replacements: inOrder };
 }
 
 function containersOf(template: PodTemplate): Container[] {

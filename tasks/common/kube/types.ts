@@ -47,8 +47,8 @@ export interface PodTemplate {
  * A manifest that cannot be used as written: a failure of the manifests, or of the container names
  * to replace. The message names the document and what to change, and says INPUT_SLOT for the input.
  */
-export class KubeManifestError extends SettingError<'manifests' | 'containers'> {
-  constructor(key: MessageKey, args: readonly unknown[], setting: 'manifests' | 'containers' = 'manifests') {
+export class KubeManifestError extends SettingError<'manifests' | 'containers' | 'images'> {
+  constructor(key: MessageKey, args: readonly unknown[], setting: 'manifests' | 'containers' | 'images' = 'manifests') {
     super(setting, key, args);
   }
 }

@@ -13,7 +13,8 @@ import { type GoldenSettings, parseGoldenRequests } from '../kube/goldenRequests
 import type { ModelCheckSettings } from '../kube/modelCheck';
 import { type AppSpec, DEFAULT_PROGRESS_DEADLINE_SECONDS, appSpecProblem } from '../kube/generate';
 import { parseManifests } from '../kube/parse';
-import { substituteImage } from '../kube/substitute';
+import { type ImagePair, repositoryOf, substituteImage } from '../kube/substitute';
+import { ReferenceError, parseRepository } from '../oci/reference';
 import { runAnnotationsFor } from '../kube/traceability';
 import type { ModelAnnotations } from '../kube/types';
 import { MAX_REPLICAS, type ValueProblem, dns1123LabelProblem, dns1123SubdomainProblem, httpPathProblem, imageProblem } from '../kube/validate';
@@ -53,6 +54,7 @@ export function deploySettings(connectionType: ConnectionType): SettingInputs {
     registryConnection: Inputs.containerRegistry.name,
     manifests: Inputs.manifests.name,
     containers: Inputs.containers.name,
+    images: Inputs.images.name,
     trustedPublicKeys: Inputs.trustedPublicKeys.name,
     modelDigest: Inputs.modelDigest.name,
     goldenRequests: Inputs.goldenRequests.name,
@@ -123,8 +125,39 @@ function userManifests(agent: Agent, patterns: readonly string[], image: string,
   const input = Inputs.manifests.name;
   if (files.length === 0) throw new InputError(input, 'InputInvalid', [input, patterns.join(', '), 'no file matches; give paths or globs of YAML manifests, relative to the sources folder ($(System.DefaultWorkingDirectory)) or absolute']);
   const parsed = parseManifests(files.map((file) => ({ source: file, text: fs.readFileSync(file, 'utf8') })));
-  const { documents } = substituteImage(parsed, { image, containers: listInput(agent, Inputs.containers.name), annotations: model });
+  const images = imagePairsInput(agent, image);
+  const { documents } = substituteImage(parsed, { image, containers: listInput(agent, Inputs.containers.name), annotations: model, images });
   return { workload: { kind: 'manifests', documents }, files };
+}
+
+const IMAGE_PAIR_FORM = 'one repository=reference per line, such as myacr.azurecr.io/churn-worker=myacr.azurecr.io/churn-worker@sha256:...';
+
+/** The images input: repository=reference lines, each repository once and none of them image's own. */
+function imagePairsInput(agent: Agent, image: string): ImagePair[] {
+  const name = Inputs.images.name;
+  const pairs: ImagePair[] = [];
+  const seen = new Set([repositoryOf(image)]);
+  for (const line of (textInput(agent, Inputs.images) ?? '').split('\n').map((text) => text.trim()).filter(Boolean)) {
+    const equals = line.indexOf('=');
+    const repository = line.slice(0, Math.max(equals, 0)).trim();
+    const reference = line.slice(equals + 1).trim();
+    if (equals < 0 || !repository || !reference) throw new InputError(name, 'InputInvalid', [name, line, `expected ${IMAGE_PAIR_FORM}`]);
+    try {
+      parseRepository(repository);
+    } catch (error) {
+      if (!(error instanceof ReferenceError)) throw error;
+      throw new InputError(name, 'InputInvalid', [name, line, `'${repository}': ${error.message}; expected ${IMAGE_PAIR_FORM}`]);
+    }
+    rejectIf(name, imageProblem(reference));
+    const target = repositoryOf(repository);
+    if (seen.has(target)) {
+      const why = target === repositoryOf(image) ? `it is the repository of 'image' (${image}), which already goes there` : 'it is given twice';
+      throw new InputError(name, 'InputInvalid', [name, line, `repository '${target}': ${why}`]);
+    }
+    seen.add(target);
+    pairs.push({ repository, reference });
+  }
+  return pairs;
 }
 
 /** A dotted JSON field: letters, digits, '_' and '-' between dots. */
@@ -178,6 +211,7 @@ function readDeploy(agent: Agent): Omit<DeployTaskInputs, 'settings' | 'cluster'
     runAnnotations: runAnnotationsFor(pipelineRunInfoOf(agent)),
     modelCheck: modelCheckInput(agent, model.modelDigest),
     goldenRequests: goldenRequestsInput(agent),
+    prune: patterns.length > 0 && boolInput(agent, Inputs.prune),
   });
   const provenance = deployProvenanceInput(agent, image, model.modelDigest);
   return { deploy, manifestFiles: files, model, ...(provenance ? { provenance } : {}) };

@@ -11,6 +11,7 @@ import type { ObjectApi } from './objectApi';
 import { type PodNetwork, type ScriptedApp, ScriptedPodNetwork } from './podNetwork';
 import { RuncKubelet, type RuntimeOptions } from './runtime/runcKubelet';
 import { ReplicaSetController } from './replicaSetController';
+import { StatefulSetController } from './statefulSetController';
 import { RESOURCES } from './resources';
 import { type LoadBalancerInfo, ServiceController } from './serviceController';
 import type { Store, StoreEvent } from './store';
@@ -32,6 +33,7 @@ export class ControllerManager {
   private readonly ctx: ControllerContext;
   private readonly deployments: DeploymentController;
   private readonly replicaSets: ReplicaSetController;
+  private readonly statefulSets: StatefulSetController;
   private readonly kubelet: Kubelet;
   private readonly runtime?: RuncKubelet;
   /** Where load balancers and the pod proxy send requests: the scripted app, or the real containers. */
@@ -45,6 +47,7 @@ export class ControllerManager {
     this.ctx = { api, store, timers, events, onError, enqueue: (kind, namespace, name, delayMs) => this.enqueue({ kind, namespace, name }, delayMs) };
     this.deployments = new DeploymentController(this.ctx);
     this.replicaSets = new ReplicaSetController(this.ctx);
+    this.statefulSets = new StatefulSetController(this.ctx);
     this.runtime = options.runtime ? new RuncKubelet(this.ctx, options, options.runtime) : undefined;
     this.kubelet = this.runtime ?? new Kubelet(this.ctx, options);
     this.pods = this.runtime ?? new ScriptedPodNetwork(api, options.podApp);
@@ -81,9 +84,11 @@ export class ControllerManager {
         this.enqueue({ kind: 'replicaset', namespace, name: object.metadata.name ?? '' });
         if (owner?.kind === 'Deployment') this.enqueue({ kind: 'deployment', namespace, name: owner.name });
         break;
+      case 'StatefulSet': this.enqueue({ kind: 'statefulset', namespace, name: object.metadata.name ?? '' }); break;
       case 'Pod':
         this.kubelet.onPodEvent(event);
         if (owner?.kind === 'ReplicaSet') this.enqueue({ kind: 'replicaset', namespace, name: owner.name });
+        if (owner?.kind === 'StatefulSet') this.enqueue({ kind: 'statefulset', namespace, name: owner.name });
         break;
       case 'Service': this.enqueue({ kind: 'service', namespace, name: object.metadata.name ?? '' }); break;
     }
@@ -127,6 +132,7 @@ export class ControllerManager {
     switch (work.kind) {
       case 'deployment': return this.deployments.sync(work.namespace, work.name);
       case 'replicaset': return this.replicaSets.sync(work.namespace, work.name);
+      case 'statefulset': return this.statefulSets.sync(work.namespace, work.name);
       case 'service': return this.services.sync(work.namespace, work.name);
       case 'collect': return this.collect(work.object, work.namespaceGone);
     }

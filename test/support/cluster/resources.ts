@@ -44,6 +44,7 @@ export const RESOURCES: readonly ResourceType[] = [
   type('', 'Event', 'events', true, { shortNames: ['ev'], fields: EVENT_FIELDS }),
   type('apps', 'Deployment', 'deployments', true, { shortNames: ['deploy'], categories: ['all'], subresources: ['status', 'scale'] }),
   type('apps', 'ReplicaSet', 'replicasets', true, { shortNames: ['rs'], categories: ['all'], subresources: ['status', 'scale'] }),
+  type('apps', 'StatefulSet', 'statefulsets', true, { shortNames: ['sts'], categories: ['all'], subresources: ['status', 'scale'] }),
 ];
 
 export const GROUPS: readonly string[] = ['', 'apps'];
