@@ -9,7 +9,8 @@ import { type Cluster, connectCluster } from '../../tasks/common/kube/cluster';
 import { type DeployRequest, deployApp, type GeneratedApp } from '../../tasks/common/kube/deploy';
 import { NAME_LABEL } from '../../tasks/common/kube/generate';
 import { parseGoldenRequests } from '../../tasks/common/kube/goldenRequests';
-import { TRACK_LABEL, runCanary, trackDeployment } from '../../tasks/common/kube/strategy/canary';
+import { TRACK_LABEL, runCanary, stableModel, trackDeployment } from '../../tasks/common/kube/strategy/canary';
+import { ANNOTATION_KEYS } from '../../tasks/common/kube/types';
 import { type ClusterSimulator, type PodRequest, startClusterSimulator } from '../support/cluster';
 import { recordingLog } from '../support/capture';
 import { testNetwork } from '../support/services';
@@ -68,6 +69,13 @@ describe('canary strategy (scripted pods)', function () {
     assert.equal(dark.spec.template.metadata.labels[NAME_LABEL], undefined);
     assert.equal(dark.spec.template.metadata.labels[TRACK_LABEL], 'canary');
     assert.equal(served.spec.template.metadata.labels[NAME_LABEL], 'churn');
+  });
+
+  it("gives the baseline the stable pods' model annotations, not the canary's", () => {
+    const model = stableModel({ spec: { template: { metadata: { annotations: { [ANNOTATION_KEYS.modelDigest]: GOOD, [ANNOTATION_KEYS.modelVersion]: '3', other: 'x' } } } } });
+    assert.deepEqual(model, { modelDigest: GOOD, modelVersion: '3' });
+    const baseline = trackDeployment({ ...app, annotations: model }, namespace, 'img', 'baseline', 1, true) as unknown as { spec: { template: { metadata: { annotations: Record<string, string> } } } };
+    assert.equal(baseline.spec.template.metadata.annotations[ANNOTATION_KEYS.modelDigest], GOOD);
   });
 
   it('aborts a slower model, leaving the stable Deployment as it was', async () => {

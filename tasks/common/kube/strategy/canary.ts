@@ -26,7 +26,7 @@ import { servingPods } from '../podProxy';
 import type { DeploymentLike } from '../rolloutStatus';
 import { watchRollout } from '../rolloutWatch';
 import { withRunAnnotations } from '../traceability';
-import type { KubeObject } from '../types';
+import { ANNOTATION_KEYS, type KubeObject, type ModelAnnotations } from '../types';
 import {
   type AnalysisReport,
   type ModelCheck,
@@ -84,6 +84,14 @@ export function trackDeployment(app: GeneratedApp, namespace: string, image: str
   return copy as unknown as KubeObject;
 }
 
+/** The model the stable pods say they serve: the baseline carries it, not the canary's. */
+export function stableModel(stable: DeploymentLike): ModelAnnotations {
+  const annotations = stable.spec?.template?.metadata?.annotations ?? {};
+  const model: Record<string, string> = {};
+  for (const [field, key] of Object.entries(ANNOTATION_KEYS)) if (annotations[key] !== undefined) model[field] = annotations[key];
+  return model;
+}
+
 function imageOf(deployment: DeploymentLike): string {
   return deployment.spec?.template?.spec?.containers?.[0]?.image ?? '';
 }
@@ -103,6 +111,7 @@ export async function runCanary(options: DeployRequest, settings: CanarySettings
     return { verdict: 'promoted', deployed: await deployApp(options, context) };
   }
   const stableImage = imageOf(stable);
+  const baselineApp: GeneratedApp = { ...app, annotations: stableModel(stable) };
   const stableReplicas = stable.spec?.replicas ?? 1;
   const comparison = settings.comparison ?? DEFAULT_COMPARISON;
   const steps: StepReport[] = [];
@@ -143,7 +152,7 @@ export async function runCanary(options: DeployRequest, settings: CanarySettings
     const served = step.percent > 0;
     const objects = [
       trackDeployment(app, namespace, options.image, 'canary', size.replicas, served),
-      trackDeployment(app, namespace, stableImage, 'baseline', size.replicas, served),
+      trackDeployment(baselineApp, namespace, stableImage, 'baseline', size.replicas, served),
     ].map((object) => withRunAnnotations([object], options.runAnnotations)[0]!);
     const phase = cluster.within(withDeadline(cluster.signal, options.rolloutTimeoutMs, format('DeployRolloutPhase', trackName(name, 'canary'), Math.round(options.rolloutTimeoutMs / 1000))));
     const applied = await applyObjects(phase, objects, { namespace, log, retry }) as DeploymentLike[];
