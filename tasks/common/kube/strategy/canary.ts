@@ -6,8 +6,8 @@
  * step proves the canary's model through the pod proxy (modelProof.ts), replays the golden requests
  * to both tracks (traffic.ts), watches the canary pods' signals, and judges (analysis.ts).
  *
- * Pass: the new image is rolled out to the stable Deployment by the ordinary rolling deploy
- * (deployApp: rollout watch, model proof, address, smoke test), then canary and baseline are removed.
+ * Pass: canary and baseline are removed, then the new image is rolled out to the stable Deployment
+ * by the ordinary rolling deploy (deployApp: rollout watch, model proof, address, smoke test).
  * Fail, or inconclusive without onInconclusive promote: canary and baseline are removed, and the
  * stable Deployment keeps its generation. On a dark (0 %) step neither track carries the label the
  * Service selects, so no user request reaches them.
@@ -128,7 +128,10 @@ export async function runCanary(options: DeployRequest, settings: CanarySettings
       break;
     }
   } finally {
-    if (!promote) await removeTracks();
+    // Before any promotion too: the tracks' served pods carry the Service's label, and the rolling
+    // deploy's model proof must see the Deployment's own pods only. The stable Deployment kept its
+    // full size throughout, so removing the tracks first costs no capacity.
+    await removeTracks();
   }
   const report: AnalysisReport = {
     strategy: 'canary', deployment: name, namespace, stableImage, canaryImage: options.image,
@@ -140,11 +143,7 @@ export async function runCanary(options: DeployRequest, settings: CanarySettings
     return { verdict, report };
   }
   log.info('DeployCanaryPromoting', verdict, options.image, name);
-  try {
-    return { verdict, report, deployed: await deployApp(options, context) };
-  } finally {
-    await removeTracks();
-  }
+  return { verdict, report, deployed: await deployApp(options, context) };
 
   async function runStep(index: number, step: CanaryStep): Promise<StepReport> {
     const size = stepSize(step, stableReplicas);
