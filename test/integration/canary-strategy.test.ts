@@ -5,6 +5,11 @@
  * the ordinary rolling deploy; canary and baseline are gone afterwards either way.
  */
 import * as assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { type Cluster, connectCluster } from '../../tasks/common/kube/cluster';
 import { type DeployRequest, deployApp, type GeneratedApp } from '../../tasks/common/kube/deploy';
 import { NAME_LABEL } from '../../tasks/common/kube/generate';
@@ -104,8 +109,30 @@ describe('canary strategy (scripted pods)', function () {
     assert.deepEqual(tracksLeft(), []);
   });
 
-  it('promotes an equal model after a dark step, by the rolling deploy', async () => {
-    const result = await runCanary(request('registry.example/churn:good2'), settings([{ percent: 0, seconds: 2 }, { percent: 50, seconds: 2 }]), context());
+  it('promotes an equal model after a dark step, by the rolling deploy, kubectl showing the tracks at each step', async () => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'canary-kubectl-'));
+    const kubeconfig = sim.writeKubeconfig(folder);
+    // kubectl as a user would run it while the canary is on, asynchronously: the simulator runs in this process.
+    const seen: { name: string; track: string; served: boolean; image: string }[][] = [];
+    let running = true;
+    const watching = (async () => {
+      while (running) {
+        const { stdout } = await promisify(execFile)('kubectl', ['--kubeconfig', kubeconfig, 'get', 'pods', '-n', namespace, '-l', TRACK_LABEL, '-o', 'json']);
+        const pods = (JSON.parse(stdout) as { items: { metadata: { name: string; labels: Record<string, string> }; spec: { containers: { image: string }[] } }[] }).items;
+        seen.push(pods.map((pod) => ({ name: pod.metadata.name, track: pod.metadata.labels[TRACK_LABEL]!, served: pod.metadata.labels[NAME_LABEL] === 'churn', image: pod.spec.containers[0]!.image })));
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+    })();
+    const result = await runCanary(request('registry.example/churn:good2'), settings([{ percent: 0, seconds: 2 }, { percent: 50, seconds: 2 }]), context()).finally(() => {
+      running = false;
+    });
+    await watching;
+    const { stdout: left } = await promisify(execFile)('kubectl', ['--kubeconfig', kubeconfig, 'get', 'deployments', '-n', namespace, '-l', TRACK_LABEL, '-o', 'name']);
+    fs.rmSync(folder, { recursive: true, force: true });
+    assert.equal(left.trim(), '', 'kubectl shows no track Deployment afterwards');
+    const views = seen.map((pods) => pods.map((pod) => `${pod.track}:${pod.served ? 'served' : 'dark'}:${pod.image.split(':').at(-1)}`).sort().join(' '));
+    assert.ok(views.includes('baseline:dark:good canary:dark:good2'), views.join('\n'));
+    assert.ok(views.includes('baseline:served:good canary:served:good2'), views.join('\n'));
     assert.equal(result.verdict, 'promoted', JSON.stringify(result.report, null, 1).slice(0, 3000));
     assert.deepEqual(result.report!.steps.map((step) => step.verdict), ['pass', 'pass']);
     assert.equal(result.report!.steps[0]!.canaryShare, 0);
