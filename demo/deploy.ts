@@ -8,7 +8,8 @@
  * constant, and an image that reports another model's digest. Each is caught and rolled back.
  */
 import { createHash } from 'node:crypto';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectCluster } from '../tasks/common/kube/cluster';
 import { callPod, servingPods } from '../tasks/common/kube/podProxy';
@@ -22,6 +23,7 @@ import { runTask, type TaskRun, type TaskStatus } from '../test/support/taskRunn
 const deployDir = join(__dirname, '..', 'dist', 'tasks', 'DeployAiAppToAksV1');
 const GOLDEN = join(__dirname, '..', 'samples', 'flask-app', 'golden-requests.jsonl');
 const KUBE_TOKEN = 'demo-aks-token';
+const REPORTS = mkdtempSync(join(tmpdir(), 'demo-canary-'));
 const pipeline = { 'System.Debug': 'false', 'System.CollectionUri': 'https://dev.azure.com/contoso/', 'System.TeamProject': 'churn', 'Build.SourceVersion': 'c0ffee' };
 /** A customer the churn model should flag: new, expensive, many support calls, monthly contract. */
 const CUSTOMER = { instances: [{ tenure_months: 3, monthly_charges: 99.5, support_calls: 4, month_to_month: 1, senior: 0 }] };
@@ -44,7 +46,8 @@ function deploy(cluster: ClusterSimulator, image: string, fetched: TaskRun, buil
       containerPort: '5000', servicePort: '8080', readinessPath: '/healthz', rolloutTimeoutSeconds: '90',
       modelVersion: fetched.outputs.modelVersion, modelDigest: fetched.outputs.modelDigest, goldenRequests: GOLDEN, ...extra,
     },
-    variables: { ...pipeline, 'Build.BuildId': buildId },
+    // A temp folder that outlives the run, so the demo can read the canary's analysisReport after it.
+    variables: { ...pipeline, 'Build.BuildId': buildId, 'Agent.TempDirectory': REPORTS },
   });
 }
 
@@ -92,15 +95,18 @@ export async function deployDemo(registry: TestRegistry, releases: readonly [Rel
     outputs(first, ['deploymentName', 'revision', 'deployedImage', 'serviceUrl', 'modelVerified', 'rolledBack']);
     await score(first.outputs.serviceUrl);
 
-    console.log(`\nModel ${two.fetched.outputs.modelVersion} was baked into a new image; the next run deploys it:`);
-    const second = await deploy(cluster, two.baked.outputs.imageRef, two.fetched, '102');
-    show(`DeployAiAppToAks@1 (model ${two.fetched.outputs.modelVersion})`, second);
-    outputs(second, ['revision', 'deployedImage', 'modelVerified']);
+    console.log(`\nModel ${two.fetched.outputs.modelVersion} was baked into a new image; the next run deploys it as a canary (one 10 s step at 50 %), compared with model ${one.fetched.outputs.modelVersion} on the golden requests:`);
+    const second = await deploy(cluster, two.baked.outputs.imageRef, two.fetched, '102', CANARY);
+    show(`DeployAiAppToAks@1 (model ${two.fetched.outputs.modelVersion}, canary)`, second);
+    outputs(second, ['verdict', 'revision', 'deployedImage', 'modelVerified']);
+    printCanaryReport(second);
+    if (second.outputs.verdict !== 'promoted') throw new Error(`the canary of model ${two.fetched.outputs.modelVersion} was ${second.outputs.verdict}, not promoted`);
     const served = await score(second.outputs.serviceUrl);
     if (served.model_digest !== two.fetched.outputs.modelDigest) throw new Error(`/score was answered by model ${served.model_digest}, not ${two.fetched.outputs.modelDigest}`);
 
     const broken = await deployBroken(cluster, registry, two, show);
-    const constant = await deployConstant(cluster, two, show, bake, work);
+    const [constant, constantImage] = await deployConstant(cluster, two, show, bake, work);
+    const constantCanary = await canaryConstant(cluster, two, constantImage, show);
     const mislabeled = await deployMislabeled(cluster, one, two, show, bake);
     console.log('\nAfter the three rollbacks, the previous model still answers:');
     const after = await score(second.outputs.serviceUrl);
@@ -111,6 +117,7 @@ export async function deployDemo(registry: TestRegistry, releases: readonly [Rel
         `model ${two.fetched.outputs.modelVersion} as revision ${second.outputs.revision} in ${s(second)}; both proven (modelVerified=${second.outputs.modelVerified}).`,
       `Caught and rolled back: the never-pushed image in ${s(broken)}, the constant predictor (golden requests) in ${s(constant)}, ` +
         `the image reporting another model's digest (model check) in ${s(mislabeled)}.`,
+      `Canary: model ${two.fetched.outputs.modelVersion} promoted in ${s(second)}; the constant predictor's canary aborted in ${s(constantCanary)} with the Deployment untouched.`,
       ...pods,
     ];
   } finally {
@@ -136,7 +143,7 @@ async function deployBroken(cluster: ClusterSimulator, registry: TestRegistry, r
 }
 
 /** A model that loads and answers, but the same for everyone: the golden requests catch it. */
-async function deployConstant(cluster: ClusterSimulator, running: Release, show: Show, bake: Bake, work: string): Promise<TaskRun> {
+async function deployConstant(cluster: ClusterSimulator, running: Release, show: Show, bake: Bake, work: string): Promise<[TaskRun, { image: string; digest: string }]> {
   const folder = join(work, 'constant-model');
   cpSync(running.fetched.outputs.modelPath, folder, { recursive: true });
   const spec = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8')) as { coefficients: number[]; intercept: number };
@@ -146,7 +153,40 @@ async function deployConstant(cluster: ClusterSimulator, running: Release, show:
   const baked = await bake(running.fetched, '104', ' (constant predictor)', { modelPath: folder, modelVersion: '9.9.9', modelDigest: digest });
   const run = await deploy(cluster, baked.outputs.imageRef, running.fetched, '104', { modelVersion: '9.9.9', modelDigest: digest });
   caught(run, 'DeployAiAppToAks@1 (constant predictor)', show);
+  return [run, { image: baked.outputs.imageRef, digest }];
+}
+
+/** The canary inputs of the demo: one short step, so it adds seconds, not minutes. */
+const CANARY = { strategy: 'canary', canarySteps: '50%:10s', canaryRequestRate: '5' };
+
+/** The same constant predictor as a canary: judged against the running model, aborted, the Deployment untouched. */
+async function canaryConstant(cluster: ClusterSimulator, running: Release, constant: { image: string; digest: string }, show: Show): Promise<TaskRun> {
+  console.log('\nThe same constant predictor, released as a canary instead:');
+  const generation = (cluster.get('Deployment', 'churn', 'churn-app') as { metadata: { generation: number } }).metadata.generation;
+  const run = await deploy(cluster, constant.image, running.fetched, '106', { ...CANARY, modelVersion: '9.9.9', modelDigest: constant.digest });
+  show('DeployAiAppToAks@1 (constant predictor, canary)', run, 'Failed');
+  outputs(run, ['verdict', 'analysisReport']);
+  printCanaryReport(run);
+  const after = (cluster.get('Deployment', 'churn', 'churn-app') as { metadata: { generation: number } }).metadata.generation;
+  console.log(`  Deployment churn-app generation before ${generation}, after ${after}`);
+  if (run.outputs.verdict !== 'aborted' || after !== generation) throw new Error('the constant predictor\'s canary was not aborted cleanly');
   return run;
+}
+
+/** The analysisReport's numbers, one line per step. */
+function printCanaryReport(run: TaskRun): void {
+  const report = JSON.parse(readFileSync(run.outputs.analysisReport ?? '', 'utf8')) as {
+    steps: { index: number; percent: number; seconds: number; verdict: string; checks: { check: string; verdict: string; pValue?: number; canaryRate?: number; baselineRate?: number; canaryMedianMs?: number; baselineMedianMs?: number; detail?: string }[]; samples: { canary: { requests: number }; baseline: { requests: number } } }[];
+  };
+  for (const step of report.steps) {
+    const check = (name: string) => step.checks.find((c) => c.check === name)!;
+    const errors = check('errorRate');
+    const latency = check('latency');
+    const pct = (value = 0) => `${(value * 100).toFixed(0)}%`;
+    console.log(`  step ${step.index + 1} (${step.percent}%, ${step.seconds} s): ${step.verdict}; ${step.samples.canary.requests}/${step.samples.baseline.requests} requests; ` +
+      `errors canary ${pct(errors.canaryRate)} vs baseline ${pct(errors.baselineRate)} (p ${errors.pValue?.toPrecision(2)}, ${errors.verdict}); ` +
+      `median latency ${latency.canaryMedianMs?.toFixed(1)} vs ${latency.baselineMedianMs?.toFixed(1)} ms (p ${latency.pValue?.toPrecision(2)}, ${latency.verdict}); model check ${check('model').verdict}`);
+  }
 }
 
 /** An image that serves another model than the pipeline deploys (a stale variable at bake time): the model check catches it. */

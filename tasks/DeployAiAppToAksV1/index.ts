@@ -12,6 +12,9 @@ import { runTask, type Agent } from '../common/pipeline/agent';
 import { type DeployTaskInputs, readDeployInputs } from '../common/pipeline/deployInputs';
 import { markdownSummary } from '../common/pipeline/summary';
 import { retryPolicy } from '../common/net/retry';
+import { runCanary } from '../common/kube/strategy/canary';
+import { TaskError } from '../common/errors';
+import { canaryStepsMarkdown, writeCanaryReport } from '../common/pipeline/canaryReport';
 
 export async function run(): Promise<void> {
   await runTask(__dirname, readDeployInputs, async (inputs, agent) => {
@@ -22,6 +25,17 @@ export async function run(): Promise<void> {
     const access = await resolveKubeconfig(inputs.cluster, { setSecret: (value) => agent.setSecret(value), log: agent.log, network, signal });
     const cluster = connectCluster(access.kubeconfig, { network, signal });
     try {
+      if (inputs.canary) {
+        const canary = await runCanary(inputs.deploy, inputs.canary, { cluster, log: agent.log, network, signal });
+        agent.setOutput(Outputs.verdict, canary.verdict);
+        if (canary.report) {
+          agent.setOutput(Outputs.analysisReport, writeCanaryReport(agent, canary.report));
+          agent.uploadSummary(agent.loc('SummaryTitleCanary'), canaryStepsMarkdown(agent.loc('SummaryTitleCanary'), canary.report));
+        }
+        if (!canary.deployed) throw new TaskError('DeployCanaryNotPromoted', [inputs.deploy.image, canary.verdict]);
+        publish(agent, inputs, canary.deployed, provenance);
+        return agent.loc('DeploySucceeded', canary.deployed.deploymentName, canary.deployed.revision, canary.deployed.deployedImage, canary.deployed.service?.url ?? canary.deployed.service?.ip ?? '-');
+      }
       const result = await deployApp(inputs.deploy, { cluster, log: agent.log, network, signal });
       publish(agent, inputs, result, provenance);
       return agent.loc('DeploySucceeded', result.deploymentName, result.revision, result.deployedImage, result.service?.url ?? result.service?.ip ?? '-');

@@ -111,6 +111,17 @@ describe('DeployAiAppToAks inputs', () => {
     assert.equal(read(base).deploy.goldenRequests, undefined);
   });
 
+  it('reads the canary settings only with strategy canary', () => {
+    assert.equal(read({ ...base, goldenRequests: GOLDEN_OK }).canary, undefined);
+    assert.equal(taskDefault('strategy'), 'rolling');
+    assert.deepEqual(read({ ...base, goldenRequests: GOLDEN_OK, strategy: 'canary' }).canary, {
+      steps: [{ percent: 10, seconds: 300 }, { percent: 50, seconds: 300 }], requestsPerSecond: 5, onInconclusive: 'abort',
+    });
+    assert.deepEqual(read({ ...base, goldenRequests: GOLDEN_OK, strategy: 'canary', canarySteps: '0%:10s, 25%:1m', canaryRequestRate: '20', onInconclusive: 'promote' }).canary, {
+      steps: [{ percent: 0, seconds: 10 }, { percent: 25, seconds: 60 }], requestsPerSecond: 20, onInconclusive: 'promote',
+    });
+  });
+
   it('reads env values that hold = and commas, one per line', () => {
     const { deploy } = read({ ...base, env: 'MODEL_PATH=/models\nALLOWED=a,b=c\n' });
     assert.ok(deploy.workload.kind === 'generated');
@@ -180,6 +191,7 @@ describe('DeployAiAppToAks inputs', () => {
       ['an images repository that is the image\'s', { manifests: 'k8s/app.yaml', images: 'myacr.azurecr.io/churn-app=myacr.azurecr.io/churn-app:v2' }, 'images', /it is the repository of 'image'/],
       ['a prune that is not a boolean', { manifests: 'k8s/app.yaml', prune: 'sometimes' }, 'prune', /Input 'prune'.*'sometimes'/],
       ['an images repository no container uses', { manifests: 'k8s/app.yaml', images: 'redis=redis:7.2' }, 'images', /Input 'images' names repository 'redis', but no container/],
+      ['a canary with your own manifests', { manifests: 'k8s/app.yaml', strategy: 'canary' }, 'strategy', /Input 'strategy' is 'canary': it works with the generated workload/],
     ];
     for (const [what, inputs, input, message] of badManifests) {
       it(`rejects ${what}`, () => assert.throws(() => read({ kubernetesServiceConnection: 'k8s', image, ...inputs }, root), (error: unknown) =>
@@ -226,6 +238,13 @@ describe('DeployAiAppToAks inputs', () => {
     ['a request that is not an object', { goldenRequests: goldenFile('string.jsonl', '"/score"\n') }, 'goldenRequests', /line 1: each request is a JSON object/],
     ['a latency limit of 0', { goldenRequests: GOLDEN_OK, maxLatencyMs: '0' }, 'maxLatencyMs', /Input 'maxLatencyMs' is 0, which is out of range\. Use a whole number from 1 to 600000/],
     ['a latency limit that is not a number', { goldenRequests: GOLDEN_OK, maxLatencyMs: 'fast' }, 'maxLatencyMs', /Input 'maxLatencyMs' is 'fast', which is not a whole number/],
+    ['a strategy that is not offered', { strategy: 'blueGreen' }, 'strategy', /Input 'strategy'.*'blueGreen'/],
+    ['a canary without golden requests', { strategy: 'canary' }, 'goldenRequests', /Input 'goldenRequests' is required when strategy is canary/],
+    ['canary steps without a duration', { strategy: 'canary', goldenRequests: GOLDEN_OK, canarySteps: '10%, 50%:5m' }, 'canarySteps', /Input 'canarySteps': canary step '10%' is not valid: it is not <percent>%:<duration>/],
+    ['a canary step under 10 s', { strategy: 'canary', goldenRequests: GOLDEN_OK, canarySteps: '10%:5s' }, 'canarySteps', /Input 'canarySteps': canary step '10%:5s' is not valid: 5 s is shorter than the minimum of 10 s/],
+    ['canary steps that decrease', { strategy: 'canary', goldenRequests: GOLDEN_OK, canarySteps: '50%:1m, 10%:1m' }, 'canarySteps', /must not decrease/],
+    ['a canary request rate of 0', { strategy: 'canary', goldenRequests: GOLDEN_OK, canaryRequestRate: '0' }, 'canaryRequestRate', /Input 'canaryRequestRate' is 0, which is out of range\. Use a whole number from 1 to 100/],
+    ['an onInconclusive that is not offered', { strategy: 'canary', goldenRequests: GOLDEN_OK, onInconclusive: 'retry' }, 'onInconclusive', /Input 'onInconclusive'.*'retry'/],
     ['an invalid pull secret name', { containerRegistry: 'registry', imagePullSecretName: 'ACR Pull' }, 'imagePullSecretName', /Input 'imagePullSecretName' is 'ACR Pull'/],
     ['a federated ACR connection for a pull secret', { containerRegistry: 'acrWif' }, 'containerRegistry', /has no password a pull secret could hold.*--attach-acr/],
     ['a registry connection that does not exist', { containerRegistry: 'nope' }, 'containerRegistry', /nope/],

@@ -39,6 +39,10 @@ export const DeployAiAppToAksInputs = {
   maxLatencyMs: { name: 'maxLatencyMs', kind: 'int' },
   rolloutTimeoutSeconds: { name: 'rolloutTimeoutSeconds', kind: 'int', default: 600 },
   rollbackOnFailure: { name: 'rollbackOnFailure', kind: 'boolean', default: true },
+  strategy: { name: 'strategy', kind: 'pickList', options: ['rolling', 'canary'], default: 'rolling' },
+  canarySteps: { name: 'canarySteps', kind: 'string', default: '10%:5m, 50%:5m' },
+  canaryRequestRate: { name: 'canaryRequestRate', kind: 'string', default: '5' },
+  onInconclusive: { name: 'onInconclusive', kind: 'pickList', options: ['abort', 'promote'], default: 'abort' },
   progressDeadlineSeconds: { name: 'progressDeadlineSeconds', kind: 'int' },
   loadBalancerTimeoutSeconds: { name: 'loadBalancerTimeoutSeconds', kind: 'int', default: 300 },
 } as const;
@@ -57,4 +61,6 @@ export const DeployAiAppToAksOutputs = {
   rolledBack: 'rolledBack',
   modelVerified: 'modelVerified',
   workloads: 'workloads',
+  verdict: 'verdict',
+  analysisReport: 'analysisReport',
 } as const;

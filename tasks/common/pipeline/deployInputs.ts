@@ -25,6 +25,8 @@ import { type ConnectionType, clusterSettings, connectionTypeOf, readClusterAcce
 import { readRegistryConnection } from './registryConnection';
 import type { ProvenanceGate } from '../attest/verify';
 import { deployProvenanceInput } from './provenanceInputs';
+import type { CanarySettings } from '../kube/strategy/canary';
+import { parseCanarySteps } from '../kube/strategy/steps';
 import { type SettingInputs, type WithSettings, readingInputs } from './settings';
 
 export interface DeployTaskInputs extends WithSettings {
@@ -35,6 +37,8 @@ export interface DeployTaskInputs extends WithSettings {
   readonly model: ModelAnnotations;
   /** Set when requireProvenance is on: what the gate checks before anything is applied. */
   readonly provenance?: ProvenanceGate;
+  /** Set when strategy is canary. */
+  readonly canary?: CanarySettings;
 }
 
 /** The input behind each field of a generated app's spec: the setting a spec problem names. */
@@ -58,6 +62,7 @@ export function deploySettings(connectionType: ConnectionType): SettingInputs {
     trustedPublicKeys: Inputs.trustedPublicKeys.name,
     modelDigest: Inputs.modelDigest.name,
     goldenRequests: Inputs.goldenRequests.name,
+    canarySteps: Inputs.canarySteps.name,
   });
 }
 
@@ -188,6 +193,24 @@ function goldenRequestsInput(agent: Agent): GoldenSettings | undefined {
   return { requests: parseGoldenRequests(fs.readFileSync(file, 'utf8'), file), source: file, maxLatencyMs };
 }
 
+/** strategy canary: the generated workload, golden requests to compare the tracks on, and the steps. */
+function canaryInput(agent: Agent, deploy: DeployRequest): CanarySettings | undefined {
+  if (pickInput(agent, Inputs.strategy) !== 'canary') return undefined;
+  const strategy = Inputs.strategy.name;
+  if (deploy.workload.kind !== 'generated') {
+    throw new InputError(strategy, 'InputInvalid', [strategy, 'canary', "it works with the generated workload (appName, 'manifests' empty): the task then knows the Service and can keep dark canary pods out of it; use rolling with your own manifests"]);
+  }
+  if (!deploy.goldenRequests) {
+    const golden = Inputs.goldenRequests.name;
+    throw new InputError(golden, 'InputRequired', [golden, 'strategy is canary (the canary and the baseline are compared on the golden requests replayed to both)']);
+  }
+  return {
+    steps: parseCanarySteps(textInput(agent, Inputs.canarySteps) ?? '', true),
+    requestsPerSecond: intInput(agent, Inputs.canaryRequestRate, { min: 1, max: 100 }),
+    onInconclusive: pickInput(agent, Inputs.onInconclusive),
+  };
+}
+
 function readDeploy(agent: Agent): Omit<DeployTaskInputs, 'settings' | 'cluster'> {
   const namespace = checkedText(agent, Inputs.namespace, dns1123LabelProblem);
   const image = requiredInput(agent, Inputs.image, 'deploying (use $(bake.imageRef), the digest reference Bake Model Into Image outputs)');
@@ -214,7 +237,8 @@ function readDeploy(agent: Agent): Omit<DeployTaskInputs, 'settings' | 'cluster'
     prune: patterns.length > 0 && boolInput(agent, Inputs.prune),
   });
   const provenance = deployProvenanceInput(agent, image, model.modelDigest);
-  return { deploy, manifestFiles: files, model, ...(provenance ? { provenance } : {}) };
+  const canary = canaryInput(agent, deploy);
+  return { deploy, manifestFiles: files, model, ...(provenance ? { provenance } : {}), ...(canary ? { canary } : {}) };
 }
 
 export function readDeployInputs(agent: Agent): DeployTaskInputs {

@@ -1,0 +1,226 @@
+/**
+ * The canary strategy for the generated workload (one Deployment and the generated Service): the
+ * stable Deployment keeps serving and is never touched until the verdict. Next to it run
+ * `<app>-canary` (the new image) and `<app>-baseline` (the stable image, with the same pod template
+ * otherwise, so the image is the only difference), the same size, sized per step (steps.ts). Each
+ * step proves the canary's model through the pod proxy (modelProof.ts), replays the golden requests
+ * to both tracks (traffic.ts), watches the canary pods' signals, and judges (analysis.ts).
+ *
+ * Pass: canary and baseline are removed, then the new image is rolled out to the stable Deployment
+ * by the ordinary rolling deploy (deployApp: rollout watch, model proof, address, smoke test).
+ * Fail, or inconclusive without onInconclusive promote: canary and baseline are removed, and the
+ * stable Deployment keeps its generation. On a dark (0 %) step neither track carries the label the
+ * Service selects, so no user request reaches them.
+ */
+import { TaskError } from '../../errors';
+import { withDeadline } from '../../lifetime';
+import { format } from '../../messages';
+import { StoppedError } from '../../net/errors';
+import { kubeCall, kubeRead } from '../apiCall';
+import { applyObjects } from '../apply';
+import type { EventLike } from '../diagnostics';
+import { type DeployContext, type DeployRequest, type DeployResult, type GeneratedApp, deployApp } from '../deploy';
+import { MANAGED_BY_LABEL, MANAGER, NAME_LABEL, generateManifests } from '../generate';
+import { provePods } from '../modelProof';
+import { servingPods } from '../podProxy';
+import type { DeploymentLike } from '../rolloutStatus';
+import { watchRollout } from '../rolloutWatch';
+import { withRunAnnotations } from '../traceability';
+import { ANNOTATION_KEYS, type KubeObject, type ModelAnnotations } from '../types';
+import {
+  type AnalysisReport,
+  type ModelCheck,
+  type OnInconclusive,
+  type Outcome,
+  type PodSnapshot,
+  type PodSignalsCheck,
+  type StepReport,
+  type Track,
+  decide,
+  judgeStep,
+  podSignals,
+} from './analysis';
+import { type ComparisonOptions, DEFAULT_COMPARISON, type ErrorRateCheck, type LatencyCheck } from './statistics';
+import { type CanaryStep, stepSize } from './steps';
+import { replayTraffic } from './traffic';
+
+/** The track of a canary or baseline pod; stable pods have none. */
+export const TRACK_LABEL = 'ai-model-delivery-tasks/track';
+/** Which app a track belongs to: the tracks' own selector, apart from the stable Deployment's. */
+export const TRACK_APP_LABEL = 'ai-model-delivery-tasks/app';
+
+export interface CanarySettings {
+  readonly steps: readonly CanaryStep[];
+  /** Golden requests per second sent to each track during a step. */
+  readonly requestsPerSecond: number;
+  readonly onInconclusive: OnInconclusive;
+  readonly comparison?: ComparisonOptions;
+}
+
+export interface CanaryResult {
+  readonly verdict: Outcome;
+  /** Undefined when there was no stable Deployment and the image was rolled out directly. */
+  readonly report?: AnalysisReport;
+  /** The rolling deploy's result after a promotion (or a first deploy). */
+  readonly deployed?: DeployResult;
+}
+
+export function trackName(app: string, track: Track): string {
+  return `${app}-${track}`;
+}
+
+/** A track's Deployment: the generated one renamed, sized, selected by its track labels, served unless dark. */
+export function trackDeployment(app: GeneratedApp, namespace: string, image: string, track: Track, replicas: number, served: boolean): KubeObject {
+  const { deployment } = generateManifests({ ...app, namespace, image, replicas });
+  const copy = structuredClone(deployment) as {
+    metadata: { name: string; labels: Record<string, string> };
+    spec: { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> } }; [key: string]: unknown };
+  };
+  const own = { [TRACK_LABEL]: track, [TRACK_APP_LABEL]: app.appName };
+  copy.metadata.name = trackName(app.appName, track);
+  copy.metadata.labels = { ...own, [MANAGED_BY_LABEL]: MANAGER };
+  copy.spec.selector = { matchLabels: own };
+  copy.spec.template.metadata.labels = served ? { ...own, [NAME_LABEL]: app.appName } : own;
+  return copy as unknown as KubeObject;
+}
+
+/** The model the stable pods say they serve: the baseline carries it, not the canary's. */
+export function stableModel(stable: DeploymentLike): ModelAnnotations {
+  const annotations = stable.spec?.template?.metadata?.annotations ?? {};
+  const model: Record<string, string> = {};
+  for (const [field, key] of Object.entries(ANNOTATION_KEYS)) if (annotations[key] !== undefined) model[field] = annotations[key];
+  return model;
+}
+
+function imageOf(deployment: DeploymentLike): string {
+  return deployment.spec?.template?.spec?.containers?.[0]?.image ?? '';
+}
+
+export async function runCanary(options: DeployRequest, settings: CanarySettings, context: DeployContext): Promise<CanaryResult> {
+  if (options.workload.kind !== 'generated') throw new TaskError('DeployCanaryNeedsGenerated', []);
+  const cluster = context.signal ? context.cluster.within(context.signal) : context.cluster;
+  const { log, retry } = context;
+  const app = options.workload.app;
+  const namespace = options.namespace;
+  const name = app.appName;
+  const call = { log, namespace, retry };
+  const stable = await kubeRead(cluster, `read deployment '${name}' in namespace '${namespace}'`,
+    () => cluster.apps.readNamespacedDeployment({ name, namespace }), call) as DeploymentLike | undefined;
+  if (!stable) {
+    log.info('DeployCanaryNoStable', name, namespace);
+    return { verdict: 'promoted', deployed: await deployApp(options, context) };
+  }
+  const stableImage = imageOf(stable);
+  const baselineApp: GeneratedApp = { ...app, annotations: stableModel(stable) };
+  const stableReplicas = stable.spec?.replicas ?? 1;
+  const comparison = settings.comparison ?? DEFAULT_COMPARISON;
+  const steps: StepReport[] = [];
+  let verdict: Outcome = 'aborted';
+  let promote = false;
+  try {
+    for (const [index, step] of settings.steps.entries()) {
+      const report = await runStep(index, step);
+      steps.push(report);
+      const decision = decide(report, index === settings.steps.length - 1, settings.onInconclusive);
+      if (decision.action === 'continue') continue;
+      verdict = decision.outcome ?? 'aborted';
+      promote = decision.action === 'promote';
+      break;
+    }
+  } finally {
+    // Before any promotion too: the tracks' served pods carry the Service's label, and the rolling
+    // deploy's model proof must see the Deployment's own pods only. The stable Deployment kept its
+    // full size throughout, so removing the tracks first costs no capacity.
+    await removeTracks();
+  }
+  const report: AnalysisReport = {
+    strategy: 'canary', deployment: name, namespace, stableImage, canaryImage: options.image,
+    options: { ...comparison, requestsPerSecond: settings.requestsPerSecond, onInconclusive: settings.onInconclusive },
+    steps, verdict,
+  };
+  if (!promote) {
+    log.warn('DeployCanaryAborted', options.image, verdict, name, stableImage);
+    return { verdict, report };
+  }
+  log.info('DeployCanaryPromoting', verdict, options.image, name);
+  return { verdict, report, deployed: await deployApp(options, context) };
+
+  async function runStep(index: number, step: CanaryStep): Promise<StepReport> {
+    const size = stepSize(step, stableReplicas);
+    log.info('DeployCanaryStep', index + 1, settings.steps.length, step.percent, size.replicas, size.replicas, (size.canaryShare * 100).toFixed(1), step.seconds);
+    const served = step.percent > 0;
+    const objects = [
+      trackDeployment(app, namespace, options.image, 'canary', size.replicas, served),
+      trackDeployment(baselineApp, namespace, stableImage, 'baseline', size.replicas, served),
+    ].map((object) => withRunAnnotations([object], options.runAnnotations)[0]!);
+    const phase = cluster.within(withDeadline(cluster.signal, options.rolloutTimeoutMs, format('DeployRolloutPhase', trackName(name, 'canary'), Math.round(options.rolloutTimeoutMs / 1000))));
+    const applied = await applyObjects(phase, objects, { namespace, log, retry }) as DeploymentLike[];
+    const ready: DeploymentLike[] = [];
+    for (const [position, track] of (['canary', 'baseline'] as const).entries()) {
+      const outcome = await watchRollout(phase, { namespace, name: trackName(name, track), timeoutMs: options.rolloutTimeoutMs, log, initial: applied[position], retry });
+      if (outcome.kind !== 'complete') {
+        const detail = format('DeployCanaryTrackFailed', track, trackName(name, track), outcome.message);
+        return failedStep(index, step, size, detail);
+      }
+      ready.push(outcome.deployment);
+    }
+    const [canary, baseline] = ready as [DeploymentLike, DeploymentLike];
+    const proof = await provePods(cluster, options, { namespace, deployment: canary, image: options.image }, { log, retry });
+    const model: ModelCheck = proof.failure ? { check: 'model', verdict: 'fail', detail: proof.failure.detail } : { check: 'model', verdict: 'pass' };
+    const first = await canaryPods();
+    const pods = {
+      canary: await servingPods(cluster, namespace, canary, options.image, call),
+      baseline: await servingPods(cluster, namespace, baseline, stableImage, call),
+    };
+    const golden = options.goldenRequests;
+    const recorder = golden
+      ? await replayTraffic(cluster, pods, step, { requests: golden.requests, requestsPerSecond: settings.requestsPerSecond, timeoutMs: golden.timeoutMs ?? 10_000 })
+      : undefined;
+    const last = await canaryPods();
+    const events = await kubeCall(cluster, `list the events in namespace '${namespace}'`, () => cluster.core.listNamespacedEvent({ namespace }), call);
+    const signals = podSignals([first, last], events.items as EventLike[]);
+    const empty = { latenciesMs: [], requests: 0, errors: 0 };
+    const report = judgeStep(index, step, size, signals, model, recorder?.samples('canary') ?? empty, recorder?.samples('baseline') ?? empty, comparison);
+    logStep(report);
+    return report;
+  }
+
+  function failedStep(index: number, step: CanaryStep, size: ReturnType<typeof stepSize>, detail: string): StepReport {
+    const signals: PodSignalsCheck = { check: 'podSignals', verdict: 'fail', pods: 0, restarts: 0, oomKilled: 0, readinessFlaps: 0, warnings: [detail] };
+    const empty = { latenciesMs: [], requests: 0, errors: 0 };
+    const report = judgeStep(index, step, size, signals, { check: 'model', verdict: 'fail', detail }, empty, empty, comparison);
+    logStep(report);
+    return report;
+  }
+
+  function logStep(report: StepReport): void {
+    const errors = report.checks.find((check) => check.check === 'errorRate') as ErrorRateCheck;
+    const latency = report.checks.find((check) => check.check === 'latency') as LatencyCheck;
+    const pods = report.checks.find((check) => check.check === 'podSignals') as PodSignalsCheck;
+    const model = report.checks.find((check) => check.check === 'model') as ModelCheck;
+    const { canary, baseline } = report.samples;
+    log.info('DeployCanaryStepResult', report.index + 1, report.verdict, canary.errors, canary.requests, baseline.errors, baseline.requests, errors.pValue.toPrecision(3),
+      Math.round(latency.canaryMedianMs), Math.round(latency.baselineMedianMs), latency.pValue.toPrecision(3),
+      pods.restarts, pods.oomKilled, pods.readinessFlaps, pods.warnings.length, model.detail ?? model.verdict);
+  }
+
+  async function canaryPods(): Promise<PodSnapshot[]> {
+    const labelSelector = `${TRACK_LABEL}=canary,${TRACK_APP_LABEL}=${name}`;
+    const list = await kubeCall(cluster, `list the pods of deployment '${trackName(name, 'canary')}'`, () => cluster.core.listNamespacedPod({ namespace, labelSelector }), call);
+    return list.items as PodSnapshot[];
+  }
+
+  async function removeTracks(): Promise<void> {
+    for (const track of ['canary', 'baseline'] as const) {
+      const trackDeploymentName = trackName(name, track);
+      try {
+        const removed = await kubeRead(cluster, `delete deployment '${trackDeploymentName}' in namespace '${namespace}'`,
+          () => cluster.apps.deleteNamespacedDeployment({ name: trackDeploymentName, namespace, propagationPolicy: 'Foreground' }), call);
+        if (removed) log.info('DeployCanaryRemoved', trackDeploymentName);
+      } catch (error) {
+        if (error instanceof StoppedError) throw error;
+        log.warn('DeployCanaryRemoveFailed', trackDeploymentName, (error as Error).message);
+      }
+    }
+  }
+}
