@@ -155,15 +155,16 @@ describe('BakeModelIntoImage e2e against hostile registries', function () {
 
   it('ends a cancelled upload (SIGTERM) as Cancelled with nothing left behind, and the next run succeeds', async () => {
     const hostile = await front(false, (_url, _authorization, method) => (method === 'PATCH' ? { kind: 'silent' } : undefined));
-    const before = fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('bake-'));
-    const run = await bake(hostile, {}, { cancelWhen: { line: /uploading (sha256:|a new model layer)/ } });
+    // The task's own TMPDIR, so what other test files put in the shared one (they run in parallel) does not count.
+    const tmp = fs.mkdtempSync(join(root, 'tmpdir-'));
+    const run = await bake(hostile, {}, { cancelWhen: { line: /uploading (sha256:|a new model layer)/ }, env: { TMPDIR: tmp } });
     try {
       assert.equal(run.result.status, 'Cancelled', visibleOutput(run));
       assert.match(run.result.message, /cancelled/i);
       assert.ok(run.durationMs < 20_000);
       assertOnlyOwnCommands(run, taskDir);
       assert.deepEqual(fs.readdirSync(run.folders.temp).filter((name) => !name.endsWith('.md') && name !== '.taskkey'), []);
-      assert.deepEqual(fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('bake-') && !before.includes(name)), []);
+      assert.deepEqual(fs.readdirSync(tmp), [], 'nothing left in the temporary folder');
     } finally {
       run.cleanup();
     }
@@ -192,8 +193,9 @@ describe('BakeModelIntoImage e2e against hostile registries', function () {
     });
 
     it('ends a build cancelled by SIGTERM with no login file and no staged model left, and the next run succeeds', async () => {
-      const before = fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('bake-'));
-      const run = await build({ keepFolders: true, cancelWhen: { line: /buildah: STEP 1\// } });
+      // The task's own TMPDIR: other test files, running in parallel, use the shared one.
+      const tmp = fs.mkdtempSync(join(os.tmpdir(), 'bake-hostile-tmpdir-'));
+      const run = await build({ keepFolders: true, cancelWhen: { line: /buildah: STEP 1\// }, env: { TMPDIR: tmp } });
       try {
         assert.equal(run.result.status, 'Cancelled', visibleOutput(run));
         assert.match(run.stdout, /buildah: STEP 1\//, 'the engine output came through the log, line by line');
@@ -201,7 +203,8 @@ describe('BakeModelIntoImage e2e against hostile registries', function () {
         assertNoSecrets(run, { password: basic.password!, 'basic auth': Buffer.from(`${basic.username}:${basic.password}`).toString('base64') });
         assert.deepEqual(fs.readdirSync(app).sort(), ['Dockerfile', 'score.py'], 'the staged model left the build context');
         assert.deepEqual(fs.readdirSync(run.folders.temp).filter((name) => !name.endsWith('.md') && name !== '.taskkey'), [], 'no login file in Agent.TempDirectory');
-        assert.deepEqual(fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('bake-') && !before.includes(name)), [], 'nothing in the system temp folder');
+        assert.deepEqual(fs.readdirSync(tmp).filter((name) => name.startsWith('bake-')), [], 'nothing of ours in the temporary folder');
+        fs.rmSync(tmp, { recursive: true, force: true });
       } finally {
         run.cleanup();
       }

@@ -86,8 +86,13 @@ async function rootfsLayer(dockerfile: DockerfileImage): Promise<CachedLayer> {
     await mmdebstrap([`--variant=${ROOTFS.variant}`, `--include=${ROOTFS.packages.join(',')}`, ...hook, ROOTFS.suite, path.join(building, 'layer.tar')]);
     const built = path.join(building, 'layer.tar');
     fs.writeFileSync(path.join(building, 'layer.json'), JSON.stringify({ digest: await sha256OfFile(built), size: fs.statSync(built).size }));
-    fs.rmSync(folder, { recursive: true, force: true });
-    fs.renameSync(building, folder);
+    // Another process (a parallel test file) may have finished the same entry first: keep that one.
+    if (!fs.existsSync(record)) fs.rmSync(folder, { recursive: true, force: true });
+    try {
+      fs.renameSync(building, folder);
+    } catch (error) {
+      if (!['ENOTEMPTY', 'EEXIST'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+    }
   } finally {
     fs.rmSync(building, { recursive: true, force: true });
   }
