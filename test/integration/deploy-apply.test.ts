@@ -19,7 +19,7 @@ import { parseManifests } from '../../tasks/common/kube/parse';
 import { waitForServiceAddress } from '../../tasks/common/kube/service';
 import { smokeTest } from '../../tasks/common/kube/smokeTest';
 import { substituteImage } from '../../tasks/common/kube/substitute';
-import { statefulSetStatus } from '../../tasks/common/kube/workloads/rolloutRules';
+import { daemonSetStatus, statefulSetStatus } from '../../tasks/common/kube/workloads/rolloutRules';
 import type { KubeObject } from '../../tasks/common/kube/types';
 import { type ClusterSimulator, startClusterSimulator } from '../support/cluster';
 import { recordingLog, rejection } from '../support/capture';
@@ -276,12 +276,20 @@ spec:
       const config = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'only' }, data: {} };
       let error = await rejection(deploy({ namespace: 'none', image: `${REPO}:v1`, workload: { kind: 'manifests', documents: [config] } }));
       assert.equal((error as TaskError).key, 'DeployNoDeployment');
-      assert.match(error.message, /no Deployment or StatefulSet \(they hold ConfigMap 'only'\)/);
+      assert.match(error.message, /no Deployment, StatefulSet or DaemonSet \(they hold ConfigMap 'only'\)/);
       const twice = [...documents('same', `${REPO}:v1`), ...documents('same', `${REPO}:v1`)];
       error = await rejection(deploy({ namespace: 'twice', image: `${REPO}:v1`, workload: { kind: 'manifests', documents: twice } }));
       assert.equal((error as TaskError).key, 'DeployDeploymentTwice');
+      // OnDelete: no rollout to watch, refused before anything is applied.
+      for (const kind of ['StatefulSet', 'DaemonSet']) {
+        const onDelete = { apiVersion: 'apps/v1', kind, metadata: { name: 'manual' }, spec: { updateStrategy: { type: 'OnDelete' }, selector: { matchLabels: { app: 'manual' } }, template: { metadata: { labels: { app: 'manual' } }, spec: { containers: [{ name: 'app', image: `${REPO}:v1` }] } } } };
+        error = await rejection(deploy({ namespace: 'ondelete', image: `${REPO}:v1`, workload: { kind: 'manifests', documents: [onDelete] } }));
+        assert.equal((error as TaskError).key, 'DeployStatefulSetOnDelete');
+        assert.match(error.message, new RegExp(`Input 'manifests': ${kind} 'manual' uses the OnDelete update strategy`));
+      }
       assert.equal(sim.get('Namespace', '', 'none'), undefined);
       assert.equal(sim.get('Namespace', '', 'twice'), undefined);
+      assert.equal(sim.get('Namespace', '', 'ondelete'), undefined);
     });
 
     it('puts cluster-scoped objects in no namespace', async () => {
@@ -495,6 +503,42 @@ spec:
       assert.deepEqual(livePods('stateful', 'db').map((pod: any) => pod.spec.containers[0].image), ['example.azurecr.io/db:v1', 'example.azurecr.io/db:v1']);
       assert.ok(lines.some((line) => /Deleting pod 'db-1'/.test(line)), lines.join('\n'));
       assert.equal(deployment('stateful', 'fragile')?.spec.template.spec.containers[0].image, `${REPO}:v1`, 'the api is rolled back too');
+    });
+
+    const agent = (image: string): KubeObject => ({
+      apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent' },
+      spec: { selector: { matchLabels: { app: 'agent' } }, template: { metadata: { labels: { app: 'agent' } }, spec: { containers: [{ name: 'agent', image }] } } },
+    });
+
+    it('rolls out a DaemonSet by kubectl\'s rules and, when its update fails, restores its template, replaces the pod it left and rolls the api back too', async () => {
+      // A DaemonSet has no progress deadline either: its failure is the timeout.
+      const run = (api: string, image: string) => deploy({ namespace: 'daemons', image: api, rolloutTimeoutMs: 5000, workload: { kind: 'manifests', documents: [...fragile(api), agent(image)] } });
+      const first = await run(`${REPO}:v1`, 'example.azurecr.io/agent:v1');
+      assert.deepEqual(first.workloads.map((w) => [w.kind, w.name, w.revision, [...w.images]]), [['Deployment', 'fragile', 1, [`${REPO}:v1`]], ['DaemonSet', 'agent', 1, ['example.azurecr.io/agent:v1']]]);
+      const ds = sim.get('DaemonSet', 'daemons', 'agent') as any;
+      assert.equal(ds.status.numberAvailable, ds.status.desiredNumberScheduled);
+      assert.deepEqual(daemonSetStatus(ds), { done: true, failed: false, message: 'daemon set "agent" successfully rolled out' });
+      const hash = (livePods('daemons', 'agent')[0] as any)?.metadata.labels?.['controller-revision-hash'];
+      assert.ok(hash);
+
+      // The agent's new image cannot be pulled: its pod never becomes Ready; both workloads go back.
+      const error = await rejection(run(`${REPO}:v2`, 'example.azurecr.io/agent:broken'));
+      assert.ok(error instanceof RolloutFailedError, String(error));
+      assert.equal(error.deployment, 'agent');
+      assert.equal(error.reason, 'Timeout');
+      assert.equal(error.rolledBack, true, error.message);
+      assert.deepEqual(error.previousImages, ['example.azurecr.io/agent:v1']);
+      const after = sim.get('DaemonSet', 'daemons', 'agent') as any;
+      assert.equal(after.spec.template.spec.containers[0].image, 'example.azurecr.io/agent:v1');
+      assert.ok(daemonSetStatus(after).done, daemonSetStatus(after).message);
+      assert.deepEqual(livePods('daemons', 'agent').map((pod: any) => [pod.spec.containers[0].image, pod.metadata.labels['controller-revision-hash']]), [['example.azurecr.io/agent:v1', hash]]);
+      assert.ok(lines.some((line) => /Rolling DaemonSet 'agent' back/.test(line)), lines.join('\n'));
+      assert.equal(deployment('daemons', 'fragile')?.spec.template.spec.containers[0].image, `${REPO}:v1`, 'the api is rolled back too');
+
+      // A good image rolls out and is listed.
+      const good = await run(`${REPO}:v1`, 'example.azurecr.io/agent:v2');
+      assert.deepEqual(good.workloads.map((w) => [w.kind, w.name, [...w.images]]), [['Deployment', 'fragile', [`${REPO}:v1`]], ['DaemonSet', 'agent', ['example.azurecr.io/agent:v2']]]);
+      assert.deepEqual(livePods('daemons', 'agent').map((pod: any) => pod.spec.containers[0].image), ['example.azurecr.io/agent:v2']);
     });
 
     it('prunes, after a successful rollout only, what earlier runs applied and the manifests no longer hold', async () => {

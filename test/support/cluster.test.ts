@@ -9,6 +9,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { daemonSetStatus } from '../../tasks/common/kube/workloads/rolloutRules';
 import { type ClusterSimulator, startClusterSimulator } from './cluster';
 
 interface Run { code: number; stdout: string; stderr: string }
@@ -265,6 +266,39 @@ describe('cluster simulator', function () {
     const apps = kc.makeApiClient(k8s.AppsV1Api);
     const stale = { ...applied, metadata: { ...applied.metadata, resourceVersion: '1' } } as Parameters<typeof apps.replaceNamespacedDeployment>[0]['body'];
     await assert.rejects(apps.replaceNamespacedDeployment({ name: 'node-app', namespace: 'default', body: stale }), (error: { code?: number }) => error.code === 409);
+  });
+
+  it('rolls out a DaemonSet, one pod per node, and kubectl rollout status says what our DaemonSet rules say', async () => {
+    const daemon = (image: string) => ['apiVersion: apps/v1', 'kind: DaemonSet', 'metadata: {name: agent}', 'spec:', '  selector: {matchLabels: {app: agent}}',
+      '  template:', '    metadata: {labels: {app: agent}}', `    spec: {containers: [{name: agent, image: "${image}"}]}`, ''].join('\n');
+    const file = path.join(home, 'agent.yaml');
+    const applyDaemon = async (image: string) => {
+      fs.writeFileSync(file, daemon(image));
+      return ok('apply', '--server-side', '-f', file);
+    };
+    const ours = () => daemonSetStatus(sim.get('DaemonSet', 'default', 'agent') as Parameters<typeof daemonSetStatus>[0]);
+    const agents = () => (sim.list('Pod', 'default') as Obj[]).filter((pod) => pod.metadata.name.startsWith('agent-') && !pod.metadata.deletionTimestamp);
+    assert.match(await applyDaemon('example.azurecr.io/agent:v1'), /daemonset\.apps\/agent serverside-applied/);
+    assert.match(await ok('rollout', 'status', 'daemonset/agent', '--timeout=30s'), /daemon set "agent" successfully rolled out/);
+    assert.deepEqual(ours(), { done: true, failed: false, message: 'daemon set "agent" successfully rolled out' });
+    const ds = sim.get('DaemonSet', 'default', 'agent') as Obj;
+    assert.equal(ds.spec.updateStrategy.rollingUpdate.maxUnavailable, 1, 'defaulted as SetDefaults_DaemonSet');
+    assert.deepEqual([agents().length, ds.status.desiredNumberScheduled, ds.status.numberReady], [sim.list('Node').length, sim.list('Node').length, sim.list('Node').length]);
+
+    // A new image that cannot be pulled: the old pod is replaced (maxUnavailable 1) and the new one never becomes available.
+    await applyDaemon('example.azurecr.io/agent:missing');
+    const stuck = await kubectl('rollout', 'status', 'daemonset/agent', '--timeout=2s');
+    assert.notEqual(stuck.code, 0);
+    const expected = ours();
+    assert.equal(expected.done, false);
+    assert.equal(expected.message, `Waiting for daemon set "agent" rollout to finish: 0 of ${sim.list('Node').length} updated pods are available...`);
+    assert.ok(stuck.stdout.trim().split('\n').at(-1) === expected.message, `kubectl: ${stuck.stdout}\nours: ${expected.message}`);
+    assert.deepEqual(agents().map((pod) => [pod.spec.containers[0].image, pod.metadata.labels?.['controller-revision-hash'] === undefined]), [['example.azurecr.io/agent:missing', false]]);
+
+    await applyDaemon('example.azurecr.io/agent:v1');
+    assert.match(await ok('rollout', 'status', 'daemonset/agent', '--timeout=30s'), /daemon set "agent" successfully rolled out/);
+    assert.equal(ours().done, true);
+    await ok('delete', 'daemonset/agent');
   });
 });
 

@@ -24,8 +24,8 @@ import { RolloutFailedError } from './rolloutFailedError';
 import { StoppedError } from '../net/errors';
 import { rollbackDeployment } from './rollback';
 import type { DeploymentLike } from './rolloutStatus';
-import { type RolloutOutcome, watchRollout, workloadRevision, workloadStatus } from './rolloutWatch';
-import { rollbackStatefulSet } from './workloads/statefulSetRollback';
+import { type RolloutOutcome, readWorkload, watchRollout, workloadRevision, workloadStatus } from './rolloutWatch';
+import { rollbackToTemplate } from './workloads/templateRollback';
 import { addressSender, runGoldenRequests } from './goldenRun';
 import type { GoldenSettings } from './goldenRequests';
 import type { ModelCheckSettings } from './modelCheck';
@@ -186,9 +186,8 @@ async function applyWorkload(cluster: Cluster, context: DeployContext, options: 
   const before = await Promise.all(indexes.map((index): Promise<DeploymentLike | undefined> => {
     const namespace = documents[index].metadata?.namespace ?? options.namespace;
     const name = documents[index].metadata?.name ?? '';
-    const kind = documents[index].kind;
-    return kubeRead(cluster, `read ${kind.toLowerCase()} '${name}' in namespace '${namespace}'`,
-      () => (kind === 'StatefulSet' ? cluster.apps.readNamespacedStatefulSet({ name, namespace }) : cluster.apps.readNamespacedDeployment({ name, namespace })) as Promise<DeploymentLike>, { log, namespace, retry: context.retry });
+    const kind = documents[index].kind as WorkloadKind;
+    return kubeRead(cluster, `read ${kind.toLowerCase()} '${name}' in namespace '${namespace}'`, () => readWorkload(cluster, kind, name, namespace), { log, namespace, retry: context.retry });
   }));
   const objects = await applyObjects(cluster, documents, { namespace: options.namespace, log, retry: context.retry });
   const deployments = indexes.map((index, at): AppliedDeployment => {
@@ -215,9 +214,9 @@ function workloadDocuments(options: DeployRequest): KubeObject[] {
   return options.workload.documents.map((document) => (secret && isWorkload(document) ? withPullSecret(document, secret) : document));
 }
 
-/** What is watched and rolled back: Deployments and StatefulSets. */
+/** What is watched and rolled back: Deployments, StatefulSets and DaemonSets. */
 function isWorkload(object: KubeObject): boolean {
-  return (object.kind === 'Deployment' || object.kind === 'StatefulSet') && /^apps\//.test(object.apiVersion);
+  return (object.kind === 'Deployment' || object.kind === 'StatefulSet' || object.kind === 'DaemonSet') && /^apps\//.test(object.apiVersion);
 }
 
 function withPullSecret(deployment: KubeObject, name: string): KubeObject {
@@ -235,7 +234,7 @@ function deploymentIndexes(documents: readonly KubeObject[]): number[] {
   const seen = new Set<string>();
   for (const index of indexes) {
     const strategy = (documents[index].spec as { updateStrategy?: { type?: string } } | undefined)?.updateStrategy?.type;
-    if (documents[index].kind === 'StatefulSet' && strategy !== undefined && strategy !== 'RollingUpdate') throw new TaskError('DeployStatefulSetOnDelete', [documents[index].metadata?.name ?? '']);
+    if (documents[index].kind !== 'Deployment' && strategy !== undefined && strategy !== 'RollingUpdate') throw new TaskError('DeployStatefulSetOnDelete', [documents[index].kind, documents[index].metadata?.name ?? '']);
     const key = `${documents[index].kind}/${documents[index].metadata?.namespace ?? ''}/${documents[index].metadata?.name ?? ''}`;
     if (seen.has(key)) throw new TaskError('DeployDeploymentTwice', [documents[index].metadata?.name ?? '(unnamed)']);
     seen.add(key);
@@ -248,11 +247,11 @@ function imagesOf(object: KubeObject): string[] {
   return (template?.spec?.containers ?? []).map((container) => container.image ?? '');
 }
 
-type WorkloadKind = 'Deployment' | 'StatefulSet';
+type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
 
 interface AppliedDeployment {
   readonly kind: WorkloadKind;
-  /** As it was before this run's apply: a StatefulSet is rolled back to its template. */
+  /** As it was before this run's apply: a StatefulSet or DaemonSet is rolled back to its template. */
   readonly before?: DeploymentLike;
   readonly namespace: string;
   readonly name: string;
@@ -304,8 +303,8 @@ async function rolloutFailed(cluster: Cluster, context: DeployContext, options: 
   const changed = applied.deployments.filter((one, at) => at === index || !one.unchanged);
   const results = await Promise.all(changed.map(async (one) => {
     try {
-      const rollback = one.kind === 'StatefulSet'
-        ? await rollbackStatefulSet(cluster, one.namespace, one.name, one.before, log, options.rolloutTimeoutMs)
+      const rollback = one.kind !== 'Deployment'
+        ? await rollbackToTemplate(cluster, one.kind, one.namespace, one.name, one.before, log, options.rolloutTimeoutMs)
         : await rollbackDeployment(cluster, one.namespace, one.name, log, { timeoutMs: options.rolloutTimeoutMs });
       return { one, rollback };
     } catch (error) {

@@ -17,11 +17,11 @@ import { type CallOptions, describeFailure, kubeCall, kubeStatusError, refusal, 
 import { type DeploymentLike, type RolloutStatus, TIMED_OUT_REASON, revisionOf, rolloutStatus } from './rolloutStatus';
 import { serverHost } from './kubeconfig';
 import { watch } from './watch';
-import { type StatefulSetLike, statefulSetStatus } from './workloads/rolloutRules';
+import { type DaemonSetLike, daemonSetStatus, type StatefulSetLike, statefulSetStatus } from './workloads/rolloutRules';
 
 export interface RolloutWatchOptions {
-  /** Default Deployment; a StatefulSet is judged by kubectl's StatefulSet rules, its revision being its generation. */
-  readonly kind?: 'Deployment' | 'StatefulSet';
+  /** Default Deployment; a StatefulSet or DaemonSet is judged by kubectl's rules for its kind, its revision being its generation. */
+  readonly kind?: 'Deployment' | 'StatefulSet' | 'DaemonSet';
   readonly namespace: string;
   readonly name: string;
   /** The most the watch may take; the cluster's own signal may end it sooner. */
@@ -73,7 +73,7 @@ class RolloutWatcher {
   constructor(cluster: Cluster, private readonly options: RolloutWatchOptions) {
     this.cluster = cluster.within(withDeadline(cluster.signal, options.timeoutMs, `the rollout of deployment '${options.name}'`));
     this.idleMs = Math.max(1, options.idleRewatchMs ?? DEFAULT_IDLE_REWATCH_MS);
-    this.path = `/apis/apps/v1/namespaces/${encodeURIComponent(options.namespace)}/${options.kind === 'StatefulSet' ? 'statefulsets' : 'deployments'}`;
+    this.path = `/apis/apps/v1/namespaces/${encodeURIComponent(options.namespace)}/${(options.kind ?? 'Deployment').toLowerCase()}s`;
     this.fieldSelector = `metadata.name=${options.name}`;
     this.deployment = options.initial;
   }
@@ -123,8 +123,8 @@ class RolloutWatcher {
   private async relist(): Promise<RolloutOutcome | undefined> {
     const { namespace, name, log } = this.options;
     const query = { namespace, fieldSelector: this.fieldSelector };
-    const list = await kubeCall(this.cluster, `list ${this.options.kind === 'StatefulSet' ? 'statefulset' : 'deployment'} '${name}'`,
-      () => (this.options.kind === 'StatefulSet' ? this.cluster.apps.listNamespacedStatefulSet(query) : this.cluster.apps.listNamespacedDeployment(query)), { log, namespace, retry: this.options.retry });
+    const kind = this.options.kind ?? 'Deployment';
+    const list = await kubeCall(this.cluster, `list ${kind.toLowerCase()} '${name}'`, () => listWorkloads(this.cluster, kind, query), { log, namespace, retry: this.options.retry });
     const found = list.items.find((item) => item.metadata?.name === name) as DeploymentLike | undefined;
     if (!found) throw new TaskError(this.deployment && this.options.initial !== this.deployment ? 'RolloutDeploymentDeleted' : 'RolloutDeploymentNotFound', [name, namespace]);
     this.resourceVersion = list.metadata?.resourceVersion ?? (found.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
@@ -224,12 +224,31 @@ class RolloutWatcher {
 
 /** kubectl's rules for the kind. */
 export function workloadStatus(workload: DeploymentLike, kind: RolloutWatchOptions['kind']): RolloutStatus {
-  return kind === 'StatefulSet' ? statefulSetStatus(workload as StatefulSetLike) : rolloutStatus(workload);
+  if (kind === 'StatefulSet') return statefulSetStatus(workload as StatefulSetLike);
+  if (kind === 'DaemonSet') return daemonSetStatus(workload as DaemonSetLike);
+  return rolloutStatus(workload);
 }
 
-/** A Deployment's revision annotation; a StatefulSet's generation (its revisions are named, not numbered). */
+/** A Deployment's revision annotation; a StatefulSet's or DaemonSet's generation (their revisions are named, not numbered). */
 export function workloadRevision(workload: DeploymentLike, kind: RolloutWatchOptions['kind']): number {
-  return kind === 'StatefulSet' ? workload.metadata?.generation ?? 0 : revisionOf(workload) ?? 0;
+  return kind === 'StatefulSet' || kind === 'DaemonSet' ? workload.metadata?.generation ?? 0 : revisionOf(workload) ?? 0;
+}
+
+type WorkloadKind = NonNullable<RolloutWatchOptions['kind']>;
+type Listed = Promise<{ items: DeploymentLike[]; metadata?: { resourceVersion?: string } }>;
+
+/** The one list call per kind (apps/v1). */
+function listWorkloads(cluster: Cluster, kind: WorkloadKind, query: { namespace: string; fieldSelector: string }): Listed {
+  if (kind === 'StatefulSet') return cluster.apps.listNamespacedStatefulSet(query) as unknown as Listed;
+  if (kind === 'DaemonSet') return cluster.apps.listNamespacedDaemonSet(query) as unknown as Listed;
+  return cluster.apps.listNamespacedDeployment(query) as unknown as Listed;
+}
+
+/** Reads one workload of the kind (apps/v1). */
+export function readWorkload(cluster: Cluster, kind: WorkloadKind, name: string, namespace: string): Promise<DeploymentLike> {
+  if (kind === 'StatefulSet') return cluster.apps.readNamespacedStatefulSet({ name, namespace }) as Promise<DeploymentLike>;
+  if (kind === 'DaemonSet') return cluster.apps.readNamespacedDaemonSet({ name, namespace }) as Promise<DeploymentLike>;
+  return cluster.apps.readNamespacedDeployment({ name, namespace }) as Promise<DeploymentLike>;
 }
 
 function trimPeriod(text: string): string {

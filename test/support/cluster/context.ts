@@ -6,7 +6,7 @@ import type { Store } from './store';
 import type { Timers } from './timers';
 import type { KubeObject, OwnerReference } from './types';
 
-export type WorkKind = 'deployment' | 'replicaset' | 'statefulset' | 'service';
+export type WorkKind = 'deployment' | 'replicaset' | 'statefulset' | 'daemonset' | 'service';
 
 export interface ControllerContext {
   readonly api: ObjectApi;
@@ -21,7 +21,7 @@ export interface ControllerContext {
 const kind = (k: string) => resourceByKind(k) as ResourceType;
 export const R = {
   namespace: kind('Namespace'), node: kind('Node'), pod: kind('Pod'), service: kind('Service'), secret: kind('Secret'),
-  configMap: kind('ConfigMap'), event: kind('Event'), deployment: kind('Deployment'), replicaSet: kind('ReplicaSet'), statefulSet: kind('StatefulSet'),
+  configMap: kind('ConfigMap'), event: kind('Event'), deployment: kind('Deployment'), replicaSet: kind('ReplicaSet'), statefulSet: kind('StatefulSet'), daemonSet: kind('DaemonSet'),
 };
 
 export function controllerRef(owner: KubeObject): OwnerReference {

@@ -11,6 +11,7 @@ import type { ObjectApi } from './objectApi';
 import { type PodNetwork, type ScriptedApp, ScriptedPodNetwork } from './podNetwork';
 import { RuncKubelet, type RuntimeOptions } from './runtime/runcKubelet';
 import { ReplicaSetController } from './replicaSetController';
+import { DaemonSetController } from './daemonSetController';
 import { StatefulSetController } from './statefulSetController';
 import { RESOURCES } from './resources';
 import { type LoadBalancerInfo, ServiceController } from './serviceController';
@@ -34,6 +35,7 @@ export class ControllerManager {
   private readonly deployments: DeploymentController;
   private readonly replicaSets: ReplicaSetController;
   private readonly statefulSets: StatefulSetController;
+  private readonly daemonSets: DaemonSetController;
   private readonly kubelet: Kubelet;
   private readonly runtime?: RuncKubelet;
   /** Where load balancers and the pod proxy send requests: the scripted app, or the real containers. */
@@ -48,6 +50,7 @@ export class ControllerManager {
     this.deployments = new DeploymentController(this.ctx);
     this.replicaSets = new ReplicaSetController(this.ctx);
     this.statefulSets = new StatefulSetController(this.ctx);
+    this.daemonSets = new DaemonSetController(this.ctx);
     this.runtime = options.runtime ? new RuncKubelet(this.ctx, options, options.runtime) : undefined;
     this.kubelet = this.runtime ?? new Kubelet(this.ctx, options);
     this.pods = this.runtime ?? new ScriptedPodNetwork(api, options.podApp);
@@ -85,10 +88,12 @@ export class ControllerManager {
         if (owner?.kind === 'Deployment') this.enqueue({ kind: 'deployment', namespace, name: owner.name });
         break;
       case 'StatefulSet': this.enqueue({ kind: 'statefulset', namespace, name: object.metadata.name ?? '' }); break;
+      case 'DaemonSet': this.enqueue({ kind: 'daemonset', namespace, name: object.metadata.name ?? '' }); break;
       case 'Pod':
         this.kubelet.onPodEvent(event);
         if (owner?.kind === 'ReplicaSet') this.enqueue({ kind: 'replicaset', namespace, name: owner.name });
         if (owner?.kind === 'StatefulSet') this.enqueue({ kind: 'statefulset', namespace, name: owner.name });
+        if (owner?.kind === 'DaemonSet') this.enqueue({ kind: 'daemonset', namespace, name: owner.name });
         break;
       case 'Service': this.enqueue({ kind: 'service', namespace, name: object.metadata.name ?? '' }); break;
     }
@@ -133,6 +138,7 @@ export class ControllerManager {
       case 'deployment': return this.deployments.sync(work.namespace, work.name);
       case 'replicaset': return this.replicaSets.sync(work.namespace, work.name);
       case 'statefulset': return this.statefulSets.sync(work.namespace, work.name);
+      case 'daemonset': return this.daemonSets.sync(work.namespace, work.name);
       case 'service': return this.services.sync(work.namespace, work.name);
       case 'collect': return this.collect(work.object, work.namespaceGone);
     }

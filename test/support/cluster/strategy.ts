@@ -9,7 +9,7 @@ import type { Container, KubeObject, Service } from './types';
 import { clone, deepEqual, isMap } from './types';
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const WITH_GENERATION = new Set(['Deployment', 'ReplicaSet', 'StatefulSet']);
+const WITH_GENERATION = new Set(['Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet']);
 
 function imagePullPolicy(image: string): string {
   if (image.includes('@')) return 'IfNotPresent';
@@ -105,6 +105,20 @@ export function applyDefaults(resource: ResourceType, object: KubeObject, old: K
         if (isMap(spec.template)) defaultPodSpec(spec.template.spec);
       }
       break;
+    case 'DaemonSet':
+      if (spec) {
+        // As SetDefaults_DaemonSet: RollingUpdate, maxUnavailable 1, maxSurge 0.
+        spec.revisionHistoryLimit ??= 10;
+        const update = (spec.updateStrategy ??= {}) as Record<string, unknown>;
+        update.type ??= 'RollingUpdate';
+        if (update.type === 'RollingUpdate') {
+          const rolling = (update.rollingUpdate ??= {}) as Record<string, unknown>;
+          rolling.maxUnavailable ??= 1;
+          rolling.maxSurge ??= 0;
+        }
+        if (isMap(spec.template)) defaultPodSpec(spec.template.spec);
+      }
+      break;
     case 'Pod': defaultPodSpec(spec); break;
     case 'Service': if (spec) defaultService(object as Service, old as Service | undefined, allocate); break;
     case 'Secret': {
@@ -128,7 +142,7 @@ export function applyDefaults(resource: ResourceType, object: KubeObject, old: K
 /** A fresh object's status, as registry strategies reset it on create. */
 export function initialStatus(resource: ResourceType, object: KubeObject): unknown {
   switch (resource.kind) {
-    case 'Deployment': case 'ReplicaSet': case 'StatefulSet': return {};
+    case 'Deployment': case 'ReplicaSet': case 'StatefulSet': case 'DaemonSet': return {};
     case 'Pod': return { phase: 'Pending', qosClass: 'BestEffort' };
     case 'Service': return { loadBalancer: {} };
     default: return object.status;
@@ -185,7 +199,7 @@ export function validate(resource: ResourceType, object: KubeObject, old: KubeOb
     causes.push({ reason: 'FieldValueInvalid', field: 'metadata.name', message: `Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character` });
   }
   const spec = isMap(object.spec) ? object.spec : {};
-  if (resource.kind === 'Deployment' || resource.kind === 'ReplicaSet' || resource.kind === 'StatefulSet') {
+  if (resource.kind === 'Deployment' || resource.kind === 'ReplicaSet' || resource.kind === 'StatefulSet' || resource.kind === 'DaemonSet') {
     const template = isMap(spec.template) ? spec.template : {};
     const labels = isMap(template.metadata) && isMap(template.metadata.labels) ? template.metadata.labels : {};
     const selector = isMap(spec.selector) ? spec.selector : undefined;
