@@ -11,7 +11,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TokenCredential } from '@azure/identity';
 import { runAksCommand } from '../../tasks/common/azure/aksRunCommand';
-import { TaskError } from '../../tasks/common/errors';
+import { resolveRunCommandTarget } from '../../tasks/common/azure/clusterAccess';
+import { readAzureRmConnection } from '../../tasks/common/azure/connection';
+import { fakeEndpoint } from '../support/fakeAzureEndpoint';
+import { SettingError, TaskError } from '../../tasks/common/errors';
 import type { Log } from '../../tasks/common/log';
 import { Network } from '../../tasks/common/net/network';
 import { retryPolicy } from '../../tasks/common/net/retry';
@@ -19,7 +22,7 @@ import { networkSettings } from '../../tasks/common/net/settings';
 import type { DeployRequest } from '../../tasks/common/kube/deploy';
 import { deployPrivate, fieldManager } from '../../tasks/common/kube/privateDeploy';
 import type { KubeObject } from '../../tasks/common/kube/types';
-import { type AksStandIn, startAksStandIn } from '../support/aksStandIn';
+import { type AksStandIn, aksServerAppId, startAksStandIn } from '../support/aksStandIn';
 import { type ClusterSimulator, startClusterSimulator } from '../support/cluster';
 import { type EntraStandIn, startEntraStandIn } from '../support/entraStandIn';
 import { createClientCertificate, createTestCa } from '../support/tls';
@@ -99,7 +102,7 @@ describe('Deploy to a private AKS cluster through AKS run command', function () 
     assert.equal(imageOf('api'), 'registry.example/api:1');
     const run = aks.runCommands.records.at(-1)!;
     assert.deepEqual(run.contextFiles, ['manifests.yaml']);
-    assert.match(run.command, new RegExp(`--server-side --field-manager=${fieldManager}`));
+    assert.match(run.command, new RegExp(`--server-side --force-conflicts --field-manager=${fieldManager}`));
     const managers = ((sim.get('Deployment', 'private-ns', 'api') as { metadata: { managedFields?: { manager: string }[] } }).metadata.managedFields ?? []).map((m) => m.manager);
     assert.ok(managers.includes(fieldManager), `field managers: ${managers.join(', ')}`);
   });
@@ -118,6 +121,40 @@ describe('Deploy to a private AKS cluster through AKS run command', function () 
     assert.ok(failure instanceof TaskError);
     assert.equal(failure.key, 'DeployPrivateBadName');
     assert.equal(aks.runCommands.records.length, before);
+  });
+
+  it('settings that need the API server are refused, naming privateCluster, before any command is sent', async () => {
+    const before = aks.runCommands.records.length;
+    const asked = { ...request([deployment('api', 'registry.example/api:1')], 'registry.example/api:1'), prune: true, smokeTest: { path: '/healthz', attempts: 1, intervalMs: 10 } };
+    const failure = await deployPrivate(asked, target(), { log, pollMs: 100, canary: true }).then(() => undefined, (error: unknown) => error);
+    assert.ok(failure instanceof SettingError, String(failure));
+    assert.equal(failure.setting, 'privateCluster');
+    assert.equal(failure.key, 'DeployPrivateUnsupported');
+    assert.equal(failure.args[1], 'the canary strategy, the smoke test, prune');
+    assert.equal(aks.runCommands.records.length, before);
+  });
+
+  it('createNamespace: the namespace is applied with the manifests', async () => {
+    const asked = { ...request([deployment('worker', 'registry.example/worker:1')], 'registry.example/worker:1'), namespace: 'made-here', createNamespace: true };
+    const result = await deployPrivate(asked, target(), { log, pollMs: 100 });
+    assert.equal(result.exitCode, 0, result.logs);
+    assert.ok(sim.get('Namespace', '', 'made-here'), 'the namespace exists');
+    assert.ok(sim.get('Deployment', 'made-here', 'worker'), 'the Deployment is in it');
+  });
+
+  it('the ARM connection resolves into the run command target and a token for the AKS server application, sent as clusterToken and registered as a secret first', async () => {
+    const secrets: string[] = [];
+    const data = { subscriptionId, environment: 'AzureCloud' };
+    const endpoint = fakeEndpoint({ id: 'arm-private', url: aks.url, scheme: 'WorkloadIdentityFederation', auth: { tenantid: tenantId, serviceprincipalid: clientId }, data });
+    const connection = readAzureRmConnection(endpoint, 'clusterConnection', 'Private AKS');
+    const access = { kind: 'aks' as const, connection, devOps: { serviceConnectionId: 'arm-private' } as never, resourceGroup: 'rg-private', clusterName: 'aks-private', useClusterAdmin: false, privateCluster: true };
+    const resolved = await resolveRunCommandTarget(access, { setSecret: (value) => secrets.push(value), log, network, credential, retry: transport.retry });
+    assert.ok(resolved.clusterToken && secrets.includes(resolved.clusterToken), 'the cluster token is registered');
+    const result = await deployPrivate(request([deployment('api', 'registry.example/api:2')], 'registry.example/api:2'), resolved.target, { log, pollMs: 100, clusterToken: resolved.clusterToken });
+    assert.equal(result.exitCode, 0, result.logs);
+    assert.equal(aks.runCommands.records.at(-1)!.clusterToken, resolved.clusterToken);
+    assert.equal(entra.verifyAccessToken(resolved.clusterToken!)?.aud, aksServerAppId);
+    assert.equal(imageOf('api'), 'registry.example/api:2');
   });
 
   it('a cluster ARM does not know fails with ARM\'s words, naming the cluster', async () => {

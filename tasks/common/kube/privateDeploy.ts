@@ -4,7 +4,7 @@
  * manifests.yaml; the command applies them, waits for every workload's rollout and, when one fails,
  * undoes them all:
  *
- *   kubectl apply --server-side --field-manager=ai-model-delivery-tasks -f manifests.yaml || exit 2
+ *   kubectl apply --server-side --force-conflicts --field-manager=ai-model-delivery-tasks -f manifests.yaml || exit 2
  *   if ! { kubectl rollout status <kind>/<name> -n <ns> --timeout=<s>s && ...; }; then
  *     kubectl rollout undo <kind>/<name> -n <ns>; ...; exit 1
  *   fi
@@ -15,7 +15,7 @@
  * reach the shell otherwise.
  */
 import { dump } from 'js-yaml';
-import { TaskError } from '../errors';
+import { INPUT_SLOT, SettingError, TaskError } from '../errors';
 import type { Log } from '../log';
 import { type RunCommandTarget, runAksCommand } from '../azure/aksRunCommand';
 import { contextZip } from './contextZip';
@@ -39,6 +39,20 @@ export interface PrivateDeployContext {
   readonly log: Log;
   readonly clusterToken?: string;
   readonly pollMs?: number;
+  /** The canary strategy was asked for: it needs the API server. */
+  readonly canary?: boolean;
+}
+
+/** What needs the API server itself, so a private cluster can't have it; [] when nothing. */
+function unsupported(options: DeployRequest, context: PrivateDeployContext): string[] {
+  return [
+    ...(context.canary ? ['the canary strategy'] : []),
+    ...(options.modelCheck ? ['the model check'] : []),
+    ...(options.goldenRequests ? ['golden requests'] : []),
+    ...(options.smokeTest ? ['the smoke test'] : []),
+    ...(options.prune ? ['prune'] : []),
+    ...(options.imagePullSecret ? ['an image pull secret'] : []),
+  ];
 }
 
 /** The shell command applied in the cluster; exported for tests and the docs. */
@@ -46,10 +60,12 @@ export function privateDeployCommand(workloads: readonly { kind: string; name: s
   const ref = (w: { kind: string; name: string; namespace: string }) => `${w.kind.toLowerCase()}/${w.name} -n ${w.namespace}`;
   const status = workloads.map((w) => `kubectl rollout status ${ref(w)} --timeout=${timeoutSeconds}s`).join(' && ');
   const undo = workloads.map((w) => `kubectl rollout undo ${ref(w)};`).join(' ');
-  return `kubectl apply --server-side --field-manager=${fieldManager} -f manifests.yaml || exit 2; if ! { ${status}; }; then ${undo} exit 1; fi`;
+  return `kubectl apply --server-side --force-conflicts --field-manager=${fieldManager} -f manifests.yaml || exit 2; if ! { ${status}; }; then ${undo} exit 1; fi`;
 }
 
 export async function deployPrivate(options: DeployRequest, target: RunCommandTarget, context: PrivateDeployContext): Promise<PrivateDeployResult> {
+  const refused = unsupported(options, context);
+  if (refused.length > 0) throw new SettingError('privateCluster', 'DeployPrivateUnsupported', [INPUT_SLOT, refused.join(', ')]);
   const documents = withRunAnnotations(workloadDocuments(options), options.runAnnotations)
     .map((document) => ({ ...document, metadata: { ...document.metadata, namespace: document.metadata?.namespace ?? options.namespace } }));
   const workloads = documents.filter(isWorkload).map((document) => ({ kind: document.kind, name: document.metadata?.name ?? '', namespace: document.metadata.namespace }));
@@ -57,7 +73,9 @@ export async function deployPrivate(options: DeployRequest, target: RunCommandTa
   for (const w of workloads) {
     if (!dns1123.test(w.name) || !dns1123.test(w.namespace)) throw new TaskError('DeployPrivateBadName', [w.kind, `${w.namespace}/${w.name}`]);
   }
-  const manifests = documents.map((document) => dump(document, { noRefs: true, lineWidth: -1 })).join('---\n');
+  // createNamespace: the namespace is applied first, with the manifests (applying an existing one changes nothing).
+  const namespaces = options.createNamespace ? [...new Set(workloads.map((w) => w.namespace))].map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })) : [];
+  const manifests = [...namespaces, ...documents].map((document) => dump(document, { noRefs: true, lineWidth: -1 })).join('---\n');
   const timeoutSeconds = Math.max(1, Math.round(options.rolloutTimeoutMs / 1000));
   const result = await runAksCommand(target, {
     command: privateDeployCommand(workloads, timeoutSeconds),
