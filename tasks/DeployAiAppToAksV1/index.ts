@@ -5,6 +5,7 @@
  */
 import { verifyProvenance, type VerifiedProvenance } from '../common/attest/verify';
 import { resolveKubeconfig } from '../common/azure/clusterAccess';
+import { deployThroughRunCommand } from '../common/pipeline/privateCluster';
 import { DeployAiAppToAksOutputs as Outputs } from '../common/contract/deployAiAppToAks';
 import { connectCluster } from '../common/kube/cluster';
 import { deployApp, type DeployResult, RolloutFailedError } from '../common/kube/deploy';
@@ -22,6 +23,7 @@ export async function run(): Promise<void> {
     const signal = agent.lifetime.signal;
     // The gate comes first: nothing reaches the cluster for an image whose provenance fails.
     const provenance = inputs.provenance && (await verifyProvenance(inputs.provenance, { network, signal, log: agent.log, retryPolicy: retryPolicy(), onSecret: (value) => agent.setSecret(value) }));
+    if (inputs.cluster.kind === 'aks' && inputs.cluster.privateCluster) return deployThroughRunCommand(agent, inputs, inputs.cluster);
     const access = await resolveKubeconfig(inputs.cluster, { setSecret: (value) => agent.setSecret(value), log: agent.log, network, signal });
     const cluster = connectCluster(access.kubeconfig, { network, signal });
     try {

@@ -19,6 +19,7 @@ import { dump } from 'js-yaml';
 import type { Claims } from './jwt';
 import { bearerToken, sendJson, startServer, InjectedFaults } from './standInServer';
 import type { ClientCertificate, TestCa } from './tls';
+import { RunCommands } from './aksRunCommandStandIn';
 
 export const aksServerAppId = '6dae42f8-4368-4678-94ff-3960e28e3630';
 /** The Azure CLI's client id, which AKS puts in kubelogin's arguments. */
@@ -49,6 +50,8 @@ export interface AksStandInOptions {
   readonly upstream: { readonly url: string; readonly caPem?: string; readonly token?: string };
   /** Put in local-account kubeconfigs as client-certificate-data / client-key-data. */
   readonly clientCertificate: ClientCertificate;
+  /** The kubeconfig file run commands use (aksRunCommandStandIn.ts); runCommand fails without it. */
+  readonly runCommandKubeconfig?: string;
 }
 
 export interface AksRequestRecord {
@@ -76,6 +79,8 @@ export interface AksStandIn {
   /** The local accounts' static tokens. */
   readonly userToken: string;
   readonly adminToken: string;
+  /** The run commands taken (managedClusters/runCommand). */
+  readonly runCommands: RunCommands;
   /** The next `count` ARM requests fail with `status` before any check. */
   failNext(count: number, status: number): void;
   close(): Promise<void>;
@@ -209,6 +214,7 @@ export async function startAksStandIn(o: AksStandInOptions): Promise<AksStandIn>
   const apiRequests: ApiServerRecord[] = [];
   const tokens = { user: randomBytes(32).toString('hex'), admin: randomBytes(32).toString('hex') };
   const faults = new InjectedFaults();
+  const runCommands = new RunCommands(o.runCommandKubeconfig);
   const apiServer = await startApiServerFront(o, tokens, apiRequests);
   const front = { url: apiServer.origin, caData: fs.readFileSync(o.tls.caCert).toString('base64'), tokens };
   let origin = '';
@@ -224,6 +230,8 @@ export async function startAksStandIn(o: AksStandInOptions): Promise<AksStandIn>
     const claims = token ? o.verifyToken(token) : undefined;
     if (!claims) return answer(401, armError('InvalidAuthenticationToken', 'The access token is invalid.'));
     if (String(claims.aud).replace(/\/$/, '') !== origin) return answer(401, armError('InvalidAuthenticationToken', `The access token has been obtained for wrong audience or resource '${String(claims.aud)}'.`), claims);
+    const known = o.clusters.some((c) => url.pathname.toLowerCase().includes(`/resourcegroups/${c.resourceGroup.toLowerCase()}/providers/microsoft.containerservice/managedclusters/${c.name.toLowerCase()}/`));
+    if (known && runCommands.handle(req, res, url, origin, (status) => requests.push({ method, path: url.pathname, appId: claims.appid as string | undefined, status }))) return;
     const match = clusterPath.exec(url.pathname);
     if (!match) return answer(404, armError('NotFound', `The stand-in has no ${method} ${url.pathname}.`), claims);
     if (url.searchParams.get('api-version') !== apiVersion) return answer(400, armError('InvalidApiVersionParameter', `The api-version '${url.searchParams.get('api-version')}' is invalid. The supported versions are '${apiVersion}'.`), claims);
@@ -233,7 +241,7 @@ export async function startAksStandIn(o: AksStandInOptions): Promise<AksStandIn>
   }, o.tls);
   origin = server.origin;
   return {
-    url: `${origin}/`, audience: origin, apiServerUrl: apiServer.origin, requests, apiRequests, userToken: tokens.user, adminToken: tokens.admin,
+    url: `${origin}/`, audience: origin, apiServerUrl: apiServer.origin, requests, apiRequests, userToken: tokens.user, adminToken: tokens.admin, runCommands,
     failNext: (count, status) => faults.failNext(count, status),
     close: async () => {
       await Promise.all([server.close(), apiServer.close()]);

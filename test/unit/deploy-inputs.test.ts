@@ -87,7 +87,7 @@ describe('DeployAiAppToAks inputs', () => {
     const raised = ['clusterConnection', 'kubeconfig', 'registryConnection', 'namespace', 'image', 'manifests', 'containers', 'images', 'appName', 'replicas', 'containerPort', 'servicePort', 'serviceType', 'dnsLabel', 'readinessPath', 'env', 'imagePullSecret', 'progressDeadlineSeconds'];
     for (const type of ['kubernetesServiceConnection', 'azureResourceManager'] as const) {
       const settings = deploySettings(type);
-      for (const setting of [...raised, ...(type === 'azureResourceManager' ? ['resourceGroup', 'cluster', 'useClusterAdmin'] : [])]) {
+      for (const setting of [...raised, ...(type === 'azureResourceManager' ? ['resourceGroup', 'cluster', 'useClusterAdmin', 'privateCluster'] : [])]) {
         assert.ok(declared.has(settings[setting]), `${type}: setting ${setting} is carried by '${settings[setting]}', not a declared input`);
       }
     }

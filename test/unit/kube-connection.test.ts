@@ -149,6 +149,14 @@ describe('Deploy cluster access: Kubernetes service connections', () => {
     assert.equal(access.devOps.serviceConnectionId, 'k8s-prod');
     assert.equal(readClusterAccess(agentFor({ ...viaArm, resourceGroup: 'Rg_(ü).1', kubernetesCluster: 'a' }, armConnection)).kind, 'aks');
   });
+
+  it('azureResourceManager: privateCluster is false unless set, true when set', () => {
+    const read = (inputs: Record<string, string>) => {
+      const access = readClusterAccess(agentFor({ ...viaArm, ...inputs }, armConnection));
+      return access.kind === 'aks' ? access.privateCluster : undefined;
+    };
+    assert.deepEqual([read({}), read({ privateCluster: 'true' }), read({ privateCluster: 'False' })], [false, true, false]);
+  });
 });
 
 describe('Deploy cluster access: bad input names the input, the value and what is accepted', () => {
@@ -212,6 +220,10 @@ describe('Deploy cluster access: bad input names the input, the value and what i
     const { agent, access } = connect(kubeconfigWith({ kubeconfig: plugin }));
     assert.equal(access.kind, 'serviceConnection');
     assert.ok(agent.secrets.includes('s3cr3t-arg-value'), 'a secret exec argument is registered');
+  });
+
+  it('a privateCluster that is not a boolean', () => {
+    rejects({ ...viaArm, privateCluster: 'yes-please' }, armConnection, 'privateCluster', 'InputNotBoolean', [/'yes-please'/]);
   });
 
   it('an invalid resource group', () => {

@@ -5,11 +5,13 @@
  * connection's identity, then ARM for the cluster's credentials.
  */
 import type { TokenCredential } from '@azure/identity';
-import { type ResolvedCluster, serverHost } from '../kube/kubeconfig';
+import { type ResolvedCluster, aksEntraServerAppId, serverHost } from '../kube/kubeconfig';
 import type { Log } from '../log';
 import type { Network } from '../net/network';
 import { type RetryPolicy, retryPolicy } from '../net/retry';
 import { aksKubeconfig } from './aks';
+import type { RunCommandTarget } from './aksRunCommand';
+import type { AzureTransport } from './transport';
 import { armTargetFor } from './arm';
 import type { AzureRmConnection } from './connection';
 import { azureCredential } from './credential';
@@ -44,6 +46,8 @@ export interface AzureClusterAccess {
   readonly resourceGroup: string;
   readonly clusterName: string;
   readonly useClusterAdmin: boolean;
+  /** The API server is private: deploy through AKS run command (kube/privateDeploy.ts). */
+  readonly privateCluster?: boolean;
 }
 
 export type ClusterAccessRequest = ServiceConnectionAccess | AzureClusterAccess;
@@ -66,10 +70,33 @@ function describeServiceConnection(access: ServiceConnectionAccess): string {
   return `${serverHost(access.server)} (${how} of service connection '${access.connectionName}'${access.insecure ? ', TLS not verified' : ''})`;
 }
 
+function armAccess(request: AzureClusterAccess, deps: ResolveDeps): { credential: TokenCredential; transport: AzureTransport } {
+  const transport = { network: deps.network, signal: deps.signal, retry: deps.retry ?? retryPolicy(), log: deps.log };
+  const credential = deps.credential ?? azureCredential(request.connection, { oidcToken: () => requestPipelineOidcToken(request.devOps, transport), transport });
+  return { credential, transport };
+}
+
+/**
+ * Where AKS run command is sent for a private cluster, and the connection's Entra token for the AKS
+ * server application (the clusterToken, registered as a secret), so the command acts as the connection.
+ */
+export async function resolveRunCommandTarget(request: AzureClusterAccess, deps: ResolveDeps): Promise<{ target: RunCommandTarget; clusterToken?: string }> {
+  const { connection } = request;
+  const access = armAccess(request, deps);
+  const target = { ...armTargetFor(connection, access), subscriptionId: connection.subscriptionId, resourceGroup: request.resourceGroup, clusterName: request.clusterName };
+  deps.log.info('KubeConnectionUsing', `${request.clusterName} (private; AKS run command through Azure Resource Manager, service connection '${connection.name}')`);
+  // As `az aks command invoke` does for Entra ID clusters; a cluster with local accounts runs the command without it.
+  const token = await access.credential.getToken(`${aksEntraServerAppId}/.default`, { abortSignal: deps.signal }).catch((error: unknown) => {
+    deps.log.debug(`No token for the AKS server application (${error instanceof Error ? error.message : String(error)}); AKS runs the command with its own.`);
+    return null;
+  });
+  if (token?.token) deps.setSecret(token.token);
+  return { target, ...(token?.token ? { clusterToken: token.token } : {}) };
+}
+
 function aksCluster(request: AzureClusterAccess, deps: ResolveDeps): Promise<ResolvedCluster> {
   const { connection } = request;
-  const transport = { network: deps.network, signal: deps.signal, retry: deps.retry ?? retryPolicy(), log: deps.log };
-  const credential = deps.credential ?? azureCredential(connection, { oidcToken: () => requestPipelineOidcToken(request.devOps, transport), transport });
+  const { credential, transport } = armAccess(request, deps);
   return aksKubeconfig({
     ...armTargetFor(connection, { credential, transport }),
     subscriptionId: connection.subscriptionId, resourceGroup: request.resourceGroup, clusterName: request.clusterName, useClusterAdmin: request.useClusterAdmin,

@@ -9,6 +9,7 @@ export const DeployAiAppToAksInputs = {
   resourceGroup: { name: 'resourceGroup', kind: 'pickList', required: true },
   kubernetesCluster: { name: 'kubernetesCluster', kind: 'pickList', required: true },
   useClusterAdmin: { name: 'useClusterAdmin', kind: 'boolean', default: false },
+  privateCluster: { name: 'privateCluster', kind: 'boolean', default: false },
   namespace: { name: 'namespace', kind: 'string', default: 'default' },
   createNamespace: { name: 'createNamespace', kind: 'boolean', default: true },
   image: { name: 'image', kind: 'string', required: true },

@@ -203,7 +203,7 @@ async function applyWorkload(cluster: Cluster, context: DeployContext, options: 
 }
 
 /** The objects to apply; a pull secret is referenced from the Deployments' pods so it is used. */
-function workloadDocuments(options: DeployRequest): KubeObject[] {
+export function workloadDocuments(options: DeployRequest): KubeObject[] {
   const secret = options.imagePullSecret?.name;
   if (options.workload.kind === 'generated') {
     const app = options.workload.app;
@@ -215,7 +215,7 @@ function workloadDocuments(options: DeployRequest): KubeObject[] {
 }
 
 /** What is watched and rolled back: Deployments, StatefulSets and DaemonSets. */
-function isWorkload(object: KubeObject): boolean {
+export function isWorkload(object: KubeObject): boolean {
   return (object.kind === 'Deployment' || object.kind === 'StatefulSet' || object.kind === 'DaemonSet') && /^apps\//.test(object.apiVersion);
 }
 

@@ -27,7 +27,7 @@ const authorizationTypes: readonly KubeAuthorizationType[] = ['Kubeconfig', 'Ser
 const CLUSTER_SETTINGS: Readonly<Record<ConnectionType, SettingInputs>> = Object.freeze({
   kubernetesServiceConnection: Object.freeze({ clusterConnection: Inputs.kubernetesServiceConnection.name }),
   azureResourceManager: Object.freeze({
-    clusterConnection: Inputs.azureSubscription.name, resourceGroup: Inputs.resourceGroup.name, cluster: Inputs.kubernetesCluster.name, useClusterAdmin: Inputs.useClusterAdmin.name,
+    clusterConnection: Inputs.azureSubscription.name, resourceGroup: Inputs.resourceGroup.name, cluster: Inputs.kubernetesCluster.name, useClusterAdmin: Inputs.useClusterAdmin.name, privateCluster: Inputs.privateCluster.name,
   }),
 });
 
@@ -178,7 +178,8 @@ function readAzureAccess(agent: Agent): AzureClusterAccess {
   const resourceGroup = nameInput(agent, Inputs.resourceGroup, (v) => resourceGroupPattern.test(v) && !v.endsWith('.'), 'KubeConnectionResourceGroupInvalid');
   const clusterName = nameInput(agent, Inputs.kubernetesCluster, (v) => clusterNamePattern.test(v), 'KubeConnectionClusterNameInvalid');
   const useClusterAdmin = boolInput(agent, Inputs.useClusterAdmin);
-  return Object.freeze({ kind: 'aks', connection, devOps: devOpsContextOf(agent, connection.id), resourceGroup, clusterName, useClusterAdmin });
+  const privateCluster = boolInput(agent, Inputs.privateCluster);
+  return Object.freeze({ kind: 'aks', connection, devOps: devOpsContextOf(agent, connection.id), resourceGroup, clusterName, useClusterAdmin, privateCluster });
 }
 
 const READERS: Readonly<Record<ConnectionType, (agent: Agent) => ClusterAccessRequest>> = {

@@ -1,0 +1,166 @@
+/**
+ * Deploy to a private AKS cluster through AKS run command: the core (kube/privateDeploy.ts,
+ * azure/aksRunCommand.ts) against the AKS stand-in, whose runCommand unzips the context and runs the
+ * command with bash and the real kubectl against the cluster simulator. A good image rolls out; a
+ * bad one fails its rollout status and is undone to the previous image; bad names never reach the
+ * shell; a command result is polled (progress logged per state) until it is final.
+ */
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { TokenCredential } from '@azure/identity';
+import { runAksCommand } from '../../tasks/common/azure/aksRunCommand';
+import { resolveRunCommandTarget } from '../../tasks/common/azure/clusterAccess';
+import { readAzureRmConnection } from '../../tasks/common/azure/connection';
+import { fakeEndpoint } from '../support/fakeAzureEndpoint';
+import { SettingError, TaskError } from '../../tasks/common/errors';
+import type { Log } from '../../tasks/common/log';
+import { Network } from '../../tasks/common/net/network';
+import { retryPolicy } from '../../tasks/common/net/retry';
+import { networkSettings } from '../../tasks/common/net/settings';
+import type { DeployRequest } from '../../tasks/common/kube/deploy';
+import { deployPrivate, fieldManager } from '../../tasks/common/kube/privateDeploy';
+import type { KubeObject } from '../../tasks/common/kube/types';
+import { type AksStandIn, aksServerAppId, startAksStandIn } from '../support/aksStandIn';
+import { type ClusterSimulator, startClusterSimulator } from '../support/cluster';
+import { type EntraStandIn, startEntraStandIn } from '../support/entraStandIn';
+import { createClientCertificate, createTestCa } from '../support/tls';
+
+const tenantId = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+const clientId = '11111111-1111-4111-8111-111111111111';
+const subscriptionId = '0b1f6471-1bf0-4dda-aec3-cb9272f09590';
+
+function deployment(name: string, image: string): KubeObject {
+  return {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name },
+    spec: { replicas: 2, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image }] } } },
+  } as KubeObject;
+}
+
+function request(documents: KubeObject[], image: string): DeployRequest {
+  return { namespace: 'private-ns', createNamespace: false, image, workload: { kind: 'manifests', documents }, rolloutTimeoutMs: 6000, rollbackOnFailure: true, loadBalancerTimeoutMs: 1000 };
+}
+
+describe('Deploy to a private AKS cluster through AKS run command', function () {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aks-private-'));
+  const ca = createTestCa(dir);
+  const network = new Network(networkSettings({ tls: { ca: [fs.readFileSync(ca.caCert, 'utf8')] } }));
+  const transport = { network, retry: retryPolicy({ attempts: 2, baseDelayMs: 10 }) };
+  let entra: EntraStandIn;
+  let sim: ClusterSimulator;
+  let aks: AksStandIn;
+  const lines: string[] = [];
+  const log: Log = { info: (key, ...args) => lines.push(`${key} ${args.join(' | ')}`), warn: (key, ...args) => lines.push(`warn ${key} ${args.join(' | ')}`), debug: () => {} };
+  const credential: TokenCredential = {
+    getToken: async (scope) => {
+      const asked = Array.isArray(scope) ? scope[0] : (scope as string);
+      return { token: entra.issueAccessToken(tenantId, clientId, asked.replace(/\/\.default$/, '')), expiresOnTimestamp: Date.now() + 3_600_000 };
+    },
+  };
+  const target = () => ({ armUrl: aks.url, credential, transport, connectionName: 'Private AKS', subscriptionId, resourceGroup: 'rg-private', clusterName: 'aks-private' });
+
+  before(async () => {
+    entra = await startEntraStandIn(ca);
+    sim = await startClusterSimulator({ auth: { token: `sim-${Math.random().toString(36).slice(2)}` }, imageBehaviour: (image) => (image.includes(':broken') ? 'pullError' : 'run') });
+    fs.mkdirSync(path.join(dir, 'sim'));
+    aks = await startAksStandIn({
+      tls: ca, verifyToken: entra.verifyAccessToken, tenantId, subscriptionId, clientCertificate: createClientCertificate(path.join(dir, 'kube'), 'aks-client'),
+      upstream: { url: sim.url, caPem: sim.caPem, token: sim.token },
+      clusters: [{ resourceGroup: 'rg-private', name: 'aks-private', auth: 'entra' }],
+      runCommandKubeconfig: sim.writeKubeconfig(path.join(dir, 'sim')),
+    });
+    const namespace = await runAksCommand(target(), { command: 'kubectl create namespace private-ns' }, { log, pollMs: 100 });
+    assert.equal(namespace.exitCode, 0, namespace.logs);
+  });
+
+  after(async () => {
+    network.close();
+    await aks?.close();
+    await sim?.stop();
+    await entra?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const imageOf = (name: string) => (sim.get('Deployment', 'private-ns', name) as { spec: { template: { spec: { containers: { image: string }[] } } } } | undefined)?.spec.template.spec.containers[0].image;
+
+  it('a command runs in the cluster: its exit code and output come back, its state is logged while it is polled', async () => {
+    lines.length = 0;
+    const result = await runAksCommand(target(), { command: 'kubectl get namespace private-ns -o name; exit 3' }, { log, pollMs: 100 });
+    assert.equal(result.exitCode, 3);
+    assert.equal(result.provisioningState, 'Succeeded');
+    assert.match(result.logs, /namespace\/private-ns/);
+    assert.deepEqual(lines, ['AksRunCommandState aks-private | Running', 'AksRunCommandState aks-private | Succeeded']);
+    assert.ok(aks.requests.some((r) => r.method === 'GET' && /commandResults/.test(r.path)), 'the result was polled');
+  });
+
+  it('a good image is applied server-side and rolled out; the manifests travel as the context zip', async () => {
+    const result = await deployPrivate(request([deployment('api', 'registry.example/api:1')], 'registry.example/api:1'), target(), { log, pollMs: 100 });
+    assert.equal(result.exitCode, 0);
+    assert.deepEqual(result.workloads, ['Deployment/api']);
+    assert.match(result.logs, /successfully rolled out/);
+    assert.equal(imageOf('api'), 'registry.example/api:1');
+    const run = aks.runCommands.records.at(-1)!;
+    assert.deepEqual(run.contextFiles, ['manifests.yaml']);
+    assert.match(run.command, new RegExp(`--server-side --force-conflicts --field-manager=${fieldManager}`));
+    const managers = ((sim.get('Deployment', 'private-ns', 'api') as { metadata: { managedFields?: { manager: string }[] } }).metadata.managedFields ?? []).map((m) => m.manager);
+    assert.ok(managers.includes(fieldManager), `field managers: ${managers.join(', ')}`);
+  });
+
+  it('a bad image fails its rollout status and is undone to the previous image; the error carries kubectl\'s words', async () => {
+    const failure = await deployPrivate(request([deployment('api', 'registry.example/api:broken')], 'registry.example/api:broken'), target(), { log, pollMs: 100 }).then(() => undefined, (error: unknown) => error);
+    assert.ok(failure instanceof TaskError, String(failure));
+    assert.equal(failure.key, 'AksPrivateDeployFailed');
+    assert.match(String(failure.args[2]), /rolled back|exceeded|timed out/i);
+    assert.equal(imageOf('api'), 'registry.example/api:1', 'rolled back to the image before the run');
+  });
+
+  it('a workload name that is not a DNS-1123 name is refused before any command is sent', async () => {
+    const before = aks.runCommands.records.length;
+    const failure = await deployPrivate(request([deployment('api; rm -rf /', 'registry.example/api:1')], 'registry.example/api:1'), target(), { log, pollMs: 100 }).then(() => undefined, (error: unknown) => error);
+    assert.ok(failure instanceof TaskError);
+    assert.equal(failure.key, 'DeployPrivateBadName');
+    assert.equal(aks.runCommands.records.length, before);
+  });
+
+  it('settings that need the API server are refused, naming privateCluster, before any command is sent', async () => {
+    const before = aks.runCommands.records.length;
+    const asked = { ...request([deployment('api', 'registry.example/api:1')], 'registry.example/api:1'), prune: true, smokeTest: { path: '/healthz', attempts: 1, intervalMs: 10 } };
+    const failure = await deployPrivate(asked, target(), { log, pollMs: 100, canary: true }).then(() => undefined, (error: unknown) => error);
+    assert.ok(failure instanceof SettingError, String(failure));
+    assert.equal(failure.setting, 'privateCluster');
+    assert.equal(failure.key, 'DeployPrivateUnsupported');
+    assert.equal(failure.args[1], 'the canary strategy, the smoke test, prune');
+    assert.equal(aks.runCommands.records.length, before);
+  });
+
+  it('createNamespace: the namespace is applied with the manifests', async () => {
+    const asked = { ...request([deployment('worker', 'registry.example/worker:1')], 'registry.example/worker:1'), namespace: 'made-here', createNamespace: true };
+    const result = await deployPrivate(asked, target(), { log, pollMs: 100 });
+    assert.equal(result.exitCode, 0, result.logs);
+    assert.ok(sim.get('Namespace', '', 'made-here'), 'the namespace exists');
+    assert.ok(sim.get('Deployment', 'made-here', 'worker'), 'the Deployment is in it');
+  });
+
+  it('the ARM connection resolves into the run command target and a token for the AKS server application, sent as clusterToken and registered as a secret first', async () => {
+    const secrets: string[] = [];
+    const data = { subscriptionId, environment: 'AzureCloud' };
+    const endpoint = fakeEndpoint({ id: 'arm-private', url: aks.url, scheme: 'WorkloadIdentityFederation', auth: { tenantid: tenantId, serviceprincipalid: clientId }, data });
+    const connection = readAzureRmConnection(endpoint, 'clusterConnection', 'Private AKS');
+    const access = { kind: 'aks' as const, connection, devOps: { serviceConnectionId: 'arm-private' } as never, resourceGroup: 'rg-private', clusterName: 'aks-private', useClusterAdmin: false, privateCluster: true };
+    const resolved = await resolveRunCommandTarget(access, { setSecret: (value) => secrets.push(value), log, network, credential, retry: transport.retry });
+    assert.ok(resolved.clusterToken && secrets.includes(resolved.clusterToken), 'the cluster token is registered');
+    const result = await deployPrivate(request([deployment('api', 'registry.example/api:2')], 'registry.example/api:2'), resolved.target, { log, pollMs: 100, clusterToken: resolved.clusterToken });
+    assert.equal(result.exitCode, 0, result.logs);
+    assert.equal(aks.runCommands.records.at(-1)!.clusterToken, resolved.clusterToken);
+    assert.equal(entra.verifyAccessToken(resolved.clusterToken!)?.aud, aksServerAppId);
+    assert.equal(imageOf('api'), 'registry.example/api:2');
+  });
+
+  it('a cluster ARM does not know fails with ARM\'s words, naming the cluster', async () => {
+    const failure = await runAksCommand({ ...target(), clusterName: 'no-such' }, { command: 'true' }, { log, pollMs: 100 }).then(() => undefined, (error: unknown) => error);
+    assert.ok(failure instanceof TaskError);
+    assert.equal(failure.key, 'AksRunCommandFailed');
+    assert.match(String(failure.args[1]), /HTTP 40\d/);
+  });
+});
