@@ -4,13 +4,12 @@
  * without, the client keeps the `sha256-<hex>` tag index of the referrers tag schema itself: read,
  * add, write, read back, and again when another pipeline's write replaced ours.
  */
-import { createHash } from 'node:crypto';
 import { TaskError } from '../errors';
 import { BODY_LIMITS } from '../net/body';
 import type { RetryVerdict } from '../net/errors';
 import { pause } from '../net/retry';
 import { isContentDigest } from '../oci/digest';
-import { blobOf, type Blob } from '../oci/image';
+import { blobOf, type Blob, rawBlobOf } from '../oci/image';
 import type { Descriptor } from '../oci/layer';
 import { MediaType } from '../oci/mediaTypes';
 import type { RegistryClient } from '../oci/registry/client';
@@ -40,7 +39,7 @@ export function referrersTag(digest: string): string {
 
 /** An image manifest carrying the artifact, naming `subject`. Pure: the same artifact gives the same bytes. */
 export function artifactManifest(artifact: Artifact, subject: Descriptor): { manifest: Blob; layer: Blob } {
-  const layer: Blob = { mediaType: artifact.layerMediaType ?? artifact.artifactType, bytes: artifact.content, digest: `sha256:${createHash('sha256').update(artifact.content).digest('hex')}` };
+  const layer = rawBlobOf(artifact.layerMediaType ?? artifact.artifactType, artifact.content);
   const manifest = blobOf(MediaType.ociManifest, {
     schemaVersion: 2,
     mediaType: MediaType.ociManifest,

@@ -51,7 +51,11 @@ export interface Blob {
 }
 
 export function blobOf(mediaType: string, value: unknown): Blob {
-  const bytes = Buffer.from(JSON.stringify(value));
+  return rawBlobOf(mediaType, Buffer.from(JSON.stringify(value)));
+}
+
+/** Bytes as they are, with their digest. */
+export function rawBlobOf(mediaType: string, bytes: Buffer): Blob {
   return { mediaType, bytes, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}` };
 }
 
