@@ -166,15 +166,31 @@ describe('Bake under faults', function () {
     }
   });
 
-  it('gives up cleanly when the registry keeps failing, naming it, with no tag written', async () => {
+  it('gives up cleanly when the registry keeps failing, naming it, with no tag written and no upload session left open', async () => {
     const port = Number(registry.host.split(':')[1]);
-    const proxy = await startHttpFaultProxy({ targetPort: port, fault: (request) => (request.method === 'PATCH' ? 503 : undefined) });
+    const sessions = new Set<string>();
+    const cancelled = new Set<string>();
+    const proxy = await startHttpFaultProxy({
+      targetPort: port,
+      fault: (request) => {
+        const session = request.url?.split('?')[0] ?? '';
+        if (request.method === 'PATCH') sessions.add(session);
+        if (request.method === 'DELETE') cancelled.add(session);
+        return request.method === 'PATCH' ? 503 : undefined;
+      },
+    });
     try {
       const options = bakeOptions(registry, { host: `127.0.0.1:${proxy.port}`, base: 'app:1', target: 'broken', modelPath: model });
       const error = await failure({ ...options, registry: { ...options.registry, retryPolicy: policyForRetries(2, { baseDelayMs: 50 }) } });
       assert.equal(error.key, 'RegistryRequestFailed');
       assert.match(error.message, /127\.0\.0\.1:\d+ failed after retries: .*503/);
       assert.equal(await tagExists(registry, 'broken:v1'), false);
+      // The failed upload's session was cancelled: the registry no longer knows it.
+      assert.ok(sessions.size > 0, 'no upload was attempted');
+      const last = [...sessions].at(-1) as string;
+      assert.ok(cancelled.has(last), `session ${last} was not cancelled (cancelled: ${[...cancelled].join(', ') || 'none'})`);
+      const status = await fetch(`http://${registry.host}${last}`).then((answer) => answer.status);
+      assert.equal(status, 404, `the registry still holds session ${last}`);
     } finally {
       await proxy.close();
     }

@@ -242,6 +242,19 @@ export class RegistryClient {
     return this.locationOf(response);
   }
 
+  /**
+   * Cancels an upload session (DELETE, as the distribution spec allows) so the registry frees the
+   * bytes it holds for a failed upload at once, not at its next clean-up. Best effort: one try,
+   * and a failure here must never hide the failure that led to it.
+   */
+  async cancelUpload(session: URL): Promise<void> {
+    try {
+      await (await this.call('DELETE', session, { expect: [202, 204, 404], retry: false })).discard();
+    } catch (error) {
+      this.options.log.debug(`could not cancel the upload session at ${this.registry}: ${(error as Error).message}`);
+    }
+  }
+
   /** Where an upload goes on: relative to the registry, and never from https down to http. */
   locationOf(response: NetResponse): URL {
     const location = response.header('location');

@@ -6,6 +6,7 @@
  * committed when it does not match its digest; it resumes only where the accepted bytes end. A
  * new model layer is hashed in the same read that uploads it (uploadHashing): its digest comes
  * from the bytes the registry accepted, and after a cut the hash catches up to the registry's Range.
+ * An upload that fails for good cancels its session, so the registry does not keep the bytes.
  */
 import type { Readable } from 'node:stream';
 import { RemoteError } from '../../errors';
@@ -119,8 +120,10 @@ export async function uploadBlob(client: RegistryClient, repository: string, lay
   const verified = source ? new CommittedDigest(layer, origin) : undefined;
   client.options.log.debug(`uploading ${layer.digest} (${layer.size} bytes) to ${client.registry}/${repository}${verified ? `, checked against its digest on the way from ${origin}` : ''}`);
   const { sent, session } = await sendAll(client, repository, { layer, verified, origin, rereadable: false }, options);
-  verified?.check();
-  await finish(client, session, layer.digest);
+  await cancelledOnFailure(client, session, async () => {
+    verified?.check();
+    await finish(client, session, layer.digest);
+  });
   return sent;
 }
 
@@ -134,7 +137,7 @@ export async function uploadHashing(client: RegistryClient, repository: string, 
   client.options.log.debug(`uploading a new model layer (${blob.size} bytes) to ${client.registry}/${repository}, hashed on the way`);
   const { sent, session } = await sendAll(client, repository, { layer, verified: hashing, origin: 'the model files', rereadable: true }, options);
   const digest = hashing.digest();
-  await finish(client, session, digest);
+  await cancelledOnFailure(client, session, () => finish(client, session, digest));
   return { digest, sent };
 }
 
@@ -148,16 +151,28 @@ async function sendAll(client: RegistryClient, repository: string, blob: Pick<Ch
   const context: ChunkContext = { client, chunkSize: options.chunkSize, count, ...blob };
   let position: Position = { session: options.session ?? (await client.startUpload(repository)), offset: 0 };
   let failure: unknown;
-  await client.retrying(`upload of ${blob.layer.digest}`, async () => {
-    try {
-      position = await nextPosition(context, repository, position, failure);
-      while (position.offset < blob.layer.size) position = await sendChunk(context, position);
-    } catch (error) {
-      failure = error;
-      throw error;
-    }
-  }, (error) => (error instanceof HttpStatusError && error.status === 416 ? 'retry' : undefined));
+  await cancelledOnFailure(client, () => position.session, () =>
+    client.retrying(`upload of ${blob.layer.digest}`, async () => {
+      try {
+        position = await nextPosition(context, repository, position, failure);
+        while (position.offset < blob.layer.size) position = await sendChunk(context, position);
+      } catch (error) {
+        failure = error;
+        throw error;
+      }
+    }, (error) => (error instanceof HttpStatusError && error.status === 416 ? 'retry' : undefined)),
+  );
   return { sent, session: position.session };
+}
+
+/** Runs a step of an upload; when it fails for good, the session it leaves behind is cancelled. */
+async function cancelledOnFailure<T>(client: RegistryClient, session: URL | (() => URL), step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    await client.cancelUpload(typeof session === 'function' ? session() : session);
+    throw error;
+  }
 }
 
 async function finish(client: RegistryClient, session: URL, digest: string): Promise<void> {
@@ -174,12 +189,15 @@ async function finish(client: RegistryClient, session: URL, digest: string): Pro
 /** Small blobs (configs) in one monolithic PUT. */
 export async function uploadSmallBlob(client: RegistryClient, repository: string, blob: { bytes: Buffer; digest: string }): Promise<void> {
   const session = await client.startUpload(repository);
-  session.searchParams.set('digest', blob.digest);
-  const response = await client.call('PUT', session, {
-    headers: { 'content-type': 'application/octet-stream', 'content-length': blob.bytes.length },
-    body: () => blob.bytes,
-    expect: [201, 204],
+  const commit = new URL(session);
+  commit.searchParams.set('digest', blob.digest);
+  await cancelledOnFailure(client, session, async () => {
+    const response = await client.call('PUT', commit, {
+      headers: { 'content-type': 'application/octet-stream', 'content-length': blob.bytes.length },
+      body: () => blob.bytes,
+      expect: [201, 204],
+    });
+    await response.discard();
+    checkDigest(client.registry, response, blob.digest);
   });
-  await response.discard();
-  checkDigest(client.registry, response, blob.digest);
 }
