@@ -49,7 +49,8 @@ export interface RetryContext {
 /** The pause before attempt `attempt + 1`: doubling from the base, capped, with jitter in [50%, 100%]. */
 export function backoffDelay(policy: RetryPolicy, attempt: number, error: unknown, random: () => number = Math.random): number {
   const computed = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1)) * (0.5 + random() / 2);
-  const asked = error instanceof HttpStatusError && error.retryAfterMs !== undefined ? Math.min(error.retryAfterMs, policy.maxRetryAfterMs) : 0;
+  const after = retryAfterOf(error);
+  const asked = after !== undefined ? Math.min(after, policy.maxRetryAfterMs) : 0;
   return Math.round(Math.max(computed, asked));
 }
 
@@ -93,6 +94,19 @@ export function pause(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** Retry-After as milliseconds: delta-seconds or an HTTP date; undefined when absent or unreadable. */
+/**
+ * The pause a peer asked for: from our own status errors, or from a REST client's error that the
+ * network adapter marked with the answer's Retry-After (net/adapters/devopsHttp.ts).
+ */
+export function retryAfterOf(error: unknown): number | undefined {
+  if (error instanceof HttpStatusError) return error.retryAfterMs;
+  const marked = (error as { [RETRY_AFTER]?: unknown } | undefined)?.[RETRY_AFTER];
+  return typeof marked === 'number' ? marked : undefined;
+}
+
+/** Where an adapter records Retry-After on an error it does not own. */
+export const RETRY_AFTER = Symbol('retryAfterMs');
+
 export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
   if (!value) return undefined;
   const text = value.trim();

@@ -12,6 +12,7 @@ import type { IRequestOptions } from 'azure-devops-node-api/interfaces/common/Vs
 import { HttpClientResponse } from 'typed-rest-client/HttpClient';
 import type { NetResponse } from '../body';
 import type { Network } from '../network';
+import { parseRetryAfter, RETRY_AFTER } from '../retry';
 
 /** typed-rest-client reads JSON answers with readBody(): here it is bounded like every body we hold. */
 class BoundedResponse extends HttpClientResponse {
@@ -21,6 +22,10 @@ class BoundedResponse extends HttpClientResponse {
   constructor(private readonly response: NetResponse, private readonly maxBodyBytes: number) {
     // The network layer's body is Node's IncomingMessage, which is what typed-rest-client reads.
     super(response.body as IncomingMessage);
+  }
+
+  get retryAfter(): string | undefined {
+    return this.response.header('retry-after');
   }
 
   override readBody(): Promise<string> {
@@ -42,11 +47,18 @@ function keepReadFailures(rest: ClientApiBase['rest']): void {
   const process = target.processResponse.bind(rest);
   target.processResponse = async (res, options) => {
     const result = await process(res, options).catch((error: unknown) => {
-      throw (res as BoundedResponse).failure ?? error;
+      throw (res as BoundedResponse).failure ?? withRetryAfter(error, res as BoundedResponse);
     });
     if ((res as BoundedResponse).failure !== undefined) throw (res as BoundedResponse).failure;
     return result;
   };
+}
+
+/** RestClient's status error drops the headers: a throttled answer's Retry-After is kept on it for the retry policy. */
+function withRetryAfter(error: unknown, res: BoundedResponse): unknown {
+  const after = parseRetryAfter(res.retryAfter);
+  if (after !== undefined && error instanceof Error) Object.defineProperty(error, RETRY_AFTER, { value: after });
+  return error;
 }
 
 /** What the clients are built with: no retries or redirects of their own, TLS left to the network layer. */
