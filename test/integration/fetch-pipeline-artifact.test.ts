@@ -38,6 +38,7 @@ describe('fetchLatestModel from Azure Pipelines artifacts (Build REST stand-in)'
     { id: 400, definitionId: 10, buildNumber: '1.0.400', finishTime: day(1), artifacts: { model: [{ name: 'big.bin', data: big, method: 'store' }] } },
     { id: 500, definitionId: 13, buildNumber: 'nightly build', finishTime: day(1), artifacts: { model: modelOf('500') } },
     { id: 600, definitionId: 14, buildNumber: 'churn-3.0.0-rc.1', finishTime: day(1), artifacts: { model: modelOf('600') } },
+    { id: 700, definitionId: 15, buildNumber: '1.0.700', finishTime: day(1), artifacts: { model: modelOf('700') }, reportedSize: 2 ** 50 },
   ];
   let devops: PipelinesStandIn;
   let work: string;
@@ -45,7 +46,7 @@ describe('fetchLatestModel from Azure Pipelines artifacts (Build REST stand-in)'
   before(async () => {
     devops = await startPipelinesStandIn({
       accessToken: token,
-      definitions: [{ id: 7, name: 'train-churn', path: '\\ml' }, { id: 8, name: 'train-fraud' }, { id: 9, name: 'train-versioned' }, { id: 10, name: 'train-big' }, { id: 11, name: 'twin', path: '\\a' }, { id: 12, name: 'twin', path: '\\b' }, { id: 13, name: 'nightly' }, { id: 14, name: 'train-candidate' }],
+      definitions: [{ id: 7, name: 'train-churn', path: '\\ml' }, { id: 8, name: 'train-fraud' }, { id: 9, name: 'train-versioned' }, { id: 10, name: 'train-big' }, { id: 11, name: 'twin', path: '\\a' }, { id: 12, name: 'twin', path: '\\b' }, { id: 13, name: 'nightly' }, { id: 14, name: 'train-candidate' }, { id: 15, name: 'train-huge' }],
       runs,
     });
   });
@@ -153,6 +154,17 @@ describe('fetchLatestModel from Azure Pipelines artifacts (Build REST stand-in)'
       devops.setDownloadOrigin(`http://127.0.0.1:${devops.artifactPort}`);
       await proxy.close();
     }
+  });
+
+  it('refuses an artifact the service reports larger than the free disk before downloading a byte of it', async () => {
+    const downloadsBefore = devops.requests.filter((request) => request.host !== 'api').length;
+    await assert.rejects(fetch({ pipeline: 'train-huge' }), (error: unknown) => {
+      assert.ok(error instanceof TaskError && error.key === 'ArtifactTooLargeForDisk', String(error));
+      assert.match(error.message, /azure-pipelines:\/\/.*train-huge\/700\/model is 1024\.0 TB, but .* has only .* free/);
+      return true;
+    });
+    assert.equal(devops.requests.filter((request) => request.host !== 'api').length, downloadsBefore, 'the zip was requested');
+    assert.deepEqual(readdirSync(work).filter((name) => !name.startsWith('.')), []);
   });
 
   it('removes its scratch folder when closed', async () => {

@@ -113,10 +113,12 @@ class PipelineArtifactStore implements ModelStore {
     this.scratch = await mkdtemp(join(this.access.scratchFolder, 'pipeline-artifact-'));
     this.lifetime.track(this.scratch);
     const zip = join(this.scratch, 'artifact.zip');
+    // The size the service reports is checked before a byte is downloaded; the entries' before a byte is unpacked.
+    if (this.artifact.reportedSize) await assertRoom('ArtifactTooLargeForDisk', this.artifact.reportedSize, this.scratch, this.location);
     await this.downloadZip(zip, signal);
     const entries = modelEntries(await readZipEntries(zip, this.location), this.access.artifactName, this.access.modelPrefix);
     if (entries.length === 0) throw new TaskError('PipelineArtifactEmpty', [this.location, this.access.modelPrefix || '(the artifact root)']);
-    await assertRoomFor(entries, this.scratch, this.location);
+    await assertRoom('ZipTooLargeForDisk', entries.reduce((sum, { entry }) => sum + entry.size, 0), this.scratch, this.location);
     const files: { relative: string; entry: ZipEntry; path: string }[] = [];
     for (const [index, { relative, entry }] of entries.entries()) {
       const path = join(this.scratch, `entry-${index}`);
@@ -146,12 +148,11 @@ class PipelineArtifactStore implements ModelStore {
   }
 }
 
-/** The declared sizes of what will be unpacked must fit the free space, checked before a byte is written. */
-async function assertRoomFor(entries: readonly { entry: ZipEntry }[], folder: string, location: string): Promise<void> {
-  const needed = entries.reduce((sum, { entry }) => sum + entry.size, 0);
+/** What will be written (the zip, or what it unpacks to) must fit the free space, checked before a byte is. */
+async function assertRoom(key: 'ArtifactTooLargeForDisk' | 'ZipTooLargeForDisk', needed: number, folder: string, location: string): Promise<void> {
   const space = await statfs(folder);
   const free = space.bavail * space.bsize;
-  if (needed > free) throw new TaskError('ZipTooLargeForDisk', [location, formatBytes(needed), folder, formatBytes(free)]);
+  if (needed > free) throw new TaskError(key, [location, formatBytes(needed), folder, formatBytes(free)]);
 }
 
 /**
