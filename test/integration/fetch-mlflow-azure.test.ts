@@ -176,8 +176,8 @@ describe('fetchLatestModel from an Azure ML workspace\'s MLflow endpoint, with a
   for (const [title, inputs, key, message] of missing) {
     it(`names azureSubscription for ${title} on a server of its own without the connection`, async () => {
       const run = await fetch({ ...inputs, azureSubscription: '' }, plainServer);
-      await assert.rejects(run.attempt(), (error: unknown) => error instanceof SettingError && error.setting === 'storeCredential' && error.key === key && message.test(error.message));
-      assert.equal(run.settings.storeCredential, 'azureSubscription');
+      await assert.rejects(run.attempt(), (error: unknown) => error instanceof SettingError && error.setting === 'storeConnection' && error.key === key && message.test(error.message));
+      assert.equal(run.settings.storeConnection, 'azureSubscription');
     });
   }
 });

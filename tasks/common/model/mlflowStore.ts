@@ -123,13 +123,13 @@ export class MlflowModelStore implements ModelStore {
     const [number, name, shown] = [version.version, this.model.registeredModel, uri.split('?')[0]];
     if (s3) throw new TaskError('MlflowS3NeedsCredentials', [number, name, shown]);
     if (/^azureml:\/\//i.test(uri) && datastorePathOf(uri)) {
-      if (!this.stores.openDatastore) throw new SettingError<ModelSetting>('storeCredential', 'MlflowDatastoreNeedsConnection', [number, name, shown]);
+      if (!this.stores.openDatastore) throw new SettingError<'storeConnection'>('storeConnection', 'MlflowDatastoreNeedsConnection', [number, name, shown]);
       return { kind: 'store', ...(await this.stores.openDatastore(uri)) };
     }
     const blob = blobUrlOf(uri);
     const inAccount = blob && this.stores.openBlob ? await this.stores.openBlob(blob) : undefined;
     if (inAccount) return { kind: 'store', ...inAccount };
-    if (blob && azureBlobOf(blob)) throw new SettingError<ModelSetting>('storeCredential', 'MlflowBlobNeedsCredentials', [number, name, blob]);
+    if (blob && azureBlobOf(blob)) throw new SettingError<'storeConnection'>('storeConnection', 'MlflowBlobNeedsCredentials', [number, name, blob]);
     throw new TaskError('MlflowArtifactStoreUnsupported', [number, name, shown]);
   }
 

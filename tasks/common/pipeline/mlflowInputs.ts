@@ -39,9 +39,11 @@ export function readMlflowAccess(agent: Agent, retry: RetryPolicy): StoreInputs 
   const blobConnectionString = agent.secretInput(INPUTS.connectionString.name);
   const connectionName = INPUTS.azureSubscription.name;
   const settings = {
-    ...s3?.settings,
-    storeConnection: connectionName,
+    // A credential the store refuses: S3's keys, a Blob connection string, or the AzureRM connection.
     storeCredential: blobConnectionString ? INPUTS.connectionString.name : connectionName,
+    ...s3?.settings,
+    // The connection a Blob Storage or datastore URI needs when the task has none.
+    storeConnection: connectionName,
     trackingCredential: tracking.azureMl && azure ? connectionName : INPUTS.mlflowToken.name,
     // The workspace's resource group and name come from the tracking URI.
     resourceGroup: INPUTS.mlflowTrackingUri.name,
