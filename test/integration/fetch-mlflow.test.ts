@@ -152,9 +152,9 @@ describe('fetchLatestModel from an MLflow model registry (stand-in)', function (
     await assert.rejects(fetch({ registeredModel: 'churn-azurite' }), (error: unknown) => error instanceof TaskError && error.key === 'MlflowArtifactStoreUnsupported');
   });
 
-  it('says what it needs for a version in S3 without AWS inputs, and names an artifact store it cannot read, without its query', async () => {
+  it('says what it needs for a version in S3 without AWS inputs, and for one in Blob Storage without a credential, without its query', async () => {
     await assert.rejects(fetch({ registeredModel: 'churn-s3' }), (error: unknown) => error instanceof TaskError && error.key === 'MlflowS3NeedsCredentials' && /s3:\/\/contoso-mlflow\/1\/run10\/artifacts\/model: give the task AWS credentials/.test(error.message));
-    await assert.rejects(fetch({ registeredModel: 'churn-blob' }), (error: unknown) => error instanceof TaskError && error.key === 'MlflowArtifactStoreUnsupported' && /wasbs:\/\/mlflow@contoso\.blob\.core\.windows\.net\/1\/run9\/artifacts\/model\./.test(error.message) && !/sig=/.test(error.message));
+    await assert.rejects(fetch({ registeredModel: 'churn-blob' }), (error: unknown) => error instanceof SettingError && error.setting === 'storeConnection' && error.key === 'MlflowBlobNeedsCredentials' && /https:\/\/contoso\.blob\.core\.windows\.net\/mlflow\/1\/run9\/artifacts\/model, and the task has no credential/.test(error.message) && !/sig=/.test(error.message));
   });
 
   const failures: [string, Record<string, string>, string, RegExp][] = [

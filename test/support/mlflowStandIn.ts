@@ -5,7 +5,7 @@
  * requests so tests can check what was asked.
  */
 import type * as http from 'node:http';
-import { sendJson, startServer } from './standInServer';
+import { sendJson, startServer, type ServerTls } from './standInServer';
 
 export interface StandInVersion {
   readonly version: string;
@@ -30,11 +30,20 @@ export interface MlflowStandInOptions {
   readonly token?: string;
   /** Versions per search page, to exercise paging. */
   readonly pageSize?: number;
+  /** Serve under this path, as an Azure ML workspace does (/mlflow/v1.0/subscriptions/…/workspaces/<ws>). */
+  readonly basePath?: string;
+  readonly tls?: ServerTls;
+  /** Entra tokens instead of a fixed one, as Azure ML's endpoint takes them: whether this token (audience included) is good. */
+  readonly acceptsToken?: (token: string) => boolean;
+  /** Answers the first Entra token it accepted with 401 'token expired' from this request on, as when it runs out mid-run. */
+  readonly expireFirstTokenAfter?: number;
 }
 
 export interface MlflowStandIn {
   readonly uri: string;
   readonly requests: string[];
+  /** Every distinct bearer token it was sent, in order. */
+  readonly tokens: string[];
   close(): Promise<void>;
 }
 
@@ -54,9 +63,14 @@ function versionJson(name: string, version: StandInVersion) {
 
 export async function startMlflowStandIn(options: MlflowStandInOptions): Promise<MlflowStandIn> {
   const requests: string[] = [];
-  const server = await startServer((req, res, url) => {
-    requests.push(`${req.method} ${url.pathname}${url.search}`);
-    if (options.token && req.headers.authorization !== `Bearer ${options.token}`) return sendJson(res, 401, { error_code: 'UNAUTHENTICATED', message: 'You are not authenticated.' });
+  const tokens: string[] = [];
+  const base = options.basePath ?? '';
+  const server = await startServer((req, res, full) => {
+    requests.push(`${req.method} ${full.pathname}${full.search}`);
+    if (!full.pathname.startsWith(`${base}/`)) return sendJson(res, 404, { error_code: 'ENDPOINT_NOT_FOUND', message: `no endpoint ${full.pathname}` });
+    const url = new URL(full.pathname.slice(base.length) + full.search, full.origin);
+    const refusal = authRefusal(req.headers.authorization, options, tokens, requests.length);
+    if (refusal) return sendJson(res, 401, { error_code: 'UNAUTHENTICATED', message: refusal }, { 'www-authenticate': `Bearer error="invalid_token", error_description="${refusal}"` });
     const q = (key: string) => url.searchParams.get(key) ?? '';
     const model = options.models[q('name')];
     const find = (version: string) => model?.versions.find((candidate) => candidate.version === version);
@@ -117,6 +131,17 @@ export async function startMlflowStandIn(options: MlflowStandInOptions): Promise
       return;
     }
     return sendJson(res, 404, { error_code: 'ENDPOINT_NOT_FOUND', message: `no endpoint ${url.pathname}` });
-  });
-  return { uri: server.origin, requests, close: () => server.close() };
+  }, options.tls);
+  return { uri: `${server.origin}${base}`, requests, tokens, close: () => server.close() };
+}
+
+/** Why the request is refused, or undefined: a fixed token compared; an Entra token checked, and the first one expired when asked. */
+function authRefusal(header: string | undefined, options: MlflowStandInOptions, tokens: string[], count: number): string | undefined {
+  const token = /^Bearer (.+)$/.exec(header ?? '')?.[1];
+  if (token && !tokens.includes(token)) tokens.push(token);
+  if (options.token) return token === options.token ? undefined : 'You are not authenticated.';
+  if (!options.acceptsToken) return undefined;
+  if (!token || !options.acceptsToken(token)) return 'The access token is invalid or was obtained for another audience.';
+  if (options.expireFirstTokenAfter !== undefined && token === tokens[0] && count > options.expireFirstTokenAfter) return 'The token is expired.';
+  return undefined;
 }

@@ -103,6 +103,43 @@ describe('FetchLatestModel inputs', () => {
         assert.throws(() => read(inputs), (error: unknown) => error instanceof InputError && error.input === input && message.test(error.message));
       });
     }
+    const amlUri = 'azureml://eastus.api.azureml.ms/mlflow/v1.0/subscriptions/0b1f/resourceGroups/ml-rg/providers/Microsoft.MachineLearningServices/workspaces/contoso-ml';
+    const armEndpoint = { url: 'https://management.azure.com/', scheme: 'ServicePrincipal', auth: { tenantid: 't', serviceprincipalid: 'c', authenticationType: 'spnKey', serviceprincipalkey: 'k' }, data: { subscriptionId: '0b1f' } };
+
+    it('reads an Azure ML workspace tracking URI as its https REST base, with the AzureRM connection for the tracking server', () => {
+      const inputs = readFetchInputs(fakeAgent({ ...mlflow, mlflowTrackingUri: amlUri, azureSubscription: 'arm' }, { endpoints: { arm: armEndpoint } }));
+      assert.ok(inputs.access.kind === 'mlflow');
+      assert.equal(inputs.access.model.trackingUri, amlUri.replace('azureml://', 'https://'));
+      assert.deepEqual(inputs.access.model.azureMlWorkspace, { subscriptionId: '0b1f', resourceGroup: 'ml-rg', workspace: 'contoso-ml' });
+      assert.equal(inputs.access.azure?.connection.name, 'arm');
+      assert.equal(inputs.settings.trackingCredential, 'azureSubscription');
+      assert.equal(inputs.settings.storeCredential, 'azureSubscription');
+    });
+
+    it('takes the AzureRM connection for Blob Storage artifacts of another server, the token still for the server', () => {
+      const inputs = readFetchInputs(fakeAgent({ ...mlflow, mlflowToken: 'dapi-secret', azureSubscription: 'arm' }, { endpoints: { arm: armEndpoint } }));
+      assert.ok(inputs.access.kind === 'mlflow' && inputs.access.azure);
+      assert.equal(inputs.settings.trackingCredential, 'mlflowToken');
+      assert.equal(inputs.access.model.azureMlWorkspace, undefined);
+    });
+
+    it('leaves the connection out when connectionType is not azureResourceManager', () => {
+      const inputs = readFetchInputs(fakeAgent({ ...mlflow, connectionType: 'connectionString', connectionString: 'AccountName=a;AccountKey=b', azureSubscription: 'arm' }, { endpoints: { arm: armEndpoint } }));
+      assert.ok(inputs.access.kind === 'mlflow' && !inputs.access.azure);
+      assert.equal(inputs.settings.storeCredential, 'connectionString');
+    });
+
+    const azureCases: [string, Record<string, string>, string, RegExp][] = [
+      ['an Azure ML tracking URI without a connection or a token', { mlflowTrackingUri: amlUri }, 'azureSubscription', /Azure ML workspace's MLflow endpoint.*Azure Resource Manager service connection/],
+      ['a connection that does not exist', { mlflowTrackingUri: amlUri, azureSubscription: 'nope' }, 'azureSubscription', /nope/],
+      ['an azureml:// URI that is not a workspace', { mlflowTrackingUri: 'azureml://eastus.api.azureml.ms/mlflow/v1.0/somewhere' }, 'mlflowTrackingUri', /azureml:\/\/<region>\.api\.azureml\.ms/],
+    ];
+    for (const [title, inputs, input, message] of azureCases) {
+      it(`rejects ${title}, naming input '${input}'`, () => {
+        assert.throws(() => readFetchInputs(fakeAgent({ ...mlflow, ...inputs }, { endpoints: { arm: armEndpoint } })), (error: unknown) => error instanceof InputError && error.input === input && message.test(error.message));
+      });
+    }
+
     it('never echoes the credentials of a tracking URI', () => {
       assert.throws(() => read({ mlflowTrackingUri: 'https://user:s3cret@mlflow.contoso.com' }), (error: unknown) => error instanceof Error && !error.message.includes('s3cret'));
     });

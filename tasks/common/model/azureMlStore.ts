@@ -133,38 +133,43 @@ class AzureMlModelStore implements ModelStore {
   private blobStoreFor(name: string): Promise<ModelStore> {
     let store = this.datastores.get(name);
     if (!store) {
-      store = this.deps.client.getDatastore(name).then((datastore) => this.openDatastore(datastore));
+      store = openWorkspaceDatastore(name, this.deps);
       this.datastores.set(name, store);
     }
     return store;
   }
-
-  private async openDatastore(datastore: DatastoreRecord): Promise<ModelStore> {
-    if (datastore.datastoreType !== 'AzureBlob' && datastore.datastoreType !== 'AzureDataLakeGen2') {
-      throw new TaskError('AzureMlDatastoreUnsupported', [datastore.name, datastore.datastoreType]);
-    }
-    return openBlobStore(await this.blobAccess(datastore), this.deps.transport);
-  }
-
-  private async blobAccess(datastore: DatastoreRecord): Promise<BlobAccess> {
-    const blobEndpoint = blobEndpointOf(datastore);
-    if (datastore.credentialsType === 'None') {
-      return { kind: 'tokenCredential', blobEndpoint, credential: this.deps.credential, container: datastore.container };
-    }
-    if (datastore.credentialsType !== 'AccountKey' && datastore.credentialsType !== 'Sas') {
-      throw new TaskError('AzureMlDatastoreCredentialsUnsupported', [datastore.name, datastore.credentialsType]);
-    }
-    const secret = await this.deps.client.datastoreSecret(datastore.name);
-    if (secret.kind === 'AccountKey') {
-      this.deps.registerSecret(secret.key);
-      const connectionString = `DefaultEndpointsProtocol=${datastore.protocol};AccountName=${datastore.accountName};AccountKey=${secret.key};BlobEndpoint=${blobEndpoint}`;
-      return { kind: 'connectionString', connectionString, container: datastore.container };
-    }
-    this.deps.registerSecret(secret.sasToken);
-    return { kind: 'sasUrl', sasUrl: `${blobEndpoint}${encodeURIComponent(datastore.container)}?${secret.sasToken.replace(/^\?/, '')}` };
-  }
 }
 
+/**
+ * A workspace datastore's container as a blob store: with the datastore's own key or SAS (read
+ * through listSecrets, registered as secrets), or the connection's identity when it holds none.
+ * MLflow's azureml:// artifact URIs are read through it too.
+ */
+export async function openWorkspaceDatastore(name: string, deps: AzureMlDeps): Promise<ModelStore> {
+  const datastore = await deps.client.getDatastore(name);
+  if (datastore.datastoreType !== 'AzureBlob' && datastore.datastoreType !== 'AzureDataLakeGen2') {
+    throw new TaskError('AzureMlDatastoreUnsupported', [datastore.name, datastore.datastoreType]);
+  }
+  return openBlobStore(await datastoreAccess(datastore, deps), deps.transport);
+}
+
+async function datastoreAccess(datastore: DatastoreRecord, deps: AzureMlDeps): Promise<BlobAccess> {
+  const blobEndpoint = blobEndpointOf(datastore);
+  if (datastore.credentialsType === 'None') {
+    return { kind: 'tokenCredential', blobEndpoint, credential: deps.credential, container: datastore.container };
+  }
+  if (datastore.credentialsType !== 'AccountKey' && datastore.credentialsType !== 'Sas') {
+    throw new TaskError('AzureMlDatastoreCredentialsUnsupported', [datastore.name, datastore.credentialsType]);
+  }
+  const secret = await deps.client.datastoreSecret(datastore.name);
+  if (secret.kind === 'AccountKey') {
+    deps.registerSecret(secret.key);
+    const connectionString = `DefaultEndpointsProtocol=${datastore.protocol};AccountName=${datastore.accountName};AccountKey=${secret.key};BlobEndpoint=${blobEndpoint}`;
+    return { kind: 'connectionString', connectionString, container: datastore.container };
+  }
+  deps.registerSecret(secret.sasToken);
+  return { kind: 'sasUrl', sasUrl: `${blobEndpoint}${encodeURIComponent(datastore.container)}?${secret.sasToken.replace(/^\?/, '')}` };
+}
 
 /** The datastore's blob endpoint, as Azure ML builds it: <protocol>://<account>.blob.<endpoint>/ */
 export function blobEndpointOf(datastore: Pick<DatastoreRecord, 'protocol' | 'accountName' | 'endpoint'>): string {

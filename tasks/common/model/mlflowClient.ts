@@ -10,6 +10,7 @@ import type { Log } from '../log';
 import { BODY_LIMITS, type NetResponse } from '../net/body';
 import type { Network } from '../net/network';
 import { retry, type RetryPolicy } from '../net/retry';
+import { bearerAuth, type MlflowAuth } from './mlflowAuth';
 import type { ModelSetting } from './settings';
 
 export interface MlflowModelVersion {
@@ -32,6 +33,8 @@ export interface MlflowClientOptions {
   readonly trackingUri: URL;
   /** A bearer token (Databricks, managed MLflow, an auth proxy); never logged. */
   readonly token?: string;
+  /** Instead of a fixed token: Entra tokens for an Azure ML workspace (mlflowAuth.ts). */
+  readonly auth?: MlflowAuth;
   readonly network: Network;
   readonly signal: AbortSignal;
   readonly retry: RetryPolicy;
@@ -54,13 +57,22 @@ export class MlflowClient {
   }
 
   private async send(url: URL, headers: Record<string, string> = {}): Promise<NetResponse> {
-    const authorization: Record<string, string> = this.options.token ? { authorization: `Bearer ${this.options.token}` } : {};
-    const operation = async () => {
-      const response = await this.options.network.send({ method: 'GET', url, headers: { accept: 'application/json', ...headers, ...authorization }, signal: this.options.signal });
-      if (response.status >= 500 || response.status === 429) throw await response.statusError();
-      return response;
+    const auth = this.options.auth ?? bearerAuth(this.options.token);
+    const once = async () => {
+      const authorization = await auth.header();
+      const operation = async () => {
+        const response = await this.options.network.send({ method: 'GET', url, headers: { accept: 'application/json', ...headers, ...(authorization ? { authorization } : {}) }, signal: this.options.signal });
+        if (response.status >= 500 || response.status === 429) throw await response.statusError();
+        return response;
+      };
+      return retry(operation, this.options.retry, { signal: this.options.signal, onRetry: ({ attempt, error }) => this.options.log.debug(`MLflow GET ${url.pathname} failed (${(error as Error)?.message}); attempt ${attempt + 1}`) });
     };
-    return retry(operation, this.options.retry, { signal: this.options.signal, onRetry: ({ attempt, error }) => this.options.log.debug(`MLflow GET ${url.pathname} failed (${(error as Error)?.message}); attempt ${attempt + 1}`) });
+    const response = await once();
+    // An expired or revoked Entra token: one fresh token, one more try.
+    if (response.status !== 401 || !(await auth.renew(response.header('www-authenticate')))) return response;
+    await response.discard();
+    this.options.log.debug(`MLflow GET ${url.pathname}: the token was refused; trying once more with a fresh one`);
+    return once();
   }
 
   /** A JSON answer; undefined for RESOURCE_DOES_NOT_EXIST (404). */

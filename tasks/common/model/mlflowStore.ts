@@ -7,6 +7,8 @@
  */
 import type { Readable } from 'node:stream';
 import { SettingError, TaskError } from '../errors';
+import type { AzureMlWorkspaceRef } from './azureMlTracking';
+import { datastorePathOf } from './azureMlStore';
 import { recordCandidate, type ModelCandidate, type ModelFile } from './layout';
 import type { MlflowClient, MlflowModelVersion } from './mlflowClient';
 import { selectModel, type SelectionRule } from './select';
@@ -22,6 +24,8 @@ export interface MlflowModel {
   readonly alias?: string;
   /** A bearer token, registered as a secret by the reader. */
   readonly token?: string;
+  /** The workspace, when the tracking server is an Azure ML workspace's MLflow endpoint. */
+  readonly azureMlWorkspace?: AzureMlWorkspaceRef;
 }
 
 /** Files listed at most, so a hostile server cannot make the agent list forever. */
@@ -31,8 +35,15 @@ const MAX_FILES = 100_000;
 export interface ArtifactStores {
   /** For s3://bucket/... URIs, when the task was given AWS credentials. */
   readonly openS3?: (bucket: string) => Promise<ModelStore>;
-  /** For Blob Storage URLs in the account the task was given a connection string for: the container's store and the prefix in it. */
-  readonly openBlob?: (url: string) => Promise<{ store: ModelStore; prefix: string } | undefined>;
+  /** For Blob Storage URLs the task has a credential for (a connection string of that account, or an AzureRM connection): the container's store and the prefix in it. */
+  readonly openBlob?: (url: string) => Promise<StoreAt | undefined>;
+  /** For Azure ML datastore URIs (azureml://…/datastores/<name>/paths/<path>), when the task has an AzureRM connection. */
+  readonly openDatastore?: (uri: string) => Promise<StoreAt>;
+}
+
+export interface StoreAt {
+  readonly store: ModelStore;
+  readonly prefix: string;
 }
 
 type ArtifactSource = { readonly kind: 'proxy'; readonly path: string } | { readonly kind: 'store'; readonly store: ModelStore; readonly object: StoredObject };
@@ -109,11 +120,17 @@ export class MlflowModelStore implements ModelStore {
     if (proxied) return { kind: 'proxy', path: proxied[1].replace(/\/+$/, '') };
     const s3 = /^s3a?:\/\/([^/?#]+)\/([^?#]*)$/.exec(uri);
     if (s3 && this.stores.openS3) return { kind: 'store', store: await this.stores.openS3(s3[1]), prefix: `${s3[2].replace(/\/+$/, '')}/` };
-    if (s3) throw new TaskError('MlflowS3NeedsCredentials', [version.version, this.model.registeredModel, uri.split('?')[0]]);
+    const [number, name, shown] = [version.version, this.model.registeredModel, uri.split('?')[0]];
+    if (s3) throw new TaskError('MlflowS3NeedsCredentials', [number, name, shown]);
+    if (/^azureml:\/\//i.test(uri) && datastorePathOf(uri)) {
+      if (!this.stores.openDatastore) throw new SettingError<'storeConnection'>('storeConnection', 'MlflowDatastoreNeedsConnection', [number, name, shown]);
+      return { kind: 'store', ...(await this.stores.openDatastore(uri)) };
+    }
     const blob = blobUrlOf(uri);
     const inAccount = blob && this.stores.openBlob ? await this.stores.openBlob(blob) : undefined;
     if (inAccount) return { kind: 'store', ...inAccount };
-    throw new TaskError('MlflowArtifactStoreUnsupported', [version.version, this.model.registeredModel, uri.split('?')[0]]);
+    if (blob && azureBlobOf(blob)) throw new SettingError<'storeConnection'>('storeConnection', 'MlflowBlobNeedsCredentials', [number, name, blob]);
+    throw new TaskError('MlflowArtifactStoreUnsupported', [number, name, shown]);
   }
 
   /** Every file under the folder, with its path relative to it; '..' or absolute paths from the server are refused later, by fetch. */
@@ -159,9 +176,21 @@ function tagsOf(version: MlflowModelVersion): Record<string, string> {
 
 /** A Blob Storage artifact URI as an https URL: wasbs://container@account.blob.../path becomes https://account.blob.../container/path. */
 export function blobUrlOf(uri: string): string | undefined {
-  const wasbs = /^(?:wasbs?|abfss?):\/\/([^@/]+)@([^/?#]+)\/?([^?#]*)$/.exec(uri);
+  // A query (a SAS the server put in) is dropped: the task's own credential signs the requests.
+  const wasbs = /^(?:wasbs?|abfss?):\/\/([^@/]+)@([^/?#]+)\/?([^?#]*)$/.exec(uri.split(/[?#]/)[0]);
   if (wasbs) return `https://${wasbs[2].replace('.dfs.', '.blob.')}/${wasbs[1]}/${wasbs[3]}`.replace(/\/+$/, '');
   return /^https?:\/\//.test(uri) ? uri.split(/[?#]/)[0].replace(/\/+$/, '') : undefined;
+}
+
+/**
+ * The account, endpoint, container and path of a URL on an Azure Blob Storage host
+ * (<account>.blob.<cloud suffix>, or .dfs.). Only such hosts get the connection's Entra token: the
+ * URL comes from the tracking server, which must not be able to send it anywhere else.
+ */
+export function azureBlobOf(url: string): { endpoint: string; container: string; path: string } | undefined {
+  const match = /^https:\/\/([a-z0-9]{3,24})\.(?:blob|dfs)\.(core\.windows\.net|core\.chinacloudapi\.cn|core\.usgovcloudapi\.net)(?::443)?\/([^/?#]+)\/?([^?#]*)$/i.exec(url);
+  if (!match) return undefined;
+  return { endpoint: `https://${match[1].toLowerCase()}.blob.${match[2].toLowerCase()}/`, container: decodeURIComponent(match[3]), path: decodeURIComponent(match[4]).replace(/\/+$/, '') };
 }
 
 /** Where a connection string's account serves blobs: its BlobEndpoint, or https://<account>.blob.<suffix>. */

@@ -10,8 +10,7 @@ import type { RetryPolicy } from '../net/retry';
 import type { RegistryCredential } from '../oci/registry/auth';
 import { RegistryClient } from '../oci/registry/client';
 import type { AzureMlModel } from './azureMlStore';
-import { MlflowClient } from './mlflowClient';
-import { blobEndpointOf, MlflowModelStore, type MlflowModel } from './mlflowStore';
+import { type MlflowAccess, openMlflowStore } from './openMlflow';
 import { OciModelStore, type OciModel } from './ociStore';
 import { openBlobStore } from './blobStore';
 import type { PipelineArtifactAccess } from './pipelineArtifactStore';
@@ -40,7 +39,7 @@ export type StoreAccess =
       readonly retry: RetryPolicy;
     }
   | { readonly kind: 'oci'; readonly model: OciModel; readonly credential: RegistryCredential; readonly insecure: boolean; readonly retry: RetryPolicy }
-  | { readonly kind: 'mlflow'; readonly model: MlflowModel; readonly retry: RetryPolicy; readonly s3?: Omit<S3Access, 'bucket'>; readonly blobConnectionString?: string };
+  | MlflowAccess;
 
 /** What opening a store may need from the caller: where to report, and how to mask a secret it learns. */
 export interface OpenContext {
@@ -94,24 +93,9 @@ export async function openModelStore(access: StoreAccess, context: OpenContext):
       });
       return new OciModelStore(model, client, context);
     }
-    case 'mlflow': {
-      const client = new MlflowClient({ trackingUri: new URL(access.model.trackingUri), token: access.model.token, network: context.network, signal: context.lifetime.signal, retry: access.retry, log: context.log });
-      const { s3 } = access;
-      const openS3 = s3 ? async (bucket: string) => (await import('./s3Store')).openS3Store({ ...s3, bucket }, { ...context, oidcToken }) : undefined;
-      return new MlflowModelStore(access.model, client, { openS3, openBlob: blobOpener(access.blobConnectionString, transportOf(access.retry, context)) });
-    }
+    case 'mlflow':
+      return openMlflowStore(access, context, oidcToken);
   }
-}
-
-/** Opens the container a Blob Storage URL points into, when it is in the connection string's account. */
-function blobOpener(connectionString: string | undefined, transport: AzureTransport) {
-  const endpoint = connectionString ? blobEndpointOf(connectionString) : undefined;
-  if (!connectionString || !endpoint) return undefined;
-  return async (url: string) => {
-    if (!url.toLowerCase().startsWith(`${endpoint.toLowerCase()}/`)) return undefined;
-    const [container, ...path] = url.slice(endpoint.length + 1).split('/');
-    return { store: openBlobStore({ kind: 'connectionString', connectionString, container }, transport), prefix: `${path.join('/')}/` };
-  };
 }
 
 /** How the Azure clients of one store send: the task's network and cancel, the retries its inputs ask for. */
