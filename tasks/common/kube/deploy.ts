@@ -30,7 +30,7 @@ import { addressSender, runGoldenRequests } from './goldenRun';
 import type { GoldenSettings } from './goldenRequests';
 import type { ModelCheckSettings } from './modelCheck';
 import { type ProofFailureReason, provePods } from './modelProof';
-import { type ServiceAddress, waitForServiceAddress } from './service';
+import { type ServiceAddress, serviceFor, waitForServiceAddress } from './service';
 import { smokeTest } from './smokeTest';
 import { withRunAnnotations } from './traceability';
 import type { KubeObject, PodTemplate } from './types';
@@ -242,7 +242,7 @@ function deploymentIndexes(documents: readonly KubeObject[]): number[] {
   return indexes;
 }
 
-function imagesOf(object: KubeObject): string[] {
+export function imagesOf(object: KubeObject): string[] {
   const template = (object.spec as { template?: PodTemplate } | undefined)?.template;
   return (template?.spec?.containers ?? []).map((container) => container.image ?? '');
 }
@@ -321,23 +321,15 @@ async function rolloutFailed(cluster: Cluster, context: DeployContext, options: 
 }
 
 /** The container running the deployed image, else the first: what the task reports as deployed. */
-function imageOf(template: PodTemplate | undefined, wanted: string): string {
+export function imageOf(template: PodTemplate | undefined, wanted: string): string {
   const containers = template?.spec?.containers ?? [];
   return containers.find((container) => container.image === wanted)?.image ?? containers[0]?.image ?? '';
-}
-
-function selects(service: KubeObject, labels: Readonly<Record<string, string>>): boolean {
-  const selector = (service.spec as { selector?: Record<string, string> } | undefined)?.selector ?? {};
-  const entries = Object.entries(selector);
-  return entries.length > 0 && entries.every(([key, value]) => labels[key] === value);
 }
 
 /** The applied Service selecting the Deployment's pods, its address and, when asked, a smoke test. */
 async function reach(cluster: Cluster, context: DeployContext, options: DeployRequest, applied: readonly KubeObject[], deployment: DeploymentLike, namespace: string): Promise<ServiceAddress | undefined> {
   const labels = deployment.spec?.template?.metadata?.labels ?? {};
-  const candidates = applied.filter((object) => object.kind === 'Service' && object.metadata?.namespace === namespace && selects(object, labels));
-  // A LoadBalancer is what users reach, so it wins over an internal service for the same pods.
-  const service = candidates.find((object) => (object.spec as { type?: string } | undefined)?.type === 'LoadBalancer') ?? candidates[0];
+  const service = serviceFor(applied, namespace, labels);
   const deploymentName = deployment.metadata?.name ?? '';
   if (!service) {
     context.log.info('DeployNoService', deploymentName);
