@@ -57,13 +57,14 @@ function readyPodsTemplate(image: string): string {
 const objectLine = (marker: string, what: string) => `echo "${marker} object $(kubectl get ${what} -o json | base64 -w0)"`;
 
 function probeLines(plan: CommandPlan, check: ModelCheckSettings): string[] {
+  // timeout(1), not --request-timeout: kubectl would add ?timeout= to the path the pod receives.
   const seconds = Math.max(1, Math.round((check.timeoutMs ?? 10_000) / 1000));
   return plan.probes.map((probe) => {
     const { namespace } = plan.workloads[probe.workload];
     const list = `kubectl get pods -n ${namespace}${probe.selector ? ` -l ${shellQuote(probe.selector)}` : ''} -o go-template=${shellQuote(readyPodsTemplate(probe.image))}`;
     const ask = probe.port === undefined
       ? `echo "${plan.marker} pod ${probe.workload} $pod - -"`
-      : `out=$(kubectl get --request-timeout=${seconds}s --raw ${shellQuote(`/api/v1/namespaces/${namespace}/pods/`)}"$pod"${shellQuote(`:${probe.port}/proxy${check.path}`)} 2>&1); code=$?; echo "${plan.marker} pod ${probe.workload} $pod $code $(printf '%s' "$out" | base64 -w0)"`;
+      : `out=$(timeout ${seconds} kubectl get --raw ${shellQuote(`/api/v1/namespaces/${namespace}/pods/`)}"$pod"${shellQuote(`:${probe.port}/proxy${check.path}`)} 2>&1); code=$?; echo "${plan.marker} pod ${probe.workload} $pod $code $(printf '%s' "$out" | base64 -w0)"`;
     return `echo "${plan.marker} listed ${probe.workload}"; for pod in $(${list}); do ${ask}; done`;
   });
 }

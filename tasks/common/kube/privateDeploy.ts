@@ -156,7 +156,7 @@ async function judgeProbe(report: CommandReport, probe: ModelProbe, options: Dep
   const outcome = await judgeServedModel([...records.keys()], (pod) => {
     const record = records.get(pod)!;
     if (record.exitCode === undefined || probe.port === undefined) return { pod };
-    return record.exitCode === 0 ? { pod, port: probe.port, status: 200, body: answerOf(record.text) } : { pod, port: probe.port, error: record.text.trim().split('\n').at(-1) ?? '' };
+    return record.exitCode === 0 ? { pod, port: probe.port, status: 200, body: answerOf(record.text) } : { pod, port: probe.port, error: record.text.trim().split('\n').at(-1) || `kubectl get --raw ended with exit code ${record.exitCode}${record.exitCode === 124 ? ' (no answer in time)' : ''}` };
   }, settings, log);
   return outcome.failure;
 }
