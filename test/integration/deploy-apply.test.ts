@@ -489,11 +489,16 @@ spec:
       assert.equal(sts.status.readyReplicas, 2);
       assert.equal(sts.status.currentRevision, sts.status.updateRevision);
       assert.deepEqual(statefulSetStatus(sts), { done: true, failed: false, message: 'partitioned roll out complete: 2 new pods have been updated...' });
+      // The log names each workload by its kind.
+      assert.ok(lines.some((line) => /^Waiting up to \d+ s for statefulset 'db' to roll out image example\.azurecr\.io\/db:v1/.test(line)), lines.join('\n'));
+      assert.ok(lines.some((line) => /^StatefulSet 'db' in namespace 'stateful' rolled out revision/.test(line)), lines.join('\n'));
+      assert.ok(!lines.some((line) => /[Dd]eployment 'db'/.test(line)), 'never called a deployment');
 
       // The db's new image cannot be pulled: its last pod never becomes Ready and blocks the update.
       const error = await rejection(run(`${REPO}:v2`, 'example.azurecr.io/db:broken'));
       assert.ok(error instanceof RolloutFailedError, String(error));
       assert.equal(error.deployment, 'db');
+      assert.match(error.message, /^StatefulSet 'db' in namespace 'stateful' did not roll out image example\.azurecr\.io\/db:broken/);
       assert.equal(error.rolledBack, true, error.message);
       assert.deepEqual(error.previousImages, ['example.azurecr.io/db:v1']);
       const after = sim.get('StatefulSet', 'stateful', 'db') as any;
@@ -526,6 +531,8 @@ spec:
       assert.ok(error instanceof RolloutFailedError, String(error));
       assert.equal(error.deployment, 'agent');
       assert.equal(error.reason, 'Timeout');
+      assert.match(error.message, /^DaemonSet 'agent' in namespace 'daemons' did not roll out image example\.azurecr\.io\/agent:broken/);
+      assert.ok(lines.some((line) => /^Waiting up to \d+ s for daemonset 'agent' to roll out/.test(line)), lines.join('\n'));
       assert.equal(error.rolledBack, true, error.message);
       assert.deepEqual(error.previousImages, ['example.azurecr.io/agent:v1']);
       const after = sim.get('DaemonSet', 'daemons', 'agent') as any;

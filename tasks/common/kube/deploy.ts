@@ -275,10 +275,10 @@ async function rollout(cluster: Cluster, context: DeployContext, options: Deploy
   const { deployment, unchanged, name, namespace, kind } = applied;
   if (unchanged && workloadStatus(deployment, kind).done) {
     const revision = workloadRevision(deployment, kind);
-    context.log.info('DeployUnchanged', name, revision);
+    context.log.info('DeployUnchanged', kind, name, revision);
     return { kind: 'complete', revision, deployment, elapsedMs: 0 };
   }
-  context.log.info('DeployRollingOut', Math.round(options.rolloutTimeoutMs / 1000), name, imagesOf(deployment as KubeObject).join(', '));
+  context.log.info('DeployRollingOut', Math.round(options.rolloutTimeoutMs / 1000), kind.toLowerCase(), name, imagesOf(deployment as KubeObject).join(', '));
   return watchRollout(cluster, {
     kind, namespace, name, timeoutMs: options.rolloutTimeoutMs, log: context.log, initial: deployment, retry: context.retry,
     onStatus: context.progress ? (status) => context.progress?.(status.message) : undefined,
@@ -294,11 +294,11 @@ type Failed = Extract<RolloutOutcome, { kind: 'failed' }> | (Omit<Complete, 'kin
  */
 async function rolloutFailed(cluster: Cluster, context: DeployContext, options: DeployRequest, applied: Applied, index: number, outcome: Failed): Promise<RolloutFailedError> {
   const { log } = context;
-  const { namespace, name } = applied.deployments[index];
+  const { namespace, name, kind } = applied.deployments[index];
   // Diagnostics first: a rollback scales the failing pods away, and their events with them.
   const reading = cluster.within(withDeadline(cluster.signal, Math.min(DIAGNOSTICS_BUDGET_MS, options.rolloutTimeoutMs), `reading the pods of deployment '${name}'`));
   const diagnostics = await describeRolloutFailure(reading, namespace, outcome.deployment, log);
-  const base = { deployment: name, namespace, image: imagesOf(outcome.deployment as KubeObject).join(', ') || options.image, reason: outcome.reason, detail: outcome.message, revision: outcome.revision, diagnostics };
+  const base = { kind, deployment: name, namespace, image: imagesOf(outcome.deployment as KubeObject).join(', ') || options.image, reason: outcome.reason, detail: outcome.message, revision: outcome.revision, diagnostics };
   if (!options.rollbackOnFailure) return new RolloutFailedError({ ...base, rolledBack: false });
   const changed = applied.deployments.filter((one, at) => at === index || !one.unchanged);
   const results = await Promise.all(changed.map(async (one) => {
@@ -332,7 +332,7 @@ async function reach(cluster: Cluster, context: DeployContext, options: DeployRe
   const service = serviceFor(applied, namespace, labels);
   const deploymentName = deployment.metadata?.name ?? '';
   if (!service) {
-    context.log.info('DeployNoService', deploymentName);
+    context.log.info('DeployNoService', ((deployment as KubeObject).kind ?? 'Deployment').toLowerCase(), deploymentName);
     return undefined;
   }
   const name = service.metadata?.name ?? '';

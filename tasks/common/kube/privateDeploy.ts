@@ -120,7 +120,7 @@ export async function deployPrivate(options: DeployRequest, target: RunCommandTa
   const reports = workloads.map((w, i): WorkloadReport => Object.freeze({ ...w, revision: workloadRevision(applied[i], w.kind), images: Object.freeze(imagesOf(applied[i] as KubeObject)) }));
   return Object.freeze({
     deploymentName: workloads[primary].name, namespace: workloads[primary].namespace, revision: reports[primary].revision,
-    deployedImage: imageOf(templateOf(applied[primary]), options.image), service: address(report, applied[primary], workloads[primary].namespace, plan, context.log), rolledBack: false,
+    deployedImage: imageOf(templateOf(applied[primary]), options.image), service: address(report, applied[primary], workloads[primary].kind, workloads[primary].namespace, plan, context.log), rolledBack: false,
     unchanged: changed.length === 0, modelVerified, workloads: Object.freeze(reports),
     // One command does it all: its whole time is the rollout's.
     timings: Object.freeze({ applyMs: 0, rolloutMs: Date.now() - started, proofMs: 0, serviceMs: 0 }),
@@ -163,17 +163,17 @@ async function judgeProbe(report: CommandReport, probe: ModelProbe, options: Dep
 
 function privateFailure(w: CommandWorkload, applied: DeploymentLike, options: DeployRequest, detail: string, how: { rolledBack: boolean; previousRevision?: number; previousImages?: readonly string[]; rollbackError?: string }): RolloutFailedError {
   return new RolloutFailedError({
-    deployment: w.name, namespace: w.namespace, image: imagesOf(applied as KubeObject).join(', ') || options.image, reason: 'ModelCheckFailed', detail,
+    kind: w.kind, deployment: w.name, namespace: w.namespace, image: imagesOf(applied as KubeObject).join(', ') || options.image, reason: 'ModelCheckFailed', detail,
     revision: workloadRevision(applied, w.kind), diagnostics: new TextBlock([]), ...how,
   });
 }
 
 /** The Service selecting the primary's pods, as read back; a LoadBalancer without an address fails as on the normal path. */
-function address(report: CommandReport, primary: DeploymentLike, namespace: string, plan: CommandPlan, log: Log): DeployResult['service'] {
+function address(report: CommandReport, primary: DeploymentLike, kind: string, namespace: string, plan: CommandPlan, log: Log): DeployResult['service'] {
   const labels = templateOf(primary)?.metadata?.labels ?? {};
   const service = serviceFor(report.objects, namespace, labels);
   if (!service) {
-    log.info('DeployNoService', primary.metadata?.name ?? '');
+    log.info('DeployNoService', kind.toLowerCase(), primary.metadata?.name ?? '');
     return undefined;
   }
   const found = addressNow(service as never, log);
