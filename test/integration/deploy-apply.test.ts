@@ -552,13 +552,15 @@ spec:
       const extra: KubeObject[] = [
         { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'old-settings' }, data: { A: '1' } } as KubeObject,
         { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'pruned-scratch' } } as KubeObject,
+        // autoscaling is served at v2 only: once dropped, its kind is found through discovery, not at <group>/v1.
+        { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'fragile-scaler' }, spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'fragile' }, minReplicas: 1, maxReplicas: 3 } } as KubeObject,
       ];
       const run = (api: string, documents: KubeObject[]) => deploy({ namespace: 'prune', image: api, prune: true, workload: { kind: 'manifests', documents } });
       await run(`${REPO}:v1`, [...fragile(`${REPO}:v1`), worker('example.azurecr.io/worker:v1'), ...extra]);
       const parent = sim.get('Secret', 'prune', 'fragile-applyset') as Obj;
       const id = (parent.metadata as unknown as { labels: Record<string, string> }).labels['applyset.kubernetes.io/id'];
       assert.match(id, /^applyset-[A-Za-z0-9_-]{43}-v1$/);
-      assert.equal(parent.metadata.annotations?.['applyset.kubernetes.io/contains-group-kinds'], 'ConfigMap,Deployment.apps,Namespace,Service');
+      assert.equal(parent.metadata.annotations?.['applyset.kubernetes.io/contains-group-kinds'], 'ConfigMap,Deployment.apps,HorizontalPodAutoscaler.autoscaling,Namespace,Service');
       assert.equal((sim.get('Deployment', 'prune', 'worker') as any).metadata.labels['applyset.kubernetes.io/part-of'], id);
       // Not the app's: applied without the label, it must survive any prune.
       await applyObjects(cluster, [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'someone-elses' }, data: {} } as KubeObject], { namespace: 'prune', log });
@@ -572,12 +574,13 @@ spec:
       await run(`${REPO}:v2`, fragile(`${REPO}:v2`));
       assert.equal(sim.get('Deployment', 'prune', 'worker'), undefined);
       assert.equal(sim.get('ConfigMap', 'prune', 'old-settings'), undefined);
+      assert.equal(sim.get('HorizontalPodAutoscaler', 'prune', 'fragile-scaler'), undefined);
       const scratch = sim.get('Namespace', '', 'pruned-scratch') as Obj | undefined;
       assert.ok(!scratch || scratch.metadata.deletionTimestamp, 'the cluster-scoped Namespace is deleted');
       assert.ok(sim.get('ConfigMap', 'prune', 'someone-elses'), 'an object outside the set stays');
       assert.ok(sim.get('Deployment', 'prune', 'fragile') && sim.get('Service', 'prune', 'fragile'));
       assert.deepEqual(lines.filter((line) => /Pruned/.test(line)).map((line) => line.replace(/:.*/, '')).sort(), [
-        "Pruned ConfigMap 'old-settings' in namespace 'prune'", "Pruned Deployment 'worker' in namespace 'prune'", "Pruned Namespace 'pruned-scratch'",
+        "Pruned ConfigMap 'old-settings' in namespace 'prune'", "Pruned Deployment 'worker' in namespace 'prune'", "Pruned HorizontalPodAutoscaler 'fragile-scaler' in namespace 'prune'", "Pruned Namespace 'pruned-scratch'",
       ]);
       assert.equal((sim.get('Secret', 'prune', 'fragile-applyset') as Obj).metadata.annotations?.['applyset.kubernetes.io/contains-group-kinds'], 'Deployment.apps,Service');
     });
