@@ -167,6 +167,26 @@ describe('Deploy to a private AKS cluster through AKS run command', function () 
     assert.equal((sim.get('Deployment', 'private-ns', 'model-app') as { spec: { template: { spec: { containers: { image: string }[] } } } }).spec.template.spec.containers[0].image, 'registry.example/model-app:1');
   });
 
+  it('a StatefulSet beside a Deployment: its revision is its ControllerRevision\'s number; a failing update is undone with kubectl rollout undo statefulset', async () => {
+    const db = (image: string, replicas = 2) => ({
+      apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db' },
+      spec: { replicas, serviceName: 'db', selector: { matchLabels: { app: 'db' } }, template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'db', image }] } } },
+    } as KubeObject);
+    const first = await deployPrivate(request([deployment('web', 'registry.example/web:1'), db('registry.example/db:1')], 'registry.example/web:1'), target(), { log, pollMs: 100 });
+    assert.deepEqual(first.workloads.map((w) => [w.kind, w.name, w.revision]), [['Deployment', 'web', 1], ['StatefulSet', 'db', 1]]);
+    // Scaling moves the generation but keeps the template: the revision stays.
+    const scaled = await deployPrivate(request([deployment('web', 'registry.example/web:1'), db('registry.example/db:1', 3)], 'registry.example/web:1'), target(), { log, pollMs: 100 });
+    assert.equal((sim.get('StatefulSet', 'private-ns', 'db') as { metadata: { generation: number } }).metadata.generation, 2);
+    assert.deepEqual(scaled.workloads.map((w) => w.revision), [1, 1]);
+    assert.equal(scaled.unchanged, false);
+    const failure = await deployPrivate(request([deployment('web', 'registry.example/web:1'), db('registry.example/db:broken', 3)], 'registry.example/web:1'), target(), { log, pollMs: 100 }).then(() => undefined, (error: unknown) => error);
+    assert.ok(failure instanceof TaskError && failure.key === 'AksPrivateDeployFailed', String(failure));
+    assert.match(aks.runCommands.records.at(-1)!.logs, /statefulset.apps\/db rolled back/);
+    assert.doesNotMatch(aks.runCommands.records.at(-1)!.logs, /deployment.apps\/web rolled back/, 'the unchanged Deployment is left alone');
+    const now = sim.get('StatefulSet', 'private-ns', 'db') as { spec: { template: { spec: { containers: { image: string }[] } } } };
+    assert.equal(now.spec.template.spec.containers[0].image, 'registry.example/db:1');
+  });
+
   it('a workload name that is not a DNS-1123 name is refused before any command is sent', async () => {
     const before = aks.runCommands.records.length;
     const failure = await deployPrivate(request([deployment('api; rm -rf /', 'registry.example/api:1')], 'registry.example/api:1'), target(), { log, pollMs: 100 }).then(() => undefined, (error: unknown) => error);

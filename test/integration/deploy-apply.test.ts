@@ -489,6 +489,12 @@ spec:
       assert.equal(sts.status.readyReplicas, 2);
       assert.equal(sts.status.currentRevision, sts.status.updateRevision);
       assert.deepEqual(statefulSetStatus(sts), { done: true, failed: false, message: 'partitioned roll out complete: 2 new pods have been updated...' });
+      assert.equal(first.workloads[1].revision, 1);
+      // A spec edit that keeps the template (replicas) moves the generation, not the revision kubectl rollout history shows.
+      const scaled = await deploy({ namespace: 'stateful', image: `${REPO}:v1`, rolloutTimeoutMs: 5000, workload: { kind: 'manifests', documents: [...fragile(`${REPO}:v1`), { ...database('example.azurecr.io/db:v1'), spec: { ...(database('example.azurecr.io/db:v1').spec as object), replicas: 3 } } as KubeObject] } });
+      assert.equal((sim.get('StatefulSet', 'stateful', 'db') as any).metadata.generation, 2);
+      assert.equal(scaled.workloads[1].revision, 1, 'the ControllerRevision\'s number, not the generation');
+      await run(`${REPO}:v1`, 'example.azurecr.io/db:v1');
       // The log names each workload by its kind.
       assert.ok(lines.some((line) => /^Waiting up to \d+ s for statefulset 'db' to roll out image example\.azurecr\.io\/db:v1/.test(line)), lines.join('\n'));
       assert.ok(lines.some((line) => /^StatefulSet 'db' in namespace 'stateful' rolled out revision/.test(line)), lines.join('\n'));
@@ -545,6 +551,10 @@ spec:
       // A good image rolls out and is listed.
       const good = await run(`${REPO}:v1`, 'example.azurecr.io/agent:v2');
       assert.deepEqual(good.workloads.map((w) => [w.kind, w.name, [...w.images]]), [['Deployment', 'fragile', [`${REPO}:v1`]], ['DaemonSet', 'agent', ['example.azurecr.io/agent:v2']]]);
+      // v1 (1), broken (2), v1 again (re-stamped 3), v2 (4): the numbers kubectl rollout history shows.
+      assert.equal(good.workloads[1].revision, 4);
+      const history = sim.list('ControllerRevision', 'daemons') as any[];
+      assert.deepEqual(history.map((one) => one.revision).sort(), [2, 3, 4]);
       assert.deepEqual(livePods('daemons', 'agent').map((pod: any) => pod.spec.containers[0].image), ['example.azurecr.io/agent:v2']);
     });
 

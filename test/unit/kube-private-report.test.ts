@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { TaskError } from '../../tasks/common/errors';
 import { privateDeployScript, shellQuote } from '../../tasks/common/kube/privateCommand';
 import { readReport } from '../../tasks/common/kube/privateReport';
+import { revisionNumber } from '../../tasks/common/kube/workloads/controllerRevision';
 
 const marker = '@@amd-0123456789abcdef';
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
@@ -29,6 +30,7 @@ describe('private path: the report lines of the run command', () => {
       'deployment.apps/api serverside-applied',
       `${marker} before 0 1`,
       `${marker} object ${b64(JSON.stringify(deployment))}`,
+      `${marker} revisions 1 ${b64(JSON.stringify({ kind: 'List', items: [{ metadata: { name: 'db-1' }, revision: 3 }] }))}`,
       `${marker} listed 0`,
       `${marker} pod 0 api-5c56fcccbd-72fks 0 ${b64(answer)}`,
       `${marker} pod 0 api-5c56fcccbd-dhbvf 1 ${b64('Error from server (ServiceUnavailable): no endpoints')}`,
@@ -39,6 +41,7 @@ describe('private path: the report lines of the run command', () => {
     assert.deepEqual([...report.before], [[0, '1']]);
     assert.deepEqual(report.objects, [deployment]);
     assert.deepEqual([...report.listed], [0]);
+    assert.deepEqual([...report.revisions], [[1, [{ metadata: { name: 'db-1' }, revision: 3 }]]]);
     assert.deepEqual(report.pods, [
       { probe: 0, pod: 'api-5c56fcccbd-72fks', exitCode: 0, text: answer },
       { probe: 0, pod: 'api-5c56fcccbd-dhbvf', exitCode: 1, text: 'Error from server (ServiceUnavailable): no endpoints' },
@@ -53,6 +56,7 @@ describe('private path: the report lines of the run command', () => {
     ['a pod name that is not a DNS-1123 name', `${marker} pod 0 $(rm) 0 ${b64('{}')}`],
     ['a pod line without an exit code', `${marker} pod 0 api-1 x ${b64('{}')}`],
     ['an unknown record', `${marker} delete everything`],
+    ['a revisions list without items', `${marker} revisions 0 ${b64('{"kind":"List"}')}`],
     ['an answer over the JSON body limit', `${marker} pod 0 api-1 0 ${'A'.repeat(1_500_000)}`],
   ] as const) {
     it(`refuses ${what}, naming the cluster`, () => {
@@ -66,6 +70,21 @@ describe('private path: the report lines of the run command', () => {
   it('refuses more report lines than it will hold', () => {
     const error = failure(() => readReport(Array.from({ length: 2001 }, () => `${marker} listed 0`).join('\n'), marker, 'aks-private'));
     assert.ok(error instanceof TaskError && error.key === 'AksPrivateReportInvalid', String(error));
+  });
+});
+
+describe('a StatefulSet\'s or DaemonSet\'s revision number (kubectl rollout history)', () => {
+  const owned = (name: string, revision: number, uid = 'u1') => ({ metadata: { name, ownerReferences: [{ uid, controller: true }] }, revision });
+  const workload = (status?: object) => ({ metadata: { name: 'db', uid: 'u1', generation: 7 }, ...(status ? { status } : {}) }) as never;
+
+  it('a StatefulSet: the ControllerRevision status.updateRevision names, not the newest nor the generation', () => {
+    assert.equal(revisionNumber('StatefulSet', workload({ updateRevision: 'db-a' }), [owned('db-a', 2), owned('db-b', 5)]), 2);
+  });
+  it('a DaemonSet: the newest it controls; another owner\'s revisions do not count', () => {
+    assert.equal(revisionNumber('DaemonSet', workload(), [owned('db-a', 2), owned('db-b', 5), owned('x-c', 9, 'u2')]), 5);
+  });
+  it('none of its own: undefined, so the caller reports the generation', () => {
+    assert.equal(revisionNumber('DaemonSet', workload(), [owned('x-c', 9, 'u2')]), undefined);
   });
 });
 

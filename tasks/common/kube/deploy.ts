@@ -26,6 +26,7 @@ import { rollbackDeployment } from './rollback';
 import type { DeploymentLike } from './rolloutStatus';
 import { type RolloutOutcome, readWorkload, watchRollout, workloadRevision, workloadStatus } from './rolloutWatch';
 import { rollbackToTemplate } from './workloads/templateRollback';
+import { controllerRevisionNumber } from './workloads/controllerRevision';
 import { addressSender, runGoldenRequests } from './goldenRun';
 import type { GoldenSettings } from './goldenRequests';
 import type { ModelCheckSettings } from './modelCheck';
@@ -161,11 +162,14 @@ export async function deployApp(options: DeployRequest, context: DeployContext):
   }
   // Only now, with every workload rolled out and proven: deleting earlier objects cannot be undone.
   if (applied.set) await pruneApplySet(cluster, applied.set, applied.objects, context.log);
+  // A StatefulSet's or DaemonSet's revision is its ControllerRevision's number, as kubectl rollout history shows it.
+  const revisions = await Promise.all(applied.deployments.map(async (one, index) => (one.kind === 'Deployment' ? completed[index].revision
+    : await controllerRevisionNumber(cluster, one.kind, one.namespace, completed[index].deployment, { log: context.log, retry: context.retry }) ?? completed[index].revision)));
   const workloads = applied.deployments.map((one, index): WorkloadReport => Object.freeze({
-    kind: one.kind, name: one.name, namespace: one.namespace, revision: completed[index].revision, images: Object.freeze(imagesOf(completed[index].deployment as KubeObject)),
+    kind: one.kind, name: one.name, namespace: one.namespace, revision: revisions[index], images: Object.freeze(imagesOf(completed[index].deployment as KubeObject)),
   }));
   return Object.freeze({
-    deploymentName: applied.deployments[primary].name, namespace: applied.deployments[primary].namespace, revision: outcome.revision, deployedImage, service, rolledBack: false,
+    deploymentName: applied.deployments[primary].name, namespace: applied.deployments[primary].namespace, revision: revisions[primary], deployedImage, service, rolledBack: false,
     unchanged: applied.deployments.every((one) => one.unchanged), modelVerified, workloads: Object.freeze(workloads),
     timings: Object.freeze({ applyMs, rolloutMs, proofMs, serviceMs: Date.now() - started - applyMs - rolloutMs - proofMs }),
   });

@@ -15,6 +15,8 @@ export interface CommandWorkload {
   readonly kind: 'Deployment' | 'StatefulSet' | 'DaemonSet';
   readonly name: string;
   readonly namespace: string;
+  /** matchLabels as a label selector: a StatefulSet's or DaemonSet's ControllerRevisions are listed by it. */
+  readonly selector?: string;
 }
 
 /** The model check on one workload's ready pods. */
@@ -82,6 +84,8 @@ export function privateDeployScript(plan: CommandPlan): string {
   const report = [
     ...workloads.map((_, i) => `echo "${marker} before ${i} $b${i}"`),
     ...workloads.map((w) => objectLine(marker, ref(w))),
+    // kubectl rollout history's numbers for StatefulSets and DaemonSets.
+    ...workloads.flatMap((w, i) => (w.kind === 'Deployment' ? [] : [`echo "${marker} revisions ${i} $(kubectl get controllerrevisions -n ${w.namespace}${w.selector ? ` -l ${shellQuote(w.selector)}` : ''} -o json | base64 -w0)"`])),
     ...plan.services.filter((s) => s.loadBalancer).map((s) => `kubectl wait --for=jsonpath='{.status.loadBalancer.ingress}' service/${s.name} -n ${s.namespace} --timeout=${plan.loadBalancerSeconds}s >/dev/null 2>&1`),
     ...plan.services.map((s) => objectLine(marker, `service/${s.name} -n ${s.namespace}`)),
     ...(plan.modelCheck ? probeLines(plan, plan.modelCheck) : []),

@@ -27,6 +27,7 @@ import type { DeploymentLike } from './rolloutStatus';
 import { workloadRevision } from './rolloutWatch';
 import { addressNow, serviceFor } from './service';
 import { withRunAnnotations } from './traceability';
+import { revisionNumber } from './workloads/controllerRevision';
 import type { KubeObject, PodTemplate } from './types';
 
 export { fieldManager } from './privateCommand';
@@ -70,13 +71,14 @@ export async function deployPrivate(options: DeployRequest, target: RunCommandTa
   const documents = withRunAnnotations(workloadDocuments(options), options.runAnnotations)
     .map((document) => ({ ...document, metadata: { ...document.metadata, namespace: document.metadata?.namespace ?? options.namespace } }));
   const workloadDocs = documents.filter(isWorkload);
-  const workloads = workloadDocs.map((document): CommandWorkload => ({ kind: document.kind as CommandWorkload['kind'], name: document.metadata?.name ?? '', namespace: document.metadata.namespace }));
-  if (workloads.length === 0) throw new TaskError('DeployNoDeployment', [documents.map((document) => `${document.kind} '${document.metadata?.name ?? '(unnamed)'}'`).join(', ') || 'nothing']);
+  const named = workloadDocs.map((document): CommandWorkload => ({ kind: document.kind as CommandWorkload['kind'], name: document.metadata?.name ?? '', namespace: document.metadata.namespace }));
+  if (named.length === 0) throw new TaskError('DeployNoDeployment', [documents.map((document) => `${document.kind} '${document.metadata?.name ?? '(unnamed)'}'`).join(', ') || 'nothing']);
   const services = documents.filter((document) => document.kind === 'Service' && document.apiVersion === 'v1')
     .map((document) => ({ name: document.metadata?.name ?? '', namespace: document.metadata.namespace, loadBalancer: ((document as KubeObject).spec as { type?: string } | undefined)?.type === 'LoadBalancer' }));
-  for (const w of [...workloads, ...services.map((s) => ({ ...s, kind: 'Service' }))]) {
+  for (const w of [...named, ...services.map((s) => ({ ...s, kind: 'Service' }))]) {
     if (!dns1123.test(w.name) || !dns1123.test(w.namespace)) throw new TaskError('DeployPrivateBadName', [w.kind, `${w.namespace}/${w.name}`]);
   }
+  const workloads = named.map((w, i): CommandWorkload => ({ ...w, selector: selectorOf(workloadDocs[i]) }));
   // The primary, as on the normal path: the workload running the image, else the first.
   const primary = Math.max(0, workloadDocs.findIndex((document) => imagesOf(document).includes(options.image)));
   const probes = options.modelCheck ? modelProbes(options, workloadDocs, primary) : [];
@@ -117,7 +119,8 @@ export async function deployPrivate(options: DeployRequest, target: RunCommandTa
     }
     modelVerified = probes.some((probe) => probe.workload === primary);
   }
-  const reports = workloads.map((w, i): WorkloadReport => Object.freeze({ ...w, revision: workloadRevision(applied[i], w.kind), images: Object.freeze(imagesOf(applied[i] as KubeObject)) }));
+  const revisionOf = (w: CommandWorkload, i: number) => (w.kind === 'Deployment' ? undefined : revisionNumber(w.kind, applied[i], report.revisions.get(i) ?? [])) ?? workloadRevision(applied[i], w.kind);
+  const reports = workloads.map((w, i): WorkloadReport => Object.freeze({ kind: w.kind, name: w.name, namespace: w.namespace, revision: revisionOf(w, i), images: Object.freeze(imagesOf(applied[i] as KubeObject)) }));
   return Object.freeze({
     deploymentName: workloads[primary].name, namespace: workloads[primary].namespace, revision: reports[primary].revision,
     deployedImage: imageOf(templateOf(applied[primary]), options.image), service: address(report, applied[primary], workloads[primary].kind, workloads[primary].namespace, plan, context.log), rolledBack: false,
@@ -135,11 +138,17 @@ function modelProbes(options: DeployRequest, workloadDocs: readonly KubeObject[]
     const containers = templateOf(document)?.spec?.containers ?? [];
     const running = containers.find((container) => container.image === options.image) as { ports?: { containerPort?: number }[] } | undefined;
     if (index !== primary && !running) return [];
-    const labels = Object.entries((document.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined)?.selector?.matchLabels ?? {});
-    if (labels.some(([name, value]) => !labelPart.test(name) || !labelPart.test(String(value)))) throw new TaskError('DeployPrivateBadValue', [`selector of ${document.kind.toLowerCase()}/${document.metadata?.name ?? ''}`, labels.map(([name, value]) => `${name}=${value}`).join(',')]);
     const port = running?.ports?.find((p) => Number.isInteger(p.containerPort))?.containerPort;
-    return [{ workload: index, selector: labels.map(([name, value]) => `${name}=${value}`).join(','), image: options.image, ...(port !== undefined ? { port } : {}) }];
+    return [{ workload: index, selector: selectorOf(document), image: options.image, ...(port !== undefined ? { port } : {}) }];
   });
+}
+
+/** The workload's matchLabels as a label selector, each part checked before it goes into the command. */
+function selectorOf(document: KubeObject): string {
+  const labels = Object.entries((document.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined)?.selector?.matchLabels ?? {});
+  const selector = labels.map(([name, value]) => `${name}=${value}`).join(',');
+  if (labels.some(([name, value]) => !labelPart.test(name) || !labelPart.test(String(value)))) throw new TaskError('DeployPrivateBadValue', [`selector of ${document.kind.toLowerCase()}/${document.metadata?.name ?? ''}`, selector]);
+  return selector;
 }
 
 function readBack(report: CommandReport, w: CommandWorkload, clusterName: string): DeploymentLike {

@@ -6,6 +6,7 @@
 import { TaskError } from '../errors';
 import { BODY_LIMITS } from '../net/body';
 import type { KubeObject } from './types';
+import type { RevisionLike } from './workloads/controllerRevision';
 
 const maxRecords = 2000;
 const dns1123 = /^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -23,6 +24,8 @@ export interface CommandReport {
   /** Workload index -> its generation before the apply ('' when it did not exist). */
   readonly before: ReadonlyMap<number, string>;
   readonly objects: readonly KubeObject[];
+  /** Workload index -> the ControllerRevisions listed by its selector. */
+  readonly revisions: ReadonlyMap<number, readonly RevisionLike[]>;
   /** Probes whose pods were listed. */
   readonly listed: ReadonlySet<number>;
   readonly pods: readonly PodRecord[];
@@ -53,9 +56,21 @@ function objectOf(clusterName: string, text: string): KubeObject {
   return object;
 }
 
+function itemsOf(clusterName: string, text: string): RevisionLike[] {
+  let value: { items?: unknown } | undefined;
+  try {
+    value = JSON.parse(text) as { items?: unknown };
+  } catch {
+    throw bad(clusterName, 'a list read back is not JSON');
+  }
+  if (!Array.isArray(value?.items)) throw bad(clusterName, 'a list read back has no items');
+  return value.items.filter((item): item is RevisionLike => typeof item === 'object' && item !== null);
+}
+
 export function readReport(logs: string, marker: string, clusterName: string): CommandReport {
   const before = new Map<number, string>();
   const objects: KubeObject[] = [];
+  const revisions = new Map<number, RevisionLike[]>();
   const listed = new Set<number>();
   const pods: PodRecord[] = [];
   const said: string[] = [];
@@ -71,6 +86,7 @@ export function readReport(logs: string, marker: string, clusterName: string): C
     if (what === 'before' && Number.isInteger(index) && fields.length <= 2 && /^\d*$/.test(fields[1] ?? '')) before.set(index, fields[1] ?? '');
     else if (what === 'object' && fields.length === 1) objects.push(objectOf(clusterName, decoded(clusterName, fields[0], BODY_LIMITS.manifest)));
     else if (what === 'object' && fields.length === 0) continue; // kubectl get failed: its words are in the logs; the object is missing
+    else if (what === 'revisions' && Number.isInteger(index) && fields.length <= 2) revisions.set(index, fields[1] ? itemsOf(clusterName, decoded(clusterName, fields[1], BODY_LIMITS.manifest)) : []);
     else if (what === 'listed' && Number.isInteger(index) && fields.length === 1) listed.add(index);
     else if (what === 'pod' && Number.isInteger(index) && fields.length >= 3 && dns1123.test(fields[1])) {
       const asked = fields[2] !== '-';
@@ -78,5 +94,5 @@ export function readReport(logs: string, marker: string, clusterName: string): C
       pods.push({ probe: index, pod: fields[1], ...(asked ? { exitCode: Number(fields[2]) } : {}), text: asked ? decoded(clusterName, fields[3] ?? '', BODY_LIMITS.json) : '' });
     } else throw bad(clusterName, `an unexpected report line (${what ?? ''})`);
   }
-  return { before, objects, listed, pods, said: said.join('\n') };
+  return { before, objects, revisions, listed, pods, said: said.join('\n') };
 }

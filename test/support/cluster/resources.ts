@@ -46,6 +46,7 @@ export const RESOURCES: readonly ResourceType[] = [
   type('apps', 'ReplicaSet', 'replicasets', true, { shortNames: ['rs'], categories: ['all'], subresources: ['status', 'scale'] }),
   type('apps', 'StatefulSet', 'statefulsets', true, { shortNames: ['sts'], categories: ['all'], subresources: ['status', 'scale'] }),
   type('apps', 'DaemonSet', 'daemonsets', true, { shortNames: ['ds'], categories: ['all'], subresources: ['status'] }),
+  type('apps', 'ControllerRevision', 'controllerrevisions', true, { fields: ['data', 'revision'] }),
   // Served at v2 only: a group whose preferred version is not v1 (stored, no controller behind it).
   type('autoscaling', 'HorizontalPodAutoscaler', 'horizontalpodautoscalers', true, { version: 'v2', shortNames: ['hpa'], categories: ['all'], subresources: ['status'] }),
 ];
