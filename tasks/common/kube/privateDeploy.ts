@@ -104,21 +104,21 @@ export async function deployPrivate(options: DeployRequest, target: RunCommandTa
   const applied = workloads.map((w) => readBack(report, w, target.clusterName));
   const changed = workloads.filter((_, i) => report.before.get(i) !== String(applied[i].metadata?.generation ?? ''));
 
-  let modelVerified = false;
-  if (options.modelCheck) {
-    for (const probe of probes) {
-      const failure = await judgeProbe(report, probe, options, context.log);
-      if (!failure) continue;
-      const w = workloads[probe.workload];
-      if (!options.rollbackOnFailure) throw privateFailure(w, applied[probe.workload], options, failure, { rolledBack: false });
-      const undone = await run(privateUndoScript(plan.marker, changed, timeoutSeconds));
-      const back = readReport(undone.logs, plan.marker, target.clusterName);
-      if (undone.exitCode !== 0) throw privateFailure(w, applied[probe.workload], options, failure, { rolledBack: false, rollbackError: tail(back.said) });
-      const now = back.objects.find((object) => key({ kind: object.kind, ...object.metadata }) === key(w)) ?? applied[probe.workload];
-      throw privateFailure(w, applied[probe.workload], options, failure, { rolledBack: true, previousRevision: workloadRevision(now, w.kind), previousImages: imagesOf(now as KubeObject) });
-    }
-    modelVerified = probes.some((probe) => probe.workload === primary);
+  for (const probe of probes) {
+    const failure = await judgeProbe(report, probe, options, context.log);
+    if (!failure) continue;
+    const w = workloads[probe.workload];
+    if (!options.rollbackOnFailure) throw privateFailure(w, applied[probe.workload], options, failure, { rolledBack: false });
+    // As on the normal path: what this run changed, and the failing workload whatever it was.
+    const undo = workloads.filter((one) => one === w || changed.includes(one));
+    const undone = await run(privateUndoScript(plan.marker, undo, timeoutSeconds));
+    const back = readReport(undone.logs, plan.marker, target.clusterName);
+    if (undone.exitCode !== 0) throw privateFailure(w, applied[probe.workload], options, failure, { rolledBack: false, rollbackError: tail(back.said) });
+    const now = back.objects.find((object) => key({ kind: object.kind, ...object.metadata }) === key(w)) ?? applied[probe.workload];
+    throw privateFailure(w, applied[probe.workload], options, failure, { rolledBack: true, previousRevision: workloadRevision(now, w.kind), previousImages: imagesOf(now as KubeObject) });
   }
+  // Every probe passed (none fails without throwing): proven when the primary was among them.
+  const modelVerified = probes.some((probe) => probe.workload === primary);
   const revisionOf = (w: CommandWorkload, i: number) => (w.kind === 'Deployment' ? undefined : revisionNumber(w.kind, applied[i], report.revisions.get(i) ?? [])) ?? workloadRevision(applied[i], w.kind);
   const reports = workloads.map((w, i): WorkloadReport => Object.freeze({ kind: w.kind, name: w.name, namespace: w.namespace, revision: revisionOf(w, i), images: Object.freeze(imagesOf(applied[i] as KubeObject)) }));
   return Object.freeze({
