@@ -21,6 +21,7 @@ import { retryPolicy } from '../../tasks/common/net/retry';
 import { networkSettings } from '../../tasks/common/net/settings';
 import type { DeployRequest } from '../../tasks/common/kube/deploy';
 import { deployPrivate, fieldManager } from '../../tasks/common/kube/privateDeploy';
+import { RolloutFailedError } from '../../tasks/common/kube/rolloutFailedError';
 import type { KubeObject } from '../../tasks/common/kube/types';
 import { type AksStandIn, aksServerAppId, startAksStandIn } from '../support/aksStandIn';
 import { type ClusterSimulator, startClusterSimulator } from '../support/cluster';
@@ -96,9 +97,13 @@ describe('Deploy to a private AKS cluster through AKS run command', function () 
 
   it('a good image is applied server-side and rolled out; the manifests travel as the context zip', async () => {
     const result = await deployPrivate(request([deployment('api', 'registry.example/api:1')], 'registry.example/api:1'), target(), { log, pollMs: 100 });
-    assert.equal(result.exitCode, 0);
-    assert.deepEqual(result.workloads, ['Deployment/api']);
+    assert.deepEqual(result.workloads.map((w) => [w.kind, w.name, w.namespace, w.images]), [['Deployment', 'api', 'private-ns', ['registry.example/api:1']]]);
+    assert.equal(result.deploymentName, 'api');
+    assert.equal(result.revision, Number((sim.get('Deployment', 'private-ns', 'api') as { metadata: { annotations: Record<string, string> } }).metadata.annotations['deployment.kubernetes.io/revision']));
+    assert.equal(result.deployedImage, 'registry.example/api:1');
+    assert.equal(result.modelVerified, false, 'not asked');
     assert.match(result.logs, /successfully rolled out/);
+    assert.doesNotMatch(result.logs, /@@amd-/, 'the report lines are read, not shown');
     assert.equal(imageOf('api'), 'registry.example/api:1');
     const run = aks.runCommands.records.at(-1)!;
     assert.deepEqual(run.contextFiles, ['manifests.yaml']);
@@ -115,6 +120,73 @@ describe('Deploy to a private AKS cluster through AKS run command', function () 
     assert.equal(imageOf('api'), 'registry.example/api:1', 'rolled back to the image before the run');
   });
 
+  const digestA = `sha256:${'a'.repeat(64)}`;
+  const digestB = `sha256:${'b'.repeat(64)}`;
+  /** A model app: its pods answer GET /version with the digest of their template's annotation (the simulator's scripted app). */
+  function modelApp(image: string, served: string): KubeObject[] {
+    const app = deployment('model-app', image) as unknown as { spec: { template: { metadata: Record<string, unknown>; spec: { containers: Record<string, unknown>[] } } } };
+    app.spec.template.metadata.annotations = { 'ai.model.digest': served };
+    app.spec.template.spec.containers[0].ports = [{ containerPort: 8080 }];
+    const service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'model-app' }, spec: { type: 'LoadBalancer', selector: { app: 'model-app' }, ports: [{ port: 80, targetPort: 8080 }] } };
+    return [app as unknown as KubeObject, service as KubeObject];
+  }
+  const checked = (image: string, served: string, deployed: string): DeployRequest => ({
+    ...request(modelApp(image, served), image), loadBalancerTimeoutMs: 10_000, modelCheck: { digest: deployed, path: '/version', field: 'model_digest' },
+  });
+
+  it('the model check runs in the command: each ready pod asked through the pod proxy, judged by the task; the result carries revision, workloads and the load balancer address', async () => {
+    lines.length = 0;
+    const result = await deployPrivate(checked('registry.example/model-app:1', digestA, digestA), target(), { log, pollMs: 100 });
+    assert.equal(result.modelVerified, true);
+    const passed = lines.filter((line) => line.startsWith('DeployModelCheckPassed'));
+    assert.equal(passed.length, 2, `both replicas asked: ${lines.join('\n')}`);
+    for (const line of passed) assert.match(line, new RegExp(`^DeployModelCheckPassed model-app-[a-z0-9]+-[a-z0-9]+ \\| ${digestA}`));
+    assert.equal(result.deploymentName, 'model-app');
+    assert.equal(result.revision, 1);
+    assert.deepEqual(JSON.parse(JSON.stringify(result.workloads)), [{ kind: 'Deployment', name: 'model-app', namespace: 'private-ns', revision: 1, images: ['registry.example/model-app:1'] }]);
+    const balancer = sim.loadBalancers().find((lb) => lb.name === 'model-app');
+    assert.ok(balancer, 'the simulator gave the Service an address');
+    assert.equal(result.service?.type, 'LoadBalancer');
+    assert.equal(result.service?.ip, balancer.ip);
+    assert.equal(result.service?.url, `http://${balancer.ip}`);
+    const asked = sim.requests.filter((r) => /\/pods\/model-app-[^/]+:8080\/proxy\/version$/.test(r.path));
+    assert.equal(asked.length, 2, 'asked through the API server\'s pod proxy');
+  });
+
+  it('a pod serving another model: the rollout is undone by a second command and the task fails with ModelCheckFailed naming pod, served and deployed digest', async () => {
+    const before = aks.runCommands.records.length;
+    const failure = await deployPrivate(checked('registry.example/model-app:2', digestB, digestA), target(), { log, pollMs: 100 }).then(() => undefined, (error: unknown) => error);
+    assert.ok(failure instanceof RolloutFailedError, String(failure));
+    assert.equal(failure.reason, 'ModelCheckFailed');
+    assert.equal(failure.rolledBack, true);
+    assert.match(failure.detail, new RegExp(`pod 'model-app-[a-z0-9-]+' serves model digest ${digestB}, but ${digestA} was deployed`));
+    assert.deepEqual(failure.previousImages, ['registry.example/model-app:1']);
+    assert.equal(failure.previousRevision, 3, 'kubectl rollout undo makes the old template the newest revision');
+    assert.equal(aks.runCommands.records.length, before + 2, 'the deploy, then the undo');
+    assert.match(aks.runCommands.records.at(-1)!.command, /kubectl rollout undo deployment\/model-app -n private-ns/);
+    assert.equal((sim.get('Deployment', 'private-ns', 'model-app') as { spec: { template: { spec: { containers: { image: string }[] } } } }).spec.template.spec.containers[0].image, 'registry.example/model-app:1');
+  });
+
+  it('a StatefulSet beside a Deployment: its revision is its ControllerRevision\'s number; a failing update is undone with kubectl rollout undo statefulset', async () => {
+    const db = (image: string, replicas = 2) => ({
+      apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db' },
+      spec: { replicas, serviceName: 'db', selector: { matchLabels: { app: 'db' } }, template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'db', image }] } } },
+    } as KubeObject);
+    const first = await deployPrivate(request([deployment('web', 'registry.example/web:1'), db('registry.example/db:1')], 'registry.example/web:1'), target(), { log, pollMs: 100 });
+    assert.deepEqual(first.workloads.map((w) => [w.kind, w.name, w.revision]), [['Deployment', 'web', 1], ['StatefulSet', 'db', 1]]);
+    // Scaling moves the generation but keeps the template: the revision stays.
+    const scaled = await deployPrivate(request([deployment('web', 'registry.example/web:1'), db('registry.example/db:1', 3)], 'registry.example/web:1'), target(), { log, pollMs: 100 });
+    assert.equal((sim.get('StatefulSet', 'private-ns', 'db') as { metadata: { generation: number } }).metadata.generation, 2);
+    assert.deepEqual(scaled.workloads.map((w) => w.revision), [1, 1]);
+    assert.equal(scaled.unchanged, false);
+    const failure = await deployPrivate(request([deployment('web', 'registry.example/web:1'), db('registry.example/db:broken', 3)], 'registry.example/web:1'), target(), { log, pollMs: 100 }).then(() => undefined, (error: unknown) => error);
+    assert.ok(failure instanceof TaskError && failure.key === 'AksPrivateDeployFailed', String(failure));
+    assert.match(aks.runCommands.records.at(-1)!.logs, /statefulset.apps\/db rolled back/);
+    assert.doesNotMatch(aks.runCommands.records.at(-1)!.logs, /deployment.apps\/web rolled back/, 'the unchanged Deployment is left alone');
+    const now = sim.get('StatefulSet', 'private-ns', 'db') as { spec: { template: { spec: { containers: { image: string }[] } } } };
+    assert.equal(now.spec.template.spec.containers[0].image, 'registry.example/db:1');
+  });
+
   it('a workload name that is not a DNS-1123 name is refused before any command is sent', async () => {
     const before = aks.runCommands.records.length;
     const failure = await deployPrivate(request([deployment('api; rm -rf /', 'registry.example/api:1')], 'registry.example/api:1'), target(), { log, pollMs: 100 }).then(() => undefined, (error: unknown) => error);
@@ -125,19 +197,19 @@ describe('Deploy to a private AKS cluster through AKS run command', function () 
 
   it('settings that need the API server are refused, naming privateCluster, before any command is sent', async () => {
     const before = aks.runCommands.records.length;
-    const asked = { ...request([deployment('api', 'registry.example/api:1')], 'registry.example/api:1'), prune: true, smokeTest: { path: '/healthz', attempts: 1, intervalMs: 10 } };
+    const asked = { ...request([deployment('api', 'registry.example/api:1')], 'registry.example/api:1'), prune: true, smokeTest: { path: '/healthz', attempts: 1, intervalMs: 10 }, modelCheck: { digest: `sha256:${'a'.repeat(64)}`, path: '/version', field: 'model_digest' } };
     const failure = await deployPrivate(asked, target(), { log, pollMs: 100, canary: true }).then(() => undefined, (error: unknown) => error);
     assert.ok(failure instanceof SettingError, String(failure));
     assert.equal(failure.setting, 'privateCluster');
     assert.equal(failure.key, 'DeployPrivateUnsupported');
-    assert.equal(failure.args[1], 'the canary strategy, the smoke test, prune');
+    assert.equal(failure.args[1], 'the canary strategy (it steers traffic step by step from the agent), the smoke test (it is sent from the agent, which may not reach the app), prune (it lists and deletes earlier objects through the API server)', 'the model check is no longer refused');
     assert.equal(aks.runCommands.records.length, before);
   });
 
   it('createNamespace: the namespace is applied with the manifests', async () => {
     const asked = { ...request([deployment('worker', 'registry.example/worker:1')], 'registry.example/worker:1'), namespace: 'made-here', createNamespace: true };
     const result = await deployPrivate(asked, target(), { log, pollMs: 100 });
-    assert.equal(result.exitCode, 0, result.logs);
+    assert.equal(result.workloads[0].images.length, 1, result.logs);
     assert.ok(sim.get('Namespace', '', 'made-here'), 'the namespace exists');
     assert.ok(sim.get('Deployment', 'made-here', 'worker'), 'the Deployment is in it');
   });
@@ -151,7 +223,7 @@ describe('Deploy to a private AKS cluster through AKS run command', function () 
     const resolved = await resolveRunCommandTarget(access, { setSecret: (value) => secrets.push(value), log, network, credential, retry: transport.retry });
     assert.ok(resolved.clusterToken && secrets.includes(resolved.clusterToken), 'the cluster token is registered');
     const result = await deployPrivate(request([deployment('api', 'registry.example/api:2')], 'registry.example/api:2'), resolved.target, { log, pollMs: 100, clusterToken: resolved.clusterToken });
-    assert.equal(result.exitCode, 0, result.logs);
+    assert.equal(result.workloads[0].images.length, 1, result.logs);
     assert.equal(aks.runCommands.records.at(-1)!.clusterToken, resolved.clusterToken);
     assert.equal(entra.verifyAccessToken(resolved.clusterToken!)?.aud, aksServerAppId);
     assert.equal(imageOf('api'), 'registry.example/api:2');

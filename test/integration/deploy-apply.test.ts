@@ -489,11 +489,22 @@ spec:
       assert.equal(sts.status.readyReplicas, 2);
       assert.equal(sts.status.currentRevision, sts.status.updateRevision);
       assert.deepEqual(statefulSetStatus(sts), { done: true, failed: false, message: 'partitioned roll out complete: 2 new pods have been updated...' });
+      assert.equal(first.workloads[1].revision, 1);
+      // A spec edit that keeps the template (replicas) moves the generation, not the revision kubectl rollout history shows.
+      const scaled = await deploy({ namespace: 'stateful', image: `${REPO}:v1`, rolloutTimeoutMs: 5000, workload: { kind: 'manifests', documents: [...fragile(`${REPO}:v1`), { ...database('example.azurecr.io/db:v1'), spec: { ...(database('example.azurecr.io/db:v1').spec as object), replicas: 3 } } as KubeObject] } });
+      assert.equal((sim.get('StatefulSet', 'stateful', 'db') as any).metadata.generation, 2);
+      assert.equal(scaled.workloads[1].revision, 1, 'the ControllerRevision\'s number, not the generation');
+      await run(`${REPO}:v1`, 'example.azurecr.io/db:v1');
+      // The log names each workload by its kind.
+      assert.ok(lines.some((line) => /^Waiting up to \d+ s for statefulset 'db' to roll out image example\.azurecr\.io\/db:v1/.test(line)), lines.join('\n'));
+      assert.ok(lines.some((line) => /^StatefulSet 'db' in namespace 'stateful' rolled out revision/.test(line)), lines.join('\n'));
+      assert.ok(!lines.some((line) => /[Dd]eployment 'db'/.test(line)), 'never called a deployment');
 
       // The db's new image cannot be pulled: its last pod never becomes Ready and blocks the update.
       const error = await rejection(run(`${REPO}:v2`, 'example.azurecr.io/db:broken'));
       assert.ok(error instanceof RolloutFailedError, String(error));
       assert.equal(error.deployment, 'db');
+      assert.match(error.message, /^StatefulSet 'db' in namespace 'stateful' did not roll out image example\.azurecr\.io\/db:broken/);
       assert.equal(error.rolledBack, true, error.message);
       assert.deepEqual(error.previousImages, ['example.azurecr.io/db:v1']);
       const after = sim.get('StatefulSet', 'stateful', 'db') as any;
@@ -526,6 +537,8 @@ spec:
       assert.ok(error instanceof RolloutFailedError, String(error));
       assert.equal(error.deployment, 'agent');
       assert.equal(error.reason, 'Timeout');
+      assert.match(error.message, /^DaemonSet 'agent' in namespace 'daemons' did not roll out image example\.azurecr\.io\/agent:broken/);
+      assert.ok(lines.some((line) => /^Waiting up to \d+ s for daemonset 'agent' to roll out/.test(line)), lines.join('\n'));
       assert.equal(error.rolledBack, true, error.message);
       assert.deepEqual(error.previousImages, ['example.azurecr.io/agent:v1']);
       const after = sim.get('DaemonSet', 'daemons', 'agent') as any;
@@ -538,6 +551,10 @@ spec:
       // A good image rolls out and is listed.
       const good = await run(`${REPO}:v1`, 'example.azurecr.io/agent:v2');
       assert.deepEqual(good.workloads.map((w) => [w.kind, w.name, [...w.images]]), [['Deployment', 'fragile', [`${REPO}:v1`]], ['DaemonSet', 'agent', ['example.azurecr.io/agent:v2']]]);
+      // v1 (1), broken (2), v1 again (re-stamped 3), v2 (4): the numbers kubectl rollout history shows.
+      assert.equal(good.workloads[1].revision, 4);
+      const history = sim.list('ControllerRevision', 'daemons') as any[];
+      assert.deepEqual(history.map((one) => one.revision).sort(), [2, 3, 4]);
       assert.deepEqual(livePods('daemons', 'agent').map((pod: any) => pod.spec.containers[0].image), ['example.azurecr.io/agent:v2']);
     });
 
@@ -545,13 +562,15 @@ spec:
       const extra: KubeObject[] = [
         { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'old-settings' }, data: { A: '1' } } as KubeObject,
         { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'pruned-scratch' } } as KubeObject,
+        // autoscaling is served at v2 only: once dropped, its kind is found through discovery, not at <group>/v1.
+        { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'fragile-scaler' }, spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'fragile' }, minReplicas: 1, maxReplicas: 3 } } as KubeObject,
       ];
       const run = (api: string, documents: KubeObject[]) => deploy({ namespace: 'prune', image: api, prune: true, workload: { kind: 'manifests', documents } });
       await run(`${REPO}:v1`, [...fragile(`${REPO}:v1`), worker('example.azurecr.io/worker:v1'), ...extra]);
       const parent = sim.get('Secret', 'prune', 'fragile-applyset') as Obj;
       const id = (parent.metadata as unknown as { labels: Record<string, string> }).labels['applyset.kubernetes.io/id'];
       assert.match(id, /^applyset-[A-Za-z0-9_-]{43}-v1$/);
-      assert.equal(parent.metadata.annotations?.['applyset.kubernetes.io/contains-group-kinds'], 'ConfigMap,Deployment.apps,Namespace,Service');
+      assert.equal(parent.metadata.annotations?.['applyset.kubernetes.io/contains-group-kinds'], 'ConfigMap,Deployment.apps,HorizontalPodAutoscaler.autoscaling,Namespace,Service');
       assert.equal((sim.get('Deployment', 'prune', 'worker') as any).metadata.labels['applyset.kubernetes.io/part-of'], id);
       // Not the app's: applied without the label, it must survive any prune.
       await applyObjects(cluster, [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'someone-elses' }, data: {} } as KubeObject], { namespace: 'prune', log });
@@ -565,12 +584,13 @@ spec:
       await run(`${REPO}:v2`, fragile(`${REPO}:v2`));
       assert.equal(sim.get('Deployment', 'prune', 'worker'), undefined);
       assert.equal(sim.get('ConfigMap', 'prune', 'old-settings'), undefined);
+      assert.equal(sim.get('HorizontalPodAutoscaler', 'prune', 'fragile-scaler'), undefined);
       const scratch = sim.get('Namespace', '', 'pruned-scratch') as Obj | undefined;
       assert.ok(!scratch || scratch.metadata.deletionTimestamp, 'the cluster-scoped Namespace is deleted');
       assert.ok(sim.get('ConfigMap', 'prune', 'someone-elses'), 'an object outside the set stays');
       assert.ok(sim.get('Deployment', 'prune', 'fragile') && sim.get('Service', 'prune', 'fragile'));
       assert.deepEqual(lines.filter((line) => /Pruned/.test(line)).map((line) => line.replace(/:.*/, '')).sort(), [
-        "Pruned ConfigMap 'old-settings' in namespace 'prune'", "Pruned Deployment 'worker' in namespace 'prune'", "Pruned Namespace 'pruned-scratch'",
+        "Pruned ConfigMap 'old-settings' in namespace 'prune'", "Pruned Deployment 'worker' in namespace 'prune'", "Pruned HorizontalPodAutoscaler 'fragile-scaler' in namespace 'prune'", "Pruned Namespace 'pruned-scratch'",
       ]);
       assert.equal((sim.get('Secret', 'prune', 'fragile-applyset') as Obj).metadata.annotations?.['applyset.kubernetes.io/contains-group-kinds'], 'Deployment.apps,Service');
     });

@@ -116,7 +116,7 @@ describe('rollout watch, diagnostics and rollback (cluster simulator)', function
       assert.equal(deployment('fast')?.status?.availableReplicas, 2);
       assert.ok(statuses.length >= 2 && statuses.at(-1)?.done, 'progress, then done');
       assert.equal(new Set(statuses.map((s) => s.message)).size, statuses.length, 'only changes are reported');
-      assert.ok(log.entries.some((l) => l.key === 'RolloutStatus' && /rollout to finish/.test(String(l.args[1]))), 'a progress line');
+      assert.ok(log.entries.some((l) => l.key === 'RolloutStatus' && l.args[0] === 'Deployment' && /rollout to finish/.test(String(l.args[2]))), 'a progress line');
       assert.deepEqual(log.entries.at(-1)?.key, 'RolloutComplete');
       assert.equal(listsOf(sim, 'fast').length, 1, 'one list, then the watch decided');
     } finally {

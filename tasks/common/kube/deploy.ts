@@ -26,11 +26,12 @@ import { rollbackDeployment } from './rollback';
 import type { DeploymentLike } from './rolloutStatus';
 import { type RolloutOutcome, readWorkload, watchRollout, workloadRevision, workloadStatus } from './rolloutWatch';
 import { rollbackToTemplate } from './workloads/templateRollback';
+import { controllerRevisionNumber } from './workloads/controllerRevision';
 import { addressSender, runGoldenRequests } from './goldenRun';
 import type { GoldenSettings } from './goldenRequests';
 import type { ModelCheckSettings } from './modelCheck';
 import { type ProofFailureReason, provePods } from './modelProof';
-import { type ServiceAddress, waitForServiceAddress } from './service';
+import { type ServiceAddress, serviceFor, waitForServiceAddress } from './service';
 import { smokeTest } from './smokeTest';
 import { withRunAnnotations } from './traceability';
 import type { KubeObject, PodTemplate } from './types';
@@ -161,11 +162,14 @@ export async function deployApp(options: DeployRequest, context: DeployContext):
   }
   // Only now, with every workload rolled out and proven: deleting earlier objects cannot be undone.
   if (applied.set) await pruneApplySet(cluster, applied.set, applied.objects, context.log);
+  // A StatefulSet's or DaemonSet's revision is its ControllerRevision's number, as kubectl rollout history shows it.
+  const revisions = await Promise.all(applied.deployments.map(async (one, index) => (one.kind === 'Deployment' ? completed[index].revision
+    : await controllerRevisionNumber(cluster, one.kind, one.namespace, completed[index].deployment, { log: context.log, retry: context.retry }) ?? completed[index].revision)));
   const workloads = applied.deployments.map((one, index): WorkloadReport => Object.freeze({
-    kind: one.kind, name: one.name, namespace: one.namespace, revision: completed[index].revision, images: Object.freeze(imagesOf(completed[index].deployment as KubeObject)),
+    kind: one.kind, name: one.name, namespace: one.namespace, revision: revisions[index], images: Object.freeze(imagesOf(completed[index].deployment as KubeObject)),
   }));
   return Object.freeze({
-    deploymentName: applied.deployments[primary].name, namespace: applied.deployments[primary].namespace, revision: outcome.revision, deployedImage, service, rolledBack: false,
+    deploymentName: applied.deployments[primary].name, namespace: applied.deployments[primary].namespace, revision: revisions[primary], deployedImage, service, rolledBack: false,
     unchanged: applied.deployments.every((one) => one.unchanged), modelVerified, workloads: Object.freeze(workloads),
     timings: Object.freeze({ applyMs, rolloutMs, proofMs, serviceMs: Date.now() - started - applyMs - rolloutMs - proofMs }),
   });
@@ -242,7 +246,7 @@ function deploymentIndexes(documents: readonly KubeObject[]): number[] {
   return indexes;
 }
 
-function imagesOf(object: KubeObject): string[] {
+export function imagesOf(object: KubeObject): string[] {
   const template = (object.spec as { template?: PodTemplate } | undefined)?.template;
   return (template?.spec?.containers ?? []).map((container) => container.image ?? '');
 }
@@ -275,10 +279,10 @@ async function rollout(cluster: Cluster, context: DeployContext, options: Deploy
   const { deployment, unchanged, name, namespace, kind } = applied;
   if (unchanged && workloadStatus(deployment, kind).done) {
     const revision = workloadRevision(deployment, kind);
-    context.log.info('DeployUnchanged', name, revision);
+    context.log.info('DeployUnchanged', kind, name, revision);
     return { kind: 'complete', revision, deployment, elapsedMs: 0 };
   }
-  context.log.info('DeployRollingOut', Math.round(options.rolloutTimeoutMs / 1000), name, imagesOf(deployment as KubeObject).join(', '));
+  context.log.info('DeployRollingOut', Math.round(options.rolloutTimeoutMs / 1000), kind.toLowerCase(), name, imagesOf(deployment as KubeObject).join(', '));
   return watchRollout(cluster, {
     kind, namespace, name, timeoutMs: options.rolloutTimeoutMs, log: context.log, initial: deployment, retry: context.retry,
     onStatus: context.progress ? (status) => context.progress?.(status.message) : undefined,
@@ -294,11 +298,11 @@ type Failed = Extract<RolloutOutcome, { kind: 'failed' }> | (Omit<Complete, 'kin
  */
 async function rolloutFailed(cluster: Cluster, context: DeployContext, options: DeployRequest, applied: Applied, index: number, outcome: Failed): Promise<RolloutFailedError> {
   const { log } = context;
-  const { namespace, name } = applied.deployments[index];
+  const { namespace, name, kind } = applied.deployments[index];
   // Diagnostics first: a rollback scales the failing pods away, and their events with them.
   const reading = cluster.within(withDeadline(cluster.signal, Math.min(DIAGNOSTICS_BUDGET_MS, options.rolloutTimeoutMs), `reading the pods of deployment '${name}'`));
   const diagnostics = await describeRolloutFailure(reading, namespace, outcome.deployment, log);
-  const base = { deployment: name, namespace, image: imagesOf(outcome.deployment as KubeObject).join(', ') || options.image, reason: outcome.reason, detail: outcome.message, revision: outcome.revision, diagnostics };
+  const base = { kind, deployment: name, namespace, image: imagesOf(outcome.deployment as KubeObject).join(', ') || options.image, reason: outcome.reason, detail: outcome.message, revision: outcome.revision, diagnostics };
   if (!options.rollbackOnFailure) return new RolloutFailedError({ ...base, rolledBack: false });
   const changed = applied.deployments.filter((one, at) => at === index || !one.unchanged);
   const results = await Promise.all(changed.map(async (one) => {
@@ -321,26 +325,18 @@ async function rolloutFailed(cluster: Cluster, context: DeployContext, options: 
 }
 
 /** The container running the deployed image, else the first: what the task reports as deployed. */
-function imageOf(template: PodTemplate | undefined, wanted: string): string {
+export function imageOf(template: PodTemplate | undefined, wanted: string): string {
   const containers = template?.spec?.containers ?? [];
   return containers.find((container) => container.image === wanted)?.image ?? containers[0]?.image ?? '';
-}
-
-function selects(service: KubeObject, labels: Readonly<Record<string, string>>): boolean {
-  const selector = (service.spec as { selector?: Record<string, string> } | undefined)?.selector ?? {};
-  const entries = Object.entries(selector);
-  return entries.length > 0 && entries.every(([key, value]) => labels[key] === value);
 }
 
 /** The applied Service selecting the Deployment's pods, its address and, when asked, a smoke test. */
 async function reach(cluster: Cluster, context: DeployContext, options: DeployRequest, applied: readonly KubeObject[], deployment: DeploymentLike, namespace: string): Promise<ServiceAddress | undefined> {
   const labels = deployment.spec?.template?.metadata?.labels ?? {};
-  const candidates = applied.filter((object) => object.kind === 'Service' && object.metadata?.namespace === namespace && selects(object, labels));
-  // A LoadBalancer is what users reach, so it wins over an internal service for the same pods.
-  const service = candidates.find((object) => (object.spec as { type?: string } | undefined)?.type === 'LoadBalancer') ?? candidates[0];
+  const service = serviceFor(applied, namespace, labels);
   const deploymentName = deployment.metadata?.name ?? '';
   if (!service) {
-    context.log.info('DeployNoService', deploymentName);
+    context.log.info('DeployNoService', ((deployment as KubeObject).kind ?? 'Deployment').toLowerCase(), deploymentName);
     return undefined;
   }
   const name = service.metadata?.name ?? '';

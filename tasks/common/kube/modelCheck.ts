@@ -53,23 +53,53 @@ export interface ModelCheckOutcome {
   readonly served: Readonly<Record<string, string>>;
 }
 
-/** Asks every pod in turn; stops at the first that fails. The agent's cancel goes through. */
-export async function checkServedModel(cluster: Cluster, pods: readonly ServingPod[], settings: ModelCheckSettings, log: Log): Promise<ModelCheckOutcome> {
+/** One pod's answer to the check, however it was asked (pod proxy here, kubectl get --raw through AKS run command). */
+export interface PodAnswer {
+  readonly pod: string;
+  /** undefined: the pod declares no port, so it could not be asked. */
+  readonly port?: number;
+  readonly status?: number;
+  readonly body?: unknown;
+  /** Why no answer came, when none did. */
+  readonly error?: string;
+}
+
+/** The failure's words for one pod's answer; undefined when it serves the digest. */
+export function podAnswerProblem(answer: PodAnswer, settings: ModelCheckSettings): string | undefined {
+  if (answer.port === undefined) return format('DeployModelCheckNoPort', answer.pod, settings.path);
+  if (answer.error !== undefined) return format('DeployModelCheckNoAnswer', answer.pod, settings.path, answer.error);
+  return modelAnswerProblem(answer.pod, answer.status ?? 0, answer.body, settings);
+}
+
+/**
+ * Judges the pods in turn, asking each only when the ones before it passed; stops at the first
+ * that fails. Both paths judge through here: the pod proxy asks as it goes, the private path hands
+ * over the answers the run command already collected.
+ */
+export async function judgeServedModel(pods: readonly string[], ask: (pod: string) => Promise<PodAnswer> | PodAnswer, settings: ModelCheckSettings, log: Log): Promise<ModelCheckOutcome> {
   const served: Record<string, string> = {};
   if (pods.length === 0) return { failure: format('DeployModelCheckNoPods', settings.digest), served };
   for (const pod of pods) {
-    if (pod.port === undefined) return { failure: format('DeployModelCheckNoPort', pod.name, settings.path), served };
-    let reply;
-    try {
-      reply = await callPod(cluster, pod, pod.port, { method: 'GET', path: settings.path }, settings.timeoutMs ?? 10_000);
-    } catch (error) {
-      if (error instanceof StoppedError && error.reason === 'cancelled') throw error;
-      return { failure: format('DeployModelCheckNoAnswer', pod.name, settings.path, describeFailure(error)), served };
-    }
-    const problem = modelAnswerProblem(pod.name, reply.status, reply.body, settings);
+    const problem = podAnswerProblem(await ask(pod), settings);
     if (problem) return { failure: problem, served };
-    served[pod.name] = settings.digest;
-    log.info('DeployModelCheckPassed', pod.name, settings.digest, settings.path, settings.field);
+    served[pod] = settings.digest;
+    log.info('DeployModelCheckPassed', pod, settings.digest, settings.path, settings.field);
   }
   return { served };
+}
+
+/** Asks every pod in turn through the pod proxy; stops at the first that fails. The agent's cancel goes through. */
+export function checkServedModel(cluster: Cluster, pods: readonly ServingPod[], settings: ModelCheckSettings, log: Log): Promise<ModelCheckOutcome> {
+  const byName = new Map(pods.map((pod) => [pod.name, pod]));
+  return judgeServedModel(pods.map((pod) => pod.name), async (name) => {
+    const pod = byName.get(name) as ServingPod;
+    if (pod.port === undefined) return { pod: name };
+    try {
+      const reply = await callPod(cluster, pod, pod.port, { method: 'GET', path: settings.path }, settings.timeoutMs ?? 10_000);
+      return { pod: name, port: pod.port, status: reply.status, body: reply.body };
+    } catch (error) {
+      if (error instanceof StoppedError && error.reason === 'cancelled') throw error;
+      return { pod: name, port: pod.port, error: describeFailure(error) };
+    }
+  }, settings, log);
 }

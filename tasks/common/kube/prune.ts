@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Log } from '../log';
-import { kubeCall, kubeRead } from './apiCall';
+import { kubeCall, kubeRead, kubeStatusError } from './apiCall';
+import { BODY_LIMITS } from '../net/body';
 import { applyObjects } from './apply';
 import { type Cluster, apiResource } from './cluster';
 import type { KubeObject } from './types';
@@ -82,6 +83,31 @@ export async function openApplySet(cluster: Cluster, parent: { name: string; nam
   return set;
 }
 
+/**
+ * The group's preferred version from discovery (GET /apis/<group>), as kubectl resolves a group-kind
+ * the ApplySet parent records without a version; 'v1' for the core group; undefined when the cluster
+ * no longer serves the group (then nothing of it can be left to prune).
+ */
+export async function preferredVersion(cluster: Cluster, group: string, log: Log): Promise<string | undefined> {
+  if (!group) return 'v1';
+  const peer = `discovery of API group '${group}'`;
+  const found = await kubeRead(cluster, `read ${peer}`, async () => {
+    const response = await cluster.send('GET', `/apis/${encodeURIComponent(group)}`);
+    const text = await response.text(BODY_LIMITS.json, peer);
+    if (response.status < 200 || response.status >= 300) throw kubeStatusError(peer, response.status, text, response.header('retry-after'));
+    return text;
+  }, { log });
+  if (found === undefined) return undefined;
+  let answer: { preferredVersion?: { groupVersion?: unknown }; versions?: { groupVersion?: unknown }[] } = {};
+  try {
+    answer = JSON.parse(found) as typeof answer;
+  } catch {
+    // Not an APIGroup: the fallback below.
+  }
+  const named = [answer?.preferredVersion?.groupVersion, answer?.versions?.[0]?.groupVersion].find((value) => typeof value === 'string' && value.startsWith(`${group}/`));
+  return typeof named === 'string' ? named : `${group}/v1`;
+}
+
 function keyOf(groupKind: string, namespace: string | undefined, name: string | undefined): string {
   return `${groupKind}/${namespace ?? ''}/${name ?? ''}`;
 }
@@ -98,8 +124,9 @@ export async function pruneApplySet(cluster: Cluster, set: ApplySet, applied: re
   const deleted: string[] = [];
   for (const groupKind of groupKinds) {
     const [kind, ...group] = groupKind.split('.');
-    // A kind no longer in the manifests is listed at its group's v1, the version every built-in group serves.
-    const apiVersion = versions.get(groupKind) ?? (group.length ? `${group.join('.')}/v1` : 'v1');
+    // A kind no longer in the manifests: listed at the version the API server prefers for its group.
+    const apiVersion = versions.get(groupKind) ?? await preferredVersion(cluster, group.join('.'), log);
+    if (!apiVersion) continue;
     const resource = await apiResource(cluster, apiVersion, kind);
     if (!resource) continue;
     for (const namespace of resource.namespaced ? namespaces : [undefined]) {

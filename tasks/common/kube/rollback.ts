@@ -61,7 +61,7 @@ function imagesOf(template: PodTemplate | undefined): string[] {
 async function readDeployment(cluster: Cluster, namespace: string, name: string, log: Log): Promise<DeploymentLike> {
   const deployment = await kubeRead(cluster, `read deployment '${name}' in namespace '${namespace}'`,
     () => cluster.apps.readNamespacedDeployment({ name, namespace }), { log, namespace });
-  if (!deployment) throw new TaskError('RolloutDeploymentNotFound', [name, namespace]);
+  if (!deployment) throw new TaskError('RolloutDeploymentNotFound', ['Deployment', name, namespace]);
   return deployment as DeploymentLike;
 }
 

@@ -7,6 +7,9 @@ import type { TextBlock } from '../log';
 import type { ProofFailureReason } from './modelProof';
 
 export interface RolloutFailure {
+  /** Deployment (the default), StatefulSet or DaemonSet: what the message names. */
+  readonly kind?: string;
+  /** The workload's name (a Deployment's, or a StatefulSet's or DaemonSet's). */
   readonly deployment: string;
   readonly namespace: string;
   /** The image that failed to roll out. */
@@ -36,7 +39,7 @@ export interface RolloutFailedError extends RolloutFailure {}
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class RolloutFailedError extends TaskError {
   constructor(failure: RolloutFailure) {
-    const head = [failure.deployment, failure.namespace, failure.image, failure.detail];
+    const head = [failure.kind ?? 'Deployment', failure.deployment, failure.namespace, failure.image, failure.detail];
     if (failure.rolledBack) {
       super('DeployRolloutFailedRolledBack', [...head, failure.previousRevision ?? 0, (failure.previousImages ?? []).join(', '), failure.diagnostics]);
     } else if (failure.rollbackError !== undefined) {

@@ -60,6 +60,7 @@ interface WatchEvent {
 
 class RolloutWatcher {
   private readonly started = performance.now();
+  private readonly kind: WorkloadKind;
   private readonly cluster: Cluster;
   private readonly idleMs: number;
   private readonly path: string;
@@ -71,6 +72,7 @@ class RolloutWatcher {
   private lastError: unknown;
 
   constructor(cluster: Cluster, private readonly options: RolloutWatchOptions) {
+    this.kind = options.kind ?? 'Deployment';
     this.cluster = cluster.within(withDeadline(cluster.signal, options.timeoutMs, `the rollout of deployment '${options.name}'`));
     this.idleMs = Math.max(1, options.idleRewatchMs ?? DEFAULT_IDLE_REWATCH_MS);
     this.path = `/apis/apps/v1/namespaces/${encodeURIComponent(options.namespace)}/${(options.kind ?? 'Deployment').toLowerCase()}s`;
@@ -99,7 +101,7 @@ class RolloutWatcher {
       const end = await this.watchOnce();
       switch (end.kind) {
         case 'decided': return end.outcome;
-        case 'deleted': throw new TaskError('RolloutDeploymentDeleted', [this.options.name, this.options.namespace]);
+        case 'deleted': throw new TaskError('RolloutDeploymentDeleted', [this.kind, this.options.name, this.options.namespace]);
         case 'expired':
           // 410: the server's history no longer reaches our resourceVersion; only a fresh list helps.
           this.options.log.debug(`watch of deployment ${this.options.name}: resourceVersion ${this.resourceVersion} expired (410); listing again`);
@@ -123,10 +125,10 @@ class RolloutWatcher {
   private async relist(): Promise<RolloutOutcome | undefined> {
     const { namespace, name, log } = this.options;
     const query = { namespace, fieldSelector: this.fieldSelector };
-    const kind = this.options.kind ?? 'Deployment';
+    const kind = this.kind;
     const list = await kubeCall(this.cluster, `list ${kind.toLowerCase()} '${name}'`, () => listWorkloads(this.cluster, kind, query), { log, namespace, retry: this.options.retry });
     const found = list.items.find((item) => item.metadata?.name === name) as DeploymentLike | undefined;
-    if (!found) throw new TaskError(this.deployment && this.options.initial !== this.deployment ? 'RolloutDeploymentDeleted' : 'RolloutDeploymentNotFound', [name, namespace]);
+    if (!found) throw new TaskError(this.deployment && this.options.initial !== this.deployment ? 'RolloutDeploymentDeleted' : 'RolloutDeploymentNotFound', [kind, name, namespace]);
     this.resourceVersion = list.metadata?.resourceVersion ?? (found.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
     return this.observe(found);
   }
@@ -138,7 +140,7 @@ class RolloutWatcher {
     if (retryVerdict(error) === 'fail') throw refusal(this.cluster, `watch deployment '${name}'`, error, { namespace });
     this.lastError = error;
     const delay = backoffDelay(WATCH_BACKOFF, this.failures + 1, error);
-    log.info('RolloutRewatching', name, describeFailure(error), delay);
+    log.info('RolloutRewatching', this.kind.toLowerCase(), name, describeFailure(error), delay);
     await this.backOff(error, delay);
   }
 
@@ -195,10 +197,10 @@ class RolloutWatcher {
     const revision = workloadRevision(deployment, this.options.kind);
     const elapsedMs = performance.now() - this.started;
     if (status.done) {
-      log.info('RolloutComplete', name, namespace, revision, (elapsedMs / 1000).toFixed(1));
+      log.info('RolloutComplete', this.kind, name, namespace, revision, (elapsedMs / 1000).toFixed(1));
       return { kind: 'complete', revision, deployment, elapsedMs };
     }
-    if (changed) log.info('RolloutStatus', name, status.message);
+    if (changed) log.info('RolloutStatus', this.kind, name, status.message);
     if (!status.failed) return undefined;
     const progressing = deployment.status?.conditions?.find((c) => c.type === 'Progressing' && c.reason === TIMED_OUT_REASON);
     const seconds = (deployment.spec as { progressDeadlineSeconds?: number } | undefined)?.progressDeadlineSeconds ?? 0;
@@ -211,7 +213,7 @@ class RolloutWatcher {
     const elapsedMs = performance.now() - this.started;
     if (!this.deployment) {
       const why = this.lastError ? describeFailure(this.lastError) : `no answer within ${Math.round(timeoutMs / 1000)} s`;
-      throw new RemoteError('RolloutWatchFailed', ['list', name, namespace, why], { cause: this.lastError });
+      throw new RemoteError('RolloutWatchFailed', ['list', this.kind.toLowerCase(), name, namespace, why], { cause: this.lastError });
     }
     const revision = workloadRevision(this.deployment, this.options.kind);
     // Seen only as the apply returned it: the server said nothing since, and that is the news.

@@ -13,6 +13,7 @@ import { pause } from '../net/retry';
 import { type CallOptions, kubeCall, kubeRead } from './apiCall';
 import type { Cluster } from './cluster';
 import { DNS_LABEL_ANNOTATION } from './generate';
+import type { KubeObject } from './types';
 
 export interface ServiceAddress {
   readonly type: string;
@@ -53,11 +54,8 @@ async function pollAddress(cluster: Cluster, namespace: string, name: string, op
   const pollMs = Math.min(options.pollMs ?? MAX_POLL_MS, MAX_POLL_MS);
   let announced = false;
   for (;;) {
-    const service = await readService(cluster, namespace, name, options);
-    const type = service.spec?.type ?? 'ClusterIP';
-    if (type !== 'LoadBalancer') return internalAddress(service, type);
-    const address = loadBalancerAddress(service);
-    if (address) return reported(service, address, options.log);
+    const address = addressNow(await readService(cluster, namespace, name, options), options.log);
+    if (address) return address;
     if (!announced) options.log.info('DeployWaitingForAddress', Math.round(options.timeoutMs / 1000), name);
     announced = true;
     await pause(pollMs, cluster.signal);
@@ -69,6 +67,26 @@ async function readService(cluster: Cluster, namespace: string, name: string, op
     () => cluster.core.readNamespacedService({ name, namespace }), { log: options.log, namespace, retry: options.retry });
   if (!service) throw new TaskError('DeployServiceGone', [name, namespace]);
   return service;
+}
+
+/** The Service's address as read: a LoadBalancer's once the cloud gave it one (undefined before), any other type's at once. */
+export function addressNow(service: V1Service, log: Log): ServiceAddress | undefined {
+  const type = service.spec?.type ?? 'ClusterIP';
+  if (type !== 'LoadBalancer') return internalAddress(service, type);
+  const address = loadBalancerAddress(service);
+  return address && reported(service, address, log);
+}
+
+/** The applied Service that selects these pod labels; a LoadBalancer, which users reach, wins over an internal one. */
+export function serviceFor(applied: readonly KubeObject[], namespace: string, labels: Readonly<Record<string, string>>): KubeObject | undefined {
+  const candidates = applied.filter((object) => object.kind === 'Service' && object.metadata?.namespace === namespace && selects(object, labels));
+  return candidates.find((object) => (object.spec as { type?: string } | undefined)?.type === 'LoadBalancer') ?? candidates[0];
+}
+
+function selects(service: KubeObject, labels: Readonly<Record<string, string>>): boolean {
+  const selector = (service.spec as { selector?: Record<string, string> } | undefined)?.selector ?? {};
+  const entries = Object.entries(selector);
+  return entries.length > 0 && entries.every(([key, value]) => labels[key] === value);
 }
 
 function firstPort(service: V1Service): { port: number; nodePort?: number } {

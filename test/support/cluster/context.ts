@@ -22,6 +22,7 @@ const kind = (k: string) => resourceByKind(k) as ResourceType;
 export const R = {
   namespace: kind('Namespace'), node: kind('Node'), pod: kind('Pod'), service: kind('Service'), secret: kind('Secret'),
   configMap: kind('ConfigMap'), event: kind('Event'), deployment: kind('Deployment'), replicaSet: kind('ReplicaSet'), statefulSet: kind('StatefulSet'), daemonSet: kind('DaemonSet'),
+  controllerRevision: kind('ControllerRevision'),
 };
 
 export function controllerRef(owner: KubeObject): OwnerReference {

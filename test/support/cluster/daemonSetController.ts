@@ -8,9 +8,9 @@
  * rules read.
  */
 import { CONTROLLER_MANAGER, CONTROLLER_STATUS, type ControllerContext, R, controllerRef, isControlledBy } from './context';
-import { templateHash } from './deploymentUtil';
+import { recordRevision } from './controllerRevisions';
 import { readyCondition } from './replicaSetController';
-import { REVISION_LABEL } from './statefulSetController';
+import { REVISION_LABEL } from './controllerRevisions';
 import type { KubeObject, Pod, PodTemplate } from './types';
 import { deepEqual } from './types';
 
@@ -33,7 +33,7 @@ export class DaemonSetController {
   sync(namespace: string, name: string): void {
     const ds = this.ctx.api.tryGet(R.daemonSet, namespace, name) as DaemonSet | undefined;
     if (!ds || ds.metadata.deletionTimestamp) return;
-    const revision = `${name}-${templateHash(ds.spec.template)}`;
+    const revision = recordRevision(this.ctx, ds);
     const nodes = this.ctx.api.list(R.node).map((node) => node.metadata.name ?? '');
     const pods = this.owned(ds);
     const onNode = (node: string) => pods.filter((pod) => pod.spec.nodeName === node);

@@ -3,7 +3,7 @@
  * (apidiscovery.k8s.io/v2 APIGroupDiscoveryList, chosen by the Accept header) and falls back to the
  * legacy per-group-version APIResourceLists; client-node uses the legacy form. Both come from resources.ts.
  */
-import { type ResourceType, GROUPS, RESOURCES, VERBS } from './resources';
+import { type ResourceType, GROUPS, RESOURCES, VERBS, groupVersion } from './resources';
 
 export interface VersionInfo {
   major: string; minor: string; gitVersion: string; gitCommit: string; gitTreeState: string;
@@ -36,7 +36,8 @@ export function apiVersions(serverAddress: string): unknown {
 }
 
 function groupEntry(group: string): unknown {
-  const gv = { groupVersion: `${group}/v1`, version: 'v1' };
+  const version = groupVersion(group);
+  const gv = { groupVersion: `${group}/${version}`, version };
   return { name: group, versions: [gv], preferredVersion: gv };
 }
 
@@ -59,7 +60,7 @@ export function apiResourceList(group: string): unknown {
       ...responseKind(r, sub),
     })),
   ]);
-  return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/v1` : 'v1', resources };
+  return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/${groupVersion(group)}` : 'v1', resources };
 }
 
 function groupDiscovery(group: string): unknown {
@@ -73,7 +74,7 @@ function groupDiscovery(group: string): unknown {
   }));
   return {
     metadata: { ...(group ? { name: group } : {}), creationTimestamp: null },
-    versions: [{ version: 'v1', resources, freshness: 'Current' }],
+    versions: [{ version: groupVersion(group), resources, freshness: 'Current' }],
   };
 }
 

@@ -22,10 +22,10 @@ export const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'pa
 
 function type(
   group: string, kind: string, plural: string, namespaced: boolean,
-  extra: Partial<Pick<ResourceType, 'shortNames' | 'categories' | 'subresources' | 'fields'>> = {},
+  extra: Partial<Pick<ResourceType, 'version' | 'shortNames' | 'categories' | 'subresources' | 'fields'>> = {},
 ): ResourceType {
   return {
-    group, version: 'v1', kind, plural, singular: kind.toLowerCase(), namespaced,
+    group, version: extra.version ?? 'v1', kind, plural, singular: kind.toLowerCase(), namespaced,
     shortNames: extra.shortNames ?? [], categories: extra.categories ?? [],
     subresources: extra.subresources ?? [], fields: extra.fields ?? ['spec', 'status'],
   };
@@ -46,9 +46,17 @@ export const RESOURCES: readonly ResourceType[] = [
   type('apps', 'ReplicaSet', 'replicasets', true, { shortNames: ['rs'], categories: ['all'], subresources: ['status', 'scale'] }),
   type('apps', 'StatefulSet', 'statefulsets', true, { shortNames: ['sts'], categories: ['all'], subresources: ['status', 'scale'] }),
   type('apps', 'DaemonSet', 'daemonsets', true, { shortNames: ['ds'], categories: ['all'], subresources: ['status'] }),
+  type('apps', 'ControllerRevision', 'controllerrevisions', true, { fields: ['data', 'revision'] }),
+  // Served at v2 only: a group whose preferred version is not v1 (stored, no controller behind it).
+  type('autoscaling', 'HorizontalPodAutoscaler', 'horizontalpodautoscalers', true, { version: 'v2', shortNames: ['hpa'], categories: ['all'], subresources: ['status'] }),
 ];
 
-export const GROUPS: readonly string[] = ['', 'apps'];
+export const GROUPS: readonly string[] = ['', 'apps', 'autoscaling'];
+
+/** The one version each group serves. */
+export function groupVersion(group: string): string {
+  return RESOURCES.find((r) => r.group === group)?.version ?? 'v1';
+}
 
 export function apiVersionOf(resource: ResourceType): string {
   return resource.group ? `${resource.group}/${resource.version}` : resource.version;

@@ -1,5 +1,5 @@
 /** Turns a request path into what it addresses: discovery, OpenAPI, or a resource (collection, object, subresource). */
-import { type ResourceType, GROUPS, resourceFor } from './resources';
+import { type ResourceType, GROUPS, groupVersion, resourceFor } from './resources';
 
 export type Route =
   | { readonly type: 'version' | 'health' | 'openapiRoot' | 'openapiV2' }
@@ -15,7 +15,7 @@ export type Route =
   };
 
 function servesGroupVersion(group: string, version: string): boolean {
-  return GROUPS.includes(group) && version === 'v1';
+  return GROUPS.includes(group) && version === groupVersion(group);
 }
 
 function resourceRoute(group: string, version: string, rest: string[]): Route | undefined {

@@ -4,16 +4,16 @@
  * partition, one pod at a time and only while every pod is Ready, so a pod that never becomes Ready
  * blocks the update, and stays after its template is reverted, as on a real cluster (the forced
  * rollback the docs describe: delete that pod). Revisions are named <name>-<template hash> (the Deployment's hash, canonical JSON) and pods
- * carry controller-revision-hash; the ControllerRevision objects are kept in memory.
+ * carry controller-revision-hash; the ControllerRevision objects are API objects (controllerRevisions.ts).
  */
 import { CONTROLLER_MANAGER, CONTROLLER_STATUS, type ControllerContext, R, controllerRef, isControlledBy } from './context';
-import { templateHash } from './deploymentUtil';
+import { REVISION_LABEL, recordRevision, templateOfRevision } from './controllerRevisions';
 import { readyCondition } from './replicaSetController';
 import type { KubeObject, Pod, PodTemplate } from './types';
 import { clone, deepEqual } from './types';
 
 const SOURCE = { component: 'statefulset-controller' };
-export const REVISION_LABEL = 'controller-revision-hash';
+export { REVISION_LABEL };
 
 interface StatefulSet extends KubeObject {
   spec: { replicas: number; template: PodTemplate; updateStrategy?: { type?: string; rollingUpdate?: { partition?: number } } };
@@ -21,14 +21,10 @@ interface StatefulSet extends KubeObject {
 }
 
 export class StatefulSetController {
-  private readonly revisions = new Map<string, PodTemplate>();
-
   constructor(private readonly ctx: ControllerContext) {}
 
   private revisionOf(sts: StatefulSet): string {
-    const name = `${sts.metadata.name}-${templateHash(sts.spec.template)}`;
-    this.revisions.set(`${sts.metadata.namespace}/${name}`, clone(sts.spec.template));
-    return name;
+    return recordRevision(this.ctx, sts);
   }
 
   sync(namespace: string, name: string): void {
@@ -71,7 +67,7 @@ export class StatefulSetController {
   }
 
   private createPod(sts: StatefulSet, ordinal: number, revision: string): void {
-    const template = clone(this.revisions.get(`${sts.metadata.namespace}/${revision}`) ?? sts.spec.template);
+    const template = clone(templateOfRevision(this.ctx, sts.metadata.namespace ?? '', revision) ?? sts.spec.template);
     const name = `${sts.metadata.name}-${ordinal}`;
     this.ctx.api.create(R.pod, sts.metadata.namespace, {
       apiVersion: 'v1', kind: 'Pod',
