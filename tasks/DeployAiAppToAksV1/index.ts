@@ -8,12 +8,12 @@ import { resolveKubeconfig } from '../common/azure/clusterAccess';
 import { deployThroughRunCommand } from '../common/pipeline/privateCluster';
 import { DeployAiAppToAksOutputs as Outputs } from '../common/contract/deployAiAppToAks';
 import { connectCluster } from '../common/kube/cluster';
-import { deployApp, type DeployResult, RolloutFailedError } from '../common/kube/deploy';
+import { type DeployResult, RolloutFailedError } from '../common/kube/deploy';
 import { runTask, type Agent } from '../common/pipeline/agent';
 import { type DeployTaskInputs, readDeployInputs } from '../common/pipeline/deployInputs';
 import { markdownSummary } from '../common/pipeline/summary';
 import { retryPolicy } from '../common/net/retry';
-import { runCanary } from '../common/kube/strategy/canary';
+import { type Delivery, deliver } from '../common/kube/strategy/deliver';
 import { TaskError } from '../common/errors';
 import { canaryStepsMarkdown, writeCanaryReport } from '../common/pipeline/canaryReport';
 
@@ -27,18 +27,10 @@ export async function run(): Promise<void> {
     const access = await resolveKubeconfig(inputs.cluster, { setSecret: (value) => agent.setSecret(value), log: agent.log, network, signal });
     const cluster = connectCluster(access.kubeconfig, { network, signal });
     try {
-      if (inputs.canary) {
-        const canary = await runCanary(inputs.deploy, inputs.canary, { cluster, log: agent.log, network, signal });
-        agent.setOutput(Outputs.verdict, canary.verdict);
-        if (canary.report) {
-          agent.setOutput(Outputs.analysisReport, writeCanaryReport(agent, canary.report));
-          agent.uploadSummary(agent.loc('SummaryTitleCanary'), canaryStepsMarkdown(agent.loc('SummaryTitleCanary'), canary.report));
-        }
-        if (!canary.deployed) throw new TaskError('DeployCanaryNotPromoted', [inputs.deploy.image, canary.verdict]);
-        publish(agent, inputs, canary.deployed, provenance);
-        return agent.loc('DeploySucceeded', canary.deployed.deploymentName, canary.deployed.revision, canary.deployed.deployedImage, canary.deployed.service?.url ?? canary.deployed.service?.ip ?? '-');
-      }
-      const result = await deployApp(inputs.deploy, { cluster, log: agent.log, network, signal });
+      const delivery = await deliver(inputs.deploy, inputs.strategy, { cluster, log: agent.log, network, signal });
+      publishStrategy(agent, delivery);
+      if (!delivery.deployed) throw new TaskError('DeployCanaryNotPromoted', [inputs.deploy.image, delivery.verdict ?? 'aborted']);
+      const result = delivery.deployed;
       publish(agent, inputs, result, provenance);
       return agent.loc('DeploySucceeded', result.deploymentName, result.revision, result.deployedImage, result.service?.url ?? result.service?.ip ?? '-');
     } catch (error) {
@@ -48,6 +40,15 @@ export async function run(): Promise<void> {
       cluster.close();
     }
   });
+}
+
+/** What a progressive strategy adds: its verdict, and the canary's report and step table. */
+function publishStrategy(agent: Agent, delivery: Delivery): void {
+  if (delivery.verdict) agent.setOutput(Outputs.verdict, delivery.verdict);
+  if (delivery.report) {
+    agent.setOutput(Outputs.analysisReport, writeCanaryReport(agent, delivery.report));
+    agent.uploadSummary(agent.loc('SummaryTitleCanary'), canaryStepsMarkdown(agent.loc('SummaryTitleCanary'), delivery.report));
+  }
 }
 
 function publish(agent: Agent, inputs: DeployTaskInputs, result: DeployResult, provenance: VerifiedProvenance | undefined): void {

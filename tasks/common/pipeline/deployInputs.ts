@@ -27,6 +27,7 @@ import type { ProvenanceGate } from '../attest/verify';
 import { deployProvenanceInput } from './provenanceInputs';
 import type { CanarySettings } from '../kube/strategy/canary';
 import { parseCanarySteps } from '../kube/strategy/steps';
+import { ROLLING, type Strategy } from '../kube/strategy/deliver';
 import { type SettingInputs, type WithSettings, readingInputs } from './settings';
 
 export interface DeployTaskInputs extends WithSettings {
@@ -37,8 +38,10 @@ export interface DeployTaskInputs extends WithSettings {
   readonly model: ModelAnnotations;
   /** Set when requireProvenance is on: what the gate checks before anything is applied. */
   readonly provenance?: ProvenanceGate;
-  /** Set when strategy is canary. */
+  /** Set when strategy is canary (also inside `strategy`; the private-cluster path refuses it by this). */
   readonly canary?: CanarySettings;
+  /** How the image is delivered: what deliver() runs. */
+  readonly strategy: Strategy;
 }
 
 /** The input behind each field of a generated app's spec: the setting a spec problem names. */
@@ -238,7 +241,8 @@ function readDeploy(agent: Agent): Omit<DeployTaskInputs, 'settings' | 'cluster'
   });
   const provenance = deployProvenanceInput(agent, image, model.modelDigest);
   const canary = canaryInput(agent, deploy);
-  return { deploy, manifestFiles: files, model, ...(provenance ? { provenance } : {}), ...(canary ? { canary } : {}) };
+  const strategy: Strategy = canary ? { kind: 'canary', settings: canary } : ROLLING;
+  return { deploy, manifestFiles: files, model, ...(provenance ? { provenance } : {}), ...(canary ? { canary } : {}), strategy };
 }
 
 export function readDeployInputs(agent: Agent): DeployTaskInputs {
