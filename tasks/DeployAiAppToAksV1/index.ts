@@ -16,6 +16,7 @@ import { retryPolicy } from '../common/net/retry';
 import { type Delivery, deliver } from '../common/kube/strategy/deliver';
 import { TaskError } from '../common/errors';
 import { canaryStepsMarkdown, writeCanaryReport } from '../common/pipeline/canaryReport';
+import { blueGreenMarkdown } from '../common/pipeline/blueGreenSummary';
 
 export async function run(): Promise<void> {
   await runTask(__dirname, readDeployInputs, async (inputs, agent) => {
@@ -29,7 +30,7 @@ export async function run(): Promise<void> {
     try {
       const delivery = await deliver(inputs.deploy, inputs.strategy, { cluster, log: agent.log, network, signal });
       publishStrategy(agent, delivery);
-      if (!delivery.deployed) throw new TaskError('DeployCanaryNotPromoted', [inputs.deploy.image, delivery.verdict ?? 'aborted']);
+      if (!delivery.deployed) throw notDelivered(inputs, delivery);
       const result = delivery.deployed;
       publish(agent, inputs, result, provenance);
       return agent.loc('DeploySucceeded', result.deploymentName, result.revision, result.deployedImage, result.service?.url ?? result.service?.ip ?? '-');
@@ -42,13 +43,23 @@ export async function run(): Promise<void> {
   });
 }
 
-/** What a progressive strategy adds: its verdict, and the canary's report and step table. */
+/** What a progressive strategy adds: its verdict, the canary's report and step table, blue-green's colours. */
 function publishStrategy(agent: Agent, delivery: Delivery): void {
   if (delivery.verdict) agent.setOutput(Outputs.verdict, delivery.verdict);
+  if (delivery.blueGreen) {
+    agent.setOutput(Outputs.activeColor, delivery.blueGreen.activeColour);
+    agent.uploadSummary(agent.loc('SummaryTitleBlueGreen'), blueGreenMarkdown(agent.loc('SummaryTitleBlueGreen'), delivery.blueGreen, delivery.verdict ?? ''));
+  }
   if (delivery.report) {
     agent.setOutput(Outputs.analysisReport, writeCanaryReport(agent, delivery.report));
     agent.uploadSummary(agent.loc('SummaryTitleCanary'), canaryStepsMarkdown(agent.loc('SummaryTitleCanary'), delivery.report));
   }
+}
+
+function notDelivered(inputs: DeployTaskInputs, delivery: Delivery): TaskError {
+  const verdict = delivery.verdict ?? 'aborted';
+  if (delivery.blueGreen) return new TaskError('DeployBlueGreenNotSwitched', [inputs.deploy.image, verdict, delivery.blueGreen.stage, delivery.blueGreen.detail ?? '']);
+  return new TaskError('DeployCanaryNotPromoted', [inputs.deploy.image, verdict]);
 }
 
 function publish(agent: Agent, inputs: DeployTaskInputs, result: DeployResult, provenance: VerifiedProvenance | undefined): void {

@@ -1,7 +1,7 @@
 // Generated from tasks/DeployAiAppToAksV1/task.json by scripts/contracts.mjs (npm run build). Do not edit:
 // change task.json and rebuild.
 
-/** Deploy AI App To AKS 1.2.0: every input, with its pick-list values and default. */
+/** Deploy AI App To AKS 1.3.0: every input, with its pick-list values and default. */
 export const DeployAiAppToAksInputs = {
   connectionType: { name: 'connectionType', kind: 'pickList', options: ['kubernetesServiceConnection', 'azureResourceManager'], default: 'kubernetesServiceConnection', required: true },
   kubernetesServiceConnection: { name: 'kubernetesServiceConnection', kind: 'connectedService', required: true },
@@ -40,16 +40,18 @@ export const DeployAiAppToAksInputs = {
   maxLatencyMs: { name: 'maxLatencyMs', kind: 'int' },
   rolloutTimeoutSeconds: { name: 'rolloutTimeoutSeconds', kind: 'int', default: 600 },
   rollbackOnFailure: { name: 'rollbackOnFailure', kind: 'boolean', default: true },
-  strategy: { name: 'strategy', kind: 'pickList', options: ['rolling', 'canary'], default: 'rolling' },
+  strategy: { name: 'strategy', kind: 'pickList', options: ['rolling', 'canary', 'blueGreen'], default: 'rolling' },
   canarySteps: { name: 'canarySteps', kind: 'string', default: '10%:5m, 50%:5m' },
   canaryRequestRate: { name: 'canaryRequestRate', kind: 'string', default: '5' },
   onInconclusive: { name: 'onInconclusive', kind: 'pickList', options: ['abort', 'promote'], default: 'abort' },
+  blueGreenKeepMinutes: { name: 'blueGreenKeepMinutes', kind: 'string', default: '30' },
+  blueGreenPreviewService: { name: 'blueGreenPreviewService', kind: 'boolean', default: false },
   progressDeadlineSeconds: { name: 'progressDeadlineSeconds', kind: 'int' },
   loadBalancerTimeoutSeconds: { name: 'loadBalancerTimeoutSeconds', kind: 'int', default: 300 },
 } as const;
 
 /** The task's name and version, as its provenance names the builder. */
-export const DeployAiAppToAksTask = { name: 'DeployAiAppToAks', version: '1.2.0' } as const;
+export const DeployAiAppToAksTask = { name: 'DeployAiAppToAks', version: '1.3.0' } as const;
 
 /** The output variables, by name. */
 export const DeployAiAppToAksOutputs = {
@@ -64,4 +66,5 @@ export const DeployAiAppToAksOutputs = {
   workloads: 'workloads',
   verdict: 'verdict',
   analysisReport: 'analysisReport',
+  activeColor: 'activeColor',
 } as const;

@@ -5,15 +5,21 @@
  * A strategy's own settings travel whole inside its Strategy variant, so a setting that changes how a
  * strategy runs (a later `action: deploy | promote | abort`, say) is a field of those settings and
  * needs no change here or in the entry.
+ *
+ * Before any strategy, for the generated workload, blue-green colours whose keep time has passed are
+ * scaled down (blueGreen.ts): the task never waits out a keep window, a later run of any strategy
+ * ends it.
  */
 import type { DeployContext, DeployRequest, DeployResult } from '../deploy';
 import { deployApp } from '../deploy';
 import type { AnalysisReport, Outcome } from './analysis';
+import { type BlueGreenReport, type BlueGreenSettings, releaseExpiredColours, runBlueGreen } from './blueGreen';
 import { type CanarySettings, runCanary } from './canary';
 
 export type Strategy =
   | { readonly kind: 'rolling' }
-  | { readonly kind: 'canary'; readonly settings: CanarySettings };
+  | { readonly kind: 'canary'; readonly settings: CanarySettings }
+  | { readonly kind: 'blueGreen'; readonly settings: BlueGreenSettings };
 
 export interface Delivery {
   readonly strategy: Strategy['kind'];
@@ -21,6 +27,8 @@ export interface Delivery {
   readonly verdict?: Outcome;
   /** The canary's analysis. */
   readonly report?: AnalysisReport;
+  /** The blue-green run: which colour serves, where it stopped. */
+  readonly blueGreen?: BlueGreenReport;
   /** What now serves, after a rolling deploy or a promotion; undefined when nothing new serves. */
   readonly deployed?: DeployResult;
 }
@@ -28,10 +36,19 @@ export interface Delivery {
 export const ROLLING: Strategy = Object.freeze({ kind: 'rolling' });
 
 export async function deliver(request: DeployRequest, strategy: Strategy, context: DeployContext): Promise<Delivery> {
+  if (request.workload.kind === 'generated') {
+    const cluster = context.signal ? context.cluster.within(context.signal) : context.cluster;
+    const now = strategy.kind === 'blueGreen' && strategy.settings.now ? strategy.settings.now() : new Date();
+    await releaseExpiredColours(cluster, request.namespace, request.workload.app.appName, now, context);
+  }
   switch (strategy.kind) {
     case 'canary': {
       const canary = await runCanary(request, strategy.settings, context);
       return { strategy: strategy.kind, verdict: canary.verdict, report: canary.report, deployed: canary.deployed };
+    }
+    case 'blueGreen': {
+      const blueGreen = await runBlueGreen(request, strategy.settings, context);
+      return { strategy: strategy.kind, verdict: blueGreen.verdict, blueGreen: blueGreen.report, deployed: blueGreen.deployed };
     }
     case 'rolling':
       return { strategy: strategy.kind, deployed: await deployApp(request, context) };

@@ -1,0 +1,230 @@
+/**
+ * The blue-green strategy for the generated workload (colours.ts says which Deployment is which
+ * colour and how the Service selects one). The colour not serving gets the new image and is watched
+ * with the ordinary rollout watch, then proven on its own through the pod proxy (the model check and
+ * the golden requests, modelProof.ts) and, with previewService, through `<app>-preview`, a Service of
+ * the main one's type selecting it. Only then does ONE server-side apply of the Service move its
+ * selector to the new colour. The address is then checked once, as a rolling deploy does (smoke test,
+ * golden requests); if that fails, the same one apply puts the previous selector back while the old
+ * colour still runs.
+ *
+ * Fail anywhere before the switch: the Service is never written and the serving Deployment never
+ * touched; the new colour is scaled to 0. Pass: the old colour keeps running until its keep-until
+ * annotation's time (keepMinutes; 0 scales it down at once), and the task does not wait for it:
+ * releaseExpiredColours, run at the start of any later run, scales down what has expired.
+ */
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { TaskError } from '../../errors';
+import { withDeadline } from '../../lifetime';
+import type { Log } from '../../log';
+import { format } from '../../messages';
+import { StoppedError } from '../../net/errors';
+import { type CallOptions, describeFailure, kubeCall, kubeRead } from '../apiCall';
+import { applyObjects, applyPullSecret } from '../apply';
+import type { Cluster } from '../cluster';
+import { type DeployContext, type DeployRequest, type DeployResult, type GeneratedApp, deployApp } from '../deploy';
+import { addressSender, runGoldenRequests } from '../goldenRun';
+import { NAME_LABEL } from '../generate';
+import { provePods } from '../modelProof';
+import type { DeploymentLike } from '../rolloutStatus';
+import { watchRollout } from '../rolloutWatch';
+import { type ServiceAddress, waitForServiceAddress } from '../service';
+import { smokeTest } from '../smokeTest';
+import { withRunAnnotations } from '../traceability';
+import { TRACK_APP_LABEL } from './canary';
+import {
+  type Colour, COLOUR_LABEL, KEEP_UNTIL_ANNOTATION, PREVIEW_SUFFIX,
+  colourDeployment, colourName, colourSelector, colourService, keepExpired, keepUntil, otherColour, servingColour,
+} from './colours';
+
+export interface BlueGreenSettings {
+  /** How long the colour that stopped serving keeps running; 0 scales it down right after the switch. */
+  readonly keepMinutes: number;
+  /** Put `<app>-preview` in front of the new colour before the switch. */
+  readonly previewService: boolean;
+  /** The clock keep-until is counted from. */
+  readonly now?: () => Date;
+}
+
+/** Where a blue-green run stopped: the check that failed, or done. */
+export type BlueGreenStage = 'rollout' | 'pods' | 'preview' | 'address' | 'done';
+
+export interface BlueGreenReport {
+  readonly app: string;
+  /** The new colour's Deployment. */
+  readonly deployment: string;
+  readonly namespace: string;
+  readonly image: string;
+  /** Undefined on a first run, which rolled the image out to blue directly. */
+  readonly previousColour?: Colour;
+  readonly newColour: Colour;
+  /** The colour the Service selects at the end. */
+  readonly activeColour: Colour;
+  readonly stage: BlueGreenStage;
+  readonly detail?: string;
+  readonly switchedBack: boolean;
+  readonly preview?: ServiceAddress;
+  /** The old colour's keep-until time; undefined when it was scaled down at once. */
+  readonly keepUntil?: string;
+}
+
+export interface BlueGreenResult {
+  readonly verdict: 'promoted' | 'aborted';
+  readonly report: BlueGreenReport;
+  /** The serving colour after a switch (or a first run's rolling deploy). */
+  readonly deployed?: DeployResult;
+}
+
+type ServiceLike = { spec?: { selector?: Record<string, string> } };
+
+export async function runBlueGreen(options: DeployRequest, settings: BlueGreenSettings, context: DeployContext): Promise<BlueGreenResult> {
+  if (options.workload.kind !== 'generated') throw new TaskError('DeployBlueGreenNeedsGenerated', []);
+  const cluster = context.signal ? context.cluster.within(context.signal) : context.cluster;
+  const { log, retry } = context;
+  const app: GeneratedApp = { ...options.workload.app, imagePullSecret: options.imagePullSecret?.name ?? options.workload.app.imagePullSecret };
+  const { namespace, image } = options;
+  const name = app.appName;
+  const call = { log, namespace, retry };
+  const blue = await kubeRead(cluster, `read deployment '${name}' in namespace '${namespace}'`,
+    () => cluster.apps.readNamespacedDeployment({ name, namespace }), call) as DeploymentLike | undefined;
+  if (!blue) {
+    log.info('DeployBlueGreenFirst', name, namespace);
+    const deployed = await deployApp(options, context);
+    return { verdict: 'promoted', deployed, report: { app: name, deployment: name, namespace, image, newColour: 'blue', activeColour: 'blue', stage: 'done', switchedBack: false } };
+  }
+  const service = await kubeRead(cluster, `read service '${name}' in namespace '${namespace}'`,
+    () => cluster.core.readNamespacedService({ name, namespace }), call) as ServiceLike | undefined;
+  const previousSelector = service?.spec?.selector ?? { [NAME_LABEL]: name };
+  const serving = servingColour(previousSelector);
+  const next = otherColour(serving);
+  const servingName = colourName(name, serving);
+  const nextName = colourName(name, next);
+  const base = { app: name, deployment: nextName, namespace, image, previousColour: serving, newColour: next };
+  log.info('DeployBlueGreenStart', serving, servingName, image, next, nextName);
+  if (options.imagePullSecret) await applyPullSecret(cluster, namespace, options.imagePullSecret.name, options.imagePullSecret, log);
+
+  const phase = cluster.within(withDeadline(cluster.signal, options.rolloutTimeoutMs, format('DeployRolloutPhase', nextName, Math.round(options.rolloutTimeoutMs / 1000))));
+  const [applied] = await applyObjects(phase, withRunAnnotations([colourDeployment(app, namespace, image, next)], options.runAnnotations), { namespace, log, retry });
+  const outcome = await watchRollout(phase, { namespace, name: nextName, timeoutMs: options.rolloutTimeoutMs, log, initial: applied as DeploymentLike, retry });
+  if (outcome.kind !== 'complete') return abort('rollout', format('DeployBlueGreenColourFailed', next, nextName, outcome.message));
+  const proof = await provePods(cluster, options, { namespace, deployment: outcome.deployment, image }, { log, retry });
+  if (proof.failure) return abort('pods', proof.failure.detail);
+  let preview: ServiceAddress | undefined;
+  if (settings.previewService) {
+    const previewName = `${name}${PREVIEW_SUFFIX}`;
+    await applyObjects(cluster, withRunAnnotations([colourService(app, namespace, image, colourSelector(name, next), true)], options.runAnnotations), { namespace, log, retry });
+    const checked = await throughAddress(previewName, false);
+    preview = checked.address;
+    if (checked.failure) return abort('preview', checked.failure, { preview });
+    log.info('DeployBlueGreenPreview', previewName, next, preview?.url ?? preview?.ip ?? '-');
+  }
+
+  // The switch: one apply of the whole Service, its selector replaced (the applier owns every key of it).
+  await switchTo(colourSelector(name, next));
+  log.info('DeployBlueGreenSwitched', name, next, nextName, image);
+  const reached = await throughAddress(name, true);
+  if (reached.failure) {
+    await switchTo(previousSelector);
+    log.warn('DeployBlueGreenSwitchedBack', name, reached.failure, serving, servingName);
+    return abort('address', reached.failure, { preview, switchedBack: true });
+  }
+  const until = settings.keepMinutes > 0 ? keepUntil(settings.now?.() ?? new Date(), settings.keepMinutes) : undefined;
+  if (until) {
+    await patchDeployment(cluster, namespace, servingName, { metadata: { annotations: { [KEEP_UNTIL_ANNOTATION]: until } } }, call);
+    log.info('DeployBlueGreenKept', servingName, serving, until);
+  } else await scaleDown(cluster, namespace, servingName, 'keepMinutes is 0', call);
+  // The new colour may carry a keep-until from the time it last stopped serving: it serves now.
+  if (outcome.deployment.metadata?.annotations?.[KEEP_UNTIL_ANNOTATION] !== undefined) {
+    await patchDeployment(cluster, namespace, nextName, { metadata: { annotations: { [KEEP_UNTIL_ANNOTATION]: null } } }, call);
+  }
+  const deployed: DeployResult = Object.freeze({
+    deploymentName: nextName, namespace, revision: outcome.revision, deployedImage: image, service: reached.address, rolledBack: false, unchanged: false,
+    modelVerified: proof.modelVerified,
+    workloads: Object.freeze([Object.freeze({ kind: 'Deployment', name: nextName, namespace, revision: outcome.revision, images: Object.freeze([image]) })]),
+    timings: Object.freeze({ applyMs: 0, rolloutMs: outcome.elapsedMs, proofMs: 0, serviceMs: 0 }),
+  });
+  return { verdict: 'promoted', deployed, report: { ...base, activeColour: next, stage: 'done', switchedBack: false, preview, keepUntil: until } };
+
+  async function abort(stage: BlueGreenStage, detail: string, extra: { preview?: ServiceAddress; switchedBack?: boolean } = {}): Promise<BlueGreenResult> {
+    await scaleDown(cluster, namespace, nextName, format('DeployBlueGreenFailedReason', stage), call);
+    log.warn('DeployBlueGreenAborted', image, stage, detail, name, serving, servingName);
+    return { verdict: 'aborted', report: { ...base, activeColour: serving, stage, detail, switchedBack: extra.switchedBack ?? false, preview: extra.preview } };
+  }
+
+  async function switchTo(selector: Readonly<Record<string, string>>): Promise<void> {
+    await applyObjects(cluster, withRunAnnotations([colourService(app, namespace, image, selector)], options.runAnnotations), { namespace, log, retry });
+  }
+
+  /** A Service's address, then (for the main Service) the smoke test, then the golden requests through it. */
+  async function throughAddress(serviceName: string, smoke: boolean): Promise<{ address?: ServiceAddress; failure?: string }> {
+    let address: ServiceAddress | undefined;
+    try {
+      address = await waitForServiceAddress(cluster, namespace, serviceName, { timeoutMs: options.loadBalancerTimeoutMs, log, retry });
+      if (!address.url) return { address };
+      const check = options.smokeTest;
+      if (smoke && check) await smokeTest(`${address.url}${check.path}`, { ...check, timeoutMs: check.timeoutMs ?? 10_000, log, network: context.network, signal: cluster.signal });
+      const golden = options.goldenRequests;
+      if (!golden) return { address };
+      const through = await runGoldenRequests(addressSender(address.url, context.network, cluster.signal, golden.timeoutMs ?? 10_000), golden, address.url, log);
+      return { address, failure: through.failure };
+    } catch (error) {
+      if (error instanceof StoppedError && error.reason === 'cancelled') throw error;
+      return { address, failure: describeFailure(error) };
+    }
+  }
+}
+
+function patchDeployment(cluster: Cluster, namespace: string, name: string, body: object, call: CallOptions): Promise<unknown> {
+  return kubeCall(cluster, `patch deployment '${name}' in namespace '${namespace}'`,
+    () => cluster.apps.patchNamespacedDeployment({ name, namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)), call);
+}
+
+/** To 0 replicas, its keep-until gone with it; a failure is a warning (the Service does not select it). */
+async function scaleDown(cluster: Cluster, namespace: string, name: string, why: string, call: CallOptions & { log: Log }): Promise<void> {
+  try {
+    await patchDeployment(cluster, namespace, name, { metadata: { annotations: { [KEEP_UNTIL_ANNOTATION]: null } }, spec: { replicas: 0 } }, call);
+    call.log.info('DeployBlueGreenScaledDown', name, why);
+  } catch (error) {
+    if (error instanceof StoppedError) throw error;
+    call.log.warn('DeployBlueGreenScaleDownFailed', name, describeFailure(error), name);
+  }
+}
+
+/**
+ * Scales down every colour of `app` whose keep-until time has passed and that the Service does not
+ * select. Run before any strategy: the task never waits out a keep window itself. Reading is best
+ * effort: a run that may not list Deployments goes on and says so.
+ */
+export async function releaseExpiredColours(cluster: Cluster, namespace: string, app: string, now: Date, context: { log: Log; retry?: CallOptions['retry'] }): Promise<string[]> {
+  const call = { ...context, namespace };
+  let colours: DeploymentLike[];
+  let selector: Record<string, string> | undefined;
+  try {
+    const list = await kubeCall(cluster, `list the colours of '${app}' in namespace '${namespace}'`,
+      () => cluster.apps.listNamespacedDeployment({ namespace, labelSelector: `${TRACK_APP_LABEL}=${app},${COLOUR_LABEL}` }), call);
+    colours = list.items as DeploymentLike[];
+    if (colours.length === 0) return [];
+    const service = await kubeRead(cluster, `read service '${app}' in namespace '${namespace}'`, () => cluster.core.readNamespacedService({ name: app, namespace }), call) as ServiceLike | undefined;
+    selector = service?.spec?.selector;
+  } catch (error) {
+    if (error instanceof StoppedError) throw error;
+    context.log.warn('DeployBlueGreenReleaseFailed', app, namespace, describeFailure(error));
+    return [];
+  }
+  const serving = colourName(app, servingColour(selector));
+  const released: string[] = [];
+  for (const deployment of colours) {
+    const name = deployment.metadata?.name ?? '';
+    const value = deployment.metadata?.annotations?.[KEEP_UNTIL_ANNOTATION];
+    const state = keepExpired(value, now);
+    if (name === serving || state === 'none' || state === 'kept') continue;
+    if (state === 'invalid') {
+      context.log.warn('DeployBlueGreenKeepInvalid', name, value ?? '', KEEP_UNTIL_ANNOTATION);
+      continue;
+    }
+    await scaleDown(cluster, namespace, name, format('DeployBlueGreenKeepExpired', value ?? ''), call);
+    released.push(name);
+  }
+  return released;
+}
+
