@@ -5,7 +5,8 @@
  * a good model is switched to in one apply (kubectl shows the selector on green, the preview Service
  * on green, the old colour still running with its keep-until); a model that fails the check through
  * the load balancer after the switch is switched back; the next good run flips back to blue; a later
- * run scales down the colour whose keep time (set in the past with kubectl) has passed.
+ * run scales down the colour whose keep time (set in the past with kubectl) has passed; a re-run of
+ * the serving image switches nothing; keep 0 scales the old colour down at once.
  */
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -161,6 +162,21 @@ describe('blue-green strategy (scripted pods)', function () {
     assert.ok(deployment('churn-green')!.metadata.annotations?.[KEEP_UNTIL_ANNOTATION]);
   });
 
+  it('re-running the image that serves switches nothing, as a rolling re-run rolls nothing out', async () => {
+    const version = service()!.metadata.resourceVersion;
+    const blue = deployment('churn')!;
+    const log = recordingLog();
+    const result = await deliver(request('registry.example/churn:good3'), blueGreen(30), context(log));
+    assert.equal(result.verdict, 'promoted');
+    assert.equal(result.blueGreen?.activeColour, 'blue');
+    assert.equal(result.deployed?.unchanged, true);
+    assert.equal(result.deployed?.modelVerified, true);
+    assert.equal(service()!.metadata.resourceVersion, version);
+    assert.equal(deployment('churn')!.metadata.generation, blue.metadata.generation);
+    assert.equal(deployment('churn-green')!.spec.replicas, 2, 'green is neither touched nor released');
+    assert.ok(log.lines.some((line) => /already serves image registry\.example\/churn:good3/.test(line)), log.lines.join('\n'));
+  });
+
   it('scales the old colour down on a later run once its keep time has passed (the task never waits for it)', async () => {
     await kubectl('annotate', 'deployment', 'churn-green', `${KEEP_UNTIL_ANNOTATION}=2020-01-01T00:00:00Z`, '--overwrite');
     const log = recordingLog();
@@ -182,5 +198,16 @@ describe('blue-green strategy (scripted pods)', function () {
     await deliver(request('registry.example/churn:good3'), ROLLING, context(log));
     assert.equal(deployment('churn-green')!.spec.replicas, 1);
     assert.ok(log.lines.some((line) => /keep-until time 'tomorrow'.*is left running/.test(line)), log.lines.join('\n'));
+  });
+
+  it('with blueGreenKeepMinutes 0 scales the old colour down right after the switch, and clears the new colour\'s old keep-until', async () => {
+    const result = await deliver(request('registry.example/churn:good4'), blueGreen(0), context());
+    assert.equal(result.verdict, 'promoted', JSON.stringify(result.blueGreen));
+    assert.equal(result.blueGreen?.activeColour, 'green');
+    assert.equal(result.blueGreen?.keepUntil, undefined);
+    assert.equal(deployment('churn')!.spec.replicas, 0);
+    assert.equal(deployment('churn-green')!.spec.replicas, 2);
+    assert.equal(deployment('churn-green')!.metadata.annotations?.[KEEP_UNTIL_ANNOTATION], undefined);
+    assert.deepEqual(service()!.spec.selector, { [TRACK_APP_LABEL]: 'churn', [COLOUR_LABEL]: 'green' });
   });
 });

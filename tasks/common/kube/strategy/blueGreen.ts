@@ -26,7 +26,7 @@ import { type DeployContext, type DeployRequest, type DeployResult, type Generat
 import { addressSender, runGoldenRequests } from '../goldenRun';
 import { NAME_LABEL } from '../generate';
 import { provePods } from '../modelProof';
-import type { DeploymentLike } from '../rolloutStatus';
+import { type DeploymentLike, revisionOf, rolloutStatus } from '../rolloutStatus';
 import { watchRollout } from '../rolloutWatch';
 import { type ServiceAddress, waitForServiceAddress } from '../service';
 import { smokeTest } from '../smokeTest';
@@ -100,6 +100,19 @@ export async function runBlueGreen(options: DeployRequest, settings: BlueGreenSe
   const servingName = colourName(name, serving);
   const nextName = colourName(name, next);
   const base = { app: name, deployment: nextName, namespace, image, previousColour: serving, newColour: next };
+  const started = Date.now();
+  const current = serving === 'blue' ? blue : await kubeRead(cluster, `read deployment '${servingName}' in namespace '${namespace}'`,
+    () => cluster.apps.readNamespacedDeployment({ name: servingName, namespace }), call) as DeploymentLike | undefined;
+  // A re-run (a retried stage, say) of the image that serves: nothing to switch, as a rolling re-run rolls nothing out.
+  if (current && current.spec?.template?.spec?.containers?.[0]?.image === image && rolloutStatus(current).done) {
+    const proof = await provePods(cluster, options, { namespace, deployment: current, image }, { log, retry });
+    if (!proof.failure) {
+      log.info('DeployBlueGreenAlreadyServing', serving, servingName, image);
+      const address = await waitForServiceAddress(cluster, namespace, name, { timeoutMs: options.loadBalancerTimeoutMs, log, retry });
+      const deployed = servingResult(servingName, namespace, image, revisionOf(current) ?? 0, address, proof.modelVerified, true, started);
+      return { verdict: 'promoted', deployed, report: { ...base, deployment: servingName, newColour: serving, activeColour: serving, stage: 'done', switchedBack: false } };
+    }
+  }
   log.info('DeployBlueGreenStart', serving, servingName, image, next, nextName);
   if (options.imagePullSecret) await applyPullSecret(cluster, namespace, options.imagePullSecret.name, options.imagePullSecret, log);
 
@@ -137,12 +150,7 @@ export async function runBlueGreen(options: DeployRequest, settings: BlueGreenSe
   if (outcome.deployment.metadata?.annotations?.[KEEP_UNTIL_ANNOTATION] !== undefined) {
     await patchDeployment(cluster, namespace, nextName, { metadata: { annotations: { [KEEP_UNTIL_ANNOTATION]: null } } }, call);
   }
-  const deployed: DeployResult = Object.freeze({
-    deploymentName: nextName, namespace, revision: outcome.revision, deployedImage: image, service: reached.address, rolledBack: false, unchanged: false,
-    modelVerified: proof.modelVerified,
-    workloads: Object.freeze([Object.freeze({ kind: 'Deployment', name: nextName, namespace, revision: outcome.revision, images: Object.freeze([image]) })]),
-    timings: Object.freeze({ applyMs: 0, rolloutMs: outcome.elapsedMs, proofMs: 0, serviceMs: 0 }),
-  });
+  const deployed = servingResult(nextName, namespace, image, outcome.revision, reached.address, proof.modelVerified, false, started);
   return { verdict: 'promoted', deployed, report: { ...base, activeColour: next, stage: 'done', switchedBack: false, preview, keepUntil: until } };
 
   async function abort(stage: BlueGreenStage, detail: string, extra: { preview?: ServiceAddress; switchedBack?: boolean } = {}): Promise<BlueGreenResult> {
@@ -172,6 +180,16 @@ export async function runBlueGreen(options: DeployRequest, settings: BlueGreenSe
       return { address, failure: describeFailure(error) };
     }
   }
+}
+
+/** The serving colour as the rolling deploy reports a Deployment: the outputs speak of it. */
+function servingResult(name: string, namespace: string, image: string, revision: number, service: ServiceAddress | undefined, modelVerified: boolean, unchanged: boolean, started: number): DeployResult {
+  return Object.freeze({
+    deploymentName: name, namespace, revision, deployedImage: image, service, rolledBack: false, unchanged, modelVerified,
+    workloads: Object.freeze([Object.freeze({ kind: 'Deployment', name, namespace, revision, images: Object.freeze([image]) })]),
+    // One span: blue-green's phases (rollout, proof, preview, switch, address) do not map onto the rolling deploy's.
+    timings: Object.freeze({ applyMs: 0, rolloutMs: Date.now() - started, proofMs: 0, serviceMs: 0 }),
+  });
 }
 
 function patchDeployment(cluster: Cluster, namespace: string, name: string, body: object, call: CallOptions): Promise<unknown> {
