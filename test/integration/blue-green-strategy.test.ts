@@ -6,7 +6,8 @@
  * on green, the old colour still running with its keep-until); a model that fails the check through
  * the load balancer after the switch is switched back; the next good run flips back to blue; a later
  * run scales down the colour whose keep time (set in the past with kubectl) has passed; a re-run of
- * the serving image switches nothing; keep 0 scales the old colour down at once.
+ * the serving image switches nothing; keep 0 scales the old colour down at once; rolling and canary
+ * are refused while green serves.
  */
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -20,6 +21,7 @@ import { NAME_LABEL } from '../../tasks/common/kube/generate';
 import { parseGoldenRequests } from '../../tasks/common/kube/goldenRequests';
 import { COLOUR_LABEL, KEEP_UNTIL_ANNOTATION } from '../../tasks/common/kube/strategy/colours';
 import { ROLLING, deliver } from '../../tasks/common/kube/strategy/deliver';
+import { TaskError } from '../../tasks/common/errors';
 import { TRACK_APP_LABEL } from '../../tasks/common/kube/strategy/canary';
 import { type ClusterSimulator, type PodRequest, startClusterSimulator } from '../support/cluster';
 import { recordingLog } from '../support/capture';
@@ -209,5 +211,16 @@ describe('blue-green strategy (scripted pods)', function () {
     assert.equal(deployment('churn-green')!.spec.replicas, 2);
     assert.equal(deployment('churn-green')!.metadata.annotations?.[KEEP_UNTIL_ANNOTATION], undefined);
     assert.deepEqual(service()!.spec.selector, { [TRACK_APP_LABEL]: 'churn', [COLOUR_LABEL]: 'green' });
+  });
+
+  it('refuses rolling and canary while green serves: they deploy to blue, which does not serve', async () => {
+    const version = service()!.metadata.resourceVersion;
+    const blue = deployment('churn')!;
+    for (const strategy of [ROLLING, { kind: 'canary' as const, settings: { steps: [{ percent: 50, seconds: 10 }], requestsPerSecond: 5, onInconclusive: 'abort' as const } }]) {
+      await assert.rejects(deliver(request('registry.example/churn:good5'), strategy, context()), (error: Error) =>
+        error instanceof TaskError && /Service 'churn' selects the green colour \(deployment 'churn-green'\).*strategy (rolling|canary) deploys to deployment 'churn'/.test(error.message));
+    }
+    assert.equal(service()!.metadata.resourceVersion, version);
+    assert.equal(deployment('churn')!.metadata.generation, blue.metadata.generation);
   });
 });

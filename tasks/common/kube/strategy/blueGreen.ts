@@ -145,7 +145,7 @@ export async function runBlueGreen(options: DeployRequest, settings: BlueGreenSe
   if (until) {
     await patchDeployment(cluster, namespace, servingName, { metadata: { annotations: { [KEEP_UNTIL_ANNOTATION]: until } } }, call);
     log.info('DeployBlueGreenKept', servingName, serving, until);
-  } else await scaleDown(cluster, namespace, servingName, 'keepMinutes is 0', call);
+  } else await scaleDown(cluster, namespace, servingName, format('DeployBlueGreenKeepZero'), call);
   // The new colour may carry a keep-until from the time it last stopped serving: it serves now.
   if (outcome.deployment.metadata?.annotations?.[KEEP_UNTIL_ANNOTATION] !== undefined) {
     await patchDeployment(cluster, namespace, nextName, { metadata: { annotations: { [KEEP_UNTIL_ANNOTATION]: null } } }, call);
@@ -208,12 +208,18 @@ async function scaleDown(cluster: Cluster, namespace: string, name: string, why:
   }
 }
 
+/** What releaseExpiredColours found: the colours scaled down, and which colour the Service selects when the app has colours. */
+export interface Release {
+  readonly released: readonly string[];
+  readonly serving?: Colour;
+}
+
 /**
  * Scales down every colour of `app` whose keep-until time has passed and that the Service does not
  * select. Run before any strategy: the task never waits out a keep window itself. Reading is best
  * effort: a run that may not list Deployments goes on and says so.
  */
-export async function releaseExpiredColours(cluster: Cluster, namespace: string, app: string, now: Date, context: { log: Log; retry?: CallOptions['retry'] }): Promise<string[]> {
+export async function releaseExpiredColours(cluster: Cluster, namespace: string, app: string, now: Date, context: { log: Log; retry?: CallOptions['retry'] }): Promise<Release> {
   const call = { ...context, namespace };
   let colours: DeploymentLike[];
   let selector: Record<string, string> | undefined;
@@ -221,15 +227,16 @@ export async function releaseExpiredColours(cluster: Cluster, namespace: string,
     const list = await kubeCall(cluster, `list the colours of '${app}' in namespace '${namespace}'`,
       () => cluster.apps.listNamespacedDeployment({ namespace, labelSelector: `${TRACK_APP_LABEL}=${app},${COLOUR_LABEL}` }), call);
     colours = list.items as DeploymentLike[];
-    if (colours.length === 0) return [];
+    if (colours.length === 0) return { released: [] };
     const service = await kubeRead(cluster, `read service '${app}' in namespace '${namespace}'`, () => cluster.core.readNamespacedService({ name: app, namespace }), call) as ServiceLike | undefined;
     selector = service?.spec?.selector;
   } catch (error) {
     if (error instanceof StoppedError) throw error;
     context.log.warn('DeployBlueGreenReleaseFailed', app, namespace, describeFailure(error));
-    return [];
+    return { released: [] };
   }
-  const serving = colourName(app, servingColour(selector));
+  const servingColourNow = servingColour(selector);
+  const serving = colourName(app, servingColourNow);
   const released: string[] = [];
   for (const deployment of colours) {
     const name = deployment.metadata?.name ?? '';
@@ -243,6 +250,5 @@ export async function releaseExpiredColours(cluster: Cluster, namespace: string,
     await scaleDown(cluster, namespace, name, format('DeployBlueGreenKeepExpired', value ?? ''), call);
     released.push(name);
   }
-  return released;
+  return { released, serving: servingColourNow };
 }
-

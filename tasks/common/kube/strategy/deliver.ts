@@ -15,6 +15,8 @@ import { deployApp } from '../deploy';
 import type { AnalysisReport, Outcome } from './analysis';
 import { type BlueGreenReport, type BlueGreenSettings, releaseExpiredColours, runBlueGreen } from './blueGreen';
 import { type CanarySettings, runCanary } from './canary';
+import { colourName } from './colours';
+import { TaskError } from '../../errors';
 
 export type Strategy =
   | { readonly kind: 'rolling' }
@@ -39,7 +41,10 @@ export async function deliver(request: DeployRequest, strategy: Strategy, contex
   if (request.workload.kind === 'generated') {
     const cluster = context.signal ? context.cluster.within(context.signal) : context.cluster;
     const now = strategy.kind === 'blueGreen' && strategy.settings.now ? strategy.settings.now() : new Date();
-    await releaseExpiredColours(cluster, request.namespace, request.workload.app.appName, now, context);
+    const { serving } = await releaseExpiredColours(cluster, request.namespace, request.workload.app.appName, now, context);
+    // Rolling and canary deploy to `<app>`, blue: while green serves, that is not the serving Deployment.
+    const app = request.workload.app.appName;
+    if (serving === 'green' && strategy.kind !== 'blueGreen') throw new TaskError('DeployGreenServes', [app, colourName(app, 'green'), strategy.kind, app, strategy.kind]);
   }
   switch (strategy.kind) {
     case 'canary': {
