@@ -216,26 +216,33 @@ export interface Release {
 
 /**
  * Scales down every colour of `app` whose keep-until time has passed and that the Service does not
- * select. Run before any strategy: the task never waits out a keep window itself. Reading is best
- * effort: a run that may not list Deployments goes on and says so.
+ * select. Run before any strategy: the task never waits out a keep window itself. Best effort within
+ * RELEASE_BUDGET_MS: a run that may not list Deployments, or whose API server does not answer in
+ * time, goes on and says so (the strategy's own calls then fail with their own words).
  */
 export async function releaseExpiredColours(cluster: Cluster, namespace: string, app: string, now: Date, context: { log: Log; retry?: CallOptions['retry'] }): Promise<Release> {
-  const call = { ...context, namespace };
-  let colours: DeploymentLike[];
-  let selector: Record<string, string> | undefined;
+  // Its own short budget: a silent API server must fail the run on the strategy's own first call, in the strategy's own time.
+  const checking = cluster.within(withDeadline(cluster.signal, RELEASE_BUDGET_MS, format('DeployBlueGreenReleasePhase', app, RELEASE_BUDGET_MS / 1000)));
   try {
-    const list = await kubeCall(cluster, `list the colours of '${app}' in namespace '${namespace}'`,
-      () => cluster.apps.listNamespacedDeployment({ namespace, labelSelector: `${TRACK_APP_LABEL}=${app},${COLOUR_LABEL}` }), call);
-    colours = list.items as DeploymentLike[];
-    if (colours.length === 0) return { released: [] };
-    const service = await kubeRead(cluster, `read service '${app}' in namespace '${namespace}'`, () => cluster.core.readNamespacedService({ name: app, namespace }), call) as ServiceLike | undefined;
-    selector = service?.spec?.selector;
+    return await release(checking, namespace, app, now, context);
   } catch (error) {
-    if (error instanceof StoppedError) throw error;
+    if (error instanceof StoppedError && error.reason === 'cancelled') throw error;
     context.log.warn('DeployBlueGreenReleaseFailed', app, namespace, describeFailure(error));
     return { released: [] };
   }
-  const servingColourNow = servingColour(selector);
+}
+
+/** Listing the colours and reading the Service: a healthy API server answers in well under a second. */
+export const RELEASE_BUDGET_MS = 5_000;
+
+async function release(cluster: Cluster, namespace: string, app: string, now: Date, context: { log: Log; retry?: CallOptions['retry'] }): Promise<Release> {
+  const call = { ...context, namespace };
+  const list = await kubeCall(cluster, `list the colours of '${app}' in namespace '${namespace}'`,
+    () => cluster.apps.listNamespacedDeployment({ namespace, labelSelector: `${TRACK_APP_LABEL}=${app},${COLOUR_LABEL}` }), call);
+  const colours = list.items as DeploymentLike[];
+  if (colours.length === 0) return { released: [] };
+  const service = await kubeRead(cluster, `read service '${app}' in namespace '${namespace}'`, () => cluster.core.readNamespacedService({ name: app, namespace }), call) as ServiceLike | undefined;
+  const servingColourNow = servingColour(service?.spec?.selector);
   const serving = colourName(app, servingColourNow);
   const released: string[] = [];
   for (const deployment of colours) {
