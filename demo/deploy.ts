@@ -112,6 +112,7 @@ export async function deployDemo(registry: TestRegistry, releases: readonly [Rel
     const after = await score(second.outputs.serviceUrl);
     if (after.model_digest !== two.fetched.outputs.modelDigest) throw new Error(`after the rollbacks the app serves model ${after.model_digest}, not ${two.fetched.outputs.modelDigest}`);
     const pods = await podDigests(cluster);
+    const blueGreen = await blueGreenScenes(cluster, one, two, constantImage, show);
     return [
       `\nDeployed model ${one.fetched.outputs.modelVersion} as revision ${first.outputs.revision} at ${first.outputs.serviceUrl} in ${s(first)}; ` +
         `model ${two.fetched.outputs.modelVersion} as revision ${second.outputs.revision} in ${s(second)}; both proven (modelVerified=${second.outputs.modelVerified}).`,
@@ -119,6 +120,7 @@ export async function deployDemo(registry: TestRegistry, releases: readonly [Rel
         `the image reporting another model's digest (model check) in ${s(mislabeled)}.`,
       `Canary: model ${two.fetched.outputs.modelVersion} promoted in ${s(second)}; the constant predictor's canary aborted in ${s(constantCanary)} with the Deployment untouched.`,
       ...pods,
+      ...blueGreen,
     ];
   } finally {
     await cluster.stop();
@@ -190,6 +192,46 @@ function printCanaryReport(run: TaskRun): void {
 }
 
 /** An image that serves another model than the pipeline deploys (a stale variable at bake time): the model check catches it. */
+/** The blue-green inputs of the demo: the old colour kept 30 minutes, a preview Service in front of the new one. */
+const BLUE_GREEN = { strategy: 'blueGreen', blueGreenKeepMinutes: '30', blueGreenPreviewService: 'true' };
+
+function selectorOf(cluster: ClusterSimulator): string {
+  const service = cluster.get('Service', 'churn', 'churn-app') as { spec: { selector: Record<string, string> } };
+  return Object.entries(service.spec.selector).map(([key, value]) => `${key}=${value}`).join(',');
+}
+
+/**
+ * Blue-green: the constant predictor is proven through the pod proxy in the colour not serving and
+ * never switched to; then model one (the team goes back to it) is switched to in one apply, the
+ * old colour kept running. Returns the report's lines.
+ */
+async function blueGreenScenes(cluster: ClusterSimulator, one: Release, two: Release, constant: { image: string; digest: string }, show: Show): Promise<string[]> {
+  console.log(`\nBlue-green: the constant predictor again, into the colour that is not serving; the Service selects ${selectorOf(cluster)}:`);
+  const generation = (cluster.get('Deployment', 'churn', 'churn-app') as { metadata: { generation: number } }).metadata.generation;
+  const refused = await deploy(cluster, constant.image, two.fetched, '107', { ...BLUE_GREEN, modelVersion: '9.9.9', modelDigest: constant.digest });
+  show('DeployAiAppToAks@1 (constant predictor, blueGreen)', refused, 'Failed');
+  outputs(refused, ['verdict', 'activeColor']);
+  for (const line of trim(refused.result.message, 2)) console.log(`  ! ${line}`);
+  const after = (cluster.get('Deployment', 'churn', 'churn-app') as { metadata: { generation: number } }).metadata.generation;
+  console.log(`  Service selects ${selectorOf(cluster)}; Deployment churn-app generation before ${generation}, after ${after}`);
+  if (refused.outputs.verdict !== 'aborted' || after !== generation) throw new Error('the constant predictor was switched to, or the serving colour was touched');
+
+  console.log(`\nBlue-green: the team goes back to model ${one.fetched.outputs.modelVersion}; it is proven in the new colour, then the Service switches to it in one apply:`);
+  const switched = await deploy(cluster, one.baked.outputs.imageRef, one.fetched, '108', BLUE_GREEN);
+  show(`DeployAiAppToAks@1 (model ${one.fetched.outputs.modelVersion}, blueGreen)`, switched);
+  outputs(switched, ['verdict', 'activeColor', 'deploymentName', 'deployedImage', 'modelVerified', 'serviceUrl']);
+  console.log(`  Service selects ${selectorOf(cluster)}`);
+  const kept = cluster.get('Deployment', 'churn', 'churn-app') as { spec: { replicas: number }; metadata: { annotations: Record<string, string> } };
+  console.log(`  the old colour, Deployment churn-app: ${kept.spec.replicas} replicas, keep-until ${kept.metadata.annotations['ai-model-delivery-tasks/keep-until']}`);
+  if (switched.outputs.verdict !== 'promoted' || switched.outputs.activeColor !== 'green') throw new Error(`the blue-green switch to model ${one.fetched.outputs.modelVersion} did not happen`);
+  const served = await score(switched.outputs.serviceUrl);
+  if (served.model_digest !== one.fetched.outputs.modelDigest) throw new Error(`after the switch /score was answered by model ${served.model_digest}, not ${one.fetched.outputs.modelDigest}`);
+  return [
+    `Blue-green: the constant predictor was never switched to (${s(refused)}, Service and Deployment untouched); ` +
+      `model ${one.fetched.outputs.modelVersion} was switched to on ${switched.outputs.activeColor} in ${s(switched)}, the old colour kept for 30 minutes.`,
+  ];
+}
+
 async function deployMislabeled(cluster: ClusterSimulator, old: Release, running: Release, show: Show, bake: Bake): Promise<TaskRun> {
   console.log(`\nA stale variable bakes model ${old.fetched.outputs.modelVersion} where ${running.fetched.outputs.modelVersion} was meant; the release deploys it as ${running.fetched.outputs.modelVersion}:`);
   const baked = await bake(old.fetched, '105', ' (stale model)', {});

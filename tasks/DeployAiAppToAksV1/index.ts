@@ -6,16 +6,13 @@
 import { verifyProvenance } from '../common/attest/verify';
 import { resolveKubeconfig } from '../common/azure/clusterAccess';
 import { deployThroughRunCommand } from '../common/pipeline/privateCluster';
-import { DeployAiAppToAksOutputs as Outputs } from '../common/contract/deployAiAppToAks';
 import { connectCluster } from '../common/kube/cluster';
-import { deployApp, RolloutFailedError } from '../common/kube/deploy';
+import { RolloutFailedError } from '../common/kube/deploy';
 import { runTask } from '../common/pipeline/agent';
 import { readDeployInputs } from '../common/pipeline/deployInputs';
-import { publishDeployed, publishRolloutFailure } from '../common/pipeline/deployPublish';
+import { notDelivered, publishDeployed, publishRolloutFailure, publishStrategy } from '../common/pipeline/deployPublish';
 import { retryPolicy } from '../common/net/retry';
-import { runCanary } from '../common/kube/strategy/canary';
-import { TaskError } from '../common/errors';
-import { canaryStepsMarkdown, writeCanaryReport } from '../common/pipeline/canaryReport';
+import { deliver } from '../common/kube/strategy/deliver';
 
 export async function run(): Promise<void> {
   await runTask(__dirname, readDeployInputs, async (inputs, agent) => {
@@ -27,18 +24,10 @@ export async function run(): Promise<void> {
     const access = await resolveKubeconfig(inputs.cluster, { setSecret: (value) => agent.setSecret(value), log: agent.log, network, signal });
     const cluster = connectCluster(access.kubeconfig, { network, signal });
     try {
-      if (inputs.canary) {
-        const canary = await runCanary(inputs.deploy, inputs.canary, { cluster, log: agent.log, network, signal });
-        agent.setOutput(Outputs.verdict, canary.verdict);
-        if (canary.report) {
-          agent.setOutput(Outputs.analysisReport, writeCanaryReport(agent, canary.report));
-          agent.uploadSummary(agent.loc('SummaryTitleCanary'), canaryStepsMarkdown(agent.loc('SummaryTitleCanary'), canary.report));
-        }
-        if (!canary.deployed) throw new TaskError('DeployCanaryNotPromoted', [inputs.deploy.image, canary.verdict]);
-        publishDeployed(agent, inputs, canary.deployed, provenance);
-        return agent.loc('DeploySucceeded', canary.deployed.deploymentName, canary.deployed.revision, canary.deployed.deployedImage, canary.deployed.service?.url ?? canary.deployed.service?.ip ?? '-');
-      }
-      const result = await deployApp(inputs.deploy, { cluster, log: agent.log, network, signal });
+      const delivery = await deliver(inputs.deploy, inputs.strategy, { cluster, log: agent.log, network, signal });
+      publishStrategy(agent, delivery);
+      if (!delivery.deployed) throw notDelivered(inputs, delivery);
+      const result = delivery.deployed;
       publishDeployed(agent, inputs, result, provenance);
       return agent.loc('DeploySucceeded', result.deploymentName, result.revision, result.deployedImage, result.service?.url ?? result.service?.ip ?? '-');
     } catch (error) {

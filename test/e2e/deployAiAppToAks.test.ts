@@ -249,6 +249,37 @@ spec:
     assert.deepEqual(JSON.parse(await kubectl('get', 'deployments', '-n', 'shop', '-o', 'json')).items.map((item: { metadata: { name: string } }) => item.metadata.name).sort(), ['api', 'worker']);
   });
 
+  it('blueGreen: a first run deploys blue, the next switches the Service to green in one apply, an image that never runs is not switched to', async () => {
+    const blueGreen = { strategy: 'blueGreen', namespace: 'churn-bg', blueGreenKeepMinutes: '15' };
+    const selector = async () => JSON.parse(await kubectl('get', 'service', 'churn-app', '-n', 'churn-bg', '-o', 'jsonpath={.spec.selector}')) as Record<string, string>;
+    const first = await deploy({ ...blueGreen, image: goodImage });
+    assert.equal(first.result.status, 'Succeeded', visibleOutput(first));
+    assert.deepEqual([first.outputs.verdict, first.outputs.activeColor, first.outputs.deploymentName], ['promoted', 'blue', 'churn-app']);
+    assert.match(visibleOutput(first), /nothing serves to switch from/);
+
+    const second = await deploy({ ...blueGreen, image: secondImage });
+    assert.equal(second.result.status, 'Succeeded', visibleOutput(second));
+    assert.deepEqual([second.outputs.verdict, second.outputs.activeColor, second.outputs.deploymentName, second.outputs.deployedImage], ['promoted', 'green', 'churn-app-green', secondImage]);
+    assert.equal(second.outputs.modelVerified, 'true');
+    assert.deepEqual(await selector(), { 'ai-model-delivery-tasks/app': 'churn-app', 'ai-model-delivery-tasks/color': 'green' });
+    const served = await (await fetch(second.outputs.serviceUrl)).json() as { image: string };
+    assert.equal(served.image, secondImage, 'the load balancer serves green');
+    const blue = JSON.parse(await kubectl('get', 'deployment', 'churn-app', '-n', 'churn-bg', '-o', 'json'));
+    assert.equal(blue.spec.template.spec.containers[0].image, goodImage, 'blue still runs the previous image');
+    assert.ok(Date.parse(blue.metadata.annotations['ai-model-delivery-tasks/keep-until']) > Date.now() + 14 * 60_000);
+    const summary = second.attachments.find((attachment) => attachment.type === 'Distributedtask.Core.Summary' && attachment.content?.includes('Blue-green'));
+    assert.match(summary?.content ?? '', /Serving now \| `green \(churn-app-green\)`/);
+
+    const missing = `${registry.host}/churn-app@sha256:${'e'.repeat(64)}`;
+    const third = await deploy({ ...blueGreen, image: missing, rolloutTimeoutSeconds: '20' });
+    assert.equal(third.result.status, 'Failed', visibleOutput(third));
+    assert.deepEqual([third.outputs.verdict, third.outputs.activeColor], ['aborted', 'green']);
+    assert.match(third.result.message ?? visibleOutput(third), /was not switched to \(verdict: aborted, at the rollout check\)/);
+    assert.deepEqual(await selector(), { 'ai-model-delivery-tasks/app': 'churn-app', 'ai-model-delivery-tasks/color': 'green' });
+    assert.equal(JSON.parse(await kubectl('get', 'deployment', 'churn-app', '-n', 'churn-bg', '-o', 'json')).spec.replicas, 0, 'the failed colour is scaled down');
+    assertNothingLeaked(third);
+  });
+
   it('fails on a malformed kubeconfig without printing it', async () => {
     const broken = `${cluster.kubeconfig().replace('clusters:', 'clusters: [')}\n`;
     const run = await runTask({

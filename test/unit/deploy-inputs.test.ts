@@ -122,6 +122,21 @@ describe('DeployAiAppToAks inputs', () => {
     });
   });
 
+  it('reads the blue-green settings only with strategy blueGreen, without golden requests too', () => {
+    assert.deepEqual(read(base).strategy, { kind: 'rolling' });
+    assert.deepEqual(read({ ...base, strategy: 'blueGreen' }).strategy, { kind: 'blueGreen', settings: { keepMinutes: 30, previewService: false } });
+    assert.deepEqual(read({ ...base, strategy: 'blueGreen', blueGreenKeepMinutes: '0', blueGreenPreviewService: 'true' }).strategy, { kind: 'blueGreen', settings: { keepMinutes: 0, previewService: true } });
+    assert.equal(read({ ...base, goldenRequests: GOLDEN_OK, strategy: 'canary' }).strategy.kind, 'canary');
+  });
+
+  it('refuses blue-green on a private cluster, naming strategy', () => {
+    const arm = { url: 'https://management.azure.com/', scheme: 'WorkloadIdentityFederation', auth: { tenantid: 'tenant-1', serviceprincipalid: 'client-1' }, data: { subscriptionId: 'sub-1' } };
+    const inputs = { image, appName: 'churn-app', connectionType: 'azureResourceManager', azureSubscription: 'arm', resourceGroup: 'rg-ai', kubernetesCluster: 'aks-prod', privateCluster: 'true' };
+    assert.equal(readDeployInputs(fakeAgent(inputs, { endpoints: { arm }, variables })).strategy.kind, 'rolling');
+    assert.throws(() => readDeployInputs(fakeAgent({ ...inputs, strategy: 'blueGreen' }, { endpoints: { arm }, variables })), (error: unknown) =>
+      error instanceof InputError && error.input === 'strategy' && /'blueGreen': a private cluster .*needs the API server/.test(error.message));
+  });
+
   it('reads env values that hold = and commas, one per line', () => {
     const { deploy } = read({ ...base, env: 'MODEL_PATH=/models\nALLOWED=a,b=c\n' });
     assert.ok(deploy.workload.kind === 'generated');
@@ -192,6 +207,7 @@ describe('DeployAiAppToAks inputs', () => {
       ['a prune that is not a boolean', { manifests: 'k8s/app.yaml', prune: 'sometimes' }, 'prune', /Input 'prune'.*'sometimes'/],
       ['an images repository no container uses', { manifests: 'k8s/app.yaml', images: 'redis=redis:7.2' }, 'images', /Input 'images' names repository 'redis', but no container/],
       ['a canary with your own manifests', { manifests: 'k8s/app.yaml', strategy: 'canary' }, 'strategy', /Input 'strategy' is 'canary': it works with the generated workload/],
+      ['a blue-green with your own manifests', { manifests: 'k8s/app.yaml', strategy: 'blueGreen' }, 'strategy', /Input 'strategy' is 'blueGreen': it works with the generated workload .*use rolling with your own manifests/],
     ];
     for (const [what, inputs, input, message] of badManifests) {
       it(`rejects ${what}`, () => assert.throws(() => read({ kubernetesServiceConnection: 'k8s', image, ...inputs }, root), (error: unknown) =>
@@ -238,7 +254,11 @@ describe('DeployAiAppToAks inputs', () => {
     ['a request that is not an object', { goldenRequests: goldenFile('string.jsonl', '"/score"\n') }, 'goldenRequests', /line 1: each request is a JSON object/],
     ['a latency limit of 0', { goldenRequests: GOLDEN_OK, maxLatencyMs: '0' }, 'maxLatencyMs', /Input 'maxLatencyMs' is 0, which is out of range\. Use a whole number from 1 to 600000/],
     ['a latency limit that is not a number', { goldenRequests: GOLDEN_OK, maxLatencyMs: 'fast' }, 'maxLatencyMs', /Input 'maxLatencyMs' is 'fast', which is not a whole number/],
-    ['a strategy that is not offered', { strategy: 'blueGreen' }, 'strategy', /Input 'strategy'.*'blueGreen'/],
+    ['a strategy that is not offered', { strategy: 'rainbow' }, 'strategy', /Input 'strategy'.*'rainbow'/],
+    ['a negative blueGreenKeepMinutes', { strategy: 'blueGreen', blueGreenKeepMinutes: '-1' }, 'blueGreenKeepMinutes', /Input 'blueGreenKeepMinutes' is -1, which is out of range\. Use a whole number from 0 to 10080/],
+    ['a blueGreenKeepMinutes that is not a number', { strategy: 'blueGreen', blueGreenKeepMinutes: 'half an hour' }, 'blueGreenKeepMinutes', /Input 'blueGreenKeepMinutes' is 'half an hour', which is not a whole number/],
+    ['a blueGreenPreviewService that is not a boolean', { strategy: 'blueGreen', blueGreenPreviewService: 'maybe' }, 'blueGreenPreviewService', /Input 'blueGreenPreviewService'.*'maybe'/],
+    ['a preview Service name over 63 characters', { strategy: 'blueGreen', blueGreenPreviewService: 'true', appName: 'a'.repeat(60) }, 'appName', /preview Service is named 'a{60}-preview', longer than a Service name's 63 characters/],
     ['a canary without golden requests', { strategy: 'canary' }, 'goldenRequests', /Input 'goldenRequests' is required when strategy is canary/],
     ['canary steps without a duration', { strategy: 'canary', goldenRequests: GOLDEN_OK, canarySteps: '10%, 50%:5m' }, 'canarySteps', /Input 'canarySteps': canary step '10%' is not valid: it is not <percent>%:<duration>/],
     ['a canary step under 10 s', { strategy: 'canary', goldenRequests: GOLDEN_OK, canarySteps: '10%:5s' }, 'canarySteps', /Input 'canarySteps': canary step '10%:5s' is not valid: 5 s is shorter than the minimum of 10 s/],

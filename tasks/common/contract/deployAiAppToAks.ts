@@ -40,10 +40,12 @@ export const DeployAiAppToAksInputs = {
   maxLatencyMs: { name: 'maxLatencyMs', kind: 'int' },
   rolloutTimeoutSeconds: { name: 'rolloutTimeoutSeconds', kind: 'int', default: 600 },
   rollbackOnFailure: { name: 'rollbackOnFailure', kind: 'boolean', default: true },
-  strategy: { name: 'strategy', kind: 'pickList', options: ['rolling', 'canary'], default: 'rolling' },
+  strategy: { name: 'strategy', kind: 'pickList', options: ['rolling', 'canary', 'blueGreen'], default: 'rolling' },
   canarySteps: { name: 'canarySteps', kind: 'string', default: '10%:5m, 50%:5m' },
   canaryRequestRate: { name: 'canaryRequestRate', kind: 'string', default: '5' },
   onInconclusive: { name: 'onInconclusive', kind: 'pickList', options: ['abort', 'promote'], default: 'abort' },
+  blueGreenKeepMinutes: { name: 'blueGreenKeepMinutes', kind: 'string', default: '30' },
+  blueGreenPreviewService: { name: 'blueGreenPreviewService', kind: 'boolean', default: false },
   progressDeadlineSeconds: { name: 'progressDeadlineSeconds', kind: 'int' },
   loadBalancerTimeoutSeconds: { name: 'loadBalancerTimeoutSeconds', kind: 'int', default: 300 },
 } as const;
@@ -64,4 +66,5 @@ export const DeployAiAppToAksOutputs = {
   workloads: 'workloads',
   verdict: 'verdict',
   analysisReport: 'analysisReport',
+  activeColor: 'activeColor',
 } as const;

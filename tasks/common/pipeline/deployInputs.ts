@@ -27,6 +27,9 @@ import type { ProvenanceGate } from '../attest/verify';
 import { deployProvenanceInput } from './provenanceInputs';
 import type { CanarySettings } from '../kube/strategy/canary';
 import { parseCanarySteps } from '../kube/strategy/steps';
+import { ROLLING, type Strategy } from '../kube/strategy/deliver';
+import type { BlueGreenSettings } from '../kube/strategy/blueGreen';
+import { PREVIEW_SUFFIX } from '../kube/strategy/colours';
 import { type SettingInputs, type WithSettings, readingInputs } from './settings';
 
 export interface DeployTaskInputs extends WithSettings {
@@ -37,8 +40,10 @@ export interface DeployTaskInputs extends WithSettings {
   readonly model: ModelAnnotations;
   /** Set when requireProvenance is on: what the gate checks before anything is applied. */
   readonly provenance?: ProvenanceGate;
-  /** Set when strategy is canary. */
+  /** Set when strategy is canary (also inside `strategy`; the private-cluster path refuses it by this). */
   readonly canary?: CanarySettings;
+  /** How the image is delivered: what deliver() runs. */
+  readonly strategy: Strategy;
 }
 
 /** The input behind each field of a generated app's spec: the setting a spec problem names. */
@@ -211,7 +216,26 @@ function canaryInput(agent: Agent, deploy: DeployRequest): CanarySettings | unde
   };
 }
 
-function readDeploy(agent: Agent): Omit<DeployTaskInputs, 'settings' | 'cluster'> {
+/** strategy blueGreen: the generated workload (the task knows both colours and the Service it switches), the API server, and the keep window. */
+function blueGreenInput(agent: Agent, deploy: DeployRequest, cluster: ClusterAccessRequest): BlueGreenSettings | undefined {
+  if (pickInput(agent, Inputs.strategy) !== 'blueGreen') return undefined;
+  const strategy = Inputs.strategy.name;
+  if (deploy.workload.kind !== 'generated') {
+    throw new InputError(strategy, 'InputInvalid', [strategy, 'blueGreen', "it works with the generated workload (appName, 'manifests' empty): the task then knows both colours' Deployments and the Service whose selector it switches; use rolling with your own manifests"]);
+  }
+  if (cluster.kind === 'aks' && cluster.privateCluster) {
+    throw new InputError(strategy, 'InputInvalid', [strategy, 'blueGreen', 'a private cluster (privateCluster true) is reached only through AKS run command, and blue-green needs the API server to prove the new colour and switch the Service; use rolling']);
+  }
+  const previewService = boolInput(agent, Inputs.blueGreenPreviewService);
+  const appName = deploy.workload.app.appName;
+  const preview = `${appName}${PREVIEW_SUFFIX}`;
+  if (previewService && preview.length > 63) {
+    throw new InputError(Inputs.appName.name, 'InputInvalid', [Inputs.appName.name, appName, `with blueGreenPreviewService the preview Service is named '${preview}', longer than a Service name's 63 characters; shorten appName or turn the preview off`]);
+  }
+  return { keepMinutes: intInput(agent, Inputs.blueGreenKeepMinutes, { min: 0, max: 10080 }), previewService };
+}
+
+function readDeploy(agent: Agent, cluster: ClusterAccessRequest): Omit<DeployTaskInputs, 'settings' | 'cluster'> {
   const namespace = checkedText(agent, Inputs.namespace, dns1123LabelProblem);
   const image = requiredInput(agent, Inputs.image, 'deploying (use $(bake.imageRef), the digest reference Bake Model Into Image outputs)');
   rejectIf(Inputs.image.name, imageProblem(image));
@@ -238,12 +262,14 @@ function readDeploy(agent: Agent): Omit<DeployTaskInputs, 'settings' | 'cluster'
   });
   const provenance = deployProvenanceInput(agent, image, model.modelDigest);
   const canary = canaryInput(agent, deploy);
-  return { deploy, manifestFiles: files, model, ...(provenance ? { provenance } : {}), ...(canary ? { canary } : {}) };
+  const blueGreen = blueGreenInput(agent, deploy, cluster);
+  const strategy: Strategy = canary ? { kind: 'canary', settings: canary } : blueGreen ? { kind: 'blueGreen', settings: blueGreen } : ROLLING;
+  return { deploy, manifestFiles: files, model, ...(provenance ? { provenance } : {}), ...(canary ? { canary } : {}), strategy };
 }
 
 export function readDeployInputs(agent: Agent): DeployTaskInputs {
   const cluster = readClusterAccess(agent);
   const settings = deploySettings(connectionTypeOf(cluster));
   // The manifests' own failures (their YAML, the containers to replace) are the core's: named by the table.
-  return Object.freeze({ settings, cluster, ...readingInputs(settings, () => readDeploy(agent)) });
+  return Object.freeze({ settings, cluster, ...readingInputs(settings, () => readDeploy(agent, cluster)) });
 }

@@ -4,7 +4,11 @@
  */
 import type { VerifiedProvenance } from '../attest/verify';
 import { DeployAiAppToAksOutputs as Outputs } from '../contract/deployAiAppToAks';
+import { TaskError } from '../errors';
 import type { DeployResult, RolloutFailedError } from '../kube/deploy';
+import type { Delivery } from '../kube/strategy/deliver';
+import { blueGreenMarkdown } from './blueGreenSummary';
+import { canaryStepsMarkdown, writeCanaryReport } from './canaryReport';
 import type { Agent } from './agent';
 import type { DeployTaskInputs } from './deployInputs';
 import { markdownSummary } from './summary';
@@ -48,4 +52,24 @@ function summarize(agent: Agent, inputs: DeployTaskInputs, rows: [string, string
   const model = inputs.model.modelVersion ? `${inputs.model.modelVersion}${inputs.model.modelDigest ? ` (${inputs.model.modelDigest})` : ''}` : '(not given)';
   const signed: [string, string][] = provenance ? [['Provenance', `signed by key ${provenance.signer}; model ${provenance.model}`]] : [];
   agent.uploadSummary(title, markdownSummary(title, [...rows.slice(0, 2), ['Model', model], ...signed, ...rows.slice(2)]));
+}
+
+/** What a progressive strategy adds: its verdict, the canary's report and step table, blue-green's colours. */
+export function publishStrategy(agent: Agent, delivery: Delivery): void {
+  if (delivery.verdict) agent.setOutput(Outputs.verdict, delivery.verdict);
+  if (delivery.blueGreen) {
+    agent.setOutput(Outputs.activeColor, delivery.blueGreen.activeColour);
+    agent.uploadSummary(agent.loc('SummaryTitleBlueGreen'), blueGreenMarkdown(agent.loc('SummaryTitleBlueGreen'), delivery.blueGreen, delivery.verdict ?? ''));
+  }
+  if (delivery.report) {
+    agent.setOutput(Outputs.analysisReport, writeCanaryReport(agent, delivery.report));
+    agent.uploadSummary(agent.loc('SummaryTitleCanary'), canaryStepsMarkdown(agent.loc('SummaryTitleCanary'), delivery.report));
+  }
+}
+
+/** Why a progressive strategy ended without rolling the image out: the task fails with it. */
+export function notDelivered(inputs: DeployTaskInputs, delivery: Delivery): TaskError {
+  const verdict = delivery.verdict ?? 'aborted';
+  if (delivery.blueGreen) return new TaskError('DeployBlueGreenNotSwitched', [inputs.deploy.image, verdict, delivery.blueGreen.stage, delivery.blueGreen.detail ?? '']);
+  return new TaskError('DeployCanaryNotPromoted', [inputs.deploy.image, verdict]);
 }
