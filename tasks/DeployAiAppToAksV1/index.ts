@@ -13,9 +13,10 @@ import { runTask, type Agent } from '../common/pipeline/agent';
 import { type DeployTaskInputs, readDeployInputs } from '../common/pipeline/deployInputs';
 import { markdownSummary } from '../common/pipeline/summary';
 import { retryPolicy } from '../common/net/retry';
-import { runCanary } from '../common/kube/strategy/canary';
+import { runCanary, trackName } from '../common/kube/strategy/canary';
+import { decideCanary } from '../common/kube/strategy/decision';
 import { TaskError } from '../common/errors';
-import { canaryStepsMarkdown, writeCanaryReport } from '../common/pipeline/canaryReport';
+import { canaryStepsMarkdown, publishDecision, writeCanaryReport } from '../common/pipeline/canaryReport';
 
 export async function run(): Promise<void> {
   await runTask(__dirname, readDeployInputs, async (inputs, agent) => {
@@ -23,10 +24,17 @@ export async function run(): Promise<void> {
     const signal = agent.lifetime.signal;
     // The gate comes first: nothing reaches the cluster for an image whose provenance fails.
     const provenance = inputs.provenance && (await verifyProvenance(inputs.provenance, { network, signal, log: agent.log, retryPolicy: retryPolicy(), onSecret: (value) => agent.setSecret(value) }));
-    if (inputs.cluster.kind === 'aks' && inputs.cluster.privateCluster) return deployThroughRunCommand(agent, inputs, inputs.cluster);
+    if (inputs.cluster.kind === 'aks' && inputs.cluster.privateCluster && !inputs.decision) return deployThroughRunCommand(agent, inputs, inputs.cluster);
     const access = await resolveKubeconfig(inputs.cluster, { setSecret: (value) => agent.setSecret(value), log: agent.log, network, signal });
     const cluster = connectCluster(access.kubeconfig, { network, signal });
     try {
+      if (inputs.decision) {
+        const decided = await decideCanary(inputs.decision, { cluster, log: agent.log, network, signal });
+        publishDecision(agent, decided, inputs.decision.action);
+        if (!decided.deployed) return agent.loc('DeployCanaryAbortedOnRequest', decided.state?.image ?? '-', inputs.decision.request.app.appName);
+        publish(agent, { model: decided.state?.model ?? inputs.model }, decided.deployed, provenance);
+        return agent.loc('DeploySucceeded', decided.deployed.deploymentName, decided.deployed.revision, decided.deployed.deployedImage, decided.deployed.service?.url ?? decided.deployed.service?.ip ?? '-');
+      }
       if (inputs.canary) {
         const canary = await runCanary(inputs.deploy, inputs.canary, { cluster, log: agent.log, network, signal });
         agent.setOutput(Outputs.verdict, canary.verdict);
@@ -34,6 +42,8 @@ export async function run(): Promise<void> {
           agent.setOutput(Outputs.analysisReport, writeCanaryReport(agent, canary.report));
           agent.uploadSummary(agent.loc('SummaryTitleCanary'), canaryStepsMarkdown(agent.loc('SummaryTitleCanary'), canary.report));
         }
+        const held = canary.state;
+        if (held) return agent.loc('DeployCanaryPending', held.image, held.step.reached, held.step.of, held.step.percent, held.outcome, held.recommendation, trackName(held.app, 'canary'));
         if (!canary.deployed) throw new TaskError('DeployCanaryNotPromoted', [inputs.deploy.image, canary.verdict]);
         publish(agent, inputs, canary.deployed, provenance);
         return agent.loc('DeploySucceeded', canary.deployed.deploymentName, canary.deployed.revision, canary.deployed.deployedImage, canary.deployed.service?.url ?? canary.deployed.service?.ip ?? '-');
@@ -50,7 +60,7 @@ export async function run(): Promise<void> {
   });
 }
 
-function publish(agent: Agent, inputs: DeployTaskInputs, result: DeployResult, provenance: VerifiedProvenance | undefined): void {
+function publish(agent: Agent, inputs: Pick<DeployTaskInputs, 'model'>, result: DeployResult, provenance: VerifiedProvenance | undefined): void {
   agent.setOutput(Outputs.deploymentName, result.deploymentName);
   agent.setOutput(Outputs.revision, String(result.revision));
   agent.setOutput(Outputs.deployedImage, result.deployedImage);
@@ -69,7 +79,7 @@ function publish(agent: Agent, inputs: DeployTaskInputs, result: DeployResult, p
   ], provenance);
 }
 
-function publishFailure(agent: Agent, inputs: DeployTaskInputs, failure: RolloutFailedError, provenance: VerifiedProvenance | undefined): void {
+function publishFailure(agent: Agent, inputs: Pick<DeployTaskInputs, 'model'>, failure: RolloutFailedError, provenance: VerifiedProvenance | undefined): void {
   agent.setOutput(Outputs.deploymentName, failure.deployment);
   agent.setOutput(Outputs.rolledBack, String(failure.rolledBack));
   agent.setOutput(Outputs.modelVerified, 'false');
@@ -84,7 +94,7 @@ function publishFailure(agent: Agent, inputs: DeployTaskInputs, failure: Rollout
   ], provenance);
 }
 
-function summarize(agent: Agent, inputs: DeployTaskInputs, rows: [string, string][], provenance: VerifiedProvenance | undefined): void {
+function summarize(agent: Agent, inputs: Pick<DeployTaskInputs, 'model'>, rows: [string, string][], provenance: VerifiedProvenance | undefined): void {
   const title = agent.loc('SummaryTitleDeploy');
   const model = inputs.model.modelVersion ? `${inputs.model.modelVersion}${inputs.model.modelDigest ? ` (${inputs.model.modelDigest})` : ''}` : '(not given)';
   const signed: [string, string][] = provenance ? [['Provenance', `signed by key ${provenance.signer}; model ${provenance.model}`]] : [];

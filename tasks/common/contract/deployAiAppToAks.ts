@@ -1,7 +1,7 @@
 // Generated from tasks/DeployAiAppToAksV1/task.json by scripts/contracts.mjs (npm run build). Do not edit:
 // change task.json and rebuild.
 
-/** Deploy AI App To AKS 1.2.0: every input, with its pick-list values and default. */
+/** Deploy AI App To AKS 1.3.0: every input, with its pick-list values and default. */
 export const DeployAiAppToAksInputs = {
   connectionType: { name: 'connectionType', kind: 'pickList', options: ['kubernetesServiceConnection', 'azureResourceManager'], default: 'kubernetesServiceConnection', required: true },
   kubernetesServiceConnection: { name: 'kubernetesServiceConnection', kind: 'connectedService', required: true },
@@ -12,7 +12,7 @@ export const DeployAiAppToAksInputs = {
   privateCluster: { name: 'privateCluster', kind: 'boolean', default: false },
   namespace: { name: 'namespace', kind: 'string', default: 'default' },
   createNamespace: { name: 'createNamespace', kind: 'boolean', default: true },
-  image: { name: 'image', kind: 'string', required: true },
+  image: { name: 'image', kind: 'string' },
   manifests: { name: 'manifests', kind: 'multiLine' },
   containers: { name: 'containers', kind: 'string' },
   images: { name: 'images', kind: 'multiLine' },
@@ -41,15 +41,17 @@ export const DeployAiAppToAksInputs = {
   rolloutTimeoutSeconds: { name: 'rolloutTimeoutSeconds', kind: 'int', default: 600 },
   rollbackOnFailure: { name: 'rollbackOnFailure', kind: 'boolean', default: true },
   strategy: { name: 'strategy', kind: 'pickList', options: ['rolling', 'canary'], default: 'rolling' },
+  action: { name: 'action', kind: 'pickList', options: ['deploy', 'promote', 'abort'], default: 'deploy' },
   canarySteps: { name: 'canarySteps', kind: 'string', default: '10%:5m, 50%:5m' },
   canaryRequestRate: { name: 'canaryRequestRate', kind: 'string', default: '5' },
   onInconclusive: { name: 'onInconclusive', kind: 'pickList', options: ['abort', 'promote'], default: 'abort' },
+  canaryDecision: { name: 'canaryDecision', kind: 'pickList', options: ['automatic', 'manual'], default: 'automatic' },
   progressDeadlineSeconds: { name: 'progressDeadlineSeconds', kind: 'int' },
   loadBalancerTimeoutSeconds: { name: 'loadBalancerTimeoutSeconds', kind: 'int', default: 300 },
 } as const;
 
 /** The task's name and version, as its provenance names the builder. */
-export const DeployAiAppToAksTask = { name: 'DeployAiAppToAks', version: '1.2.0' } as const;
+export const DeployAiAppToAksTask = { name: 'DeployAiAppToAks', version: '1.3.0' } as const;
 
 /** The output variables, by name. */
 export const DeployAiAppToAksOutputs = {
