@@ -24,6 +24,9 @@ export const CANARY_STATE_VERSION = 1;
 export const MAX_STATE_CHARS = 32 * 1024;
 const MAX_STEPS = 100;
 const MAX_TEXT = 2048;
+const MAX_RUN_ENTRIES = 20;
+const PRINTABLE = /^[\x20-\x7e]*$/;
+const RUN_KEY = /^azure-pipelines\/[A-Za-z]{1,40}$/;
 
 /** A step as the state keeps it: the numbers of the run summary's table. */
 export interface StepSummary {
@@ -96,10 +99,15 @@ export function stateOf(report: AnalysisReport, settings: { model: ModelAnnotati
   };
 }
 
+/**
+ * The annotation's text, always one decodeState accepts in size: run values it would refuse are left
+ * out, and a state still too long keeps only its last step, then no run annotations.
+ */
 export function encodeState(state: CanaryState): string {
-  const text = JSON.stringify(state);
-  if (text.length > MAX_STATE_CHARS) return JSON.stringify({ ...state, steps: state.steps.slice(-1) });
-  return text;
+  const run = Object.fromEntries(Object.entries(state.run).filter(([key, value]) => RUN_KEY.test(key) && value.length <= MAX_TEXT && PRINTABLE.test(value)).slice(0, MAX_RUN_ENTRIES));
+  const shorter: CanaryState[] = [{ ...state, run }, { ...state, run, steps: state.steps.slice(-1) }, { ...state, run: {}, steps: state.steps.slice(-1) }];
+  const texts = shorter.map((candidate) => JSON.stringify(candidate));
+  return texts.find((text) => text.length <= MAX_STATE_CHARS) ?? texts.at(-1)!;
 }
 
 type Json = Record<string, unknown>;
@@ -146,9 +154,7 @@ class Reader {
   }
 }
 
-const PRINTABLE = /^[\x20-\x7e]*$/;
 const MODEL_VERSION = /^[\x21-\x7e]{1,128}$/;
-const RUN_KEY = /^azure-pipelines\/[A-Za-z]{1,40}$/;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z$/;
 const VERDICTS = ['pass', 'fail', 'inconclusive'] as const;
 
@@ -193,7 +199,7 @@ function stepsOf(read: Reader, value: unknown): StepSummary[] {
 function runOf(read: Reader, value: unknown): Record<string, string> {
   const run = read.object(value, 'run');
   const entries = Object.entries(run);
-  if (entries.length > 20) read.fail("'run' has more than 20 entries");
+  if (entries.length > MAX_RUN_ENTRIES) read.fail(`'run' has more than ${MAX_RUN_ENTRIES} entries`);
   return Object.fromEntries(entries.map(([key, item]) => {
     if (!RUN_KEY.test(key)) read.fail(`'run' has an unexpected key`);
     return [key, read.text(item, `run.${key}`, PRINTABLE)];
