@@ -92,7 +92,7 @@ describe('DeployAiAppToAks inputs', () => {
 
   it('names each setting the Deploy core may raise as a declared input, by connection type', () => {
     const declared = new Set(deployTask.inputs.map((input) => input.name));
-    const raised = ['clusterConnection', 'kubeconfig', 'registryConnection', 'namespace', 'image', 'manifests', 'containers', 'images', 'appName', 'replicas', 'containerPort', 'servicePort', 'serviceType', 'dnsLabel', 'readinessPath', 'env', 'imagePullSecret', 'progressDeadlineSeconds'];
+    const raised = ['clusterConnection', 'kubeconfig', 'registryConnection', 'namespace', 'image', 'manifests', 'containers', 'images', 'appName', 'replicas', 'containerPort', 'servicePort', 'serviceType', 'dnsLabel', 'readinessPath', 'env', 'imagePullSecret', 'progressDeadlineSeconds', 'modelDigest'];
     for (const type of ['kubernetesServiceConnection', 'azureResourceManager'] as const) {
       const settings = deploySettings(type);
       for (const setting of [...raised, ...(type === 'azureResourceManager' ? ['resourceGroup', 'cluster', 'useClusterAdmin', 'privateCluster'] : [])]) {
@@ -278,6 +278,7 @@ describe('DeployAiAppToAks inputs', () => {
     ['an abort with your own manifests', { strategy: 'canary', action: 'abort', manifests: 'k8s/*.yaml' }, 'action', /Input 'action' is 'abort': canaries work with the generated workload/],
     ['a promote whose image is not a reference', { strategy: 'canary', action: 'promote', image: 'Churn App' }, 'image', /Input 'image' is 'Churn App'/],
     ['a promote under requireProvenance without the image', { strategy: 'canary', action: 'promote', image: '', requireProvenance: 'true', trustedPublicKeys: '/keys.pem' }, 'image', /Input 'image' is required when requireProvenance is true: the image to promote is verified again/],
+    ['an abort on a private cluster', { connectionType: 'azureResourceManager', azureSubscription: 'acrWif', resourceGroup: 'rg-ai', kubernetesCluster: 'aks-prod', privateCluster: 'true', strategy: 'canary', action: 'abort' }, 'privateCluster', /Input 'privateCluster' is 'true': action abort reads the canary's state from the API server/],
     ['a canaryDecision that is not offered', { strategy: 'canary', goldenRequests: GOLDEN_OK, canaryDecision: 'ask' }, 'canaryDecision', /Input 'canaryDecision'.*'ask'/],
     ['an onInconclusive that is not offered', { strategy: 'canary', goldenRequests: GOLDEN_OK, onInconclusive: 'retry' }, 'onInconclusive', /Input 'onInconclusive'.*'retry'/],
     ['an invalid pull secret name', { containerRegistry: 'registry', imagePullSecretName: 'ACR Pull' }, 'imagePullSecretName', /Input 'imagePullSecretName' is 'ACR Pull'/],
