@@ -127,7 +127,8 @@ export async function runCanary(options: DeployRequest, settings: CanarySettings
     context.log.warn('DeployCanaryAborted', options.image, report.verdict, report.deployment, report.stableImage);
     return { verdict: report.verdict, report };
   }
-  return { verdict: report.verdict, report, deployed: await promoteCanary(options, context, report.verdict) };
+  context.log.info('DeployCanaryPromoting', report.verdict, options.image, report.deployment);
+  return { verdict: report.verdict, report, deployed: await promoteCanary(options, context) };
 }
 
 /**
@@ -136,11 +137,9 @@ export async function runCanary(options: DeployRequest, settings: CanarySettings
  * Deployment kept its full size throughout, so this costs no capacity), then the image is rolled
  * out to the stable Deployment by the ordinary rolling deploy.
  */
-export async function promoteCanary(options: DeployRequest, context: DeployContext, why: string): Promise<DeployResult> {
+export async function promoteCanary(options: DeployRequest, context: DeployContext): Promise<DeployResult> {
   if (options.workload.kind !== 'generated') throw new TaskError('DeployCanaryNeedsGenerated', []);
-  const name = options.workload.app.appName;
-  await removeTracks(context, options.namespace, name);
-  context.log.info('DeployCanaryPromoting', why, options.image, name);
+  await removeTracks(context, options.namespace, options.workload.app.appName);
   return deployApp(options, context);
 }
 

@@ -105,7 +105,8 @@ export async function decideCanary(decision: CanaryDecision, context: DeployCont
   const problem = appSpecProblem({ ...request.app, annotations: state.model, namespace: request.namespace, image: state.image });
   if (problem) throw settingFailure(problem);
   if (state.recommendation === 'abort') context.log.warn('DeployCanaryPromoteAgainstAdvice', state.outcome, state.step.reached, state.step.of);
-  const deployed = await promoteCanary(options, context, 'promote requested');
+  context.log.info('DeployCanaryPromotingOnRequest', state.image, app);
+  const deployed = await promoteCanary(options, context);
   return { verdict: 'promoted', state, deployed };
 }
 
