@@ -10,8 +10,9 @@
  * by the ordinary rolling deploy (deployApp: rollout watch, model proof, address, smoke test).
  * Fail, or inconclusive without onInconclusive promote: canary and baseline are removed, and the
  * stable Deployment keeps its generation. With decision manual, a canary that did not fail is left
- * running at its last step instead, its state recorded for a later promote or abort (decision.ts). On a dark (0 %) step neither track carries the label the
- * Service selects, so no user request reaches them.
+ * running at its last step instead, its state recorded for a later promote or abort (decision.ts).
+ * On a dark (0 %) step neither track carries the label the Service selects, so no user request
+ * reaches them.
  */
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { TaskError } from '../../errors';
