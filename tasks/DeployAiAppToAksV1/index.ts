@@ -13,6 +13,9 @@ import { readDeployInputs } from '../common/pipeline/deployInputs';
 import { notDelivered, publishDeployed, publishRolloutFailure, publishStrategy } from '../common/pipeline/deployPublish';
 import { retryPolicy } from '../common/net/retry';
 import { deliver } from '../common/kube/strategy/deliver';
+import { decideCanary } from '../common/kube/strategy/decision';
+import { trackName } from '../common/kube/strategy/canary';
+import { publishDecision } from '../common/pipeline/canaryReport';
 
 export async function run(): Promise<void> {
   await runTask(__dirname, readDeployInputs, async (inputs, agent) => {
@@ -20,12 +23,22 @@ export async function run(): Promise<void> {
     const signal = agent.lifetime.signal;
     // The gate comes first: nothing reaches the cluster for an image whose provenance fails.
     const provenance = inputs.provenance && (await verifyProvenance(inputs.provenance, { network, signal, log: agent.log, retryPolicy: retryPolicy(), onSecret: (value) => agent.setSecret(value) }));
-    if (inputs.cluster.kind === 'aks' && inputs.cluster.privateCluster) return deployThroughRunCommand(agent, inputs, inputs.cluster, provenance);
+    if (inputs.cluster.kind === 'aks' && inputs.cluster.privateCluster && !inputs.decision) return deployThroughRunCommand(agent, inputs, inputs.cluster, provenance);
     const access = await resolveKubeconfig(inputs.cluster, { setSecret: (value) => agent.setSecret(value), log: agent.log, network, signal });
     const cluster = connectCluster(access.kubeconfig, { network, signal });
     try {
+      if (inputs.decision) {
+        // A later run's promote or abort of a canary left waiting (canaryDecision manual).
+        const decided = await decideCanary(inputs.decision, { cluster, log: agent.log, network, signal });
+        publishDecision(agent, decided, inputs.decision.action);
+        if (!decided.deployed) return agent.loc('DeployCanaryAbortedOnRequest', decided.state?.image ?? '-', inputs.decision.request.app.appName);
+        publishDeployed(agent, { model: decided.state?.model ?? inputs.model }, decided.deployed, provenance);
+        return agent.loc('DeploySucceeded', decided.deployed.deploymentName, decided.deployed.revision, decided.deployed.deployedImage, decided.deployed.service?.url ?? decided.deployed.service?.ip ?? '-');
+      }
       const delivery = await deliver(inputs.deploy, inputs.strategy, { cluster, log: agent.log, network, signal });
       publishStrategy(agent, delivery);
+      const held = delivery.pending;
+      if (held) return agent.loc('DeployCanaryPending', held.image, held.step.reached, held.step.of, held.step.percent, held.outcome, held.recommendation, trackName(held.app, 'canary'));
       if (!delivery.deployed) throw notDelivered(inputs, delivery);
       const result = delivery.deployed;
       publishDeployed(agent, inputs, result, provenance);

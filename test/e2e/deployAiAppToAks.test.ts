@@ -280,6 +280,45 @@ spec:
     assertNothingLeaked(third);
   });
 
+  it('deploys a canary that waits for a decision, then promotes it in a second task run from the annotations alone', async () => {
+    const namespace = 'later';
+    const golden = join(home, 'golden-version.jsonl');
+    fs.writeFileSync(golden, `${JSON.stringify({ path: '/version', method: 'GET', expect: { model_version: '1.2.0', model_digest: `sha256:${'d'.repeat(64)}` } })}\n`);
+    const first = await deploy({ namespace, image: goodImage });
+    assert.equal(first.result.status, 'Succeeded', visibleOutput(first));
+    const canary = { namespace, strategy: 'canary', goldenRequests: golden, canarySteps: '50%:10s', canaryRequestRate: '5' };
+    const started = await deploy({ ...canary, image: secondImage, canaryDecision: 'manual' }, undefined, { 'Build.BuildNumber': '20261207.1', 'Build.BuildId': '90' });
+    assert.equal(started.result.status, 'Succeeded', visibleOutput(started));
+    assert.equal(started.outputs.verdict, 'pending');
+    assert.match(started.result.message, /waits for a decision at step 1 of 1 \(50%\): the analysis says pass and recommends promote/);
+    assert.match(started.outputs.analysisReport, /canary-churn-app-\d+\.json$/);
+    const table = started.attachments.find((attachment) => attachment.name === 'Canary analysis')?.content ?? '';
+    assert.match(table, /Verdict: \*\*pending\*\*/);
+    assert.match(table, /The analysis recommends: \*\*promote\*\*/);
+    const waiting = JSON.parse(await kubectl('get', 'deployment', 'churn-app-canary', '-n', namespace, '-o', 'json'));
+    const state = JSON.parse(waiting.metadata.annotations['ai-model-delivery-tasks/canary-state']);
+    assert.equal(state.image, secondImage);
+    assert.equal(state.run['azure-pipelines/execution'], '20261207.1');
+    assert.equal(JSON.parse(await kubectl('get', 'deployment', 'churn-app', '-n', namespace, '-o', 'json')).spec.template.spec.containers[0].image, goodImage);
+    assertNothingLeaked(started);
+
+    // The decision: another task run (a later job), no image given, nothing carried over but the cluster.
+    const promoted = await deploy({ namespace, strategy: 'canary', action: 'promote', image: '' }, undefined, { 'Build.BuildNumber': '20261207.1', 'Build.BuildId': '90', 'Agent.JobName': 'Promote churn' });
+    assert.equal(promoted.result.status, 'Succeeded', visibleOutput(promoted));
+    assert.equal(promoted.outputs.verdict, 'promoted');
+    assert.equal(promoted.outputs.deployedImage, secondImage);
+    assert.equal(promoted.outputs.modelVerified, 'true');
+    assert.equal(JSON.parse(await kubectl('get', 'deployment', 'churn-app', '-n', namespace, '-o', 'json')).spec.template.spec.containers[0].image, secondImage);
+    assert.deepEqual(JSON.parse(await kubectl('get', 'deployments', '-n', namespace, '-o', 'json')).items.map((item: { metadata: { name: string } }) => item.metadata.name), ['churn-app']);
+    const decided = promoted.attachments.find((attachment) => attachment.name === 'Canary decision');
+    assert.match(decided?.content ?? '', /Recommended|recommending promote/);
+    assertNothingLeaked(promoted);
+
+    const again = await deploy({ namespace, strategy: 'canary', action: 'promote', image: '' });
+    assert.equal(again.result.status, 'Failed');
+    assert.match(again.result.message, /No canary waits for a decision in namespace 'later'/);
+  });
+
   it('fails on a malformed kubeconfig without printing it', async () => {
     const broken = `${cluster.kubeconfig().replace('clusters:', 'clusters: [')}\n`;
     const run = await runTask({

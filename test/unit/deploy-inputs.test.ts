@@ -45,7 +45,15 @@ const goldenFile = (name: string, text: string) => {
 const GOLDEN_OK = goldenFile('ok.jsonl', '{"path": "/score", "body": {"instances": [{"a": 1}]}, "expect": {"predictions": [{"probability": 0.7}]}, "tolerance": 0.01}\n\n{"path": "/version", "expect": {"model_version": "3"}}\n');
 
 function read(inputs: Record<string, string>, root?: string) {
-  return readDeployInputs(fakeAgent(inputs, { endpoints, variables, root }));
+  const read = readDeployInputs(fakeAgent(inputs, { endpoints, variables, root }));
+  assert.ok(!read.decision, 'a deploy, not a decision');
+  return read;
+}
+
+function readDecision(inputs: Record<string, string>) {
+  const read = readDeployInputs(fakeAgent(inputs, { endpoints, variables }));
+  assert.ok(read.decision, 'a decision');
+  return read;
 }
 
 const deployTask = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'tasks', 'DeployAiAppToAksV1', 'task.json'), 'utf8')) as { inputs: { name: string; defaultValue?: string }[] };
@@ -84,7 +92,7 @@ describe('DeployAiAppToAks inputs', () => {
 
   it('names each setting the Deploy core may raise as a declared input, by connection type', () => {
     const declared = new Set(deployTask.inputs.map((input) => input.name));
-    const raised = ['clusterConnection', 'kubeconfig', 'registryConnection', 'namespace', 'image', 'manifests', 'containers', 'images', 'appName', 'replicas', 'containerPort', 'servicePort', 'serviceType', 'dnsLabel', 'readinessPath', 'env', 'imagePullSecret', 'progressDeadlineSeconds'];
+    const raised = ['clusterConnection', 'kubeconfig', 'registryConnection', 'namespace', 'image', 'manifests', 'containers', 'images', 'appName', 'replicas', 'containerPort', 'servicePort', 'serviceType', 'dnsLabel', 'readinessPath', 'env', 'imagePullSecret', 'progressDeadlineSeconds', 'modelDigest'];
     for (const type of ['kubernetesServiceConnection', 'azureResourceManager'] as const) {
       const settings = deploySettings(type);
       for (const setting of [...raised, ...(type === 'azureResourceManager' ? ['resourceGroup', 'cluster', 'useClusterAdmin', 'privateCluster'] : [])]) {
@@ -115,11 +123,32 @@ describe('DeployAiAppToAks inputs', () => {
     assert.equal(read({ ...base, goldenRequests: GOLDEN_OK }).canary, undefined);
     assert.equal(taskDefault('strategy'), 'rolling');
     assert.deepEqual(read({ ...base, goldenRequests: GOLDEN_OK, strategy: 'canary' }).canary, {
-      steps: [{ percent: 10, seconds: 300 }, { percent: 50, seconds: 300 }], requestsPerSecond: 5, onInconclusive: 'abort',
+      steps: [{ percent: 10, seconds: 300 }, { percent: 50, seconds: 300 }], requestsPerSecond: 5, onInconclusive: 'abort', decision: 'automatic',
     });
-    assert.deepEqual(read({ ...base, goldenRequests: GOLDEN_OK, strategy: 'canary', canarySteps: '0%:10s, 25%:1m', canaryRequestRate: '20', onInconclusive: 'promote' }).canary, {
-      steps: [{ percent: 0, seconds: 10 }, { percent: 25, seconds: 60 }], requestsPerSecond: 20, onInconclusive: 'promote',
+    assert.deepEqual(read({ ...base, goldenRequests: GOLDEN_OK, strategy: 'canary', canarySteps: '0%:10s, 25%:1m', canaryRequestRate: '20', onInconclusive: 'promote', canaryDecision: 'manual' }).canary, {
+      steps: [{ percent: 0, seconds: 10 }, { percent: 25, seconds: 60 }], requestsPerSecond: 20, onInconclusive: 'promote', decision: 'manual',
     });
+    assert.equal(taskDefault('action'), 'deploy');
+    assert.equal(taskDefault('canaryDecision'), 'automatic');
+  });
+
+  it('reads a promote or an abort without an image, golden requests or steps: the state supplies them', () => {
+    const { decision, deploy, canary } = readDecision({ kubernetesServiceConnection: 'k8s', appName: 'churn-app', namespace: 'prod', strategy: 'canary', action: 'promote', replicas: '3' });
+    assert.equal(deploy, undefined);
+    assert.equal(canary, undefined);
+    assert.equal(decision.action, 'promote');
+    assert.equal(decision.expectedImage, undefined);
+    assert.equal(decision.expectedModelDigest, undefined);
+    assert.deepEqual(decision.modelProbe, { path: '/version', field: 'model_digest' }, 'the recorded model is checked by default');
+    assert.equal(decision.request.app.appName, 'churn-app');
+    assert.equal(decision.request.app.replicas, 3);
+    assert.equal(decision.request.namespace, 'prod');
+    assert.equal(decision.request.rollbackOnFailure, true);
+    const abort = readDecision({ ...base, strategy: 'canary', action: 'abort', modelDigest: digest, verifyModel: 'false' }).decision;
+    assert.equal(abort.action, 'abort');
+    assert.equal(abort.expectedImage, image);
+    assert.equal(abort.expectedModelDigest, digest);
+    assert.equal(abort.modelProbe, undefined);
   });
 
   it('reads the blue-green settings only with strategy blueGreen, without golden requests too', () => {
@@ -132,7 +161,7 @@ describe('DeployAiAppToAks inputs', () => {
   it('refuses blue-green on a private cluster, naming strategy', () => {
     const arm = { url: 'https://management.azure.com/', scheme: 'WorkloadIdentityFederation', auth: { tenantid: 'tenant-1', serviceprincipalid: 'client-1' }, data: { subscriptionId: 'sub-1' } };
     const inputs = { image, appName: 'churn-app', connectionType: 'azureResourceManager', azureSubscription: 'arm', resourceGroup: 'rg-ai', kubernetesCluster: 'aks-prod', privateCluster: 'true' };
-    assert.equal(readDeployInputs(fakeAgent(inputs, { endpoints: { arm }, variables })).strategy.kind, 'rolling');
+    assert.equal(readDeployInputs(fakeAgent(inputs, { endpoints: { arm }, variables })).strategy?.kind, 'rolling');
     assert.throws(() => readDeployInputs(fakeAgent({ ...inputs, strategy: 'blueGreen' }, { endpoints: { arm }, variables })), (error: unknown) =>
       error instanceof InputError && error.input === 'strategy' && /'blueGreen': a private cluster .*needs the API server/.test(error.message));
   });
@@ -264,6 +293,13 @@ describe('DeployAiAppToAks inputs', () => {
     ['a canary step under 10 s', { strategy: 'canary', goldenRequests: GOLDEN_OK, canarySteps: '10%:5s' }, 'canarySteps', /Input 'canarySteps': canary step '10%:5s' is not valid: 5 s is shorter than the minimum of 10 s/],
     ['canary steps that decrease', { strategy: 'canary', goldenRequests: GOLDEN_OK, canarySteps: '50%:1m, 10%:1m' }, 'canarySteps', /must not decrease/],
     ['a canary request rate of 0', { strategy: 'canary', goldenRequests: GOLDEN_OK, canaryRequestRate: '0' }, 'canaryRequestRate', /Input 'canaryRequestRate' is 0, which is out of range\. Use a whole number from 1 to 100/],
+    ['an action that is not offered', { strategy: 'canary', action: 'rollback' }, 'action', /Input 'action'.*'rollback'/],
+    ['a promote with strategy rolling', { action: 'promote' }, 'action', /Input 'action' is 'promote': promote finishes a canary that waits for a decision; set strategy to canary/],
+    ['an abort with your own manifests', { strategy: 'canary', action: 'abort', manifests: 'k8s/*.yaml' }, 'action', /Input 'action' is 'abort': canaries work with the generated workload/],
+    ['a promote whose image is not a reference', { strategy: 'canary', action: 'promote', image: 'Churn App' }, 'image', /Input 'image' is 'Churn App'/],
+    ['a promote under requireProvenance without the image', { strategy: 'canary', action: 'promote', image: '', requireProvenance: 'true', trustedPublicKeys: '/keys.pem' }, 'image', /Input 'image' is required when requireProvenance is true: the image to promote is verified again/],
+    ['an abort on a private cluster', { connectionType: 'azureResourceManager', azureSubscription: 'acrWif', resourceGroup: 'rg-ai', kubernetesCluster: 'aks-prod', privateCluster: 'true', strategy: 'canary', action: 'abort' }, 'privateCluster', /Input 'privateCluster' is 'true': action abort reads the canary's state from the API server/],
+    ['a canaryDecision that is not offered', { strategy: 'canary', goldenRequests: GOLDEN_OK, canaryDecision: 'ask' }, 'canaryDecision', /Input 'canaryDecision'.*'ask'/],
     ['an onInconclusive that is not offered', { strategy: 'canary', goldenRequests: GOLDEN_OK, onInconclusive: 'retry' }, 'onInconclusive', /Input 'onInconclusive'.*'retry'/],
     ['an invalid pull secret name', { containerRegistry: 'registry', imagePullSecretName: 'ACR Pull' }, 'imagePullSecretName', /Input 'imagePullSecretName' is 'ACR Pull'/],
     ['a federated ACR connection for a pull secret', { containerRegistry: 'acrWif' }, 'containerRegistry', /has no password a pull secret could hold.*--attach-acr/],

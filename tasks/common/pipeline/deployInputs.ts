@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import type { ClusterAccessRequest } from '../azure/clusterAccess';
 import { DeployAiAppToAksInputs as Inputs } from '../contract/deployAiAppToAks';
 import { InputError } from './inputError';
-import type { DeployRequest, PullSecret, Workload } from '../kube/deploy';
+import type { DeployRequest, GeneratedApp, PullSecret, Workload } from '../kube/deploy';
 import { type GoldenSettings, parseGoldenRequests } from '../kube/goldenRequests';
 import type { ModelCheckSettings } from '../kube/modelCheck';
 import { type AppSpec, DEFAULT_PROGRESS_DEADLINE_SECONDS, appSpecProblem } from '../kube/generate';
@@ -26,24 +26,39 @@ import { readRegistryConnection } from './registryConnection';
 import type { ProvenanceGate } from '../attest/verify';
 import { deployProvenanceInput } from './provenanceInputs';
 import type { CanarySettings } from '../kube/strategy/canary';
+import type { CanaryAction, CanaryDecision } from '../kube/strategy/decision';
 import { parseCanarySteps } from '../kube/strategy/steps';
 import { ROLLING, type Strategy } from '../kube/strategy/deliver';
 import type { BlueGreenSettings } from '../kube/strategy/blueGreen';
 import { PREVIEW_SUFFIX } from '../kube/strategy/colours';
 import { type SettingInputs, type WithSettings, readingInputs } from './settings';
 
-export interface DeployTaskInputs extends WithSettings {
+interface DeployTaskCommon extends WithSettings {
   readonly cluster: ClusterAccessRequest;
-  readonly deploy: DeployRequest;
-  /** The manifest files the globs matched; empty when the workload is generated. */
-  readonly manifestFiles: readonly string[];
   readonly model: ModelAnnotations;
   /** Set when requireProvenance is on: what the gate checks before anything is applied. */
   readonly provenance?: ProvenanceGate;
+}
+
+/** action deploy (the default): a rolling deploy, a canary or blue-green. */
+export interface DeployTaskInputs extends DeployTaskCommon {
+  readonly deploy: DeployRequest;
+  /** The manifest files the globs matched; empty when the workload is generated. */
+  readonly manifestFiles: readonly string[];
   /** Set when strategy is canary (also inside `strategy`; the private-cluster path refuses it by this). */
   readonly canary?: CanarySettings;
   /** How the image is delivered: what deliver() runs. */
   readonly strategy: Strategy;
+  readonly decision?: undefined;
+}
+
+/** action promote or abort: the decision on a canary that waits in the cluster. */
+export interface DecideTaskInputs extends DeployTaskCommon {
+  readonly decision: CanaryDecision;
+  readonly deploy?: undefined;
+  readonly canary?: undefined;
+  readonly strategy?: undefined;
+  readonly manifestFiles?: undefined;
 }
 
 /** The input behind each field of a generated app's spec: the setting a spec problem names. */
@@ -109,8 +124,9 @@ function pullSecretInput(agent: Agent): PullSecret | undefined {
   throw new InputError(Inputs.containerRegistry.name, 'DeployPullSecretNeedsPassword', [connection.name, access.registry, connection.scheme]);
 }
 
-function generatedApp(agent: Agent, base: { namespace: string; image: string; model: ModelAnnotations; pullSecret?: string; rolloutTimeoutSeconds: number }): AppSpec {
-  const app: AppSpec = {
+/** Without an image (a promote takes the recorded one), the core checks the spec with that image. */
+function generatedApp(agent: Agent, base: { namespace: string; image?: string; model: ModelAnnotations; pullSecret?: string; rolloutTimeoutSeconds: number }): GeneratedApp {
+  const app = {
     appName: requiredInput(agent, Inputs.appName, "'manifests' is empty (the task then generates a Deployment and a Service named after the app)"),
     namespace: base.namespace,
     image: base.image,
@@ -125,7 +141,7 @@ function generatedApp(agent: Agent, base: { namespace: string; image: string; mo
     annotations: base.model,
     progressDeadlineSeconds: intInput(agent, Inputs.progressDeadlineSeconds, { min: 5, max: 86400, fallback: progressDeadlineFor(base.rolloutTimeoutSeconds) }),
   };
-  const problem = appSpecProblem(app);
+  const problem = app.image === undefined ? undefined : appSpecProblem({ ...app, image: app.image });
   if (problem) rejectIf(APP_SPEC_INPUTS[problem.setting] ?? problem.setting, problem);
   return app;
 }
@@ -175,15 +191,20 @@ const FIELD_PATH = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
 /** A golden file is a handful of requests with their answers. */
 const MAX_GOLDEN_FILE_BYTES = 4 * 1024 * 1024;
 
-/** The identity check: on when a model digest is given and verifyModel is not turned off. */
-function modelCheckInput(agent: Agent, digest: string | undefined): ModelCheckSettings | undefined {
-  if (digest === undefined || !boolInput(agent, Inputs.verifyModel)) return undefined;
+/** Where the app says which model it serves: a path and a field of its JSON answer. */
+function modelProbeInput(agent: Agent): Omit<ModelCheckSettings, 'digest'> {
   const path = checkedText(agent, Inputs.modelCheckPath, httpPathProblem);
   const field = textInput(agent, Inputs.modelCheckField) ?? '';
   if (!FIELD_PATH.test(field)) {
     throw new InputError(Inputs.modelCheckField.name, 'InputInvalid', [Inputs.modelCheckField.name, field, "a field name of the JSON answer: letters, digits, '_' or '-', with dots for nested objects, for example 'model_digest' or 'model.digest'"]);
   }
-  return { digest, path, field };
+  return { path, field };
+}
+
+/** The identity check: on when a model digest is given and verifyModel is not turned off. */
+function modelCheckInput(agent: Agent, digest: string | undefined): ModelCheckSettings | undefined {
+  if (digest === undefined || !boolInput(agent, Inputs.verifyModel)) return undefined;
+  return { digest, ...modelProbeInput(agent) };
 }
 
 function goldenRequestsInput(agent: Agent): GoldenSettings | undefined {
@@ -213,6 +234,23 @@ function canaryInput(agent: Agent, deploy: DeployRequest): CanarySettings | unde
     steps: parseCanarySteps(textInput(agent, Inputs.canarySteps) ?? '', true),
     requestsPerSecond: intInput(agent, Inputs.canaryRequestRate, { min: 1, max: 100 }),
     onInconclusive: pickInput(agent, Inputs.onInconclusive),
+    decision: pickInput(agent, Inputs.canaryDecision),
+  };
+}
+
+/** What a rolling deploy needs besides the image, the workload and the model check. */
+function rolloutInputs(agent: Agent, namespace: string, rolloutTimeoutSeconds: number, imagePullSecret: PullSecret | undefined) {
+  const smokeTestPath = textInput(agent, Inputs.smokeTestPath);
+  if (smokeTestPath !== undefined) rejectIf(Inputs.smokeTestPath.name, httpPathProblem(smokeTestPath));
+  return {
+    namespace, imagePullSecret,
+    createNamespace: boolInput(agent, Inputs.createNamespace),
+    rolloutTimeoutMs: rolloutTimeoutSeconds * 1000,
+    rollbackOnFailure: boolInput(agent, Inputs.rollbackOnFailure),
+    loadBalancerTimeoutMs: intInput(agent, Inputs.loadBalancerTimeoutSeconds, { min: 10, max: 3600 }) * 1000,
+    smokeTest: smokeTestPath === undefined ? undefined : { path: smokeTestPath, ...SMOKE_TEST },
+    runAnnotations: runAnnotationsFor(pipelineRunInfoOf(agent)),
+    goldenRequests: goldenRequestsInput(agent),
   };
 }
 
@@ -240,8 +278,6 @@ function readDeploy(agent: Agent, cluster: ClusterAccessRequest): Omit<DeployTas
   const image = requiredInput(agent, Inputs.image, 'deploying (use $(bake.imageRef), the digest reference Bake Model Into Image outputs)');
   rejectIf(Inputs.image.name, imageProblem(image));
   const rolloutTimeoutSeconds = intInput(agent, Inputs.rolloutTimeoutSeconds, { min: 10, max: 86400 });
-  const smokeTestPath = textInput(agent, Inputs.smokeTestPath);
-  if (smokeTestPath !== undefined) rejectIf(Inputs.smokeTestPath.name, httpPathProblem(smokeTestPath));
   const model = modelAnnotations(agent);
   const imagePullSecret = pullSecretInput(agent);
   const patterns = (textInput(agent, Inputs.manifests) ?? '').split('\n').map((line) => line.trim()).filter(Boolean);
@@ -249,15 +285,9 @@ function readDeploy(agent: Agent, cluster: ClusterAccessRequest): Omit<DeployTas
     ? userManifests(agent, patterns, image, model)
     : { workload: { kind: 'generated' as const, app: generatedApp(agent, { namespace, image, model, pullSecret: imagePullSecret?.name, rolloutTimeoutSeconds }) }, files: [] };
   const deploy: DeployRequest = Object.freeze({
-    namespace, image, workload, imagePullSecret,
-    createNamespace: boolInput(agent, Inputs.createNamespace),
-    rolloutTimeoutMs: rolloutTimeoutSeconds * 1000,
-    rollbackOnFailure: boolInput(agent, Inputs.rollbackOnFailure),
-    loadBalancerTimeoutMs: intInput(agent, Inputs.loadBalancerTimeoutSeconds, { min: 10, max: 3600 }) * 1000,
-    smokeTest: smokeTestPath === undefined ? undefined : { path: smokeTestPath, ...SMOKE_TEST },
-    runAnnotations: runAnnotationsFor(pipelineRunInfoOf(agent)),
+    ...rolloutInputs(agent, namespace, rolloutTimeoutSeconds, imagePullSecret),
+    image, workload,
     modelCheck: modelCheckInput(agent, model.modelDigest),
-    goldenRequests: goldenRequestsInput(agent),
     prune: patterns.length > 0 && boolInput(agent, Inputs.prune),
   });
   const provenance = deployProvenanceInput(agent, image, model.modelDigest);
@@ -267,9 +297,54 @@ function readDeploy(agent: Agent, cluster: ClusterAccessRequest): Omit<DeployTas
   return { deploy, manifestFiles: files, model, ...(provenance ? { provenance } : {}), ...(canary ? { canary } : {}), strategy };
 }
 
-export function readDeployInputs(agent: Agent): DeployTaskInputs {
+/** action promote or abort: only with strategy canary and the generated workload, on a reachable API server. */
+function decisionAction(agent: Agent, cluster: ClusterAccessRequest): CanaryAction | undefined {
+  const action = pickInput(agent, Inputs.action);
+  if (action === 'deploy') return undefined;
+  const name = Inputs.action.name;
+  if (pickInput(agent, Inputs.strategy) !== 'canary') {
+    throw new InputError(name, 'InputInvalid', [name, action, `${action} finishes a canary that waits for a decision; set ${Inputs.strategy.name} to canary (with rolling, deploy is the only action)`]);
+  }
+  if ((textInput(agent, Inputs.manifests) ?? '').trim()) {
+    throw new InputError(name, 'InputInvalid', [name, action, `canaries work with the generated workload (appName, '${Inputs.manifests.name}' empty)`]);
+  }
+  if (cluster.kind === 'aks' && cluster.privateCluster) {
+    throw new InputError(Inputs.privateCluster.name, 'InputInvalid', [Inputs.privateCluster.name, 'true', `action ${action} reads the canary's state from the API server, which a private cluster's agent cannot reach; run it from an agent that can, with privateCluster false`]);
+  }
+  return action;
+}
+
+/** promote or abort: the app's settings as for a deploy; the image and the model come from the recorded state. */
+function readDecision(agent: Agent, action: CanaryAction): Omit<DecideTaskInputs, 'settings' | 'cluster'> {
+  const namespace = checkedText(agent, Inputs.namespace, dns1123LabelProblem);
+  const image = textInput(agent, Inputs.image);
+  if (image !== undefined) rejectIf(Inputs.image.name, imageProblem(image));
+  const rolloutTimeoutSeconds = intInput(agent, Inputs.rolloutTimeoutSeconds, { min: 10, max: 86400 });
+  const model = modelAnnotations(agent);
+  const imagePullSecret = pullSecretInput(agent);
+  const app = generatedApp(agent, { namespace, image, model, pullSecret: imagePullSecret?.name, rolloutTimeoutSeconds });
+  // The recorded model is checked on the promoted pods, whether or not this run names it.
+  const probe = boolInput(agent, Inputs.verifyModel) ? modelProbeInput(agent) : undefined;
+  const decision: CanaryDecision = Object.freeze({
+    action,
+    request: { ...rolloutInputs(agent, namespace, rolloutTimeoutSeconds, imagePullSecret), app },
+    ...(image !== undefined ? { expectedImage: image } : {}),
+    ...(model.modelDigest !== undefined ? { expectedModelDigest: model.modelDigest } : {}),
+    ...(probe ? { modelProbe: probe } : {}),
+  });
+  let provenance: ProvenanceGate | undefined;
+  if (action === 'promote' && boolInput(agent, Inputs.requireProvenance)) {
+    const imageInput = requiredInput(agent, Inputs.image, `${Inputs.requireProvenance.name} is true: the image to promote is verified again, and must be the one the canary tests`);
+    provenance = deployProvenanceInput(agent, imageInput, model.modelDigest);
+  }
+  return { decision, model, ...(provenance ? { provenance } : {}) };
+}
+
+export function readDeployInputs(agent: Agent): DeployTaskInputs | DecideTaskInputs {
   const cluster = readClusterAccess(agent);
   const settings = deploySettings(connectionTypeOf(cluster));
   // The manifests' own failures (their YAML, the containers to replace) are the core's: named by the table.
+  const action = readingInputs(settings, () => decisionAction(agent, cluster));
+  if (action) return Object.freeze({ settings, cluster, ...readingInputs(settings, () => readDecision(agent, action)) });
   return Object.freeze({ settings, cluster, ...readingInputs(settings, () => readDeploy(agent, cluster)) });
 }

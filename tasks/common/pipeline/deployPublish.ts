@@ -13,7 +13,7 @@ import type { Agent } from './agent';
 import type { DeployTaskInputs } from './deployInputs';
 import { markdownSummary } from './summary';
 
-export function publishDeployed(agent: Agent, inputs: DeployTaskInputs, result: DeployResult, provenance: VerifiedProvenance | undefined): void {
+export function publishDeployed(agent: Agent, inputs: Pick<DeployTaskInputs, 'model'>, result: DeployResult, provenance: VerifiedProvenance | undefined): void {
   agent.setOutput(Outputs.deploymentName, result.deploymentName);
   agent.setOutput(Outputs.revision, String(result.revision));
   agent.setOutput(Outputs.deployedImage, result.deployedImage);
@@ -32,7 +32,7 @@ export function publishDeployed(agent: Agent, inputs: DeployTaskInputs, result: 
   ], provenance);
 }
 
-export function publishRolloutFailure(agent: Agent, inputs: DeployTaskInputs, failure: RolloutFailedError, provenance: VerifiedProvenance | undefined): void {
+export function publishRolloutFailure(agent: Agent, inputs: Pick<DeployTaskInputs, 'model'>, failure: RolloutFailedError, provenance: VerifiedProvenance | undefined): void {
   agent.setOutput(Outputs.deploymentName, failure.deployment);
   agent.setOutput(Outputs.rolledBack, String(failure.rolledBack));
   agent.setOutput(Outputs.modelVerified, 'false');
@@ -47,7 +47,7 @@ export function publishRolloutFailure(agent: Agent, inputs: DeployTaskInputs, fa
   ], provenance);
 }
 
-function summarize(agent: Agent, inputs: DeployTaskInputs, rows: [string, string][], provenance: VerifiedProvenance | undefined): void {
+function summarize(agent: Agent, inputs: Pick<DeployTaskInputs, 'model'>, rows: [string, string][], provenance: VerifiedProvenance | undefined): void {
   const title = agent.loc('SummaryTitleDeploy');
   const model = inputs.model.modelVersion ? `${inputs.model.modelVersion}${inputs.model.modelDigest ? ` (${inputs.model.modelDigest})` : ''}` : '(not given)';
   const signed: [string, string][] = provenance ? [['Provenance', `signed by key ${provenance.signer}; model ${provenance.model}`]] : [];

@@ -166,8 +166,8 @@ export function judgeStep(
 }
 
 export type OnInconclusive = 'abort' | 'promote';
-/** The `verdict` output. */
-export type Outcome = 'promoted' | 'aborted' | 'inconclusive';
+/** The `verdict` output: pending while a canary waits for a decision (canaryDecision manual). */
+export type Outcome = 'promoted' | 'aborted' | 'inconclusive' | 'pending';
 
 export interface Decision {
   readonly action: 'promote' | 'abort' | 'continue';
@@ -196,6 +196,8 @@ export interface AnalysisReport {
   readonly options: ComparisonOptions & { readonly requestsPerSecond: number; readonly onInconclusive: OnInconclusive };
   readonly steps: readonly StepReport[];
   readonly verdict: Outcome;
+  /** With verdict pending: what the analysis would have done by itself. */
+  readonly recommendation?: 'promote' | 'abort';
 }
 
 /** The analysisReport file's text: stable key order, two-space indent, a final newline. */

@@ -9,9 +9,12 @@
  * Pass: canary and baseline are removed, then the new image is rolled out to the stable Deployment
  * by the ordinary rolling deploy (deployApp: rollout watch, model proof, address, smoke test).
  * Fail, or inconclusive without onInconclusive promote: canary and baseline are removed, and the
- * stable Deployment keeps its generation. On a dark (0 %) step neither track carries the label the
- * Service selects, so no user request reaches them.
+ * stable Deployment keeps its generation. With decision manual, a canary that did not fail is left
+ * running at its last step instead, its state recorded for a later promote or abort (decision.ts).
+ * On a dark (0 %) step neither track carries the label the Service selects, so no user request
+ * reaches them.
  */
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { TaskError } from '../../errors';
 import { withDeadline } from '../../lifetime';
 import { format } from '../../messages';
@@ -41,6 +44,7 @@ import {
   podSignals,
 } from './analysis';
 import { type ComparisonOptions, DEFAULT_COMPARISON, type ErrorRateCheck, type LatencyCheck } from './statistics';
+import { CANARY_STATE_ANNOTATION, type CanaryState, encodeState, stateOf } from './canaryState';
 import { type CanaryStep, stepSize } from './steps';
 import { replayTraffic } from './traffic';
 
@@ -55,6 +59,8 @@ export interface CanarySettings {
   readonly requestsPerSecond: number;
   readonly onInconclusive: OnInconclusive;
   readonly comparison?: ComparisonOptions;
+  /** manual: a canary that did not fail waits for a later promote or abort (default automatic). */
+  readonly decision?: 'automatic' | 'manual';
 }
 
 export interface CanaryResult {
@@ -63,6 +69,8 @@ export interface CanaryResult {
   readonly report?: AnalysisReport;
   /** The rolling deploy's result after a promotion (or a first deploy). */
   readonly deployed?: DeployResult;
+  /** The state recorded (verdict pending) or read back (a later promote or abort). */
+  readonly state?: CanaryState;
 }
 
 export function trackName(app: string, track: Track): string {
@@ -96,7 +104,70 @@ function imageOf(deployment: DeploymentLike): string {
   return deployment.spec?.template?.spec?.containers?.[0]?.image ?? '';
 }
 
+/** A canary judged step by step, its tracks still running. */
+interface JudgedCanary {
+  /** The verdict is what the analysis decides by itself. */
+  readonly report: AnalysisReport;
+  readonly promote: boolean;
+}
+
+/**
+ * Runs the canary and carries out its verdict. With `decision: manual`, a canary whose last step
+ * did not fail is left running at that step, its state recorded on `<app>-canary` (canaryState.ts),
+ * and the verdict is `pending`: a later run of the task promotes or aborts it (decision.ts). A
+ * failure aborts either way: nobody needs to be asked to stop a canary that failed.
+ */
 export async function runCanary(options: DeployRequest, settings: CanarySettings, context: DeployContext): Promise<CanaryResult> {
+  const judged = await runCanarySteps(options, settings, context);
+  if (!judged) return { verdict: 'promoted', deployed: await deployApp(options, context) };
+  const { report } = judged;
+  const failed = report.steps.at(-1)?.verdict === 'fail';
+  if (settings.decision === 'manual' && !failed) return holdForDecision(options, settings, context, report);
+  if (!judged.promote) {
+    await removeTracks(context, options.namespace, report.deployment);
+    context.log.warn('DeployCanaryAborted', options.image, report.verdict, report.deployment, report.stableImage);
+    return { verdict: report.verdict, report };
+  }
+  context.log.info('DeployCanaryPromoting', report.verdict, options.image, report.deployment);
+  return { verdict: report.verdict, report, deployed: await promoteCanary(options, context) };
+}
+
+/**
+ * Promotion: canary and baseline are removed first (their served pods carry the Service's label,
+ * and the rolling deploy's model proof must see the Deployment's own pods only; the stable
+ * Deployment kept its full size throughout, so this costs no capacity), then the image is rolled
+ * out to the stable Deployment by the ordinary rolling deploy.
+ */
+export async function promoteCanary(options: DeployRequest, context: DeployContext): Promise<DeployResult> {
+  if (options.workload.kind !== 'generated') throw new TaskError('DeployCanaryNeedsGenerated', []);
+  await removeTracks(context, options.namespace, options.workload.app.appName);
+  return deployApp(options, context);
+}
+
+/** Leaves the tracks running and records the state on `<app>-canary`; if that fails, they go. */
+async function holdForDecision(options: DeployRequest, settings: CanarySettings, context: DeployContext, judged: AnalysisReport): Promise<CanaryResult> {
+  const name = judged.deployment;
+  const state = stateOf(judged, { model: options.workload.kind === 'generated' ? options.workload.app.annotations : {}, stepsPlanned: settings.steps.length, run: options.runAnnotations, now: new Date() });
+  const report: AnalysisReport = { ...judged, verdict: 'pending', recommendation: state.recommendation };
+  try {
+    await recordState(context, options.namespace, trackName(name, 'canary'), encodeState(state));
+  } catch (error) {
+    await removeTracks(context, options.namespace, name);
+    throw error;
+  }
+  return { verdict: 'pending', report, state };
+}
+
+/** The state goes on the Deployment's own metadata: a merge patch that leaves its pods alone. */
+async function recordState(context: DeployContext, namespace: string, name: string, text: string): Promise<void> {
+  const cluster = context.signal ? context.cluster.within(context.signal) : context.cluster;
+  await kubeCall(cluster, `record the canary state on deployment '${name}' in namespace '${namespace}'`,
+    () => cluster.apps.patchNamespacedDeployment({ name, namespace, body: { metadata: { annotations: { [CANARY_STATE_ANNOTATION]: text } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
+    { log: context.log, namespace, retry: context.retry });
+}
+
+/** Undefined when there is no stable Deployment yet: nothing to compare, the image goes out directly. */
+async function runCanarySteps(options: DeployRequest, settings: CanarySettings, context: DeployContext): Promise<JudgedCanary | undefined> {
   if (options.workload.kind !== 'generated') throw new TaskError('DeployCanaryNeedsGenerated', []);
   const cluster = context.signal ? context.cluster.within(context.signal) : context.cluster;
   const { log, retry } = context;
@@ -104,11 +175,14 @@ export async function runCanary(options: DeployRequest, settings: CanarySettings
   const namespace = options.namespace;
   const name = app.appName;
   const call = { log, namespace, retry };
+  const waiting = await kubeRead(cluster, `read deployment '${trackName(name, 'canary')}' in namespace '${namespace}'`,
+    () => cluster.apps.readNamespacedDeployment({ name: trackName(name, 'canary'), namespace }), call) as DeploymentLike | undefined;
+  if (waiting?.metadata?.annotations?.[CANARY_STATE_ANNOTATION] !== undefined) throw new TaskError('DeployCanaryAlreadyPending', [trackName(name, 'canary'), namespace]);
   const stable = await kubeRead(cluster, `read deployment '${name}' in namespace '${namespace}'`,
     () => cluster.apps.readNamespacedDeployment({ name, namespace }), call) as DeploymentLike | undefined;
   if (!stable) {
     log.info('DeployCanaryNoStable', name, namespace);
-    return { verdict: 'promoted', deployed: await deployApp(options, context) };
+    return undefined;
   }
   const stableImage = imageOf(stable);
   const baselineApp: GeneratedApp = { ...app, annotations: stableModel(stable) };
@@ -127,23 +201,16 @@ export async function runCanary(options: DeployRequest, settings: CanarySettings
       promote = decision.action === 'promote';
       break;
     }
-  } finally {
-    // Before any promotion too: the tracks' served pods carry the Service's label, and the rolling
-    // deploy's model proof must see the Deployment's own pods only. The stable Deployment kept its
-    // full size throughout, so removing the tracks first costs no capacity.
-    await removeTracks();
+  } catch (error) {
+    await removeTracks(context, namespace, name);
+    throw error;
   }
   const report: AnalysisReport = {
     strategy: 'canary', deployment: name, namespace, stableImage, canaryImage: options.image,
     options: { ...comparison, requestsPerSecond: settings.requestsPerSecond, onInconclusive: settings.onInconclusive },
     steps, verdict,
   };
-  if (!promote) {
-    log.warn('DeployCanaryAborted', options.image, verdict, name, stableImage);
-    return { verdict, report };
-  }
-  log.info('DeployCanaryPromoting', verdict, options.image, name);
-  return { verdict, report, deployed: await deployApp(options, context) };
+  return { report, promote };
 
   async function runStep(index: number, step: CanaryStep): Promise<StepReport> {
     const size = stepSize(step, stableReplicas);
@@ -209,18 +276,21 @@ export async function runCanary(options: DeployRequest, settings: CanarySettings
     const list = await kubeCall(cluster, `list the pods of deployment '${trackName(name, 'canary')}'`, () => cluster.core.listNamespacedPod({ namespace, labelSelector }), call);
     return list.items as PodSnapshot[];
   }
+}
 
-  async function removeTracks(): Promise<void> {
-    for (const track of ['canary', 'baseline'] as const) {
-      const trackDeploymentName = trackName(name, track);
-      try {
-        const removed = await kubeRead(cluster, `delete deployment '${trackDeploymentName}' in namespace '${namespace}'`,
-          () => cluster.apps.deleteNamespacedDeployment({ name: trackDeploymentName, namespace, propagationPolicy: 'Foreground' }), call);
-        if (removed) log.info('DeployCanaryRemoved', trackDeploymentName);
-      } catch (error) {
-        if (error instanceof StoppedError) throw error;
-        log.warn('DeployCanaryRemoveFailed', trackDeploymentName, (error as Error).message);
-      }
+/** Deletes `<app>-canary` and `<app>-baseline` (whichever exist); a failure to delete is a warning naming what to delete. */
+export async function removeTracks(context: Pick<DeployContext, 'cluster' | 'log' | 'signal' | 'retry'>, namespace: string, app: string): Promise<void> {
+  const cluster = context.signal ? context.cluster.within(context.signal) : context.cluster;
+  const call = { log: context.log, namespace, retry: context.retry };
+  for (const track of ['canary', 'baseline'] as const) {
+    const trackDeploymentName = trackName(app, track);
+    try {
+      const removed = await kubeRead(cluster, `delete deployment '${trackDeploymentName}' in namespace '${namespace}'`,
+        () => cluster.apps.deleteNamespacedDeployment({ name: trackDeploymentName, namespace, propagationPolicy: 'Foreground' }), call);
+      if (removed) context.log.info('DeployCanaryRemoved', trackDeploymentName);
+    } catch (error) {
+      if (error instanceof StoppedError) throw error;
+      context.log.warn('DeployCanaryRemoveFailed', trackDeploymentName, (error as Error).message);
     }
   }
 }

@@ -15,6 +15,7 @@ import { deployApp } from '../deploy';
 import type { AnalysisReport, Outcome } from './analysis';
 import { type BlueGreenReport, type BlueGreenSettings, releaseExpiredColours, runBlueGreen } from './blueGreen';
 import { type CanarySettings, runCanary } from './canary';
+import type { CanaryState } from './canaryState';
 import { colourName } from './colours';
 import { TaskError } from '../../errors';
 
@@ -31,6 +32,8 @@ export interface Delivery {
   readonly report?: AnalysisReport;
   /** The blue-green run: which colour serves, where it stopped. */
   readonly blueGreen?: BlueGreenReport;
+  /** A canary left waiting for a later run's promote or abort (canaryDecision manual): its recorded state. */
+  readonly pending?: CanaryState;
   /** What now serves, after a rolling deploy or a promotion; undefined when nothing new serves. */
   readonly deployed?: DeployResult;
 }
@@ -49,7 +52,7 @@ export async function deliver(request: DeployRequest, strategy: Strategy, contex
   switch (strategy.kind) {
     case 'canary': {
       const canary = await runCanary(request, strategy.settings, context);
-      return { strategy: strategy.kind, verdict: canary.verdict, report: canary.report, deployed: canary.deployed };
+      return { strategy: strategy.kind, verdict: canary.verdict, report: canary.report, pending: canary.state, deployed: canary.deployed };
     }
     case 'blueGreen': {
       const blueGreen = await runBlueGreen(request, strategy.settings, context);
