@@ -33,12 +33,13 @@ const common = {
  * connection type or mode needs (the AWS SDK, @azure/identity, the Azure DevOps client) is read and
  * parsed only when a run takes that path. esbuild splits only ESM output, so each file is then
  * turned into CommonJS (the agent runs `node index.js`, without a package.json): a chunk is
- * require()d once and cached, so every module still has exactly one instance.
+ * require()d once and cached, so every module still has exactly one instance. import() becomes
+ * require() too: Node's own import() of a CommonJS chunk would see only the exports it can guess.
  */
 async function buildTask(entry, outdir) {
   const { outputFiles } = await build({ ...common, banner: undefined, format: 'esm', splitting: true, write: false, entryPoints: { index: entry }, outdir, chunkNames: 'chunk-[hash]' });
   for (const file of outputFiles) {
-    const { code } = await transform(file.text, { format: 'cjs', target: common.target, minify: true, legalComments: 'none', banner: IMPORT_META_URL, logLevel: 'error' }); // the build above already warned on the sources
+    const { code } = await transform(file.text, { format: 'cjs', target: common.target, supported: { 'dynamic-import': false }, minify: true, legalComments: 'none', banner: IMPORT_META_URL, logLevel: 'error' }); // the build above already warned on the sources
     writeFileSync(file.path, code);
   }
 }
