@@ -3,10 +3,11 @@ import { ConcurrencyGovernor } from '../../tasks/common/model/governor';
 
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Feeds the governor a link whose rate is `rateOf(allowed)` bytes per 5 ms, for `ms` milliseconds. */
-async function drive(governor: ConcurrencyGovernor, rateOf: (allowed: number) => number, ms: number): Promise<void> {
+/** Feeds the governor a link whose rate is `rateOf(allowed)` bytes per 5 ms, shared by the allowed workers, for `ms` milliseconds. */
+async function drive(governor: ConcurrencyGovernor, rateOf: (allowed: number) => number, ms: number, streaming = (allowed: number) => allowed): Promise<void> {
   for (let elapsed = 0; elapsed < ms; elapsed += 5) {
-    governor.received(rateOf(governor.allowed));
+    const workers = streaming(governor.allowed);
+    for (let worker = 0; worker < workers; worker++) governor.received(rateOf(governor.allowed) / workers, worker);
     await tick(5);
   }
 }
@@ -23,6 +24,21 @@ describe('concurrency governor', () => {
   it('steps back and holds when doubling does not pay (a CPU- or server-bound transfer)', async () => {
     const governor = new ConcurrencyGovernor(8, 40);
     await drive(governor, () => 1000, 400);
+    assert.equal(governor.allowed, 2);
+    governor.stop();
+  });
+
+  it('measures a level only once every allowed worker is streaming (a slow first byte is not a level that did not pay)', async () => {
+    const governor = new ConcurrencyGovernor(8, 40, 2, 10_000);
+    // Only workers 0 and 1 ever deliver: the level of 4 is never judged, however long it runs.
+    await drive(governor, (allowed) => allowed * 1000, 400, () => 2);
+    assert.equal(governor.allowed, 4);
+    governor.stop();
+  });
+
+  it('judges a level after the grace period when some allowed worker never streams (the queue ran dry)', async () => {
+    const governor = new ConcurrencyGovernor(8, 20, 2, 60);
+    await drive(governor, () => 1000, 400, () => 2);
     assert.equal(governor.allowed, 2);
     governor.stop();
   });

@@ -52,7 +52,7 @@ export async function downloadFiles(
   const governor = new ConcurrencyGovernor(settings.concurrency);
   const failure = new AbortController();
   const signal = AbortSignal.any([context.signal, failure.signal]);
-  const reader = rangeReader(store, settings, { signal, log: context.log, progress: { ...context.progress, advance: (bytes: number) => (governor.received(bytes), context.progress.advance(bytes)) } });
+  const reader = rangeReader(store, settings, { signal, log: context.log, progress: context.progress }, (bytes, worker) => governor.received(bytes, worker));
   const hasherOf = (file: FileState) => (file.hasher ??= hasherFor(file.target, settings, thread));
 
   const worker = async (index: number) => {
@@ -67,7 +67,7 @@ export async function downloadFiles(
         break;
       }
       hasherOf(block.file);
-      await reader(block);
+      await reader(block, index);
       completeBlock(block, budget);
       if (block.file.frontier === block.file.blockCount) await finishFile(block.file, hasherOf);
     }
@@ -131,10 +131,16 @@ interface ReadContext {
  * range breaks. A failure the policy will not retry passes as it is; one that outlasted every
  * attempt is reported as DownloadFailed.
  */
-function rangeReader(store: ModelStore, settings: DownloadSettings, context: ReadContext): (block: Block) => Promise<void> {
+function rangeReader(
+  store: ModelStore,
+  settings: DownloadSettings,
+  context: ReadContext,
+  received: (bytes: number, worker: number) => void,
+): (block: Block, worker: number) => Promise<void> {
   const policy = settings.retry;
   const peer = peerOf(store.location);
-  return async (block) => {
+  return async (block, worker) => {
+    const progress = { ...context.progress, advance: (bytes: number) => (received(bytes, worker), context.progress.advance(bytes)) };
     const name = block.file.target.object.name;
     const handle = await handleOf(block.file);
     const onRetry = ({ attempt, error, delayMs }: RetryFailure) => {
@@ -142,7 +148,7 @@ function rangeReader(store: ModelStore, settings: DownloadSettings, context: Rea
       context.log.info('DownloadResuming', name, attempt, policy.attempts - 1);
     };
     try {
-      await retry(() => streamRange(store, block, handle, { ...context, peer, idleTimeoutMs: settings.idleTimeoutMs }), policy, { signal: context.signal, onRetry, classify: classifyReadFailure });
+      await retry(() => streamRange(store, block, handle, { ...context, progress, peer, idleTimeoutMs: settings.idleTimeoutMs }), policy, { signal: context.signal, onRetry, classify: classifyReadFailure });
     } catch (error) {
       if (context.signal.aborted || classifyReadFailure(error) === 'fail') throw error;
       throw new RemoteError('DownloadFailed', [name, policy.attempts, (error as Error).message], { cause: error });
