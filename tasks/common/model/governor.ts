@@ -5,13 +5,14 @@
  * Where the rate grows in step with the connections (a link that caps each connection, as cloud
  * storage does) it quadruples them; where it grows less it doubles; where it does not
  * grow (the server or the CPU is the limit: a co-located store, a 2-core agent) it steps back at
- * once and holds, spending no memory or CPU on connections that would only queue.
+ * once; after a second probe that does not pay it holds, spending no memory or CPU on connections
+ * that would only queue.
  */
-import { nextLevel, type LevelSample } from './governorRule';
+import { nextLevel, START, type LevelHistory, type LevelSample } from './governorRule';
 
 export class ConcurrencyGovernor {
   private allowedCount: number;
-  private baseline: LevelSample | undefined;
+  private history: LevelHistory = START;
   private settled = false;
   private released = false;
   /** Workers that delivered a byte since the level last changed. */
@@ -24,10 +25,12 @@ export class ConcurrencyGovernor {
 
   constructor(
     private readonly max: number,
-    private readonly windowMs = 100,
+    private readonly windowMs = 200,
     initial = 2,
     /** A window opens after this long at a level even if some allowed worker never got a byte (the queue ran dry). */
     private readonly graceMs = 4 * windowMs,
+    /** Hears each judged window and what it decided (for the debug log). */
+    private readonly onJudged: (sample: LevelSample, next: number) => void = () => undefined,
   ) {
     this.allowedCount = Math.min(initial, max);
     if (this.allowedCount >= max) this.settled = true;
@@ -74,12 +77,13 @@ export class ConcurrencyGovernor {
     // Timers run late on a busy machine: the rate is over the time that really passed.
     const seconds = (performance.now() - this.windowStart!) / 1000;
     const sample = { connections: this.allowedCount, bytesPerSecond: this.windowBytes / seconds };
-    const decision = nextLevel(this.baseline, sample, this.max);
-    this.baseline = decision.baseline;
+    const decision = nextLevel(this.history, sample, this.max);
+    this.history = decision.history;
     this.windowStart = undefined;
     this.delivered.clear();
     this.levelSince = performance.now();
     this.allowedCount = decision.connections;
+    this.onJudged(sample, decision.connections);
     if (decision.settled) this.finish();
     this.wake();
   }

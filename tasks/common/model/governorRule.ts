@@ -1,6 +1,6 @@
 /**
- * The concurrency governor's decision, pure: given the rate measured at the current number of
- * connections and the level it is compared with, how many connections come next.
+ * The concurrency governor's decision, pure: given the rate one window measured at the current
+ * number of connections and what came before, how many connections come next.
  */
 
 /** The aggregate rate one window measured with `connections` allowed. */
@@ -9,12 +9,19 @@ export interface LevelSample {
   readonly bytesPerSecond: number;
 }
 
+/** What the rule remembers between windows. */
+export interface LevelHistory {
+  /** The level a probe is compared with: the last one that paid, or the first. */
+  readonly baseline?: LevelSample;
+  /** Probes that did not pay so far. */
+  readonly failedProbes: number;
+}
+
 export interface LevelDecision {
   readonly connections: number;
   /** Measuring ends: the level holds for the rest of the transfer. */
   readonly settled: boolean;
-  /** The sample the next window is compared with. */
-  readonly baseline: LevelSample | undefined;
+  readonly history: LevelHistory;
 }
 
 /** A level pays when the aggregate rate rises by a quarter over the baseline. */
@@ -24,25 +31,36 @@ export const PAYING_GAIN = 1.25;
  * step with the connections, the sign of a link that caps each connection rather than the whole.
  */
 export const IN_STEP = 0.8;
+/**
+ * A probe that did not pay may have met a busy moment (a shared machine, a store's hiccup): the
+ * level is measured again and probed once more before it holds for good.
+ */
+export const MAX_FAILED_PROBES = 2;
 
-export function nextLevel(baseline: LevelSample | undefined, current: LevelSample, max: number): LevelDecision {
-  const atMax = current.connections >= max;
-  if (baseline === undefined) {
-    return atMax ? settle(current.connections, current) : grow(current, 2, max);
+export const START: LevelHistory = { failedProbes: 0 };
+
+export function nextLevel(history: LevelHistory, current: LevelSample, max: number): LevelDecision {
+  const { baseline, failedProbes } = history;
+  if (baseline === undefined || current.connections <= baseline.connections) {
+    // The first window, or the baseline measured again after a probe that did not pay: probe upwards.
+    const measured = { baseline: current, failedProbes };
+    return current.connections >= max ? settle(current.connections, measured) : grow(current, 2, max, measured);
   }
   if (current.bytesPerSecond < baseline.bytesPerSecond * PAYING_GAIN) {
-    // More connections did not pay: the server or the CPU is the limit. Back to the baseline, for good.
-    return settle(baseline.connections, baseline);
+    // More connections did not pay: the server or the CPU may be the limit. Back to the baseline.
+    const failed = { baseline, failedProbes: failedProbes + 1 };
+    return failed.failedProbes >= MAX_FAILED_PROBES ? settle(baseline.connections, failed) : { connections: baseline.connections, settled: false, history: failed };
   }
-  if (atMax) return settle(current.connections, current);
+  const paid = { baseline: current, failedProbes };
+  if (current.connections >= max) return settle(current.connections, paid);
   const perConnection = current.bytesPerSecond / current.connections / (baseline.bytesPerSecond / baseline.connections);
-  return grow(current, perConnection >= IN_STEP ? 4 : 2, max);
+  return grow(current, perConnection >= IN_STEP ? 4 : 2, max, paid);
 }
 
-function grow(current: LevelSample, factor: number, max: number): LevelDecision {
-  return { connections: Math.min(max, current.connections * factor), settled: false, baseline: current };
+function grow(current: LevelSample, factor: number, max: number, history: LevelHistory): LevelDecision {
+  return { connections: Math.min(max, current.connections * factor), settled: false, history };
 }
 
-function settle(connections: number, baseline: LevelSample): LevelDecision {
-  return { connections, settled: true, baseline };
+function settle(connections: number, history: LevelHistory): LevelDecision {
+  return { connections, settled: true, history };
 }
