@@ -4,6 +4,7 @@ import { nextLevel, START, type LevelHistory, type LevelSample } from '../../tas
 const MB = 1_000_000;
 const at = (connections: number, megabytesPerSecond: number): LevelSample => ({ connections, bytesPerSecond: megabytesPerSecond * MB });
 const after = (baseline: LevelSample, failedProbes = 0): LevelHistory => ({ baseline, failedProbes });
+const held = (baseline: LevelSample, failedProbes: number, heldWindows: number): LevelHistory => ({ baseline, failedProbes, heldWindows });
 
 /** Walks the rule from two connections over windows whose rates `rates` gives in turn (or `rateOf(connections)`), as the governor does. */
 function walk(rateOf: (connections: number, window: number) => number, max: number): number[] {
@@ -37,27 +38,29 @@ describe('concurrency governor rule', () => {
     assert.deepEqual(nextLevel(after(at(4, 160)), at(8, 310), 8), { connections: 8, settled: true, history: after(at(8, 310)) });
   });
 
-  it('steps back to the baseline when a probe does not pay, measures it again, and probes once more', () => {
-    assert.deepEqual(nextLevel(after(at(2, 400)), at(4, 420), 8), { connections: 2, settled: false, history: after(at(2, 400), 1) });
-    assert.deepEqual(nextLevel(after(at(2, 400), 1), at(2, 380), 8), { connections: 4, settled: false, history: after(at(2, 380), 1) });
+  it('steps back to the baseline when a probe does not pay, holds it for three windows, and probes once more', () => {
+    assert.deepEqual(nextLevel(after(at(2, 400)), at(4, 420), 8), { connections: 2, settled: false, history: held(at(2, 400), 1, 0) });
+    assert.deepEqual(nextLevel(held(at(2, 400), 1, 0), at(2, 380), 8), { connections: 2, settled: false, history: held(at(2, 380), 1, 1) });
+    assert.deepEqual(nextLevel(held(at(2, 380), 1, 1), at(2, 390), 8), { connections: 2, settled: false, history: held(at(2, 390), 1, 2) });
+    assert.deepEqual(nextLevel(held(at(2, 390), 1, 2), at(2, 385), 8), { connections: 4, settled: false, history: after(at(2, 385), 1) });
   });
 
   it('holds the baseline for good after a second probe that does not pay (the server or the CPU is the limit)', () => {
-    assert.deepEqual(nextLevel(after(at(2, 400), 1), at(4, 410), 8), { connections: 2, settled: true, history: after(at(2, 400), 2) });
-    assert.deepEqual(walk(() => 400, 8), [2, 4, 2, 4, 2]);
-    assert.deepEqual(walk((connections) => 500 - connections * 20, 8), [2, 4, 2, 4, 2]);
+    assert.deepEqual(nextLevel(after(at(2, 400), 1), at(4, 410), 8), { connections: 2, settled: true, history: held(at(2, 400), 2, 0) });
+    assert.deepEqual(walk(() => 400, 8), [2, 4, 2, 2, 2, 4, 2]);
+    assert.deepEqual(walk((connections) => 500 - connections * 20, 8), [2, 4, 2, 2, 2, 4, 2]);
   });
 
   it('recovers from one busy window on a capped link: the second probe finds the gain', () => {
     // 40 MB/s per connection, but the first window at 4 met a busy moment (70 MB/s).
-    assert.deepEqual(walk((connections, window) => (window === 1 ? 70 : connections * 40), 8), [2, 4, 2, 4, 8, 8]);
+    assert.deepEqual(walk((connections, window) => (window === 1 ? 70 : connections * 40), 8), [2, 4, 2, 2, 2, 4, 8, 8]);
   });
 
   it('keeps the last level that paid when later probes do not', () => {
     // 40 MB/s per connection on a 180 MB/s link: 4 connections paid in step, 16 and then 8 brought 180 against 160.
-    assert.deepEqual(walk((connections) => Math.min(connections * 40, 180), 64), [2, 4, 16, 4, 8, 4]);
+    assert.deepEqual(walk((connections) => Math.min(connections * 40, 180), 64), [2, 4, 16, 4, 4, 4, 8, 4]);
     // On a 200 MB/s link 16 paid (a quarter more), 32 did not.
-    assert.deepEqual(walk((connections) => Math.min(connections * 40, 200), 64), [2, 4, 16, 32, 16, 32, 16]);
+    assert.deepEqual(walk((connections) => Math.min(connections * 40, 200), 64), [2, 4, 16, 32, 16, 16, 16, 32, 16]);
   });
 
   it('starts and stays at the maximum when only one connection is allowed', () => {

@@ -5,8 +5,8 @@
  * Where the rate grows in step with the connections (a link that caps each connection, as cloud
  * storage does) it quadruples them; where it grows less it doubles; where it does not
  * grow (the server or the CPU is the limit: a co-located store, a 2-core agent) it steps back at
- * once; after a second probe that does not pay it holds, spending no memory or CPU on connections
- * that would only queue.
+ * once, holds the level for a few windows and probes once more; after a second probe that does not
+ * pay it holds for good, spending no memory or CPU on connections that would only queue.
  */
 import { nextLevel, START, type LevelHistory, type LevelSample } from './governorRule';
 

@@ -15,6 +15,8 @@ export interface LevelHistory {
   readonly baseline?: LevelSample;
   /** Probes that did not pay so far. */
   readonly failedProbes: number;
+  /** Windows measured at the baseline since the last probe that did not pay. */
+  readonly heldWindows?: number;
 }
 
 export interface LevelDecision {
@@ -33,22 +35,27 @@ export const PAYING_GAIN = 1.25;
 export const IN_STEP = 0.8;
 /**
  * A probe that did not pay may have met a busy moment (a shared machine, a store's hiccup): the
- * level is measured again and probed once more before it holds for good.
+ * level is held for a few windows, then probed once more before it holds for good. Where the CPU
+ * is the limit the second probe comes late in a short transfer, when it costs little.
  */
 export const MAX_FAILED_PROBES = 2;
+export const WINDOWS_BEFORE_PROBING_AGAIN = 3;
 
 export const START: LevelHistory = { failedProbes: 0 };
 
 export function nextLevel(history: LevelHistory, current: LevelSample, max: number): LevelDecision {
-  const { baseline, failedProbes } = history;
+  const { baseline, failedProbes, heldWindows = 0 } = history;
+  if (baseline !== undefined && current.connections <= baseline.connections && heldWindows + 1 < WINDOWS_BEFORE_PROBING_AGAIN) {
+    return { connections: current.connections, settled: false, history: { baseline: current, failedProbes, heldWindows: heldWindows + 1 } };
+  }
   if (baseline === undefined || current.connections <= baseline.connections) {
-    // The first window, or the baseline measured again after a probe that did not pay: probe upwards.
+    // The first window, or the baseline held after a probe that did not pay: probe upwards.
     const measured = { baseline: current, failedProbes };
     return current.connections >= max ? settle(current.connections, measured) : grow(current, 2, max, measured);
   }
   if (current.bytesPerSecond < baseline.bytesPerSecond * PAYING_GAIN) {
     // More connections did not pay: the server or the CPU may be the limit. Back to the baseline.
-    const failed = { baseline, failedProbes: failedProbes + 1 };
+    const failed = { baseline, failedProbes: failedProbes + 1, heldWindows: 0 };
     return failed.failedProbes >= MAX_FAILED_PROBES ? settle(baseline.connections, failed) : { connections: baseline.connections, settled: false, history: failed };
   }
   const paid = { baseline: current, failedProbes };
