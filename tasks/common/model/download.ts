@@ -49,8 +49,9 @@ export async function downloadFiles(
   const files = targets.map((target) => planFile(target, settings, folders));
   const queue = new BlockQueue(files, settings.blockSize);
   const budget = new BlockBudget(settings.concurrency);
-  const governor = new ConcurrencyGovernor(settings.concurrency, undefined, undefined, undefined, (sample, next) =>
-    context.log.debug(`${sample.connections} parallel ranged requests: ${(sample.bytesPerSecond / 1e6).toFixed(0)} MB/s; next ${next}`));
+  const governor = new ConcurrencyGovernor(settings.concurrency, {
+    onJudged: (sample, next) => context.log.debug(`${sample.connections} parallel ranged requests: ${(sample.bytesPerSecond / 1e6).toFixed(0)} MB/s; next ${next.connections}`),
+  });
   const failure = new AbortController();
   const signal = AbortSignal.any([context.signal, failure.signal]);
   const reader = rangeReader(store, settings, { signal, log: context.log, progress: context.progress }, (bytes, worker) => governor.received(bytes, worker));

@@ -8,7 +8,18 @@
  * once, holds the level for a few windows and probes once more; after a second probe that does not
  * pay it holds for good, spending no memory or CPU on connections that would only queue.
  */
-import { nextLevel, START, type LevelHistory, type LevelSample } from './governorRule';
+import { nextLevel, START, type LevelDecision, type LevelHistory, type LevelSample } from './governorRule';
+
+export interface GovernorOptions {
+  /** How long each measuring window lasts. */
+  readonly windowMs?: number;
+  /** Connections to start with. */
+  readonly initial?: number;
+  /** A window opens after this long at a level even if some allowed worker never got a byte (the queue ran dry). */
+  readonly graceMs?: number;
+  /** Hears each judged window and what it decided (the debug log; tests wait for a settled decision). */
+  readonly onJudged?: (sample: LevelSample, decision: LevelDecision) => void;
+}
 
 export class ConcurrencyGovernor {
   private allowedCount: number;
@@ -23,16 +34,17 @@ export class ConcurrencyGovernor {
   private timer: NodeJS.Timeout | undefined;
   private waiters: (() => void)[] = [];
 
-  constructor(
-    private readonly max: number,
-    private readonly windowMs = 200,
-    initial = 2,
-    /** A window opens after this long at a level even if some allowed worker never got a byte (the queue ran dry). */
-    private readonly graceMs = 4 * windowMs,
-    /** Hears each judged window and what it decided (for the debug log). */
-    private readonly onJudged: (sample: LevelSample, next: number) => void = () => undefined,
-  ) {
-    this.allowedCount = Math.min(initial, max);
+  private readonly max: number;
+  private readonly windowMs: number;
+  private readonly graceMs: number;
+  private readonly onJudged: (sample: LevelSample, decision: LevelDecision) => void;
+
+  constructor(max: number, options: GovernorOptions = {}) {
+    this.max = max;
+    this.windowMs = options.windowMs ?? 200;
+    this.graceMs = options.graceMs ?? 4 * this.windowMs;
+    this.onJudged = options.onJudged ?? (() => undefined);
+    this.allowedCount = Math.min(options.initial ?? 2, max);
     if (this.allowedCount >= max) this.settled = true;
   }
 
@@ -83,7 +95,7 @@ export class ConcurrencyGovernor {
     this.delivered.clear();
     this.levelSince = performance.now();
     this.allowedCount = decision.connections;
-    this.onJudged(sample, decision.connections);
+    this.onJudged(sample, decision);
     if (decision.settled) this.finish();
     this.wake();
   }
