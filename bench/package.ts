@@ -34,7 +34,9 @@ export async function benchPackage(log: (line: string) => void): Promise<Row[]> 
       const ms = median(starts[i]);
       rows.push({ name: `${label} bundle: start to first line`, value: `${ms.toFixed(0)} ms`, target: '< 300 ms', pass: ms < 300 });
       const bytes = statSync(join(snapshot, task, 'index.js')).size;
-      rows.push({ name: `${label} bundle: index.js size`, value: `${(bytes / MiB).toFixed(2)} MiB`, target: '(info)', pass: true });
+      // The chunks beside index.js are loaded only on the paths that need them (a store, a connection type).
+      const all = readdirSync(join(snapshot, task)).filter((name) => name.endsWith('.js')).reduce((sum, name) => sum + statSync(join(snapshot, task, name)).size, 0);
+      rows.push({ name: `${label} bundle: index.js size (all chunks)`, value: `${(bytes / MiB).toFixed(2)} MiB (${(all / MiB).toFixed(2)} MiB)`, target: '(info)', pass: true });
     }
   } finally {
     rmSync(snapshot, { recursive: true, force: true });

@@ -1,15 +1,17 @@
 #!/usr/bin/env node
-// Bundles each task into dist/tasks/<Task>V1/ (index.js + task.json + icon.png, no node_modules),
-// and a twin into dist/l0/ that leaves task-lib external so MockTestRunner can substitute it.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+// Bundles each task into dist/tasks/<Task>V1/ (index.js, its lazy chunks, task.json, icon.png, no
+// node_modules), and a twin into dist/l0/ that leaves task-lib external so MockTestRunner can
+// substitute it.
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, transform } from 'esbuild';
 import { syncMessages } from './sync-messages.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tasks = readdirSync(join(root, 'tasks')).filter((name) => /V\d+$/.test(name));
 
+const IMPORT_META_URL = "const __bundleImportMetaUrl = require('node:url').pathToFileURL(__filename).href;";
 const common = {
   bundle: true,
   platform: 'node',
@@ -19,12 +21,28 @@ const common = {
   minify: true,
   legalComments: 'none',
   // Some dependencies are ESM and call createRequire(import.meta.url); give the CJS bundle one.
-  banner: { js: "const __bundleImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  banner: { js: IMPORT_META_URL },
   define: { 'import.meta.url': '__bundleImportMetaUrl' },
   logLevel: 'warning',
   // task-lib loads task.json by path at run time: expected, not a missing module.
   logOverride: { 'unsupported-require-call': 'silent' },
 };
+
+/**
+ * The task's bundle, split at each dynamic import() into chunks beside index.js: what one store,
+ * connection type or mode needs (the AWS SDK, @azure/identity, the Azure DevOps client) is read and
+ * parsed only when a run takes that path. esbuild splits only ESM output, so each file is then
+ * turned into CommonJS (the agent runs `node index.js`, without a package.json): a chunk is
+ * require()d once and cached, so every module still has exactly one instance. import() becomes
+ * require() too: Node's own import() of a CommonJS chunk would see only the exports it can guess.
+ */
+async function buildTask(entry, outdir) {
+  const { outputFiles } = await build({ ...common, banner: undefined, format: 'esm', splitting: true, write: false, entryPoints: { index: entry }, outdir, chunkNames: 'chunk-[hash]' });
+  for (const file of outputFiles) {
+    const { code } = await transform(file.text, { format: 'cjs', target: common.target, supported: { 'dynamic-import': false }, minify: true, legalComments: 'none', banner: IMPORT_META_URL, logLevel: 'error' }); // the build above already warned on the sources
+    writeFileSync(file.path, code);
+  }
+}
 
 syncMessages(root, tasks);
 rmSync(join(root, 'dist', 'tasks'), { recursive: true, force: true });
@@ -33,7 +51,7 @@ for (const task of tasks) {
   const source = join(root, 'tasks', task);
   const out = join(root, 'dist', 'tasks', task);
   mkdirSync(out, { recursive: true });
-  await build({ ...common, entryPoints: [join(source, 'index.ts')], outfile: join(out, 'index.js') });
+  await buildTask(join(source, 'index.ts'), out);
   for (const file of ['task.json', 'icon.png']) {
     if (existsSync(join(source, file))) copyFileSync(join(source, file), join(out, file));
   }

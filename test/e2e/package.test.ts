@@ -125,6 +125,20 @@ describe('npm run package (.vsix)', () => {
     }
   });
 
+  it('holds every chunk that a task file requires, beside it (the bundles are split at their dynamic imports)', () => {
+    let chunks = 0;
+    for (const folder of taskFolders) {
+      const scripts = vsix.names.filter((name) => name.startsWith(`${folder}/`) && name.endsWith('.js'));
+      for (const script of scripts) {
+        for (const [, chunk] of vsix.contents.get(script)!.toString('utf8').matchAll(/require\("\.\/(chunk-[A-Z0-9]+\.js)"\)/g)) {
+          chunks++;
+          assert.ok(vsix.contents.has(`${folder}/${chunk}`), `${script} requires ./${chunk}, which is not packaged`);
+        }
+      }
+    }
+    assert.ok(chunks > 0, 'no task file requires a chunk: the pattern no longer matches the build output');
+  });
+
   it('packages each task.json exactly as in the source', () => {
     for (const folder of taskFolders) {
       const name = folder.split('/').pop()!;

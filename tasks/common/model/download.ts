@@ -49,10 +49,12 @@ export async function downloadFiles(
   const files = targets.map((target) => planFile(target, settings, folders));
   const queue = new BlockQueue(files, settings.blockSize);
   const budget = new BlockBudget(settings.concurrency);
-  const governor = new ConcurrencyGovernor(settings.concurrency);
+  const governor = new ConcurrencyGovernor(settings.concurrency, {
+    onJudged: (sample, next) => context.log.debug(`${sample.connections} parallel ranged requests: ${(sample.bytesPerSecond / 1e6).toFixed(0)} MB/s; next ${next.connections}`),
+  });
   const failure = new AbortController();
   const signal = AbortSignal.any([context.signal, failure.signal]);
-  const reader = rangeReader(store, settings, { signal, log: context.log, progress: { ...context.progress, advance: (bytes: number) => (governor.received(bytes), context.progress.advance(bytes)) } });
+  const reader = rangeReader(store, settings, { signal, log: context.log, progress: context.progress }, (bytes, worker) => governor.received(bytes, worker));
   const hasherOf = (file: FileState) => (file.hasher ??= hasherFor(file.target, settings, thread));
 
   const worker = async (index: number) => {
@@ -67,7 +69,7 @@ export async function downloadFiles(
         break;
       }
       hasherOf(block.file);
-      await reader(block);
+      await reader(block, index);
       completeBlock(block, budget);
       if (block.file.frontier === block.file.blockCount) await finishFile(block.file, hasherOf);
     }
@@ -131,10 +133,16 @@ interface ReadContext {
  * range breaks. A failure the policy will not retry passes as it is; one that outlasted every
  * attempt is reported as DownloadFailed.
  */
-function rangeReader(store: ModelStore, settings: DownloadSettings, context: ReadContext): (block: Block) => Promise<void> {
+function rangeReader(
+  store: ModelStore,
+  settings: DownloadSettings,
+  context: ReadContext,
+  received: (bytes: number, worker: number) => void,
+): (block: Block, worker: number) => Promise<void> {
   const policy = settings.retry;
   const peer = peerOf(store.location);
-  return async (block) => {
+  return async (block, worker) => {
+    const arrived = (bytes: number) => received(bytes, worker);
     const name = block.file.target.object.name;
     const handle = await handleOf(block.file);
     const onRetry = ({ attempt, error, delayMs }: RetryFailure) => {
@@ -142,7 +150,7 @@ function rangeReader(store: ModelStore, settings: DownloadSettings, context: Rea
       context.log.info('DownloadResuming', name, attempt, policy.attempts - 1);
     };
     try {
-      await retry(() => streamRange(store, block, handle, { ...context, peer, idleTimeoutMs: settings.idleTimeoutMs }), policy, { signal: context.signal, onRetry, classify: classifyReadFailure });
+      await retry(() => streamRange(store, block, handle, { ...context, arrived, peer, idleTimeoutMs: settings.idleTimeoutMs }), policy, { signal: context.signal, onRetry, classify: classifyReadFailure });
     } catch (error) {
       if (context.signal.aborted || classifyReadFailure(error) === 'fail') throw error;
       throw new RemoteError('DownloadFailed', [name, policy.attempts, (error as Error).message], { cause: error });
@@ -159,7 +167,13 @@ function peerOf(location: string): string {
   }
 }
 
-async function streamRange(store: ModelStore, block: Block, handle: FileHandle, context: ReadContext & { readonly peer: string; readonly idleTimeoutMs: number }): Promise<void> {
+/** `arrived` hears of each socket chunk as it comes (the governor's measure); progress, of each batch written. */
+async function streamRange(
+  store: ModelStore,
+  block: Block,
+  handle: FileHandle,
+  context: ReadContext & { readonly arrived: (bytes: number) => void; readonly peer: string; readonly idleTimeoutMs: number },
+): Promise<void> {
   const object = block.file.target.object;
   const stream = await store.readRange(object, block.start + block.received, block.size - block.received, context.signal);
   const stall = () => new RangeInterrupted(context.peer, 'ETIMEDOUT', `no data from ${context.peer} for ${context.idleTimeoutMs} ms while reading ${object.name}`, { idle: true });
@@ -183,6 +197,7 @@ async function streamRange(store: ModelStore, block: Block, handle: FileHandle, 
       const room = block.size - block.received - batched;
       batch.push(chunk.length <= room ? chunk : chunk.subarray(0, room));
       batched += Math.min(chunk.length, room);
+      context.arrived(Math.min(chunk.length, room));
       if (batched >= WRITE_BATCH_BYTES) await flush();
     }
   } catch (error) {

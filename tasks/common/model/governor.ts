@@ -1,25 +1,50 @@
 /**
- * Decides how many ranged requests run at once. It starts with two and doubles while doubling
- * pays (the rate over the next window rises by a quarter or more), then holds. On a link where one
- * connection cannot fill the pipe it climbs to the maximum within a second; where the server or the
- * CPU is the limit (a co-located store, a 2-core agent) it stays low and spends no memory or CPU on
- * connections that would only queue.
+ * Decides how many ranged requests run at once. It starts with two and measures short windows of
+ * the aggregate rate; each window opens only once every allowed connection has delivered a byte,
+ * so a new connection's set-up (TLS, time to first byte) never counts as a level that did not pay.
+ * Where the rate grows in step with the connections (a link that caps each connection, as cloud
+ * storage does) it quadruples them; where it grows less it doubles; where it does not
+ * grow (the server or the CPU is the limit: a co-located store, a 2-core agent) it steps back at
+ * once, holds the level for a few windows and probes once more; after a second probe that does not
+ * pay it holds for good, spending no memory or CPU on connections that would only queue.
  */
+import { nextLevel, START, type LevelDecision, type LevelHistory, type LevelSample } from './governorRule';
+
+export interface GovernorOptions {
+  /** How long each measuring window lasts. */
+  readonly windowMs?: number;
+  /** Connections to start with. */
+  readonly initial?: number;
+  /** A window opens after this long at a level even if some allowed worker never got a byte (the queue ran dry). */
+  readonly graceMs?: number;
+  /** Hears each judged window and what it decided (the debug log; tests wait for a settled decision). */
+  readonly onJudged?: (sample: LevelSample, decision: LevelDecision) => void;
+}
+
 export class ConcurrencyGovernor {
   private allowedCount: number;
-  private bytes = 0;
-  private lastRate = 0;
+  private history: LevelHistory = START;
   private settled = false;
   private released = false;
+  /** Workers that delivered a byte since the level last changed. */
+  private delivered = new Set<number>();
+  private levelSince = performance.now();
+  private windowStart: number | undefined;
+  private windowBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private waiters: (() => void)[] = [];
 
-  constructor(
-    private readonly max: number,
-    private readonly windowMs = 250,
-    initial = 2,
-  ) {
-    this.allowedCount = Math.min(initial, max);
+  private readonly max: number;
+  private readonly windowMs: number;
+  private readonly graceMs: number;
+  private readonly onJudged: (sample: LevelSample, decision: LevelDecision) => void;
+
+  constructor(max: number, options: GovernorOptions = {}) {
+    this.max = max;
+    this.windowMs = options.windowMs ?? 200;
+    this.graceMs = options.graceMs ?? 4 * this.windowMs;
+    this.onJudged = options.onJudged ?? (() => undefined);
+    this.allowedCount = Math.min(options.initial ?? 2, max);
     if (this.allowedCount >= max) this.settled = true;
   }
 
@@ -27,13 +52,16 @@ export class ConcurrencyGovernor {
     return this.allowedCount;
   }
 
-  /** Counts received bytes; the first byte starts the measuring windows (so set-up time is not a window). */
-  received(bytes: number): void {
-    this.bytes += bytes;
-    if (!this.timer && !this.settled) {
-      this.timer = setInterval(() => this.judge(), this.windowMs);
-      this.timer.unref();
+  /** Counts bytes received by worker number `worker`; windows open once every allowed worker is streaming. */
+  received(bytes: number, worker: number): void {
+    if (this.settled) return;
+    if (this.windowStart !== undefined) {
+      this.windowBytes += bytes;
+      return;
     }
+    if (worker < this.allowedCount) this.delivered.add(worker);
+    const now = performance.now();
+    if (this.delivered.size >= this.allowedCount || now - this.levelSince >= this.graceMs) this.openWindow(now);
   }
 
   /** Waits until worker number `index` (from 0) may start another request. */
@@ -45,29 +73,35 @@ export class ConcurrencyGovernor {
 
   /** Ends measuring and lets every waiting worker go (to find there is nothing left to do). */
   stop(): void {
-    clearInterval(this.timer);
-    this.settled = true;
+    this.finish();
     this.released = true;
     this.wake();
   }
 
+  private openWindow(now: number): void {
+    this.windowStart = now;
+    this.windowBytes = 0;
+    this.timer = setTimeout(() => this.judge(), this.windowMs);
+    this.timer.unref();
+  }
+
   private judge(): void {
-    const rate = this.bytes / this.windowMs;
-    this.bytes = 0;
-    if (this.lastRate > 0 && rate < this.lastRate * 1.25) {
-      // Doubling did not pay: go back to what we had, and keep it.
-      this.allowedCount = Math.max(1, Math.floor(this.allowedCount / 2));
-      this.finish();
-      return;
-    }
-    this.lastRate = rate;
-    this.allowedCount = Math.min(this.max, this.allowedCount * 2);
-    if (this.allowedCount >= this.max) this.finish();
+    // Timers run late on a busy machine: the rate is over the time that really passed.
+    const seconds = (performance.now() - this.windowStart!) / 1000;
+    const sample = { connections: this.allowedCount, bytesPerSecond: this.windowBytes / seconds };
+    const decision = nextLevel(this.history, sample, this.max);
+    this.history = decision.history;
+    this.windowStart = undefined;
+    this.delivered.clear();
+    this.levelSince = performance.now();
+    this.allowedCount = decision.connections;
+    this.onJudged(sample, decision);
+    if (decision.settled) this.finish();
     this.wake();
   }
 
   private finish(): void {
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     this.settled = true;
   }
 

@@ -1,7 +1,6 @@
 import { armTargetFor, findStorageAccountBlobEndpoint } from '../azure/arm';
 import type { AzureRmConnection } from '../azure/connection';
-import { azureCredential } from '../azure/credential';
-import { type OidcContext, requestPipelineOidcToken } from '../azure/oidc';
+import type { OidcContext } from '../azure/oidc';
 import type { AzureTransport } from '../azure/transport';
 import type { Lifetime } from '../lifetime';
 import type { Log, Progress } from '../log';
@@ -52,18 +51,21 @@ export interface OpenContext {
 }
 
 /**
- * Opens the store the access names. The S3, pipeline artifact and Azure ML stores are initialized
- * only when chosen, so a blob fetch does not pay for the AWS SDK's start-up.
+ * Opens the store the access names. The S3, pipeline artifact and Azure ML stores, @azure/identity
+ * and the Azure DevOps client are imported only when chosen: the build splits them into chunks of
+ * their own, so a blob fetch neither parses nor initializes them (most of a cache hit's start-up).
  */
 export async function openModelStore(access: StoreAccess, context: OpenContext): Promise<ModelStore> {
-  const oidcToken = (devOps: OidcContext) => requestPipelineOidcToken(devOps, { network: context.network, signal: context.lifetime.signal, log: context.log });
+  const oidcToken = async (devOps: OidcContext) =>
+    (await import('../azure/oidc')).requestPipelineOidcToken(devOps, { network: context.network, signal: context.lifetime.signal, log: context.log });
+  const azureCredential = async () => (await import('../azure/credential')).azureCredential;
   switch (access.kind) {
     case 'connectionString':
     case 'sasUrl':
       return openBlobStore(access, transportOf(access.retry, context));
     case 'azureResourceManager': {
       const transport = transportOf(access.retry, context);
-      const credential = azureCredential(access.connection, { oidcToken: () => oidcToken(access.devOps), transport });
+      const credential = (await azureCredential())(access.connection, { oidcToken: () => oidcToken(access.devOps), transport });
       const blobEndpoint = await findStorageAccountBlobEndpoint({ ...armTargetFor(access.connection, { credential, transport }), subscriptionId: access.connection.subscriptionId, accountName: access.storageAccount, log: context.log });
       return openBlobStore({ kind: 'tokenCredential', blobEndpoint, credential, container: access.container }, transport);
     }
@@ -72,9 +74,9 @@ export async function openModelStore(access: StoreAccess, context: OpenContext):
     case 'pipelineArtifact':
       return (await import('./pipelineArtifactStore')).openPipelineArtifactStore(access.artifact, context);
     case 'azureMLRegistry': {
-      const [{ MachineLearningClient }, { openAzureMlStore }] = await Promise.all([import('../azure/machineLearning'), import('./azureMlStore')]);
+      const [{ MachineLearningClient }, { openAzureMlStore }, newCredential] = await Promise.all([import('../azure/machineLearning'), import('./azureMlStore'), azureCredential()]);
       const transport = transportOf(access.retry, context);
-      const credential = azureCredential(access.connection, { oidcToken: () => oidcToken(access.devOps), transport });
+      const credential = newCredential(access.connection, { oidcToken: () => oidcToken(access.devOps), transport });
       const { subscriptionId, resourceGroup, workspace } = access.model;
       const client = new MachineLearningClient({ ...armTargetFor(access.connection, { credential, transport }), subscriptionId, resourceGroup, workspace });
       return openAzureMlStore(access.model, { client, credential, registerSecret: context.registerSecret, transport });

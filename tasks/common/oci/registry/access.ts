@@ -4,8 +4,8 @@
  * its Entra ID token is what ACR exchanges for registry tokens.
  */
 import { defaultArmUrl, type AzureRmConnection } from '../../azure/connection';
-import { azureCredential } from '../../azure/credential';
-import { requestPipelineOidcToken, type OidcContext } from '../../azure/oidc';
+import type { TokenCredential } from '@azure/core-auth';
+import type { OidcContext } from '../../azure/oidc';
 import type { AzureTransport } from '../../azure/transport';
 import { RemoteError } from '../../errors';
 import type { RegistryCredential } from './auth';
@@ -29,7 +29,14 @@ export function registryCredential(access: RegistryAccess, transport: AzureTrans
       return { kind: 'basic', username: access.username, password: access.password };
     case 'azure': {
       const { connection } = access;
-      const credential = azureCredential(connection, { oidcToken: () => requestPipelineOidcToken(access.devOps, transport), transport });
+      // @azure/identity and the Azure DevOps client are imported on first use: the build splits them
+      // into chunks of their own, which a task that never reaches an ACR connection does not parse.
+      let credential: Promise<TokenCredential> | undefined;
+      const azureToken = async (scope: string) => {
+        credential ??= Promise.all([import('../../azure/credential'), import('../../azure/oidc')]).then(([{ azureCredential }, { requestPipelineOidcToken }]) =>
+          azureCredential(connection, { oidcToken: () => requestPipelineOidcToken(access.devOps, transport), transport }));
+        return (await credential).getToken(scope);
+      };
       // ACR's exchange accepts a token for Azure Resource Manager, the audience every Azure identity can get.
       const audience = connection.resourceManagerAudience ?? defaultArmUrl;
       const scope = `${audience.replace(/\/?$/, '/')}.default`;
@@ -37,7 +44,7 @@ export function registryCredential(access: RegistryAccess, transport: AzureTrans
         kind: 'entra',
         tenantId: connection.tenantId,
         entraToken: async () => {
-          const token = await credential.getToken(scope);
+          const token = await azureToken(scope);
           if (!token) throw new RemoteError('AzureTokenFailed', [connection.name, 'no token was returned']);
           return token.token;
         },
