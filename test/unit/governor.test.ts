@@ -1,29 +1,52 @@
 import { strict as assert } from 'node:assert';
-import { ConcurrencyGovernor, type GovernorOptions } from '../../tasks/common/model/governor';
+import { ConcurrencyGovernor, type GovernorClock, type GovernorOptions } from '../../tasks/common/model/governor';
 import type { LevelDecision } from '../../tasks/common/model/governorRule';
 
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A governor that records each judged decision. */
-function governorOf(options: GovernorOptions): { governor: ConcurrencyGovernor; decisions: LevelDecision[] } {
+/** Time that moves only when the test says: timers fire in order as it advances. */
+class FakeClock implements GovernorClock {
+  private time = 0;
+  private timers: { at: number; run: () => void }[] = [];
+  now(): number {
+    return this.time;
+  }
+  after(ms: number, run: () => void): () => void {
+    const timer = { at: this.time + ms, run };
+    this.timers.push(timer);
+    return () => (this.timers = this.timers.filter((other) => other !== timer));
+  }
+  advance(ms: number): void {
+    const until = this.time + ms;
+    for (let next = this.due(until); next; next = this.due(until)) {
+      this.timers = this.timers.filter((other) => other !== next);
+      this.time = next.at;
+      next.run();
+    }
+    this.time = until;
+  }
+  private due(until: number) {
+    return this.timers.filter((timer) => timer.at <= until).sort((a, b) => a.at - b.at)[0];
+  }
+}
+
+/** A governor on a fake clock that records each judged decision. */
+function governorOf(options: GovernorOptions): { governor: ConcurrencyGovernor; decisions: LevelDecision[]; clock: FakeClock } {
   const decisions: LevelDecision[] = [];
-  return { governor: new ConcurrencyGovernor(8, { ...options, onJudged: (_, decision) => decisions.push(decision) }), decisions };
+  const clock = new FakeClock();
+  return { governor: new ConcurrencyGovernor(8, { ...options, clock, onJudged: (_, decision) => decisions.push(decision) }), decisions, clock };
 }
 
 /**
  * Feeds the governor a link whose rate is `rateOf(allowed)` bytes per millisecond, shared by the
- * streaming workers, until `done()`. Bytes follow the time that really passed, so a late timer on a
- * busy machine does not change the rates; fails after 1,000 steps (the outcome is tested, not the time).
+ * streaming workers, in 5 ms steps of the fake clock until `done()`; fails after 1,000 steps.
  */
-async function drive(governor: ConcurrencyGovernor, rateOf: (allowed: number) => number, done: () => boolean, streaming = (allowed: number) => allowed): Promise<void> {
-  let last = performance.now();
+function drive(governor: ConcurrencyGovernor, clock: FakeClock, rateOf: (allowed: number) => number, done: () => boolean, streaming = (allowed: number) => allowed): void {
   for (let step = 0; !done(); step++) {
     if (step === 1000) throw new Error('the governor never reached the expected state');
-    await tick(5);
-    const now = performance.now();
     const workers = streaming(governor.allowed);
-    for (let worker = 0; worker < workers; worker++) governor.received((rateOf(governor.allowed) * (now - last)) / workers, worker);
-    last = now;
+    for (let worker = 0; worker < workers; worker++) governor.received((rateOf(governor.allowed) * 5) / workers, worker);
+    clock.advance(5);
   }
 }
 
@@ -32,35 +55,35 @@ const levels = (decisions: LevelDecision[]) => decisions.map((decision) => decis
 
 describe('concurrency governor', () => {
   it('climbs to the maximum while more connections pay in step (a link one connection cannot fill)', async () => {
-    const { governor, decisions } = governorOf({ windowMs: 100 });
+    const { governor, decisions, clock } = governorOf({ windowMs: 100 });
     assert.equal(governor.allowed, 2);
-    await drive(governor, (allowed) => allowed * 1000, settled(decisions));
+    drive(governor, clock, (allowed) => allowed * 1000, settled(decisions));
     assert.deepEqual(levels(decisions), [4, 8, 8]);
     assert.equal(governor.allowed, 8);
     governor.stop();
   });
 
   it('steps back, probes once more, and holds when more connections do not pay (a CPU- or server-bound transfer)', async () => {
-    const { governor, decisions } = governorOf({ windowMs: 100 });
-    await drive(governor, () => 1000, settled(decisions));
+    const { governor, decisions, clock } = governorOf({ windowMs: 100 });
+    drive(governor, clock, () => 1000, settled(decisions));
     assert.deepEqual(levels(decisions), [4, 2, 2, 2, 4, 2]);
     assert.equal(governor.allowed, 2);
     governor.stop();
   });
 
   it('measures a level only once every allowed worker is streaming (a slow first byte is not a level that did not pay)', async () => {
-    const { governor, decisions } = governorOf({ windowMs: 100, graceMs: 10_000 });
+    const { governor, decisions, clock } = governorOf({ windowMs: 100, graceMs: 10_000 });
     // Only workers 0 and 1 ever deliver: after the first window, the level of 4 is never judged.
     let steps = 0;
-    await drive(governor, (allowed) => allowed * 1000, () => ++steps > 150, () => 2);
+    drive(governor, clock, (allowed) => allowed * 1000, () => ++steps > 150, () => 2);
     assert.deepEqual(levels(decisions), [4]);
     assert.equal(governor.allowed, 4);
     governor.stop();
   });
 
   it('judges a level after the grace period when some allowed worker never streams (the queue ran dry)', async () => {
-    const { governor, decisions } = governorOf({ windowMs: 100, graceMs: 300 });
-    await drive(governor, () => 1000, settled(decisions), () => 2);
+    const { governor, decisions, clock } = governorOf({ windowMs: 100, graceMs: 300 });
+    drive(governor, clock, () => 1000, settled(decisions), () => 2);
     assert.deepEqual(levels(decisions), [4, 2, 2, 2, 4, 2]);
     governor.stop();
   });

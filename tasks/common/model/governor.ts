@@ -19,7 +19,24 @@ export interface GovernorOptions {
   readonly graceMs?: number;
   /** Hears each judged window and what it decided (the debug log; tests wait for a settled decision). */
   readonly onJudged?: (sample: LevelSample, decision: LevelDecision) => void;
+  /** The time source and timer; tests pass a fake so no decision depends on how busy the machine is. */
+  readonly clock?: GovernorClock;
 }
+
+export interface GovernorClock {
+  now(): number;
+  /** Runs `run` after `ms`; returns what cancels it. */
+  after(ms: number, run: () => void): () => void;
+}
+
+const REAL_CLOCK: GovernorClock = {
+  now: () => performance.now(),
+  after(ms, run) {
+    const timer = setTimeout(run, ms);
+    timer.unref();
+    return () => clearTimeout(timer);
+  },
+};
 
 export class ConcurrencyGovernor {
   private allowedCount: number;
@@ -28,22 +45,25 @@ export class ConcurrencyGovernor {
   private released = false;
   /** Workers that delivered a byte since the level last changed. */
   private delivered = new Set<number>();
-  private levelSince = performance.now();
+  private levelSince: number;
   private windowStart: number | undefined;
   private windowBytes = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private cancelTimer: (() => void) | undefined;
   private waiters: (() => void)[] = [];
 
   private readonly max: number;
   private readonly windowMs: number;
   private readonly graceMs: number;
   private readonly onJudged: (sample: LevelSample, decision: LevelDecision) => void;
+  private readonly clock: GovernorClock;
 
   constructor(max: number, options: GovernorOptions = {}) {
     this.max = max;
     this.windowMs = options.windowMs ?? 200;
     this.graceMs = options.graceMs ?? 4 * this.windowMs;
     this.onJudged = options.onJudged ?? (() => undefined);
+    this.clock = options.clock ?? REAL_CLOCK;
+    this.levelSince = this.clock.now();
     this.allowedCount = Math.min(options.initial ?? 2, max);
     if (this.allowedCount >= max) this.settled = true;
   }
@@ -60,7 +80,7 @@ export class ConcurrencyGovernor {
       return;
     }
     if (worker < this.allowedCount) this.delivered.add(worker);
-    const now = performance.now();
+    const now = this.clock.now();
     if (this.delivered.size >= this.allowedCount || now - this.levelSince >= this.graceMs) this.openWindow(now);
   }
 
@@ -81,19 +101,18 @@ export class ConcurrencyGovernor {
   private openWindow(now: number): void {
     this.windowStart = now;
     this.windowBytes = 0;
-    this.timer = setTimeout(() => this.judge(), this.windowMs);
-    this.timer.unref();
+    this.cancelTimer = this.clock.after(this.windowMs, () => this.judge());
   }
 
   private judge(): void {
     // Timers run late on a busy machine: the rate is over the time that really passed.
-    const seconds = (performance.now() - this.windowStart!) / 1000;
+    const seconds = (this.clock.now() - this.windowStart!) / 1000;
     const sample = { connections: this.allowedCount, bytesPerSecond: this.windowBytes / seconds };
     const decision = nextLevel(this.history, sample, this.max);
     this.history = decision.history;
     this.windowStart = undefined;
     this.delivered.clear();
-    this.levelSince = performance.now();
+    this.levelSince = this.clock.now();
     this.allowedCount = decision.connections;
     this.onJudged(sample, decision);
     if (decision.settled) this.finish();
@@ -101,7 +120,7 @@ export class ConcurrencyGovernor {
   }
 
   private finish(): void {
-    clearTimeout(this.timer);
+    this.cancelTimer?.();
     this.settled = true;
   }
 
