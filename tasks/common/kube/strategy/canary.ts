@@ -16,10 +16,9 @@
  */
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { TaskError } from '../../errors';
-import { withDeadline } from '../../lifetime';
+import { cleanupSignal, withDeadline } from '../../lifetime';
 import { format } from '../../messages';
-import { StoppedError } from '../../net/errors';
-import { kubeCall, kubeRead } from '../apiCall';
+import { describeFailure, kubeCall, kubeRead } from '../apiCall';
 import { applyObjects } from '../apply';
 import type { EventLike } from '../diagnostics';
 import { type DeployContext, type DeployRequest, type DeployResult, type GeneratedApp, deployApp } from '../deploy';
@@ -149,13 +148,31 @@ async function holdForDecision(options: DeployRequest, settings: CanarySettings,
   const name = judged.deployment;
   const state = stateOf(judged, { model: options.workload.kind === 'generated' ? options.workload.app.annotations : {}, stepsPlanned: settings.steps.length, run: options.runAnnotations, now: new Date() });
   const report: AnalysisReport = { ...judged, verdict: 'pending', recommendation: state.recommendation };
+  const text = encodeState(state);
   try {
-    await recordState(context, options.namespace, trackName(name, 'canary'), encodeState(state));
+    await recordState(context, options.namespace, trackName(name, 'canary'), text);
   } catch (error) {
+    // A cancel may land after the server stored the state: then the canary waits for its decision as planned.
+    if (await stateRecorded(context, options.namespace, trackName(name, 'canary'), text)) {
+      context.log.warn('DeployCanaryStoppedKept', trackName(name, 'canary'), describeFailure(error));
+      throw error;
+    }
     await removeTracks(context, options.namespace, name);
     throw error;
   }
   return { verdict: 'pending', report, state };
+}
+
+/** Whether `<app>-canary` carries exactly `text`, read under the clean-up budget (the task's signal may have aborted). */
+async function stateRecorded(context: DeployContext, namespace: string, name: string, text: string): Promise<boolean> {
+  const cluster = context.cluster.detached(cleanupSignal(`reading the canary state of deployment '${name}'`));
+  try {
+    const canary = await kubeRead(cluster, `read deployment '${name}' in namespace '${namespace}'`,
+      () => cluster.apps.readNamespacedDeployment({ name, namespace }), { log: context.log, namespace }) as DeploymentLike | undefined;
+    return canary?.metadata?.annotations?.[CANARY_STATE_ANNOTATION] === text;
+  } catch {
+    return false;
+  }
 }
 
 /** The state goes on the Deployment's own metadata: a merge patch that leaves its pods alone. */
@@ -202,6 +219,8 @@ async function runCanarySteps(options: DeployRequest, settings: CanarySettings, 
       break;
     }
   } catch (error) {
+    // Cancelled, timed out or failed mid-step: the tracks go; the stable Deployment was never written.
+    log.warn('DeployCanaryStoppedCleanup', name, describeFailure(error), trackName(name, 'canary'), trackName(name, 'baseline'), name);
     await removeTracks(context, namespace, name);
     throw error;
   }
@@ -278,9 +297,13 @@ async function runCanarySteps(options: DeployRequest, settings: CanarySettings, 
   }
 }
 
-/** Deletes `<app>-canary` and `<app>-baseline` (whichever exist); a failure to delete is a warning naming what to delete. */
+/**
+ * Deletes `<app>-canary` and `<app>-baseline` (whichever exist); a failure to delete is a warning
+ * naming what to delete. Clean-up runs to its end even after a cancel, under its own short budget
+ * (lifetime.ts CLEANUP_BUDGET_MS); the cancel is then passed on.
+ */
 export async function removeTracks(context: Pick<DeployContext, 'cluster' | 'log' | 'signal' | 'retry'>, namespace: string, app: string): Promise<void> {
-  const cluster = context.signal ? context.cluster.within(context.signal) : context.cluster;
+  const cluster = context.cluster.detached(cleanupSignal(`removing the canary tracks of '${app}'`));
   const call = { log: context.log, namespace, retry: context.retry };
   for (const track of ['canary', 'baseline'] as const) {
     const trackDeploymentName = trackName(app, track);
@@ -289,8 +312,9 @@ export async function removeTracks(context: Pick<DeployContext, 'cluster' | 'log
         () => cluster.apps.deleteNamespacedDeployment({ name: trackDeploymentName, namespace, propagationPolicy: 'Foreground' }), call);
       if (removed) context.log.info('DeployCanaryRemoved', trackDeploymentName);
     } catch (error) {
-      if (error instanceof StoppedError) throw error;
-      context.log.warn('DeployCanaryRemoveFailed', trackDeploymentName, (error as Error).message);
+      context.log.warn('DeployCanaryRemoveFailed', trackDeploymentName, describeFailure(error));
     }
   }
+  const stopped = [context.signal, context.cluster.signal].find((signal) => signal?.aborted);
+  if (stopped) throw stopped.reason;
 }
