@@ -64,7 +64,7 @@ export interface CanarySettings {
 
 export interface CanaryResult {
   readonly verdict: Outcome;
-  /** Undefined when there was no stable Deployment and the image was rolled out directly. */
+  /** With no stable Deployment to compare with, baseline none: the image was rolled out directly. */
   readonly report?: AnalysisReport;
   /** The rolling deploy's result after a promotion (or a first deploy). */
   readonly deployed?: DeployResult;
@@ -118,7 +118,7 @@ interface JudgedCanary {
  */
 export async function runCanary(options: DeployRequest, settings: CanarySettings, context: DeployContext): Promise<CanaryResult> {
   const judged = await runCanarySteps(options, settings, context);
-  if (!judged) return { verdict: 'promoted', deployed: await deployApp(options, context) };
+  if (!judged) return { verdict: 'promoted', report: withoutBaseline(options, settings), deployed: await deployApp(options, context) };
   const { report } = judged;
   const failed = report.steps.at(-1)?.verdict === 'fail';
   if (settings.decision === 'manual' && !failed) return holdForDecision(options, settings, context, report);
@@ -129,6 +129,16 @@ export async function runCanary(options: DeployRequest, settings: CanarySettings
   }
   context.log.info('DeployCanaryPromoting', report.verdict, options.image, report.deployment);
   return { verdict: report.verdict, report, deployed: await promoteCanary(options, context) };
+}
+
+/** The report of a first deploy: nothing ran to compare with, and it says so. */
+function withoutBaseline(options: DeployRequest, settings: CanarySettings): AnalysisReport {
+  return {
+    strategy: 'canary', deployment: options.workload.kind === 'generated' ? options.workload.app.appName : '', namespace: options.namespace, baseline: 'none',
+    stableImage: '', canaryImage: options.image,
+    options: { ...(settings.comparison ?? DEFAULT_COMPARISON), requestsPerSecond: settings.requestsPerSecond, onInconclusive: settings.onInconclusive },
+    steps: [], verdict: 'promoted',
+  };
 }
 
 /**
