@@ -25,7 +25,7 @@ import { StoppedError } from '../../net/errors';
 import { type CallOptions, describeFailure, kubeCall, kubeRead } from '../apiCall';
 import { applyObjects, applyPullSecret } from '../apply';
 import type { Cluster } from '../cluster';
-import { type DeployContext, type DeployRequest, type DeployResult, type GeneratedApp, deployApp } from '../deploy';
+import { type DeployContext, type DeployRequest, type DeployResult, type GeneratedApp, deployApp, rolloutPhase } from '../deploy';
 import { addressSender, runGoldenRequests } from '../goldenRun';
 import { NAME_LABEL } from '../generate';
 import { provePods } from '../modelProof';
@@ -129,7 +129,7 @@ export async function runBlueGreen(options: DeployRequest, settings: BlueGreenSe
   }
 
   async function verifyAndSwitch(): Promise<BlueGreenResult> {
-    const phase = cluster.within(withDeadline(cluster.signal, options.rolloutTimeoutMs, format('DeployRolloutPhase', nextName, Math.round(options.rolloutTimeoutMs / 1000))));
+    const phase = cluster.within(withDeadline(cluster.signal, options.rolloutTimeoutMs, rolloutPhase([{ kind: 'Deployment', name: nextName }], options.rolloutTimeoutMs)));
     const [applied] = await applyObjects(phase, withRunAnnotations([colourDeployment(app, namespace, image, next)], options.runAnnotations), { namespace, log, retry });
     const outcome = await watchRollout(phase, { namespace, name: nextName, timeoutMs: options.rolloutTimeoutMs, log, initial: applied as DeploymentLike, retry });
     if (outcome.kind !== 'complete') return abort('rollout', format('DeployBlueGreenColourFailed', next, nextName, outcome.message));

@@ -21,7 +21,7 @@ import { format } from '../../messages';
 import { describeFailure, kubeCall, kubeRead } from '../apiCall';
 import { applyObjects } from '../apply';
 import type { EventLike } from '../diagnostics';
-import { type DeployContext, type DeployRequest, type DeployResult, type GeneratedApp, deployApp } from '../deploy';
+import { type DeployContext, type DeployRequest, type DeployResult, type GeneratedApp, deployApp, rolloutPhase } from '../deploy';
 import { MANAGED_BY_LABEL, MANAGER, NAME_LABEL, generateManifests } from '../generate';
 import { provePods } from '../modelProof';
 import { servingPods } from '../podProxy';
@@ -249,7 +249,7 @@ async function runCanarySteps(options: DeployRequest, settings: CanarySettings, 
       trackDeployment(app, namespace, options.image, 'canary', size.replicas, served),
       trackDeployment(baselineApp, namespace, stableImage, 'baseline', size.replicas, served),
     ].map((object) => withRunAnnotations([object], options.runAnnotations)[0]!);
-    const phase = cluster.within(withDeadline(cluster.signal, options.rolloutTimeoutMs, format('DeployRolloutPhase', trackName(name, 'canary'), Math.round(options.rolloutTimeoutMs / 1000))));
+    const phase = cluster.within(withDeadline(cluster.signal, options.rolloutTimeoutMs, rolloutPhase((['canary', 'baseline'] as const).map((track) => ({ kind: 'Deployment', name: trackName(name, track) })), options.rolloutTimeoutMs)));
     const applied = await applyObjects(phase, objects, { namespace, log, retry }) as DeploymentLike[];
     const ready: DeploymentLike[] = [];
     for (const [position, track] of (['canary', 'baseline'] as const).entries()) {
