@@ -63,3 +63,14 @@ export function withDeadline(signal: AbortSignal, ms: number, what: string): Abo
   timer.unref();
   return AbortSignal.any([signal, deadline.signal]);
 }
+
+/**
+ * Undoing a half-done change after a cancel or a deadline: a few API calls. Short enough to end
+ * before the agent's second signal (it sends SIGTERM 7.5 s after SIGINT, and runTask exits on it).
+ */
+export const CLEANUP_BUDGET_MS = 7_000;
+
+/** A signal for clean-up that must run although the task's signal aborted: its own short deadline, nothing else. */
+export function cleanupSignal(what: string, ms: number = CLEANUP_BUDGET_MS): AbortSignal {
+  return withDeadline(new AbortController().signal, ms, what);
+}

@@ -17,7 +17,7 @@ import { pushBaseImage } from '../support/registry/baseImages';
 import { registryHolds } from '../support/registry/http';
 import { skopeoInspect } from '../support/registry/imageTools';
 import { startRegistry, type TestRegistry } from '../support/registry/registry';
-import { assertNoSecrets, runTask, visibleOutput, type TaskRun } from '../support/taskRunner';
+import { assertNoSecrets, runTask, type RunTaskOptions, visibleOutput, type TaskRun } from '../support/taskRunner';
 
 const taskDir = join(__dirname, '..', '..', 'dist', 'tasks', 'DeployAiAppToAksV1');
 const KUBE_TOKEN = 'e2e-kube-token-7f3a9c';
@@ -62,8 +62,8 @@ describe('DeployAiAppToAks e2e (the bundle as the agent runs it)', function () {
     aks: { url: cluster.url, scheme: 'Kubernetes', parameters: { kubeconfig: cluster.kubeconfig() }, data: { authorizationType: 'Kubeconfig' } },
     acr: { url: `https://${registry.host}`, scheme: 'UsernamePassword', parameters: { registry: `https://${registry.host}`, username: registry.username!, password: registry.password! }, data: { registrytype: 'Others' } },
   });
-  const deploy = (inputs: Record<string, string>, nodePath?: string, variables: Record<string, string> = {}) => runTask({
-    taskDir, nodePath, endpoints: endpoints(), variables: { ...pipeline, ...variables },
+  const deploy = (inputs: Record<string, string>, nodePath?: string, variables: Record<string, string> = {}, more: Partial<RunTaskOptions> = {}) => runTask({
+    ...more, taskDir, nodePath, endpoints: endpoints(), variables: { ...pipeline, ...variables },
     inputs: {
       kubernetesServiceConnection: 'aks', namespace: 'churn', appName: 'churn-app', containerPort: '8080', servicePort: '8080',
       containerRegistry: 'acr', modelVersion: '1.2.0', modelDigest: `sha256:${'d'.repeat(64)}`, rolloutTimeoutSeconds: '60', progressDeadlineSeconds: '5', ...inputs,
@@ -317,6 +317,34 @@ spec:
     const again = await deploy({ namespace, strategy: 'canary', action: 'promote', image: '' });
     assert.equal(again.result.status, 'Failed');
     assert.match(again.result.message, /No canary waits for a decision in namespace 'later'/);
+  });
+
+  it('a first canary (nothing to compare with) rolls out directly and says so; a canary cancelled mid-step leaves no track behind', async () => {
+    const namespace = 'cancel-canary';
+    const golden = join(home, 'golden-cancel.jsonl');
+    fs.writeFileSync(golden, `${JSON.stringify({ path: '/version', method: 'GET', expect: { model_version: '1.2.0', model_digest: `sha256:${'d'.repeat(64)}` } })}\n`);
+    const canary = { namespace, strategy: 'canary', goldenRequests: golden, canarySteps: '50%:60s', canaryRequestRate: '5' };
+    const first = await deploy({ ...canary, image: goodImage }, undefined, {}, { keepFolders: true });
+    after(() => first.cleanup());
+    assert.equal(first.result.status, 'Succeeded', visibleOutput(first));
+    assert.equal(first.outputs.verdict, 'promoted');
+    assert.match(visibleOutput(first), /no running model to compare a canary with, so the new image is rolled out directly/);
+    const report = JSON.parse(fs.readFileSync(first.outputs.analysisReport, 'utf8'));
+    assert.equal(report.baseline, 'none');
+    assert.deepEqual(report.steps, []);
+    assert.match(first.attachments.find((attachment) => attachment.name === 'Canary analysis')?.content ?? '', /rolled out directly, without canary steps/);
+    const generation = JSON.parse(await kubectl('get', 'deployment', 'churn-app', '-n', namespace, '-o', 'json')).metadata.generation;
+
+    const run = await deploy({ ...canary, image: secondImage }, undefined, {}, { cancelWhen: { line: new RegExp(`churn-app-baseline' in namespace '${namespace}' rolled out`) } });
+    assert.equal(run.result.status, 'Cancelled', visibleOutput(run));
+    assert.match(visibleOutput(run), /stopped before its verdict .*removing its tracks 'churn-app-canary' and 'churn-app-baseline'/);
+    assert.match(visibleOutput(run), /Removed deployment 'churn-app-canary'/);
+    const left = JSON.parse(await kubectl('get', 'deployments', '-n', namespace, '-o', 'json')).items.map((item: { metadata: { name: string } }) => item.metadata.name);
+    assert.deepEqual(left, ['churn-app'], 'kubectl shows no track left');
+    const stable = JSON.parse(await kubectl('get', 'deployment', 'churn-app', '-n', namespace, '-o', 'json'));
+    assert.equal(stable.metadata.generation, generation);
+    assert.equal(stable.spec.template.spec.containers[0].image, goodImage);
+    assertNothingLeaked(run);
   });
 
   it('fails on a malformed kubeconfig without printing it', async () => {

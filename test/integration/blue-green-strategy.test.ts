@@ -10,41 +10,30 @@
  * are refused while green serves.
  */
 import * as assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { promisify } from 'node:util';
-import { type Cluster, connectCluster } from '../../tasks/common/kube/cluster';
-import { type DeployRequest, deployApp, type GeneratedApp } from '../../tasks/common/kube/deploy';
+import type { DeployRequest } from '../../tasks/common/kube/deploy';
 import { NAME_LABEL } from '../../tasks/common/kube/generate';
-import { parseGoldenRequests } from '../../tasks/common/kube/goldenRequests';
 import { COLOUR_LABEL, KEEP_UNTIL_ANNOTATION } from '../../tasks/common/kube/strategy/colours';
 import { ROLLING, deliver } from '../../tasks/common/kube/strategy/deliver';
 import { TaskError } from '../../tasks/common/errors';
 import { TRACK_APP_LABEL } from '../../tasks/common/kube/strategy/canary';
-import { type ClusterSimulator, type PodRequest, startClusterSimulator } from '../support/cluster';
+import { StoppedError } from '../../tasks/common/net/errors';
+import type { PodRequest } from '../support/cluster';
 import { recordingLog } from '../support/capture';
-import { testNetwork } from '../support/services';
+import { GOOD, OTHER, type StrategyFixture, scoreAnswer, startStrategyFixture } from '../support/strategyFixture';
 
-const TOKEN = `sim-token-${Math.random().toString(36).slice(2)}`;
-const GOOD = `sha256:${'a'.repeat(64)}`;
-const OTHER = `sha256:${'c'.repeat(64)}`;
+/** Cancels the run under test when a pod of this image is first asked this path. */
+let stopOn: { image: string; path: string; controller: AbortController } | undefined;
 
 /** `:wrong` reports another model; `:nosmoke` fails the smoke test, which only the load balancer's address gets. */
 function podApp(request: PodRequest) {
   const { image } = request.container;
   const path = request.path.split('?')[0];
+  if (stopOn?.image === image && stopOn.path === path) stopOn.controller.abort(new StoppedError('cancelled', 'the test cancelled the run'));
   if (path === '/version') return { status: 200, body: { model_digest: image.endsWith(':wrong') ? OTHER : GOOD } };
   if (path === '/smoke') return { status: image.endsWith(':nosmoke') ? 500 : 200, body: { ok: !image.endsWith(':nosmoke') } };
   if (path !== '/score' || request.method !== 'POST') return undefined;
-  return { status: 200, body: { predictions: [{ label: 'churn', probability: 0.8 }] } };
+  return scoreAnswer(image);
 }
-
-const GOLDEN = parseGoldenRequests(
-  JSON.stringify({ path: '/score', body: { instances: [{ tenure_months: 2 }] }, expect: { predictions: [{ label: 'churn', probability: 0.8 }] }, tolerance: 0.001 }),
-  'golden.jsonl',
-);
 
 interface DeploymentView {
   metadata: { generation: number; annotations?: Record<string, string> };
@@ -53,39 +42,25 @@ interface DeploymentView {
 interface ServiceView { metadata: { generation?: number; resourceVersion: string }; spec: { selector: Record<string, string> } }
 
 describe('blue-green strategy (scripted pods)', function () {
-  let sim: ClusterSimulator;
-  let cluster: Cluster;
-  let folder: string;
-  let kubeconfig: string;
+  let fixture: StrategyFixture;
   const namespace = 'bluegreen';
-  const app: GeneratedApp = {
-    appName: 'churn', replicas: 2, containerPort: 8080, servicePort: 8080, serviceType: 'LoadBalancer', readinessPath: '/healthz', env: {}, annotations: {},
-  };
-  const request = (image: string): DeployRequest => ({
-    namespace, createNamespace: true, image, workload: { kind: 'generated', app },
-    rolloutTimeoutMs: 20_000, rollbackOnFailure: true, loadBalancerTimeoutMs: 10_000, goldenRequests: { requests: GOLDEN, source: 'golden.jsonl' },
-    modelCheck: { digest: GOOD, path: '/version', field: 'model_digest' },
-    smokeTest: { path: '/smoke', attempts: 2, intervalMs: 50, timeoutMs: 5_000 },
-  });
-  const context = (log = recordingLog()) => ({ cluster, log, network: testNetwork, retry: { attempts: 2, baseDelayMs: 20 } });
+  const request = (image: string): DeployRequest => fixture.request(image);
+  const context = (log = recordingLog()) => fixture.context(undefined, log);
   const blueGreen = (keepMinutes: number, previewService = false) => ({ kind: 'blueGreen' as const, settings: { keepMinutes, previewService } });
-  const deployment = (name: string) => sim.get('Deployment', namespace, name) as DeploymentView | undefined;
-  const service = (name = 'churn') => sim.get('Service', namespace, name) as ServiceView | undefined;
-  const kubectl = async (...args: string[]) => (await promisify(execFile)('kubectl', ['--kubeconfig', kubeconfig, '-n', namespace, ...args])).stdout;
+  const deployment = (name: string) => fixture.sim.get('Deployment', namespace, name) as DeploymentView | undefined;
+  const service = (name = 'churn') => fixture.sim.get('Service', namespace, name) as ServiceView | undefined;
+  const kubectl = (...args: string[]) => fixture.kubectl(...args);
 
   before(async () => {
-    sim = await startClusterSimulator({ auth: { token: TOKEN }, podReadyDelayMs: 40, loadBalancerDelayMs: 50, podApp });
-    cluster = connectCluster(sim.kubeconfig(), { network: testNetwork });
-    folder = fs.mkdtempSync(path.join(os.tmpdir(), 'bluegreen-kubectl-'));
-    kubeconfig = sim.writeKubeconfig(folder);
     // What a team has before its first blue-green run: the rolling deploy's `churn`, serving.
-    await deployApp(request('registry.example/churn:good'), context());
+    fixture = await startStrategyFixture({
+      namespace, podApp, app: { serviceType: 'LoadBalancer' },
+      request: { loadBalancerTimeoutMs: 10_000, smokeTest: { path: '/smoke', attempts: 2, intervalMs: 50, timeoutMs: 5_000 } },
+    });
   });
   after(async () => {
-    cluster?.close();
-    await sim?.stop();
-    if (folder) fs.rmSync(folder, { recursive: true, force: true });
-    assert.deepEqual(sim.errors, []);
+    await fixture?.stop();
+    assert.deepEqual(fixture.sim.errors, []);
   });
 
   it('never switches to a colour that serves the wrong model: selector and serving Deployment unchanged, the new colour scaled to 0', async () => {
@@ -222,5 +197,47 @@ describe('blue-green strategy (scripted pods)', function () {
     }
     assert.equal(service()!.metadata.resourceVersion, version);
     assert.equal(deployment('churn')!.metadata.generation, blue.metadata.generation);
+  });
+
+  /** Runs blue-green for `image`, cancelled when one of its pods is first asked `path`; resolves with the log once it rejected with the cancel. */
+  const cancelledAt = async (image: string, path: string) => {
+    const controller = new AbortController();
+    stopOn = { image, path, controller };
+    const log = recordingLog();
+    try {
+      await assert.rejects(deliver(request(image), blueGreen(30), { ...context(log), signal: controller.signal }),
+        (error: Error) => error instanceof StoppedError && error.reason === 'cancelled');
+    } finally {
+      stopOn = undefined;
+    }
+    return log;
+  };
+  const selectorByKubectl = async () => JSON.parse(await kubectl('get', 'service', 'churn', '-o', 'jsonpath={.spec.selector}')) as Record<string, string>;
+
+  it('cancelled mid-verification, before the switch: the new colour is scaled to 0, the Service never written (kubectl shows it)', async () => {
+    const version = service()!.metadata.resourceVersion;
+    const selector = await selectorByKubectl();
+    const serving = deployment('churn-green')!.metadata.generation;
+    const log = await cancelledAt('registry.example/churn:stopproof', '/version');
+    assert.equal(service()!.metadata.resourceVersion, version, 'the Service was never written');
+    assert.deepEqual(await selectorByKubectl(), selector);
+    assert.equal((await kubectl('get', 'deployment', 'churn', '-o', 'jsonpath={.spec.replicas}')).trim(), '0');
+    assert.equal(deployment('churn')!.spec.template.spec.containers[0]!.image, 'registry.example/churn:stopproof');
+    assert.equal(deployment('churn-green')!.metadata.generation, serving);
+    assert.ok(log.lines.some((line) => /stopped before the switch.*scaling the new colour's deployment 'churn' down/.test(line)), log.lines.join('\n'));
+  });
+
+  it('cancelled after the switch, before the check through the address passed: the Service is switched back, the new colour scaled to 0', async () => {
+    const selector = await selectorByKubectl();
+    const serving = deployment('churn-green')!.metadata.generation;
+    const log = await cancelledAt('registry.example/churn:stopsmoke', '/smoke');
+    assert.ok(log.lines.some((line) => /Service 'churn' now selects the blue colour/.test(line)), `the run was cancelled after the switch:\n${log.lines.join('\n')}`);
+    assert.deepEqual(await selectorByKubectl(), selector);
+    assert.deepEqual(selector, { [TRACK_APP_LABEL]: 'churn', [COLOUR_LABEL]: 'green' });
+    assert.equal((await kubectl('get', 'deployment', 'churn', '-o', 'jsonpath={.spec.replicas}')).trim(), '0');
+    assert.equal(deployment('churn-green')!.metadata.generation, serving);
+    assert.equal(deployment('churn-green')!.spec.replicas, 2);
+    assert.ok(log.lines.some((line) => /stopped after its Service was switched.*switching it back from the blue colour to the green colour/.test(line)), log.lines.join('\n'));
+    assert.ok(log.lines.some((line) => /Switched Service 'churn' back to the green colour \(deployment 'churn-green'\)/.test(line)), log.lines.join('\n'));
   });
 });

@@ -6,88 +6,57 @@
  * manual mode; nothing pending is a clear error for promote and a warning for abort.
  */
 import * as assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { SettingError, TaskError } from '../../tasks/common/errors';
 import { type Cluster, connectCluster } from '../../tasks/common/kube/cluster';
-import { type DeployRequest, deployApp, type GeneratedApp } from '../../tasks/common/kube/deploy';
-import { parseGoldenRequests } from '../../tasks/common/kube/goldenRequests';
+import type { DeployRequest } from '../../tasks/common/kube/deploy';
 import { type CanarySettings, runCanary } from '../../tasks/common/kube/strategy/canary';
 import { CANARY_STATE_ANNOTATION, CanaryStateError, decodeState } from '../../tasks/common/kube/strategy/canaryState';
 import { type CanaryDecision, decideCanary } from '../../tasks/common/kube/strategy/decision';
-import { type ClusterSimulator, type PodRequest, startClusterSimulator } from '../support/cluster';
+import { StoppedError } from '../../tasks/common/net/errors';
+import type { PodRequest } from '../support/cluster';
 import { recordingLog } from '../support/capture';
 import { testNetwork } from '../support/services';
-
-const TOKEN = `sim-token-${Math.random().toString(36).slice(2)}`;
-const GOOD = `sha256:${'a'.repeat(64)}`;
+import { GOOD, type StrategyFixture, scoreAnswer, startStrategyFixture } from '../support/strategyFixture';
 
 function podApp(request: PodRequest) {
-  const { image } = request.container;
   const route = request.path.split('?')[0];
   if (route === '/version') return { status: 200, body: { model_digest: GOOD } };
   if (route !== '/score' || request.method !== 'POST') return undefined;
-  const answer = { status: 200, body: { predictions: [{ label: 'churn', probability: 0.8 }] } };
-  return image.endsWith(':slow') ? { ...answer, delayMs: 40 } : answer;
+  return scoreAnswer(request.container.image);
 }
-
-const GOLDEN = parseGoldenRequests(
-  JSON.stringify({ path: '/score', body: { instances: [{ tenure_months: 2 }] }, expect: { predictions: [{ label: 'churn', probability: 0.8 }] }, tolerance: 0.001 }),
-  'golden.jsonl',
-);
 
 interface DeploymentView { metadata: { generation: number; annotations?: Record<string, string> }; spec: { template: { metadata: { annotations?: Record<string, string> }; spec: { containers: { image: string }[] } } } }
 
 describe('canary: deciding later (scripted pods)', function () {
-  let sim: ClusterSimulator;
-  let cluster: Cluster;
-  let folder: string;
-  let kubeconfig: string;
+  let fixture: StrategyFixture;
   const namespace = 'later';
-  const app: GeneratedApp = {
-    appName: 'churn', replicas: 2, containerPort: 8080, servicePort: 8080, serviceType: 'ClusterIP', readinessPath: '/healthz', env: {},
-    annotations: { modelVersion: '2', modelDigest: GOOD },
-  };
   const runAnnotations = { 'azure-pipelines/execution': '20261207.5', 'azure-pipelines/executionuri': 'https://dev.azure.com/contoso/churn/_build/results?buildId=5' };
-  const request = (image: string): DeployRequest => ({
-    namespace, createNamespace: true, image, workload: { kind: 'generated', app }, runAnnotations,
-    rolloutTimeoutMs: 20_000, rollbackOnFailure: true, loadBalancerTimeoutMs: 5_000, goldenRequests: { requests: GOLDEN, source: 'golden.jsonl' },
-    modelCheck: { digest: GOOD, path: '/version', field: 'model_digest' },
-  });
+  const request = (image: string): DeployRequest => fixture.request(image);
   const manual: CanarySettings = { steps: [{ percent: 0, seconds: 2 }, { percent: 50, seconds: 2 }], requestsPerSecond: 20, onInconclusive: 'abort', decision: 'manual' };
-  const context = (on: Cluster = cluster, log = recordingLog()) => ({ cluster: on, log, network: testNetwork, retry: { attempts: 2, baseDelayMs: 20 } });
+  const context = (on?: Cluster, log = recordingLog()) => fixture.context(on, log);
   const decision = (action: 'promote' | 'abort', extra: Partial<CanaryDecision> = {}): CanaryDecision => {
     const { image: _image, modelCheck: _check, workload: _workload, ...rest } = request('unused');
-    return { action, request: { ...rest, app }, modelProbe: { path: '/version', field: 'model_digest' }, ...extra };
+    return { action, request: { ...rest, app: fixture.app }, modelProbe: { path: '/version', field: 'model_digest' }, ...extra };
   };
   /** A later job: its own connection to the cluster, nothing kept from the run that started the canary. */
   const laterJob = async <T>(work: (fresh: Cluster) => Promise<T>): Promise<T> => {
-    const fresh = connectCluster(sim.kubeconfig(), { network: testNetwork });
+    const fresh = connectCluster(fixture.sim.kubeconfig(), { network: testNetwork });
     try {
       return await work(fresh);
     } finally {
       fresh.close();
     }
   };
-  const stable = () => sim.get('Deployment', namespace, 'churn') as DeploymentView;
-  const tracksLeft = () => sim.list('Deployment', namespace).map((d) => (d as { metadata: { name: string } }).metadata.name).filter((n) => n !== 'churn').sort();
-  const kubectl = async (...args: string[]) => (await promisify(execFile)('kubectl', ['--kubeconfig', kubeconfig, '-n', namespace, ...args])).stdout;
+  const stable = () => fixture.sim.get('Deployment', namespace, 'churn') as DeploymentView;
+  const tracksLeft = () => fixture.sim.list('Deployment', namespace).map((d) => (d as { metadata: { name: string } }).metadata.name).filter((n) => n !== 'churn').sort();
+  const kubectl = (...args: string[]) => fixture.kubectl(...args);
 
   before(async () => {
-    sim = await startClusterSimulator({ auth: { token: TOKEN }, podReadyDelayMs: 40, loadBalancerDelayMs: 50, podApp });
-    cluster = connectCluster(sim.kubeconfig(), { network: testNetwork });
-    folder = fs.mkdtempSync(path.join(os.tmpdir(), 'canary-later-'));
-    kubeconfig = sim.writeKubeconfig(folder);
-    await deployApp(request('registry.example/churn:good'), context());
+    fixture = await startStrategyFixture({ namespace, podApp, app: { annotations: { modelVersion: '2', modelDigest: GOOD } }, request: { runAnnotations } });
   });
   after(async () => {
-    cluster?.close();
-    await sim?.stop();
-    if (folder) fs.rmSync(folder, { recursive: true, force: true });
-    assert.deepEqual(sim.errors, []);
+    await fixture?.stop();
+    assert.deepEqual(fixture.sim.errors, []);
   });
 
   it('leaves a manual canary running at its last step, its state on <app>-canary for kubectl to show', async () => {
@@ -122,7 +91,7 @@ describe('canary: deciding later (scripted pods)', function () {
   it('refuses to promote another image than the one under test, or a tampered or malformed state', async () => {
     await assert.rejects(decideCanary(decision('promote', { expectedImage: 'registry.example/churn:other' }), context()),
       (error: unknown) => error instanceof SettingError && error.setting === 'image' && /tests registry\.example\/churn:good2/.test(error.message));
-    const original = (sim.get('Deployment', namespace, 'churn-canary') as DeploymentView).metadata.annotations![CANARY_STATE_ANNOTATION]!;
+    const original = (fixture.sim.get('Deployment', namespace, 'churn-canary') as DeploymentView).metadata.annotations![CANARY_STATE_ANNOTATION]!;
     const tamper = async (text: string) => kubectl('annotate', 'deployment', 'churn-canary', '--overwrite', `${CANARY_STATE_ANNOTATION}=${text}`);
     await tamper(original.replace('registry.example/churn:good2', 'registry.example/churn:evil'));
     await assert.rejects(decideCanary(decision('promote'), context()),
@@ -168,7 +137,7 @@ describe('canary: deciding later (scripted pods)', function () {
     await kubectl('annotate', 'deployment', 'churn-canary', '--overwrite', `${CANARY_STATE_ANNOTATION}=not json`);
     await assert.rejects(decideCanary(decision('promote'), context()), CanaryStateError);
     const log = recordingLog();
-    const result = await decideCanary(decision('abort'), context(cluster, log));
+    const result = await decideCanary(decision('abort'), context(undefined, log));
     assert.deepEqual([result.verdict, result.state], ['aborted', undefined]);
     assert.ok(log.lines.some((line) => /not JSON.*Removing the canary anyway/.test(line)), log.lines.join('\n'));
     assert.deepEqual(tracksLeft(), []);
@@ -187,7 +156,7 @@ describe('canary: deciding later (scripted pods)', function () {
     await assert.rejects(decideCanary(decision('promote'), context()),
       (error: unknown) => error instanceof TaskError && error.key === 'DeployCanaryNothingPending' && /No canary waits for a decision in namespace 'later'/.test(error.message));
     const log = recordingLog();
-    const result = await decideCanary(decision('abort'), context(cluster, log));
+    const result = await decideCanary(decision('abort'), context(undefined, log));
     assert.deepEqual(result, { verdict: 'aborted' });
     assert.ok(log.lines.some((line) => /No canary to abort in namespace 'later'/.test(line)), log.lines.join('\n'));
   });
@@ -197,5 +166,30 @@ describe('canary: deciding later (scripted pods)', function () {
     await assert.rejects(decideCanary(decision('abort'), context()), (error: unknown) => error instanceof TaskError && error.key === 'DeployCanaryNotOurs');
     assert.deepEqual(tracksLeft(), ['churn-canary']);
     await kubectl('delete', 'deployment', 'churn-canary');
+  });
+
+  it('cancelled as its state is stored, a manual canary keeps running for its decision; cancelled before, it is removed', async () => {
+    const before = stable().metadata.generation;
+    const early = new AbortController();
+    const stopEarly = fixture.sim.onChange((kind, object) => {
+      if (kind === 'Deployment' && (object as { metadata: { name: string } }).metadata.name === 'churn-canary') early.abort(new StoppedError('cancelled', 'the test cancelled the run'));
+    });
+    await assert.rejects(runCanary(request('registry.example/churn:good7'), manual, { ...context(), signal: early.signal }).finally(stopEarly),
+      (error: Error) => error instanceof StoppedError && error.reason === 'cancelled');
+    assert.equal((await kubectl('get', 'deployments', '-l', 'ai-model-delivery-tasks/track', '-o', 'name')).trim(), '', 'kubectl shows no track left');
+
+    const late = new AbortController();
+    const stopLate = fixture.sim.onChange((kind, object) => {
+      const deployment = object as { metadata: { name: string; annotations?: Record<string, string> } };
+      if (kind === 'Deployment' && deployment.metadata.annotations?.[CANARY_STATE_ANNOTATION] !== undefined) late.abort(new StoppedError('cancelled', 'the test cancelled the run'));
+    });
+    const log = recordingLog();
+    await assert.rejects(runCanary(request('registry.example/churn:good7'), manual, { ...context(undefined, log), signal: late.signal }).finally(stopLate),
+      (error: Error) => error instanceof StoppedError && error.reason === 'cancelled');
+    assert.deepEqual(tracksLeft(), ['churn-baseline', 'churn-canary']);
+    assert.ok(log.lines.some((line) => /after the canary state was recorded on deployment 'churn-canary'.*keeps running/.test(line)), log.lines.join('\n'));
+    assert.equal(stable().metadata.generation, before);
+    await decideCanary(decision('abort'), context());
+    assert.deepEqual(tracksLeft(), []);
   });
 });

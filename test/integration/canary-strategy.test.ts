@@ -5,72 +5,49 @@
  * the ordinary rolling deploy; canary and baseline are gone afterwards either way.
  */
 import * as assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { promisify } from 'node:util';
-import { type Cluster, connectCluster } from '../../tasks/common/kube/cluster';
-import { type DeployRequest, deployApp, type GeneratedApp } from '../../tasks/common/kube/deploy';
 import { NAME_LABEL } from '../../tasks/common/kube/generate';
-import { parseGoldenRequests } from '../../tasks/common/kube/goldenRequests';
 import { TRACK_LABEL, runCanary, stableModel, trackDeployment } from '../../tasks/common/kube/strategy/canary';
 import { ANNOTATION_KEYS } from '../../tasks/common/kube/types';
-import { type ClusterSimulator, type PodRequest, startClusterSimulator } from '../support/cluster';
+import { canaryStepsMarkdown } from '../../tasks/common/pipeline/canaryReport';
+import { StoppedError } from '../../tasks/common/net/errors';
+import type { PodRequest } from '../support/cluster';
 import { recordingLog } from '../support/capture';
-import { testNetwork } from '../support/services';
+import { GOOD, OTHER, type StrategyFixture, scoreAnswer, startStrategyFixture } from '../support/strategyFixture';
 
-const TOKEN = `sim-token-${Math.random().toString(36).slice(2)}`;
-const GOOD = `sha256:${'a'.repeat(64)}`;
-const OTHER = `sha256:${'c'.repeat(64)}`;
+/** Aborts the run under test when a pod of this image is first asked for a score (mid-step). */
+let stopOnScore: { image: string; controller: AbortController } | undefined;
 
 function podApp(request: PodRequest) {
   const { image } = request.container;
   const path = request.path.split('?')[0];
   if (path === '/version') return { status: 200, body: { model_digest: image.endsWith(':wrong') ? OTHER : GOOD } };
   if (path !== '/score' || request.method !== 'POST') return undefined;
-  const answer = { status: 200, body: { predictions: [{ label: 'churn', probability: 0.8 }] } };
-  return image.endsWith(':slow') ? { ...answer, delayMs: 40 } : answer;
+  if (stopOnScore?.image === image) stopOnScore.controller.abort(new StoppedError('cancelled', 'the test cancelled the run'));
+  return scoreAnswer(image);
 }
-
-const GOLDEN = parseGoldenRequests(
-  JSON.stringify({ path: '/score', body: { instances: [{ tenure_months: 2 }] }, expect: { predictions: [{ label: 'churn', probability: 0.8 }] }, tolerance: 0.001 }),
-  'golden.jsonl',
-);
 
 interface DeploymentView { metadata: { generation: number }; spec: { template: { metadata: { labels: Record<string, string> }; spec: { containers: { image: string }[] } } } }
 
 describe('canary strategy (scripted pods)', function () {
-  let sim: ClusterSimulator;
-  let cluster: Cluster;
+  let fixture: StrategyFixture;
   const namespace = 'canary';
-  const app: GeneratedApp = {
-    appName: 'churn', replicas: 2, containerPort: 8080, servicePort: 8080, serviceType: 'ClusterIP', readinessPath: '/healthz', env: {}, annotations: {},
-  };
-  const request = (image: string): DeployRequest => ({
-    namespace, createNamespace: true, image, workload: { kind: 'generated', app },
-    rolloutTimeoutMs: 20_000, rollbackOnFailure: true, loadBalancerTimeoutMs: 5_000, goldenRequests: { requests: GOLDEN, source: 'golden.jsonl' },
-    modelCheck: { digest: GOOD, path: '/version', field: 'model_digest' },
-  });
-  const context = () => ({ cluster, log: recordingLog(), network: testNetwork, retry: { attempts: 2, baseDelayMs: 20 } });
-  const stable = () => sim.get('Deployment', namespace, 'churn') as DeploymentView;
-  const tracksLeft = () => sim.list('Deployment', namespace).map((d) => (d as { metadata: { name: string } }).metadata.name).filter((n) => n !== 'churn');
+  const request = (image: string) => fixture.request(image);
+  const context = () => fixture.context();
+  const stable = () => fixture.sim.get('Deployment', namespace, 'churn') as DeploymentView;
+  const tracksLeft = () => fixture.sim.list('Deployment', namespace).map((d) => (d as { metadata: { name: string } }).metadata.name).filter((n) => n !== 'churn');
   const settings = (steps: { percent: number; seconds: number }[]) => ({ steps, requestsPerSecond: 20, onInconclusive: 'abort' as const });
 
   before(async () => {
-    sim = await startClusterSimulator({ auth: { token: TOKEN }, podReadyDelayMs: 40, loadBalancerDelayMs: 50, podApp });
-    cluster = connectCluster(sim.kubeconfig(), { network: testNetwork });
-    await deployApp(request('registry.example/churn:good'), context());
+    fixture = await startStrategyFixture({ namespace, podApp });
   });
   after(async () => {
-    cluster?.close();
-    await sim?.stop();
-    assert.deepEqual(sim.errors, []);
+    await fixture?.stop();
+    assert.deepEqual(fixture.sim.errors, []);
   });
 
   it('keeps a dark track out of the Service selector and selects a served one', () => {
-    const dark = trackDeployment(app, namespace, 'img', 'canary', 1, false) as unknown as DeploymentView;
-    const served = trackDeployment(app, namespace, 'img', 'baseline', 1, true) as unknown as DeploymentView;
+    const dark = trackDeployment(fixture.app, namespace, 'img', 'canary', 1, false) as unknown as DeploymentView;
+    const served = trackDeployment(fixture.app, namespace, 'img', 'baseline', 1, true) as unknown as DeploymentView;
     assert.equal(dark.spec.template.metadata.labels[NAME_LABEL], undefined);
     assert.equal(dark.spec.template.metadata.labels[TRACK_LABEL], 'canary');
     assert.equal(served.spec.template.metadata.labels[NAME_LABEL], 'churn');
@@ -79,7 +56,7 @@ describe('canary strategy (scripted pods)', function () {
   it("gives the baseline the stable pods' model annotations, not the canary's", () => {
     const model = stableModel({ spec: { template: { metadata: { annotations: { [ANNOTATION_KEYS.modelDigest]: GOOD, [ANNOTATION_KEYS.modelVersion]: '3', other: 'x' } } } } });
     assert.deepEqual(model, { modelDigest: GOOD, modelVersion: '3' });
-    const baseline = trackDeployment({ ...app, annotations: model }, namespace, 'img', 'baseline', 1, true) as unknown as { spec: { template: { metadata: { annotations: Record<string, string> } } } };
+    const baseline = trackDeployment({ ...fixture.app, annotations: model }, namespace, 'img', 'baseline', 1, true) as unknown as { spec: { template: { metadata: { annotations: Record<string, string> } } } };
     assert.equal(baseline.spec.template.metadata.annotations[ANNOTATION_KEYS.modelDigest], GOOD);
   });
 
@@ -110,14 +87,12 @@ describe('canary strategy (scripted pods)', function () {
   });
 
   it('promotes an equal model after a dark step, by the rolling deploy, kubectl showing the tracks at each step', async () => {
-    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'canary-kubectl-'));
-    const kubeconfig = sim.writeKubeconfig(folder);
     // kubectl as a user would run it while the canary is on, asynchronously: the simulator runs in this process.
     const seen: { name: string; track: string; served: boolean; image: string }[][] = [];
     let running = true;
     const watching = (async () => {
       while (running) {
-        const { stdout } = await promisify(execFile)('kubectl', ['--kubeconfig', kubeconfig, 'get', 'pods', '-n', namespace, '-l', TRACK_LABEL, '-o', 'json']);
+        const stdout = await fixture.kubectl('get', 'pods', '-l', TRACK_LABEL, '-o', 'json');
         const pods = (JSON.parse(stdout) as { items: { metadata: { name: string; labels: Record<string, string> }; spec: { containers: { image: string }[] } }[] }).items;
         seen.push(pods.map((pod) => ({ name: pod.metadata.name, track: pod.metadata.labels[TRACK_LABEL]!, served: pod.metadata.labels[NAME_LABEL] === 'churn', image: pod.spec.containers[0]!.image })));
         await new Promise((resolve) => setTimeout(resolve, 150));
@@ -127,8 +102,7 @@ describe('canary strategy (scripted pods)', function () {
       running = false;
     });
     await watching;
-    const { stdout: left } = await promisify(execFile)('kubectl', ['--kubeconfig', kubeconfig, 'get', 'deployments', '-n', namespace, '-l', TRACK_LABEL, '-o', 'name']);
-    fs.rmSync(folder, { recursive: true, force: true });
+    const left = await fixture.kubectl('get', 'deployments', '-l', TRACK_LABEL, '-o', 'name');
     assert.equal(left.trim(), '', 'kubectl shows no track Deployment afterwards');
     const views = seen.map((pods) => pods.map((pod) => `${pod.track}:${pod.served ? 'served' : 'dark'}:${pod.image.split(':').at(-1)}`).sort().join(' '));
     assert.ok(views.includes('baseline:dark:good canary:dark:good2'), views.join('\n'));
@@ -139,5 +113,41 @@ describe('canary strategy (scripted pods)', function () {
     assert.equal(result.deployed?.modelVerified, true);
     assert.equal(stable().spec.template.spec.containers[0]!.image, 'registry.example/churn:good2');
     assert.deepEqual(tracksLeft(), []);
+  });
+
+  it('removes canary and baseline when the run is cancelled mid-step, the stable Deployment untouched (kubectl shows it)', async () => {
+    const before = stable().metadata.generation;
+    const controller = new AbortController();
+    stopOnScore = { image: 'registry.example/churn:cancelled', controller };
+    const log = recordingLog();
+    try {
+      await assert.rejects(runCanary(request('registry.example/churn:cancelled'), settings([{ percent: 50, seconds: 30 }]), { ...fixture.context(undefined, log), signal: controller.signal }),
+        (error: Error) => error instanceof StoppedError && error.reason === 'cancelled');
+    } finally {
+      stopOnScore = undefined;
+    }
+    assert.ok(controller.signal.aborted, 'the run was cancelled mid-step');
+    assert.equal((await fixture.kubectl('get', 'deployments', '-l', TRACK_LABEL, '-o', 'name')).trim(), '', 'kubectl shows no track Deployment');
+    assert.deepEqual(tracksLeft(), []);
+    assert.equal(stable().metadata.generation, before);
+    assert.ok(log.lines.some((line) => /stopped before its verdict.*removing its tracks 'churn-canary' and 'churn-baseline'.*'churn' was not touched/.test(line)), log.lines.join('\n'));
+    assert.ok(log.lines.some((line) => /Removed deployment 'churn-canary'/.test(line)), log.lines.join('\n'));
+  });
+  it('with no stable Deployment to compare with, rolls the image out directly and says so: promoted, report baseline none, no steps', async () => {
+    const first = { ...request('registry.example/churn:good'), namespace: 'canary-first' };
+    const log = recordingLog();
+    const result = await runCanary(first, settings([{ percent: 50, seconds: 10 }]), fixture.context(undefined, log));
+    assert.equal(result.verdict, 'promoted');
+    assert.equal(result.report?.baseline, 'none');
+    assert.equal(result.report?.verdict, 'promoted');
+    assert.deepEqual(result.report?.steps, []);
+    assert.equal(result.report?.stableImage, '');
+    assert.equal(result.report?.canaryImage, 'registry.example/churn:good');
+    assert.equal(result.deployed?.deployedImage, 'registry.example/churn:good');
+    assert.ok(log.lines.some((line) => /no running model to compare a canary with, so the new image is rolled out directly.*baseline none/.test(line)), log.lines.join('\n'));
+    assert.ok(!log.lines.some((line) => /Canary step/.test(line)), log.lines.join('\n'));
+    const markdown = canaryStepsMarkdown('Canary', result.report!);
+    assert.match(markdown, /No stable Deployment to compare with: the image was rolled out directly/);
+    assert.doesNotMatch(markdown, /\| Step \|/);
   });
 });

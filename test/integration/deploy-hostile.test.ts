@@ -87,6 +87,19 @@ describe('deploy core against hostile API servers', function () {
     });
   }
 
+  it('names the kinds it was rolling out when a silent API server cuts the rollout phase (a StatefulSet next to a Deployment)', async () => {
+    front.setMode({ kind: 'silent' });
+    const labels = (name: string) => ({ selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image: `${REPO}:v1` }] } } });
+    const documents = [
+      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'api' }, spec: { replicas: 1, ...labels('api') } },
+      { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db' }, spec: { replicas: 1, serviceName: 'db', ...labels('db') } },
+    ];
+    const error = await rejection(deployApp(request('silence', `${REPO}:v1`, { workload: { kind: 'manifests', documents } }), { cluster: connect(), log, network: testNetwork }));
+    assert.ok(error instanceof TaskError, String(error));
+    assert.equal(error.key, 'KubeApiStopped');
+    assert.match(error.message, /in time: applying and rolling out deployment 'api', statefulset 'db' \(rolloutTimeoutSeconds, 2 s\) did not finish within 2 seconds/);
+  });
+
   it('times the rollout out, and bounds diagnostics and rollback, when the server goes silent mid-watch', async () => {
     const cluster = connect();
     await deployApp(request('midway', `${REPO}:v1`, { rolloutTimeoutMs: 10_000 }), { cluster, log, network: testNetwork });

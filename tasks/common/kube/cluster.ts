@@ -31,6 +31,8 @@ export interface Cluster {
   readonly signal: AbortSignal;
   /** The same cluster with its calls also ended by `signal` (a phase's own deadline). */
   within(signal: AbortSignal): Cluster;
+  /** The same cluster under `signal` alone, the task's cancel not included: clean-up after a cancel (lifetime.ts cleanupSignal). */
+  detached(signal: AbortSignal): Cluster;
   /** GET `path` with the cluster's credentials; resolves once the headers are in (a watch streams the body). */
   open(path: string, query: Readonly<Record<string, string | undefined>>): Promise<NetResponse>;
   /** One request with the cluster's credentials (a pod proxy call), sent as given; resolves once the headers are in. */
@@ -69,6 +71,7 @@ export function connectCluster(kubeconfigYaml: string, options: ConnectOptions):
       core: new CoreV1Api(configuration),
       apps: new AppsV1Api(configuration),
       within: (phase: AbortSignal) => bound(AbortSignal.any([signal, phase])),
+      detached: (own: AbortSignal) => bound(own),
       open: (path: string, query: Readonly<Record<string, string | undefined>>) => openKubeRequest(requestFor(server, path, query), http),
       send: (method: 'GET' | 'POST' | 'PUT', path: string, body?: string) => openKubeRequest(requestWith(server, method, path, body), http),
     });

@@ -127,8 +127,8 @@ export async function deployApp(options: DeployRequest, context: DeployContext):
   // The apply set is named after the primary Deployment: the app, whatever else its manifests hold.
   const parent = options.prune ? { name: `${annotated[primaryIndex].metadata?.name ?? ''}-applyset`, namespace: options.namespace } : undefined;
   const documents = parent ? asMembers(annotated, applySetId(parent.name, parent.namespace)) : annotated;
-  const names = indexes.map((index) => documents[index].metadata?.name ?? '').join(', ');
-  const rolling = cluster.within(withDeadline(cluster.signal, options.rolloutTimeoutMs, format('DeployRolloutPhase', names, Math.round(options.rolloutTimeoutMs / 1000))));
+  const named = indexes.map((index) => ({ kind: documents[index].kind, name: documents[index].metadata?.name ?? '' }));
+  const rolling = cluster.within(withDeadline(cluster.signal, options.rolloutTimeoutMs, rolloutPhase(named, options.rolloutTimeoutMs)));
   const applied = await applyWorkload(rolling, context, options, documents, indexes, primaryIndex, parent);
   const applyMs = Date.now() - started;
 
@@ -216,6 +216,11 @@ export function workloadDocuments(options: DeployRequest): KubeObject[] {
     return [deployment as KubeObject, service as KubeObject];
   }
   return options.workload.documents.map((document) => (secret && isWorkload(document) ? withPullSecret(document, secret) : document));
+}
+
+/** The rollout's deadline, as a cut call names it: "applying and rolling out statefulset 'db', deployment 'api' (rolloutTimeoutSeconds, 300 s)". */
+export function rolloutPhase(workloads: readonly { readonly kind: string; readonly name: string }[], timeoutMs: number): string {
+  return format('DeployRolloutPhase', workloads.map((one) => `${one.kind.toLowerCase()} '${one.name}'`).join(', '), Math.round(timeoutMs / 1000));
 }
 
 /** What is watched and rolled back: Deployments, StatefulSets and DaemonSets. */

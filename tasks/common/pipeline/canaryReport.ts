@@ -25,6 +25,9 @@ const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
 
 /** One row per step: traffic, samples, error rates, median latencies, p-values, verdict. */
 export function canaryStepsMarkdown(title: string, report: AnalysisReport): string {
+  if (report.baseline === 'none') {
+    return `### ${title}\n\nNo stable Deployment to compare with: the image was rolled out directly, without canary steps (a first deploy).\n\nVerdict: **${report.verdict}** (baseline: none)\n`;
+  }
   const lines = [
     `### ${title}`, '',
     '| Step | Canary traffic | Duration | Samples (canary / baseline) | Errors (canary / baseline) | p | Median latency ms (canary / baseline) | p | Verdict |',

@@ -191,6 +191,11 @@ export interface AnalysisReport {
   readonly strategy: 'canary';
   readonly deployment: string;
   readonly namespace: string;
+  /**
+   * none: there was no stable Deployment to compare a canary with (a first deploy), so the image was
+   * rolled out directly: no step ran, stableImage is empty, the verdict is promoted.
+   */
+  readonly baseline?: 'none';
   readonly stableImage: string;
   readonly canaryImage: string;
   readonly options: ComparisonOptions & { readonly requestsPerSecond: number; readonly onInconclusive: OnInconclusive };

@@ -12,17 +12,20 @@
  * touched; the new colour is scaled to 0. Pass: the old colour keeps running until its keep-until
  * annotation's time (keepMinutes; 0 scales it down at once), and the task does not wait for it:
  * releaseExpiredColours, run at the start of any later run, scales down what has expired.
+ * Stopped before that (a cancel, a deadline, an API failure), the run undoes itself under a short
+ * clean-up budget of its own: the Service back to the serving colour if it was switched, the new
+ * colour scaled to 0.
  */
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { TaskError } from '../../errors';
-import { withDeadline } from '../../lifetime';
+import { cleanupSignal, withDeadline } from '../../lifetime';
 import type { Log } from '../../log';
 import { format } from '../../messages';
 import { StoppedError } from '../../net/errors';
 import { type CallOptions, describeFailure, kubeCall, kubeRead } from '../apiCall';
 import { applyObjects, applyPullSecret } from '../apply';
 import type { Cluster } from '../cluster';
-import { type DeployContext, type DeployRequest, type DeployResult, type GeneratedApp, deployApp } from '../deploy';
+import { type DeployContext, type DeployRequest, type DeployResult, type GeneratedApp, deployApp, rolloutPhase } from '../deploy';
 import { addressSender, runGoldenRequests } from '../goldenRun';
 import { NAME_LABEL } from '../generate';
 import { provePods } from '../modelProof';
@@ -116,42 +119,75 @@ export async function runBlueGreen(options: DeployRequest, settings: BlueGreenSe
   log.info('DeployBlueGreenStart', serving, servingName, image, next, nextName);
   if (options.imagePullSecret) await applyPullSecret(cluster, namespace, options.imagePullSecret.name, options.imagePullSecret, log);
 
-  const phase = cluster.within(withDeadline(cluster.signal, options.rolloutTimeoutMs, format('DeployRolloutPhase', nextName, Math.round(options.rolloutTimeoutMs / 1000))));
-  const [applied] = await applyObjects(phase, withRunAnnotations([colourDeployment(app, namespace, image, next)], options.runAnnotations), { namespace, log, retry });
-  const outcome = await watchRollout(phase, { namespace, name: nextName, timeoutMs: options.rolloutTimeoutMs, log, initial: applied as DeploymentLike, retry });
-  if (outcome.kind !== 'complete') return abort('rollout', format('DeployBlueGreenColourFailed', next, nextName, outcome.message));
-  const proof = await provePods(cluster, options, { namespace, deployment: outcome.deployment, image }, { log, retry });
-  if (proof.failure) return abort('pods', proof.failure.detail);
-  let preview: ServiceAddress | undefined;
-  if (settings.previewService) {
-    const previewName = `${name}${PREVIEW_SUFFIX}`;
-    await applyObjects(cluster, withRunAnnotations([colourService(app, namespace, image, colourSelector(name, next), true)], options.runAnnotations), { namespace, log, retry });
-    const checked = await throughAddress(previewName, false);
-    preview = checked.address;
-    if (checked.failure) return abort('preview', checked.failure, { preview });
-    log.info('DeployBlueGreenPreview', previewName, next, preview?.url ?? preview?.ip ?? '-');
+  let switched = false;
+  let confirmed = false;
+  try {
+    return await verifyAndSwitch();
+  } catch (error) {
+    if (!confirmed) await undoAfterStop(error, switched);
+    throw error;
   }
 
-  // The switch: one apply of the whole Service, its selector replaced (the applier owns every key of it).
-  await switchTo(colourSelector(name, next));
-  log.info('DeployBlueGreenSwitched', name, next, nextName, image);
-  const reached = await throughAddress(name, true);
-  if (reached.failure) {
-    await switchTo(previousSelector);
-    log.warn('DeployBlueGreenSwitchedBack', name, reached.failure, serving, servingName);
-    return abort('address', reached.failure, { preview, switchedBack: true });
+  async function verifyAndSwitch(): Promise<BlueGreenResult> {
+    const phase = cluster.within(withDeadline(cluster.signal, options.rolloutTimeoutMs, rolloutPhase([{ kind: 'Deployment', name: nextName }], options.rolloutTimeoutMs)));
+    const [applied] = await applyObjects(phase, withRunAnnotations([colourDeployment(app, namespace, image, next)], options.runAnnotations), { namespace, log, retry });
+    const outcome = await watchRollout(phase, { namespace, name: nextName, timeoutMs: options.rolloutTimeoutMs, log, initial: applied as DeploymentLike, retry });
+    if (outcome.kind !== 'complete') return abort('rollout', format('DeployBlueGreenColourFailed', next, nextName, outcome.message));
+    const proof = await provePods(cluster, options, { namespace, deployment: outcome.deployment, image }, { log, retry });
+    if (proof.failure) return abort('pods', proof.failure.detail);
+    let preview: ServiceAddress | undefined;
+    if (settings.previewService) {
+      const previewName = `${name}${PREVIEW_SUFFIX}`;
+      await applyObjects(cluster, withRunAnnotations([colourService(app, namespace, image, colourSelector(name, next), true)], options.runAnnotations), { namespace, log, retry });
+      const checked = await throughAddress(previewName, false);
+      preview = checked.address;
+      if (checked.failure) return abort('preview', checked.failure, { preview });
+      log.info('DeployBlueGreenPreview', previewName, next, preview?.url ?? preview?.ip ?? '-');
+    }
+
+    // The switch: one apply of the whole Service, its selector replaced (the applier owns every key of it).
+    // From here until the check through the address passes, a stop switches the Service back (the switch may have landed).
+    switched = true;
+    await switchTo(colourSelector(name, next));
+    log.info('DeployBlueGreenSwitched', name, next, nextName, image);
+    const reached = await throughAddress(name, true);
+    if (reached.failure) {
+      await switchTo(previousSelector);
+      log.warn('DeployBlueGreenSwitchedBack', name, reached.failure, serving, servingName);
+      return abort('address', reached.failure, { preview, switchedBack: true });
+    }
+    confirmed = true;
+    const until = settings.keepMinutes > 0 ? keepUntil(settings.now?.() ?? new Date(), settings.keepMinutes) : undefined;
+    if (until) {
+      await patchDeployment(cluster, namespace, servingName, { metadata: { annotations: { [KEEP_UNTIL_ANNOTATION]: until } } }, call);
+      log.info('DeployBlueGreenKept', servingName, serving, until);
+    } else await scaleDown(cluster, namespace, servingName, format('DeployBlueGreenKeepZero'), call);
+    // The new colour may carry a keep-until from the time it last stopped serving: it serves now.
+    if (outcome.deployment.metadata?.annotations?.[KEEP_UNTIL_ANNOTATION] !== undefined) {
+      await patchDeployment(cluster, namespace, nextName, { metadata: { annotations: { [KEEP_UNTIL_ANNOTATION]: null } } }, call);
+    }
+    const deployed = servingResult(nextName, namespace, image, outcome.revision, reached.address, proof.modelVerified, false, started);
+    return { verdict: 'promoted', deployed, report: { ...base, activeColour: next, stage: 'done', switchedBack: false, preview, keepUntil: until } };
   }
-  const until = settings.keepMinutes > 0 ? keepUntil(settings.now?.() ?? new Date(), settings.keepMinutes) : undefined;
-  if (until) {
-    await patchDeployment(cluster, namespace, servingName, { metadata: { annotations: { [KEEP_UNTIL_ANNOTATION]: until } } }, call);
-    log.info('DeployBlueGreenKept', servingName, serving, until);
-  } else await scaleDown(cluster, namespace, servingName, format('DeployBlueGreenKeepZero'), call);
-  // The new colour may carry a keep-until from the time it last stopped serving: it serves now.
-  if (outcome.deployment.metadata?.annotations?.[KEEP_UNTIL_ANNOTATION] !== undefined) {
-    await patchDeployment(cluster, namespace, nextName, { metadata: { annotations: { [KEEP_UNTIL_ANNOTATION]: null } } }, call);
+
+  /**
+   * Stopped (a cancel, a deadline, an API failure) before the run's outcome was settled: under the
+   * clean-up budget, independent of the task's aborted signal, the Service goes back to the colour
+   * that served, if it was switched, and the new colour is scaled to 0.
+   */
+  async function undoAfterStop(error: unknown, wasSwitched: boolean): Promise<void> {
+    const undo = context.cluster.detached(cleanupSignal(`undoing the blue-green run of '${name}'`));
+    if (wasSwitched) {
+      log.warn('DeployBlueGreenStoppedSwitchBack', name, describeFailure(error), next, serving, servingName);
+      try {
+        await applyObjects(undo, withRunAnnotations([colourService(app, namespace, image, previousSelector)], options.runAnnotations), { namespace, log, retry });
+        log.info('DeployBlueGreenStoppedSwitchedBack', name, serving, servingName);
+      } catch (failure) {
+        log.warn('DeployBlueGreenSwitchBackFailed', name, describeFailure(failure), serving);
+      }
+    } else log.warn('DeployBlueGreenStoppedBeforeSwitch', name, describeFailure(error), nextName, servingName);
+    await scaleDown(undo, namespace, nextName, format('DeployBlueGreenStoppedReason'), call);
   }
-  const deployed = servingResult(nextName, namespace, image, outcome.revision, reached.address, proof.modelVerified, false, started);
-  return { verdict: 'promoted', deployed, report: { ...base, activeColour: next, stage: 'done', switchedBack: false, preview, keepUntil: until } };
 
   async function abort(stage: BlueGreenStage, detail: string, extra: { preview?: ServiceAddress; switchedBack?: boolean } = {}): Promise<BlueGreenResult> {
     await scaleDown(cluster, namespace, nextName, format('DeployBlueGreenFailedReason', stage), call);
@@ -203,7 +239,7 @@ async function scaleDown(cluster: Cluster, namespace: string, name: string, why:
     await patchDeployment(cluster, namespace, name, { metadata: { annotations: { [KEEP_UNTIL_ANNOTATION]: null } }, spec: { replicas: 0 } }, call);
     call.log.info('DeployBlueGreenScaledDown', name, why);
   } catch (error) {
-    if (error instanceof StoppedError) throw error;
+    if (error instanceof StoppedError && error.reason === 'cancelled') throw error;
     call.log.warn('DeployBlueGreenScaleDownFailed', name, describeFailure(error), name);
   }
 }

@@ -16,13 +16,12 @@
  */
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { TaskError } from '../../errors';
-import { withDeadline } from '../../lifetime';
+import { cleanupSignal, withDeadline } from '../../lifetime';
 import { format } from '../../messages';
-import { StoppedError } from '../../net/errors';
-import { kubeCall, kubeRead } from '../apiCall';
+import { describeFailure, kubeCall, kubeRead } from '../apiCall';
 import { applyObjects } from '../apply';
 import type { EventLike } from '../diagnostics';
-import { type DeployContext, type DeployRequest, type DeployResult, type GeneratedApp, deployApp } from '../deploy';
+import { type DeployContext, type DeployRequest, type DeployResult, type GeneratedApp, deployApp, rolloutPhase } from '../deploy';
 import { MANAGED_BY_LABEL, MANAGER, NAME_LABEL, generateManifests } from '../generate';
 import { provePods } from '../modelProof';
 import { servingPods } from '../podProxy';
@@ -65,7 +64,7 @@ export interface CanarySettings {
 
 export interface CanaryResult {
   readonly verdict: Outcome;
-  /** Undefined when there was no stable Deployment and the image was rolled out directly. */
+  /** With no stable Deployment to compare with, baseline none: the image was rolled out directly. */
   readonly report?: AnalysisReport;
   /** The rolling deploy's result after a promotion (or a first deploy). */
   readonly deployed?: DeployResult;
@@ -119,7 +118,7 @@ interface JudgedCanary {
  */
 export async function runCanary(options: DeployRequest, settings: CanarySettings, context: DeployContext): Promise<CanaryResult> {
   const judged = await runCanarySteps(options, settings, context);
-  if (!judged) return { verdict: 'promoted', deployed: await deployApp(options, context) };
+  if (!judged) return { verdict: 'promoted', report: withoutBaseline(options, settings), deployed: await deployApp(options, context) };
   const { report } = judged;
   const failed = report.steps.at(-1)?.verdict === 'fail';
   if (settings.decision === 'manual' && !failed) return holdForDecision(options, settings, context, report);
@@ -130,6 +129,16 @@ export async function runCanary(options: DeployRequest, settings: CanarySettings
   }
   context.log.info('DeployCanaryPromoting', report.verdict, options.image, report.deployment);
   return { verdict: report.verdict, report, deployed: await promoteCanary(options, context) };
+}
+
+/** The report of a first deploy: nothing ran to compare with, and it says so. */
+function withoutBaseline(options: DeployRequest, settings: CanarySettings): AnalysisReport {
+  return {
+    strategy: 'canary', deployment: options.workload.kind === 'generated' ? options.workload.app.appName : '', namespace: options.namespace, baseline: 'none',
+    stableImage: '', canaryImage: options.image,
+    options: { ...(settings.comparison ?? DEFAULT_COMPARISON), requestsPerSecond: settings.requestsPerSecond, onInconclusive: settings.onInconclusive },
+    steps: [], verdict: 'promoted',
+  };
 }
 
 /**
@@ -149,13 +158,31 @@ async function holdForDecision(options: DeployRequest, settings: CanarySettings,
   const name = judged.deployment;
   const state = stateOf(judged, { model: options.workload.kind === 'generated' ? options.workload.app.annotations : {}, stepsPlanned: settings.steps.length, run: options.runAnnotations, now: new Date() });
   const report: AnalysisReport = { ...judged, verdict: 'pending', recommendation: state.recommendation };
+  const text = encodeState(state);
   try {
-    await recordState(context, options.namespace, trackName(name, 'canary'), encodeState(state));
+    await recordState(context, options.namespace, trackName(name, 'canary'), text);
   } catch (error) {
+    // A cancel may land after the server stored the state: then the canary waits for its decision as planned.
+    if (await stateRecorded(context, options.namespace, trackName(name, 'canary'), text)) {
+      context.log.warn('DeployCanaryStoppedKept', trackName(name, 'canary'), describeFailure(error));
+      throw error;
+    }
     await removeTracks(context, options.namespace, name);
     throw error;
   }
   return { verdict: 'pending', report, state };
+}
+
+/** Whether `<app>-canary` carries exactly `text`, read under the clean-up budget (the task's signal may have aborted). */
+async function stateRecorded(context: DeployContext, namespace: string, name: string, text: string): Promise<boolean> {
+  const cluster = context.cluster.detached(cleanupSignal(`reading the canary state of deployment '${name}'`));
+  try {
+    const canary = await kubeRead(cluster, `read deployment '${name}' in namespace '${namespace}'`,
+      () => cluster.apps.readNamespacedDeployment({ name, namespace }), { log: context.log, namespace }) as DeploymentLike | undefined;
+    return canary?.metadata?.annotations?.[CANARY_STATE_ANNOTATION] === text;
+  } catch {
+    return false;
+  }
 }
 
 /** The state goes on the Deployment's own metadata: a merge patch that leaves its pods alone. */
@@ -202,6 +229,8 @@ async function runCanarySteps(options: DeployRequest, settings: CanarySettings, 
       break;
     }
   } catch (error) {
+    // Cancelled, timed out or failed mid-step: the tracks go; the stable Deployment was never written.
+    log.warn('DeployCanaryStoppedCleanup', name, describeFailure(error), trackName(name, 'canary'), trackName(name, 'baseline'), name);
     await removeTracks(context, namespace, name);
     throw error;
   }
@@ -220,7 +249,7 @@ async function runCanarySteps(options: DeployRequest, settings: CanarySettings, 
       trackDeployment(app, namespace, options.image, 'canary', size.replicas, served),
       trackDeployment(baselineApp, namespace, stableImage, 'baseline', size.replicas, served),
     ].map((object) => withRunAnnotations([object], options.runAnnotations)[0]!);
-    const phase = cluster.within(withDeadline(cluster.signal, options.rolloutTimeoutMs, format('DeployRolloutPhase', trackName(name, 'canary'), Math.round(options.rolloutTimeoutMs / 1000))));
+    const phase = cluster.within(withDeadline(cluster.signal, options.rolloutTimeoutMs, rolloutPhase((['canary', 'baseline'] as const).map((track) => ({ kind: 'Deployment', name: trackName(name, track) })), options.rolloutTimeoutMs)));
     const applied = await applyObjects(phase, objects, { namespace, log, retry }) as DeploymentLike[];
     const ready: DeploymentLike[] = [];
     for (const [position, track] of (['canary', 'baseline'] as const).entries()) {
@@ -278,9 +307,13 @@ async function runCanarySteps(options: DeployRequest, settings: CanarySettings, 
   }
 }
 
-/** Deletes `<app>-canary` and `<app>-baseline` (whichever exist); a failure to delete is a warning naming what to delete. */
+/**
+ * Deletes `<app>-canary` and `<app>-baseline` (whichever exist); a failure to delete is a warning
+ * naming what to delete. Clean-up runs to its end even after a cancel, under its own short budget
+ * (lifetime.ts CLEANUP_BUDGET_MS); the cancel is then passed on.
+ */
 export async function removeTracks(context: Pick<DeployContext, 'cluster' | 'log' | 'signal' | 'retry'>, namespace: string, app: string): Promise<void> {
-  const cluster = context.signal ? context.cluster.within(context.signal) : context.cluster;
+  const cluster = context.cluster.detached(cleanupSignal(`removing the canary tracks of '${app}'`));
   const call = { log: context.log, namespace, retry: context.retry };
   for (const track of ['canary', 'baseline'] as const) {
     const trackDeploymentName = trackName(app, track);
@@ -289,8 +322,9 @@ export async function removeTracks(context: Pick<DeployContext, 'cluster' | 'log
         () => cluster.apps.deleteNamespacedDeployment({ name: trackDeploymentName, namespace, propagationPolicy: 'Foreground' }), call);
       if (removed) context.log.info('DeployCanaryRemoved', trackDeploymentName);
     } catch (error) {
-      if (error instanceof StoppedError) throw error;
-      context.log.warn('DeployCanaryRemoveFailed', trackDeploymentName, (error as Error).message);
+      context.log.warn('DeployCanaryRemoveFailed', trackDeploymentName, describeFailure(error));
     }
   }
+  const stopped = [context.signal, context.cluster.signal].find((signal) => signal?.aborted);
+  if (stopped) throw stopped.reason;
 }
