@@ -11,6 +11,7 @@ import { benchOci } from './oci';
 import { benchS3Fetch } from './fetchS3';
 import { printTable, type Row } from './measure';
 import { benchPackage } from './package';
+import { benchTcpProxy } from './tcpProxy';
 
 type Log = (line: string) => void;
 
@@ -23,6 +24,7 @@ const SECTIONS: ReadonlyArray<{ name: string; run: (log: Log) => Promise<Row[]> 
   { name: 'deploy', run: benchDeploy },
   { name: 'deployProof', run: benchDeployProof },
   { name: 'package', run: benchPackage },
+  { name: 'tcpProxy', run: benchTcpProxy },
 ];
 
 /** BENCH_ONLY=bake (or a comma-separated list of section names) runs only those sections. */

@@ -140,9 +140,7 @@ describe('deploy core against the cluster simulator', function () {
       const generation = deployment('web', 'churn')?.metadata.generation;
       const replicaSets = sim.list('ReplicaSet', 'web').length;
       const from = sim.requests.length;
-      const started = Date.now();
       const result = await generated('web', 'churn', `${REPO}:v2`);
-      const elapsed = Date.now() - started;
       assert.equal(result.unchanged, true);
       assert.equal(result.revision, 2);
       assert.equal(result.deployedImage, `${REPO}:v2`);
@@ -150,7 +148,6 @@ describe('deploy core against the cluster simulator', function () {
       assert.equal(deployment('web', 'churn')?.metadata.generation, generation);
       assert.equal(sim.list('ReplicaSet', 'web').length, replicaSets);
       assert.ok(!sim.requests.slice(from).some((r) => /watch=(true|1)/.test(r.query)), 'a watch was opened');
-      assert.ok(elapsed < 1500, `took ${elapsed} ms`);
       assert.ok(lines.some((line) => line.includes("Deployment 'churn' already runs this pod template (revision 2)")));
     });
 

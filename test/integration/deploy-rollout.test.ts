@@ -1,6 +1,6 @@
 /**
  * Rollout watching, failure diagnostics and rollback against the cluster simulator over HTTPS with a
- * bearer token (as AKS): completion seen within milliseconds of the controller's status write, the
+ * bearer token (as AKS): completion seen through the watch (one list, no polling), the
  * progress deadline, our own timeout, quiet watches, cut connections, 410 Gone, deletion, 401, and
  * `kubectl rollout undo` semantics (the old ReplicaSet re-stamped with a new revision).
  */
@@ -92,36 +92,19 @@ describe('rollout watch, diagnostics and rollback (cluster simulator)', function
   after(() => sim?.stop());
   afterEach(() => assert.deepEqual(sim.errors, [], 'the simulator recorded internal errors'));
 
-  it('sees completion within 200 ms of the controller marking the deployment complete', async () => {
-    // The simulator runs in this process: sample its store every millisecond. The flip happened after
-    // the last sample that saw the rollout unfinished, so (detection - that sample) bounds the delay.
-    let lastUnfinishedAt = 0;
-    const sampler = setInterval(() => {
-      const d = deployment('fast');
-      if (!d || !rolloutStatus(d as DeploymentLike).done) lastUnfinishedAt = performance.now();
-    }, 1);
-    try {
-      const log = recordingLog();
-      const statuses: RolloutStatus[] = [];
-      await apply(cluster, 'fast', `${REGISTRY}:v1`);
-      const outcome = complete(await watchRollout(cluster, { namespace: 'default', name: 'fast', timeoutMs: 20_000, log, onStatus: (s) => statuses.push(s) }));
-      const seenAt = performance.now();
-      assert.ok(lastUnfinishedAt > 0, 'the sampler saw the rollout unfinished');
-      const latencyMs = seenAt - lastUnfinishedAt;
-      console.log(`      detection latency: at most ${latencyMs.toFixed(1)} ms (rollout took ${outcome.elapsedMs.toFixed(0)} ms)`);
-      assert.ok(latencyMs < 200, `completion seen up to ${latencyMs.toFixed(1)} ms after the flip`);
-      assert.equal(outcome.revision, 1);
-      assert.equal(outcome.deployment.spec?.template?.spec?.containers?.[0]?.image, `${REGISTRY}:v1`);
-      assert.ok(outcome.elapsedMs < 5000, `took ${outcome.elapsedMs} ms`);
-      assert.equal(deployment('fast')?.status?.availableReplicas, 2);
-      assert.ok(statuses.length >= 2 && statuses.at(-1)?.done, 'progress, then done');
-      assert.equal(new Set(statuses.map((s) => s.message)).size, statuses.length, 'only changes are reported');
-      assert.ok(log.entries.some((l) => l.key === 'RolloutStatus' && l.args[0] === 'Deployment' && /rollout to finish/.test(String(l.args[2]))), 'a progress line');
-      assert.deepEqual(log.entries.at(-1)?.key, 'RolloutComplete');
-      assert.equal(listsOf(sim, 'fast').length, 1, 'one list, then the watch decided');
-    } finally {
-      clearInterval(sampler);
-    }
+  it('sees completion through the watch: one list, then the watch events decide (no polling)', async () => {
+    const log = recordingLog();
+    const statuses: RolloutStatus[] = [];
+    await apply(cluster, 'fast', `${REGISTRY}:v1`);
+    const outcome = complete(await watchRollout(cluster, { namespace: 'default', name: 'fast', timeoutMs: 20_000, log, onStatus: (s) => statuses.push(s) }));
+    assert.equal(outcome.revision, 1);
+    assert.equal(outcome.deployment.spec?.template?.spec?.containers?.[0]?.image, `${REGISTRY}:v1`);
+    assert.equal(deployment('fast')?.status?.availableReplicas, 2);
+    assert.ok(statuses.length >= 2 && statuses.at(-1)?.done, 'progress, then done');
+    assert.equal(new Set(statuses.map((s) => s.message)).size, statuses.length, 'only changes are reported');
+    assert.ok(log.entries.some((l) => l.key === 'RolloutStatus' && l.args[0] === 'Deployment' && /rollout to finish/.test(String(l.args[2]))), 'a progress line');
+    assert.deepEqual(log.entries.at(-1)?.key, 'RolloutComplete');
+    assert.equal(listsOf(sim, 'fast').length, 1, 'one list, then the watch decided');
   });
 
   it('reports ProgressDeadlineExceeded, describes the pull failure, and rolls back to the previous image', async () => {
@@ -217,13 +200,11 @@ describe('rollout watch, diagnostics and rollback (cluster simulator)', function
   it('does not retry a 401: the credentials must change', async () => {
     const wrong = connectCluster(sim.kubeconfig().replace(TOKEN, 'expired-token'), { network: testNetwork });
     const before = listsOf(sim, 'fast').length;
-    const started = performance.now();
     const refused = await rejection(watchRollout(wrong, { namespace: 'default', name: 'fast', timeoutMs: 20_000, log: recordingLog() }));
     assert.equal(refused.key, 'KubeApiUnauthorized');
     assert.match(refused.message, /did not accept the credentials of the service connection \(HTTP 401\) when asked to list deployment 'fast'/);
     assert.ok(!refused.message.includes('expired-token'));
     assert.equal(listsOf(sim, 'fast').length - before, 1, 'one attempt');
-    assert.ok(performance.now() - started < 2000);
   });
 });
 

@@ -29,6 +29,8 @@ export interface TcpProxyOptions {
   /** Cap on client -> target bytes per second, for each connection on its own. */
   upstreamBytesPerSecondPerConnection?: number;
   cut?: CutPlan;
+  /** The time the throttle paces by; default real time. Tests pass a fake one to step it. */
+  clock?: ProxyClock;
 }
 
 export interface TcpProxy {
@@ -50,37 +52,58 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
+/** Where the pacing reads the time and sets its timers; a fake one makes the pacing deterministic. */
+export interface ProxyClock {
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realClock: ProxyClock = {
+  now: () => performance.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
 /**
- * Credit in bytes refilled from the monotonic clock. When a chunk overdraws it, the caller waits
- * until the debt is paid plus a quantum of credit, so one timer releases ~20 ms of data rather than
- * one chunk; timer lateness is not lost because refill follows real elapsed time.
+ * Credit in bytes refilled from a clock: a pure function of the bytes granted and the time elapsed.
+ * It starts with one quantum (~20 ms of data) and banks at most five, so timer or event-loop
+ * lateness on a busy machine loses little credit while an idle connection cannot burst far.
  */
 export class TokenBucket {
-  private tokens = 0;
-  private last = performance.now();
-  private readonly quantum: number;
-  private readonly capacity: number;
+  private tokens: number;
+  private last: number;
+  readonly quantum: number;
+  readonly capacity: number;
 
-  constructor(private readonly bytesPerSecond: number, quantumMs = 20) {
+  constructor(private readonly bytesPerSecond: number, quantumMs = 20, private readonly now: () => number = realClock.now) {
     if (!(bytesPerSecond > 0)) throw new Error(`bytesPerSecond must be positive, got ${bytesPerSecond}`);
     this.quantum = (bytesPerSecond * quantumMs) / 1000;
-    // Room for ~100 ms of timer or event-loop lateness on a busy machine, so little credit is lost.
     this.capacity = this.quantum * 5;
+    this.tokens = this.quantum;
+    this.last = now();
   }
 
-  /** Spends n bytes; returns how many milliseconds to hold the source before the next chunk. */
-  take(n: number): number {
-    const now = performance.now();
+  /** Spends and returns the whole bytes of `wanted` the credit covers now (0 to `wanted`). */
+  grant(wanted: number): number {
+    const now = this.now();
     this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) * this.bytesPerSecond) / 1000);
     this.last = now;
-    this.tokens -= n;
-    if (this.tokens >= 0) return 0;
-    return ((this.quantum - this.tokens) * 1000) / this.bytesPerSecond;
+    const granted = Math.min(wanted, Math.floor(this.tokens));
+    this.tokens -= granted;
+    return granted;
+  }
+
+  /** Milliseconds until the credit covers `wanted` bytes or a quantum, whichever is less. */
+  waitMs(wanted: number): number {
+    const need = Math.min(wanted, this.quantum) - this.tokens;
+    return need > 0 ? (need * 1000) / this.bytesPerSecond : 0;
   }
 }
 
 interface PumpOptions {
   bucket?: TokenBucket;
+  clock: ProxyClock;
   /** Bytes after which the connection is cut; undefined for never. */
   cutAt?: number;
   onBytes(n: number): void;
@@ -91,15 +114,18 @@ interface PumpOptions {
 }
 
 /**
- * Moves bytes from src to dst. The source is paused while dst is full or the bucket is overdrawn
- * and resumes only when neither holds it.
+ * Moves bytes from src to dst. The source is paused while dst is full or the bucket holds back
+ * the rest of a chunk (at most one chunk waits here), and resumes only when neither holds it.
  */
 function pump(src: net.Socket, dst: net.Socket, options: PumpOptions): () => void {
+  const { bucket, clock } = options;
   const holds = new Set<'drain' | 'rate'>();
   let forwarded = 0;
   let cutAt = options.cutAt;
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: unknown;
+  /** Bytes read but not yet covered by the bucket's credit. */
+  let waiting: Buffer | undefined;
   const hold = (reason: 'drain' | 'rate') => {
     holds.add(reason);
     src.pause();
@@ -110,20 +136,36 @@ function pump(src: net.Socket, dst: net.Socket, options: PumpOptions): () => voi
   };
   const stop = () => {
     stopped = true;
-    clearTimeout(timer);
+    if (timer !== undefined) clock.clearTimeout(timer);
+    timer = undefined;
+  };
+  const send = (piece: Buffer) => {
+    forwarded += piece.length;
+    options.onBytes(piece.length);
+    if (!dst.write(piece)) hold('drain');
+  };
+  /** Sends as much of the waiting bytes as the credit allows; waits on the clock for the rest. */
+  const paced = () => {
+    timer = undefined;
+    if (stopped || !waiting) return;
+    const granted = bucket ? bucket.grant(waiting.length) : waiting.length;
+    if (granted > 0) send(waiting.subarray(0, granted));
+    waiting = granted < waiting.length ? waiting.subarray(granted) : undefined;
+    if (!waiting) {
+      if (holds.has('rate')) release('rate');
+      return;
+    }
+    hold('rate');
+    timer = clock.setTimeout(paced, (bucket as TokenBucket).waitMs(waiting.length));
   };
   const forward = (chunk: Buffer) => {
-    forwarded += chunk.length;
-    options.onBytes(chunk.length);
-    if (!dst.write(chunk)) hold('drain');
-    const waitMs = options.bucket?.take(chunk.length) ?? 0;
-    if (waitMs > 0) {
-      hold('rate');
-      timer = setTimeout(() => release('rate'), waitMs);
-    }
+    waiting = waiting ? Buffer.concat([waiting, chunk]) : chunk;
+    if (timer === undefined) paced();
   };
   const cutWithin = (chunk: Buffer) => {
-    const piece = chunk.subarray(0, (cutAt as number) - forwarded);
+    // The bytes before the cut go at once, whatever the rate: the cut is the point of the plan.
+    const before = waiting ? Buffer.concat([waiting, chunk]) : chunk;
+    const piece = before.subarray(0, (cutAt as number) - forwarded);
     stop();
     src.pause();
     forwarded += piece.length;
@@ -132,7 +174,8 @@ function pump(src: net.Socket, dst: net.Socket, options: PumpOptions): () => voi
   };
   src.on('data', (chunk: Buffer) => {
     if (stopped) return;
-    if (cutAt === undefined || forwarded + chunk.length < cutAt) return forward(chunk);
+    const read = forwarded + (waiting?.length ?? 0) + chunk.length;
+    if (cutAt === undefined || read < cutAt) return forward(chunk);
     if (options.claimCut()) return cutWithin(chunk);
     cutAt = undefined;
     forward(chunk);
@@ -177,6 +220,7 @@ function linkLifetimes(client: net.Socket, target: net.Socket, onClosed: () => v
 
 export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy> {
   const targetHost = options.targetHost ?? '127.0.0.1';
+  const clock = options.clock ?? realClock;
   const live = new Set<net.Socket>();
   const stats = { connections: 0, cuts: 0, down: 0, up: 0, active: 0 };
   let currentPlan = options.cut;
@@ -203,12 +247,14 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
     };
     const uncut = { claimCut: () => false, cut: () => undefined };
     const stopDown = pump(target, client, {
-      bucket: downRate ? new TokenBucket(downRate) : undefined,
+      bucket: downRate ? new TokenBucket(downRate, undefined, () => clock.now()) : undefined,
+      clock,
       onBytes: (n) => (stats.down += n),
       ...(upstreamCut ? uncut : cutting),
     });
     const stopUp = pump(client, target, {
-      bucket: upRate ? new TokenBucket(upRate) : undefined,
+      bucket: upRate ? new TokenBucket(upRate, undefined, () => clock.now()) : undefined,
+      clock,
       onBytes: (n) => (stats.up += n),
       ...(upstreamCut ? cutting : uncut),
     });

@@ -45,11 +45,11 @@ describe('manifests: parsed, bounded and serialised before anything is applied',
     assert.match(manifestError(`a: !<tag:${SECRET}> x\n`).message, /unknown tag !<…>/);
   });
 
-  it('a "billion laughs" of aliases fails fast and clearly', () => {
-    const started = performance.now();
+  it('a "billion laughs" of aliases fails at the node cap, clearly', () => {
+    // Without the cap the expansion builds 10^9 nodes (out of memory long before): reaching this
+    // message is the proof that expansion stopped at MAX_YAML_NODES.
     const error = manifestError(billionLaughs('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: laughs}'));
     assert.match(error.message, new RegExp(`its aliases expand to more than ${MAX_YAML_NODES} nodes`));
-    assert.ok(performance.now() - started < 2000, `took ${performance.now() - started} ms`);
   });
 
   it('an alias inside the node it names is refused (it would never serialise)', () => {
