@@ -30,6 +30,8 @@ export interface FrontRequest {
   readonly authorization?: string;
   /** The first 64 KiB of the request body (a token form, say), filled in as it arrives. */
   body: string;
+  /** The client closed the connection before the answer was complete (a deadline or a limit fired). */
+  abandoned: boolean;
 }
 
 const RECORDED_BODY = 64 * 1024;
@@ -104,8 +106,9 @@ export async function startHostileFront(options: FrontOptions = {}): Promise<Hos
   const requests: FrontRequest[] = [];
   let hugeBytesSent = 0;
   const handler: http.RequestListener = (req, res) => {
-    const record: FrontRequest = { method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, body: '' };
+    const record: FrontRequest = { method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, body: '', abandoned: false };
     requests.push(record);
+    res.on('close', () => (record.abandoned = !res.writableFinished));
     req.on('data', (chunk: Buffer) => {
       if (record.body.length < RECORDED_BODY) record.body += chunk.toString('utf8');
     });
