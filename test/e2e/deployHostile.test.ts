@@ -87,7 +87,10 @@ describe('DeployAiAppToAks e2e: hostile API servers, the agent proxy, cancel, ku
     for (const [index, run] of runs.entries()) {
       const server = [silent, trickling][index].url.replace(/\./g, '\\.');
       failsCleanly(run, new RegExp(`API server at ${server} could not read namespace 'stalled-${index}' in time: .*rolloutTimeoutSeconds, 10 s\\) did not finish within 10 seconds`));
-      assert.ok(run.durationMs > 9_000 && run.durationMs < 25_000, `ended after ${run.durationMs} ms`);
+      // The message names the 10 s rollout limit; the task ended itself before the runner's 60 s kill. A lower
+      // bound only (load cannot break it) shows it did not stop before that limit.
+      assert.equal(run.timedOut, false);
+      assert.ok(run.durationMs > 9_000, `ended after ${run.durationMs} ms`);
       assert.equal(sim.get('Namespace', '', `stalled-${index}`), undefined);
     }
   });
@@ -110,7 +113,7 @@ describe('DeployAiAppToAks e2e: hostile API servers, the agent proxy, cancel, ku
     fs.writeFileSync(broken, `${laughs.join('\n')}\n`);
     run = await deploy(sim.kubeconfig(), { namespace: 'manifests', manifests: `${folder}/*.yaml` });
     assertCleanFailure(run, { taskDir, names: /z-secret\.yaml is not valid YAML: its aliases expand to more than 1000000 nodes/, secrets });
-    assert.ok(run.durationMs < 10_000, `took ${run.durationMs} ms`);
+    assert.equal(run.timedOut, false, 'the alias limit stopped the expansion');
     assert.equal(sim.get('Namespace', '', 'manifests'), undefined, 'nothing applied, not even the namespace');
     assert.equal(sim.get('ConfigMap', 'manifests', 'settings'), undefined);
   });
@@ -160,7 +163,8 @@ describe('DeployAiAppToAks e2e: hostile API servers, the agent proxy, cancel, ku
     after(() => run.cleanup());
     assert.equal(run.result.status, 'Cancelled', visibleOutput(run));
     assert.match(run.result.message, /The task was cancelled: the agent cancelled the job \(SIGTERM\)/);
-    assert.ok(run.durationMs < 8000, `took ${run.durationMs} ms`);
+    // With a 600 s rollout limit, a task deaf to SIGTERM would be killed by the runner (100 s) and not end Cancelled.
+    assert.equal(run.timedOut, false);
     assert.ok(!/Rolling deployment/.test(run.stdout), 'no rollback on a cancel');
     assertOnlyOwnCommands(run, taskDir);
     assertNoSecrets(run, secrets);

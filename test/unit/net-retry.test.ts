@@ -83,10 +83,9 @@ describe('retry policy', () => {
 
   it('stops waiting at once when the signal aborts', async () => {
     const controller = new AbortController();
-    const started = Date.now();
     setTimeout(() => controller.abort(new StoppedError('cancelled', 'the agent cancelled the job (SIGTERM)')), 20);
+    // A pause deaf to the signal resolves after its 10 s instead of rejecting: the rejection is the proof.
     await assert.rejects(pause(10_000, controller.signal), (error) => error instanceof StoppedError && error.reason === 'cancelled');
-    assert.ok(Date.now() - started < 1000);
     await assert.rejects(retry(async () => 'never', fast, { signal: controller.signal }), StoppedError);
   });
 });
