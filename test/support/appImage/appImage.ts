@@ -72,6 +72,13 @@ function mmdebstrap(args: string[]): Promise<void> {
   });
 }
 
+let builds = 0;
+
+/** How many times this process has run mmdebstrap: tests tell a cache hit by this, not by speed. */
+export function rootfsBuilds(): number {
+  return builds;
+}
+
 /** The rootfs as one uncompressed layer: made once per content key, then read from the cache. */
 async function rootfsLayer(dockerfile: DockerfileImage): Promise<CachedLayer> {
   const hook = useraddHook(dockerfile.useradd);
@@ -83,6 +90,7 @@ async function rootfsLayer(dockerfile: DockerfileImage): Promise<CachedLayer> {
   const building = `${folder}.building-${process.pid}`;
   fs.mkdirSync(building, { recursive: true });
   try {
+    builds += 1;
     await mmdebstrap([`--variant=${ROOTFS.variant}`, `--include=${ROOTFS.packages.join(',')}`, ...hook, ROOTFS.suite, path.join(building, 'layer.tar')]);
     const built = path.join(building, 'layer.tar');
     fs.writeFileSync(path.join(building, 'layer.json'), JSON.stringify({ digest: await sha256OfFile(built), size: fs.statSync(built).size }));
