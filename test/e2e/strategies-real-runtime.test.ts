@@ -100,6 +100,13 @@ describe('progressive strategies on the real runtime: a good model and a bad mod
     const answer = await served(promoted.outputs.serviceUrl);
     assert.equal(answer.model_digest, better.digest);
     assert.equal(answer.model_version, '1.1.0');
+    const scored = await fetch(`${promoted.outputs.serviceUrl}/score`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ instances: [{ tenure_months: 2, monthly_charges: 105, support_calls: 6, month_to_month: 1, senior: 1 }] }),
+    });
+    assert.equal(scored.status, 200);
+    const prediction = await scored.json() as { predictions: { label: string }[]; model_digest: string };
+    assert.deepEqual([prediction.model_digest, prediction.predictions[0]?.label], [better.digest, 'churn'], JSON.stringify(prediction));
 
     const generation = await kubectl(ns, 'get', 'deployment', 'churn-app', '-o', 'jsonpath={.metadata.generation}');
     const aborted = await deploy('canary-constant', ns, constant, CANARY);
@@ -107,9 +114,14 @@ describe('progressive strategies on the real runtime: a good model and a bad mod
     assert.equal(aborted.outputs.verdict, 'aborted', visibleOutput(aborted));
     const report = JSON.parse(fs.readFileSync(aborted.outputs.analysisReport, 'utf8')) as AnalysisReport;
     assert.equal(report.verdict, 'aborted');
-    const model = report.steps[0]?.checks.find((check) => check.check === 'model');
-    assert.equal(model?.verdict, 'fail', JSON.stringify(report.steps[0]?.checks));
-    assert.match(model?.detail ?? '', /golden|expected|probability/i, model?.detail);
+    // The constant predictor answers 0.5 where the golden request expects 0.99: the model check
+    // fails, and every replayed golden request counts as an error on the canary, none on the baseline.
+    const checks = report.steps[0]?.checks ?? [];
+    const model = checks.find((check) => check.check === 'model');
+    assert.equal(model?.verdict, 'fail', JSON.stringify(checks));
+    assert.match(model?.detail ?? '', /golden request POST \/score .* answered wrongly at \$\.predictions\[0\]\.probability: expected 0\.99 .*got 0\.5/, model?.detail);
+    const errors = checks.find((check) => check.check === 'errorRate') as CheckReport & { canaryRate?: number; baselineRate?: number };
+    assert.deepEqual([errors?.verdict, errors?.canaryRate, errors?.baselineRate], ['fail', 1, 0], JSON.stringify(errors));
     assert.equal(await kubectl(ns, 'get', 'deployment', 'churn-app', '-o', 'jsonpath={.metadata.generation}'), generation);
     assert.equal(await kubectl(ns, 'get', 'deployment', 'churn-app', '-o', 'jsonpath={.spec.template.spec.containers[0].image}'), better.image);
     assert.deepEqual((await kubectl(ns, 'get', 'deployments', '-o', 'name')).trim().split('\n'), ['deployment.apps/churn-app']);
@@ -124,10 +136,13 @@ describe('progressive strategies on the real runtime: a good model and a bad mod
     const selector = () => kubectl(ns, 'get', 'service', 'churn-app', '-o', 'jsonpath={.spec.selector}');
     const before = await selector();
 
+    const generation = await kubectl(ns, 'get', 'deployment', 'churn-app', '-o', 'jsonpath={.metadata.generation}');
     const refused = await deploy('bluegreen-constant', ns, constant, BLUE_GREEN);
     failed(refused);
     assert.equal(refused.outputs.verdict, 'aborted', visibleOutput(refused));
+    assert.match(refused.result.message, /was not switched to .* through pod 'churn-app-green-[^']+' answered wrongly .* got 0\.5/, refused.result.message);
     assert.equal(await selector(), before);
+    assert.equal(await kubectl(ns, 'get', 'deployment', 'churn-app', '-o', 'jsonpath={.metadata.generation}'), generation);
     assert.equal((await served(stable.outputs.serviceUrl)).model_digest, good.digest);
 
     const switched = await deploy('bluegreen-better', ns, better, BLUE_GREEN);
