@@ -7,8 +7,7 @@
  * Then what goes wrong in real life: an image that was never pushed, a model that predicts a
  * constant, and an image that reports another model's digest. Each is caught and rolled back.
  */
-import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectCluster } from '../tasks/common/kube/cluster';
@@ -17,6 +16,7 @@ import type { DeploymentLike } from '../tasks/common/kube/rolloutStatus';
 import { silentLog } from '../tasks/common/log';
 import { type ClusterSimulator, startClusterSimulator } from '../test/support/cluster';
 import type { TestRegistry } from '../test/support/registry/registry';
+import { writeConstantPredictor } from '../test/support/runtimeRig';
 import { testNetwork } from '../test/support/services';
 import { runTask, type TaskRun, type TaskStatus } from '../test/support/taskRunner';
 
@@ -147,10 +147,7 @@ async function deployBroken(cluster: ClusterSimulator, registry: TestRegistry, r
 /** A model that loads and answers, but the same for everyone: the golden requests catch it. */
 async function deployConstant(cluster: ClusterSimulator, running: Release, show: Show, bake: Bake, work: string): Promise<[TaskRun, { image: string; digest: string }]> {
   const folder = join(work, 'constant-model');
-  cpSync(running.fetched.outputs.modelPath, folder, { recursive: true });
-  const spec = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8')) as { coefficients: number[]; intercept: number };
-  writeFileSync(join(folder, 'model.json'), JSON.stringify({ ...spec, coefficients: spec.coefficients.map(() => 0), intercept: 0 }, null, 2));
-  const digest = `sha256:${createHash('sha256').update(readFileSync(join(folder, 'model.json'))).digest('hex')}`;
+  const digest = writeConstantPredictor(running.fetched.outputs.modelPath, folder);
   console.log('\nA training bug ships churn 9.9.9, a model that predicts 0.5 for every customer:');
   const baked = await bake(running.fetched, '104', ' (constant predictor)', { modelPath: folder, modelVersion: '9.9.9', modelDigest: digest });
   const run = await deploy(cluster, baked.outputs.imageRef, running.fetched, '104', { modelVersion: '9.9.9', modelDigest: digest });

@@ -7,72 +7,59 @@
  * model on the way (identity check and the sample's golden requests through the pod proxy).
  */
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import { join } from 'node:path';
 import { connectCluster } from '../../tasks/common/kube/cluster';
 import { generateManifests } from '../../tasks/common/kube/generate';
-import { pushAppImage } from '../support/appImage/appImage';
 import { startAzurite, type Azurite } from '../support/azurite';
-import { type ClusterSimulator, startClusterSimulator } from '../support/cluster';
+import type { ClusterSimulator } from '../support/cluster';
 import { ModelPublisher } from '../support/modelStore';
 import { PipelineJob } from '../support/pipelineJob';
-import { startRegistry, type TestRegistry } from '../support/registry/registry';
+import { BUNDLED_TASKS, type RuntimeRig, SAMPLE_APP, startRuntimeRig } from '../support/runtimeRig';
 import { testNetwork } from '../support/services';
 import { visibleOutput, type TaskRun } from '../support/taskRunner';
 
-const tasks = join(__dirname, '..', '..', 'dist', 'tasks');
-const sample = join(__dirname, '..', '..', 'samples', 'flask-app');
 const KUBE_TOKEN = 'e2e-runtime-kube-token-9d41';
 const run = { 'System.CollectionUri': 'https://dev.azure.com/contoso/', 'System.TeamProject': 'churn', 'Build.SourceVersion': 'c0ffee', 'Build.BuildId': '301' };
 
 describe('the pipeline on the real runtime: storage -> Fetch -> Bake -> Deploy -> POST /score', function () {
   this.timeout(300_000);
   let azurite: Azurite;
-  let registry: TestRegistry;
+  let rig: RuntimeRig;
   let cluster: ClusterSimulator;
-  let work: string;
   let job: PipelineJob;
-  let appImage: string;
 
   before(async () => {
-    work = fs.mkdtempSync(join(os.tmpdir(), 'pipeline-runtime-'));
-    [azurite, registry] = await Promise.all([startAzurite(), startRegistry({ auth: 'basic', tls: true })]);
-    cluster = await startClusterSimulator({ auth: { token: KUBE_TOKEN }, loadBalancerDelayMs: 100, runtime: { registry, workDir: work } });
+    [azurite, rig] = await Promise.all([startAzurite(), startRuntimeRig('pipeline-runtime', KUBE_TOKEN)]);
+    cluster = rig.cluster;
     // The data scientist's side: train the sample's churn model and publish it, approved.
-    const model = join(work, 'model');
-    execFileSync('/usr/bin/python3', [join(sample, 'model', 'train.py'), '--version', '2.0.0', '--out', model, '--seed', '40']);
+    const model = rig.trainModel('model', '2.0.0', 40);
     const publisher = await new ModelPublisher(azurite.connectionString, 'models').create();
     for (const file of fs.readdirSync(model)) await publisher.publish(`churn/2.0.0/${file}`, fs.readFileSync(join(model, file)), { tags: { stage: 'approved' } });
-    appImage = (await pushAppImage(registry, 'churn-app', 'app-1')).pinned;
   });
   after(async () => {
     job?.cleanup();
-    await Promise.all([cluster?.stop(), azurite?.stop(), registry?.stop()]);
-    if (work) fs.rmSync(work, { recursive: true, force: true });
+    await Promise.all([rig?.stop(), azurite?.stop()]);
   });
 
   it('serves /score from the baked model, as the Dockerfile\'s non-root user, after proving the model', async () => {
     job = new PipelineJob(run, { StorageConnectionString: azurite.connectionString });
-    const acr = { url: `https://${registry.host}`, scheme: 'UsernamePassword', parameters: { registry: `https://${registry.host}`, username: registry.username!, password: registry.password!, email: '' }, data: { registrytype: 'Others' } };
-    const aks = { url: cluster.url, scheme: 'Kubernetes', parameters: { kubeconfig: cluster.kubeconfig() }, data: { authorizationType: 'Kubeconfig' } };
-    const env = { NODE_EXTRA_CA_CERTS: join(registry.certDir!, 'ca.crt') };
+    const { registry, endpoints: { acr, aks }, env } = rig;
     const succeeded = (name: string, step: TaskRun) => assert.equal(step.result.status, 'Succeeded', `step '${name}': ${step.result.message}\n${visibleOutput(step)}`);
     succeeded('fetch', await job.step('fetch', {
-      taskDir: join(tasks, 'FetchLatestModelV1'),
+      taskDir: join(BUNDLED_TASKS, 'FetchLatestModelV1'),
       inputs: { connectionType: 'connectionString', connectionString: '$(StorageConnectionString)', container: 'models', modelPrefix: 'churn/', selection: 'tagQuery', tagQuery: `"stage" = 'approved'`, destination: '$(Agent.TempDirectory)/model' },
     }));
     succeeded('bake', await job.step('bake', {
-      taskDir: join(tasks, 'BakeModelIntoImageV1'), endpoints: { acr }, env,
+      taskDir: join(BUNDLED_TASKS, 'BakeModelIntoImageV1'), endpoints: { acr }, env,
       inputs: { containerRegistry: 'acr', baseImage: `${registry.host}/churn-app:app-1`, tags: '$(Build.BuildId)', modelPath: '$(fetch.modelPath)', modelVersion: '$(fetch.modelVersion)', modelDigest: '$(fetch.modelDigest)' },
     }));
     const deploy = await job.step('deploy', {
-      taskDir: join(tasks, 'DeployAiAppToAksV1'), endpoints: { aks, acr }, env,
+      taskDir: join(BUNDLED_TASKS, 'DeployAiAppToAksV1'), endpoints: { aks, acr }, env,
       inputs: {
         kubernetesServiceConnection: 'aks', namespace: 'churn', appName: 'churn-app', image: '$(bake.imageRef)', replicas: '2',
         containerPort: '5000', servicePort: '8080', readinessPath: '/healthz', containerRegistry: 'acr', rolloutTimeoutSeconds: '120',
-        modelVersion: '$(fetch.modelVersion)', modelDigest: '$(fetch.modelDigest)', goldenRequests: join(sample, 'golden-requests.jsonl'),
+        modelVersion: '$(fetch.modelVersion)', modelDigest: '$(fetch.modelDigest)', goldenRequests: join(SAMPLE_APP, 'golden-requests.jsonl'),
       },
     });
     succeeded('deploy', deploy);
@@ -107,7 +94,7 @@ describe('the pipeline on the real runtime: storage -> Fetch -> Bake -> Deploy -
     const kube = connectCluster(cluster.kubeconfig(), { network: testNetwork });
     try {
       const { deployment } = generateManifests({
-        appName: 'bare', namespace: 'bare', image: appImage, replicas: 1, containerPort: 5000, servicePort: 8081, serviceType: 'ClusterIP', readinessPath: '/healthz', env: {}, annotations: {},
+        appName: 'bare', namespace: 'bare', image: rig.appImage, replicas: 1, containerPort: 5000, servicePort: 8081, serviceType: 'ClusterIP', readinessPath: '/healthz', env: {}, annotations: {},
       });
       await kube.core.createNamespace({ body: { metadata: { name: 'bare' } } });
       await kube.apps.createNamespacedDeployment({ namespace: 'bare', body: deployment as never });
