@@ -6,10 +6,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DeployAiAppToAksOutputs as Outputs } from '../contract/deployAiAppToAks';
-import { type AnalysisReport, reportText } from '../kube/strategy/analysis';
+import { type AnalysisReport, checkOf, reportText } from '../kube/strategy/analysis';
 import type { CanaryResult } from '../kube/strategy/canary';
 import type { CanaryState } from '../kube/strategy/canaryState';
-import type { ErrorRateCheck, LatencyCheck } from '../kube/strategy/statistics';
 import type { Agent } from './agent';
 import { markdownSummary } from './summary';
 
@@ -34,8 +33,8 @@ export function canaryStepsMarkdown(title: string, report: AnalysisReport): stri
     '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const step of report.steps) {
-    const errors = step.checks.find((check) => check.check === 'errorRate') as ErrorRateCheck;
-    const latency = step.checks.find((check) => check.check === 'latency') as LatencyCheck;
+    const errors = checkOf(step, 'errorRate')!;
+    const latency = checkOf(step, 'latency')!;
     lines.push(`| ${step.index + 1} (${step.percent}%) | ${percent(step.canaryShare)} | ${step.seconds} s | ${step.samples.canary.requests} / ${step.samples.baseline.requests} | ${percent(errors.canaryRate)} / ${percent(errors.baselineRate)} | ${errors.pValue.toPrecision(3)} | ${Math.round(latency.canaryMedianMs)} / ${Math.round(latency.baselineMedianMs)} | ${latency.pValue.toPrecision(3)} | ${step.verdict} |`);
   }
   lines.push('', `Verdict: **${report.verdict}**`);

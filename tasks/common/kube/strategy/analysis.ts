@@ -141,6 +141,13 @@ export interface StepReport {
   readonly samples: { readonly canary: TrackSamples; readonly baseline: TrackSamples };
 }
 
+type StepCheck = StepReport['checks'][number];
+
+/** A step's check of one kind, typed as that kind (judgeStep puts one of each in every step). */
+export function checkOf<Kind extends StepCheck['check']>(step: StepReport, kind: Kind): Extract<StepCheck, { check: Kind }> | undefined {
+  return step.checks.find((check): check is Extract<StepCheck, { check: Kind }> => check.check === kind);
+}
+
 /** One step's verdict from everything observed during it. */
 export function judgeStep(
   index: number,

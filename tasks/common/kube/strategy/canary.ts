@@ -38,11 +38,12 @@ import {
   type PodSignalsCheck,
   type StepReport,
   type Track,
+  checkOf,
   decide,
   judgeStep,
   podSignals,
 } from './analysis';
-import { type ComparisonOptions, DEFAULT_COMPARISON, type ErrorRateCheck, type LatencyCheck } from './statistics';
+import { type ComparisonOptions, DEFAULT_COMPARISON } from './statistics';
 import { CANARY_STATE_ANNOTATION, type CanaryState, encodeState, stateOf } from './canaryState';
 import { type CanaryStep, stepSize } from './steps';
 import { replayTraffic } from './traffic';
@@ -290,10 +291,10 @@ async function runCanarySteps(options: DeployRequest, settings: CanarySettings, 
   }
 
   function logStep(report: StepReport): void {
-    const errors = report.checks.find((check) => check.check === 'errorRate') as ErrorRateCheck;
-    const latency = report.checks.find((check) => check.check === 'latency') as LatencyCheck;
-    const pods = report.checks.find((check) => check.check === 'podSignals') as PodSignalsCheck;
-    const model = report.checks.find((check) => check.check === 'model') as ModelCheck;
+    const errors = checkOf(report, 'errorRate')!;
+    const latency = checkOf(report, 'latency')!;
+    const pods = checkOf(report, 'podSignals')!;
+    const model = checkOf(report, 'model')!;
     const { canary, baseline } = report.samples;
     log.info('DeployCanaryStepResult', report.index + 1, report.verdict, canary.errors, canary.requests, baseline.errors, baseline.requests, errors.pValue.toPrecision(3),
       Math.round(latency.canaryMedianMs), Math.round(latency.baselineMedianMs), latency.pValue.toPrecision(3),

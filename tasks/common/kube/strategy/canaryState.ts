@@ -14,8 +14,8 @@ import { TaskError } from '../../errors';
 import { isValidDigest } from '../../oci/reference';
 import type { ModelAnnotations } from '../types';
 import { imageProblem } from '../validate';
-import type { AnalysisReport, OnInconclusive, StepReport } from './analysis';
-import type { ErrorRateCheck, LatencyCheck, Verdict } from './statistics';
+import { type AnalysisReport, type OnInconclusive, type StepReport, checkOf } from './analysis';
+import type { Verdict } from './statistics';
 
 /** One annotation, JSON, so the state is written and read as a whole. */
 export const CANARY_STATE_ANNOTATION = 'ai-model-delivery-tasks/canary-state';
@@ -72,8 +72,8 @@ export class CanaryStateError extends TaskError {
 }
 
 function summaryOf(step: StepReport): StepSummary {
-  const errors = step.checks.find((check) => check.check === 'errorRate') as ErrorRateCheck | undefined;
-  const latency = step.checks.find((check) => check.check === 'latency') as LatencyCheck | undefined;
+  const errors = checkOf(step, 'errorRate');
+  const latency = checkOf(step, 'latency');
   const finite = (value: number | undefined) => (value !== undefined && Number.isFinite(value) ? value : 0);
   return {
     step: step.index + 1, percent: step.percent, seconds: step.seconds, verdict: step.verdict,
