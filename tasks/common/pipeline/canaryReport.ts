@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { DeployAiAppToAksOutputs as Outputs } from '../contract/deployAiAppToAks';
 import { type AnalysisReport, checkOf, reportText } from '../kube/strategy/analysis';
 import type { CanaryResult } from '../kube/strategy/canary';
-import type { CanaryState } from '../kube/strategy/canaryState';
+import { type CanaryState, startedBy } from '../kube/strategy/canaryState';
 import type { Agent } from './agent';
 import { markdownSummary } from './summary';
 
@@ -59,7 +59,7 @@ function stateRows(state: CanaryState): [string, string][] {
     ['Left at', `step ${state.step.reached} of ${state.step.of}: ${state.step.percent}% (${state.step.replicas} canary and ${state.step.replicas} baseline replicas, ${percent(state.step.canaryShare)} of the traffic)`],
     ['Analysis', `${state.outcome}, recommending ${state.recommendation}`],
     ...(last ? [['Last step', `errors ${last.canary.errors}/${last.canary.requests} vs ${last.baseline.errors}/${last.baseline.requests} (p ${last.errorRateP.toPrecision(3)}), median ${last.canary.medianMs} vs ${last.baseline.medianMs} ms (p ${last.latencyP.toPrecision(3)})`] as [string, string]] : []),
-    ['Started by', state.run['azure-pipelines/executionuri'] ?? state.run['azure-pipelines/execution'] ?? '(not recorded)'],
+    ['Started by', startedBy(state)],
     ['Recorded at', state.recordedAt],
   ];
 }

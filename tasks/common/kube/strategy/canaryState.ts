@@ -12,6 +12,7 @@
  */
 import { TaskError } from '../../errors';
 import { isValidDigest } from '../../oci/reference';
+import { RUN_ANNOTATION_PREFIX } from '../traceability';
 import type { ModelAnnotations } from '../types';
 import { imageProblem } from '../validate';
 import { type AnalysisReport, type OnInconclusive, type StepReport, checkOf } from './analysis';
@@ -81,6 +82,11 @@ function summaryOf(step: StepReport): StepSummary {
     baseline: { requests: step.samples.baseline.requests, errors: step.samples.baseline.errors, medianMs: Math.round(finite(latency?.baselineMedianMs)) },
     errorRateP: finite(errors?.pValue), latencyP: finite(latency?.pValue),
   };
+}
+
+/** The run that started the canary, as its state recorded it: the run's link, else its name. */
+export function startedBy(state: CanaryState): string {
+  return state.run[`${RUN_ANNOTATION_PREFIX}executionuri`] ?? state.run[`${RUN_ANNOTATION_PREFIX}execution`] ?? '(not recorded)';
 }
 
 /** The state of a judged canary: `report`'s last step is the one the tracks are left at. */

@@ -20,7 +20,7 @@ import type { DeploymentLike } from '../rolloutStatus';
 import { ANNOTATION_KEYS } from '../types';
 import { settingFailure } from '../validate';
 import { TRACK_APP_LABEL, TRACK_LABEL, type CanaryResult, promoteCanary, removeTracks, trackName } from './canary';
-import { CANARY_STATE_ANNOTATION, type CanaryState, CanaryStateError, decodeState } from './canaryState';
+import { CANARY_STATE_ANNOTATION, type CanaryState, CanaryStateError, decodeState, startedBy } from './canaryState';
 
 export type CanaryAction = 'promote' | 'abort';
 
@@ -75,8 +75,7 @@ async function readTracks(decision: CanaryDecision, context: DeployContext): Pro
 }
 
 function logState(state: CanaryState, context: DeployContext): void {
-  const run = state.run['azure-pipelines/executionuri'] ?? state.run['azure-pipelines/execution'] ?? '(not recorded)';
-  context.log.info('DeployCanaryStateRead', state.image, state.model.modelDigest ?? '(none)', state.recordedAt, run,
+  context.log.info('DeployCanaryStateRead', state.image, state.model.modelDigest ?? '(none)', state.recordedAt, startedBy(state),
     state.step.reached, state.step.of, state.step.percent, state.outcome, state.recommendation);
 }
 
