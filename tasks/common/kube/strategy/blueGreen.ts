@@ -34,7 +34,7 @@ import { watchRollout } from '../rolloutWatch';
 import { type ServiceAddress, waitForServiceAddress } from '../service';
 import { smokeTest } from '../smokeTest';
 import { withRunAnnotations } from '../traceability';
-import { TRACK_APP_LABEL } from './canary';
+import { TRACK_APP_LABEL, imageOf } from './canary';
 import {
   type Colour, COLOUR_LABEL, KEEP_UNTIL_ANNOTATION, PREVIEW_SUFFIX,
   colourDeployment, colourName, colourSelector, colourService, keepExpired, keepUntil, otherColour, servingColour,
@@ -107,7 +107,7 @@ export async function runBlueGreen(options: DeployRequest, settings: BlueGreenSe
   const current = serving === 'blue' ? blue : await kubeRead(cluster, `read deployment '${servingName}' in namespace '${namespace}'`,
     () => cluster.apps.readNamespacedDeployment({ name: servingName, namespace }), call) as DeploymentLike | undefined;
   // A re-run (a retried stage, say) of the image that serves: nothing to switch, as a rolling re-run rolls nothing out.
-  if (current && current.spec?.template?.spec?.containers?.[0]?.image === image && rolloutStatus(current).done) {
+  if (current && imageOf(current) === image && rolloutStatus(current).done) {
     const proof = await provePods(cluster, options, { namespace, deployment: current, image }, { log, retry });
     if (!proof.failure) {
       log.info('DeployBlueGreenAlreadyServing', serving, servingName, image);

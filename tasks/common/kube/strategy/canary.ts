@@ -100,8 +100,9 @@ export function stableModel(stable: DeploymentLike): ModelAnnotations {
   return model;
 }
 
-function imageOf(deployment: DeploymentLike): string {
-  return deployment.spec?.template?.spec?.containers?.[0]?.image ?? '';
+/** The image a generated Deployment runs: its pod template's one container's. */
+export function imageOf(deployment: DeploymentLike): string | undefined {
+  return deployment.spec?.template?.spec?.containers?.[0]?.image;
 }
 
 /** A canary judged step by step, its tracks still running. */
@@ -212,7 +213,7 @@ async function runCanarySteps(options: DeployRequest, settings: CanarySettings, 
     log.info('DeployCanaryNoStable', name, namespace);
     return undefined;
   }
-  const stableImage = imageOf(stable);
+  const stableImage = imageOf(stable) ?? '';
   const baselineApp: GeneratedApp = { ...app, annotations: stableModel(stable) };
   const stableReplicas = stable.spec?.replicas ?? 1;
   const comparison = settings.comparison ?? DEFAULT_COMPARISON;

@@ -19,7 +19,7 @@ import type { ModelCheckSettings } from '../modelCheck';
 import type { DeploymentLike } from '../rolloutStatus';
 import { ANNOTATION_KEYS } from '../types';
 import { settingFailure } from '../validate';
-import { TRACK_APP_LABEL, TRACK_LABEL, type CanaryResult, promoteCanary, removeTracks, trackName } from './canary';
+import { TRACK_APP_LABEL, TRACK_LABEL, type CanaryResult, imageOf, promoteCanary, removeTracks, trackName } from './canary';
 import { CANARY_STATE_ANNOTATION, type CanaryState, CanaryStateError, decodeState, startedBy } from './canaryState';
 
 export type CanaryAction = 'promote' | 'abort';
@@ -36,10 +36,6 @@ export interface CanaryDecision {
   readonly expectedModelDigest?: string;
   /** How the promoted pods are asked for their model; the digest asked for is the recorded one. */
   readonly modelProbe?: Omit<ModelCheckSettings, 'digest'>;
-}
-
-function imageOf(deployment: DeploymentLike): string | undefined {
-  return deployment.spec?.template?.spec?.containers?.[0]?.image;
 }
 
 /** A track this task made: its labels say so. A Deployment merely named `<app>-canary` is not one. */
