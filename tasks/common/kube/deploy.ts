@@ -88,6 +88,11 @@ export interface DeployContext {
   readonly retry?: CallOptions['retry'];
 }
 
+/** The context's cluster with its calls also ended by the context's signal (the agent's cancel), when it has one. */
+export function boundCluster(context: Pick<DeployContext, 'cluster' | 'signal'>): Cluster {
+  return context.signal ? context.cluster.within(context.signal) : context.cluster;
+}
+
 /** Reading pods and events after a failed rollout: enough for a healthy server, short for a silent one. */
 export const DIAGNOSTICS_BUDGET_MS = 30_000;
 
@@ -119,7 +124,7 @@ export interface DeployResult {
 }
 
 export async function deployApp(options: DeployRequest, context: DeployContext): Promise<DeployResult> {
-  const cluster = context.signal ? context.cluster.within(context.signal) : context.cluster;
+  const cluster = boundCluster(context);
   const annotated = withRunAnnotations(workloadDocuments(options), options.runAnnotations);
   const indexes = deploymentIndexes(annotated);
   const started = Date.now();

@@ -25,7 +25,7 @@ import { StoppedError } from '../../net/errors';
 import { type CallOptions, describeFailure, kubeCall, kubeRead } from '../apiCall';
 import { applyObjects, applyPullSecret } from '../apply';
 import type { Cluster } from '../cluster';
-import { type DeployContext, type DeployRequest, type DeployResult, type GeneratedApp, deployApp, rolloutPhase } from '../deploy';
+import { type DeployContext, type DeployRequest, type DeployResult, type GeneratedApp, boundCluster, deployApp, rolloutPhase } from '../deploy';
 import { addressSender, runGoldenRequests } from '../goldenRun';
 import { NAME_LABEL } from '../generate';
 import { provePods } from '../modelProof';
@@ -82,7 +82,7 @@ type ServiceLike = { spec?: { selector?: Record<string, string> } };
 
 export async function runBlueGreen(options: DeployRequest, settings: BlueGreenSettings, context: DeployContext): Promise<BlueGreenResult> {
   if (options.workload.kind !== 'generated') throw new TaskError('DeployBlueGreenNeedsGenerated', []);
-  const cluster = context.signal ? context.cluster.within(context.signal) : context.cluster;
+  const cluster = boundCluster(context);
   const { log, retry } = context;
   const app: GeneratedApp = { ...options.workload.app, imagePullSecret: options.imagePullSecret?.name ?? options.workload.app.imagePullSecret };
   const { namespace, image } = options;

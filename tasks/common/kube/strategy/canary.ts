@@ -21,7 +21,7 @@ import { format } from '../../messages';
 import { describeFailure, kubeCall, kubeRead } from '../apiCall';
 import { applyObjects } from '../apply';
 import type { EventLike } from '../diagnostics';
-import { type DeployContext, type DeployRequest, type DeployResult, type GeneratedApp, deployApp, rolloutPhase } from '../deploy';
+import { type DeployContext, type DeployRequest, type DeployResult, type GeneratedApp, boundCluster, deployApp, rolloutPhase } from '../deploy';
 import { MANAGED_BY_LABEL, MANAGER, NAME_LABEL, generateManifests } from '../generate';
 import { provePods } from '../modelProof';
 import { servingPods } from '../podProxy';
@@ -189,7 +189,7 @@ async function stateRecorded(context: DeployContext, namespace: string, name: st
 
 /** The state goes on the Deployment's own metadata: a merge patch that leaves its pods alone. */
 async function recordState(context: DeployContext, namespace: string, name: string, text: string): Promise<void> {
-  const cluster = context.signal ? context.cluster.within(context.signal) : context.cluster;
+  const cluster = boundCluster(context);
   await kubeCall(cluster, `record the canary state on deployment '${name}' in namespace '${namespace}'`,
     () => cluster.apps.patchNamespacedDeployment({ name, namespace, body: { metadata: { annotations: { [CANARY_STATE_ANNOTATION]: text } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
     { log: context.log, namespace, retry: context.retry });
@@ -198,7 +198,7 @@ async function recordState(context: DeployContext, namespace: string, name: stri
 /** Undefined when there is no stable Deployment yet: nothing to compare, the image goes out directly. */
 async function runCanarySteps(options: DeployRequest, settings: CanarySettings, context: DeployContext): Promise<JudgedCanary | undefined> {
   if (options.workload.kind !== 'generated') throw new TaskError('DeployCanaryNeedsGenerated', []);
-  const cluster = context.signal ? context.cluster.within(context.signal) : context.cluster;
+  const cluster = boundCluster(context);
   const { log, retry } = context;
   const app = options.workload.app;
   const namespace = options.namespace;

@@ -13,7 +13,7 @@
  */
 import { SettingError, INPUT_SLOT, TaskError } from '../../errors';
 import { kubeRead } from '../apiCall';
-import type { DeployContext, DeployRequest, GeneratedApp } from '../deploy';
+import { type DeployContext, type DeployRequest, type GeneratedApp, boundCluster } from '../deploy';
 import { MANAGED_BY_LABEL, MANAGER, appSpecProblem } from '../generate';
 import type { ModelCheckSettings } from '../modelCheck';
 import type { DeploymentLike } from '../rolloutStatus';
@@ -57,7 +57,7 @@ export function checkedState(canary: DeploymentLike, app: string, namespace: str
 }
 
 async function readTracks(decision: CanaryDecision, context: DeployContext): Promise<{ canary?: DeploymentLike; baseline?: DeploymentLike }> {
-  const cluster = context.signal ? context.cluster.within(context.signal) : context.cluster;
+  const cluster = boundCluster(context);
   const { namespace, app } = decision.request;
   const call = { log: context.log, namespace, retry: context.retry };
   const read = (track: 'canary' | 'baseline') => kubeRead(cluster, `read deployment '${trackName(app.appName, track)}' in namespace '${namespace}'`,

@@ -11,7 +11,7 @@
  * ends it.
  */
 import type { DeployContext, DeployRequest, DeployResult } from '../deploy';
-import { deployApp } from '../deploy';
+import { boundCluster, deployApp } from '../deploy';
 import type { AnalysisReport, Outcome } from './analysis';
 import { type BlueGreenReport, type BlueGreenSettings, releaseExpiredColours, runBlueGreen } from './blueGreen';
 import { type CanarySettings, runCanary } from './canary';
@@ -42,7 +42,7 @@ export const ROLLING: Strategy = Object.freeze({ kind: 'rolling' });
 
 export async function deliver(request: DeployRequest, strategy: Strategy, context: DeployContext): Promise<Delivery> {
   if (request.workload.kind === 'generated') {
-    const cluster = context.signal ? context.cluster.within(context.signal) : context.cluster;
+    const cluster = boundCluster(context);
     const now = strategy.kind === 'blueGreen' && strategy.settings.now ? strategy.settings.now() : new Date();
     const { serving } = await releaseExpiredColours(cluster, request.namespace, request.workload.app.appName, now, context);
     // Rolling and canary deploy to `<app>`, blue: while green serves, that is not the serving Deployment.
