@@ -22,7 +22,6 @@ import type { KubeObject } from '../types';
 import { TRACK_APP_LABEL } from './canary';
 
 export type Colour = 'blue' | 'green';
-export const COLOURS: readonly Colour[] = Object.freeze(['blue', 'green']);
 export const COLOUR_LABEL = 'ai-model-delivery-tasks/color';
 /** On the colour that stopped serving: an ISO 8601 time after which any run may scale it down. */
 export const KEEP_UNTIL_ANNOTATION = 'ai-model-delivery-tasks/keep-until';
