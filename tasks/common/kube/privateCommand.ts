@@ -10,6 +10,8 @@
 import type { ModelCheckSettings } from './modelCheck';
 
 export const fieldManager = 'ai-model-delivery-tasks';
+/** The names that reach a command unquoted (workloads, Services, namespaces, pods): DNS-1123 names. */
+export const commandName = /^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 export interface CommandWorkload {
   readonly kind: 'Deployment' | 'StatefulSet' | 'DaemonSet';
