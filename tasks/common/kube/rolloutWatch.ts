@@ -236,7 +236,8 @@ export function workloadRevision(workload: DeploymentLike, kind: RolloutWatchOpt
   return kind === 'StatefulSet' || kind === 'DaemonSet' ? workload.metadata?.generation ?? 0 : revisionOf(workload) ?? 0;
 }
 
-type WorkloadKind = NonNullable<RolloutWatchOptions['kind']>;
+/** The workloads watched and rolled back (deploy.ts, privateCommand.ts). */
+export type WorkloadKind = NonNullable<RolloutWatchOptions['kind']>;
 type Listed = Promise<{ items: DeploymentLike[]; metadata?: { resourceVersion?: string } }>;
 
 /** The one list call per kind (apps/v1). */
