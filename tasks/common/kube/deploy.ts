@@ -24,7 +24,7 @@ import { RolloutFailedError } from './rolloutFailedError';
 import { StoppedError } from '../net/errors';
 import { rollbackDeployment } from './rollback';
 import type { DeploymentLike } from './rolloutStatus';
-import { type RolloutOutcome, readWorkload, watchRollout, workloadRevision, workloadStatus } from './rolloutWatch';
+import { type RolloutOutcome, type WorkloadKind, readWorkload, watchRollout, workloadRevision, workloadStatus } from './rolloutWatch';
 import { rollbackToTemplate } from './workloads/templateRollback';
 import { controllerRevisionNumber } from './workloads/controllerRevision';
 import { addressSender, runGoldenRequests } from './goldenRun';
@@ -260,8 +260,6 @@ export function imagesOf(object: KubeObject): string[] {
   const template = (object.spec as { template?: PodTemplate } | undefined)?.template;
   return (template?.spec?.containers ?? []).map((container) => container.image ?? '');
 }
-
-type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
 
 interface AppliedDeployment {
   readonly kind: WorkloadKind;

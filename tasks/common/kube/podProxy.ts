@@ -9,6 +9,7 @@ import { withDeadline } from '../lifetime';
 import type { Log } from '../log';
 import { type CallOptions, kubeCall } from './apiCall';
 import type { Cluster } from './cluster';
+import { type LabelSelector, labelSelectorQuery } from './ownership';
 import type { DeploymentLike } from './rolloutStatus';
 
 export interface ServingPod {
@@ -45,8 +46,8 @@ function isReady(pod: PodLike): boolean {
 
 /** The ready pods of the deployment that run `image`, with the port of that container. */
 export async function servingPods(cluster: Cluster, namespace: string, deployment: DeploymentLike, image: string, options: CallOptions & { log: Log }): Promise<ServingPod[]> {
-  const labels = (deployment.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined)?.selector?.matchLabels ?? {};
-  const labelSelector = Object.entries(labels).map(([key, value]) => `${key}=${value}`).join(',');
+  // matchLabels only, as the private path's command lists them (privateDeploy.ts selectorOf).
+  const labelSelector = labelSelectorQuery({ matchLabels: (deployment.spec as { selector?: LabelSelector } | undefined)?.selector?.matchLabels });
   const name = deployment.metadata?.name ?? '';
   const list = await kubeCall(cluster, `list the pods of deployment '${name}'`, () => cluster.core.listNamespacedPod({ namespace, labelSelector }), { ...options, namespace });
   return (list.items as PodLike[]).filter(isReady).flatMap((pod) => {

@@ -8,11 +8,14 @@
  * own output can't either (privateReport.ts reads them).
  */
 import type { ModelCheckSettings } from './modelCheck';
+import type { WorkloadKind } from './rolloutWatch';
 
 export const fieldManager = 'ai-model-delivery-tasks';
+/** The names that reach a command unquoted (workloads, Services, namespaces, pods): DNS-1123 names. */
+export const commandName = /^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 export interface CommandWorkload {
-  readonly kind: 'Deployment' | 'StatefulSet' | 'DaemonSet';
+  readonly kind: WorkloadKind;
   readonly name: string;
   readonly namespace: string;
   /** matchLabels as a label selector: a StatefulSet's or DaemonSet's ControllerRevisions are listed by it. */

@@ -20,7 +20,7 @@ import { contextZip } from './contextZip';
 import { type DeployRequest, type DeployResult, type WorkloadReport, imageOf, imagesOf, isWorkload, workloadDocuments } from './deploy';
 import { judgeServedModel } from './modelCheck';
 import { answerOf } from './podProxy';
-import { type CommandPlan, type CommandWorkload, type ModelProbe, privateDeployScript, privateUndoScript } from './privateCommand';
+import { type CommandPlan, type CommandWorkload, type ModelProbe, commandName, privateDeployScript, privateUndoScript } from './privateCommand';
 import { type CommandReport, readReport } from './privateReport';
 import { RolloutFailedError } from './rolloutFailedError';
 import type { DeploymentLike } from './rolloutStatus';
@@ -33,7 +33,6 @@ import type { KubeObject, PodTemplate } from './types';
 export { fieldManager } from './privateCommand';
 /** How much of kubectl's output a message carries: its end, where failures are. */
 const maxLogChars = 4000;
-const dns1123 = /^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$/;
 const labelPart = /^[A-Za-z0-9._/-]*$/;
 const imageChars = /^[A-Za-z0-9._:/@-]+$/;
 
@@ -76,7 +75,7 @@ export async function deployPrivate(options: DeployRequest, target: RunCommandTa
   const services = documents.filter((document) => document.kind === 'Service' && document.apiVersion === 'v1')
     .map((document) => ({ name: document.metadata?.name ?? '', namespace: document.metadata.namespace, loadBalancer: ((document as KubeObject).spec as { type?: string } | undefined)?.type === 'LoadBalancer' }));
   for (const w of [...named, ...services.map((s) => ({ ...s, kind: 'Service' }))]) {
-    if (!dns1123.test(w.name) || !dns1123.test(w.namespace)) throw new TaskError('DeployPrivateBadName', [w.kind, `${w.namespace}/${w.name}`]);
+    if (!commandName.test(w.name) || !commandName.test(w.namespace)) throw new TaskError('DeployPrivateBadName', [w.kind, `${w.namespace}/${w.name}`]);
   }
   const workloads = named.map((w, i): CommandWorkload => ({ ...w, selector: selectorOf(workloadDocs[i]) }));
   // The primary, as on the normal path: the workload running the image, else the first.

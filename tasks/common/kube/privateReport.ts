@@ -5,11 +5,11 @@
  */
 import { TaskError } from '../errors';
 import { BODY_LIMITS } from '../net/body';
+import { commandName } from './privateCommand';
 import type { KubeObject } from './types';
 import type { RevisionLike } from './workloads/controllerRevision';
 
 const maxRecords = 2000;
-const dns1123 = /^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 export interface PodRecord {
   readonly probe: number;
@@ -88,7 +88,7 @@ export function readReport(logs: string, marker: string, clusterName: string): C
     else if (what === 'object' && fields.length === 0) continue; // kubectl get failed: its words are in the logs; the object is missing
     else if (what === 'revisions' && Number.isInteger(index) && fields.length <= 2) revisions.set(index, fields[1] ? itemsOf(clusterName, decoded(clusterName, fields[1], BODY_LIMITS.manifest)) : []);
     else if (what === 'listed' && Number.isInteger(index) && fields.length === 1) listed.add(index);
-    else if (what === 'pod' && Number.isInteger(index) && fields.length >= 3 && dns1123.test(fields[1])) {
+    else if (what === 'pod' && Number.isInteger(index) && fields.length >= 3 && commandName.test(fields[1])) {
       const asked = fields[2] !== '-';
       if (asked && !/^\d{1,3}$/.test(fields[2])) throw bad(clusterName, 'a pod line has no exit code');
       pods.push({ probe: index, pod: fields[1], ...(asked ? { exitCode: Number(fields[2]) } : {}), text: asked ? decoded(clusterName, fields[3] ?? '', BODY_LIMITS.json) : '' });

@@ -75,7 +75,7 @@ class RolloutWatcher {
     this.kind = options.kind ?? 'Deployment';
     this.cluster = cluster.within(withDeadline(cluster.signal, options.timeoutMs, `the rollout of deployment '${options.name}'`));
     this.idleMs = Math.max(1, options.idleRewatchMs ?? DEFAULT_IDLE_REWATCH_MS);
-    this.path = `/apis/apps/v1/namespaces/${encodeURIComponent(options.namespace)}/${(options.kind ?? 'Deployment').toLowerCase()}s`;
+    this.path = `/apis/apps/v1/namespaces/${encodeURIComponent(options.namespace)}/${this.kind.toLowerCase()}s`;
     this.fieldSelector = `metadata.name=${options.name}`;
     this.deployment = options.initial;
   }
@@ -189,12 +189,12 @@ class RolloutWatcher {
   /** kubectl's decision on this version of the deployment; reports the status when its words change. */
   private observe(deployment: DeploymentLike): RolloutOutcome | undefined {
     this.deployment = deployment;
-    const status = workloadStatus(deployment, this.options.kind);
+    const status = workloadStatus(deployment, this.kind);
     const { log, name, namespace } = this.options;
     const changed = status.message !== this.lastMessage;
     this.lastMessage = status.message;
     if (changed) this.options.onStatus?.(status);
-    const revision = workloadRevision(deployment, this.options.kind);
+    const revision = workloadRevision(deployment, this.kind);
     const elapsedMs = performance.now() - this.started;
     if (status.done) {
       log.info('RolloutComplete', this.kind, name, namespace, revision, (elapsedMs / 1000).toFixed(1));
@@ -215,7 +215,7 @@ class RolloutWatcher {
       const why = this.lastError ? describeFailure(this.lastError) : `no answer within ${Math.round(timeoutMs / 1000)} s`;
       throw new RemoteError('RolloutWatchFailed', ['list', this.kind.toLowerCase(), name, namespace, why], { cause: this.lastError });
     }
-    const revision = workloadRevision(this.deployment, this.options.kind);
+    const revision = workloadRevision(this.deployment, this.kind);
     // Seen only as the apply returned it: the server said nothing since, and that is the news.
     const last = this.deployment === this.options.initial ? format('RolloutServerSilent', serverHost(this.cluster.server)) : this.lastMessage;
     const message = format('RolloutTimedOut', revision, Math.round(timeoutMs / 100) / 10, last);
@@ -236,7 +236,8 @@ export function workloadRevision(workload: DeploymentLike, kind: RolloutWatchOpt
   return kind === 'StatefulSet' || kind === 'DaemonSet' ? workload.metadata?.generation ?? 0 : revisionOf(workload) ?? 0;
 }
 
-type WorkloadKind = NonNullable<RolloutWatchOptions['kind']>;
+/** The workloads watched and rolled back (deploy.ts, privateCommand.ts). */
+export type WorkloadKind = NonNullable<RolloutWatchOptions['kind']>;
 type Listed = Promise<{ items: DeploymentLike[]; metadata?: { resourceVersion?: string } }>;
 
 /** The one list call per kind (apps/v1). */

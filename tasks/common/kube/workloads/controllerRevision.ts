@@ -8,6 +8,7 @@
 import type { Log } from '../../log';
 import { type CallOptions, KubeApiError, kubeCall } from '../apiCall';
 import type { Cluster } from '../cluster';
+import { type LabelSelector, labelSelectorQuery } from '../ownership';
 import type { DeploymentLike } from '../rolloutStatus';
 
 export interface RevisionLike {
@@ -26,8 +27,7 @@ export function revisionNumber(kind: 'StatefulSet' | 'DaemonSet', workload: Depl
 
 /** Reads the workload's ControllerRevisions (by its selector) and picks its revision number. */
 export async function controllerRevisionNumber(cluster: Cluster, kind: 'StatefulSet' | 'DaemonSet', namespace: string, workload: DeploymentLike, options: CallOptions & { log: Log }): Promise<number | undefined> {
-  const labels = (workload.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined)?.selector?.matchLabels ?? {};
-  const labelSelector = Object.entries(labels).map(([key, value]) => `${key}=${value}`).join(',');
+  const labelSelector = labelSelectorQuery((workload.spec as { selector?: LabelSelector } | undefined)?.selector);
   const name = workload.metadata?.name ?? '';
   try {
     const list = await kubeCall(cluster, `list the controller revisions of ${kind.toLowerCase()} '${name}'`,

@@ -13,6 +13,7 @@ import { withDeadline } from '../../lifetime';
 import type { Log } from '../../log';
 import { kubeCall, kubeRead } from '../apiCall';
 import type { Cluster } from '../cluster';
+import { type LabelSelector, labelSelectorQuery } from '../ownership';
 import type { RollbackResult } from '../rollback';
 import type { DeploymentLike } from '../rolloutStatus';
 import { readWorkload, watchRollout } from '../rolloutWatch';
@@ -45,7 +46,7 @@ export async function rollbackToTemplate(unbounded: Cluster, kind: 'StatefulSet'
     await kubeCall(cluster, `patch ${kind.toLowerCase()} '${name}' in namespace '${namespace}'`,
       (): Promise<unknown> => (kind === 'StatefulSet' ? cluster.apps.patchNamespacedStatefulSet({ name, namespace, body }, patching) : cluster.apps.patchNamespacedDaemonSet({ name, namespace, body }, patching)), { log, namespace });
   }
-  const selector = Object.entries((now?.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined)?.selector?.matchLabels ?? {}).map(([key, value]) => `${key}=${value}`).join(',');
+  const selector = labelSelectorQuery((now?.spec as { selector?: LabelSelector } | undefined)?.selector);
   const pods = await kubeCall(cluster, `list the pods of ${kind.toLowerCase()} '${name}'`, () => cluster.core.listNamespacedPod({ namespace, labelSelector: selector }), { log, namespace });
   for (const pod of pods.items as PodLike[]) {
     const owned = (pod.metadata?.ownerReferences ?? []).some((owner) => owner.controller === true && owner.uid === now?.metadata?.uid);
