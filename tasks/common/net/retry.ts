@@ -93,7 +93,6 @@ export function pause(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Retry-After as milliseconds: delta-seconds or an HTTP date; undefined when absent or unreadable. */
 /**
  * The pause a peer asked for: from our own status errors, or from a REST client's error that the
  * network adapter marked with the answer's Retry-After (net/adapters/devopsHttp.ts).
@@ -107,6 +106,7 @@ export function retryAfterOf(error: unknown): number | undefined {
 /** Where an adapter records Retry-After on an error it does not own. */
 export const RETRY_AFTER = Symbol('retryAfterMs');
 
+/** Retry-After as milliseconds: delta-seconds or an HTTP date; undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
   if (!value) return undefined;
   const text = value.trim();
