@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Bundles each task into dist/tasks/<Task>V1/ (index.js, its lazy chunks, task.json, icon.png, no
 // node_modules), and a twin into dist/l0/ that leaves task-lib external so MockTestRunner can
-// substitute it.
+// substitute it. dist/chunks/<Task>V1.json names the source modules in each file of the bundle.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,21 +37,30 @@ const common = {
  * require() too: Node's own import() of a CommonJS chunk would see only the exports it can guess.
  */
 async function buildTask(entry, outdir) {
-  const { outputFiles } = await build({ ...common, banner: undefined, format: 'esm', splitting: true, write: false, entryPoints: { index: entry }, outdir, chunkNames: 'chunk-[hash]' });
+  const { outputFiles, metafile } = await build({ ...common, banner: undefined, format: 'esm', splitting: true, write: false, metafile: true, entryPoints: { index: entry }, outdir, chunkNames: 'chunk-[hash]' });
   for (const file of outputFiles) {
     const { code } = await transform(file.text, { format: 'cjs', target: common.target, supported: { 'dynamic-import': false }, minify: true, legalComments: 'none', banner: IMPORT_META_URL, logLevel: 'error' }); // the build above already warned on the sources
     writeFileSync(file.path, code);
   }
+  return chunkMap(metafile);
+}
+
+/** Each file of a task's bundle (index.js, chunk-*.js) with the source modules it holds, for tests that check what a run loads. */
+function chunkMap(metafile) {
+  return Object.fromEntries(Object.entries(metafile.outputs).filter(([path]) => path.endsWith('.js')).map(([path, { inputs }]) => [path.split('/').pop(), Object.keys(inputs).sort()]));
 }
 
 syncMessages(root, tasks);
 rmSync(join(root, 'dist', 'tasks'), { recursive: true, force: true });
 rmSync(join(root, 'dist', 'l0'), { recursive: true, force: true });
+rmSync(join(root, 'dist', 'chunks'), { recursive: true, force: true });
+mkdirSync(join(root, 'dist', 'chunks'), { recursive: true });
 for (const task of tasks) {
   const source = join(root, 'tasks', task);
   const out = join(root, 'dist', 'tasks', task);
   mkdirSync(out, { recursive: true });
-  await buildTask(join(source, 'index.ts'), out);
+  // Beside dist/tasks, not in it: the .vsix carries only what the agent runs.
+  writeFileSync(join(root, 'dist', 'chunks', `${task}.json`), JSON.stringify(await buildTask(join(source, 'index.ts'), out), null, 1));
   for (const file of ['task.json', 'icon.png']) {
     if (existsSync(join(source, file))) copyFileSync(join(source, file), join(out, file));
   }

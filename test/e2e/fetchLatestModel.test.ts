@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { accountSasUrl, containerSasUrl, startAzurite, type Azurite } from '../support/azurite';
+import { bundleModules, recordLoadsEnv } from '../support/bundleLoads';
 import { ModelPublisher, randomBytes, sha256 } from '../support/modelStore';
 import { handlerNodes } from '../support/node24';
 import { assertNoSecrets, runTask, visibleOutput } from '../support/taskRunner';
@@ -69,6 +70,18 @@ describe('FetchLatestModel e2e (the bundle as the agent runs it)', function () {
     assert.ok(!run.outputs.modelUri.includes('?'));
     const signature = new URL(sasUrl).searchParams.get('sig')!;
     assertNoSecrets(run, { 'SAS URL': sasUrl, 'SAS signature': signature, ...secrets() });
+  });
+
+  it('loads neither the MLflow store nor @azure/identity for a blob fetch: their lazy chunks stay unread', async () => {
+    const record = join(work, 'loads.json');
+    const inputs = { connectionType: 'connectionString', connectionString: azurite.connectionString, container: 'models', modelPrefix: 'churn/', destination: join(work, 'model') };
+    const run = await runTask({ taskDir, inputs, env: recordLoadsEnv(record) });
+    assert.equal(run.result.status, 'Succeeded', visibleOutput(run));
+    const { loaded, bundled } = bundleModules(taskDir, record);
+    const lazy = ['tasks/common/model/openMlflow.ts', 'node_modules/@azure/identity/'];
+    for (const module of [...lazy, 'tasks/common/model/blobStore.ts']) assert.ok(bundled.some((m) => m.startsWith(module)), `the bundle holds ${module}`);
+    assert.ok(loaded.includes('tasks/common/model/blobStore.ts'), 'the record shows the blob store loaded');
+    for (const module of lazy) assert.ok(!loaded.some((m) => m.startsWith(module)), `a blob fetch loaded ${module}`);
   });
 
   it('fetches with an account SAS URL and a pinned version', async () => {

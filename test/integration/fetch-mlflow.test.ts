@@ -11,10 +11,7 @@ import { join } from 'node:path';
 import { SettingError, TaskError } from '../../tasks/common/errors';
 import { silentProgress } from '../../tasks/common/log';
 import { fetchLatestModel } from '../../tasks/common/model/fetch';
-import { MlflowClient } from '../../tasks/common/model/mlflowClient';
-import { MlflowModelStore } from '../../tasks/common/model/mlflowStore';
 import { openModelStore } from '../../tasks/common/model/openStore';
-import { openS3Store } from '../../tasks/common/model/s3Store';
 import { readFetchInputs } from '../../tasks/common/pipeline/fetchInputs';
 import { fakeAgent } from '../support/fakeAgent';
 import { startMlflowStandIn, type MlflowStandIn } from '../support/mlflowStandIn';
@@ -95,12 +92,7 @@ describe('fetchLatestModel from an MLflow model registry (stand-in)', function (
     const agent = fakeAgent({ source: 'mlflow', mlflowTrackingUri: mlflow.uri, mlflowToken: TOKEN, registeredModel: 'churn', destination: join(work, 'model'), ...inputs });
     const read = readFetchInputs(agent);
     const services = testServices();
-    const context = { log: agent.log, progress: silentProgress, ...services, registerSecret: () => undefined };
-    // openModelStore loads the S3 store lazily (a dynamic import the bundle resolves, tsx/cjs does not): wire it here.
-    const access = read.access;
-    const store = access.kind === 'mlflow' && access.s3
-      ? new MlflowModelStore(access.model, new MlflowClient({ trackingUri: new URL(access.model.trackingUri), token: access.model.token, network: services.network, signal: services.lifetime.signal, retry: access.retry, log: agent.log }), { openS3: async (bucket) => openS3Store({ ...access.s3!, bucket }, { ...context, oidcToken: () => Promise.reject(new Error('no OIDC')) }) })
-      : await openModelStore(access, context);
+    const store = await openModelStore(read.access, { log: agent.log, progress: silentProgress, ...services, registerSecret: () => undefined });
     const model = await fetchLatestModel(store, read.fetch, { log: agent.log, progress: silentProgress, ...services });
     return { model, agent };
   }

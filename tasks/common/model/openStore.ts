@@ -9,7 +9,7 @@ import type { RetryPolicy } from '../net/retry';
 import type { RegistryCredential } from '../oci/registry/auth';
 import { RegistryClient } from '../oci/registry/client';
 import type { AzureMlModel } from './azureMlStore';
-import { type MlflowAccess, openMlflowStore } from './openMlflow';
+import type { MlflowAccess } from './openMlflow';
 import { OciModelStore, type OciModel } from './ociStore';
 import { openBlobStore } from './blobStore';
 import type { PipelineArtifactAccess } from './pipelineArtifactStore';
@@ -51,9 +51,10 @@ export interface OpenContext {
 }
 
 /**
- * Opens the store the access names. The S3, pipeline artifact and Azure ML stores, @azure/identity
- * and the Azure DevOps client are imported only when chosen: the build splits them into chunks of
- * their own, so a blob fetch neither parses nor initializes them (most of a cache hit's start-up).
+ * Opens the store the access names. The S3, pipeline artifact, Azure ML and MLflow stores,
+ * @azure/identity and the Azure DevOps client are imported only when chosen: the build splits them
+ * into chunks of their own, so a blob fetch neither parses nor initializes them (most of a cache
+ * hit's start-up).
  */
 export async function openModelStore(access: StoreAccess, context: OpenContext): Promise<ModelStore> {
   const oidcToken = async (devOps: OidcContext) =>
@@ -96,7 +97,7 @@ export async function openModelStore(access: StoreAccess, context: OpenContext):
       return new OciModelStore(model, client, context);
     }
     case 'mlflow':
-      return openMlflowStore(access, context, oidcToken);
+      return (await import('./openMlflow')).openMlflowStore(access, context, oidcToken);
   }
 }
 
