@@ -195,6 +195,32 @@ describe('Deploy to a private AKS cluster through AKS run command', function () 
     assert.equal(aks.runCommands.records.length, before);
   });
 
+  it('manifests the normal path refuses are refused with the same errors before any command is sent: an OnDelete StatefulSet, a Deployment given twice, no workload', async () => {
+    const onDelete = {
+      apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'manual' },
+      spec: { updateStrategy: { type: 'OnDelete' }, serviceName: 'manual', selector: { matchLabels: { app: 'manual' } }, template: { metadata: { labels: { app: 'manual' } }, spec: { containers: [{ name: 'db', image: 'registry.example/db:1' }] } } },
+    } as KubeObject;
+    const config = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'only' }, data: {} } as KubeObject;
+    const cases: readonly { documents: KubeObject[]; key: string; message: RegExp }[] = [
+      { documents: [deployment('web', 'registry.example/web:1'), onDelete], key: 'DeployStatefulSetOnDelete', message: /StatefulSet 'manual' uses the OnDelete update strategy/ },
+      // One names the namespace, the other leaves it to the request: the same object in the cluster.
+      { documents: [deployment('twice', 'registry.example/web:1'), { ...deployment('twice', 'registry.example/web:1'), metadata: { name: 'twice', namespace: 'private-ns' } }], key: 'DeployDeploymentTwice', message: /workload 'twice' is given twice in the same namespace/ },
+      { documents: [config], key: 'DeployNoDeployment', message: /they hold ConfigMap 'only'/ },
+    ];
+    for (const { documents, key, message } of cases) {
+      const before = { commands: aks.runCommands.records.length, posted: aks.requests.filter((r) => r.method === 'POST' && /\/runCommand$/.test(r.path)).length };
+      const failure = await deployPrivate(request(documents, 'registry.example/web:1'), target(), { log, pollMs: 100 }).then(() => undefined, (error: unknown) => error);
+      assert.ok(failure instanceof TaskError, String(failure));
+      assert.equal(failure.key, key);
+      assert.match(failure.message, message);
+      assert.equal(aks.runCommands.records.length, before.commands, `${key}: no command ran`);
+      assert.equal(aks.requests.filter((r) => r.method === 'POST' && /\/runCommand$/.test(r.path)).length, before.posted, `${key}: no run command was posted`);
+    }
+    assert.equal(sim.get('StatefulSet', 'private-ns', 'manual'), undefined, 'nothing half-written');
+    assert.equal(sim.get('Deployment', 'private-ns', 'twice'), undefined, 'nothing half-written');
+    assert.equal(sim.get('ConfigMap', 'private-ns', 'only'), undefined, 'nothing half-written');
+  });
+
   it('settings that need the API server are refused, naming privateCluster, before any command is sent', async () => {
     const before = aks.runCommands.records.length;
     const asked = { ...request([deployment('api', 'registry.example/api:1')], 'registry.example/api:1'), prune: true, smokeTest: { path: '/healthz', attempts: 1, intervalMs: 10 }, modelCheck: { digest: `sha256:${'a'.repeat(64)}`, path: '/version', field: 'model_digest' } };

@@ -277,6 +277,10 @@ spec:
       const twice = [...documents('same', `${REPO}:v1`), ...documents('same', `${REPO}:v1`)];
       error = await rejection(deploy({ namespace: 'twice', image: `${REPO}:v1`, workload: { kind: 'manifests', documents: twice } }));
       assert.equal((error as TaskError).key, 'DeployDeploymentTwice');
+      // One names the request's namespace, the other none: the same Deployment in the cluster.
+      const named = documents('same', `${REPO}:v1`).map((document) => (document.kind === 'Deployment' ? { ...document, metadata: { ...document.metadata, namespace: 'twice' } } : document));
+      error = await rejection(deploy({ namespace: 'twice', image: `${REPO}:v1`, workload: { kind: 'manifests', documents: [...documents('same', `${REPO}:v1`), ...named] } }));
+      assert.equal((error as TaskError).key, 'DeployDeploymentTwice');
       // OnDelete: no rollout to watch, refused before anything is applied.
       for (const kind of ['StatefulSet', 'DaemonSet']) {
         const onDelete = { apiVersion: 'apps/v1', kind, metadata: { name: 'manual' }, spec: { updateStrategy: { type: 'OnDelete' }, selector: { matchLabels: { app: 'manual' } }, template: { metadata: { labels: { app: 'manual' } }, spec: { containers: [{ name: 'app', image: `${REPO}:v1` }] } } } };

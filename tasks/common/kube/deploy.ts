@@ -9,7 +9,6 @@
  * DIAGNOSTICS_BUDGET_MS (no more than rolloutTimeoutMs) and the rollback rolloutTimeoutMs again; the load balancer's address gets
  * loadBalancerTimeoutMs; the smoke test its attempts. The agent's cancel ends any of them.
  */
-import { TaskError } from '../errors';
 import { withDeadline } from '../lifetime';
 import type { Log } from '../log';
 import { format } from '../messages';
@@ -27,6 +26,7 @@ import type { DeploymentLike } from './rolloutStatus';
 import { type RolloutOutcome, type WorkloadKind, readWorkload, watchRollout, workloadRevision, workloadStatus } from './rolloutWatch';
 import { rollbackToTemplate } from './workloads/templateRollback';
 import { controllerRevisionNumber } from './workloads/controllerRevision';
+import { imagesOf, isWorkload, workloadList } from './workloads/workloadList';
 import { addressSender, runGoldenRequests } from './goldenRun';
 import type { GoldenSettings } from './goldenRequests';
 import type { ModelCheckSettings } from './modelCheck';
@@ -126,9 +126,9 @@ export interface DeployResult {
 export async function deployApp(options: DeployRequest, context: DeployContext): Promise<DeployResult> {
   const cluster = boundCluster(context);
   const annotated = withRunAnnotations(workloadDocuments(options), options.runAnnotations);
-  const indexes = deploymentIndexes(annotated);
+  const { indexes, primary: primaryAt } = workloadList(annotated, options);
   const started = Date.now();
-  const primaryIndex = indexes.find((index) => imagesOf(annotated[index]).includes(options.image)) ?? indexes[0];
+  const primaryIndex = indexes[primaryAt];
   // The apply set is named after the primary Deployment: the app, whatever else its manifests hold.
   const parent = options.prune ? { name: `${annotated[primaryIndex].metadata?.name ?? ''}-applyset`, namespace: options.namespace } : undefined;
   const documents = parent ? asMembers(annotated, applySetId(parent.name, parent.namespace)) : annotated;
@@ -228,37 +228,12 @@ export function rolloutPhase(workloads: readonly { readonly kind: string; readon
   return format('DeployRolloutPhase', workloads.map((one) => `${one.kind.toLowerCase()} '${one.name}'`).join(', '), Math.round(timeoutMs / 1000));
 }
 
-/** What is watched and rolled back: Deployments, StatefulSets and DaemonSets. */
-export function isWorkload(object: KubeObject): boolean {
-  return (object.kind === 'Deployment' || object.kind === 'StatefulSet' || object.kind === 'DaemonSet') && /^apps\//.test(object.apiVersion);
-}
-
 function withPullSecret(deployment: KubeObject, name: string): KubeObject {
   const copy = structuredClone(deployment) as { spec?: { template?: { spec?: { imagePullSecrets?: { name?: string }[] } } } };
   const pod = copy.spec?.template?.spec;
   if (!pod) return deployment;
   if (!(pod.imagePullSecrets ?? []).some((entry) => entry.name === name)) pod.imagePullSecrets = [...(pod.imagePullSecrets ?? []), { name }];
   return copy as KubeObject;
-}
-
-/** At least one Deployment: it is what is watched, rolled back and reported. */
-function deploymentIndexes(documents: readonly KubeObject[]): number[] {
-  const indexes = documents.flatMap((document, index) => (isWorkload(document) ? [index] : []));
-  if (indexes.length === 0) throw new TaskError('DeployNoDeployment', [documents.map((document) => `${document.kind} '${document.metadata?.name ?? '(unnamed)'}'`).join(', ') || 'nothing']);
-  const seen = new Set<string>();
-  for (const index of indexes) {
-    const strategy = (documents[index].spec as { updateStrategy?: { type?: string } } | undefined)?.updateStrategy?.type;
-    if (documents[index].kind !== 'Deployment' && strategy !== undefined && strategy !== 'RollingUpdate') throw new TaskError('DeployStatefulSetOnDelete', [documents[index].kind, documents[index].metadata?.name ?? '']);
-    const key = `${documents[index].kind}/${documents[index].metadata?.namespace ?? ''}/${documents[index].metadata?.name ?? ''}`;
-    if (seen.has(key)) throw new TaskError('DeployDeploymentTwice', [documents[index].metadata?.name ?? '(unnamed)']);
-    seen.add(key);
-  }
-  return indexes;
-}
-
-export function imagesOf(object: KubeObject): string[] {
-  const template = (object.spec as { template?: PodTemplate } | undefined)?.template;
-  return (template?.spec?.containers ?? []).map((container) => container.image ?? '');
 }
 
 interface AppliedDeployment {

@@ -17,7 +17,7 @@ import { INPUT_SLOT, SettingError, TaskError } from '../errors';
 import { type Log, TextBlock } from '../log';
 import { type RunCommandTarget, runAksCommand } from '../azure/aksRunCommand';
 import { contextZip } from './contextZip';
-import { type DeployRequest, type DeployResult, type WorkloadReport, imageOf, imagesOf, isWorkload, workloadDocuments } from './deploy';
+import { type DeployRequest, type DeployResult, type WorkloadReport, imageOf, workloadDocuments } from './deploy';
 import { judgeServedModel } from './modelCheck';
 import { answerOf } from './podProxy';
 import { type CommandPlan, type CommandWorkload, type ModelProbe, commandName, privateDeployScript, privateUndoScript } from './privateCommand';
@@ -28,7 +28,8 @@ import { workloadRevision } from './rolloutWatch';
 import { addressNow, serviceFor } from './service';
 import { withRunAnnotations } from './traceability';
 import { revisionNumber } from './workloads/controllerRevision';
-import type { KubeObject, PodTemplate } from './types';
+import { imagesOf, objectKey, templateOf, workloadList } from './workloads/workloadList';
+import type { KubeObject } from './types';
 
 export { fieldManager } from './privateCommand';
 /** How much of kubectl's output a message carries: its end, where failures are. */
@@ -61,25 +62,22 @@ function unsupported(options: DeployRequest, context: PrivateDeployContext): str
 }
 
 const tail = (text: string) => (text.length > maxLogChars ? `...${text.slice(-maxLogChars)}` : text);
-const key = (object: { kind: string; name?: string; namespace?: string }) => `${object.kind}/${object.namespace ?? ''}/${object.name ?? ''}`;
-const templateOf = (object: KubeObject | DeploymentLike | undefined) => (object?.spec as { template?: PodTemplate } | undefined)?.template;
 
 export async function deployPrivate(options: DeployRequest, target: RunCommandTarget, context: PrivateDeployContext): Promise<PrivateDeployResult> {
   const refused = unsupported(options, context);
   if (refused.length > 0) throw new SettingError('privateCluster', 'DeployPrivateUnsupported', [INPUT_SLOT, refused.join(', ')]);
   const documents = withRunAnnotations(workloadDocuments(options), options.runAnnotations)
     .map((document) => ({ ...document, metadata: { ...document.metadata, namespace: document.metadata?.namespace ?? options.namespace } }));
-  const workloadDocs = documents.filter(isWorkload);
+  // As on the normal path: refused before any command is sent (no workload, OnDelete, one given twice); the same primary.
+  const { indexes, primary } = workloadList(documents, options);
+  const workloadDocs = indexes.map((index) => documents[index]);
   const named = workloadDocs.map((document): CommandWorkload => ({ kind: document.kind as CommandWorkload['kind'], name: document.metadata?.name ?? '', namespace: document.metadata.namespace }));
-  if (named.length === 0) throw new TaskError('DeployNoDeployment', [documents.map((document) => `${document.kind} '${document.metadata?.name ?? '(unnamed)'}'`).join(', ') || 'nothing']);
   const services = documents.filter((document) => document.kind === 'Service' && document.apiVersion === 'v1')
     .map((document) => ({ name: document.metadata?.name ?? '', namespace: document.metadata.namespace, loadBalancer: ((document as KubeObject).spec as { type?: string } | undefined)?.type === 'LoadBalancer' }));
   for (const w of [...named, ...services.map((s) => ({ ...s, kind: 'Service' }))]) {
     if (!commandName.test(w.name) || !commandName.test(w.namespace)) throw new TaskError('DeployPrivateBadName', [w.kind, `${w.namespace}/${w.name}`]);
   }
   const workloads = named.map((w, i): CommandWorkload => ({ ...w, selector: selectorOf(workloadDocs[i]) }));
-  // The primary, as on the normal path: the workload running the image, else the first.
-  const primary = Math.max(0, workloadDocs.findIndex((document) => imagesOf(document).includes(options.image)));
   const probes = options.modelCheck ? modelProbes(options, workloadDocs, primary) : [];
   // createNamespace: the namespace is applied first, with the manifests (applying an existing one changes nothing).
   const namespaces = options.createNamespace ? [...new Set(workloads.map((w) => w.namespace))].map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })) : [];
@@ -113,7 +111,7 @@ export async function deployPrivate(options: DeployRequest, target: RunCommandTa
     const undone = await run(privateUndoScript(plan.marker, undo, timeoutSeconds));
     const back = readReport(undone.logs, plan.marker, target.clusterName);
     if (undone.exitCode !== 0) throw privateFailure(w, applied[probe.workload], options, failure, { rolledBack: false, rollbackError: tail(back.said) });
-    const now = back.objects.find((object) => key({ kind: object.kind, ...object.metadata }) === key(w)) ?? applied[probe.workload];
+    const now = back.objects.find((object) => objectKey({ kind: object.kind, ...object.metadata }) === objectKey(w)) ?? applied[probe.workload];
     throw privateFailure(w, applied[probe.workload], options, failure, { rolledBack: true, previousRevision: workloadRevision(now, w.kind), previousImages: imagesOf(now as KubeObject) });
   }
   // Every probe passed (none fails without throwing): proven when the primary was among them.
@@ -151,7 +149,7 @@ function selectorOf(document: KubeObject): string {
 }
 
 function readBack(report: CommandReport, w: CommandWorkload, clusterName: string): DeploymentLike {
-  const found = report.objects.find((object) => key({ kind: object.kind, ...object.metadata }) === key(w));
+  const found = report.objects.find((object) => objectKey({ kind: object.kind, ...object.metadata }) === objectKey(w));
   if (!found) throw new TaskError('AksPrivateReportInvalid', [clusterName, `${w.kind.toLowerCase()}/${w.name} was not read back after its rollout`]);
   return found as DeploymentLike;
 }

@@ -48,14 +48,14 @@ function notRolling(): RolloutStatus {
   return { done: false, failed: true, message: `rollout status is only available for ${ROLLING_UPDATE} strategy type` };
 }
 
-/** An absent strategy type is the API server's default, RollingUpdate. */
-function rolling(type: string | undefined): boolean {
+/** An absent strategy type is the API server's default, RollingUpdate; any other has no rollout to watch. */
+export function isRollingUpdate(type: string | undefined): boolean {
   return (type ?? ROLLING_UPDATE) === ROLLING_UPDATE;
 }
 
 export function statefulSetStatus(statefulSet: StatefulSetLike): RolloutStatus {
   const strategy = statefulSet.spec?.updateStrategy;
-  if (!rolling(strategy?.type)) return notRolling();
+  if (!isRollingUpdate(strategy?.type)) return notRolling();
   const status = statefulSet.status ?? {};
   const observed = status.observedGeneration ?? 0;
   if (observed === 0 || (statefulSet.metadata?.generation ?? 0) > observed) return waiting('Waiting for statefulset spec update to be observed...');
@@ -77,7 +77,7 @@ export function statefulSetStatus(statefulSet: StatefulSetLike): RolloutStatus {
 }
 
 export function daemonSetStatus(daemonSet: DaemonSetLike): RolloutStatus {
-  if (!rolling(daemonSet.spec?.updateStrategy?.type)) return notRolling();
+  if (!isRollingUpdate(daemonSet.spec?.updateStrategy?.type)) return notRolling();
   const status = daemonSet.status ?? {};
   if ((daemonSet.metadata?.generation ?? 0) > (status.observedGeneration ?? 0)) return waiting('Waiting for daemon set spec update to be observed...');
   const name = daemonSet.metadata?.name ?? '';
