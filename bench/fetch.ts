@@ -16,6 +16,11 @@ import { median, ratioRow, timeCommand, type Row } from './measure';
 const MiB = 1024 * 1024;
 const LINK_CAP = 40_000_000; // bytes per second, per connection
 const taskDir = join(__dirname, '..', 'dist', 'tasks', 'FetchLatestModelV1');
+/**
+ * Another build's FetchLatestModelV1 folder (say main's dist/tasks/FetchLatestModelV1): the 256 MiB
+ * rows run it in turn with this build, so "not slower than before" is measured side by side.
+ */
+const beforeTaskDir = process.env.BENCH_FETCH_BEFORE;
 
 interface Contenders {
   curlMs(blob: string): Promise<number>;
@@ -32,11 +37,19 @@ export async function benchFetch(log: (line: string) => void): Promise<Row[]> {
     for (const size of [256, 1024]) await publishModel(azurite, work, size, log);
     const throttled = contenders(azurite, work, proxy.port);
     const loopback = contenders(azurite, work, azurite.port);
-    log(`fetch 256 MiB through the 40 MB/s-per-connection proxy: curl, SDK sequential, task, alternating, ${ROUNDS} rounds`);
-    const slow = await alternate(ROUNDS, { curl: () => throttled.curlMs(blobName(256)), sdk: () => throttled.sdkMs(blobName(256)), task: () => throttled.task('m256/') });
+    const throttledBefore = beforeTaskDir ? contenders(azurite, work, proxy.port, beforeTaskDir) : undefined;
+    const loopbackBefore = beforeTaskDir ? contenders(azurite, work, azurite.port, beforeTaskDir) : undefined;
+    log(`fetch 256 MiB through the 40 MB/s-per-connection proxy: curl, SDK sequential, task${beforeTaskDir ? ', the build before' : ''}, alternating, ${ROUNDS} rounds`);
+    const slow = await alternate(ROUNDS, {
+      curl: () => throttled.curlMs(blobName(256)),
+      sdk: () => throttled.sdkMs(blobName(256)),
+      task: () => throttled.task('m256/'),
+      ...(throttledBefore ? { before: async () => (await throttledBefore.task('m256/')).ms } : {}),
+    });
     const slowTask = slow.task.map((run) => run.ms);
     rows.push(spreadRatioRow('fetch 256 MiB @40MB/s/conn: task vs curl', slow.curl, slowTask, 3.5));
     rows.push(spreadRatioRow('fetch 256 MiB @40MB/s/conn: task vs SDK sequential', slow.sdk, slowTask, 3));
+    if (slow.before) rows.push({ ...spreadRatioRow('fetch 256 MiB @40MB/s/conn: task vs the build before', slow.before, slowTask, 0), target: '(reference)' });
     const rss256 = Math.max(...slow.task.map((run) => run.rss));
     rows.push({ name: 'fetch 256 MiB: task peak RSS', value: `${(rss256 / MiB).toFixed(0)} MB`, target: '< 300 MB', pass: rss256 < 300 * MiB });
     log('fetch 1024 MiB through the 40 MB/s-per-connection proxy: curl, SDK sequential, task');
@@ -46,9 +59,16 @@ export async function benchFetch(log: (line: string) => void): Promise<Row[]> {
     rows.push(ratioRow('fetch 1024 MiB @40MB/s/conn: task vs curl', curl / task.ms, 3));
     rows.push(ratioRow('fetch 1024 MiB @40MB/s/conn: task vs SDK sequential', sdk / task.ms, 3));
     rows.push({ name: 'fetch 1024 MiB: task peak RSS', value: `${(task.rss / MiB).toFixed(0)} MB`, target: '< 300 MB', pass: task.rss < 300 * MiB });
-    log(`fetch 256 MiB on plain loopback: curl, SDK sequential, task, alternating, ${ROUNDS} rounds`);
-    const fast = await alternate(ROUNDS, { curl: () => loopback.curlMs(blobName(256)), sdk: () => loopback.sdkMs(blobName(256)), task: async () => (await loopback.task('m256/')).ms });
+    log(`fetch 256 MiB on plain loopback: curl, SDK sequential, task${beforeTaskDir ? ', the build before' : ''}, alternating, ${ROUNDS} rounds`);
+    const fast = await alternate(ROUNDS, {
+      curl: () => loopback.curlMs(blobName(256)),
+      sdk: () => loopback.sdkMs(blobName(256)),
+      task: async () => (await loopback.task('m256/')).ms,
+      ...(loopbackBefore ? { before: async () => (await loopbackBefore.task('m256/')).ms } : {}),
+    });
     rows.push(spreadRatioRow('fetch 256 MiB loopback: task vs SDK sequential', fast.sdk, fast.task, 1));
+    // Not slower than before, within the noise of a shared machine.
+    if (fast.before) rows.push(spreadRatioRow('fetch 256 MiB loopback: task vs the build before', fast.before, fast.task, 0.95));
     rows.push({ ...spreadRatioRow('fetch 256 MiB loopback: task vs curl', fast.curl, fast.task, 0), target: '(reference)' });
     log(`cache hits on the 1 GiB model, ${ROUNDS} of each: into an empty destination (hard links), and into one that holds it already`);
     const cacheDirectory = join(work, 'cache');
@@ -118,7 +138,7 @@ async function publishModel(azurite: Azurite, work: string, sizeMiB: number, log
   rmSync(file);
 }
 
-function contenders(azurite: Azurite, work: string, port: number): Contenders {
+function contenders(azurite: Azurite, work: string, port: number, fetchTaskDir = taskDir): Contenders {
   const connectionString = azurite.connectionString.replace(`:${azurite.port}/`, `:${port}/`);
   const target = join(work, 'download');
   const clean = () => rmSync(target, { recursive: true, force: true });
@@ -137,7 +157,7 @@ function contenders(azurite: Azurite, work: string, port: number): Contenders {
     async task(prefix, extra = {}, { keep = false } = {}) {
       const rssFile = join(work, 'rss');
       const run = await runTask({
-        taskDir,
+        taskDir: fetchTaskDir,
         inputs: { connectionType: 'connectionString', connectionString, container: 'bench', modelPrefix: prefix, destination: target, ...extra },
         variables: { 'System.Debug': 'false' },
         env: { NODE_OPTIONS: `--require ${join(__dirname, 'maxRss.cjs')}`, BENCH_MAX_RSS_FILE: rssFile },

@@ -88,6 +88,34 @@ describe('concurrency governor', () => {
     governor.stop();
   });
 
+  it('a high start steps down once and goes back up on a link that caps each connection, measuring the lower level without the workers still finishing their blocks', async () => {
+    const decisions: LevelDecision[] = [];
+    const samples: number[] = [];
+    const clock = new FakeClock();
+    const governor = new ConcurrencyGovernor(8, { windowMs: 100, initial: 8, clock, onJudged: (sample, decision) => (samples.push(sample.bytesPerSecond), decisions.push(decision)) });
+    // Each worker streams 1,000 bytes per ms; after a step down the workers above the level finish their blocks for another 150 ms.
+    let steppedDownAt: number | undefined;
+    for (let step = 0; !settled(decisions)(); step++) {
+      if (step === 1000) throw new Error('the governor never settled');
+      if (governor.allowed < 8) steppedDownAt ??= clock.now();
+      const finishing = steppedDownAt !== undefined && clock.now() - steppedDownAt < 150 ? 8 : governor.allowed;
+      for (let worker = 0; worker < Math.max(finishing, governor.allowed); worker++) governor.received(5000, worker);
+      clock.advance(5);
+    }
+    assert.deepEqual(levels(decisions), [4, 8]);
+    assert.deepEqual(samples.map((rate) => Math.round(rate / 1e6)), [8, 4], 'the level of 4 was measured with four workers streaming');
+    governor.stop();
+  });
+
+  it('a high start steps down to two and holds where the CPU is the limit', async () => {
+    const { governor, decisions, clock } = governorOf({ windowMs: 100, initial: 8 });
+    assert.equal(governor.allowed, 8);
+    drive(governor, clock, () => 1000, settled(decisions));
+    assert.deepEqual(levels(decisions), [4, 2, 2]);
+    assert.equal(governor.allowed, 2);
+    governor.stop();
+  });
+
   it('holds workers beyond the allowance, and releases them all on stop', async () => {
     const governor = new ConcurrencyGovernor(8, { windowMs: 1000 });
     const signal = new AbortController().signal;

@@ -1,14 +1,14 @@
 import { strict as assert } from 'node:assert';
-import { nextLevel, START, type LevelHistory, type LevelSample } from '../../tasks/common/model/governorRule';
+import { nextLevel, START, startingLevel, type LevelHistory, type LevelSample } from '../../tasks/common/model/governorRule';
 
 const MB = 1_000_000;
 const at = (connections: number, megabytesPerSecond: number): LevelSample => ({ connections, bytesPerSecond: megabytesPerSecond * MB });
 const after = (baseline: LevelSample, failedProbes = 0): LevelHistory => ({ baseline, failedProbes });
 const held = (baseline: LevelSample, failedProbes: number, heldWindows: number): LevelHistory => ({ baseline, failedProbes, heldWindows });
 
-/** Walks the rule from two connections over windows whose rates `rates` gives in turn (or `rateOf(connections)`), as the governor does. */
-function walk(rateOf: (connections: number, window: number) => number, max: number): number[] {
-  const levels = [2];
+/** Walks the rule from `start` connections over windows whose rates `rateOf(connections, window)` gives, as the governor does. */
+function walk(rateOf: (connections: number, window: number) => number, max: number, start = 2): number[] {
+  const levels = [start];
   let history = START;
   for (let window = 0; window < 20; window++) {
     const decision = nextLevel(history, at(levels.at(-1)!, rateOf(levels.at(-1)!, window)), max);
@@ -65,5 +65,38 @@ describe('concurrency governor rule', () => {
 
   it('starts and stays at the maximum when only one connection is allowed', () => {
     assert.deepEqual(nextLevel(START, at(1, 50), 1), { connections: 1, settled: true, history: after(at(1, 50)) });
+  });
+
+  describe('a high start (a large listing)', () => {
+    it('starts with as many connections as give each at least two blocks, a power of two from 2 up to the maximum', () => {
+      assert.equal(startingLevel(1, 8), 2);
+      assert.equal(startingLevel(7, 8), 2);
+      assert.equal(startingLevel(8, 8), 4);
+      assert.equal(startingLevel(16, 8), 8); // 256 MiB in 16 MiB blocks
+      assert.equal(startingLevel(64, 8), 8);
+      assert.equal(startingLevel(64, 6), 6);
+      assert.equal(startingLevel(64, 32), 32);
+      assert.equal(startingLevel(64, 1), 1);
+    });
+
+    it('steps down once from the start and goes back when the higher level paid (a cap on each connection)', () => {
+      assert.deepEqual(nextLevel(START, at(8, 320), 8), { connections: 4, settled: false, history: { above: at(8, 320), failedProbes: 0 } });
+      assert.deepEqual(walk((connections) => connections * 40, 8, 8), [8, 4, 8]);
+      assert.deepEqual(walk((connections) => connections * 40, 32, 8), [8, 4, 32, 32]);
+    });
+
+    it('steps down to two and holds for good where the server or the CPU is the limit', () => {
+      assert.deepEqual(walk(() => 400, 8, 8), [8, 4, 2, 2]);
+      assert.deepEqual(walk((connections) => 500 - connections * 20, 8, 8), [8, 4, 2, 2]);
+    });
+
+    it('goes back to the lowest level that paid, holds it and probes once more where the link as a whole fills up', () => {
+      // 40 MB/s per connection on a 180 MB/s link: 8 brought 180 against 160 at 4, and 4 paid over 2.
+      assert.deepEqual(walk((connections) => Math.min(connections * 40, 180), 8, 8), [8, 4, 2, 4, 4, 4, 8, 4]);
+    });
+
+    it('with the maximum at the lowest level, probes nothing', () => {
+      assert.deepEqual(nextLevel(START, at(2, 80), 2), { connections: 2, settled: true, history: after(at(2, 80)) });
+    });
   });
 });

@@ -6,6 +6,7 @@ import { StoppedError } from '../net/errors';
 import { retry, type RetryFailure, type RetryPolicy } from '../net/retry';
 import { acceptChunk, type Block, BlockBudget, BlockQueue, completeBlock, type FileState, Folders } from './blocks';
 import { ConcurrencyGovernor } from './governor';
+import { startingLevel } from './governorRule';
 import { HashingThread, inlineHasher, type FileHasher } from './hashing';
 import { classifyReadFailure, RangeInterrupted } from './readFailure';
 import type { ModelStore, StoredObject } from './store';
@@ -50,6 +51,7 @@ export async function downloadFiles(
   const queue = new BlockQueue(files, settings.blockSize);
   const budget = new BlockBudget(settings.concurrency);
   const governor = new ConcurrencyGovernor(settings.concurrency, {
+    initial: startingLevel(queue.blocks, settings.concurrency),
     onJudged: (sample, next) => context.log.debug(`${sample.connections} parallel ranged requests: ${(sample.bytesPerSecond / 1e6).toFixed(0)} MB/s; next ${next.connections}`),
   });
   const failure = new AbortController();

@@ -1,19 +1,21 @@
 /**
- * Decides how many ranged requests run at once. It starts with two and measures short windows of
- * the aggregate rate; each window opens only once every allowed connection has delivered a byte,
- * so a new connection's set-up (TLS, time to first byte) never counts as a level that did not pay.
- * Where the rate grows in step with the connections (a link that caps each connection, as cloud
+ * Decides how many ranged requests run at once. It starts with two, or more for a large listing
+ * (then it steps down once to see whether they pay), and measures short windows of the aggregate
+ * rate; each window opens only once every allowed connection has delivered a byte, so a new
+ * connection's set-up (TLS, time to first byte) never counts as a level that did not pay, and only
+ * once no connection above the level is still finishing its block, so a step down measures the
+ * lower level alone. Where the rate grows in step with the connections (a link that caps each connection, as cloud
  * storage does) it quadruples them; where it grows less it doubles; where it does not
  * grow (the server or the CPU is the limit: a co-located store, a 2-core agent) it steps back at
  * once, holds the level for a few windows and probes once more; after a second probe that does not
  * pay it holds for good, spending no memory or CPU on connections that would only queue.
  */
-import { nextLevel, START, type LevelDecision, type LevelHistory, type LevelSample } from './governorRule';
+import { LOWEST_LEVEL, nextLevel, START, type LevelDecision, type LevelHistory, type LevelSample } from './governorRule';
 
 export interface GovernorOptions {
   /** How long each measuring window lasts. */
   readonly windowMs?: number;
-  /** Connections to start with. */
+  /** Connections to start with (see `startingLevel`); two when not given. */
   readonly initial?: number;
   /** A window opens after this long at a level even if some allowed worker never got a byte (the queue ran dry). */
   readonly graceMs?: number;
@@ -64,8 +66,9 @@ export class ConcurrencyGovernor {
     this.onJudged = options.onJudged ?? (() => undefined);
     this.clock = options.clock ?? REAL_CLOCK;
     this.levelSince = this.clock.now();
-    this.allowedCount = Math.min(options.initial ?? 2, max);
-    if (this.allowedCount >= max) this.settled = true;
+    this.allowedCount = Math.min(options.initial ?? LOWEST_LEVEL, max);
+    // Nothing to compare with: no level above to probe, none below to step down to.
+    if (max <= LOWEST_LEVEL && this.allowedCount >= max) this.settled = true;
   }
 
   get allowed(): number {
@@ -75,11 +78,17 @@ export class ConcurrencyGovernor {
   /** Counts bytes received by worker number `worker`; windows open once every allowed worker is streaming. */
   received(bytes: number, worker: number): void {
     if (this.settled) return;
+    if (worker >= this.allowedCount) {
+      // A worker above the level (after a step down) still finishes its block: its bytes would be
+      // counted for a level that does not have it. The window starts again once it is done.
+      this.discardWindow();
+      return;
+    }
     if (this.windowStart !== undefined) {
       this.windowBytes += bytes;
       return;
     }
-    if (worker < this.allowedCount) this.delivered.add(worker);
+    this.delivered.add(worker);
     const now = this.clock.now();
     if (this.delivered.size >= this.allowedCount || now - this.levelSince >= this.graceMs) this.openWindow(now);
   }
@@ -102,6 +111,11 @@ export class ConcurrencyGovernor {
     this.windowStart = now;
     this.windowBytes = 0;
     this.cancelTimer = this.clock.after(this.windowMs, () => this.judge());
+  }
+
+  private discardWindow(): void {
+    this.cancelTimer?.();
+    this.windowStart = undefined;
   }
 
   private judge(): void {
