@@ -117,9 +117,11 @@ describe('BakeModelIntoImage e2e (the bundle as the agent runs it)', function ()
   describe('through an Azure Container Registry connection (Entra ID, then ACR token exchange)', () => {
     let azure: AzureStandIns;
     let acr: TestRegistry;
+    /** The Resource Manager audience the registry's exchange accepts: the public cloud's unless a test names its own cloud's. */
+    let acceptedAudience = 'https://management.azure.com';
     before(async () => {
       azure = await startAzureStandIns(join(root, 'azure'));
-      acr = await startRegistry({ auth: 'token', tls: true, trustAadToken: (jwt) => /^https:\/\/management\.azure\.com\/?$/.test(String(azure.entra.verifyAccessToken(jwt)?.aud)) });
+      acr = await startRegistry({ auth: 'token', tls: true, trustAadToken: (jwt) => String(azure.entra.verifyAccessToken(jwt)?.aud).replace(/\/$/, '') === acceptedAudience });
       await pushBaseImage(acr, 'churn-app', '41', 'oci');
     });
     after(async () => {
@@ -127,23 +129,40 @@ describe('BakeModelIntoImage e2e (the bundle as the agent runs it)', function ()
       await azure?.close();
     });
 
+    function bakeThroughAcr(scheme: 'secret' | 'federated', data: Record<string, string> = {}) {
+      const spec = azure.connections[scheme];
+      return runTask({
+        taskDir,
+        inputs: { containerRegistry: spec.id, baseImage: `${acr.host}/churn-app:41`, modelPath: model, tags: 'acr' },
+        endpoints: { [spec.id]: { url: `https://${acr.host}`, scheme: spec.scheme!, parameters: { ...spec.auth, loginServer: acr.host }, data: { registrytype: 'ACR', environmentAuthorityUrl: azure.entra.authorityHost, ...data } } },
+        // The collection URI comes from the stand-ins here: the OIDC token is requested there.
+        variables: { 'System.Debug': 'true', 'Build.BuildId': '42' },
+        env: { ...azure.processEnv, ...azure.pipelineEnv, NODE_EXTRA_CA_CERTS: writeBundle(root, [azure.ca.caCert, join(acr.certDir!, 'ca.crt')]) },
+      });
+    }
+
     for (const scheme of ['secret', 'federated'] as const) {
       it(`bakes with a ${scheme} ACR connection and leaks no credential or token`, async () => {
-        const spec = azure.connections[scheme];
-        const run = await runTask({
-          taskDir,
-          inputs: { containerRegistry: spec.id, baseImage: `${acr.host}/churn-app:41`, modelPath: model, tags: 'acr' },
-          endpoints: { [spec.id]: { url: `https://${acr.host}`, scheme: spec.scheme!, parameters: { ...spec.auth, loginServer: acr.host }, data: { registrytype: 'ACR', environmentAuthorityUrl: azure.entra.authorityHost } } },
-          // The collection URI comes from the stand-ins here: the OIDC token is requested there.
-          variables: { 'System.Debug': 'true', 'Build.BuildId': '42' },
-          env: { ...azure.processEnv, ...azure.pipelineEnv, NODE_EXTRA_CA_CERTS: writeBundle(root, [azure.ca.caCert, join(acr.certDir!, 'ca.crt')]) },
-        });
+        const run = await bakeThroughAcr(scheme);
         assert.equal(run.result.status, 'Succeeded', visibleOutput(run));
         assert.ok(acr.issuer!.requests.some((request) => request.path === '/oauth2/exchange' && request.status === 200));
         assertNoSecrets(run, { 'client secret': azure.clientSecret, 'system access token': azure.systemAccessToken });
         assertNoTokens(run);
       });
     }
+
+    it('asks Entra for the Resource Manager audience a sovereign connection declares, which its ACR exchanges', async () => {
+      acceptedAudience = 'https://management.core.chinacloudapi.cn';
+      try {
+        const before = azure.entra.tokenRequests.length;
+        const run = await bakeThroughAcr('secret', { environment: 'AzureChinaCloud', activeDirectoryServiceEndpointResourceId: 'https://management.core.chinacloudapi.cn/' });
+        assert.equal(run.result.status, 'Succeeded', visibleOutput(run));
+        assert.deepEqual(azure.entra.tokenRequests.slice(before).map((request) => request.scope), ['https://management.core.chinacloudapi.cn/.default']);
+        assertNoTokens(run);
+      } finally {
+        acceptedAudience = 'https://management.azure.com';
+      }
+    });
   });
 });
 

@@ -16,6 +16,7 @@ import { SettingError, TaskError } from '../../tasks/common/errors';
 import { InputError } from '../../tasks/common/pipeline/inputError';
 import { Network } from '../../tasks/common/net/network';
 import { retryPolicy } from '../../tasks/common/net/retry';
+import { registryCredential } from '../../tasks/common/oci/registry/access';
 import { agentNetworkSettings } from '../../tasks/common/pipeline/network';
 import { asInputError } from '../../tasks/common/pipeline/settings';
 import { type EndpointSpec, fakeEndpoint } from './fakeAzureEndpoint';
@@ -31,10 +32,12 @@ export interface ProbeRequest {
   readonly oidc?: Omit<OidcContext, 'serviceConnectionId'>;
   readonly oidcRetryDelayMs?: number;
   readonly arm?: { readonly accountName: string; readonly retryDelayInMs?: number };
+  /** The Entra token an ACR connection to this registry would exchange is requested and its claims reported. */
+  readonly acr?: { readonly registry: string };
 }
 
 export type ProbeResult =
-  | { ok: true; scheme: string; claims?: Record<string, unknown>; blobEndpoint?: string }
+  | { ok: true; scheme: string; claims?: Record<string, unknown>; blobEndpoint?: string; acrClaims?: Record<string, unknown> }
   | { ok: false; error: { name: string; key?: string; setting?: string; input?: string; message: string } };
 
 /** The agent's network as a task builds it from this process's environment (the test CA, any HTTPS_PROXY). */
@@ -60,6 +63,13 @@ async function probe(request: ProbeRequest): Promise<ProbeResult> {
       subscriptionId: connection.subscriptionId,
       accountName: request.arm.accountName,
     });
+  }
+  if (request.acr) {
+    // In this process (node --import tsx) the registry credential's dynamic imports resolve, as in the bundle.
+    const devOps = { ...(request.oidc ?? emptyOidc), serviceConnectionId: connection.id };
+    const acr = registryCredential({ kind: 'azure', registry: request.acr.registry, connection, devOps }, transport);
+    if (acr.kind !== 'entra') throw new Error(`an ACR connection gave a ${acr.kind} credential`);
+    result.acrClaims = decodeJwt(await acr.entraToken())?.payload;
   }
   return result;
 }

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import { readAzureRmConnection } from '../../tasks/common/azure/connection';
+import { armScope, readAzureRmConnection } from '../../tasks/common/azure/connection';
 import { SettingError } from '../../tasks/common/errors';
 import { InputError } from '../../tasks/common/pipeline/inputError';
 import { asInputError } from '../../tasks/common/pipeline/settings';
@@ -159,5 +159,32 @@ describe('readAzureRmConnection', function () {
       rejects({ ...servicePrincipal, url: 'http://management.local/' }, 'AzureRmUrlInvalid', /Resource Manager URL 'http:\/\/management\.local\/'/);
       rejects(with_(servicePrincipal, { data: { environmentAuthorityUrl: 'not a url' } }), 'AzureRmUrlInvalid', /authority URL 'not a url'/);
     });
+  });
+});
+
+describe('armScope: one Resource Manager token scope for every caller', function () {
+  const stackAudience = 'https://management.adfs.azurestack.local/4de154de-f8a8-4017-af41-df619da68155';
+  /** Connections as the agent gives them: the endpoint URL, and the environment's data when the connection carries it. */
+  const cases: { name: string; url?: string; audience?: string; scope: string }[] = [
+    { name: 'public cloud, no URL (an ACR connection)', scope: 'https://management.azure.com/.default' },
+    { name: 'public cloud URL', url: 'https://management.azure.com/', scope: 'https://management.azure.com/.default' },
+    { name: 'public cloud with its declared audience', url: 'https://management.azure.com/', audience: 'https://management.core.windows.net/', scope: 'https://management.core.windows.net/.default' },
+    { name: 'AzureChinaCloud URL only', url: 'https://management.chinacloudapi.cn', scope: 'https://management.chinacloudapi.cn/.default' },
+    { name: 'AzureChinaCloud with its declared audience', url: 'https://management.chinacloudapi.cn/', audience: 'https://management.core.chinacloudapi.cn/', scope: 'https://management.core.chinacloudapi.cn/.default' },
+    { name: 'AzureUSGovernment URL only', url: 'https://management.usgovcloudapi.net/', scope: 'https://management.usgovcloudapi.net/.default' },
+    { name: 'AzureUSGovernment audience without a trailing slash', url: 'https://management.usgovcloudapi.net/', audience: 'https://management.core.usgovcloudapi.net', scope: 'https://management.core.usgovcloudapi.net/.default' },
+    { name: 'Azure Stack: its audience, unrelated to its URL, wins', url: 'https://management.local.azurestack.external:30005/', audience: stackAudience, scope: `${stackAudience}/.default` },
+    { name: 'Azure Stack audience with trailing slashes', url: 'https://management.local.azurestack.external/', audience: `${stackAudience}//`, scope: `${stackAudience}/.default` },
+    { name: 'a custom URL with a port and a path: its origin', url: 'https://arm.contoso.example:8443/arm/', scope: 'https://arm.contoso.example:8443/.default' },
+  ];
+  for (const { name, url, audience, scope } of cases) {
+    it(name, function () {
+      const data = { ...servicePrincipal.data, ...(audience ? { activeDirectoryServiceEndpointResourceId: audience } : {}) };
+      assert.equal(armScope(read({ ...servicePrincipal, url, data })), scope);
+    });
+  }
+
+  it('a blank declared audience falls back to the URL\'s origin', function () {
+    assert.equal(armScope({ armUrl: 'https://management.chinacloudapi.cn/', resourceManagerAudience: ' / ' }), 'https://management.chinacloudapi.cn/.default');
   });
 });

@@ -17,7 +17,7 @@ import {
 import { INPUT_SLOT, RemoteError, SettingError, TaskError } from '../errors';
 import type { Log } from '../log';
 import { sameOrigin } from '../net/origin';
-import type { AzureRmConnection } from './connection';
+import { type AzureRmConnection, armScope } from './connection';
 import { AZURE_BODY_LIMITS, type AzureTransport, NO_SDK_RETRIES, credentialScopedRedirects, sdkHttpClient } from './transport';
 
 export const storageApiVersion = '2023-05-01';
@@ -25,12 +25,8 @@ const maxPages = 1000;
 const maxNamesListed = 20;
 
 /** What any Resource Manager call needs: where ARM is, who asks, and how requests travel. */
-export interface ArmTarget {
-  /** Resource Manager URL ending with '/', e.g. https://management.azure.com/ */
-  readonly armUrl: string;
+export interface ArmTarget extends Pick<AzureRmConnection, 'armUrl' | 'resourceManagerAudience'> {
   readonly credential: TokenCredential;
-  /** Token audience; defaults to the Resource Manager origin, the audience ARM accepts. */
-  readonly audience?: string;
   readonly transport: AzureTransport;
   /** The service connection as the user named it, for messages. */
   readonly connectionName: string;
@@ -43,7 +39,7 @@ export interface ArmTarget {
 export function armTargetFor(connection: AzureRmConnection, access: Pick<ArmTarget, 'credential' | 'transport'>): ArmTarget {
   return {
     armUrl: connection.armUrl,
-    ...(connection.resourceManagerAudience ? { audience: connection.resourceManagerAudience } : {}),
+    ...(connection.resourceManagerAudience ? { resourceManagerAudience: connection.resourceManagerAudience } : {}),
     credential: access.credential,
     transport: access.transport,
     connectionName: connection.name,
@@ -76,8 +72,7 @@ export interface ArmClient {
 /** The one way this code reaches ARM; shared by the storage, Azure ML and AKS look-ups. */
 export function armClient(target: ArmTarget): ArmClient {
   const pipeline = createPipelineFromOptions({ retryOptions: NO_SDK_RETRIES, userAgentOptions: { userAgentPrefix: 'ai-model-delivery-tasks' } });
-  const audience = (target.audience ?? new URL(target.armUrl).origin).replace(/\/+$/, '');
-  pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: target.credential, scopes: `${audience}/.default` }), { phase: 'Sign' });
+  pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: target.credential, scopes: armScope(target) }), { phase: 'Sign' });
   // The SDK's redirect policy runs before Sign, so every hop would be signed again: ours runs after it.
   pipeline.removePolicy({ name: redirectPolicyName });
   pipeline.addPolicy(credentialScopedRedirects(), { afterPhase: 'Sign' });

@@ -30,12 +30,29 @@ export interface AzureRmConnection {
   /** Microsoft Entra authority host, always ending with '/'. */
   readonly authorityHost: string;
   readonly environment: string;
-  /** The environment's ARM token audience, when the connection names one. */
+  /** The environment's ARM token audience (activeDirectoryServiceEndpointResourceId), when the connection names one. */
   readonly resourceManagerAudience?: string;
 }
 
 export const defaultArmUrl = 'https://management.azure.com/';
 export const defaultAuthorityHost = 'https://login.microsoftonline.com/';
+
+/**
+ * The scope of a Resource Manager token for a connection: the one rule for everything that signs
+ * with one (ARM look-ups, ACR's token exchange, Azure ML's MLflow endpoint).
+ * 1. The audience the connection's environment declares: Azure Stack Hub's ARM accepts only that
+ *    (an app ID URI unrelated to its URL), and any cloud's ARM accepts its own.
+ * 2. Else the origin of its Resource Manager URL: ARM's audience in the public and sovereign clouds
+ *    (management.chinacloudapi.cn, management.usgovcloudapi.net), which Microsoft's tasks ask for too.
+ * 3. The public cloud, through the reader's default URL, when the connection names no URL (an ACR one).
+ * Trailing slashes go before '/.default' is added, so 'https://x/' and 'https://x' ask alike.
+ */
+export function armScope(connection: Pick<AzureRmConnection, 'armUrl' | 'resourceManagerAudience'>): string {
+  const declared = connection.resourceManagerAudience?.trim().replace(/\/+$/, '');
+  const audience = declared || new URL(connection.armUrl).origin;
+  return `${audience}/.default`;
+}
+
 const supportedSchemes: readonly AzureRmScheme[] = ['ServicePrincipal', 'WorkloadIdentityFederation', 'ManagedServiceIdentity'];
 
 /** The pieces every error names: the setting the connection is for, and the connection as the user knows it. */

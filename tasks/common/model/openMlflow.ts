@@ -6,7 +6,7 @@
  */
 import type { TokenCredential } from '@azure/core-auth';
 import { armTargetFor } from '../azure/arm';
-import type { AzureRmConnection } from '../azure/connection';
+import { type AzureRmConnection, armScope } from '../azure/connection';
 import { azureCredential } from '../azure/credential';
 import { MachineLearningClient } from '../azure/machineLearning';
 import type { OidcContext } from '../azure/oidc';
@@ -40,7 +40,7 @@ export function openMlflowStore(access: MlflowAccess, context: OpenContext, oidc
   const { azure, model, s3 } = access;
   const credential = azure ? azureCredential(azure.connection, { oidcToken: () => oidcToken(azure.devOps), transport }) : undefined;
   // Azure ML's MLflow endpoint takes the Resource Manager audience, as `az account get-access-token` gives it.
-  const auth = azure && credential && model.azureMlWorkspace ? entraAuth({ credential, scope: `${armAudience(azure.connection)}/.default`, registerSecret: context.registerSecret, signal: context.lifetime.signal }) : undefined;
+  const auth = azure && credential && model.azureMlWorkspace ? entraAuth({ credential, scope: armScope(azure.connection), registerSecret: context.registerSecret, signal: context.lifetime.signal }) : undefined;
   const client = new MlflowClient({ trackingUri: new URL(model.trackingUri), token: model.token, ...(auth ? { auth } : {}), network: context.network, signal: context.lifetime.signal, retry: access.retry, log: context.log });
   const stores: ArtifactStores = {
     ...(s3 ? { openS3: async (bucket: string) => (await import('./s3Store')).openS3Store({ ...s3, bucket }, { ...context, oidcToken }) } : {}),
@@ -48,10 +48,6 @@ export function openMlflowStore(access: MlflowAccess, context: OpenContext, oidc
     ...(azure && credential ? { openDatastore: datastoreOpener(azure.connection, credential, model.azureMlWorkspace, transport, context.registerSecret) } : {}),
   };
   return new MlflowModelStore(model, client, stores);
-}
-
-function armAudience(connection: AzureRmConnection): string {
-  return (connection.resourceManagerAudience ?? new URL(connection.armUrl).origin).replace(/\/+$/, '');
 }
 
 /** Blob URLs in the connection string's account; with an AzureRM connection, any Azure Blob Storage host, with its Entra token. */

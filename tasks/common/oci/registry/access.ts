@@ -3,7 +3,7 @@
  * connection, and the step that turns it into a credential. Only an ACR connection needs Azure:
  * its Entra ID token is what ACR exchanges for registry tokens.
  */
-import { defaultArmUrl, type AzureRmConnection } from '../../azure/connection';
+import { armScope, type AzureRmConnection } from '../../azure/connection';
 import type { TokenCredential } from '@azure/core-auth';
 import type { OidcContext } from '../../azure/oidc';
 import type { AzureTransport } from '../../azure/transport';
@@ -38,8 +38,7 @@ export function registryCredential(access: RegistryAccess, transport: AzureTrans
         return (await credential).getToken(scope);
       };
       // ACR's exchange accepts a token for Azure Resource Manager, the audience every Azure identity can get.
-      const audience = connection.resourceManagerAudience ?? defaultArmUrl;
-      const scope = `${audience.replace(/\/?$/, '/')}.default`;
+      const scope = armScope(connection);
       return {
         kind: 'entra',
         tenantId: connection.tenantId,
