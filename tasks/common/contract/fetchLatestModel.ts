@@ -1,7 +1,7 @@
 // Generated from tasks/FetchLatestModelV1/task.json by scripts/contracts.mjs (npm run build). Do not edit:
 // change task.json and rebuild.
 
-/** Fetch Latest Model 1.4.0: every input, with its pick-list values and default. */
+/** Fetch Latest Model 1.4.1: every input, with its pick-list values and default. */
 export const FetchLatestModelInputs = {
   source: { name: 'source', kind: 'pickList', options: ['azureBlob', 's3', 'pipelineArtifact', 'azureMLRegistry', 'oci', 'mlflow'], default: 'azureBlob', required: true },
   connectionType: { name: 'connectionType', kind: 'pickList', options: ['azureResourceManager', 'connectionString', 'sasUrl'], default: 'azureResourceManager', required: true },
@@ -51,7 +51,7 @@ export const FetchLatestModelInputs = {
 } as const;
 
 /** The task's name and version, as its provenance names the builder. */
-export const FetchLatestModelTask = { name: 'FetchLatestModel', version: '1.4.0' } as const;
+export const FetchLatestModelTask = { name: 'FetchLatestModel', version: '1.4.1' } as const;
 
 /** The output variables, by name. */
 export const FetchLatestModelOutputs = {
