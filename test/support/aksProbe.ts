@@ -53,7 +53,7 @@ async function probe(request: AksProbeRequest): Promise<AksProbeResult> {
     // The network as a task builds it from this process's environment: any HTTPS_PROXY a test sets applies.
     const network = new Network(agentNetworkSettings({ proxy: null, cert: null, env: process.env }, agent.setSecret));
     const resolved = await resolveKubeconfig(access, { setSecret: agent.setSecret, log: agent.log, network, retry: retryPolicy({ baseDelayMs: request.retryDelayInMs ?? 20 }) }).finally(() => network.close());
-    if (request.connect) connectCluster(resolved.kubeconfig, { network }).close();
+    if (request.connect) connectCluster(resolved, { network }).close();
     return {
       ok: true, kubeconfig: resolved.kubeconfig, describe: resolved.describe, secrets: resolved.secrets,
       expiresOn: resolved.expiresOn?.toISOString(), registered: agent.secrets, lines: agent.lines,
