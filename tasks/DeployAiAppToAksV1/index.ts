@@ -25,7 +25,7 @@ export async function run(): Promise<void> {
     const provenance = inputs.provenance && (await verifyProvenance(inputs.provenance, { network, signal, log: agent.log, retryPolicy: retryPolicy(), onSecret: (value) => agent.setSecret(value) }));
     if (inputs.cluster.kind === 'aks' && inputs.cluster.privateCluster && !inputs.decision) return deployThroughRunCommand(agent, inputs, inputs.cluster, provenance);
     const access = await resolveKubeconfig(inputs.cluster, { setSecret: (value) => agent.setSecret(value), log: agent.log, network, signal });
-    const cluster = connectCluster(access.kubeconfig, { network, signal });
+    const cluster = connectCluster(access, { network, signal });
     try {
       if (inputs.decision) {
         // A later run's promote or abort of a canary left waiting (canaryDecision manual).

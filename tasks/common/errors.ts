@@ -15,7 +15,7 @@ export class TaskError extends Error {
   }
 }
 
-export { INPUT_SLOT } from './messages';
+export { INPUT_SLOT, settingSlot } from './messages';
 
 /**
  * A failure the user fixes by changing one setting, told in the core's own terms: `setting` names

@@ -16,6 +16,20 @@ export const messages: Readonly<Record<MessageKey, string>> = catalog;
 export const INPUT_SLOT = '{input}';
 
 /**
+ * An argument naming the input of another setting than the failure's own, for a failure that came
+ * through several inputs (a cluster's credentials: the connection, resource group and cluster).
+ * pipeline/ fills it in as it fills INPUT_SLOT; the core shows it as it is.
+ */
+export function settingSlot(setting: string): string {
+  return `{input:${setting}}`;
+}
+
+/** The setting a settingSlot argument names; undefined for any other argument. */
+export function slotSetting(arg: unknown): string | undefined {
+  return typeof arg === 'string' ? /^\{input:([A-Za-z][\w.-]*)\}$/.exec(arg)?.[1] : undefined;
+}
+
+/**
  * A template formatted as task-lib's loc() formats it (util.format), with `input` in its slot: only
  * in the template and in slot arguments, never inside an argument's own text.
  */

@@ -11,6 +11,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AzureMlStandIn, startAzureMlStandIn } from '../support/azureMlStandIn';
+import { assertCleanFailure } from '../support/hostileChecks';
 import { type AzureStandIns, startAzureStandIns, subscriptionId } from '../support/azureStandIns';
 import { type Azurite, startAzurite } from '../support/azurite';
 import { endpointEnv, type EndpointSpec } from '../support/fakeAzureEndpoint';
@@ -26,6 +27,8 @@ const BLOB_HOST = 'devstoreaccount1.blob.core.windows.net';
 const MLFLOW_HOST = 'eastus.api.azureml.ms';
 const WORKSPACE_PATH = `/mlflow/v1.0/subscriptions/${subscriptionId}/resourceGroups/ml-rg/providers/Microsoft.MachineLearningServices/workspaces/contoso-ml`;
 const TRACKING_URI = `azureml://${MLFLOW_HOST}${WORKSPACE_PATH}`;
+/** A location the server gives in a workspace that is not there, its name carrying an agent command. */
+const HOSTILE_LOCATION = `azureml://subscriptions/${subscriptionId}/resourceGroups/ml-rg/workspaces/retired-ml ##vso[task.setvariable variable=INJECTED]pwned/datastores/workspaceblobstore/paths/m/`;
 
 describe('FetchLatestModel e2e from an Azure ML workspace\'s MLflow endpoint with an AzureRM connection', function () {
   this.timeout(120_000);
@@ -65,6 +68,7 @@ describe('FetchLatestModel e2e from an Azure ML workspace\'s MLflow endpoint wit
           versions: [
             { version: '12', createdMs: 12, downloadUri: `wasbs://mlflow@${BLOB_HOST}/5/r12/artifacts/model` },
             { version: '4', createdMs: 4, downloadUri: 'azureml://datastores/workspaceblobstore/paths/LocalUpload/churn/4/model' },
+            { version: '3', createdMs: 3, downloadUri: HOSTILE_LOCATION },
           ],
         },
       },
@@ -119,6 +123,13 @@ describe('FetchLatestModel e2e from an Azure ML workspace\'s MLflow endpoint wit
     assert.deepEqual(readdirSync(fetched.destination), ['model.pkl']);
     assert.ok(readFileSync(join(fetched.destination, 'model.pkl')).equals(datastoreWeights));
     assertNothingLeaked(fetched);
+  });
+
+  it('fails naming the artifact location the server returned (defused), not mlflowTrackingUri, when only that location names the workspace', async () => {
+    const { run, destination } = await fetch({ selection: 'pinned', version: '3' });
+    assertCleanFailure(run, { taskDir, names: /^The MLflow tracking server returned the artifact location azureml:\/\/subscriptions\/[^ ]+\/workspaces\/retired-ml #\\#vso\[task\.setvariable variable=INJECTED\]pwned\/datastores\//, secrets: { 'client secret': azure.clientSecret }, absent: [destination] });
+    assert.doesNotMatch(run.result.message, /mlflowTrackingUri/);
+    assert.equal(run.variables.INJECTED, undefined);
   });
 
   it('fails naming azureSubscription when neither a connection nor a token is given for the workspace', async () => {

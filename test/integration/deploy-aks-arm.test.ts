@@ -43,6 +43,8 @@ describe('Deploy: AKS credentials through Azure Resource Manager', function () {
         { resourceGroup: 'rg-ai', name: 'aks-legacy', auth: 'entra', entraFormat: 'azure' },
         { resourceGroup: 'rg-ai', name: 'aks-nolocal', auth: 'entra', disableLocalAccounts: true },
         { resourceGroup: 'rg-locked', name: 'aks-locked', auth: 'local', users: ['someone-else'], admins: ['someone-else'] },
+        { resourceGroup: 'rg-flawed', name: 'aks-http', auth: 'local', kubeconfigFlaw: 'httpServer' },
+        { resourceGroup: 'rg-flawed', name: 'aks-nocontext', auth: 'local', kubeconfigFlaw: 'noCurrentContext' },
       ],
     });
   });
@@ -54,7 +56,7 @@ describe('Deploy: AKS credentials through Azure Resource Manager', function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  async function resolve(which: 'secret' | 'federated', inputs: Record<string, string>, env: Record<string, string> = {}): Promise<AksProbeResult> {
+  async function resolve(which: 'secret' | 'federated', inputs: Record<string, string>, env: Record<string, string> = {}, connect = false): Promise<AksProbeResult> {
     const connection = { ...s.connections[which], url: aks.url };
     const { id, ...endpoint } = connection;
     const o = s.oidc;
@@ -64,7 +66,7 @@ describe('Deploy: AKS credentials through Azure Resource Manager', function () {
     };
     const run = await runAksProbe({
       inputs: { connectionType: 'azureResourceManager', azureSubscription: id, resourceGroup: 'rg-ai', ...inputs },
-      endpoints: { [id]: endpoint }, variables,
+      endpoints: { [id]: endpoint }, variables, connect,
     }, { ...s.processEnv, ...env });
     const { result } = run;
     visible.push(run.stderr, ...result.lines, result.describe ?? '', result.error?.message ?? '');
@@ -192,6 +194,25 @@ describe('Deploy: AKS credentials through Azure Resource Manager', function () {
     const admin = failed(await resolve('secret', { resourceGroup: 'rg-locked', kubernetesCluster: 'aks-locked', useClusterAdmin: 'true' }), 'AksForbidden');
     assert.match(admin.message, /'Azure Kubernetes Service Cluster Admin Role'/);
   });
+
+  // The kubeconfig came from AKS through azureSubscription, resourceGroup and kubernetesCluster: a
+  // problem with it is the cluster's credentials, never a Kubernetes service connection's.
+  const flawed: [string, string, string, RegExp][] = [
+    ['whose server is plain http (refused when the task connects)', 'aks-http', 'false', /cluster 'aks-http' has server 'http:\/\/[^']+', which is not an https:\/\/ URL/],
+    ['without a current-context (refused as it is read)', 'aks-nocontext', 'false', /no current-context/],
+    ['as admin credentials', 'aks-http', 'true', /which is not an https:\/\/ URL/],
+  ];
+  for (const [title, cluster, admin, problem] of flawed) {
+    it(`a kubeconfig from AKS ${title}: names the inputs it came from and says AKS issued it`, async function () {
+      const error = failed(await resolve('secret', { resourceGroup: 'rg-flawed', kubernetesCluster: cluster, useClusterAdmin: admin }, {}, true), 'AksCredentialsUnusable');
+      assert.notEqual(error.input, 'kubernetesServiceConnection', error.message);
+      assert.equal(error.input, 'kubernetesCluster');
+      assert.match(error.message, new RegExp(`^Inputs 'azureSubscription', 'resourceGroup' and 'kubernetesCluster' name AKS cluster '${cluster}' in resource group 'rg-flawed' \\(service connection '[^']+'\\)`));
+      assert.match(error.message, new RegExp(`the cluster ${admin === 'true' ? 'admin' : 'user'} credentials AKS returned for it cannot be used`));
+      assert.match(error.message, problem);
+      assert.doesNotMatch(error.message, /Kubernetes service connection|kubernetesServiceConnection/);
+    });
+  }
 
   it('retries a 503', async function () {
     aks.failNext(1, 503);

@@ -17,6 +17,8 @@ import { openModelStore } from '../../tasks/common/model/openStore';
 import { Network } from '../../tasks/common/net/network';
 import { networkSettings, proxySettings } from '../../tasks/common/net/settings';
 import { readFetchInputs } from '../../tasks/common/pipeline/fetchInputs';
+import { InputError } from '../../tasks/common/pipeline/inputError';
+import { asInputError } from '../../tasks/common/pipeline/settings';
 import { type AzureMlStandIn, startAzureMlStandIn } from '../support/azureMlStandIn';
 import { type AzureStandIns, startAzureStandIns, subscriptionId } from '../support/azureStandIns';
 import { type Azurite, startAzurite } from '../support/azurite';
@@ -28,6 +30,9 @@ import { createTestCa } from '../support/tls';
 
 const BLOB_HOST = 'devstoreaccount1.blob.core.windows.net';
 const WORKSPACE_PATH = `/mlflow/v1.0/subscriptions/${subscriptionId}/resourceGroups/ml-rg/providers/Microsoft.MachineLearningServices/workspaces/contoso-ml`;
+/** Artifact locations the server gives in workspaces that are not there: the server's data, not an input. */
+const RETIRED_WORKSPACE_URI = `azureml://subscriptions/${subscriptionId}/resourcegroups/ml-rg/workspaces/retired-ml/datastores/workspaceblobstore/paths/LocalUpload/churn/5/model/`;
+const GONE_GROUP_URI = `azureml://subscriptions/${subscriptionId}/resourceGroups/gone-rg/workspaces/contoso-ml/datastores/workspaceblobstore/paths/LocalUpload/churn/4/model/`;
 
 describe('fetchLatestModel from an Azure ML workspace\'s MLflow endpoint, with an AzureRM connection', function () {
   this.timeout(60_000);
@@ -47,12 +52,14 @@ describe('fetchLatestModel from an Azure ML workspace\'s MLflow endpoint, with a
   };
   const models: Record<string, StandInModel> = {
     churn: {
-      aliases: { champion: '9', datastore: '3', identity: '7', hostile: '6' },
+      aliases: { champion: '9', datastore: '3', identity: '7', hostile: '6', retired: '5', gone: '4' },
       versions: [
         { version: '9', createdMs: 9, downloadUri: `wasbs://mlflow@${BLOB_HOST}/1/run9/artifacts/model` },
         { version: '3', createdMs: 3, downloadUri: `azureml://subscriptions/${subscriptionId}/resourceGroups/ml-rg/workspaces/contoso-ml/datastores/workspaceblobstore/paths/LocalUpload/churn/3/model/` },
         { version: '7', createdMs: 7, downloadUri: 'azureml://datastores/identitystore/paths/churn/7' },
         { version: '6', createdMs: 6, downloadUri: 'https://evil.example.com/mlflow/1/run9/artifacts/model' },
+        { version: '5', createdMs: 5, downloadUri: RETIRED_WORKSPACE_URI },
+        { version: '4', createdMs: 4, downloadUri: GONE_GROUP_URI },
       ],
     },
   };
@@ -167,6 +174,45 @@ describe('fetchLatestModel from an Azure ML workspace\'s MLflow endpoint, with a
     const run = await fetch({ mlflowAlias: 'hostile' });
     await assert.rejects(run.attempt(), (error: unknown) => error instanceof TaskError && error.key === 'MlflowArtifactStoreUnsupported' && /https:\/\/evil\.example\.com/.test(error.message));
     assert.ok(!proxy.hosts.includes('evil.example.com'));
+  });
+
+  const fromServer: [string, string, string, RegExp][] = [
+    ['a workspace', 'retired', RETIRED_WORKSPACE_URI, /workspace 'retired-ml' in resource group 'ml-rg' .*: no such workspace in that resource group/],
+    ['a resource group', 'gone', GONE_GROUP_URI, /workspace 'contoso-ml' in resource group 'gone-rg' .*: no such resource group in that subscription/],
+  ];
+  for (const [what, alias, uri, missingPart] of fromServer) {
+    it(`names the server's artifact location, not mlflowTrackingUri, for ${what} that only the location names`, async () => {
+      const run = await fetch({ mlflowAlias: alias });
+      const error = await run.attempt().then(() => assert.fail('fetched'), (caught: unknown) => caught);
+      assert.ok(error instanceof TaskError, String(error));
+      assert.equal(error.key, 'MlflowArtifactWorkspaceMissing', error.message);
+      assert.ok(!(error instanceof SettingError), 'not a setting of the task: the location came from the server');
+      const reported = asInputError(error, run.settings);
+      assert.ok(!(reported instanceof InputError && reported.input === 'mlflowTrackingUri'), `named ${(reported as InputError).input}`);
+      assert.ok((reported as Error).message.startsWith(`The MLflow tracking server returned the artifact location ${uri} `), (reported as Error).message);
+      assert.match((reported as Error).message, missingPart);
+      assert.match((reported as Error).message, /azureml:\/\/datastores\/<datastore>\/paths\/<path>/, 'says what is accepted');
+      assert.deepEqual(readdirSync(work).filter((name) => name === run.destination.split('/').pop()), [], 'nothing written');
+    });
+  }
+
+  it('still names mlflowTrackingUri when the workspace the user typed is not there', async () => {
+    const ghostPath = WORKSPACE_PATH.replace('/contoso-ml', '/ghost-ml');
+    const armOrigin = new URL(aml.url).origin;
+    const ghost = await startMlflowStandIn({
+      tls: azure.ca, basePath: ghostPath, artifacts: {}, models,
+      acceptsToken: (token) => String(azure.entra.verifyAccessToken(token)?.aud ?? '').replace(/\/$/, '') === armOrigin,
+    });
+    try {
+      const run = await fetch({ mlflowAlias: 'identity' }, ghost);
+      const error = await run.attempt().then(() => assert.fail('fetched'), (caught: unknown) => caught);
+      assert.ok(error instanceof SettingError && error.setting === 'workspace', String(error));
+      const reported = asInputError(error, run.settings);
+      assert.ok(reported instanceof InputError && reported.input === 'mlflowTrackingUri', String(reported));
+      assert.match(reported.message, /^Input 'mlflowTrackingUri' is 'ghost-ml', but resource group ml-rg has no Azure Machine Learning workspace/);
+    } finally {
+      await ghost.close();
+    }
   });
 
   const missing: [string, Record<string, string>, string, RegExp][] = [

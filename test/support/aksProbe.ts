@@ -8,6 +8,7 @@
  * runAksProbe (below) starts it; the script itself runs only when AKS_PROBE is set.
  */
 import { resolveKubeconfig } from '../../tasks/common/azure/clusterAccess';
+import { connectCluster } from '../../tasks/common/kube/cluster';
 import { SettingError, TaskError } from '../../tasks/common/errors';
 import { InputError } from '../../tasks/common/pipeline/inputError';
 import { Network } from '../../tasks/common/net/network';
@@ -25,6 +26,8 @@ export interface AksProbeRequest {
   readonly endpoints: Record<string, Omit<EndpointSpec, 'id'>>;
   readonly variables?: Record<string, string>;
   readonly retryDelayInMs?: number;
+  /** Then connects to the cluster with the kubeconfig, as the task does next (no request is sent). */
+  readonly connect?: boolean;
 }
 
 export interface AksProbeResult {
@@ -50,6 +53,7 @@ async function probe(request: AksProbeRequest): Promise<AksProbeResult> {
     // The network as a task builds it from this process's environment: any HTTPS_PROXY a test sets applies.
     const network = new Network(agentNetworkSettings({ proxy: null, cert: null, env: process.env }, agent.setSecret));
     const resolved = await resolveKubeconfig(access, { setSecret: agent.setSecret, log: agent.log, network, retry: retryPolicy({ baseDelayMs: request.retryDelayInMs ?? 20 }) }).finally(() => network.close());
+    if (request.connect) connectCluster(resolved, { network }).close();
     return {
       ok: true, kubeconfig: resolved.kubeconfig, describe: resolved.describe, secrets: resolved.secrets,
       expiresOn: resolved.expiresOn?.toISOString(), registered: agent.secrets, lines: agent.lines,

@@ -38,6 +38,8 @@ export interface AksClusterSpec {
   readonly users?: readonly string[];
   /** Client ids holding the Cluster Admin Role; everyone when omitted. */
   readonly admins?: readonly string[];
+  /** Hands out a kubeconfig no client can use: its server over plain http, or no current-context. */
+  readonly kubeconfigFlaw?: 'httpServer' | 'noCurrentContext';
 }
 
 export interface AksStandInOptions {
@@ -133,11 +135,12 @@ function kubeconfig(o: AksStandInOptions, spec: AksClusterSpec, admin: boolean, 
     token: admin ? front.tokens.admin : front.tokens.user,
   };
   const context = admin ? `${spec.name}-admin` : spec.name;
+  const server = spec.kubeconfigFlaw === 'httpServer' ? front.url.replace(/^https:/, 'http:') : front.url;
   return dump({
     apiVersion: 'v1',
-    clusters: [{ cluster: { 'certificate-authority-data': front.caData, server: front.url }, name: spec.name }],
+    clusters: [{ cluster: { 'certificate-authority-data': front.caData, server }, name: spec.name }],
     contexts: [{ context: { cluster: spec.name, user }, name: context }],
-    'current-context': context,
+    ...(spec.kubeconfigFlaw === 'noCurrentContext' ? {} : { 'current-context': context }),
     kind: 'Config',
     preferences: {},
     users: [{ name: user, user: spec.auth === 'entra' && !admin ? entraUser(o, spec) : local }],

@@ -92,15 +92,17 @@ describe('DeployAiAppToAks inputs', () => {
 
   it('names each setting the Deploy core may raise as a declared input, by connection type', () => {
     const declared = new Set(deployTask.inputs.map((input) => input.name));
-    const raised = ['clusterConnection', 'kubeconfig', 'registryConnection', 'namespace', 'image', 'manifests', 'containers', 'images', 'appName', 'replicas', 'containerPort', 'servicePort', 'serviceType', 'dnsLabel', 'readinessPath', 'env', 'imagePullSecret', 'progressDeadlineSeconds', 'modelDigest'];
+    const raised = ['clusterConnection', 'registryConnection', 'namespace', 'image', 'manifests', 'containers', 'images', 'appName', 'replicas', 'containerPort', 'servicePort', 'serviceType', 'dnsLabel', 'readinessPath', 'env', 'imagePullSecret', 'progressDeadlineSeconds', 'modelDigest'];
     for (const type of ['kubernetesServiceConnection', 'azureResourceManager'] as const) {
       const settings = deploySettings(type);
-      for (const setting of [...raised, ...(type === 'azureResourceManager' ? ['resourceGroup', 'cluster', 'useClusterAdmin', 'privateCluster'] : [])]) {
+      for (const setting of [...raised, ...(type === 'azureResourceManager' ? ['resourceGroup', 'cluster', 'useClusterAdmin', 'privateCluster'] : ['kubeconfig'])]) {
         assert.ok(declared.has(settings[setting]), `${type}: setting ${setting} is carried by '${settings[setting]}', not a declared input`);
       }
     }
     assert.deepEqual([deploySettings('kubernetesServiceConnection').clusterConnection, deploySettings('azureResourceManager').clusterConnection], ['kubernetesServiceConnection', 'azureSubscription']);
     assert.deepEqual([deploySettings('azureResourceManager').cluster, deploySettings('kubernetesServiceConnection').imagePullSecret], ['kubernetesCluster', 'imagePullSecretName']);
+    // A kubeconfig in an azureResourceManager run is the one AKS issued (named by 'cluster'), never a Kubernetes connection's.
+    assert.equal(deploySettings('azureResourceManager').kubeconfig, undefined);
   });
 
   it('checks the model when a digest is given, at the path and field task.json names, unless verifyModel is off', () => {

@@ -3,7 +3,10 @@ import { inspect } from 'node:util';
 import { load } from 'js-yaml';
 import { InputError } from '../../tasks/common/pipeline/inputError';
 import { type ClusterAccessRequest, resolveKubeconfig } from '../../tasks/common/azure/clusterAccess';
+import { connectCluster } from '../../tasks/common/kube/cluster';
 import { readClusterAccess } from '../../tasks/common/pipeline/kubeConnection';
+import { deploySettings } from '../../tasks/common/pipeline/deployInputs';
+import { asInputError } from '../../tasks/common/pipeline/settings';
 import { fakeAgent, type RecordingAgent } from '../support/fakeAgent';
 import type { EndpointSpec } from '../support/fakeAzureEndpoint';
 
@@ -220,6 +223,28 @@ describe('Deploy cluster access: bad input names the input, the value and what i
     const { agent, access } = connect(kubeconfigWith({ kubeconfig: plugin }));
     assert.equal(access.kind, 'serviceConnection');
     assert.ok(agent.secrets.includes('s3cr3t-arg-value'), 'a secret exec argument is registered');
+  });
+
+  it('a connection whose kubeconfig fails as the task connects with it: names the connection, as it does while reading it', async () => {
+    const checks: [Spec, string, RegExp[]][] = [
+      [withChanges(serviceAccountConnection, {}, {}, { url: 'http://10.0.0.1:8080' }), 'KubeConnectionServerNotHttps', [/cluster 'kubernetes-service-connection' has server 'http:\/\/10\.0\.0\.1:8080', which is not an https:\/\/ URL/]],
+      [kubeconfigWith({ kubeconfig: kubeconfigYaml.replace('    server: https://aks-prod-dns', '    proxy-url: socks5://10.0.0.9:1080\n    server: https://aks-prod-dns') }), 'KubeConnectionProxyUnsupported', [/cluster 'prod' has a proxy-url of scheme 'socks5'/]],
+    ];
+    for (const [endpoint, key, patterns] of checks) {
+      const { agent, access } = connect(endpoint);
+      const resolved = await resolveKubeconfig(access, { setSecret: agent.setSecret, log: agent.log, network: agent.network() });
+      let caught: unknown;
+      try {
+        connectCluster(resolved, { network: agent.network() }).close();
+      } catch (error) {
+        caught = asInputError(error, deploySettings('kubernetesServiceConnection'));
+      }
+      assert.ok(caught instanceof InputError, `expected an InputError, got ${String(caught)}`);
+      assert.equal(caught.key, key, caught.message);
+      assert.equal(caught.input, 'kubernetesServiceConnection');
+      assert.match(caught.message, /^Input 'kubernetesServiceConnection' names service connection 'k8s-prod', whose /);
+      for (const pattern of patterns) assert.match(caught.message, pattern);
+    }
   });
 
   it('a privateCluster that is not a boolean', () => {

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FetchLatestModelInputs } from '../../tasks/common/contract/fetchLatestModel';
-import { INPUT_SLOT, SettingError, TaskError } from '../../tasks/common/errors';
+import { INPUT_SLOT, SettingError, TaskError, settingSlot } from '../../tasks/common/errors';
 import { InputError } from '../../tasks/common/pipeline/inputError';
 import { boolInput, intInput, pickInput, textInput } from '../../tasks/common/pipeline/inputs';
 import { asInputError } from '../../tasks/common/pipeline/settings';
@@ -31,6 +31,16 @@ describe('settings: a core failure names a setting, the task names the input', (
     const typed = `"{input}" = 'yes'`;
     const error = asInputError(new SettingError('tagQuery', 'InputInvalid', [INPUT_SLOT, typed, 'no such tag']), { tagQuery: 'tagQuery' }) as InputError;
     assert.equal(error.message, `Input 'tagQuery' is '${typed}': no such tag`);
+  });
+
+  it('names the inputs of other settings the message names (settingSlot) by this run\'s table too', () => {
+    const failure = new SettingError('cluster', 'AksCredentialsUnusable', [settingSlot('clusterConnection'), settingSlot('resourceGroup'), INPUT_SLOT, 'aks-1', 'rg-1', 'arm-1', 'user', 'no current-context', settingSlot('useClusterAdmin')]);
+    const error = asInputError(failure, { clusterConnection: 'azureSubscription', resourceGroup: 'resourceGroup', cluster: 'kubernetesCluster' }) as InputError;
+    assert.equal(error.input, 'kubernetesCluster');
+    assert.match(error.message, /^Inputs 'azureSubscription', 'resourceGroup' and 'kubernetesCluster' name AKS cluster 'aks-1' in resource group 'rg-1' \(service connection 'arm-1'\)/);
+    // A setting the table leaves out is named as itself, as the failure's own is.
+    assert.match(error.message, /or switch 'useClusterAdmin' to use its other credentials\.$/);
+    assert.ok(!error.message.includes('{input'), error.message);
   });
 
   it('passes every other error through as it is', () => {

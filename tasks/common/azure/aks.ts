@@ -9,7 +9,7 @@ import type { AccessToken, TokenCredential } from '@azure/identity';
 import type { PipelineResponse } from '@azure/core-rest-pipeline';
 import { INPUT_SLOT, RemoteError, SettingError, type TaskError } from '../errors';
 import {
-  type Kubeconfig, KubeconfigError, type ResolvedCluster, credentialValuesIn, entraServerIdOf, kubeconfigSecrets, parseKubeconfig, selectContext, serializeKubeconfig, useBearerToken,
+  type Kubeconfig, KubeconfigError, type KubeconfigOrigin, type ResolvedCluster, credentialValuesIn, entraServerIdOf, kubeconfigSecrets, parseKubeconfig, selectContext, serializeKubeconfig, useBearerToken,
 } from '../kube/kubeconfig';
 import { kubeconfigFailure } from '../kube/kubeconfigFailure';
 import type { Log } from '../log';
@@ -78,7 +78,7 @@ class AksClient {
     const wanted = this.ref.useClusterAdmin ? 'clusterAdmin' : 'clusterUser';
     const entries = answer.body.kubeconfigs ?? [];
     const value = (entries.find((entry) => entry.name === wanted) ?? entries[0])?.value;
-    if (!value) throw new RemoteError('AksCredentialsInvalid', [this.ref.clusterName, this.ref.resourceGroup, 'the answer holds no kubeconfig']);
+    if (!value) throw kubeconfigFailure(new KubeconfigError('invalid', 'the answer holds no kubeconfig'), aksOrigin(this.ref));
     setSecret(value);
     return Buffer.from(value, 'base64').toString('utf8');
   }
@@ -172,6 +172,11 @@ async function signInWithEntra(doc: Kubeconfig, ref: AksClusterRef, deps: AksDep
   return expiresOn === undefined ? undefined : new Date(expiresOn);
 }
 
+/** The kubeconfigs here are the credentials AKS issued for the cluster: their problems are told as such. */
+function aksOrigin(ref: AksClusterRef): KubeconfigOrigin {
+  return { kind: 'aks', cluster: ref.clusterName, resourceGroup: ref.resourceGroup, connection: ref.connectionName, admin: ref.useClusterAdmin };
+}
+
 function parsed(text: string, ref: AksClusterRef): Kubeconfig {
   try {
     const doc = parseKubeconfig(text);
@@ -179,7 +184,7 @@ function parsed(text: string, ref: AksClusterRef): Kubeconfig {
     return doc;
   } catch (error) {
     if (!(error instanceof KubeconfigError)) throw error;
-    throw kubeconfigFailure(error, { kind: 'aks', cluster: ref.clusterName, resourceGroup: ref.resourceGroup });
+    throw kubeconfigFailure(error, aksOrigin(ref));
   }
 }
 
@@ -204,6 +209,7 @@ export async function aksKubeconfig(ref: AksClusterRef, deps: AksDeps): Promise<
   if (expiresOn) deps.log.info('AksEntraToken', ref.clusterName, ref.connectionName, expiresOn.toISOString(), Math.round((expiresOn.getTime() - Date.now()) / 60_000));
   return {
     kubeconfig: serializeKubeconfig(doc),
+    origin: aksOrigin(ref),
     describe: describe(ref, !!cluster?.properties?.aadProfile?.managed, expiresOn),
     secrets: kubeconfigSecrets(doc),
     ...(expiresOn ? { expiresOn } : {}),

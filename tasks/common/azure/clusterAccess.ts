@@ -109,7 +109,7 @@ function aksCluster(request: AzureClusterAccess, deps: ResolveDeps): Promise<Res
  */
 export async function resolveKubeconfig(request: ClusterAccessRequest, deps: ResolveDeps): Promise<ResolvedCluster> {
   const resolved = request.kind === 'serviceConnection'
-    ? { kubeconfig: request.kubeconfig, describe: describeServiceConnection(request), secrets: request.secrets }
+    ? { kubeconfig: request.kubeconfig, origin: { kind: 'serviceConnection', connection: request.connectionName } as const, describe: describeServiceConnection(request), secrets: request.secrets }
     : await aksCluster(request, deps);
   deps.log.info('KubeConnectionUsing', resolved.describe);
   return resolved;

@@ -1,7 +1,7 @@
 // Generated from tasks/DeployAiAppToAksV1/task.json by scripts/contracts.mjs (npm run build). Do not edit:
 // change task.json and rebuild.
 
-/** Deploy AI App To AKS 1.3.1: every input, with its pick-list values and default. */
+/** Deploy AI App To AKS 1.3.2: every input, with its pick-list values and default. */
 export const DeployAiAppToAksInputs = {
   connectionType: { name: 'connectionType', kind: 'pickList', options: ['kubernetesServiceConnection', 'azureResourceManager'], default: 'kubernetesServiceConnection', required: true },
   kubernetesServiceConnection: { name: 'kubernetesServiceConnection', kind: 'connectedService', required: true },
@@ -53,7 +53,7 @@ export const DeployAiAppToAksInputs = {
 } as const;
 
 /** The task's name and version, as its provenance names the builder. */
-export const DeployAiAppToAksTask = { name: 'DeployAiAppToAks', version: '1.3.1' } as const;
+export const DeployAiAppToAksTask = { name: 'DeployAiAppToAks', version: '1.3.2' } as const;
 
 /** The output variables, by name. */
 export const DeployAiAppToAksOutputs = {

@@ -1,7 +1,7 @@
 /**
- * A connection to one Kubernetes cluster: the kubeconfig of the service connection, checked up front
- * so a broken one fails as setting 'kubeconfig' (the task names its input), never with a client-node
- * stack trace.
+ * A connection to one Kubernetes cluster: the kubeconfig, checked up front so a broken one fails
+ * as told for where it came from (kubeconfigFailure.ts: the service connection, the credentials AKS
+ * issued, or a kubeconfig handed over as such), never with a client-node stack trace.
  * Every request goes through the network layer (kube/transport.ts says what it carries), under a
  * signal: the task's cancel, plus the deadline of whichever phase holds the cluster (within()).
  * Messages name contexts, clusters and users, never the kubeconfig text, tokens or keys.
@@ -9,11 +9,11 @@
 import {
   AppsV1Api, CoreV1Api, HttpMethod, KubeConfig, KubernetesObjectApi, RequestContext, ServerConfiguration, type V1APIResource, createConfiguration,
 } from '@kubernetes/client-node';
-import { INPUT_SLOT, SettingError } from '../errors';
+import type { TaskError } from '../errors';
 import { kubeHttpLibrary, openKubeRequest, type KubeHttpOptions } from '../net/adapters/kubeHttp';
 import type { NetResponse } from '../net/body';
 import type { Network } from '../net/network';
-import { KubeconfigError, parseKubeconfig, selectContext } from './kubeconfig';
+import { KubeconfigError, type KubeconfigSource, parseKubeconfig, selectContext } from './kubeconfig';
 import { kubeconfigFailure } from './kubeconfigFailure';
 import { clusterNetwork, kubeAuth } from './transport';
 
@@ -54,12 +54,24 @@ class DiscoveringObjectApi extends KubernetesObjectApi {
   }
 }
 
-export function connectCluster(kubeconfigYaml: string, options: ConnectOptions): Cluster {
-  const config = loadKubeconfig(kubeconfigYaml);
-  const server = checkServer(config);
-  const network = clusterNetwork(config, options.network);
+/** Runs a check of the kubeconfig, telling a problem it finds as `failure` does. */
+function checking<T>(failure: (error: KubeconfigError) => TaskError, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    throw error instanceof KubeconfigError ? failure(error) : error;
+  }
+}
+
+/** `source` is a kubeconfig and where it came from (ResolvedCluster), or a kubeconfig handed over as such (tests, the demo). */
+export function connectCluster(source: string | KubeconfigSource, options: ConnectOptions): Cluster {
+  const { kubeconfig, origin }: KubeconfigSource = typeof source === 'string' ? { kubeconfig: source, origin: { kind: 'kubeconfig' } } : source;
+  const failure = (error: KubeconfigError) => kubeconfigFailure(error, origin);
+  const config = checking(failure, () => loadKubeconfig(kubeconfig));
+  const server = checking(failure, () => checkServer(config));
+  const network = checking(failure, () => clusterNetwork(config, options.network));
   const taskSignal = options.signal ?? new AbortController().signal;
-  const auth = kubeAuth(config, taskSignal);
+  const auth = kubeAuth(config, taskSignal, failure);
   const close = () => (network === options.network ? undefined : network.close());
   const bound = (signal: AbortSignal): Cluster => {
     const http: KubeHttpOptions = { network, signal, auth, maxBodyBytes: KUBE_BODY_LIMIT };
@@ -106,18 +118,13 @@ export function apiResource(cluster: Cluster, apiVersion: string, kind: string):
   return cluster.objects.apiResource(apiVersion, kind);
 }
 
-function malformed(reason: string): SettingError {
-  return new SettingError('kubeconfig', 'KubeconfigMalformed', [INPUT_SLOT, reason]);
+function malformed(reason: string): KubeconfigError {
+  return new KubeconfigError('invalid', reason);
 }
 
 /** The same checks the service connection gets (kube/kubeconfig.ts), then client-node's own reading. */
 function loadKubeconfig(text: string): KubeConfig {
-  try {
-    selectContext(parseKubeconfig(text), undefined);
-  } catch (error) {
-    if (!(error instanceof KubeconfigError)) throw error;
-    throw kubeconfigFailure(error, { kind: 'kubeconfig' });
-  }
+  selectContext(parseKubeconfig(text), undefined);
   const config = new KubeConfig();
   try {
     config.loadFromString(text);
@@ -134,7 +141,7 @@ function checkServer(config: KubeConfig): string {
   const cluster = config.getCurrentCluster();
   if (!cluster) throw malformed('its current context names no cluster');
   if (!/^https:\/\//i.test(cluster.server) && !(cluster.server.startsWith('http:') && cluster.skipTLSVerify)) {
-    throw new SettingError('kubeconfig', 'KubeconfigServerInvalid', [INPUT_SLOT, cluster.name, cluster.server]);
+    throw new KubeconfigError('server', `cluster '${cluster.name}' has server '${cluster.server}', which is not an https:// URL`, [], [cluster.name, cluster.server]);
   }
   return cluster.server;
 }

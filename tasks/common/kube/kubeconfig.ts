@@ -7,10 +7,25 @@
 import { dump } from 'js-yaml';
 import { YamlProblem, loadDocument } from './yamlDocuments';
 
-/** What a task needs to talk to the cluster; shared by every way of getting there. */
-export interface ResolvedCluster {
+/**
+ * Where a kubeconfig came from, so a problem with it is told as the user knows it (kubeconfigFailure.ts):
+ * a Kubernetes service connection, the credentials AKS issued for a cluster reached through an
+ * Azure Resource Manager connection, or a kubeconfig handed over as such (tests, the demo).
+ */
+export type KubeconfigOrigin =
+  | { readonly kind: 'serviceConnection'; readonly connection: string }
+  | { readonly kind: 'aks'; readonly cluster: string; readonly resourceGroup: string; readonly connection: string; readonly admin: boolean }
+  | { readonly kind: 'kubeconfig' };
+
+/** A kubeconfig and where it came from: what connectCluster takes. */
+export interface KubeconfigSource {
   /** A kubeconfig (YAML) whose current-context is the cluster to deploy to. */
   readonly kubeconfig: string;
+  readonly origin: KubeconfigOrigin;
+}
+
+/** What a task needs to talk to the cluster; shared by every way of getting there. */
+export interface ResolvedCluster extends KubeconfigSource {
   /** For logs: which cluster and how the task signs in. Never holds a secret. */
   readonly describe: string;
   /** Every credential in `kubeconfig` (already registered with the agent). */
@@ -27,12 +42,15 @@ export interface Kubeconfig extends Entry {
   'current-context'?: string;
 }
 
-export type KubeconfigProblem = 'invalid' | 'noContext' | 'contextMissing' | 'shellCommand';
+/** The first four are found as the file is read; the others as the task connects with it (kube/cluster.ts, kube/transport.ts). */
+export type KubeconfigProblem = 'invalid' | 'noContext' | 'contextMissing' | 'shellCommand' | 'server' | 'proxy' | 'credentials';
 
 /**
  * A kubeconfig that cannot be used. `reason` is safe to show: it names entries (contexts, clusters,
- * users), never a value from the file. `subject` holds the names a problem is about: for
- * 'contextMissing', the context asked for; for 'shellCommand', the user and its auth-provider.
+ * users) and at most a server URL or proxy scheme, never a credential. `subject` holds what a
+ * problem is about: for 'contextMissing', the context asked for; for 'shellCommand', the user and
+ * its auth-provider; for 'server', the cluster and its server; for 'proxy', the cluster and its
+ * proxy's scheme; for 'credentials', the user and why its credentials could not be made.
  * kubeconfigFailure.ts turns it into the message for where the kubeconfig came from.
  */
 export class KubeconfigError extends Error {

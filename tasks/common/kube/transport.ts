@@ -8,11 +8,12 @@ import * as childProcess from 'node:child_process';
 import type * as https from 'node:https';
 import { basename } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { INPUT_SLOT, SettingError } from '../errors';
+import type { TaskError } from '../errors';
 import type { KubeRequestAuth } from '../net/adapters/kubeHttp';
 import { stoppedBy } from '../net/errors';
 import { Network, type PeerTls } from '../net/network';
 import { networkSettings, proxySettings } from '../net/settings';
+import { KubeconfigError } from './kubeconfig';
 
 /** An exec plugin that has not printed its credential by then is stopped (kubelogin takes seconds). */
 export const EXEC_PLUGIN_TIMEOUT_MS = 60_000;
@@ -40,7 +41,9 @@ export function clusterNetwork(config: KubeConfig, network: Network): Network {
     // reported below
   }
   const scheme = url?.protocol.replace(/:$/, '') ?? '(not a URL)';
-  if (!url || (scheme !== 'http' && scheme !== 'https')) throw new SettingError('kubeconfig', 'KubeconfigProxyUnsupported', [INPUT_SLOT, cluster.name, scheme]);
+  if (!url || (scheme !== 'http' && scheme !== 'https')) {
+    throw new KubeconfigError('proxy', `cluster '${cluster.name}' has a proxy-url of scheme '${scheme}', and only http(s) proxies are supported`, [], [cluster.name, scheme]);
+  }
   const proxy = proxySettings(url, [], decoded(url.username), decoded(url.password));
   return new Network(networkSettings({ proxy, tls: network.settings.tls, deadlines: network.settings.deadlines }));
 }
@@ -104,9 +107,10 @@ function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pr
 /**
  * Headers and TLS for each request. client-node's applyToHTTPSOptions runs the user's
  * authenticator (an exec plugin's token is cached until its expirationTimestamp) and reads the
- * cluster's CA and the user's certificate, from data or from files.
+ * cluster's CA and the user's certificate, from data or from files. Credentials that cannot be
+ * made are told by `failure`, for where the kubeconfig came from.
  */
-export function kubeAuth(config: KubeConfig, taskSignal: AbortSignal): (signal?: AbortSignal) => Promise<KubeRequestAuth> {
+export function kubeAuth(config: KubeConfig, taskSignal: AbortSignal, failure: (error: KubeconfigError) => TaskError): (signal?: AbortSignal) => Promise<KubeRequestAuth> {
   const exec = execAuthenticator(config);
   boundExecPlugins(exec, taskSignal);
   const user = config.getCurrentUser()?.name ?? '(none)';
@@ -116,7 +120,8 @@ export function kubeAuth(config: KubeConfig, taskSignal: AbortSignal): (signal?:
       await withSignal(config.applyToHTTPSOptions(options), signal);
     } catch (error) {
       if (signal?.aborted) throw error;
-      throw new SettingError('kubeconfig', 'KubeconfigCredentialsFailed', [INPUT_SLOT, user, credentialProblem(config, error)]);
+      const problem = credentialProblem(config, error);
+      throw failure(new KubeconfigError('credentials', `the credentials of user '${user}' could not be prepared: ${problem}`, [], [user, problem]));
     }
     keepCredentialWithoutExpiry(exec, user);
     const headers: Record<string, string> = {};

@@ -13,7 +13,7 @@ import type { OidcContext } from '../azure/oidc';
 import type { AzureTransport } from '../azure/transport';
 import { RemoteError } from '../errors';
 import type { RetryPolicy } from '../net/retry';
-import { type AzureMlWorkspaceRef, workspaceOfDatastoreUri } from './azureMlTracking';
+import { type AzureMlWorkspaceRef, artifactWorkspaceFailure, workspaceOfDatastoreUri } from './azureMlTracking';
 import { datastorePathOf, openWorkspaceDatastore } from './azureMlStore';
 import { openBlobStore } from './blobStore';
 import { entraAuth } from './mlflowAuth';
@@ -66,18 +66,23 @@ function blobOpener(connectionString: string | undefined, credential: TokenCrede
   return { openBlob };
 }
 
-/** azureml://…/datastores/<name>/paths/<path>: the datastore of the workspace the URI names, or of the tracking workspace. */
+/**
+ * azureml://…/datastores/<name>/paths/<path>: the datastore of the workspace the URI names, or of
+ * the tracking workspace. A workspace the URI names came from the server, and its failures say so.
+ */
 function datastoreOpener(connection: AzureRmConnection, credential: TokenCredential, tracking: AzureMlWorkspaceRef | undefined, transport: AzureTransport, registerSecret: (value: string) => void) {
   const opened = new Map<string, Promise<ModelStore>>();
   return async (uri: string): Promise<StoreAt> => {
     const target = datastorePathOf(uri)!;
-    const workspace = workspaceOfDatastoreUri(uri) ?? tracking;
+    const named = workspaceOfDatastoreUri(uri);
+    const workspace = named ?? tracking;
     if (!workspace) throw new RemoteError('MlflowDatastoreWorkspaceUnknown', [uri]);
     const key = `${workspace.subscriptionId}/${workspace.resourceGroup}/${workspace.workspace}/${target.datastore}`.toLowerCase();
     let store = opened.get(key);
     if (!store) {
       const client = new MachineLearningClient({ ...armTargetFor(connection, { credential, transport }), ...workspace });
-      store = openWorkspaceDatastore(target.datastore, { client, credential, registerSecret, transport });
+      const opening = openWorkspaceDatastore(target.datastore, { client, credential, registerSecret, transport });
+      store = named ? opening.catch((error: unknown) => Promise.reject(artifactWorkspaceFailure(error, uri, named, connection.name))) : opening;
       opened.set(key, store);
     }
     const path = target.path.replace(/\/+$/, '');

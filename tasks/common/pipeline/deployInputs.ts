@@ -73,8 +73,6 @@ export function deploySettings(connectionType: ConnectionType): SettingInputs {
   return Object.freeze({
     ...APP_SPEC_INPUTS,
     ...clusterSettings(connectionType),
-    // connectCluster's kubeconfig is named as the Kubernetes connection's, whichever way it came.
-    kubeconfig: Inputs.kubernetesServiceConnection.name,
     registryConnection: Inputs.containerRegistry.name,
     manifests: Inputs.manifests.name,
     containers: Inputs.containers.name,

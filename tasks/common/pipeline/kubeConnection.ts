@@ -25,7 +25,8 @@ const authorizationTypes: readonly KubeAuthorizationType[] = ['Kubeconfig', 'Ser
 
 /** Which input carries each setting of the cluster's connection, by connection type. */
 const CLUSTER_SETTINGS: Readonly<Record<ConnectionType, SettingInputs>> = Object.freeze({
-  kubernetesServiceConnection: Object.freeze({ clusterConnection: Inputs.kubernetesServiceConnection.name }),
+  // 'kubeconfig': one connectCluster got without its origin (tests, the demo) is the connection's here, never in an azureResourceManager run.
+  kubernetesServiceConnection: Object.freeze({ clusterConnection: Inputs.kubernetesServiceConnection.name, kubeconfig: Inputs.kubernetesServiceConnection.name }),
   azureResourceManager: Object.freeze({
     clusterConnection: Inputs.azureSubscription.name, resourceGroup: Inputs.resourceGroup.name, cluster: Inputs.kubernetesCluster.name, useClusterAdmin: Inputs.useClusterAdmin.name, privateCluster: Inputs.privateCluster.name,
   }),

@@ -6,6 +6,7 @@
  * failure before it reports it.
  */
 import { SettingError } from '../errors';
+import { slotSetting } from '../messages';
 import { InputError } from './inputError';
 
 export { INPUT_SLOT } from '../errors';
@@ -23,7 +24,12 @@ export function asInputError(error: unknown, settings: SettingInputs): unknown {
   if (!(error instanceof SettingError)) return error;
   // A setting this task does not map is a bug of ours: name the setting rather than nothing.
   const input = settings[error.setting] ?? error.setting;
-  return new InputError(input, error.key, error.args, { cause: error });
+  // Other settings the message names (settingSlot), by their inputs in this run too.
+  const args = error.args.map((arg) => {
+    const setting = slotSetting(arg);
+    return setting === undefined ? arg : (settings[setting] ?? setting);
+  });
+  return new InputError(input, error.key, args, { cause: error });
 }
 
 /**
