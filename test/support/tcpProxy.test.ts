@@ -101,6 +101,21 @@ describe('tcpProxy', function () {
       reader.socket.destroy();
     });
 
+    it("passes the source's end on only after the bytes still waiting for credit", async () => {
+      const clock = new SteppedClock();
+      const source = track(await startSource(100_000));
+      const proxy = track(await startTcpProxy({ targetPort: source.port, bytesPerSecondPerConnection: 1e6, clock }));
+      const reader = read(proxy.port, proxy.host);
+      let ended = false;
+      void reader.done.then(() => (ended = true));
+      while (!ended) {
+        await until(() => ended || clock.pending === 1);
+        clock.advance(20);
+      }
+      // At 1 MB/s the 100,000 bytes need five 20 ms quanta; the source's FIN came long before.
+      assert.deepEqual(await reader.done, { bytes: 100_000, error: undefined });
+    });
+
     it('gives each connection its own budget', async () => {
       const clock = new SteppedClock();
       const source = track(await startSource(Infinity));

@@ -123,6 +123,8 @@ function pump(src: net.Socket, dst: net.Socket, options: PumpOptions): () => voi
   let forwarded = 0;
   let cutAt = options.cutAt;
   let stopped = false;
+  /** The source ended while bytes still waited for credit: dst ends once they are sent. */
+  let ending = false;
   let timer: unknown;
   /** Bytes read but not yet covered by the bucket's credit. */
   let waiting: Buffer | undefined;
@@ -153,6 +155,7 @@ function pump(src: net.Socket, dst: net.Socket, options: PumpOptions): () => voi
     waiting = granted < waiting.length ? waiting.subarray(granted) : undefined;
     if (!waiting) {
       if (holds.has('rate')) release('rate');
+      if (ending) dst.end();
       return;
     }
     hold('rate');
@@ -181,7 +184,8 @@ function pump(src: net.Socket, dst: net.Socket, options: PumpOptions): () => voi
     forward(chunk);
   });
   dst.on('drain', () => release('drain'));
-  src.on('end', () => dst.end());
+  // A paused stream still emits 'end' once it has handed out its last chunk, which may wait here.
+  src.on('end', () => (waiting ? (ending = true) : dst.end()));
   return stop;
 }
 
@@ -201,7 +205,10 @@ function cutPair(client: net.Socket, target: net.Socket, mode: 'reset' | 'close'
   if (!target.destroyed) target.resetAndDestroy();
 }
 
-/** Closing one side closes the other: cleanly after an orderly close, at once after an error. */
+/**
+ * Closing one side closes the other: at once after an error; after an orderly close the pump ends
+ * the client once the bytes still waiting for credit are sent.
+ */
 function linkLifetimes(client: net.Socket, target: net.Socket, onClosed: () => void): void {
   let closed = 0;
   const closedOne = () => {
@@ -209,7 +216,6 @@ function linkLifetimes(client: net.Socket, target: net.Socket, onClosed: () => v
   };
   target.on('close', (hadError) => {
     if (hadError) client.destroy();
-    else if (!client.destroyed) client.end();
     closedOne();
   });
   client.on('close', () => {
