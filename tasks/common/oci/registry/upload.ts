@@ -100,12 +100,12 @@ async function sendChunk(context: ChunkContext, position: Position, chunk: Chunk
 async function nextPosition(context: ChunkContext, repository: string, position: Position, failure: unknown): Promise<Position> {
   const { client, source } = context;
   const next = failure === undefined ? position : await resumePosition(client, repository, position, failure, context.chunkSize);
-  if (await source.resumeAt(next.offset)) {
-    if (failure !== undefined && next.offset > 0) client.options.log.debug(`the registry holds ${next.offset} bytes of ${source.name}: the upload goes on from there`);
-    return next;
-  }
-  source.restart();
-  return next.offset === 0 ? next : { session: await client.startUpload(repository), offset: 0 };
+  const resumed = await source.resumeAt(next.offset);
+  if (!resumed) source.restart();
+  const at = resumed ? next.offset : 0;
+  const held = next.offset === 0 ? `none of ${source.name}` : `${next.offset} bytes of ${source.name}, but not where its hash stands`;
+  if (failure !== undefined) client.options.log.debug(at > 0 ? `the registry holds ${at} bytes of ${source.name}: the upload goes on from there` : `the registry holds ${held}: the upload starts again from its first byte`);
+  return resumed || next.offset === 0 ? { ...next, offset: at } : { session: await client.startUpload(repository), offset: 0 };
 }
 
 /** Uploads a blob and returns the bytes sent (including any resent after a failure). */
