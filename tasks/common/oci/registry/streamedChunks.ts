@@ -52,13 +52,11 @@ class Reading {
     }
   }
 
-  /** The next `count` bytes in one buffer, shorter only where the blob ends. */
-  async take(count: number): Promise<Buffer> {
-    const bytes = Buffer.allocUnsafe(count);
+  /** The next bytes into `into`, as many as it holds, fewer only where the blob ends. */
+  async take(into: Buffer): Promise<Buffer> {
     let filled = 0;
-    for await (const piece of this.next(count)) filled += piece.copy(bytes, filled);
-    // The blob's last chunk is copied out, so a small blob does not keep a whole chunk's memory.
-    return filled === count ? bytes : Buffer.from(bytes.subarray(0, filled));
+    for await (const piece of this.next(into.length)) filled += piece.copy(into, filled);
+    return into.subarray(0, filled);
   }
 
   close(): void {
@@ -71,6 +69,8 @@ export class StreamedChunks implements ChunkSource {
   /** The last chunk read, kept until the registry has it all; it starts at `heldAt`. */
   private held: Buffer = EMPTY;
   private heldAt = 0;
+  /** The memory each chunk is read into, in turn: one chunk's worth for the whole upload. */
+  private memory: Buffer | undefined;
   /** The digest of the bytes the registry accepted: [0, hashedTo). */
   private hash: Hash = createHash('sha256');
   private hashedTo = 0;
@@ -84,10 +84,12 @@ export class StreamedChunks implements ChunkSource {
     // After a cut inside the held chunk, its rest is sent from memory.
     const rest = offset < this.heldAt + this.held.length ? this.held.subarray(offset - this.heldAt) : undefined;
     if (!rest) {
-      this.held = EMPTY; // accepted whole: free it before the next chunk is read
+      this.held = EMPTY;
       this.heldAt = offset;
       const reading = (this.reading ??= new Reading(this.blob));
-      this.held = await reading.take(max).catch((error: unknown) => {
+      // The held chunk is all accepted (no request still sends it), so its memory takes the next.
+      if (this.memory?.length !== max) this.memory = Buffer.allocUnsafeSlow(max);
+      this.held = await reading.take(this.memory).catch((error: unknown) => {
         this.restart(); // a read that failed cannot go on: a retry reads from the first byte
         throw error;
       });
