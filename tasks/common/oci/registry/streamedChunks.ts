@@ -126,10 +126,10 @@ export class StreamedChunks implements ChunkSource {
     this.hashedTo = 0;
   }
 
-  /** Once the registry holds the whole blob: its digest, the digest of what it is made from, and its size. */
-  digests(): { digest: string; sourceDigest: string; size: number } {
+  /** Once the registry holds the whole blob: its digest, the digest of what it is made from (a layer's diffId), and its size. */
+  digests(): { digest: string; diffId: string; size: number } {
     const reading = this.reading;
     if (!reading || this.hashedTo !== reading.at) throw new Error(`${this.name}: the registry holds ${this.hashedTo} bytes of ${reading?.at ?? 0} read`);
-    return { digest: `sha256:${this.hash.copy().digest('hex')}`, sourceDigest: `sha256:${reading.source.copy().digest('hex')}`, size: reading.at };
+    return { digest: `sha256:${this.hash.copy().digest('hex')}`, diffId: `sha256:${reading.source.copy().digest('hex')}`, size: reading.at };
   }
 }

@@ -141,21 +141,23 @@ export interface NewBlobUpload {
  */
 export async function uploadHashing(client: RegistryClient, repository: string, blob: NewBlob, options: UploadOptions): Promise<NewBlobUpload> {
   const name = 'a new model layer';
-  const origin = 'the model files';
-  if ('size' in blob) {
-    const hashing = new CommittedDigest({ digest: 'sha256:' }, origin);
-    client.options.log.debug(`uploading ${name} (${blob.size} bytes) to ${client.registry}/${repository}, hashed on the way`);
-    const { sent, session } = await sendAll(client, repository, { source: sizedChunks({ ...blob, digest: name }, hashing, true), origin }, options);
-    const digest = hashing.digest();
-    await cancelledOnFailure(client, session, () => finish(client, session, digest));
-    return { digest, diffId: digest, size: blob.size, sent };
+  const { source, learnt, what } = hashedChunks(blob, name);
+  client.options.log.debug(`uploading ${name} ${what} to ${client.registry}/${repository}, hashed on the way`);
+  const { sent, session } = await sendAll(client, repository, { source, origin: 'the model files' }, options);
+  const digests = learnt();
+  await cancelledOnFailure(client, session, () => finish(client, session, digests.digest));
+  return { ...digests, sent };
+}
+
+/** A new blob's chunks, and what its upload has learnt once the registry holds them all. */
+function hashedChunks(blob: NewBlob, name: string): { source: ChunkSource; learnt: () => Omit<NewBlobUpload, 'sent'>; what: string } {
+  if (!('size' in blob)) {
+    const streamed = new StreamedChunks(blob, name);
+    return { source: streamed, learnt: () => streamed.digests(), what: 'as it is compressed (the tar it compresses hashed too)' };
   }
-  const streamed = new StreamedChunks(blob, name);
-  client.options.log.debug(`uploading ${name} to ${client.registry}/${repository} as it is compressed, hashed on the way (compressed and uncompressed)`);
-  const { sent, session } = await sendAll(client, repository, { source: streamed, origin }, options);
-  const { digest, sourceDigest, size } = streamed.digests();
-  await cancelledOnFailure(client, session, () => finish(client, session, digest));
-  return { digest, diffId: sourceDigest, size, sent };
+  const hashing = new CommittedDigest({ digest: 'sha256:' }, 'the model files');
+  const learnt = () => ({ digest: hashing.digest(), diffId: hashing.digest(), size: blob.size });
+  return { source: sizedChunks({ ...blob, digest: name }, hashing, true), learnt, what: `(${blob.size} bytes)` };
 }
 
 /** Sends every chunk under one retry budget; returns the session to commit and the bytes sent. */
