@@ -11,37 +11,19 @@
  * the next (in one registry, curl's 1 GiB PUT went from 3.6 s to 5.5-6.2 s once it held 6 GiB).
  * `sync` runs before each timed command so one side's write-back does not land on the other's clock.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pushBaseImage } from '../test/support/registry/baseImages';
-import { startRegistry, type TestRegistry } from '../test/support/registry/registry';
-import { runTask, visibleOutput } from '../test/support/taskRunner';
+import type { TestRegistry } from '../test/support/registry/registry';
+import { gzipRows } from './bakeGzip';
+import { alternate, BASE, bakeTask, curlUpload, GiB, mib, MiB, s, sync, withRegistry, type Log, type TaskMeasure } from './bakeRun';
 import { median, timeCommand, type Row } from './measure';
-
-const MiB = 1024 * 1024;
-const GiB = 1024 * MiB;
-const taskDir = join(__dirname, '..', 'dist', 'tasks', 'BakeModelIntoImageV1');
-const BASE = 'bench/base:1';
 const PAIRS = 5;
 const REBAKES = 3;
 /** buildah copies, commits and gzips every byte: about 35 s per round (both pushes) for 1 GiB on two cores. */
 const BUILDAH_ROUNDS = 3;
 const BIG_MODEL = 4 * GiB;
-
-type Log = (line: string) => void;
-
-interface TaskMeasure {
-  readonly ms: number;
-  /** From spawn to the task's first line of output: process start and loading the bundle. */
-  readonly startMs: number;
-  readonly rss: number;
-  readonly bytesUploaded: number;
-  readonly layers: string;
-  /** Bytes the task read from the model's files. */
-  readonly readBytes: number;
-}
 
 export async function benchBake(log: Log): Promise<Row[]> {
   const work = mkdtempSync(join(tmpdir(), 'bench-bake-'));
@@ -52,6 +34,7 @@ export async function benchBake(log: Log): Promise<Row[]> {
     log(`bake: load average ${loadavg().map((load) => load.toFixed(2)).join(' ')} on this machine before starting`);
     const model = writeModel(join(work, 'model-1g'), GiB);
     await newModelRows(model, work, rows, log);
+    await gzipRows(model, work, rows, log);
     await withRegistry(log, (registry) => rebakeRows(registry, work, model, rows, log));
     await buildahRow(model, work, rows, log);
     rmSync(model, { recursive: true, force: true });
@@ -61,25 +44,6 @@ export async function benchBake(log: Log): Promise<Row[]> {
     rmSync(work, { recursive: true, force: true });
   }
   return rows;
-}
-
-/** A fresh registry holding only the base image, stopped (and its storage removed) afterwards. */
-async function withRegistry<T>(log: Log, body: (registry: TestRegistry) => Promise<T>): Promise<T> {
-  const registry = await startRegistry({ auth: 'none' });
-  try {
-    await pushBaseImage(registry, 'bench/base', '1', 'oci');
-    log(`  (registry at ${registry.host} with base image ${BASE})`);
-    return await body(registry);
-  } finally {
-    await registry.stop();
-  }
-}
-
-/** Runs a then b, or b then a on odd rounds, so neither side always goes first. */
-async function alternate<A, B>(round: number, a: () => Promise<A>, b: () => Promise<B>): Promise<[A, B]> {
-  if (round % 2 === 0) return [await a(), await b()];
-  const second = await b();
-  return [await a(), second];
 }
 
 /** Target 1 (task <= 1.0x the floor, median of interleaved pairs: hashed while uploaded) and target 4 (RSS at 1 GiB). */
@@ -190,29 +154,6 @@ async function bigModelRow(registry: TestRegistry, work: string, rows: Row[], lo
   }
 }
 
-/** The bundled task in appendLayer mode, as the agent runs it; wall time of the whole process. */
-async function bakeTask(registry: TestRegistry, work: string, modelPath: string, tag: string): Promise<TaskMeasure> {
-  const rssFile = join(work, 'rss');
-  const readsFile = join(work, 'reads');
-  const run = await runTask({
-    taskDir,
-    inputs: {
-      mode: 'appendLayer', baseImage: `${registry.host}/${BASE}`, image: `${registry.host}/bench/app`, tags: tag,
-      // The digest names the model (as Fetch's output would; Bake keys its memo by it): one per model folder here.
-      modelPath, modelVersion: '1.0.0', modelDigest: `sha256:${createHash('sha256').update(modelPath).digest('hex')}`, allowInsecureRegistry: 'true',
-    },
-    variables: { 'System.Debug': 'false' },
-    env: { NODE_OPTIONS: `--require ${join(__dirname, 'maxRss.cjs')}`, BENCH_MAX_RSS_FILE: rssFile, BENCH_READS_FILE: readsFile, BENCH_MODEL_DIR: modelPath },
-    timeoutMs: 600_000,
-  });
-  if (run.result.status !== 'Succeeded') throw new Error(`the bake task failed: ${visibleOutput(run).slice(-2000)}`);
-  const rss = Number(readFileSync(rssFile, 'utf8'));
-  const readBytes = Number(readFileSync(readsFile, 'utf8'));
-  rmSync(rssFile);
-  rmSync(readsFile);
-  return { ms: run.durationMs, startMs: run.firstLineMs ?? Number.NaN, rss, bytesUploaded: Number(run.outputs.bytesUploaded), layers: run.outputs.modelLayerDigests, readBytes };
-}
-
 interface Floor {
   /** coreutils sha256sum (Debian's build has no SHA extensions: 3 s per GiB here) + the upload: the floor as the issue defines it. */
   readonly sha256sumMs: number;
@@ -227,14 +168,7 @@ async function floor(registry: TestRegistry, file: string, repository: string): 
   const openssl = await timeCommand('openssl', ['dgst', '-sha256', '-r', file]);
   const hex = sha256sum.stdout.split(' ')[0];
   if (openssl.stdout.split(' ')[0] !== hex) throw new Error(`sha256sum and openssl disagree on ${file}`);
-  const post = await timeCommand('curl', ['-sS', '-f', '-X', 'POST', '-o', '/dev/null', '-D', '-', `${registry.url}/v2/${repository}/blobs/uploads/`]);
-  const location = /^location:\s*(\S+)/im.exec(post.stdout)?.[1];
-  if (!location) throw new Error(`no Location in the registry's answer to POST: ${post.stdout}`);
-  const session = new URL(location, registry.url).href; // the registry's _state query string, untouched
-  const put = await timeCommand('curl', ['-sS', '-f', '-o', '/dev/null', '-w', '%{http_code}', '-T', file, '-X', 'PUT',
-    '-H', 'Content-Type: application/octet-stream', `${session}${session.includes('?') ? '&' : '?'}digest=sha256:${hex}`]);
-  if (put.stdout !== '201') throw new Error(`the curl PUT answered ${put.stdout}, not 201`);
-  const uploadMs = post.ms + put.ms;
+  const uploadMs = await curlUpload(registry, file, repository, hex);
   return { sha256sumMs: sha256sum.ms + uploadMs, opensslMs: openssl.ms + uploadMs, uploadMs };
 }
 
@@ -283,6 +217,3 @@ function requireSpace(path: string, bytes: number, what: string): void {
   if (freeBytes(path) < bytes) throw new Error(`${what} need ${bytes / GiB} GiB free in ${path}; ${(freeBytes(path) / GiB).toFixed(1)} GiB is free`);
 }
 
-const sync = () => timeCommand('sync', []);
-const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-const mib = (bytes: number) => `${(bytes / MiB).toFixed(0)} MiB`;

@@ -12,12 +12,10 @@ import { SettingError, TaskError } from '../../tasks/common/errors';
 import { InputError } from '../../tasks/common/pipeline/inputError';
 import { policyForRetries } from '../../tasks/common/net/retry';
 import { bakeModel, type BakeOptions } from '../../tasks/common/oci/bake';
-import { readModelEntries } from '../../tasks/common/oci/modelFiles';
-import { buildModelLayer, planModelLayers } from '../../tasks/common/oci/modelLayers';
 import { parseRepository } from '../../tasks/common/oci/reference';
 import { BAKE_SETTINGS } from '../../tasks/common/pipeline/bakeInputs';
 import { asInputError } from '../../tasks/common/pipeline/settings';
-import { bakeOptions, MiB, recordingContext, tempRoot, writeModel } from '../support/bakeHarness';
+import { bakeOptions, layerDigestsOf, MiB, recordingContext, tempRoot, writeModel } from '../support/bakeHarness';
 import { startHttpFaultProxy } from '../support/httpFaultProxy';
 import { nowSeconds, signRs256 } from '../support/jwt';
 import { pushBaseImage } from '../support/registry/baseImages';
@@ -98,7 +96,7 @@ describe('Bake under faults', function () {
 
   it('hashes a new model while uploading it: after cuts and a 5xx it resumes from the registry\'s Range, and the registry takes the digest a separate hashing pass gives', async () => {
     const fresh = writeModel(root, { weightsBytes: 40 * MiB, seed: 9 });
-    const expected = await Promise.all(planModelLayers(await readModelEntries(fresh), '/models').map((plan) => buildModelLayer(plan, { mtime: 0, compression: 'none' })));
+    const expected = await layerDigestsOf(fresh, 'none');
     const port = Number(registry.host.split(':')[1]);
     // The whole blob shares one retry budget (4 here): two cuts and one 503.
     const tcp = await startTcpProxy({ targetPort: port, cut: { direction: 'upstream', afterBytes: (n) => 3 * MiB + n * 7919, maxCuts: 2 } });

@@ -6,6 +6,7 @@ import yauzl from 'yauzl';
 import { TaskError } from '../../tasks/common/errors';
 import { modelEntries } from '../../tasks/common/model/pipelineArtifactStore';
 import { extractZipEntry, readZipEntries } from '../../tasks/common/model/zipArchive';
+import { bytesReadUnder } from '../support/fileReads';
 import { randomBytes } from '../support/modelStore';
 import { deflatedZeros, writeZip, type ZipInput, type ZipOptions } from '../support/zipWriter';
 
@@ -94,26 +95,6 @@ describe('zip archives (pipeline artifacts)', () => {
     assert.deepEqual(modelEntries(entries, 'drop', '').map((entry) => entry.relative), ['model/a.bin', 'model/sub/b.bin', 'report.html']);
   });
 
-  /** Bytes that file streams read (fs.read, which every fs.ReadStream uses) while `work` runs. */
-  async function bytesReadDuring(work: () => Promise<void>): Promise<number> {
-    const fs = require('node:fs') as { read: (...args: unknown[]) => void };
-    const real = fs.read;
-    let bytes = 0;
-    fs.read = (...args: unknown[]) => {
-      const callback = args.pop() as (error: Error | null, count: number, ...rest: unknown[]) => void;
-      real(...args, (error: Error | null, count: number, ...rest: unknown[]) => {
-        bytes += count ?? 0;
-        callback(error, count, ...rest);
-      });
-    };
-    try {
-      await work();
-    } finally {
-      fs.read = real;
-    }
-    return bytes;
-  }
-
   describe('hostile zips fail cleanly, having written no more than declared', () => {
     const zipFile = (inputs: ZipInput[], options: ZipOptions = {}) => {
       const file = join(work, 'hostile.zip');
@@ -127,7 +108,7 @@ describe('zip archives (pipeline artifacts)', () => {
       assert.ok(statSync(file).size < 600 * 1024);
       const [entry] = await readZipEntries(file);
       const target = join(work, 'out');
-      const read = await bytesReadDuring(() => assert.rejects(extractZipEntry(file, entry, target), refused('ZipCorrupt', /inflates to more than the 1048576 bytes it declares/)));
+      const { bytes: read } = await bytesReadUnder(work, () => assert.rejects(extractZipEntry(file, entry, target), refused('ZipCorrupt', /inflates to more than the 1048576 bytes it declares/)));
       assert.ok(!existsSync(target) || statSync(target).size <= MiB, 'no more than the declared size was written');
       // 1 MiB of zeros takes about 1 KiB deflated; the stream reads ahead in 64 KiB chunks.
       assert.ok(read > 0 && read < entry.compressedSize / 2, `it stopped early instead of inflating everything: read ${read} of ${entry.compressedSize} compressed bytes`);

@@ -2,14 +2,19 @@
  * Shared set-up for Bake tests: a model folder on disk, BakeOptions for a test registry, and a
  * recording context. Keeps each test about what it checks.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import type { BakeContext, BakeOptions } from '../../tasks/common/oci/bake';
 import { policyForRetries } from '../../tasks/common/net/retry';
 import { parseReference, parseRepository } from '../../tasks/common/oci/reference';
 import type { RegistryCredential } from '../../tasks/common/oci/registry/auth';
 import type { Progress } from '../../tasks/common/log';
+import { readModelEntries } from '../../tasks/common/oci/modelFiles';
+import { planModelLayers, type Compression } from '../../tasks/common/oci/modelLayers';
+import { openSegments, tarSegments } from '../../tasks/common/oci/tar';
 import type { TestRegistry } from './registry/registry';
 import { testServices } from './services';
 import { recordingLog } from './capture';
@@ -38,6 +43,21 @@ export function seeded(size: number, seed: number): Buffer {
     out.writeUInt32LE(x >>> 0, i);
   }
   return out;
+}
+
+const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+/**
+ * A model's layer digests as a separate pass computes them, apart from the upload: each layer's
+ * whole tar in memory, hashed, and gzipped in one call (mtime 0, installed at /models).
+ */
+export async function layerDigestsOf(modelPath: string, compression: Compression): Promise<{ digest: string; diffId: string; size: number }[]> {
+  const plans = planModelLayers(await readModelEntries(modelPath), '/models');
+  return Promise.all(plans.map(async (plan) => {
+    const tar = Buffer.concat(await openSegments(tarSegments(plan.entries, 0)).toArray());
+    const blob = compression === 'gzip' ? gzipSync(tar) : tar;
+    return { digest: sha256(blob), diffId: sha256(tar), size: blob.length };
+  }));
 }
 
 export function tempRoot(prefix = 'bake-test-'): string {

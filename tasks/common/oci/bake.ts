@@ -13,7 +13,7 @@ import { recallModelLayers, rememberModelLayers, type MemoContext } from './bake
 import { uploadModelLayers, type ModelUploadContext } from './modelUpload';
 import { bakeModelIntoImage, type ModelBake } from './modelImage';
 import { Provenance } from '../provenance';
-import { buildModelLayer, planModelLayers, type Compression, type LayerPlan } from './modelLayers';
+import { planModelLayers, type Compression, type LayerPlan } from './modelLayers';
 import { readModelEntries, type ModelFilesSetting } from './modelFiles';
 import { push } from './push';
 import { formatReference, repositoryName, type ImageReference } from './reference';
@@ -130,24 +130,16 @@ function clientsFor(options: BakeOptions, context: BakeContext, signal: AbortSig
 }
 
 /**
- * The model layers: an earlier bake's, from its memo, when that holds up; else uncompressed ones
- * uploaded as they are hashed (one read of the model), or gzip ones hashed here and pushed later.
+ * The model layers: an earlier bake's, from its memo, when that holds up; else new ones uploaded
+ * as they are hashed (and compressed, with gzip), in one read of the model.
  */
-async function modelLayers(plans: readonly LayerPlan[], options: BakeOptions, memo: MemoContext, upload: Omit<ModelUploadContext, 'client' | 'repository'>, signal: AbortSignal) {
+async function modelLayers(plans: readonly LayerPlan[], options: BakeOptions, memo: MemoContext, upload: Omit<ModelUploadContext, 'client' | 'repository'>) {
   const layerOptions = { mtime: options.mtime, compression: options.compression };
   const described = (layers: readonly Layer[]) => layers.map((layer, index) => ({ layer, description: plans[index].description }));
   const recalled = await recallModelLayers(options.bake.modelDigest, options.modelPath, plans, layerOptions, memo);
   if (recalled) return { layers: described(recalled), recalled: true, uploaded: 0 };
-  if (options.compression === 'none') {
-    const { layers, uploaded } = await uploadModelLayers(plans, layerOptions, { ...memo, ...upload });
-    return { layers: described(layers), recalled: false, uploaded };
-  }
-  const layers: Layer[] = [];
-  for (const plan of plans) {
-    signal.throwIfAborted();
-    layers.push(await buildModelLayer(plan, layerOptions));
-  }
-  return { layers: described(layers), recalled: false, uploaded: 0 };
+  const { layers, uploaded } = await uploadModelLayers(plans, layerOptions, { ...memo, ...upload });
+  return { layers: described(layers), recalled: false, uploaded };
 }
 
 /** A rejection handler that turns a registry failure into its message. */
@@ -175,7 +167,7 @@ async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: Bak
   // A mounted model is neither uploaded nor remembered: the registry already holds its layers.
   const { layers, recalled, uploaded } = mounted
     ? { layers: mounted, recalled: true, uploaded: 0 }
-    : await modelLayers(plans, options, memo, pushing, signal).catch(explainedBy(target.registry));
+    : await modelLayers(plans, options, memo, pushing).catch(explainedBy(target.registry));
   const bake: ModelBake = { ...options.bake, baseName: formatReference(baseImage) };
   const images = base.platforms.map(({ image, baseDigest }) => bakeModelIntoImage(image, baseDigest, layers, bake));
   const index = { annotations: { [Provenance.baseName]: bake.baseName, [Provenance.baseDigest]: base.digest } };

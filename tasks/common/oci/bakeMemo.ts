@@ -11,7 +11,7 @@
  * registry and from disk). Anything else is a full bake, and the log says why.
  */
 import { createHash } from 'node:crypto';
-import { constants, gunzipSync } from 'node:zlib';
+import { constants, createGunzip } from 'node:zlib';
 import { TaskError } from '../errors';
 import type { Log } from '../log';
 import type { MessageKey } from '../messages';
@@ -148,19 +148,31 @@ async function startsAsPlanned(plan: LayerPlan, options: LayerOptions, known: La
   if (gzip !== (options.compression === 'gzip')) return `layer ${known.digest} has media type ${known.mediaType}`;
   if (!gzip && known.size !== tarSize(plan, options)) return `layer ${known.digest} is ${known.size} bytes, and this model's tar would be ${tarSize(plan, options)}`;
   const remote = await context.client.readBlobPrefix(context.repository, known.digest, Math.min(PREFIX_BYTES, known.size));
-  // A gzip prefix inflates as far as it goes; a sync flush returns that much without an error.
-  const start = gzip ? inflatedPrefix(remote) : remote;
+  const start = gzip ? await inflatedPrefix(remote) : remote;
   const local = await tarPrefix(plan, options, Math.min(start.length, PREFIX_BYTES));
   if (start.length === 0 || !start.subarray(0, local.length).equals(local)) return `layer ${known.digest} does not start with this model's files`;
   return undefined;
 }
 
-function inflatedPrefix(bytes: Buffer): Buffer {
+/**
+ * The first PREFIX_BYTES (or so) a gzip prefix inflates to. Inflating stops there: 32 KiB of a
+ * layer of text or zeros inflate to far more. A sync flush at the cut returns what it has.
+ */
+async function inflatedPrefix(bytes: Buffer): Promise<Buffer> {
+  const gunzip = createGunzip({ finishFlush: constants.Z_SYNC_FLUSH });
+  const chunks: Buffer[] = [];
+  let length = 0;
   try {
-    return gunzipSync(bytes, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: 4 * PREFIX_BYTES });
+    gunzip.end(bytes);
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      length += chunk.length;
+      if (length >= PREFIX_BYTES) break;
+    }
   } catch {
-    return Buffer.alloc(0);
+    // Not gzip, or corrupt: what inflated before the error is compared, and may well not match.
   }
+  return Buffer.concat(chunks);
 }
 
 /** Saves the memo after a full bake. Best effort: without it the next bake reads the model again. */

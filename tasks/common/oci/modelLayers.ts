@@ -3,15 +3,13 @@
  * one, so an unchanged weights file has the same layer digest in every model version and the
  * registry never receives it twice.
  */
-import { createHash } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
-import { Readable, Writable, pipeline as pipelineCallback } from 'node:stream';
+import { Readable, pipeline as pipelineCallback } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { compareBytes } from '../bytes';
 import type { Layer } from './layer';
-import { MediaType } from './mediaTypes';
 import type { ModelEntry } from './modelFiles';
-import { openSegments, segmentsSize, tarSegments, type Segment, type TarEntry } from './tar';
+import type { NewBlob } from './registry/upload';
+import { openSegments, READ_CHUNK, segmentsSize, tarSegments, type Segment, type TarEntry } from './tar';
 
 export const OWN_LAYER_THRESHOLD = 64 * 1024 * 1024;
 
@@ -74,19 +72,6 @@ export function planModelLayers(model: readonly ModelEntry[], modelDirectory: st
   return plans;
 }
 
-async function digestOf(source: Readable): Promise<{ digest: string; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  await pipeline(source, new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      done();
-    },
-  }));
-  return { digest: `sha256:${hash.digest('hex')}`, size };
-}
-
 async function* skipBytes(chunks: AsyncIterable<Buffer>, count: number): AsyncGenerator<Buffer> {
   let skip = count;
   for await (const chunk of chunks) {
@@ -99,10 +84,20 @@ async function* skipBytes(chunks: AsyncIterable<Buffer>, count: number): AsyncGe
   }
 }
 
-function gzipped(segments: readonly Segment[], offset: number): Readable {
-  const gzip = createGzip();
+async function* tapped(chunks: AsyncIterable<Buffer>, tap: (piece: Buffer) => void): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) {
+    tap(chunk);
+    yield chunk;
+  }
+}
+
+/** The gzip layer's bytes from `offset`; `tap` sees the tar as it is compressed (for the diffId). */
+function gzipped(segments: readonly Segment[], offset: number, tap?: (piece: Buffer) => void): Readable {
+  // Output in pieces as large as the reads: a third faster than zlib's 16 KiB, and the same bytes.
+  const gzip = createGzip({ chunkSize: READ_CHUNK });
+  const tar = openSegments(segments);
   // pipeline (not pipe) so a file that fails to read fails the compressed stream too.
-  pipelineCallback(openSegments(segments), gzip, (error) => error && gzip.destroy(error));
+  pipelineCallback(tap ? Readable.from(tapped(tar, tap), { objectMode: false }) : tar, gzip, (error) => error && gzip.destroy(error));
   // gzip output is deterministic, so a resumed upload recompresses and skips what was sent.
   return offset === 0 ? gzip : Readable.from(skipBytes(gzip, offset));
 }
@@ -115,15 +110,14 @@ export interface LayerOptions {
 /** What a layer's digests are, once known. */
 export type LayerDigests = Pick<Layer, 'mediaType' | 'digest' | 'diffId' | 'size'>;
 
-/** Builds one layer: reads the files once to learn its digests, then serves its bytes on demand. */
-export async function buildModelLayer(plan: LayerPlan, options: LayerOptions): Promise<Layer> {
+/**
+ * A new layer's bytes for the upload that learns its digests (uploadHashing): an uncompressed tar
+ * of known size from any offset, or the gzip stream from its first byte, showing the tar it reads.
+ */
+export function newModelBlob(plan: LayerPlan, options: LayerOptions): NewBlob {
   const segments = tarSegments(plan.entries, options.mtime);
-  if (options.compression === 'none') {
-    const { digest } = await digestOf(openSegments(segments));
-    return knownModelLayer(plan, options, { mediaType: MediaType.ociLayer, digest, diffId: digest, size: segmentsSize(segments) });
-  }
-  const [uncompressed, compressed] = await Promise.all([digestOf(openSegments(segments)), digestOf(gzipped(segments, 0))]);
-  return knownModelLayer(plan, options, { mediaType: MediaType.ociLayerGzip, digest: compressed.digest, diffId: uncompressed.digest, size: compressed.size });
+  if (options.compression === 'none') return { size: segmentsSize(segments), open: (offset = 0) => openSegments(segments, offset) };
+  return { open: (tap: (piece: Buffer) => void) => gzipped(segments, 0, tap) };
 }
 
 /** A layer whose digests are known already (an earlier bake's memo): nothing is read until it is opened. */

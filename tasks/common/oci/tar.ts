@@ -108,7 +108,8 @@ export function segmentsSize(segments: readonly Segment[]): number {
   return segments.reduce((total, segment) => total + (segment.kind === 'bytes' ? segment.data.length : segment.size), 0);
 }
 
-const READ_CHUNK = 1024 * 1024;
+/** How much a read of a model file asks for at a time. */
+export const READ_CHUNK = 1024 * 1024;
 
 async function* segmentBytes(segments: readonly Segment[], offset: number): AsyncGenerator<Buffer> {
   let skip = offset;

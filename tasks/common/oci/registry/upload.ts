@@ -6,6 +6,7 @@
  * committed when it does not match its digest; it resumes only where the accepted bytes end. A
  * new model layer is hashed in the same read that uploads it (uploadHashing): its digest comes
  * from the bytes the registry accepted, and after a cut the hash catches up to the registry's Range.
+ * A compressed one is sent until its stream ends, and its diffId is hashed in that read too.
  * An upload that fails for good cancels its session, so the registry does not keep the bytes.
  */
 import type { Readable } from 'node:stream';
@@ -13,8 +14,10 @@ import { RemoteError } from '../../errors';
 import { HttpStatusError } from '../../net/errors';
 import type { Layer } from '../layer';
 import { sliceOf } from './blobSlice';
+import { sizedChunks, type Chunk, type ChunkSource } from './chunkSource';
 import { checkDigest, type RegistryClient } from './client';
 import { CommittedDigest } from './committedDigest';
+import { StreamedChunks, type StreamedBlob } from './streamedChunks';
 
 export interface UploadOptions {
   readonly chunkSize: number;
@@ -51,48 +54,41 @@ async function resumePosition(client: RegistryClient, repository: string, positi
   return { session: position.session, offset: kept };
 }
 
-/** What an upload reads: a size known in advance, and the bytes from any offset. */
-type BlobBytes = Pick<Layer, 'size' | 'open'> & { readonly digest: string };
-
 interface ChunkContext {
   readonly client: RegistryClient;
-  readonly layer: BlobBytes;
+  readonly source: ChunkSource;
   readonly chunkSize: number;
-  /** Hashes what the registry accepts: to check a claimed digest, or to learn a new layer's. */
-  readonly verified?: CommittedDigest;
-  /** Whether the hash may catch up by reading the blob again (our own files), rather than restart. */
-  readonly rereadable: boolean;
   /** Where the bytes come from, for a message when they end early. */
   readonly origin: string;
   readonly count: (piece: Buffer) => void;
 }
 
-async function sendChunk(context: ChunkContext, position: Position): Promise<Position> {
-  const { client, layer, verified } = context;
-  const end = Math.min(position.offset + context.chunkSize, layer.size);
+async function sendChunk(context: ChunkContext, position: Position, chunk: Chunk): Promise<Position> {
+  const { client, source } = context;
+  const end = position.offset + chunk.length;
   // The network layer reports a failing body as a failed request; the body's own error says more.
   let bodyFailure: unknown;
   let lastBody: Readable | undefined;
   const body = (): Readable => {
-    const hash = verified?.forBody();
+    const hash = chunk.hashing?.();
     const onPiece = (piece: Buffer) => {
       context.count(piece);
       hash?.(piece);
     };
-    const slice = sliceOf(layer.open(position.offset), { count: end - position.offset, digest: layer.digest, from: context.origin, onPiece });
+    const slice = sliceOf(chunk.open(), { count: chunk.length, digest: source.name, from: context.origin, onPiece });
     slice.once('error', (error) => (bodyFailure = error));
     lastBody = slice;
     return slice;
   };
   try {
     const response = await client.call('PATCH', position.session, {
-      headers: { 'content-type': 'application/octet-stream', 'content-range': `${position.offset}-${end - 1}`, 'content-length': end - position.offset },
+      headers: { 'content-type': 'application/octet-stream', 'content-range': `${position.offset}-${end - 1}`, 'content-length': chunk.length },
       body,
       expect: [202],
       retry: false,
     });
     await response.discard();
-    verified?.accepted(end);
+    source.accepted(end);
     return { session: client.locationOf(response), offset: end };
   } catch (error) {
     lastBody?.destroy();
@@ -100,26 +96,25 @@ async function sendChunk(context: ChunkContext, position: Position): Promise<Pos
   }
 }
 
-/** Where the next attempt starts: after a failure, where the registry stands, if a streamed blob's hash can follow. */
+/** Where the next attempt starts: after a failure, where the registry stands, if the blob's hash can follow. */
 async function nextPosition(context: ChunkContext, repository: string, position: Position, failure: unknown): Promise<Position> {
-  const { client, verified } = context;
+  const { client, source } = context;
   const next = failure === undefined ? position : await resumePosition(client, repository, position, failure, context.chunkSize);
-  if (!verified || verified.resumesAt(next.offset)) return next;
-  if (context.rereadable && (await verified.catchUp(next.offset, (offset) => context.layer.open(offset)))) {
-    client.options.log.debug(`the registry holds ${next.offset} bytes of ${context.layer.digest}: its hash caught up from disk, and the upload goes on from there`);
-    return next;
-  }
-  verified.restart();
-  return next.offset === 0 ? next : { session: await client.startUpload(repository), offset: 0 };
+  const resumed = await source.resumeAt(next.offset);
+  if (!resumed) source.restart();
+  const at = resumed ? next.offset : 0;
+  const held = next.offset === 0 ? `none of ${source.name}` : `${next.offset} bytes of ${source.name}, but not where its hash stands`;
+  if (failure !== undefined) client.options.log.debug(at > 0 ? `the registry holds ${at} bytes of ${source.name}: the upload goes on from there` : `the registry holds ${held}: the upload starts again from its first byte`);
+  return resumed || next.offset === 0 ? { ...next, offset: at } : { session: await client.startUpload(repository), offset: 0 };
 }
 
 /** Uploads a blob and returns the bytes sent (including any resent after a failure). */
 export async function uploadBlob(client: RegistryClient, repository: string, layer: Layer, options: UploadOptions): Promise<number> {
-  const source = layer.source;
-  const origin = source ? `${source.registry}/${source.repository}` : 'the model files';
-  const verified = source ? new CommittedDigest(layer, origin) : undefined;
+  const from = layer.source;
+  const origin = from ? `${from.registry}/${from.repository}` : 'the model files';
+  const verified = from ? new CommittedDigest(layer, origin) : undefined;
   client.options.log.debug(`uploading ${layer.digest} (${layer.size} bytes) to ${client.registry}/${repository}${verified ? `, checked against its digest on the way from ${origin}` : ''}`);
-  const { sent, session } = await sendAll(client, repository, { layer, verified, origin, rereadable: false }, options);
+  const { sent, session } = await sendAll(client, repository, { source: sizedChunks(layer, verified, false), origin }, options);
   await cancelledOnFailure(client, session, async () => {
     verified?.check();
     await finish(client, session, layer.digest);
@@ -127,22 +122,46 @@ export async function uploadBlob(client: RegistryClient, repository: string, lay
   return sent;
 }
 
+/** A new layer of our own: an uncompressed tar of known size, or a compressed one (streamedChunks.ts). */
+export type NewBlob = Pick<Layer, 'size' | 'open'> | StreamedBlob;
+
+/** What a new layer's upload learnt: its digest and size, its diffId, and the bytes sent. */
+export interface NewBlobUpload {
+  readonly digest: string;
+  /** The digest of the uncompressed tar: the blob's own digest unless it is compressed. */
+  readonly diffId: string;
+  readonly size: number;
+  readonly sent: number;
+}
+
 /**
  * Uploads a blob of our own whose digest is not known yet, hashing it in the same read that sends
- * it, and commits it under that digest. Returns the digest and the bytes sent.
+ * it, and commits it under that digest. A compressed blob is sent until its stream ends, and the
+ * tar it is made from is hashed in that read too.
  */
-export async function uploadHashing(client: RegistryClient, repository: string, blob: Pick<Layer, 'size' | 'open'>, options: UploadOptions): Promise<{ digest: string; sent: number }> {
+export async function uploadHashing(client: RegistryClient, repository: string, blob: NewBlob, options: UploadOptions): Promise<NewBlobUpload> {
+  const name = 'a new model layer';
+  const { source, learnt, what } = hashedChunks(blob, name);
+  client.options.log.debug(`uploading ${name} ${what} to ${client.registry}/${repository}, hashed on the way`);
+  const { sent, session } = await sendAll(client, repository, { source, origin: 'the model files' }, options);
+  const digests = learnt();
+  await cancelledOnFailure(client, session, () => finish(client, session, digests.digest));
+  return { ...digests, sent };
+}
+
+/** A new blob's chunks, and what its upload has learnt once the registry holds them all. */
+function hashedChunks(blob: NewBlob, name: string): { source: ChunkSource; learnt: () => Omit<NewBlobUpload, 'sent'>; what: string } {
+  if (!('size' in blob)) {
+    const streamed = new StreamedChunks(blob, name);
+    return { source: streamed, learnt: () => streamed.digests(), what: 'as it is compressed (the tar it compresses hashed too)' };
+  }
   const hashing = new CommittedDigest({ digest: 'sha256:' }, 'the model files');
-  const layer = { ...blob, digest: 'a new model layer' };
-  client.options.log.debug(`uploading a new model layer (${blob.size} bytes) to ${client.registry}/${repository}, hashed on the way`);
-  const { sent, session } = await sendAll(client, repository, { layer, verified: hashing, origin: 'the model files', rereadable: true }, options);
-  const digest = hashing.digest();
-  await cancelledOnFailure(client, session, () => finish(client, session, digest));
-  return { digest, sent };
+  const learnt = () => ({ digest: hashing.digest(), diffId: hashing.digest(), size: blob.size });
+  return { source: sizedChunks({ ...blob, digest: name }, hashing, true), learnt, what: `(${blob.size} bytes)` };
 }
 
 /** Sends every chunk under one retry budget; returns the session to commit and the bytes sent. */
-async function sendAll(client: RegistryClient, repository: string, blob: Pick<ChunkContext, 'layer' | 'verified' | 'origin' | 'rereadable'>, options: UploadOptions): Promise<{ sent: number; session: URL }> {
+async function sendAll(client: RegistryClient, repository: string, blob: Pick<ChunkContext, 'source' | 'origin'>, options: UploadOptions): Promise<{ sent: number; session: URL }> {
   let sent = 0;
   const count = (piece: Buffer) => {
     sent += piece.length;
@@ -152,10 +171,11 @@ async function sendAll(client: RegistryClient, repository: string, blob: Pick<Ch
   let position: Position = { session: options.session ?? (await client.startUpload(repository)), offset: 0 };
   let failure: unknown;
   await cancelledOnFailure(client, () => position.session, () =>
-    client.retrying(`upload of ${blob.layer.digest}`, async () => {
+    client.retrying(`upload of ${blob.source.name}`, async () => {
       try {
         position = await nextPosition(context, repository, position, failure);
-        while (position.offset < blob.layer.size) position = await sendChunk(context, position);
+        let chunk: Chunk | undefined;
+        while ((chunk = await blob.source.chunk(position.offset, options.chunkSize))) position = await sendChunk(context, position, chunk);
       } catch (error) {
         failure = error;
         throw error;
