@@ -84,9 +84,9 @@ export class Folders {
   }
 }
 
-/** After more of `block` was written: the frontier's block is hashed as far as it is written; others wait their turn. */
-export function acceptWritten(block: Block): void {
-  if (block.index === block.file.frontier) block.file.hasher!.advance(block.start + block.received);
+/** After `written` (the bytes just written) extended `block`: the frontier's block is hashed as far as it is written; others wait their turn. */
+export function acceptWritten(block: Block, written: readonly Buffer[]): void {
+  if (block.index === block.file.frontier) block.file.hasher!.advance(block.start + block.received, written);
 }
 
 /** Marks a block done and moves the file's hash frontier over every block that is now contiguous. */

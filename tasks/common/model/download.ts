@@ -198,7 +198,7 @@ async function streamRange(
     if (batched === 0) return;
     await writeBatch(handle, batch, block.start + block.received, block.file.target.path);
     block.received += batched;
-    acceptWritten(block);
+    acceptWritten(block, batch);
     context.progress.advance(batched);
     batch = [];
     batched = 0;

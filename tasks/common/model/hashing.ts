@@ -9,8 +9,12 @@ import { Worker } from 'node:worker_threads';
  * spends no time collecting or posting them.
  */
 export interface FileHasher {
-  /** Hashes the file from where the last call stopped up to byte `end` (exclusive); those bytes are written. */
-  advance(end: number): void;
+  /**
+   * Hashes the file from where the last call stopped up to byte `end` (exclusive); those bytes are
+   * written. `written`, when given, holds the bytes that end at `end`, for a hasher on this thread
+   * to take from memory instead of reading back.
+   */
+  advance(end: number, written?: readonly Buffer[]): void;
   /** Resolves when the hashing work queued so far is small enough to queue more. */
   ready(): Promise<void>;
   digest(): Promise<{ sha256: string; md5?: string }>;
@@ -18,31 +22,33 @@ export interface FileHasher {
 
 const READ_BYTES = 1024 * 1024;
 
-/** Reads [position, end) of `fd` in pieces into `scratch` and hands each to `update`; returns `end`. */
-function readInto(fd: number, position: number, end: number, scratch: Buffer, update: (bytes: Buffer) => void): number {
+/** Reads [position, end) of `fd` in pieces into `scratch` and hands each to `update`. */
+function readInto(fd: number, position: number, end: number, scratch: Buffer, update: (bytes: Buffer) => void): void {
   while (position < end) {
     const read = readSync(fd, scratch, 0, Math.min(scratch.length, end - position), position);
     if (read === 0) throw new Error(`the file being hashed ended at byte ${position}, before byte ${end}`);
     update(scratch.subarray(0, read));
     position += read;
   }
-  return position;
 }
 
 let inlineScratch: Buffer | undefined;
 
-/** Hashes on the calling thread, reading `fd` synchronously: for small files, where a second thread is not worth its messages. */
+/** Hashes on the calling thread (small files, where a second thread is not worth its messages), from memory where it can. */
 export function inlineHasher(fd: number, md5: boolean): FileHasher {
   const sha = createHash('sha256');
   const md = md5 ? createHash('md5') : undefined;
   let hashed = 0;
   return {
-    advance(end) {
-      inlineScratch ??= Buffer.allocUnsafe(READ_BYTES);
-      hashed = readInto(fd, hashed, end, inlineScratch, (bytes) => {
+    advance(end, written) {
+      if (end <= hashed) return;
+      const update = (bytes: Buffer) => {
         sha.update(bytes);
         md?.update(bytes);
-      });
+      };
+      if (written && end - written.reduce((sum, chunk) => sum + chunk.length, 0) === hashed) written.forEach(update);
+      else readInto(fd, hashed, end, (inlineScratch ??= Buffer.allocUnsafe(READ_BYTES)), update);
+      hashed = end;
     },
     ready: () => Promise.resolve(),
     digest: async () => ({ sha256: sha.digest('hex'), md5: md?.digest('base64') }),
