@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,12 +23,12 @@ describe('ranged downloads: retried through the one policy, decided from typed e
   beforeEach(() => (work = mkdtempSync(join(tmpdir(), 'download-'))));
   afterEach(() => rmSync(work, { recursive: true, force: true }));
 
-  async function download(store: FakeModelStore, signal = AbortSignal.timeout(20_000)) {
+  async function download(store: FakeModelStore, signal = AbortSignal.timeout(20_000), options = settings) {
     const agent = fakeAgent({});
     const objects: StoredObject[] = [];
     for await (const object of store.list('', signal)) objects.push(object);
     const targets = objects.map((object) => ({ object, path: join(work, object.name) }));
-    const files = await downloadFiles(store, targets, settings, { signal, log: agent.log, progress: silentProgress });
+    const files = await downloadFiles(store, targets, options, { signal, log: agent.log, progress: silentProgress });
     return { files, agent };
   }
 
@@ -45,6 +45,22 @@ describe('ranged downloads: retried through the one policy, decided from typed e
     const resumed = store.reads.filter((read) => read.offset % (64 * KiB) === 1000);
     assert.equal(resumed.length, 3, 'each cut range was asked again from byte 1000 of its block');
     assert.equal(agent.lines.filter((line) => /resuming where it stopped/.test(line)).length, 3);
+  });
+
+  it('hashes a file big enough for the hashing thread in file order, reading back blocks that finished before the one ahead of them', async () => {
+    const big = randomBytes(9 * 1024 * KiB + 7); // over the 8 MiB from which the hashing thread reads the file back
+    const store = new FakeModelStore([{ name: 'big.bin', data: big }]);
+    const cut = new Set<number>();
+    store.fault = ({ offset }) => {
+      // The first block and one in the middle break early and resume late, so later blocks are written before them.
+      if ((offset !== 0 && offset !== 70 * 64 * KiB) || cut.has(offset)) return undefined;
+      cut.add(offset);
+      return { breakAfter: 1000, error: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) };
+    };
+    const { files } = await download(store, AbortSignal.timeout(20_000), { ...settings, retry: policyForRetries(3, { baseDelayMs: 300 }) });
+    assert.equal(files[0].sha256, createHash('sha256').update(big).digest('hex'));
+    assert.ok(readFileSync(files[0].path).equals(big));
+    assert.deepEqual(store.reads.filter((read) => read.offset % (64 * KiB) === 1000).map((read) => read.offset), [1000, 70 * 64 * KiB + 1000]);
   });
 
   it('retries a Blob Storage RestError with a retryable status, and fails a 403 at once', async () => {

@@ -14,9 +14,9 @@ export interface Block {
   readonly index: number;
   readonly start: number;
   readonly size: number;
+  /** Bytes of the block written to the file. */
   received: number;
   done: boolean;
-  pending: Buffer[];
 }
 
 export interface FileState {
@@ -55,7 +55,7 @@ export class BlockQueue {
     if (this.empty) return undefined;
     const file = this.files[this.file];
     const start = this.block * this.blockSize;
-    const block: Block = { file, index: this.block, start, size: Math.min(this.blockSize, file.target.object.size - start), received: 0, done: false, pending: [] };
+    const block: Block = { file, index: this.block, start, size: Math.min(this.blockSize, file.target.object.size - start), received: 0, done: false };
     file.live.push(block);
     this.block += 1;
     this.skipFinishedFiles();
@@ -84,9 +84,9 @@ export class Folders {
   }
 }
 
-export function acceptChunk(block: Block, chunk: Buffer): void {
-  if (block.index === block.file.frontier) block.file.hasher!.update(chunk);
-  else block.pending.push(chunk);
+/** After `written` (the bytes just written) extended `block`: the frontier's block is hashed as far as it is written; others wait their turn. */
+export function acceptWritten(block: Block, written: readonly Buffer[]): void {
+  if (block.index === block.file.frontier) block.file.hasher!.advance(block.start + block.received, written);
 }
 
 /** Marks a block done and moves the file's hash frontier over every block that is now contiguous. */
@@ -95,8 +95,7 @@ export function completeBlock(block: Block, budget: BlockBudget): void {
   const file = block.file;
   while (file.live.length > 0) {
     const head = file.live[0];
-    for (const chunk of head.pending) file.hasher!.update(chunk);
-    head.pending = [];
+    file.hasher!.advance(head.start + head.received);
     if (!head.done) break;
     budget.release();
     file.live.shift();
@@ -106,7 +105,8 @@ export function completeBlock(block: Block, budget: BlockBudget): void {
 
 /**
  * Bounds the blocks taken but not yet hashed (in flight, or done and waiting for an earlier block),
- * so memory stays at most about concurrency x block size whatever the model size.
+ * so hashing, which reads them back in file order, never trails writing by more than about
+ * concurrency x block size whatever the model size (they are still in the page cache).
  */
 export class BlockBudget {
   private used = 0;

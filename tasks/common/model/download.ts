@@ -4,7 +4,7 @@ import { RemoteError, TaskError } from '../errors';
 import type { Log, Progress } from '../log';
 import { StoppedError } from '../net/errors';
 import { retry, type RetryFailure, type RetryPolicy } from '../net/retry';
-import { acceptChunk, type Block, BlockBudget, BlockQueue, completeBlock, type FileState, Folders } from './blocks';
+import { acceptWritten, type Block, BlockBudget, BlockQueue, completeBlock, type FileState, Folders } from './blocks';
 import { ConcurrencyGovernor } from './governor';
 import { startingLevel } from './governorRule';
 import { HashingThread, inlineHasher, type FileHasher } from './hashing';
@@ -37,7 +37,8 @@ export interface DownloadedFile {
 
 /**
  * Downloads files with parallel ranged requests straight to disk, hashing while the bytes arrive
- * (in order, so no second pass), resuming a range where a dropped connection left it.
+ * (in order, reading each written stretch back from the page cache, so no second pass over the
+ * disk and no chunk held for hashing), resuming a range where a dropped connection left it.
  */
 export async function downloadFiles(
   store: ModelStore,
@@ -56,8 +57,8 @@ export async function downloadFiles(
   });
   const failure = new AbortController();
   const signal = AbortSignal.any([context.signal, failure.signal]);
-  const reader = rangeReader(store, settings, { signal, log: context.log, progress: context.progress }, (bytes, worker) => governor.received(bytes, worker));
-  const hasherOf = (file: FileState) => (file.hasher ??= hasherFor(file.target, settings, thread));
+  const handleOf = fileOpener(settings, thread);
+  const reader = rangeReader(store, settings, handleOf, { signal, log: context.log, progress: context.progress }, (bytes, worker) => governor.received(bytes, worker));
 
   const worker = async (index: number) => {
     while (!queue.empty && !signal.aborted) {
@@ -70,10 +71,9 @@ export async function downloadFiles(
         budget.release();
         break;
       }
-      hasherOf(block.file);
       await reader(block, index);
       completeBlock(block, budget);
-      if (block.file.frontier === block.file.blockCount) await finishFile(block.file, hasherOf);
+      if (block.file.frontier === block.file.blockCount) await finishFile(block.file, handleOf);
     }
     governor.stop(); // nothing left to take: let the workers the governor held back finish too
   };
@@ -83,13 +83,14 @@ export async function downloadFiles(
       failure.abort(error);
       throw error;
     })));
-    for (const file of files) await finishFile(file, hasherOf);
+    for (const file of files) await finishFile(file, handleOf);
     context.log.debug(`downloaded with up to ${governor.allowed} parallel ranged requests`);
     return files.map((file) => file.finished!);
   } finally {
-    await Promise.allSettled(files.map(async (file) => (await file.handle)?.close()));
     governor.stop();
+    // The thread first: it may still be reading a file whose descriptor is about to close.
     await thread?.close();
+    await Promise.allSettled(files.map(async (file) => (await file.handle)?.close()));
   }
 }
 
@@ -100,23 +101,32 @@ function planFile(target: DownloadTarget, settings: DownloadSettings, folders: F
   return { target, folders, blockCount: Math.ceil(target.object.size / settings.blockSize), live: [], frontier: 0 };
 }
 
-function hasherFor(target: DownloadTarget, settings: DownloadSettings, thread: HashingThread | undefined): FileHasher {
+function hasherFor(target: DownloadTarget, fd: number, settings: DownloadSettings, thread: HashingThread | undefined): FileHasher {
   // MD5 costs 2.3x SHA-256 here; a published sha256 is the stronger check, so MD5 only stands in for it.
   const md5 = settings.md5 && target.object.contentMd5 !== undefined && target.object.sha256Metadata === undefined;
-  return thread && target.object.size >= THREADED_HASH_BYTES ? thread.hasher(md5) : inlineHasher(md5);
+  return thread && target.object.size >= THREADED_HASH_BYTES ? thread.hasher(fd, md5) : inlineHasher(fd, md5);
 }
 
-function handleOf(file: FileState): Promise<FileHandle> {
-  file.handle ??= file.folders.make(dirname(file.target.path)).then(() => open(file.target.path, 'w'));
-  return file.handle;
+type FileOpener = (file: FileState) => Promise<FileHandle>;
+
+/** Opens a file once, for writing and for its hasher to read back what was written. */
+function fileOpener(settings: DownloadSettings, thread: HashingThread | undefined): FileOpener {
+  return (file) => {
+    file.handle ??= file.folders.make(dirname(file.target.path)).then(async () => {
+      const handle = await open(file.target.path, 'w+');
+      file.hasher = hasherFor(file.target, handle.fd, settings, thread);
+      return handle;
+    });
+    return file.handle;
+  };
 }
 
 /** Closes a fully hashed file once, however many workers see it complete. */
-function finishFile(file: FileState, hasherOf: (file: FileState) => FileHasher): Promise<void> {
+function finishFile(file: FileState, handleOf: FileOpener): Promise<void> {
   file.finishing ??= (async () => {
-    const digests = await hasherOf(file).digest();
-    file.hasher = undefined;
     const handle = await handleOf(file);
+    const digests = await file.hasher!.digest();
+    file.hasher = undefined;
     file.handle = undefined;
     await handle.close();
     file.finished = { path: file.target.path, size: file.target.object.size, ...digests };
@@ -138,6 +148,7 @@ interface ReadContext {
 function rangeReader(
   store: ModelStore,
   settings: DownloadSettings,
+  handleOf: FileOpener,
   context: ReadContext,
   received: (bytes: number, worker: number) => void,
 ): (block: Block, worker: number) => Promise<void> {
@@ -187,7 +198,7 @@ async function streamRange(
     if (batched === 0) return;
     await writeBatch(handle, batch, block.start + block.received, block.file.target.path);
     block.received += batched;
-    for (const chunk of batch) acceptChunk(block, chunk);
+    acceptWritten(block, batch);
     context.progress.advance(batched);
     batch = [];
     batched = 0;
