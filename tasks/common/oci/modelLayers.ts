@@ -118,7 +118,7 @@ export type LayerDigests = Pick<Layer, 'mediaType' | 'digest' | 'diffId' | 'size
  */
 export function newModelBlob(plan: LayerPlan, options: LayerOptions, files?: TarFileDigests): NewBlob {
   const segments = tarSegments(plan.entries, options.mtime);
-  if (options.compression === 'none') return { size: segmentsSize(segments), open: (offset = 0) => openSegments(segments, offset), ...(files ? { sent: (offset: number, piece: Buffer) => files.sent(offset, piece) } : {}) };
+  if (options.compression === 'none') return { size: segmentsSize(segments), open: (offset = 0, end?: number) => openSegments(segments, offset, end), ...(files ? { sent: (offset: number, piece: Buffer) => files.sent(offset, piece) } : {}) };
   return { open: (tap: (piece: Buffer) => void) => gzipped(segments, 0, files ? both(tap, files.read()) : tap) };
 }
 
@@ -137,7 +137,7 @@ export function layerFileDigests(plan: LayerPlan, options: LayerOptions): TarFil
 /** A layer whose digests are known already (an earlier bake's memo): nothing is read until it is opened. */
 export function knownModelLayer(plan: LayerPlan, options: LayerOptions, known: LayerDigests): Layer {
   const segments = tarSegments(plan.entries, options.mtime);
-  const open = options.compression === 'none' ? (offset = 0) => openSegments(segments, offset) : (offset = 0) => gzipped(segments, offset);
+  const open = options.compression === 'none' ? (offset = 0, end?: number) => openSegments(segments, offset, end) : (offset = 0) => gzipped(segments, offset);
   return Object.freeze({ mediaType: known.mediaType, digest: known.digest, diffId: known.diffId, size: known.size, open });
 }
 

@@ -60,7 +60,8 @@ export function sizedChunks(blob: SizedBlob, verified: CommittedDigest | undefin
     name: blob.digest,
     async chunk(offset, max) {
       if (offset >= blob.size) return undefined;
-      return { length: Math.min(max, blob.size - offset), open: () => blob.open(offset), ...(verified ? { hashing: () => bodyHashing(verified, blob, offset) } : {}) };
+      const length = Math.min(max, blob.size - offset);
+      return { length, open: () => blob.open(offset, offset + length), ...(verified ? { hashing: () => bodyHashing(verified, blob, offset) } : {}) };
     },
     accepted: (end) => verified?.accepted(end),
     async resumeAt(offset) {
