@@ -3,12 +3,14 @@
  * agent runs it (time, start-up, peak RSS, model bytes read), the floor's one curl upload of a
  * file, and running two sides in alternating order.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pushBaseImage } from '../test/support/registry/baseImages';
 import { startRegistry, type TestRegistry } from '../test/support/registry/registry';
 import { runTask, visibleOutput } from '../test/support/taskRunner';
+import { modelDigest, type FileDigest } from '../tasks/common/model/digest';
+import { sha256Of } from '../tasks/common/model/fileRecord';
+import { readModelEntries } from '../tasks/common/oci/modelFiles';
 import { timeCommand } from './measure';
 
 export const MiB = 1024 * 1024;
@@ -48,6 +50,13 @@ export async function alternate<A, B>(round: number, a: () => Promise<A>, b: () 
   return [await a(), second];
 }
 
+/** The model digest Fetch would output for the folder (its sorted sha256sum listing, hashed); read here, outside the task's measure. */
+async function modelDigestOf(modelPath: string): Promise<string> {
+  const files: FileDigest[] = [];
+  for (const entry of await readModelEntries(modelPath)) if (entry.type === 'file' && entry.source) files.push({ relativePath: entry.relativePath, sha256: await sha256Of(entry.source) });
+  return modelDigest(files, 'folder');
+}
+
 /** The bundled task in appendLayer mode, as the agent runs it; wall time of the whole process. `inputs` adds to or overrides the defaults. */
 export async function bakeTask(registry: TestRegistry, work: string, modelPath: string, tag: string, inputs: Record<string, string> = {}): Promise<TaskMeasure> {
   const rssFile = join(work, 'rss');
@@ -56,8 +65,9 @@ export async function bakeTask(registry: TestRegistry, work: string, modelPath: 
     taskDir,
     inputs: {
       mode: 'appendLayer', baseImage: `${registry.host}/${BASE}`, image: `${registry.host}/bench/app`, tags: tag,
-      // The digest names the model (as Fetch's output would; Bake keys its memo by it): one per model folder here.
-      modelPath, modelVersion: '1.0.0', modelDigest: `sha256:${createHash('sha256').update(modelPath).digest('hex')}`, allowInsecureRegistry: 'true',
+      // The model's own digest, as Fetch's output gives it: Bake keys its memo by it, and keeps the
+      // files' digests for the attestation only when they make it.
+      modelPath, modelVersion: '1.0.0', modelDigest: await modelDigestOf(modelPath), allowInsecureRegistry: 'true',
       ...inputs,
     },
     variables: { 'System.Debug': 'false' },

@@ -17,6 +17,8 @@ export async function startHttpFaultProxy(options: {
   targetPort: number;
   /** Decides per request; the number is how many faults were injected before it. */
   fault: (request: http.IncomingMessage, faultsSoFar: number) => 500 | 503 | undefined;
+  /** Answer a fault only once the whole request body has arrived (the client sent it all), not at once. */
+  afterBody?: boolean;
 }): Promise<HttpFaultProxy> {
   let faults = 0;
   let forwarded = 0;
@@ -25,8 +27,12 @@ export async function startHttpFaultProxy(options: {
     if (status) {
       faults += 1;
       request.resume();
-      response.writeHead(status, { 'content-type': 'application/xml', 'x-ms-error-code': status === 503 ? 'ServerBusy' : 'InternalError' });
-      response.end(`<?xml version="1.0" encoding="utf-8"?><Error><Code>${status === 503 ? 'ServerBusy' : 'InternalError'}</Code><Message>Injected fault</Message></Error>`);
+      const answer = () => {
+        response.writeHead(status, { 'content-type': 'application/xml', 'x-ms-error-code': status === 503 ? 'ServerBusy' : 'InternalError' });
+        response.end(`<?xml version="1.0" encoding="utf-8"?><Error><Code>${status === 503 ? 'ServerBusy' : 'InternalError'}</Code><Message>Injected fault</Message></Error>`);
+      };
+      if (options.afterBody) request.once('end', answer);
+      else answer();
       return;
     }
     forwarded += 1;

@@ -60,17 +60,23 @@ export interface AttestationResult {
 export const PROVENANCE_ARTIFACT_TYPE = InToto.payloadType;
 const PREDICATE_TYPE_ANNOTATION = 'dev.sigstore.bundle.predicateType';
 
+/** Model files' sha256 (hex) by their path inside the model folder, learnt without a read of their own. */
+export type LearntDigests = ReadonlyMap<string, string>;
+
 /**
  * The digest of every regular file of the model, by its path inside the model folder. Files Fetch
- * installed and verified, unchanged since (their stat records say so), are not read again: a
- * re-bake from the memo then reads none of the model.
+ * installed and verified, unchanged since (their stat records say so), are not read again, nor are
+ * those the bake learnt in its own read (`learnt`: the upload's, or a checked memo's): a re-bake
+ * from the memo then reads none of the model. The rest are hashed here.
  */
-export async function modelFileDigests(modelPath: string): Promise<ModelFileDigest[]> {
+export async function modelFileDigests(modelPath: string, learnt?: LearntDigests): Promise<ModelFileDigest[]> {
   const installed = await installRecord(modelPath).catch(() => undefined);
   const verified = new Map(installed?.unchanged ? installed.files.map((file) => [file.relativePath, file.sha256]) : []);
   const files: ModelFileDigest[] = [];
   for (const entry of await readModelEntries(modelPath)) {
-    if (entry.type === 'file' && entry.source) files.push({ path: entry.relativePath, digest: `sha256:${verified.get(entry.relativePath) ?? (await sha256Of(entry.source))}` });
+    if (entry.type !== 'file' || !entry.source) continue;
+    const known = verified.get(entry.relativePath) ?? learnt?.get(entry.relativePath);
+    files.push({ path: entry.relativePath, digest: `sha256:${known ?? (await sha256Of(entry.source))}` });
   }
   return files;
 }
@@ -158,11 +164,15 @@ export interface AttestationStart {
   readonly files: Promise<readonly ModelFileDigest[]>;
 }
 
-/** Bake's call as it starts: undefined when provenance is off, else the files start hashing beside the bake's own reading. */
-/** `modelPath` undefined: the model is not on disk (a zero-copy bake), and the statement lists no files. */
-export function beginAttestation(options: { readonly provenance?: ProvenanceSettings; readonly modelPath?: string }): AttestationStart | undefined {
+/**
+ * Bake's call as it starts: undefined when provenance is off, else the files are hashed beside the
+ * bake's own reading, or, given `learnt`, once the bake's read has said which files it hashed.
+ * `modelPath` undefined: the model is not on disk (a zero-copy bake), and the statement lists no files.
+ */
+export function beginAttestation(options: { readonly provenance?: ProvenanceSettings; readonly modelPath?: string; readonly learnt?: Promise<LearntDigests | undefined> }): AttestationStart | undefined {
   if (!options.provenance) return undefined;
-  const files = options.modelPath === undefined ? Promise.resolve([]) : modelFileDigests(options.modelPath);
+  const { modelPath } = options;
+  const files = modelPath === undefined ? Promise.resolve([]) : options.learnt ? options.learnt.then((learnt) => modelFileDigests(modelPath, learnt)) : modelFileDigests(modelPath);
   // Awaited after the push; a bake that fails first must not leave this rejection unhandled.
   files.catch(() => undefined);
   return { startedOn: new Date().toISOString(), files };

@@ -1,7 +1,7 @@
 // Generated from tasks/BakeModelIntoImageV1/task.json by scripts/contracts.mjs (npm run build). Do not edit:
 // change task.json and rebuild.
 
-/** Bake Model Into Image 1.2.1: every input, with its pick-list values and default. */
+/** Bake Model Into Image 1.2.2: every input, with its pick-list values and default. */
 export const BakeModelIntoImageInputs = {
   mode: { name: 'mode', kind: 'pickList', options: ['appendLayer', 'dockerBuild'], default: 'appendLayer', required: true },
   containerRegistry: { name: 'containerRegistry', kind: 'connectedService' },
@@ -32,7 +32,7 @@ export const BakeModelIntoImageInputs = {
 } as const;
 
 /** The task's name and version, as its provenance names the builder. */
-export const BakeModelIntoImageTask = { name: 'BakeModelIntoImage', version: '1.2.1' } as const;
+export const BakeModelIntoImageTask = { name: 'BakeModelIntoImage', version: '1.2.2' } as const;
 
 /** The output variables, by name. */
 export const BakeModelIntoImageOutputs = {

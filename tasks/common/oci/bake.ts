@@ -14,14 +14,14 @@ import { uploadModelLayers, type ModelUploadContext } from './modelUpload';
 import { bakeModelIntoImage, type ModelBake } from './modelImage';
 import { Provenance } from '../provenance';
 import { planModelLayers, type Compression, type LayerPlan } from './modelLayers';
-import { readModelEntries, type ModelFilesSetting } from './modelFiles';
+import { readModelEntries, type ModelEntry, type ModelFilesSetting } from './modelFiles';
 import { push } from './push';
 import { formatReference, repositoryName, type ImageReference } from './reference';
 import type { RegistryCredential } from './registry/auth';
 import { explainRegistryFailure, RegistryClient } from './registry/client';
 import { readBaseImage } from './remoteImage';
 import type { Layer } from './layer';
-import { attestPushed, beginAttestation, type AttestationResult, type ProvenanceSettings } from '../attest/attest';
+import { attestPushed, beginAttestation, type AttestationResult, type AttestationStart, type LearntDigests, type ProvenanceSettings } from '../attest/attest';
 import { modelMountScope, mountableModel, zeroCopyLayers } from './mountModel';
 
 export interface RegistrySettings {
@@ -131,15 +131,24 @@ function clientsFor(options: BakeOptions, context: BakeContext, signal: AbortSig
 
 /**
  * The model layers: an earlier bake's, from its memo, when that holds up; else new ones uploaded
- * as they are hashed (and compressed, with gzip), in one read of the model.
+ * as they are hashed (and compressed, with gzip), in one read of the model. With them, the model
+ * files' digests that the memo kept or that read gave (by path inside the model), for the attestation.
  */
-async function modelLayers(plans: readonly LayerPlan[], options: BakeOptions, memo: MemoContext, upload: Omit<ModelUploadContext, 'client' | 'repository'>) {
+async function modelLayers(entries: readonly ModelEntry[], plans: readonly LayerPlan[], options: BakeOptions, memo: MemoContext, upload: Omit<ModelUploadContext, 'client' | 'repository'>) {
   const layerOptions = { mtime: options.mtime, compression: options.compression };
   const described = (layers: readonly Layer[]) => layers.map((layer, index) => ({ layer, description: plans[index].description }));
-  const recalled = await recallModelLayers(options.bake.modelDigest, options.modelPath, plans, layerOptions, memo);
-  if (recalled) return { layers: described(recalled), recalled: true, uploaded: 0 };
-  const { layers, uploaded } = await uploadModelLayers(plans, layerOptions, { ...memo, ...upload });
-  return { layers: described(layers), recalled: false, uploaded };
+  const files = entries.filter((entry) => entry.type === 'file' && entry.source);
+  const recalled = await recallModelLayers({ digest: options.bake.modelDigest, path: options.modelPath, files: files.map((file) => file.relativePath) }, plans, layerOptions, memo);
+  if (recalled) return { layers: described(recalled.layers), recalled: true, uploaded: 0, files: recalled.files };
+  const { layers, uploaded, files: bySource } = await uploadModelLayers(plans, layerOptions, { ...memo, ...upload });
+  const learnt = new Map(files.flatMap((file) => (bySource.has(file.source!) ? [[file.relativePath, bySource.get(file.source!)!] as const] : [])));
+  return { layers: described(layers), recalled: false, uploaded, files: learnt };
+}
+
+/** The files' digests the attestation lists, for the memo; none when provenance is off or the files could not be hashed (the attestation then fails saying why). */
+async function attestedFiles(attesting: AttestationStart | undefined): Promise<LearntDigests | undefined> {
+  const files = await attesting?.files.catch(() => undefined);
+  return files && new Map(files.map((file) => [file.path, file.digest.replace(/^sha256:/, '')]));
 }
 
 /** A rejection handler that turns a registry failure into its message. */
@@ -157,17 +166,21 @@ async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: Bak
   const { baseImage, target, registry: settings } = options;
   const clients = clientsFor(options, context, signal);
   const mounted = options.modelUri ? zeroCopyLayers(await mountableModel(options.modelUri, target, options.bake.modelDirectory, clients.target).catch(explainedBy(target.registry)), context.log) : undefined;
-  const attesting = beginAttestation({ provenance: options.provenance, modelPath: mounted ? undefined : options.modelPath });
+  // The attestation takes the file digests the bake's own read learns, and hashes only the rest.
+  let learnt: (files: LearntDigests | undefined) => void = () => undefined;
+  const attesting = beginAttestation({ provenance: options.provenance, modelPath: mounted ? undefined : options.modelPath, learnt: new Promise((resolve) => (learnt = resolve)) });
   // The model first: bad input fails before any network (a model to mount is never read from disk).
-  const plans = mounted ? [] : planModelLayers(await readModelEntries(options.modelPath), options.bake.modelDirectory);
+  const entries = mounted ? [] : await readModelEntries(options.modelPath);
+  const plans = mounted ? [] : planModelLayers(entries, options.bake.modelDirectory);
   const base = await readBaseImage(clients.base, baseImage).catch(explainedBy(baseImage.registry));
   for (const skipped of base.skipped) context.log.info('IndexEntrySkipped', skipped.digest, skipped.platform ? `${skipped.platform.os}/${skipped.platform.architecture}` : 'no platform');
   const memo: MemoContext = { client: clients.target, repository: target.repository, log: context.log };
   const pushing = { concurrency: settings.concurrency, chunkSize: settings.chunkSize, log: context.log, progress: context.progress };
   // A mounted model is neither uploaded nor remembered: the registry already holds its layers.
-  const { layers, recalled, uploaded } = mounted
-    ? { layers: mounted, recalled: true, uploaded: 0 }
-    : await modelLayers(plans, options, memo, pushing).catch(explainedBy(target.registry));
+  const { layers, recalled, uploaded, files } = mounted
+    ? { layers: mounted, recalled: true, uploaded: 0, files: undefined }
+    : await modelLayers(entries, plans, options, memo, { ...pushing, hashFiles: attesting !== undefined }).catch(explainedBy(target.registry));
+  learnt(files);
   const bake: ModelBake = { ...options.bake, baseName: formatReference(baseImage) };
   const images = base.platforms.map(({ image, baseDigest }) => bakeModelIntoImage(image, baseDigest, layers, bake));
   const index = { annotations: { [Provenance.baseName]: bake.baseName, [Provenance.baseDigest]: base.digest } };
@@ -176,7 +189,7 @@ async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: Bak
     { repository: target.repository, images, tags: options.tags, ...(base.isIndex ? { index } : {}) },
     pushing,
   ).catch(explainedBy(target.registry));
-  if (!recalled) await rememberModelLayers(options.bake.modelDigest, plans, options, layers.map(({ layer }) => layer), memo);
+  if (!recalled) await rememberModelLayers(options.bake.modelDigest, plans, options, layers.map(({ layer }) => layer), await attestedFiles(attesting), memo);
   const attestation = await attestPushed(clients.target, options, pushed.digest, attesting, context.log).catch(explainedBy(target.registry));
   return {
     mode: 'appendLayer',

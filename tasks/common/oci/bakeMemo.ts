@@ -4,11 +4,13 @@
  * and hashing it. The memo is a small OCI artifact tagged by the model's digest; its layers are the
  * model layers themselves (so the registry keeps them while the memo exists), and it records a key
  * of everything else the layers depend on: the file list with sizes and modes, where the model goes
- * in the image, the layer split, the mtime and the compression.
+ * in the image, the layer split, the mtime and the compression. Its config holds each model file's
+ * sha256 where the bake knew them (memoFiles.ts), so a re-bake's attestation reads no file either.
  *
  * A memo is used only when its key matches, the registry holds every layer at the recorded size,
  * and each layer's blob starts with the bytes this model's tar starts with (a few KiB read from the
- * registry and from disk). Anything else is a full bake, and the log says why.
+ * registry and from disk), and, when it lists file digests, only when they make the model digest.
+ * Anything else is a full bake, and the log says why.
  */
 import { createHash } from 'node:crypto';
 import { constants, createGunzip } from 'node:zlib';
@@ -24,13 +26,12 @@ import { MediaType } from './mediaTypes';
 import { knownModelLayer, tarPrefix, tarSize, type LayerDigests, type LayerOptions, type LayerPlan } from './modelLayers';
 import type { RegistryClient } from './registry/client';
 import { uploadSmallBlob } from './registry/upload';
+import { EMPTY_CONFIG, makesModel, memoConfig, memoFileDigests, MEMO_FILES_MEDIA_TYPE, type FileDigests } from './memoFiles';
 
 export const MEMO_ARTIFACT_TYPE = 'application/vnd.ai-model-bake.memo.v1';
 const KEY_ANNOTATION = 'ai.model.bake.key';
 const DIGEST_ANNOTATION = 'ai.model.digest';
 const DIFF_ID_ANNOTATION = 'ai.model.bake.diffid';
-/** The OCI empty config ({}), as artifacts without a config of their own use. */
-const EMPTY_CONFIG = blobOf('application/vnd.oci.empty.v1+json', {});
 /** How much of each layer's start is compared: tar headers and the first bytes of the first file. */
 const PREFIX_BYTES = 32 * 1024;
 
@@ -46,13 +47,13 @@ export function memoKey(plans: readonly LayerPlan[], options: LayerOptions): str
   return `sha256:${createHash('sha256').update(text).digest('hex')}`;
 }
 
-/** The memo artifact's manifest: the model layers, each with its diffId, and the model digest and key. */
-export function memoManifest(model: string, key: string, layers: readonly LayerDigests[]): Blob {
+/** The memo artifact's manifest: the model layers, each with its diffId, the model digest and key, and its config (the file digests). */
+export function memoManifest(model: string, key: string, layers: readonly LayerDigests[], config: Blob = EMPTY_CONFIG): Blob {
   return blobOf(MediaType.ociManifest, {
     schemaVersion: 2,
     mediaType: MediaType.ociManifest,
     artifactType: MEMO_ARTIFACT_TYPE,
-    config: { mediaType: EMPTY_CONFIG.mediaType, digest: EMPTY_CONFIG.digest, size: EMPTY_CONFIG.bytes.length },
+    config: { mediaType: config.mediaType, digest: config.digest, size: config.bytes.length },
     layers: layers.map((layer) => ({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size, annotations: { [DIFF_ID_ANNOTATION]: layer.diffId } })),
     annotations: { [DIGEST_ANNOTATION]: model, [KEY_ANNOTATION]: key },
   });
@@ -61,10 +62,11 @@ export function memoManifest(model: string, key: string, layers: readonly LayerD
 /** Why a memo is not used, as a message key and its arguments after the model digest and repository. */
 type Miss = { readonly key: MessageKey; readonly args: readonly unknown[] };
 
+const tampered = (what: string): Miss => ({ key: 'BakeMemoTampered', args: [what] });
+
 /** A memo manifest read back from the registry, or why it cannot be one. */
-function parseMemo(bytes: Buffer, model: string): { key: string; layers: LayerDigests[] } | Miss {
-  const tampered = (what: string): Miss => ({ key: 'BakeMemoTampered', args: [what] });
-  let json: { artifactType?: unknown; layers?: unknown; annotations?: Record<string, unknown> };
+function parseMemo(bytes: Buffer, model: string): { key: string; layers: LayerDigests[]; config: unknown } | Miss {
+  let json: { artifactType?: unknown; layers?: unknown; config?: unknown; annotations?: Record<string, unknown> };
   try {
     json = JSON.parse(bytes.toString('utf8'));
   } catch {
@@ -77,7 +79,18 @@ function parseMemo(bytes: Buffer, model: string): { key: string; layers: LayerDi
   const valid = (layer: (typeof layers)[number]): layer is LayerDigests =>
     (layer.mediaType === MediaType.ociLayer || layer.mediaType === MediaType.ociLayerGzip) && isContentDigest(layer.digest) && isContentDigest(layer.diffId) && Number.isSafeInteger(layer.size) && (layer.size as number) >= 0;
   if (typeof key !== 'string' || !layers.every(valid)) return tampered('a layer or its key is malformed');
-  return { key, layers };
+  return { key, layers, config: json.config };
+}
+
+
+/** The memo's file digests: none in an older memo's empty config, else read and checked against the model digest. */
+async function filesOf(config: unknown, model: string, modelFiles: readonly string[], context: MemoContext): Promise<{ files?: FileDigests } | Miss> {
+  const { mediaType, digest } = (config ?? {}) as { mediaType?: unknown; digest?: unknown };
+  if (mediaType === EMPTY_CONFIG.mediaType) return {};
+  if (mediaType !== MEMO_FILES_MEDIA_TYPE || !isContentDigest(digest)) return tampered('its config is not a list of file digests');
+  const bytes = await context.client.readConfig(context.repository, digest, `${context.client.registry}/${context.repository}:${memoTag(model)}`);
+  const files = memoFileDigests(bytes, model, modelFiles);
+  return 'why' in files ? tampered(files.why) : files;
 }
 
 export interface MemoContext {
@@ -86,29 +99,44 @@ export interface MemoContext {
   readonly log: Log;
 }
 
+/** The model a memo is for: its digest (the user's), its folder, and its files' paths inside it. */
+export interface MemoModel {
+  readonly digest: string | undefined;
+  readonly path: string;
+  readonly files: readonly string[];
+}
+
+/** What a memo gives: the layers, and the file digests when it kept them (checked against the model digest). */
+export interface RecalledModel {
+  readonly layers: Layer[];
+  readonly files?: FileDigests;
+}
+
 /**
  * The model layers of an earlier bake of this model, confirmed against the registry, or undefined
  * (after a line saying why) when the model has to be read.
  */
-export async function recallModelLayers(model: string | undefined, modelPath: string, plans: readonly LayerPlan[], options: LayerOptions, context: MemoContext): Promise<Layer[] | undefined> {
+export async function recallModelLayers(modelOf: MemoModel, plans: readonly LayerPlan[], options: LayerOptions, context: MemoContext): Promise<RecalledModel | undefined> {
+  const model = modelOf.digest;
   if (!model) {
     context.log.debug('no model digest given: the model is read and hashed, and no memo is kept');
     return undefined;
   }
-  const miss = await missOf(model, modelPath, plans, options, context).catch((error: unknown): Miss => {
+  const miss = await missOf({ ...modelOf, digest: model }, plans, options, context).catch((error: unknown): Miss => {
     if (context.client.options.signal.aborted) throw error;
     return { key: 'BakeMemoUnreadable', args: [error instanceof Error ? error.message : String(error)] };
   });
   if ('layers' in miss) {
     context.log.info('BakeMemoUsed', model, `${context.client.registry}/${context.repository}:${memoTag(model)}`, plans.length);
-    return miss.layers;
+    return miss;
   }
   context.log.info(miss.key, model, `${context.client.registry}/${context.repository}`, ...miss.args);
   return undefined;
 }
 
-async function missOf(model: string, modelPath: string, plans: readonly LayerPlan[], options: LayerOptions, context: MemoContext): Promise<Miss | { layers: Layer[] }> {
-  const installed = await installedMismatch(model, modelPath);
+async function missOf(modelOf: MemoModel & { digest: string }, plans: readonly LayerPlan[], options: LayerOptions, context: MemoContext): Promise<Miss | RecalledModel> {
+  const model = modelOf.digest;
+  const installed = await installedMismatch(model, modelOf.path);
   if (installed) return installed;
   const { client, repository } = context;
   const manifest = await client.getManifest(repository, memoTag(model)).catch((error: unknown) => {
@@ -119,6 +147,8 @@ async function missOf(model: string, modelPath: string, plans: readonly LayerPla
   const memo = parseMemo(manifest.bytes, model);
   if ('args' in memo) return memo;
   if (memo.key !== memoKey(plans, options) || memo.layers.length !== plans.length) return { key: 'BakeMemoStale', args: [] };
+  const files = await filesOf(memo.config, model, modelOf.files, context);
+  if ('args' in files) return files;
   const layers: Layer[] = [];
   for (const [index, plan] of plans.entries()) {
     const known = memo.layers[index];
@@ -129,7 +159,7 @@ async function missOf(model: string, modelPath: string, plans: readonly LayerPla
     if (start) return { key: 'BakeMemoTampered', args: [start] };
     layers.push(knownModelLayer(plan, options, known));
   }
-  return { layers };
+  return { layers, ...files };
 }
 
 /** Fetch's record beside the model: when there is one, it has to name this digest, and no file may have changed since. */
@@ -175,13 +205,19 @@ async function inflatedPrefix(bytes: Buffer): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Saves the memo after a full bake. Best effort: without it the next bake reads the model again. */
-export async function rememberModelLayers(model: string | undefined, plans: readonly LayerPlan[], options: LayerOptions, layers: readonly Layer[], context: MemoContext): Promise<void> {
+/**
+ * Saves the memo after a full bake, with the file digests when the bake knew them and they make the
+ * model digest. Best effort: without it the next bake reads the model again.
+ */
+export async function rememberModelLayers(model: string | undefined, plans: readonly LayerPlan[], options: LayerOptions, layers: readonly Layer[], files: FileDigests | undefined, context: MemoContext): Promise<void> {
   if (!model) return;
   const { client, repository } = context;
+  const kept = files && makesModel(files, model) ? files : undefined;
+  if (files && !kept) context.log.debug(`the model files' digests do not make model ${model}: the memo keeps none, and a re-bake's attestation hashes the files`);
+  const config = memoConfig(kept);
   try {
-    if (!(await client.hasBlob(repository, EMPTY_CONFIG.digest))) await uploadSmallBlob(client, repository, EMPTY_CONFIG);
-    await client.putManifest(repository, memoTag(model), memoManifest(model, memoKey(plans, options), layers));
+    if (!(await client.hasBlob(repository, config.digest))) await uploadSmallBlob(client, repository, config);
+    await client.putManifest(repository, memoTag(model), memoManifest(model, memoKey(plans, options), layers, config));
   } catch (error) {
     context.log.warn('BakeMemoNotSaved', model, `${client.registry}/${repository}`, error instanceof Error ? error.message : String(error));
   }

@@ -37,8 +37,8 @@ export interface Layer {
   readonly size: number;
   /** Set for layers that exist in a registry already (the base image's). */
   readonly source?: BlobSource;
-  /** The blob's bytes from offset to the end. */
-  open(offset?: number): Readable;
+  /** The blob's bytes from offset to the end; given `end` (exclusive), a blob read from disk stops there, and no read runs ahead past it. */
+  open(offset?: number, end?: number): Readable;
 }
 
 export function descriptorOf(layer: Layer): Descriptor {

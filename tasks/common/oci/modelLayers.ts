@@ -9,6 +9,7 @@ import { compareBytes } from '../bytes';
 import type { Layer } from './layer';
 import type { ModelEntry } from './modelFiles';
 import type { NewBlob } from './registry/upload';
+import { TarFileDigests } from './tarFileDigests';
 import { openSegments, READ_CHUNK, segmentsSize, tarSegments, type Segment, type TarEntry } from './tar';
 
 export const OWN_LAYER_THRESHOLD = 64 * 1024 * 1024;
@@ -113,17 +114,30 @@ export type LayerDigests = Pick<Layer, 'mediaType' | 'digest' | 'diffId' | 'size
 /**
  * A new layer's bytes for the upload that learns its digests (uploadHashing): an uncompressed tar
  * of known size from any offset, or the gzip stream from its first byte, showing the tar it reads.
+ * With `files`, each file's bytes are hashed too as the tar passes (tarFileDigests.ts).
  */
-export function newModelBlob(plan: LayerPlan, options: LayerOptions): NewBlob {
+export function newModelBlob(plan: LayerPlan, options: LayerOptions, files?: TarFileDigests): NewBlob {
   const segments = tarSegments(plan.entries, options.mtime);
-  if (options.compression === 'none') return { size: segmentsSize(segments), open: (offset = 0) => openSegments(segments, offset) };
-  return { open: (tap: (piece: Buffer) => void) => gzipped(segments, 0, tap) };
+  if (options.compression === 'none') return { size: segmentsSize(segments), open: (offset = 0, end?: number) => openSegments(segments, offset, end), ...(files ? { sent: (offset: number, piece: Buffer) => files.sent(offset, piece) } : {}) };
+  return { open: (tap: (piece: Buffer) => void) => gzipped(segments, 0, files ? both(tap, files.read()) : tap) };
+}
+
+function both(first: (piece: Buffer) => void, second: (piece: Buffer) => void): (piece: Buffer) => void {
+  return (piece) => {
+    first(piece);
+    second(piece);
+  };
+}
+
+/** The per-file hasher of a layer's tar, for newModelBlob. */
+export function layerFileDigests(plan: LayerPlan, options: LayerOptions): TarFileDigests {
+  return new TarFileDigests(plan.entries, tarSegments(plan.entries, options.mtime));
 }
 
 /** A layer whose digests are known already (an earlier bake's memo): nothing is read until it is opened. */
 export function knownModelLayer(plan: LayerPlan, options: LayerOptions, known: LayerDigests): Layer {
   const segments = tarSegments(plan.entries, options.mtime);
-  const open = options.compression === 'none' ? (offset = 0) => openSegments(segments, offset) : (offset = 0) => gzipped(segments, offset);
+  const open = options.compression === 'none' ? (offset = 0, end?: number) => openSegments(segments, offset, end) : (offset = 0) => gzipped(segments, offset);
   return Object.freeze({ mediaType: known.mediaType, digest: known.digest, diffId: known.diffId, size: known.size, open });
 }
 

@@ -111,30 +111,34 @@ export function segmentsSize(segments: readonly Segment[]): number {
 /** How much a read of a model file asks for at a time. */
 export const READ_CHUNK = 1024 * 1024;
 
-async function* segmentBytes(segments: readonly Segment[], offset: number): AsyncGenerator<Buffer> {
+async function* segmentBytes(segments: readonly Segment[], offset: number, end: number): AsyncGenerator<Buffer> {
   let skip = offset;
+  let left = end - offset;
   for (const segment of segments) {
+    if (left <= 0) return;
     const length = segment.kind === 'bytes' ? segment.data.length : segment.size;
     if (skip >= length) {
       skip -= length;
       continue;
     }
+    const upTo = Math.min(length, skip + left);
     if (segment.kind === 'bytes') {
-      yield segment.data.subarray(skip);
+      yield segment.data.subarray(skip, upTo);
     } else {
       let read = 0;
-      for await (const chunk of createReadStream(segment.path, { start: skip, end: length - 1, highWaterMark: READ_CHUNK })) {
+      for await (const chunk of createReadStream(segment.path, { start: skip, end: upTo - 1, highWaterMark: READ_CHUNK })) {
         read += (chunk as Buffer).length;
         yield chunk as Buffer;
       }
       // A file that shrank since it was planned would corrupt the archive and its digest.
-      if (read !== length - skip) throw modelRefused('ModelFileChanged', [segment.path]);
+      if (read !== upTo - skip) throw modelRefused('ModelFileChanged', [segment.path]);
     }
+    left -= upTo - skip;
     skip = 0;
   }
 }
 
-/** The archive's bytes from offset to the end. */
-export function openSegments(segments: readonly Segment[], offset = 0): Readable {
-  return Readable.from(segmentBytes(segments, offset), { objectMode: false });
+/** The archive's bytes from offset to `end` (exclusive; default its end): nothing past `end` is read. */
+export function openSegments(segments: readonly Segment[], offset = 0, end = Number.POSITIVE_INFINITY): Readable {
+  return Readable.from(segmentBytes(segments, offset, end), { objectMode: false });
 }

@@ -32,7 +32,23 @@ export interface ChunkSource {
 }
 
 /** What a blob of known size gives: its size and its bytes from any offset. */
-export type SizedBlob = Pick<Layer, 'size' | 'open'> & { readonly digest: string };
+export type SizedBlob = Pick<Layer, 'size' | 'open'> & {
+  readonly digest: string;
+  /** Sees each body's bytes as they leave, with the offset they start at (a new layer's per-file hashes). */
+  readonly sent?: (offset: number, piece: Buffer) => void;
+};
+
+function bodyHashing(verified: CommittedDigest, blob: SizedBlob, offset: number): (piece: Buffer) => void {
+  const hash = verified.forBody();
+  const sent = blob.sent;
+  if (!sent) return hash;
+  let at = offset;
+  return (piece) => {
+    hash(piece);
+    sent(at, piece);
+    at += piece.length;
+  };
+}
 
 /**
  * A blob of known size, opened at each chunk's offset. `verified` hashes what the registry accepts;
@@ -44,7 +60,8 @@ export function sizedChunks(blob: SizedBlob, verified: CommittedDigest | undefin
     name: blob.digest,
     async chunk(offset, max) {
       if (offset >= blob.size) return undefined;
-      return { length: Math.min(max, blob.size - offset), open: () => blob.open(offset), ...(verified ? { hashing: () => verified.forBody() } : {}) };
+      const length = Math.min(max, blob.size - offset);
+      return { length, open: () => blob.open(offset, offset + length), ...(verified ? { hashing: () => bodyHashing(verified, blob, offset) } : {}) };
     },
     accepted: (end) => verified?.accepted(end),
     async resumeAt(offset) {

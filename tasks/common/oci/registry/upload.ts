@@ -14,7 +14,7 @@ import { RemoteError } from '../../errors';
 import { HttpStatusError } from '../../net/errors';
 import type { Layer } from '../layer';
 import { sliceOf } from './blobSlice';
-import { sizedChunks, type Chunk, type ChunkSource } from './chunkSource';
+import { sizedChunks, type Chunk, type ChunkSource, type SizedBlob } from './chunkSource';
 import { checkDigest, type RegistryClient } from './client';
 import { CommittedDigest } from './committedDigest';
 import { StreamedChunks, type StreamedBlob } from './streamedChunks';
@@ -122,8 +122,8 @@ export async function uploadBlob(client: RegistryClient, repository: string, lay
   return sent;
 }
 
-/** A new layer of our own: an uncompressed tar of known size, or a compressed one (streamedChunks.ts). */
-export type NewBlob = Pick<Layer, 'size' | 'open'> | StreamedBlob;
+/** A new layer of our own: an uncompressed tar of known size (its bodies shown to `sent`), or a compressed one (streamedChunks.ts). */
+export type NewBlob = (Pick<Layer, 'size' | 'open'> & Pick<SizedBlob, 'sent'>) | StreamedBlob;
 
 /** What a new layer's upload learnt: its digest and size, its diffId, and the bytes sent. */
 export interface NewBlobUpload {
