@@ -14,7 +14,7 @@ import { memoTag } from '../../tasks/common/oci/bakeMemo';
 import { bakeOptions, MiB, recordingContext, seeded, tempRoot, writeModel } from '../support/bakeHarness';
 import { fakeAgent } from '../support/fakeAgent';
 import { testFetchOptions } from '../support/fetchHarness';
-import { modelFileDigests } from '../../tasks/common/attest/attest';
+import { fileDigestsWanted, modelFileDigests } from '../../tasks/common/attest/attest';
 import { markerPath } from '../../tasks/common/model/install';
 import { FakeModelStore } from '../support/fakeModelStore';
 import { rawRequest } from '../support/registry/http';
@@ -138,5 +138,16 @@ describe('Bake: re-bake from the memo in the registry', function () {
     fs.appendFileSync(weights, 'x');
     const rewritten = `sha256:${createHash('sha256').update(fs.readFileSync(weights)).digest('hex')}`;
     assert.deepEqual(await modelFileDigests(fetched.path), [{ path: 'weights.bin', digest: rewritten }]);
+  });
+
+  it("the upload hashes no file for the attestation where Fetch's record vouches for every file", async () => {
+    const work = fs.mkdtempSync(path.join(root, 'vouched-'));
+    const store = new FakeModelStore([{ name: 'churn/1.0.0/weights.bin', data: seeded(MiB, 9) }, { name: 'churn/1.0.0/config.json', data: Buffer.from('{}') }]);
+    const fetched = await fetchLatestModel(store, testFetchOptions(work), { log: fakeAgent({}).log, progress: silentProgress, ...testServices() });
+    assert.equal(await fileDigestsWanted(fetched.path, ['config.json', 'weights.bin']), false);
+    assert.equal(await fileDigestsWanted(fetched.path, ['config.json', 'weights.bin', 'extra.txt']), true, 'a file the record does not name');
+    assert.equal(await fileDigestsWanted(work, ['weights.bin']), true, 'no record there');
+    fs.appendFileSync(path.join(fetched.path, 'config.json'), ' ');
+    assert.equal(await fileDigestsWanted(fetched.path, ['config.json', 'weights.bin']), true, 'a file changed since Fetch verified it');
   });
 });

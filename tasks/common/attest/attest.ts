@@ -70,8 +70,7 @@ export type LearntDigests = ReadonlyMap<string, string>;
  * from the memo then reads none of the model. The rest are hashed here.
  */
 export async function modelFileDigests(modelPath: string, learnt?: LearntDigests): Promise<ModelFileDigest[]> {
-  const installed = await installRecord(modelPath).catch(() => undefined);
-  const verified = new Map(installed?.unchanged ? installed.files.map((file) => [file.relativePath, file.sha256]) : []);
+  const verified = await installedDigests(modelPath);
   const files: ModelFileDigest[] = [];
   for (const entry of await readModelEntries(modelPath)) {
     if (entry.type !== 'file' || !entry.source) continue;
@@ -79,6 +78,18 @@ export async function modelFileDigests(modelPath: string, learnt?: LearntDigests
     files.push({ path: entry.relativePath, digest: `sha256:${known ?? (await sha256Of(entry.source))}` });
   }
   return files;
+}
+
+/** The digests Fetch verified for the model it installed at `modelPath`, when no file changed since (stats only); else none. */
+async function installedDigests(modelPath: string): Promise<LearntDigests> {
+  const installed = await installRecord(modelPath).catch(() => undefined);
+  return new Map(installed?.unchanged ? installed.files.map((file) => [file.relativePath, file.sha256]) : []);
+}
+
+/** Whether the bake's read must learn file digests for the attestation: not when Fetch's record vouches for every file. */
+export async function fileDigestsWanted(modelPath: string, relativePaths: readonly string[]): Promise<boolean> {
+  const verified = await installedDigests(modelPath);
+  return relativePaths.some((path) => !verified.has(path));
 }
 
 interface Subject {

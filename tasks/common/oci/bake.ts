@@ -21,7 +21,7 @@ import type { RegistryCredential } from './registry/auth';
 import { explainRegistryFailure, RegistryClient } from './registry/client';
 import { readBaseImage } from './remoteImage';
 import type { Layer } from './layer';
-import { attestPushed, beginAttestation, type AttestationResult, type AttestationStart, type LearntDigests, type ProvenanceSettings } from '../attest/attest';
+import { attestPushed, beginAttestation, fileDigestsWanted, type AttestationResult, type AttestationStart, type LearntDigests, type ProvenanceSettings } from '../attest/attest';
 import { modelMountScope, mountableModel, zeroCopyLayers } from './mountModel';
 
 export interface RegistrySettings {
@@ -129,6 +129,11 @@ function clientsFor(options: BakeOptions, context: BakeContext, signal: AbortSig
   return { base: baseClient, target: targetClient };
 }
 
+/** The model's regular files, the ones the attestation lists. */
+function regularFiles(entries: readonly ModelEntry[]): ModelEntry[] {
+  return entries.filter((entry) => entry.type === 'file' && entry.source);
+}
+
 /**
  * The model layers: an earlier bake's, from its memo, when that holds up; else new ones uploaded
  * as they are hashed (and compressed, with gzip), in one read of the model. With them, the model
@@ -137,7 +142,7 @@ function clientsFor(options: BakeOptions, context: BakeContext, signal: AbortSig
 async function modelLayers(entries: readonly ModelEntry[], plans: readonly LayerPlan[], options: BakeOptions, memo: MemoContext, upload: Omit<ModelUploadContext, 'client' | 'repository'>) {
   const layerOptions = { mtime: options.mtime, compression: options.compression };
   const described = (layers: readonly Layer[]) => layers.map((layer, index) => ({ layer, description: plans[index].description }));
-  const files = entries.filter((entry) => entry.type === 'file' && entry.source);
+  const files = regularFiles(entries);
   const recalled = await recallModelLayers({ digest: options.bake.modelDigest, path: options.modelPath, files: files.map((file) => file.relativePath) }, plans, layerOptions, memo);
   if (recalled) return { layers: described(recalled.layers), recalled: true, uploaded: 0, files: recalled.files };
   const { layers, uploaded, files: bySource } = await uploadModelLayers(plans, layerOptions, { ...memo, ...upload });
@@ -179,7 +184,7 @@ async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: Bak
   // A mounted model is neither uploaded nor remembered: the registry already holds its layers.
   const { layers, recalled, uploaded, files } = mounted
     ? { layers: mounted, recalled: true, uploaded: 0, files: undefined }
-    : await modelLayers(entries, plans, options, memo, { ...pushing, hashFiles: attesting !== undefined }).catch(explainedBy(target.registry));
+    : await modelLayers(entries, plans, options, memo, { ...pushing, hashFiles: attesting !== undefined && (await fileDigestsWanted(options.modelPath, regularFiles(entries).map((file) => file.relativePath))) }).catch(explainedBy(target.registry));
   learnt(files);
   const bake: ModelBake = { ...options.bake, baseName: formatReference(baseImage) };
   const images = base.platforms.map(({ image, baseDigest }) => bakeModelIntoImage(image, baseDigest, layers, bake));
