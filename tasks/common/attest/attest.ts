@@ -69,8 +69,8 @@ export type LearntDigests = ReadonlyMap<string, string>;
  * those the bake learnt in its own read (`learnt`: the upload's, or a checked memo's): a re-bake
  * from the memo then reads none of the model. The rest are hashed here.
  */
-export async function modelFileDigests(modelPath: string, learnt?: LearntDigests): Promise<ModelFileDigest[]> {
-  const verified = await installedDigests(modelPath);
+export async function modelFileDigests(modelPath: string, learnt?: LearntDigests, vouched: Promise<LearntDigests> = installedDigests(modelPath)): Promise<ModelFileDigest[]> {
+  const verified = await vouched;
   const files: ModelFileDigest[] = [];
   for (const entry of await readModelEntries(modelPath)) {
     if (entry.type !== 'file' || !entry.source) continue;
@@ -87,8 +87,8 @@ async function installedDigests(modelPath: string): Promise<LearntDigests> {
 }
 
 /** Whether the bake's read must learn file digests for the attestation: not when Fetch's record vouches for every file. */
-export async function fileDigestsWanted(modelPath: string, relativePaths: readonly string[]): Promise<boolean> {
-  const verified = await installedDigests(modelPath);
+export async function fileDigestsWanted(start: AttestationStart, relativePaths: readonly string[]): Promise<boolean> {
+  const verified = await start.vouched;
   return relativePaths.some((path) => !verified.has(path));
 }
 
@@ -173,6 +173,8 @@ export interface AttestedBake {
 export interface AttestationStart {
   readonly startedOn: string;
   readonly files: Promise<readonly ModelFileDigest[]>;
+  /** The digests Fetch's install record vouches for, read once for the bake and the attestation. */
+  readonly vouched: Promise<LearntDigests>;
 }
 
 /**
@@ -183,10 +185,11 @@ export interface AttestationStart {
 export function beginAttestation(options: { readonly provenance?: ProvenanceSettings; readonly modelPath?: string; readonly learnt?: Promise<LearntDigests | undefined> }): AttestationStart | undefined {
   if (!options.provenance) return undefined;
   const { modelPath } = options;
-  const files = modelPath === undefined ? Promise.resolve([]) : options.learnt ? options.learnt.then((learnt) => modelFileDigests(modelPath, learnt)) : modelFileDigests(modelPath);
+  const vouched: Promise<LearntDigests> = modelPath === undefined ? Promise.resolve(new Map()) : installedDigests(modelPath);
+  const files = modelPath === undefined ? Promise.resolve([]) : options.learnt ? options.learnt.then((learnt) => modelFileDigests(modelPath, learnt, vouched)) : modelFileDigests(modelPath, undefined, vouched);
   // Awaited after the push; a bake that fails first must not leave this rejection unhandled.
   files.catch(() => undefined);
-  return { startedOn: new Date().toISOString(), files };
+  return { startedOn: new Date().toISOString(), files, vouched };
 }
 
 /** Bake's call after its push: nothing when provenance is off, else the attestation of `digest`. */

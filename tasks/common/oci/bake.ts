@@ -184,7 +184,7 @@ async function bakeUntil(signal: AbortSignal, options: BakeOptions, context: Bak
   // A mounted model is neither uploaded nor remembered: the registry already holds its layers.
   const { layers, recalled, uploaded, files } = mounted
     ? { layers: mounted, recalled: true, uploaded: 0, files: undefined }
-    : await modelLayers(entries, plans, options, memo, { ...pushing, hashFiles: attesting !== undefined && (await fileDigestsWanted(options.modelPath, regularFiles(entries).map((file) => file.relativePath))) }).catch(explainedBy(target.registry));
+    : await modelLayers(entries, plans, options, memo, { ...pushing, hashFiles: attesting !== undefined && (await fileDigestsWanted(attesting, regularFiles(entries).map((file) => file.relativePath))) }).catch(explainedBy(target.registry));
   learnt(files);
   const bake: ModelBake = { ...options.bake, baseName: formatReference(baseImage) };
   const images = base.platforms.map(({ image, baseDigest }) => bakeModelIntoImage(image, baseDigest, layers, bake));
